@@ -1,0 +1,68 @@
+/**
+ * What a scenario is and what it hands back: rows of the final table. A row's
+ * `compareKey` pairs a Runnel row with the Redis Streams row measured the same way
+ * (same value size, batch and concurrency), which gives the "vs Redis" ratio.
+ */
+import type { LatencySummary } from './histogram.js';
+import type { BenchOptions, BenchSettings, ScenarioName } from './options.js';
+import type { RunnelHttp } from './runnel-http.js';
+
+export interface ResultRow {
+  scenario: ScenarioName;
+  system: 'runnel' | 'redis';
+  /** Shown in the table, e.g. "produce 100 B x1000 c8". */
+  label: string;
+  params: Record<string, number | string>;
+  records: number;
+  elapsedMs: number;
+  recordsPerSecond: number;
+  /** Value bytes per second / 10^6; null where it means nothing (latency rows). */
+  megabytesPerSecond: number | null;
+  /** Per request (batch) for throughput rows; per record for end-to-end. */
+  latency: LatencySummary | null;
+  compareKey?: string;
+  /** Runnel records/s divided by the matching Redis row's; filled in by run.ts. */
+  vsRedis?: number;
+  notes?: string[];
+}
+
+export interface BenchContext {
+  options: BenchOptions;
+  settings: BenchSettings;
+  /** The shared Runnel node's HTTP client; the node starts on first use. */
+  runnel(): Promise<RunnelHttp>;
+  /** A progress line on stderr (the table goes to stdout). */
+  log(line: string): void;
+}
+
+export interface ScenarioOutcome {
+  rows: ResultRow[];
+  /** Lines for the report when (part of) a scenario was skipped. */
+  skipped?: string[];
+}
+
+export interface Scenario {
+  name: ScenarioName;
+  description: string;
+  run(context: BenchContext): Promise<ScenarioOutcome>;
+}
+
+export function throughputRow(
+  fields: Omit<ResultRow, 'recordsPerSecond' | 'megabytesPerSecond'> & { valueBytes: number | null },
+): ResultRow {
+  const { valueBytes, ...row } = fields;
+  const seconds = row.elapsedMs / 1000;
+  const recordsPerSecond = seconds > 0 ? row.records / seconds : 0;
+  return {
+    ...row,
+    recordsPerSecond,
+    megabytesPerSecond: valueBytes === null ? null : (recordsPerSecond * valueBytes) / 1e6,
+  };
+}
+
+/** Unique names so reruns inside one node never collide. */
+let topicSequence = 0;
+export function benchTopicName(stem: string): string {
+  topicSequence += 1;
+  return `bench-${stem}-${topicSequence}`;
+}

@@ -1,0 +1,83 @@
+/**
+ * Scenario 1, produce throughput: 100 B and 1 KiB JSON values, batches of 1, 100
+ * and 1000 records per request, 1 and 8 concurrent producers, each row on a fresh
+ * one-partition topic via POST /v1/topics/{t}/partitions/0/records?acks=leader.
+ * The topic is deleted after its row so rows do not add up on disk.
+ */
+import { runClosedLoop } from '../load.js';
+import { jsonValueOfSize, sizeLabel } from '../payload.js';
+import { checkProduceAnswer, produceBody, type RunnelHttp } from '../runnel-http.js';
+import { benchTopicName, throughputRow, type BenchContext, type ResultRow, type Scenario } from '../scenario.js';
+
+export const VALUE_SIZES_BYTES = [100, 1024] as const;
+export const BATCH_SIZES = [1, 100, 1000] as const;
+export const CONCURRENCIES = [1, 8] as const;
+
+export function produceCompareKey(valueBytes: number, batchSize: number, concurrency: number): string {
+  return `produce:${valueBytes}B:b${batchSize}:c${concurrency}`;
+}
+
+export interface ProduceRowSpec {
+  scenario: 'produce' | 'produce-fsync';
+  label: string;
+  valueBytes: number;
+  batchSize: number;
+  concurrency: number;
+  topicConfigs: Record<string, string>;
+  compareKey: string;
+}
+
+/** Creates the row's topic, checks one request answers as the contract says, measures, deletes the topic. */
+export async function measureProduceRow(context: BenchContext, http: RunnelHttp, spec: ProduceRowSpec): Promise<ResultRow> {
+  const { settings } = context;
+  const topic = benchTopicName(spec.scenario);
+  await http.createTopic(topic, 1, spec.topicConfigs);
+  try {
+    const body = produceBody(jsonValueOfSize(spec.valueBytes), spec.batchSize);
+    const path = `/v1/topics/${topic}/partitions/0/records?acks=leader`;
+    checkProduceAnswer(await http.text('POST', path, body), spec.batchSize, spec.label);
+    const recordCountMax = Math.min(settings.rowRecordCountMax, Math.floor(settings.rowValueBytesMax / spec.valueBytes));
+    const result = await runClosedLoop({
+      concurrency: spec.concurrency,
+      warmupMs: settings.warmupMs,
+      durationMs: settings.durationMs,
+      maxOperations: Math.max(spec.concurrency, Math.floor(recordCountMax / spec.batchSize)),
+      operation: () => http.send('POST', path, body),
+    });
+    return throughputRow({
+      scenario: spec.scenario,
+      system: 'runnel',
+      label: spec.label,
+      params: { valueBytes: spec.valueBytes, batchSize: spec.batchSize, concurrency: spec.concurrency, acks: 'leader', ...spec.topicConfigs },
+      records: result.operations * spec.batchSize,
+      elapsedMs: result.elapsedMs,
+      valueBytes: spec.valueBytes,
+      latency: result.histogram.summary(),
+      compareKey: spec.compareKey,
+    });
+  } finally {
+    await http.deleteTopic(topic);
+  }
+}
+
+export const produceScenario: Scenario = {
+  name: 'produce',
+  description: 'produce throughput: 100 B / 1 KiB JSON values, batches of 1/100/1000, concurrency 1/8, acks=leader',
+  async run(context) {
+    const http = await context.runnel();
+    const rows: ResultRow[] = [];
+    for (const valueBytes of VALUE_SIZES_BYTES) {
+      for (const batchSize of BATCH_SIZES) {
+        for (const concurrency of CONCURRENCIES) {
+          const label = `produce ${sizeLabel(valueBytes)} x${batchSize} c${concurrency}`;
+          context.log(`  ${label}`);
+          rows.push(await measureProduceRow(context, http, {
+            scenario: 'produce', label, valueBytes, batchSize, concurrency, topicConfigs: {},
+            compareKey: produceCompareKey(valueBytes, batchSize, concurrency),
+          }));
+        }
+      }
+    }
+    return { rows };
+  },
+};

@@ -1,0 +1,96 @@
+/**
+ * Fetch: read batches of one partition from an offset, up to the high watermark
+ * (consumers never see records that are not committed). With waitMs, an empty read
+ * waits for the next append (AppendNotifier) instead of answering empty at once.
+ *
+ * The result carries raw batch bytes: the HTTP layer turns them into JSON without an
+ * intermediate object per record.
+ */
+import { RunnelError, offsetOutOfRange } from '../errors.js';
+import { limits } from '../limits.js';
+import type { PartitionState, TopicManager } from './topic-manager.js';
+
+export type OffsetSpec = number | 'earliest' | 'latest';
+
+export interface FetchRequest {
+  topic: string;
+  partition: number;
+  offset: OffsetSpec;
+  maxRecords?: number;
+  maxBytes?: number;
+  waitMs?: number;
+  signal?: AbortSignal;
+}
+
+export interface FetchResult {
+  partition: number;
+  /** The first offset wanted; batches may begin before it (whole batches are read). */
+  startOffset: number;
+  /** Whole batches, or null when nothing is there. */
+  batches: Buffer | null;
+  maxRecords: number;
+  highWatermark: number;
+  logStartOffset: number;
+}
+
+export class Fetcher {
+  constructor(private readonly topics: TopicManager) {}
+
+  /** Resolves 'earliest'/'latest' and checks [logStartOffset, highWatermark]. */
+  resolveOffset(state: PartitionState, offset: OffsetSpec): number {
+    const { log } = state;
+    if (offset === 'earliest') return log.logStartOffset;
+    if (offset === 'latest') return log.highWatermark;
+    if (!Number.isSafeInteger(offset) || offset < 0) {
+      throw new RunnelError('INVALID_OFFSET', `offset must be a non-negative integer, 'earliest' or 'latest'`);
+    }
+    if (offset < log.logStartOffset || offset > log.highWatermark) {
+      throw offsetOutOfRange(offset, log.logStartOffset, log.highWatermark);
+    }
+    return offset;
+  }
+
+  async fetch(request: FetchRequest): Promise<FetchResult> {
+    const state = this.topics.partition(request.topic, request.partition);
+    const startOffset = this.resolveOffset(state, request.offset);
+    return this.fetchFrom(state, startOffset, request);
+  }
+
+  /** Reads from a resolved offset; used by fetch and by streams, which keep their own position. */
+  async fetchFrom(state: PartitionState, startOffset: number, request: Pick<FetchRequest, 'maxRecords' | 'maxBytes' | 'waitMs' | 'signal'>): Promise<FetchResult> {
+    const maxRecords = Math.min(request.maxRecords ?? limits.fetchRecordCountDefault, limits.fetchRecordCountMax);
+    const maxBytes = Math.min(request.maxBytes ?? limits.fetchBytesDefault, limits.fetchBytesMax);
+    const waitMs = Math.min(request.waitMs ?? 0, limits.fetchWaitMsMax);
+    const { log } = state;
+    if (startOffset >= log.highWatermark && waitMs > 0) {
+      await state.notifier.wait(waitMs, request.signal);
+    }
+    // The topic may have been deleted (or re-created) while this reader waited.
+    if (this.topics.partition(state.topic, state.partition) !== state) {
+      throw new RunnelError('TOPIC_NOT_FOUND', `topic '${state.topic}' was deleted`);
+    }
+    if (startOffset < log.logStartOffset) {
+      // Retention moved past the reader while it waited.
+      throw offsetOutOfRange(startOffset, log.logStartOffset, log.highWatermark);
+    }
+    const batches = log.read(startOffset, maxBytes, log.highWatermark);
+    return {
+      partition: state.partition,
+      startOffset,
+      batches,
+      maxRecords,
+      highWatermark: log.highWatermark,
+      logStartOffset: log.logStartOffset,
+    };
+  }
+
+  /** Kafka's ListOffsets: earliest and latest, or the first offset at or after a time. */
+  offsets(topic: string, partition: number, timestampMs?: number): { logStartOffset: number; highWatermark: number; logEndOffset: number; offset?: number | null; timestamp?: number | null } {
+    const state = this.topics.partition(topic, partition);
+    const { log } = state;
+    const base = { logStartOffset: log.logStartOffset, highWatermark: log.highWatermark, logEndOffset: log.logEndOffset };
+    if (timestampMs === undefined) return base;
+    const found = log.offsetForTimestamp(timestampMs);
+    return { ...base, offset: found?.offset ?? null, timestamp: found?.timestampMs ?? null };
+  }
+}

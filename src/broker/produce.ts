@@ -1,0 +1,203 @@
+/**
+ * Produce: validate a whole request, encode one batch per partition (more only when a
+ * partition's records exceed max.message.bytes), append, then answer with each
+ * record's partition, offset and timestamp in request order.
+ *
+ * Whole or nothing: every record is validated and encoded before the first byte is
+ * appended, so bad input writes nothing. Appends are synchronous writes, so nothing
+ * can interleave with them.
+ * Partitioning follows Kafka's Java client: an explicit partition wins; a keyed record
+ * goes to toPositive(murmur2(keyBytes)) % partitions; keyless records of one request
+ * share one partition (sticky per batch), chosen round-robin per request.
+ * Idempotency-Key: the first answer is stored with a hash of the request; a retry
+ * with the same key and body gets that answer and appends nothing.
+ */
+import { createHash } from 'node:crypto';
+import { RunnelError } from '../errors.js';
+import { limits } from '../limits.js';
+import type { MetadataStore } from '../meta/metadata-store.js';
+import { encodeBatch, type RecordInput, type ValueFormat } from '../storage/record-batch.js';
+import { partitionForKey } from './partitioner.js';
+import { encodeRecord, estimatedRecordBytes, type ProduceRecord } from './record-input.js';
+import type { PartitionState, Topic, TopicManager } from './topic-manager.js';
+
+export type Acks = 'none' | 'leader' | 'all';
+
+export interface ProduceRequest {
+  topic: string;
+  /** From the path /partitions/{p}/records: every record goes there. */
+  partition?: number;
+  records: ProduceRecord[];
+  keyFormat?: ValueFormat;
+  valueFormat?: ValueFormat;
+  acks?: Acks;
+  idempotencyKey?: string;
+}
+
+export interface RecordOffset {
+  partition: number;
+  offset: number;
+  timestamp: number;
+}
+
+export interface ProduceResult {
+  offsets: RecordOffset[];
+  /** True when the answer was replayed for a repeated Idempotency-Key. */
+  isReplay: boolean;
+}
+
+/** A batch overhead of 61 bytes: kept out of the records' share of max.message.bytes. */
+const BATCH_OVERHEAD_BYTES = 61;
+
+export class Producer {
+  constructor(
+    private readonly topics: TopicManager,
+    private readonly store: MetadataStore,
+  ) {}
+
+  async produce(request: ProduceRequest): Promise<ProduceResult> {
+    const topic = this.topics.get(request.topic);
+    if (request.records.length === 0) throw new RunnelError('INVALID_REQUEST', 'records must hold at least one record');
+    if (request.records.length > limits.produceRecordCountMax) {
+      throw new RunnelError('INVALID_REQUEST', `a request may hold at most ${limits.produceRecordCountMax} records`);
+    }
+    let requestHash: string | undefined;
+    if (request.idempotencyKey !== undefined) {
+      requestHash = hashRequest(request);
+      const replay = this.replay(request.topic, request.idempotencyKey, requestHash);
+      if (replay !== undefined) return { offsets: replay, isReplay: true };
+    }
+    const keyFormat = request.keyFormat ?? 'string';
+    const valueFormat = request.valueFormat ?? 'json';
+    const nowMs = Date.now();
+    const isLogAppendTime = topic.effective['message.timestamp.type'] === 'LogAppendTime';
+    const maxMessageBytes = Number(topic.effective['max.message.bytes']);
+
+    // 1. Validate and encode everything; choose partitions.
+    const partitionCount = topic.partitions.length;
+    const stickyPartition = topic.sticky.next(partitionCount);
+    const encoded: RecordInput[] = new Array(request.records.length);
+    const partitionOf = new Int32Array(request.records.length);
+    const byPartition = new Map<number, number[]>();
+    for (let i = 0; i < request.records.length; i++) {
+      const record = request.records[i];
+      const input = encodeRecord(record, i, keyFormat, valueFormat, nowMs);
+      const partition = this.choosePartition(topic, request.partition ?? record.partition, input, stickyPartition, i);
+      encoded[i] = input;
+      partitionOf[i] = partition;
+      let members = byPartition.get(partition);
+      if (members === undefined) byPartition.set(partition, (members = []));
+      members.push(i);
+    }
+    const plans: Array<{ state: PartitionState; batches: Buffer[]; members: number[] }> = [];
+    for (const [partition, members] of byPartition) {
+      const state = topic.partitions[partition];
+      const batches = buildBatches(members, encoded, maxMessageBytes, state.leaderEpoch, isLogAppendTime, nowMs, keyFormat, valueFormat);
+      plans.push({ state, batches, members });
+    }
+
+    // 2. Append every batch (synchronous: no other request interleaves).
+    const offsets: RecordOffset[] = new Array(request.records.length);
+    const flushes: Array<Promise<void>> = [];
+    for (const { state, batches, members } of plans) {
+      let memberIndex = 0;
+      for (const batch of batches) {
+        const header = state.log.appendAsLeader(batch, state.leaderEpoch, nowMs);
+        for (let offset = header.baseOffset; offset <= header.lastOffset; offset++) {
+          const recordIndex = members[memberIndex++];
+          offsets[recordIndex] = {
+            partition: state.partition,
+            offset,
+            timestamp: isLogAppendTime ? header.maxTimestamp : encoded[recordIndex].timestampMs,
+          };
+        }
+      }
+      // A single node is the whole ISR, so the high watermark follows the log end.
+      state.log.updateHighWatermark(state.log.logEndOffset);
+      state.notifier.notify();
+      if (state.log.isFlushDue(nowMs)) flushes.push(state.log.flushUpTo(state.log.logEndOffset));
+    }
+    if (request.idempotencyKey !== undefined && requestHash !== undefined) {
+      this.store.putIdempotentResponse(request.topic, request.idempotencyKey, JSON.stringify({ hash: requestHash, offsets }), nowMs);
+    }
+    // 3. Durability: acks=leader|all wait for the fsync that flush.messages/flush.ms asked for.
+    if (request.acks === 'none') {
+      for (const flush of flushes) flush.catch(() => undefined);
+    } else {
+      await Promise.all(flushes);
+    }
+    return { offsets, isReplay: false };
+  }
+
+  private choosePartition(topic: Topic, explicit: number | undefined, input: RecordInput, sticky: number, index: number): number {
+    if (explicit !== undefined) {
+      if (!Number.isInteger(explicit) || explicit < 0 || explicit >= topic.partitions.length) {
+        throw new RunnelError('PARTITION_NOT_FOUND', `records[${index}]: topic '${topic.record.name}' has no partition ${explicit} (it has ${topic.partitions.length})`);
+      }
+      return explicit;
+    }
+    if (input.key !== null) return partitionForKey(input.key, topic.partitions.length);
+    return sticky;
+  }
+
+  private replay(topic: string, key: string, hash: string): RecordOffset[] | undefined {
+    const stored = this.store.getIdempotentResponse(topic, key);
+    if (stored === undefined || stored.createdAtMs < Date.now() - limits.idempotencyRetentionMs) return undefined;
+    const parsed = JSON.parse(stored.responseJson) as { hash: string; offsets: RecordOffset[] };
+    if (parsed.hash !== hash) {
+      throw new RunnelError('IDEMPOTENCY_KEY_REUSED', `Idempotency-Key '${key}' was used for a different request`);
+    }
+    return parsed.offsets;
+  }
+}
+
+/**
+ * Packs one partition's records into as few batches as fit max.message.bytes. A
+ * record too large to fit even alone is refused (413) before anything is written.
+ */
+function buildBatches(
+  members: number[], encoded: RecordInput[], maxMessageBytes: number, leaderEpoch: number,
+  isLogAppendTime: boolean, nowMs: number, keyFormat: ValueFormat, valueFormat: ValueFormat,
+): Buffer[] {
+  const options = {
+    leaderEpoch,
+    timestampType: isLogAppendTime ? 'LogAppendTime' as const : 'CreateTime' as const,
+    logAppendTimeMs: nowMs,
+    keyFormat,
+    valueFormat,
+  };
+  const batches: Buffer[] = [];
+  const encodeGroup = (records: RecordInput[]): void => {
+    const batch = encodeBatch(records, options);
+    if (batch.length <= maxMessageBytes) {
+      batches.push(batch);
+    } else if (records.length === 1) {
+      throw new RunnelError('RECORD_TOO_LARGE', `a record of ${batch.length} bytes as a batch exceeds max.message.bytes (${maxMessageBytes})`);
+    } else {
+      const half = records.length >>> 1;
+      encodeGroup(records.slice(0, half));
+      encodeGroup(records.slice(half));
+    }
+  };
+  let group: RecordInput[] = [];
+  let groupBytes = BATCH_OVERHEAD_BYTES;
+  for (const index of members) {
+    const record = encoded[index];
+    const size = estimatedRecordBytes(record);
+    if (group.length > 0 && groupBytes + size > maxMessageBytes) {
+      encodeGroup(group);
+      group = [];
+      groupBytes = BATCH_OVERHEAD_BYTES;
+    }
+    group.push(record);
+    groupBytes += size;
+  }
+  if (group.length > 0) encodeGroup(group);
+  return batches;
+}
+
+function hashRequest(request: ProduceRequest): string {
+  return createHash('sha256')
+    .update(JSON.stringify([request.partition ?? null, request.keyFormat ?? null, request.valueFormat ?? null, request.records]))
+    .digest('base64url');
+}

@@ -1,0 +1,82 @@
+/**
+ * Turns records as a client sends them in JSON (key, value, headers in a chosen
+ * format) into the bytes a batch stores. The format travels in the batch attributes,
+ * so a fetch returns each value the way it was produced.
+ *  - json:   any JSON value; stored as its JSON text (fetched back verbatim).
+ *  - string: a JSON string; stored as UTF-8.
+ *  - binary: a base64 string; stored as the decoded bytes.
+ * A null or absent key/value is stored as null (a null value is Kafka's tombstone).
+ */
+import { RunnelError } from '../errors.js';
+import { limits } from '../limits.js';
+import type { RecordInput, ValueFormat } from '../storage/record-batch.js';
+
+export type { ValueFormat };
+
+export interface ProduceRecord {
+  key?: unknown;
+  value?: unknown;
+  headers?: Record<string, unknown> | null;
+  partition?: number;
+  timestamp?: number;
+}
+
+const BASE64_PATTERN = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+
+/** Encodes one key or value; `what` names it in error messages ("records[3].value"). */
+export function encodeField(input: unknown, format: ValueFormat, what: string): Buffer | null {
+  if (input === null || input === undefined) return null;
+  switch (format) {
+    case 'json':
+      return Buffer.from(JSON.stringify(input), 'utf8');
+    case 'string':
+      if (typeof input !== 'string') throw new RunnelError('INVALID_RECORD', `${what} must be a string when its format is 'string', got ${typeof input}`);
+      return Buffer.from(input, 'utf8');
+    case 'binary':
+      if (typeof input !== 'string' || !BASE64_PATTERN.test(input)) {
+        throw new RunnelError('INVALID_RECORD', `${what} must be base64 (RFC 4648, padded) when its format is 'binary'`);
+      }
+      return Buffer.from(input, 'base64');
+  }
+}
+
+function encodeHeaders(headers: Record<string, unknown> | null | undefined, index: number): Array<[string, Buffer | null]> | null {
+  if (headers === null || headers === undefined) return null;
+  const names = Object.keys(headers);
+  if (names.length > limits.headerCountMax) {
+    throw new RunnelError('INVALID_RECORD', `records[${index}].headers has ${names.length} headers; at most ${limits.headerCountMax}`);
+  }
+  const encoded: Array<[string, Buffer | null]> = [];
+  for (const name of names) {
+    const value = headers[name];
+    if (name.length > limits.headerNameLengthMax) throw new RunnelError('INVALID_RECORD', `records[${index}] has a header name longer than ${limits.headerNameLengthMax}`);
+    if (value !== null && typeof value !== 'string') {
+      throw new RunnelError('INVALID_RECORD', `records[${index}].headers.${name} must be a string or null`);
+    }
+    encoded.push([name, value === null ? null : Buffer.from(value, 'utf8')]);
+  }
+  return encoded;
+}
+
+/** Validates and encodes one record; `nowMs` stamps records without a timestamp. */
+export function encodeRecord(record: ProduceRecord, index: number, keyFormat: ValueFormat, valueFormat: ValueFormat, nowMs: number): RecordInput {
+  const timestampMs = record.timestamp ?? nowMs;
+  if (!Number.isSafeInteger(timestampMs) || timestampMs < 0) {
+    throw new RunnelError('INVALID_RECORD', `records[${index}].timestamp must be a non-negative integer of milliseconds`);
+  }
+  return {
+    key: encodeField(record.key, keyFormat, `records[${index}].key`),
+    value: encodeField(record.value, valueFormat, `records[${index}].value`),
+    headers: encodeHeaders(record.headers, index),
+    timestampMs,
+  };
+}
+
+/** Bytes a record adds to a batch at most (varint prefixes counted at their widest). */
+export function estimatedRecordBytes(record: RecordInput): number {
+  let size = 5 + 1 + 10 + 5 + 5 + 5 + 5 + (record.key?.length ?? 0) + (record.value?.length ?? 0);
+  if (record.headers !== null) {
+    for (const [name, value] of record.headers) size += 10 + Buffer.byteLength(name) + (value?.length ?? 0);
+  }
+  return size;
+}

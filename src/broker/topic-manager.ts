@@ -1,0 +1,216 @@
+/**
+ * TopicManager: topics and their partitions on this node. SQLite (meta/) holds what
+ * a topic is; storage/ holds each partition's log; this joins the two and keeps the
+ * in-memory view the hot paths use (no SQLite query per produce or fetch).
+ *
+ * Order of effects, chosen for crashes: a topic is created in SQLite first and its
+ * logs opened after; it is deleted from SQLite first and its directories removed
+ * after. At start, directories no topic claims are removed, so a crash between the
+ * two steps leaves nothing behind.
+ */
+import { RunnelError } from '../errors.js';
+import { limits } from '../limits.js';
+import type { MetadataStore, PartitionRecord, TopicRecord } from '../meta/metadata-store.js';
+import type { LogManager } from '../storage/log-manager.js';
+import type { PartitionLog } from '../storage/partition-log.js';
+import { randomBytes } from 'node:crypto';
+import { AppendNotifier } from './append-notifier.js';
+import { StickyPartitioner } from './partitioner.js';
+import { effectiveConfigs, logConfigOf, topicConfigDefinitions, validateTopicConfigs, type TopicConfigs } from './topic-config.js';
+import { logDirectoryName, validateTopicName } from './topic-names.js';
+
+export interface PartitionState {
+  readonly topic: string;
+  readonly partition: number;
+  readonly log: PartitionLog;
+  readonly notifier: AppendNotifier;
+  leader: number;
+  leaderEpoch: number;
+  replicas: number[];
+  isr: number[];
+}
+
+export interface Topic {
+  record: TopicRecord;
+  partitions: PartitionState[];
+  /** Every config's effective value (topic's own, broker default, Kafka default). */
+  effective: TopicConfigs;
+  readonly sticky: StickyPartitioner;
+}
+
+export interface CreateTopicInput {
+  name: string;
+  partitions?: number;
+  replicationFactor?: number;
+  configs?: Record<string, unknown>;
+}
+
+export interface TopicManagerOptions {
+  nodeId: number;
+  brokerDefaults: TopicConfigs;
+  defaultPartitionCount: number;
+}
+
+export class TopicManager {
+  private readonly topics = new Map<string, Topic>();
+
+  constructor(
+    private readonly store: MetadataStore,
+    private readonly logs: LogManager,
+    private readonly options: TopicManagerOptions,
+  ) {}
+
+  /** Opens (and recovers) every partition SQLite knows and removes orphaned directories. */
+  loadAll(): void {
+    const wanted = new Set<string>();
+    for (const record of this.store.listTopics()) {
+      const topic = this.materialise(record, this.store.listPartitions(record.name));
+      for (const state of topic.partitions) wanted.add(logDirectoryName(record.name, state.partition));
+    }
+    for (const name of this.logs.namesOnDisk()) {
+      if (!wanted.has(name)) this.logs.deleteLog(name);
+    }
+  }
+
+  private materialise(record: TopicRecord, partitions: PartitionRecord[]): Topic {
+    const effective = effectiveConfigs(record.configs, this.options.brokerDefaults);
+    const topic: Topic = { record, partitions: [], effective, sticky: new StickyPartitioner() };
+    for (const partition of partitions) topic.partitions.push(this.openPartition(record.name, partition, effective));
+    this.topics.set(record.name, topic);
+    return topic;
+  }
+
+  private openPartition(topic: string, record: PartitionRecord, effective: TopicConfigs): PartitionState {
+    const log = this.logs.open(logDirectoryName(topic, record.partition), logConfigOf(effective), {
+      logStartOffset: record.logStartOffset,
+    });
+    // One node is the whole ISR: everything in the log is committed.
+    log.updateHighWatermark(log.logEndOffset);
+    return {
+      topic,
+      partition: record.partition,
+      log,
+      notifier: new AppendNotifier(limits.waitersPerPartitionMax),
+      leader: record.leader,
+      leaderEpoch: record.leaderEpoch,
+      replicas: record.replicas,
+      isr: record.isr,
+    };
+  }
+
+  list(): Topic[] {
+    return [...this.topics.values()].sort((a, b) => (a.record.name < b.record.name ? -1 : 1));
+  }
+
+  get(name: string): Topic {
+    const topic = this.topics.get(name);
+    if (topic === undefined) {
+      validateTopicName(name);
+      throw new RunnelError('TOPIC_NOT_FOUND', `topic '${name}' does not exist`);
+    }
+    return topic;
+  }
+
+  partition(name: string, partition: number): PartitionState {
+    const topic = this.get(name);
+    const state = topic.partitions[partition];
+    if (state === undefined) {
+      throw new RunnelError('PARTITION_NOT_FOUND', `topic '${name}' has no partition ${partition} (it has ${topic.partitions.length})`);
+    }
+    return state;
+  }
+
+  create(input: CreateTopicInput): Topic {
+    validateTopicName(input.name);
+    const partitionCount = input.partitions ?? this.options.defaultPartitionCount;
+    checkPartitionCount(partitionCount);
+    const replicationFactor = input.replicationFactor ?? 1;
+    if (!Number.isInteger(replicationFactor) || replicationFactor < 1 || replicationFactor > 1) {
+      throw new RunnelError('INVALID_REPLICATION_FACTOR', `replicationFactor ${replicationFactor} is not possible: this cluster has 1 node`);
+    }
+    const configs = validateTopicConfigs(input.configs ?? {});
+    if (this.topics.has(input.name)) throw new RunnelError('TOPIC_EXISTS', `topic '${input.name}' already exists`);
+    const record: TopicRecord = {
+      name: input.name,
+      topicId: randomBytes(16).toString('base64url'),
+      partitionCount,
+      replicationFactor,
+      configs,
+      createdAtMs: Date.now(),
+    };
+    const partitions = Array.from({ length: partitionCount }, (_, partition) => this.newPartitionRecord(input.name, partition));
+    this.store.createTopic(record, partitions);
+    return this.materialise(record, partitions);
+  }
+
+  private newPartitionRecord(topic: string, partition: number): PartitionRecord {
+    const nodeId = this.options.nodeId;
+    return { topic, partition, leader: nodeId, leaderEpoch: 0, replicas: [nodeId], isr: [nodeId], logStartOffset: 0 };
+  }
+
+  /** PATCH: grow the partition count and/or replace configs (null removes a config). */
+  alter(name: string, change: { partitions?: number; configs?: Record<string, unknown> }): Topic {
+    const topic = this.get(name);
+    let nextConfigs: TopicConfigs | undefined;
+    if (change.configs !== undefined) {
+      const removed = Object.entries(change.configs).filter(([, value]) => value === null).map(([key]) => key);
+      const set = Object.fromEntries(Object.entries(change.configs).filter(([, value]) => value !== null));
+      const merged: TopicConfigs = { ...topic.record.configs, ...validateTopicConfigs(set) };
+      for (const key of removed) {
+        if (!(key in topicConfigDefinitions)) throw new RunnelError('INVALID_CONFIG', `unknown topic config '${key}'`);
+        delete merged[key];
+      }
+      nextConfigs = merged;
+    }
+    if (change.partitions !== undefined) {
+      checkPartitionCount(change.partitions);
+      if (change.partitions < topic.partitions.length) {
+        throw new RunnelError('INVALID_PARTITIONS', `topic '${name}' has ${topic.partitions.length} partitions; the count can only grow`);
+      }
+    }
+    if (nextConfigs !== undefined) {
+      this.store.setTopicConfigs(name, nextConfigs);
+      topic.record = { ...topic.record, configs: nextConfigs };
+      topic.effective = effectiveConfigs(nextConfigs, this.options.brokerDefaults);
+      for (const state of topic.partitions) state.log.updateConfig(logConfigOf(topic.effective));
+    }
+    if (change.partitions !== undefined && change.partitions > topic.partitions.length) {
+      const added = [];
+      for (let partition = topic.partitions.length; partition < change.partitions; partition++) {
+        added.push(this.newPartitionRecord(name, partition));
+      }
+      this.store.addPartitions(name, added);
+      topic.record = { ...topic.record, partitionCount: change.partitions };
+      for (const record of added) topic.partitions.push(this.openPartition(name, record, topic.effective));
+    }
+    return topic;
+  }
+
+  delete(name: string): void {
+    const topic = this.get(name);
+    this.store.deleteTopic(name);
+    this.topics.delete(name);
+    for (const state of topic.partitions) {
+      state.notifier.notify();
+      this.logs.deleteLog(logDirectoryName(name, state.partition));
+    }
+  }
+
+  /** Persists a partition's logStartOffset after retention moved it. */
+  recordLogStartOffset(logName: string, logStartOffset: number): void {
+    for (const topic of this.topics.values()) {
+      for (const state of topic.partitions) {
+        if (logDirectoryName(topic.record.name, state.partition) === logName) {
+          this.store.setLogStartOffset(topic.record.name, state.partition, logStartOffset);
+          return;
+        }
+      }
+    }
+  }
+}
+
+function checkPartitionCount(count: number): void {
+  if (!Number.isInteger(count) || count < 1 || count > limits.partitionCountMax) {
+    throw new RunnelError('INVALID_PARTITIONS', `partitions must be an integer between 1 and ${limits.partitionCountMax}, got ${count}`);
+  }
+}

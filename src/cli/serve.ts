@@ -1,0 +1,68 @@
+/**
+ * `runnel serve`: open the broker (recovering every log), start HTTP, and stop
+ * gracefully on SIGTERM/SIGINT: stop accepting, end streams and long-polls, finish
+ * in-flight requests, fsync and checkpoint every log, close SQLite, exit 0 — or exit
+ * 1 if that takes longer than shutdownTimeoutMs.
+ */
+import { Broker } from '../broker/broker.js';
+import { topicDefaultsFromBrokerSettings } from '../broker/topic-config.js';
+import type { Settings } from '../config.js';
+import { buildApp } from '../http/app.js';
+import { checkLimits } from '../limits.js';
+
+export async function serve(settings: Settings): Promise<void> {
+  checkLimits();
+  const topicDefaults = topicDefaultsFromBrokerSettings(settings.brokerSettings);
+  const numPartitions = settings.brokerSettings['num.partitions'] !== undefined && settings.numPartitions === 1
+    ? Number(settings.brokerSettings['num.partitions'])
+    : settings.numPartitions;
+  const { app, isStopping } = await (async () => {
+    let brokerRef: Broker | undefined;
+    const logger = { level: settings.logLevel };
+    const built = await buildApp({
+      broker: (brokerRef = Broker.open({
+        dataDir: settings.dataDir,
+        nodeId: settings.nodeId,
+        topicDefaults,
+        defaultPartitionCount: numPartitions,
+        retentionCheckIntervalMs: settings.retentionCheckIntervalMs,
+        onError: (error, context) => built.app.log.error({ err: error }, `background ${context} failed`),
+      })),
+      bodyLimitBytes: settings.bodyLimitBytes,
+      logger,
+      onInvariantBroken: () => {
+        // Stop before anything else is written; recovery on restart repairs the log.
+        setImmediate(() => process.exit(70));
+      },
+    });
+    built.app.decorate('runnelBroker', brokerRef);
+    return built;
+  })();
+  const broker = (app as unknown as { runnelBroker: Broker }).runnelBroker;
+  app.log.info({ recovery: broker.recovery, dataDir: settings.dataDir }, 'storage recovered');
+
+  let isShuttingDown = false;
+  const shutdown = async (signal: string): Promise<void> => {
+    if (isShuttingDown) return;
+    isShuttingDown = true;
+    app.log.info({ signal }, 'shutting down');
+    const deadline = setTimeout(() => {
+      app.log.error(`shutdown took longer than ${settings.shutdownTimeoutMs} ms; exiting`);
+      process.exit(1);
+    }, settings.shutdownTimeoutMs);
+    deadline.unref();
+    try {
+      await app.close();
+      await broker.close();
+      app.log.info('stopped cleanly');
+      process.exit(0);
+    } catch (error) {
+      app.log.error({ err: error }, 'shutdown failed');
+      process.exit(1);
+    }
+  };
+  process.once('SIGTERM', () => void shutdown('SIGTERM'));
+  process.once('SIGINT', () => void shutdown('SIGINT'));
+  void isStopping;
+  await app.listen({ host: settings.host, port: settings.port });
+}

@@ -1,0 +1,138 @@
+/**
+ * Settings of one node, from four sources in order of precedence:
+ * command-line flags > RUNNEL_* environment variables > a JSON config file
+ * (--config runnel.json) > defaults. Every setting is declared once here with its flag,
+ * variable, default and meaning; `runnel serve --help` and the README table come from
+ * this list, and an invalid value stops start-up with a message naming the setting.
+ *
+ * The config file may also hold broker-wide topic defaults under Kafka's broker names
+ * (log.retention.ms, log.segment.bytes, ...); see broker/topic-config.ts.
+ */
+import fs from 'node:fs';
+import { parseArgs } from 'node:util';
+import { limits } from './limits.js';
+
+export interface Settings {
+  host: string;
+  port: number;
+  dataDir: string;
+  nodeId: number;
+  peers: string;
+  logLevel: string;
+  bodyLimitBytes: number;
+  numPartitions: number;
+  retentionCheckIntervalMs: number;
+  shutdownTimeoutMs: number;
+  config: string;
+  /** Broker-level Kafka settings from the config file (log.retention.ms, ...). */
+  brokerSettings: Record<string, unknown>;
+}
+
+type SettingName = Exclude<keyof Settings, 'brokerSettings'>;
+
+interface SettingDefinition {
+  name: SettingName;
+  flag: string;
+  env: string;
+  type: 'string' | 'integer';
+  defaultValue: string;
+  description: string;
+  minimum?: number;
+  maximum?: number;
+  choices?: string[];
+}
+
+export const settingDefinitions: SettingDefinition[] = [
+  { name: 'host', flag: 'host', env: 'RUNNEL_HOST', type: 'string', defaultValue: '127.0.0.1', description: 'Listen address (the container sets 0.0.0.0).' },
+  { name: 'port', flag: 'port', env: 'RUNNEL_PORT', type: 'integer', defaultValue: '8080', minimum: 0, maximum: 65535, description: 'Listen port (0 = any free port, printed at start).' },
+  { name: 'dataDir', flag: 'data-dir', env: 'RUNNEL_DATA_DIR', type: 'string', defaultValue: './data', description: 'Directory for partition logs and meta.db.' },
+  { name: 'nodeId', flag: 'node-id', env: 'RUNNEL_NODE_ID', type: 'integer', defaultValue: '1', minimum: 0, maximum: 2 ** 31 - 1, description: "This node's id in a cluster." },
+  { name: 'peers', flag: 'peers', env: 'RUNNEL_PEERS', type: 'string', defaultValue: '', description: 'Cluster seed list `1@http://h1:8080,2@http://h2:8080` (empty: a single node).' },
+  { name: 'logLevel', flag: 'log-level', env: 'RUNNEL_LOG_LEVEL', type: 'string', defaultValue: 'info', choices: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], description: 'Log level (pino); debug logs every request.' },
+  { name: 'bodyLimitBytes', flag: 'body-limit-bytes', env: 'RUNNEL_BODY_LIMIT_BYTES', type: 'integer', defaultValue: String(limits.requestBodyBytesDefault), minimum: 1024, maximum: 1024 ** 3, description: 'Largest request body; larger ones get 413 REQUEST_TOO_LARGE.' },
+  { name: 'numPartitions', flag: 'num-partitions', env: 'RUNNEL_NUM_PARTITIONS', type: 'integer', defaultValue: '1', minimum: 1, maximum: limits.partitionCountMax, description: "Partitions of a topic created without a count (Kafka's num.partitions)." },
+  { name: 'retentionCheckIntervalMs', flag: 'retention-check-interval-ms', env: 'RUNNEL_RETENTION_CHECK_INTERVAL_MS', type: 'integer', defaultValue: '300000', minimum: 10, maximum: 2 ** 31 - 1, description: "How often retention runs (Kafka's log.retention.check.interval.ms)." },
+  { name: 'shutdownTimeoutMs', flag: 'shutdown-timeout-ms', env: 'RUNNEL_SHUTDOWN_TIMEOUT_MS', type: 'integer', defaultValue: '10000', minimum: 0, maximum: 600_000, description: 'Longest a graceful shutdown may take before the process exits anyway.' },
+  { name: 'config', flag: 'config', env: 'RUNNEL_CONFIG', type: 'string', defaultValue: '', description: 'JSON config file: any setting above by name (e.g. "dataDir") plus broker topic defaults by Kafka name (e.g. "log.retention.ms").' },
+];
+
+export class SettingsError extends Error {
+  override name = 'SettingsError';
+}
+
+function parseValue(definition: SettingDefinition, raw: unknown, source: string): string | number {
+  const where = `setting ${definition.name} (--${definition.flag} / ${definition.env}) from ${source}`;
+  if (definition.type === 'integer') {
+    const text = typeof raw === 'number' ? String(raw) : typeof raw === 'string' ? raw.trim() : undefined;
+    if (text === undefined || !/^-?\d+$/.test(text)) throw new SettingsError(`${where}: expected an integer, got ${JSON.stringify(raw)}`);
+    const value = Number(text);
+    if ((definition.minimum !== undefined && value < definition.minimum) || (definition.maximum !== undefined && value > definition.maximum)) {
+      throw new SettingsError(`${where}: expected an integer between ${definition.minimum} and ${definition.maximum}, got ${value}`);
+    }
+    return value;
+  }
+  if (typeof raw !== 'string') throw new SettingsError(`${where}: expected a string, got ${JSON.stringify(raw)}`);
+  if (definition.choices !== undefined && !definition.choices.includes(raw)) {
+    throw new SettingsError(`${where}: expected one of ${definition.choices.join(', ')}, got ${JSON.stringify(raw)}`);
+  }
+  return raw;
+}
+
+/** Resolves settings from flags (`argv` after the command), an environment and a config file. */
+export function loadSettings(argv: string[], env: NodeJS.ProcessEnv = process.env): Settings {
+  let parsed: ReturnType<typeof parseArgs>;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      options: Object.fromEntries(settingDefinitions.map((d) => [d.flag, { type: 'string' as const }])),
+      strict: true,
+      allowPositionals: false,
+    });
+  } catch (error) {
+    throw new SettingsError(`${(error as Error).message}; see runnel serve --help`);
+  }
+  const flags = parsed.values as Record<string, string | undefined>;
+  const configPath = flags.config ?? env.RUNNEL_CONFIG ?? '';
+  let file: Record<string, unknown> = {};
+  if (configPath !== '') {
+    let text: string;
+    try {
+      text = fs.readFileSync(configPath, 'utf8');
+    } catch (error) {
+      throw new SettingsError(`setting config: cannot read ${configPath}: ${(error as Error).message}`);
+    }
+    try {
+      file = JSON.parse(text) as Record<string, unknown>;
+    } catch (error) {
+      throw new SettingsError(`setting config: ${configPath} is not valid JSON: ${(error as Error).message}`);
+    }
+    if (typeof file !== 'object' || file === null || Array.isArray(file)) throw new SettingsError(`setting config: ${configPath} must hold a JSON object`);
+  }
+  const settings: Record<string, unknown> = {};
+  const brokerSettings: Record<string, unknown> = {};
+  const known = new Set(settingDefinitions.map((d) => d.name as string));
+  for (const [key, value] of Object.entries(file)) {
+    if (known.has(key)) continue;
+    if (key.includes('.')) brokerSettings[key] = value;
+    else throw new SettingsError(`setting config: unknown setting '${key}' in ${configPath}; known: ${[...known].join(', ')} and Kafka broker names such as log.retention.ms`);
+  }
+  for (const definition of settingDefinitions) {
+    const flag = flags[definition.flag];
+    const fromEnv = env[definition.env];
+    if (flag !== undefined) settings[definition.name] = parseValue(definition, flag, 'the command line');
+    else if (fromEnv !== undefined && fromEnv !== '') settings[definition.name] = parseValue(definition, fromEnv, 'the environment');
+    else if (file[definition.name] !== undefined) settings[definition.name] = parseValue(definition, file[definition.name], configPath);
+    else settings[definition.name] = parseValue(definition, definition.defaultValue, 'the defaults');
+  }
+  return { ...(settings as Omit<Settings, 'brokerSettings'>), brokerSettings };
+}
+
+export function settingsHelp(): string {
+  const lines = ['Usage: runnel serve [options]', '', 'Options (flag > environment > config file > default):'];
+  for (const d of settingDefinitions) {
+    lines.push(`  --${d.flag} <${d.type === 'integer' ? 'n' : 'value'}>`.padEnd(38) + `${d.env}`);
+    lines.push(`      ${d.description} Default: ${d.defaultValue === '' ? '(none)' : d.defaultValue}`);
+  }
+  lines.push('  --help'.padEnd(38) + 'Show this help.');
+  return lines.join('\n');
+}

@@ -1,0 +1,100 @@
+/**
+ * The HTTP face of one node: a Fastify app whose routes validate with JSON schemas,
+ * call the broker and shape the reply. The same schemas generate the OpenAPI
+ * document served at /openapi.json and browsed at /docs (assets bundled: works offline).
+ */
+import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import { Ajv } from 'ajv';
+import type { Broker } from '../broker/broker.js';
+import type { InvariantError } from '../util/assert.js';
+import { packageVersion } from '../util/package-info.js';
+import { installErrorHandler } from './error-handler.js';
+import { installNdjsonParser } from './ndjson.js';
+import { clusterRoutes } from './routes/cluster.js';
+import { healthRoutes } from './routes/health.js';
+import { recordRoutes } from './routes/records.js';
+import { topicRoutes } from './routes/topics.js';
+import { errorBodySchema, topicDescriptionSchema } from './schemas.js';
+import { StreamRegistry } from './stream.js';
+
+export interface AppOptions {
+  broker: Broker;
+  bodyLimitBytes: number;
+  logger?: FastifyServerOptions['logger'];
+  onInvariantBroken?: (error: InvariantError) => void;
+}
+
+export interface RunnelApp {
+  app: FastifyInstance;
+  streams: StreamRegistry;
+  /** True once shutdown has begun: readiness turns 503. */
+  isStopping: () => boolean;
+}
+
+export async function buildApp(options: AppOptions): Promise<RunnelApp> {
+  const app = Fastify({
+    logger: options.logger ?? false,
+    bodyLimit: options.bodyLimitBytes,
+    // Per-request lines are logged at debug by our onResponse hook instead.
+    logController: new LogController({ disableRequestLogging: true }),
+    requestIdHeader: 'x-request-id',
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+    ajv: { customOptions: {} },
+  });
+  // Bodies are validated strictly (a string is not a number); query strings, params
+  // and headers are text on the wire and are coerced.
+  const bodyAjv = new Ajv({ strict: false, coerceTypes: false, useDefaults: true, removeAdditional: false, allErrors: false });
+  const textAjv = new Ajv({ strict: false, coerceTypes: true, useDefaults: true, removeAdditional: false, allErrors: false });
+  app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? bodyAjv : textAjv).compile(schema));
+
+  let isStopping = false;
+  const streams = new StreamRegistry();
+  app.addHook('preClose', async () => {
+    isStopping = true;
+    streams.abortAll();
+    for (const topic of options.broker.topics.list()) for (const state of topic.partitions) state.notifier.notify();
+  });
+  app.addHook('onResponse', async (request, reply) => {
+    request.log.debug({ method: request.method, url: request.url, statusCode: reply.statusCode, ms: reply.elapsedTime }, 'request completed');
+  });
+
+  app.addSchema(errorBodySchema);
+  app.addSchema(topicDescriptionSchema);
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.0.3',
+      info: {
+        title: 'Runnel',
+        version: packageVersion,
+        description: 'A Kafka-style distributed commit log with an HTTP/REST interface. Topics are split into partitions; every record gets an offset; consumers read from any offset. Errors are `{"error":{"code","message"}}` with stable codes.',
+      },
+      tags: [
+        { name: 'topics', description: 'Create, describe, alter and delete topics.' },
+        { name: 'records', description: 'Produce, fetch and stream records; look up offsets.' },
+        { name: 'cluster', description: 'Nodes and controller.' },
+        { name: 'health', description: 'Liveness and readiness probes.' },
+      ],
+    },
+    refResolver: { buildLocalReference: (json, _baseUri, _fragment, index) => (typeof json.$id === 'string' ? json.$id : `def-${index}`) },
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+  installErrorHandler(app, { onInvariantBroken: options.onInvariantBroken ?? ((error) => { throw error; }) });
+  installNdjsonParser(app);
+
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+  topicRoutes(app, options.broker);
+  recordRoutes(app, options.broker, streams);
+  healthRoutes(app, options.broker, () => isStopping);
+  clusterRoutes(app, options.broker, () => advertisedUrl(app));
+  return { app, streams, isStopping: () => isStopping };
+}
+
+function advertisedUrl(app: FastifyInstance): string {
+  const address = app.server.address();
+  if (address === null || typeof address === 'string') return '';
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  return `http://${host}:${address.port}`;
+}

@@ -1,0 +1,62 @@
+/**
+ * One place where failures become HTTP answers: `{"error":{"code","message"}}` with
+ * the catalogue's status. Fastify's own errors (validation, body parsing, limits)
+ * are mapped onto catalogue codes so clients see one vocabulary.
+ */
+import type { FastifyError, FastifyInstance } from 'fastify';
+import { errorCatalogue, RunnelError, type ErrorCode } from '../errors.js';
+import { InvariantError } from '../util/assert.js';
+
+const fastifyCodes: Record<string, ErrorCode> = {
+  FST_ERR_CTP_BODY_TOO_LARGE: 'REQUEST_TOO_LARGE',
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'INVALID_REQUEST',
+  FST_ERR_CTP_EMPTY_JSON_BODY: 'INVALID_JSON',
+  FST_ERR_CTP_INVALID_JSON_BODY: 'INVALID_JSON',
+};
+
+const byStatus: Record<number, ErrorCode> = {
+  400: 'INVALID_REQUEST',
+  404: 'NOT_FOUND',
+  405: 'METHOD_NOT_ALLOWED',
+  413: 'REQUEST_TOO_LARGE',
+  415: 'UNSUPPORTED_MEDIA_TYPE',
+};
+
+export interface ErrorHandlerOptions {
+  /** Called after answering 500 for a broken invariant: the process must stop. */
+  onInvariantBroken: (error: InvariantError) => void;
+}
+
+export function installErrorHandler(app: FastifyInstance, options: ErrorHandlerOptions): void {
+  app.setErrorHandler((error: FastifyError | RunnelError | InvariantError | Error, request, reply) => {
+    if (error instanceof RunnelError) {
+      if (error.status >= 500) request.log.warn({ err: error }, error.message);
+      return reply.code(error.status).send({ error: { code: error.code, message: error.message, ...error.details } });
+    }
+    if (error instanceof InvariantError) {
+      request.log.fatal({ err: error }, 'invariant broken; stopping');
+      void reply.code(500).send({ error: { code: 'INTERNAL_ERROR', message: 'internal invariant broken; the node is stopping' } });
+      options.onInvariantBroken(error);
+      return reply;
+    }
+    const fastifyError = error as FastifyError;
+    if (fastifyError.validation !== undefined) {
+      return reply.code(400).send({ error: { code: 'INVALID_REQUEST', message: `${fastifyError.validationContext ?? 'request'}${fastifyError.message.replace(/^(body|querystring|params|headers)/, '')}` } });
+    }
+    if (error instanceof SyntaxError || (fastifyError.statusCode === 400 && /JSON/i.test(fastifyError.message))) {
+      return reply.code(400).send({ error: { code: 'INVALID_JSON', message: `the body is not valid JSON: ${error.message}` } });
+    }
+    const code = (fastifyError.code !== undefined ? fastifyCodes[fastifyError.code] : undefined) ??
+      (fastifyError.statusCode !== undefined ? byStatus[fastifyError.statusCode] : undefined);
+    if (code !== undefined) {
+      return reply.code(errorCatalogue[code].status).send({ error: { code, message: error.message } });
+    }
+    request.log.error({ err: error }, 'request failed');
+    return reply.code(500).send({ error: { code: 'INTERNAL_ERROR', message: error.message } });
+  });
+
+  app.setNotFoundHandler((request, reply) => {
+    void reply.code(404).send({ error: { code: 'NOT_FOUND', message: `no route ${request.method} ${request.url.split('?')[0]}` } });
+  });
+}

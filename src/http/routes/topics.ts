@@ -1,0 +1,143 @@
+import type { FastifyInstance } from 'fastify';
+import type { Broker } from '../../broker/broker.js';
+import type { Topic } from '../../broker/topic-manager.js';
+import { configsSchema, errorResponses, topicNameParam } from '../schemas.js';
+
+export function describeTopic(topic: Topic): object {
+  return {
+    name: topic.record.name,
+    topicId: topic.record.topicId,
+    replicationFactor: topic.record.replicationFactor,
+    configs: topic.record.configs,
+    effectiveConfigs: topic.effective,
+    partitions: topic.partitions.map((state) => ({
+      partition: state.partition,
+      leader: state.leader,
+      leaderEpoch: state.leaderEpoch,
+      replicas: state.replicas,
+      isr: state.isr,
+      logStartOffset: state.log.logStartOffset,
+      highWatermark: state.log.highWatermark,
+      logEndOffset: state.log.logEndOffset,
+      sizeBytes: state.log.sizeBytes,
+      segmentCount: state.log.segmentCount,
+    })),
+  };
+}
+
+const topicParams = {
+  type: 'object',
+  required: ['topic'],
+  properties: { topic: topicNameParam },
+} as const;
+
+export function topicRoutes(app: FastifyInstance, broker: Broker): void {
+  app.get('/v1/topics', {
+    schema: {
+      tags: ['topics'],
+      summary: 'List topics',
+      description: 'Every topic with its partition count and replication factor, sorted by name.',
+      response: {
+        200: {
+          type: 'object',
+          required: ['topics'],
+          properties: {
+            topics: {
+              type: 'array',
+              items: {
+                type: 'object',
+                required: ['name', 'partitions', 'replicationFactor'],
+                properties: { name: { type: 'string' }, partitions: { type: 'integer' }, replicationFactor: { type: 'integer' } },
+              },
+            },
+          },
+          example: { topics: [{ name: 'orders', partitions: 3, replicationFactor: 1 }] },
+        },
+        ...errorResponses(),
+      },
+    },
+  }, async () => ({
+    topics: broker.topics.list().map((topic) => ({
+      name: topic.record.name,
+      partitions: topic.partitions.length,
+      replicationFactor: topic.record.replicationFactor,
+    })),
+  }));
+
+  app.post('/v1/topics', {
+    schema: {
+      tags: ['topics'],
+      summary: 'Create a topic',
+      description: "Creates a topic with `partitions` partitions (default: the node's num.partitions) and optional Kafka topic configs. Unknown or invalid configs are refused with INVALID_CONFIG.",
+      body: {
+        type: 'object',
+        required: ['name'],
+        additionalProperties: false,
+        properties: {
+          name: topicNameParam,
+          partitions: { type: 'integer', minimum: 1, description: 'Number of partitions.', example: 3 },
+          replicationFactor: { type: 'integer', minimum: 1, description: 'Copies of each partition (at most the number of nodes).', example: 1 },
+          configs: configsSchema,
+        },
+        example: { name: 'orders', partitions: 3, configs: { 'retention.ms': '86400000' } },
+      },
+      response: {
+        201: { description: 'Created.', $ref: 'TopicDescription#' },
+        ...errorResponses('INVALID_JSON', 'INVALID_TOPIC_NAME', 'INVALID_PARTITIONS', 'INVALID_REPLICATION_FACTOR', 'INVALID_CONFIG', 'TOPIC_EXISTS', 'UNSUPPORTED_MEDIA_TYPE', 'REQUEST_TOO_LARGE'),
+      },
+    },
+  }, async (request, reply) => {
+    const body = request.body as { name: string; partitions?: number; replicationFactor?: number; configs?: Record<string, unknown> };
+    const topic = broker.topics.create(body);
+    reply.code(201).header('location', `/v1/topics/${topic.record.name}`);
+    return describeTopic(topic);
+  });
+
+  app.get('/v1/topics/:topic', {
+    schema: {
+      tags: ['topics'],
+      summary: 'Describe a topic',
+      description: 'Per partition: leader, replicas, in-sync replicas, logStartOffset, highWatermark, logEndOffset and size on disk; the configs set on the topic and the effective value of every config.',
+      params: topicParams,
+      response: { 200: { $ref: 'TopicDescription#' }, ...errorResponses('INVALID_TOPIC_NAME', 'TOPIC_NOT_FOUND') },
+    },
+  }, async (request) => describeTopic(broker.topics.get((request.params as { topic: string }).topic)));
+
+  app.patch('/v1/topics/:topic', {
+    schema: {
+      tags: ['topics'],
+      summary: 'Add partitions or change configs',
+      description: 'partitions may only grow (keyed records of existing keys may then map to other partitions, as in Kafka). configs are merged into the topic\'s configs; a null value removes a config so the default applies again.',
+      params: topicParams,
+      body: {
+        type: 'object',
+        additionalProperties: false,
+        properties: {
+          partitions: { type: 'integer', minimum: 1, description: 'New total partition count.' },
+          configs: { ...configsSchema, additionalProperties: { type: ['string', 'number', 'boolean', 'null'] } },
+        },
+        example: { partitions: 6, configs: { 'retention.ms': '3600000' } },
+      },
+      response: {
+        200: { $ref: 'TopicDescription#' },
+        ...errorResponses('INVALID_JSON', 'INVALID_TOPIC_NAME', 'TOPIC_NOT_FOUND', 'INVALID_PARTITIONS', 'INVALID_CONFIG', 'UNSUPPORTED_MEDIA_TYPE'),
+      },
+    },
+  }, async (request) => {
+    const { topic } = request.params as { topic: string };
+    return describeTopic(broker.topics.alter(topic, request.body as { partitions?: number; configs?: Record<string, unknown> }));
+  });
+
+  app.delete('/v1/topics/:topic', {
+    schema: {
+      tags: ['topics'],
+      summary: 'Delete a topic',
+      description: 'Removes the topic, its records and its metadata. Readers waiting on it are told TOPIC_NOT_FOUND.',
+      params: topicParams,
+      response: { 204: { description: 'Deleted.', type: 'null' }, ...errorResponses('INVALID_TOPIC_NAME', 'TOPIC_NOT_FOUND') },
+    },
+  }, async (request, reply) => {
+    broker.topics.delete((request.params as { topic: string }).topic);
+    return reply.code(204).send();
+  });
+}

@@ -1,0 +1,170 @@
+/**
+ * JSON schemas shared by routes. The same schemas validate requests, serialise
+ * replies and generate openapi/openapi.json, so the docs cannot drift from the code.
+ */
+import { errorCatalogue, type ErrorCode } from '../errors.js';
+import { limits } from '../limits.js';
+
+export const errorBodySchema = {
+  $id: 'Error',
+  type: 'object',
+  description: 'Every error: a stable upper-case code and a human message. OFFSET_OUT_OF_RANGE adds logStartOffset and highWatermark.',
+  required: ['error'],
+  properties: {
+    error: {
+      type: 'object',
+      required: ['code', 'message'],
+      properties: {
+        code: { type: 'string', enum: Object.keys(errorCatalogue), example: 'TOPIC_NOT_FOUND' },
+        message: { type: 'string', example: "topic 'orders' does not exist" },
+        logStartOffset: { type: 'integer' },
+        highWatermark: { type: 'integer' },
+      },
+    },
+  },
+} as const;
+
+/** Response entries for the given error codes, grouped by status, each listing its codes. */
+export function errorResponses(...codes: ErrorCode[]): Record<number, object> {
+  const all: ErrorCode[] = ['INVALID_REQUEST', 'INTERNAL_ERROR', ...codes];
+  const byStatus = new Map<number, ErrorCode[]>();
+  for (const code of new Set(all)) {
+    const status = errorCatalogue[code].status;
+    byStatus.set(status, [...(byStatus.get(status) ?? []), code]);
+  }
+  const responses: Record<number, object> = {};
+  for (const [status, statusCodes] of [...byStatus].sort((a, b) => a[0] - b[0])) {
+    responses[status] = {
+      description: statusCodes.map((code) => `${code}: ${errorCatalogue[code].description}`).join(' | '),
+      $ref: 'Error#',
+    };
+  }
+  return responses;
+}
+
+export const topicNameParam = {
+  type: 'string',
+  description: 'Topic name: 1-249 characters of [a-zA-Z0-9._-].',
+  example: 'orders',
+} as const;
+
+export const partitionParam = {
+  type: 'integer',
+  minimum: 0,
+  description: 'Partition number, from 0.',
+  example: 0,
+} as const;
+
+export const valueFormatSchema = {
+  type: 'string',
+  enum: ['json', 'string', 'binary'],
+  description: 'json: any JSON value, stored as its JSON text. string: a JSON string, stored as UTF-8. binary: base64 text, stored as the decoded bytes.',
+} as const;
+
+export const configsSchema = {
+  type: 'object',
+  description: "Topic configs by Kafka's names (retention.ms, retention.bytes, segment.bytes, segment.ms, cleanup.policy, max.message.bytes, min.insync.replicas, flush.messages, flush.ms, message.timestamp.type, index.interval.bytes, unclean.leader.election.enable). Values are strings or numbers.",
+  additionalProperties: { type: ['string', 'number', 'boolean'] },
+  example: { 'retention.ms': '604800000', 'segment.bytes': '1073741824' },
+} as const;
+
+export const partitionInfoSchema = {
+  type: 'object',
+  required: ['partition', 'leader', 'leaderEpoch', 'replicas', 'isr', 'logStartOffset', 'highWatermark', 'logEndOffset', 'sizeBytes'],
+  properties: {
+    partition: { type: 'integer' },
+    leader: { type: 'integer', description: 'Node id of the leader.' },
+    leaderEpoch: { type: 'integer' },
+    replicas: { type: 'array', items: { type: 'integer' } },
+    isr: { type: 'array', items: { type: 'integer' }, description: 'In-sync replicas.' },
+    logStartOffset: { type: 'integer', description: 'Earliest offset still stored (retention moves it forward).' },
+    highWatermark: { type: 'integer', description: 'Offset after the last committed record: consumers read up to here.' },
+    logEndOffset: { type: 'integer', description: 'Offset the next record will get.' },
+    sizeBytes: { type: 'integer', description: 'Bytes of log on disk.' },
+    segmentCount: { type: 'integer' },
+  },
+} as const;
+
+export const topicDescriptionSchema = {
+  $id: 'TopicDescription',
+  type: 'object',
+  required: ['name', 'topicId', 'partitions', 'replicationFactor', 'configs'],
+  properties: {
+    name: { type: 'string' },
+    topicId: { type: 'string' },
+    replicationFactor: { type: 'integer' },
+    configs: { type: 'object', description: 'Configs set on this topic (others use broker defaults).', additionalProperties: { type: 'string' } },
+    effectiveConfigs: { type: 'object', description: 'Every config with the value in force.', additionalProperties: { type: 'string' } },
+    partitions: { type: 'array', items: partitionInfoSchema },
+  },
+} as const;
+
+export const produceRecordSchema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    key: { description: 'Optional key in keyFormat (default string). Keyed records go to murmur2(key) % partitions, as in Kafka.', example: 'customer-42' },
+    value: { description: 'The value in valueFormat (default json). null is a tombstone.', example: { item: 'book', quantity: 1 } },
+    headers: { type: ['object', 'null'], additionalProperties: { type: ['string', 'null'] }, description: 'Header names to UTF-8 string values.', example: { source: 'web' } },
+    partition: { type: 'integer', minimum: 0, description: 'Explicit partition (overrides the key).' },
+    timestamp: { type: 'integer', minimum: 0, description: 'CreateTime in ms since the epoch; the node stamps it when absent or when the topic uses LogAppendTime.' },
+  },
+} as const;
+
+export const produceBodySchema = {
+  type: 'object',
+  required: ['records'],
+  additionalProperties: false,
+  properties: {
+    records: { type: 'array', minItems: 1, maxItems: limits.produceRecordCountMax, items: produceRecordSchema },
+    keyFormat: { ...valueFormatSchema, default: 'string' },
+    valueFormat: { ...valueFormatSchema, default: 'json' },
+  },
+  example: { records: [{ key: 'customer-42', value: { item: 'book', quantity: 1 } }] },
+} as const;
+
+export const produceResponseSchema = {
+  type: 'object',
+  required: ['offsets'],
+  properties: {
+    offsets: {
+      type: 'array',
+      description: 'One entry per record, in request order.',
+      items: {
+        type: 'object',
+        required: ['partition', 'offset', 'timestamp'],
+        properties: { partition: { type: 'integer' }, offset: { type: 'integer' }, timestamp: { type: 'integer' } },
+      },
+    },
+  },
+  example: { offsets: [{ partition: 0, offset: 41, timestamp: 1764000000000 }] },
+} as const;
+
+export const fetchedRecordSchema = {
+  type: 'object',
+  properties: {
+    partition: { type: 'integer' },
+    offset: { type: 'integer' },
+    timestamp: { type: 'integer' },
+    key: { description: 'In the format it was produced in (base64 for binary).' },
+    value: { description: 'In the format it was produced in (base64 for binary).' },
+    headers: { type: 'object', additionalProperties: { type: ['string', 'null'] } },
+  },
+} as const;
+
+export const fetchResponseSchema = {
+  type: 'object',
+  required: ['records', 'nextOffset', 'highWatermark', 'logStartOffset'],
+  properties: {
+    records: { type: 'array', items: fetchedRecordSchema },
+    nextOffset: { type: 'integer', description: 'Offset to ask for next.' },
+    highWatermark: { type: 'integer' },
+    logStartOffset: { type: 'integer' },
+  },
+  example: {
+    records: [{ partition: 0, offset: 41, timestamp: 1764000000000, key: 'customer-42', value: { item: 'book', quantity: 1 }, headers: {} }],
+    nextOffset: 42,
+    highWatermark: 42,
+    logStartOffset: 0,
+  },
+} as const;

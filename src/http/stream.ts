@@ -1,0 +1,112 @@
+/**
+ * Live partition streams: `Accept: text/event-stream` (SSE: `id:` is the offset, so a
+ * reconnecting EventSource resumes with Last-Event-ID) or `Accept:
+ * application/x-ndjson` (one record per line).
+ *
+ * Backpressure: the next read happens only after the socket has taken the previous
+ * one (write() returned true or 'drain' fired), and a read is at most
+ * limits.streamBufferedBytesMax, so a slow reader holds at most about one read of
+ * memory on the server however far behind it is.
+ */
+import { once } from 'node:events';
+import type { FastifyReply } from 'fastify';
+import type { Fetcher } from '../broker/fetch.js';
+import type { PartitionState } from '../broker/topic-manager.js';
+import { RunnelError } from '../errors.js';
+import { limits } from '../limits.js';
+import { encodeRecords } from './record-json.js';
+
+export type StreamMode = 'sse' | 'ndjson';
+
+/** Every open stream, so shutdown can end them and the count stays bounded. */
+export class StreamRegistry {
+  private readonly controllers = new Set<AbortController>();
+
+  get size(): number {
+    return this.controllers.size;
+  }
+
+  open(): AbortController {
+    if (this.controllers.size >= limits.streamsMax) {
+      throw new RunnelError('TOO_MANY_WAITERS', `this node already serves ${limits.streamsMax} streams`);
+    }
+    const controller = new AbortController();
+    this.controllers.add(controller);
+    return controller;
+  }
+
+  release(controller: AbortController): void {
+    this.controllers.delete(controller);
+  }
+
+  abortAll(): void {
+    for (const controller of this.controllers) controller.abort();
+  }
+}
+
+export async function streamPartition(
+  reply: FastifyReply,
+  fetcher: Fetcher,
+  registry: StreamRegistry,
+  state: PartitionState,
+  startOffset: number,
+  mode: StreamMode,
+  maxRecordsPerWrite: number,
+): Promise<void> {
+  const controller = registry.open();
+  const raw = reply.raw;
+  reply.hijack();
+  raw.writeHead(200, {
+    'content-type': mode === 'sse' ? 'text/event-stream; charset=utf-8' : 'application/x-ndjson; charset=utf-8',
+    'cache-control': 'no-cache',
+    'x-accel-buffering': 'no',
+  });
+  const onClose = (): void => controller.abort();
+  raw.on('close', onClose);
+  const { signal } = controller;
+  let offset = startOffset;
+  try {
+    while (!signal.aborted) {
+      const result = await fetcher.fetchFrom(state, offset, {
+        maxRecords: maxRecordsPerWrite,
+        maxBytes: limits.streamBufferedBytesMax,
+        waitMs: limits.streamKeepAliveMs,
+        signal,
+      });
+      if (signal.aborted) break;
+      let text: string;
+      if (result.batches === null) {
+        // Nothing new: SSE gets a comment so proxies keep the connection open.
+        if (mode !== 'sse') continue;
+        text = ': keep-alive\n\n';
+      } else {
+        const encoded = mode === 'sse'
+          ? encodeRecords(result.batches, state.partition, offset, maxRecordsPerWrite, '', sseEvent)
+          : encodeRecords(result.batches, state.partition, offset, maxRecordsPerWrite, '\n');
+        if (encoded.count === 0) continue;
+        offset = encoded.nextOffset;
+        text = mode === 'sse' ? encoded.text : encoded.text + '\n';
+      }
+      if (!raw.write(text)) {
+        await Promise.race([once(raw, 'drain'), once(signal, 'abort')]);
+      }
+    }
+  } catch (error) {
+    if (!raw.destroyed) {
+      const body = JSON.stringify({
+        error: error instanceof RunnelError
+          ? { code: error.code, message: error.message, ...error.details }
+          : { code: 'INTERNAL_ERROR', message: (error as Error).message },
+      });
+      raw.write(mode === 'sse' ? `event: error\ndata: ${body}\n\n` : body + '\n');
+    }
+  } finally {
+    raw.off('close', onClose);
+    registry.release(controller);
+    if (!raw.destroyed) raw.end();
+  }
+}
+
+function sseEvent(offset: number, json: string): string {
+  return 'id: ' + offset + '\nevent: record\ndata: ' + json + '\n\n';
+}

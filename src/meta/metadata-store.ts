@@ -1,0 +1,182 @@
+/**
+ * MetadataStore: what this node knows about topics, partitions and idempotent
+ * answers, in SQLite (see database.ts for the PRAGMAs). Every statement is prepared
+ * once here; every multi-row change is one transaction.
+ */
+import { randomBytes } from 'node:crypto';
+import type { Statement } from 'better-sqlite3';
+import { assert } from '../util/assert.js';
+import { openDatabase, type SqliteDatabase } from './database.js';
+
+export interface TopicRecord {
+  name: string;
+  topicId: string;
+  partitionCount: number;
+  replicationFactor: number;
+  configs: Record<string, string>;
+  createdAtMs: number;
+}
+
+export interface PartitionRecord {
+  topic: string;
+  partition: number;
+  leader: number;
+  leaderEpoch: number;
+  replicas: number[];
+  isr: number[];
+  logStartOffset: number;
+}
+
+export class TopicExistsError extends Error {
+  override name = 'TopicExistsError';
+}
+
+interface TopicRow { name: string; topic_id: string; partition_count: number; replication_factor: number; created_at_ms: number }
+interface PartitionRow { topic: string; partition: number; leader: number; leader_epoch: number; replicas: string; isr: string; log_start_offset: number }
+
+export class MetadataStore {
+  readonly clusterId: string;
+  private readonly statements: Record<string, Statement>;
+
+  private constructor(private readonly db: SqliteDatabase) {
+    const s = (sql: string): Statement => db.prepare(sql);
+    this.statements = {
+      clusterGet: s('SELECT cluster_id FROM cluster WHERE id = 1'),
+      clusterInsert: s('INSERT INTO cluster (id, cluster_id) VALUES (1, ?)'),
+      topicsList: s('SELECT * FROM topics ORDER BY name'),
+      topicGet: s('SELECT * FROM topics WHERE name = ?'),
+      topicInsert: s('INSERT INTO topics (name, topic_id, partition_count, replication_factor, created_at_ms) VALUES (?, ?, ?, ?, ?)'),
+      topicDelete: s('DELETE FROM topics WHERE name = ?'),
+      topicPartitionCount: s('UPDATE topics SET partition_count = ? WHERE name = ?'),
+      configsList: s('SELECT key, value FROM topic_configs WHERE topic = ? ORDER BY key'),
+      configsClear: s('DELETE FROM topic_configs WHERE topic = ?'),
+      configInsert: s('INSERT INTO topic_configs (topic, key, value) VALUES (?, ?, ?)'),
+      partitionsList: s('SELECT * FROM partitions WHERE topic = ? ORDER BY partition'),
+      partitionInsert: s('INSERT INTO partitions (topic, partition, leader, leader_epoch, replicas, isr, log_start_offset) VALUES (?, ?, ?, ?, ?, ?, ?)'),
+      logStartGet: s('SELECT log_start_offset FROM partitions WHERE topic = ? AND partition = ?'),
+      logStartSet: s('UPDATE partitions SET log_start_offset = ? WHERE topic = ? AND partition = ?'),
+      leadershipSet: s('UPDATE partitions SET leader = ?, leader_epoch = ?, isr = ? WHERE topic = ? AND partition = ?'),
+      idempotencyGet: s('SELECT response_json, created_at_ms FROM idempotency WHERE topic = ? AND idempotency_key = ?'),
+      idempotencyPut: s('INSERT OR REPLACE INTO idempotency (topic, idempotency_key, response_json, created_at_ms) VALUES (?, ?, ?, ?)'),
+      idempotencyExpire: s('DELETE FROM idempotency WHERE created_at_ms < ?'),
+      idempotencyCount: s('SELECT COUNT(*) AS count FROM idempotency'),
+    };
+    const row = this.statements.clusterGet.get() as { cluster_id: string } | undefined;
+    if (row === undefined) {
+      this.clusterId = randomBytes(16).toString('base64url');
+      this.statements.clusterInsert.run(this.clusterId);
+    } else {
+      this.clusterId = row.cluster_id;
+    }
+  }
+
+  /** Opens (creating if needed) the store at `path`; ':memory:' for a throwaway one. */
+  static open(path: string): MetadataStore {
+    return new MetadataStore(openDatabase(path));
+  }
+
+  /** The open database, for later stores (groups, keys) that share the file. */
+  get database(): SqliteDatabase {
+    return this.db;
+  }
+
+  close(): void {
+    if (this.db.open) this.db.close();
+  }
+
+  listTopics(): TopicRecord[] {
+    return (this.statements.topicsList.all() as TopicRow[]).map((row) => this.toTopic(row));
+  }
+
+  getTopic(name: string): TopicRecord | undefined {
+    const row = this.statements.topicGet.get(name) as TopicRow | undefined;
+    return row === undefined ? undefined : this.toTopic(row);
+  }
+
+  private toTopic(row: TopicRow): TopicRecord {
+    const configs: Record<string, string> = {};
+    for (const { key, value } of this.statements.configsList.all(row.name) as Array<{ key: string; value: string }>) configs[key] = value;
+    return {
+      name: row.name,
+      topicId: row.topic_id,
+      partitionCount: row.partition_count,
+      replicationFactor: row.replication_factor,
+      configs,
+      createdAtMs: row.created_at_ms,
+    };
+  }
+
+  createTopic(topic: TopicRecord, partitions: PartitionRecord[]): void {
+    this.db.transaction(() => {
+      if (this.statements.topicGet.get(topic.name) !== undefined) throw new TopicExistsError(`topic '${topic.name}' already exists`);
+      this.statements.topicInsert.run(topic.name, topic.topicId, topic.partitionCount, topic.replicationFactor, topic.createdAtMs);
+      for (const [key, value] of Object.entries(topic.configs)) this.statements.configInsert.run(topic.name, key, value);
+      for (const partition of partitions) this.insertPartition(partition);
+    })();
+  }
+
+  private insertPartition(p: PartitionRecord): void {
+    this.statements.partitionInsert.run(p.topic, p.partition, p.leader, p.leaderEpoch, JSON.stringify(p.replicas), JSON.stringify(p.isr), p.logStartOffset);
+  }
+
+  deleteTopic(name: string): boolean {
+    return this.statements.topicDelete.run(name).changes > 0;
+  }
+
+  addPartitions(topic: string, partitions: PartitionRecord[]): void {
+    this.db.transaction(() => {
+      const existing = this.statements.partitionsList.all(topic).length;
+      for (const partition of partitions) this.insertPartition(partition);
+      this.statements.topicPartitionCount.run(existing + partitions.length, topic);
+    })();
+  }
+
+  setTopicConfigs(topic: string, configs: Record<string, string>): void {
+    this.db.transaction(() => {
+      this.statements.configsClear.run(topic);
+      for (const [key, value] of Object.entries(configs)) this.statements.configInsert.run(topic, key, value);
+    })();
+  }
+
+  listPartitions(topic: string): PartitionRecord[] {
+    return (this.statements.partitionsList.all(topic) as PartitionRow[]).map((row) => ({
+      topic: row.topic,
+      partition: row.partition,
+      leader: row.leader,
+      leaderEpoch: row.leader_epoch,
+      replicas: JSON.parse(row.replicas) as number[],
+      isr: JSON.parse(row.isr) as number[],
+      logStartOffset: row.log_start_offset,
+    }));
+  }
+
+  /** logStartOffset only moves forward (retention); moving it back would resurrect deleted offsets. */
+  setLogStartOffset(topic: string, partition: number, logStartOffset: number): void {
+    const row = this.statements.logStartGet.get(topic, partition) as { log_start_offset: number } | undefined;
+    if (row === undefined) return;
+    assert(logStartOffset >= row.log_start_offset, () =>
+      `logStartOffset of ${topic}-${partition} would move back from ${row.log_start_offset} to ${logStartOffset}`);
+    this.statements.logStartSet.run(logStartOffset, topic, partition);
+  }
+
+  setPartitionLeadership(topic: string, partition: number, state: { leader: number; leaderEpoch: number; isr: number[] }): void {
+    this.statements.leadershipSet.run(state.leader, state.leaderEpoch, JSON.stringify(state.isr), topic, partition);
+  }
+
+  getIdempotentResponse(topic: string, key: string): { responseJson: string; createdAtMs: number } | undefined {
+    const row = this.statements.idempotencyGet.get(topic, key) as { response_json: string; created_at_ms: number } | undefined;
+    return row === undefined ? undefined : { responseJson: row.response_json, createdAtMs: row.created_at_ms };
+  }
+
+  putIdempotentResponse(topic: string, key: string, responseJson: string, createdAtMs: number): void {
+    this.statements.idempotencyPut.run(topic, key, responseJson, createdAtMs);
+  }
+
+  expireIdempotentResponses(olderThanMs: number): number {
+    return this.statements.idempotencyExpire.run(olderThanMs).changes;
+  }
+
+  countIdempotentResponses(): number {
+    return (this.statements.idempotencyCount.get() as { count: number }).count;
+  }
+}

@@ -1,0 +1,120 @@
+/**
+ * LogManager: every partition log under `<data>/logs`, keyed by directory name (the
+ * broker decides names; storage treats them as opaque), and the background work that
+ * Kafka's LogManager schedules: retention checks, time-based flushes (flush.ms) and
+ * periodic recovery-point checkpoints.
+ *
+ * Timers are unref'd and all cancelled by close(), which also closes every log cleanly.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { assert } from '../util/assert.js';
+import type { LogConfig } from './log-config.js';
+import { PartitionLog, type OpenOptions } from './partition-log.js';
+
+export interface LogManagerOptions {
+  /** Kafka's log.retention.check.interval.ms. */
+  retentionCheckIntervalMs: number;
+  /** How often logs are checked for flush.ms (Kafka's log.flush.scheduler.interval.ms). */
+  flushCheckIntervalMs?: number;
+  /** How often recovery points are written (Kafka's log.flush.offset.checkpoint.interval.ms). */
+  checkpointIntervalMs?: number;
+  /** Told after retention deleted segments, so the caller can persist logStartOffset. */
+  onSegmentsDeleted?: (name: string, log: PartitionLog, deletedCount: number) => void;
+  /** Background failures (an fsync error, a full disk) are reported here. */
+  onError?: (error: unknown, context: string) => void;
+}
+
+export class LogManager {
+  private readonly logs = new Map<string, PartitionLog>();
+  private readonly timers: NodeJS.Timeout[] = [];
+
+  constructor(readonly logsDirectory: string, private readonly options: LogManagerOptions) {
+    fs.mkdirSync(logsDirectory, { recursive: true });
+  }
+
+  /** Directory names found on disk (partitions that may or may not still be wanted). */
+  namesOnDisk(): string[] {
+    return fs.readdirSync(this.logsDirectory, { withFileTypes: true })
+      .filter((entry) => entry.isDirectory())
+      .map((entry) => entry.name);
+  }
+
+  open(name: string, config: LogConfig, options: OpenOptions = {}): PartitionLog {
+    assert(/^[a-zA-Z0-9._-]+$/.test(name) && name !== '.' && name !== '..', () => `log name ${JSON.stringify(name)} is not a plain directory name`);
+    assert(!this.logs.has(name), () => `log ${name} is already open`);
+    const log = PartitionLog.open(path.join(this.logsDirectory, name), config, options);
+    this.logs.set(name, log);
+    return log;
+  }
+
+  get(name: string): PartitionLog | undefined {
+    return this.logs.get(name);
+  }
+
+  get all(): IterableIterator<[string, PartitionLog]> {
+    return this.logs.entries();
+  }
+
+  /** Removes a log's directory, open or not. */
+  deleteLog(name: string): void {
+    const log = this.logs.get(name);
+    this.logs.delete(name);
+    if (log !== undefined) log.delete();
+    else fs.rmSync(path.join(this.logsDirectory, name), { recursive: true, force: true });
+  }
+
+  start(): void {
+    const { retentionCheckIntervalMs, flushCheckIntervalMs = 1000, checkpointIntervalMs = 60_000 } = this.options;
+    this.every(retentionCheckIntervalMs, () => this.runRetention());
+    this.every(flushCheckIntervalMs, () => this.flushDueLogs());
+    this.every(checkpointIntervalMs, () => this.checkpointAll());
+  }
+
+  private every(intervalMs: number, task: () => void): void {
+    const timer = setInterval(() => {
+      try {
+        task();
+      } catch (error) {
+        this.options.onError?.(error, 'background task');
+      }
+    }, intervalMs);
+    timer.unref();
+    this.timers.push(timer);
+  }
+
+  /** One retention pass over every log; returns the number of segments deleted. */
+  runRetention(nowMs = Date.now()): number {
+    let total = 0;
+    for (const [name, log] of this.logs) {
+      const deleted = log.deleteRetainedSegments(nowMs);
+      if (deleted > 0) {
+        total += deleted;
+        this.options.onSegmentsDeleted?.(name, log, deleted);
+      }
+    }
+    return total;
+  }
+
+  private flushDueLogs(): void {
+    const nowMs = Date.now();
+    for (const [name, log] of this.logs) {
+      if (log.isFlushDue(nowMs)) {
+        log.flushUpTo().catch((error: unknown) => this.options.onError?.(error, `flush of ${name}`));
+      }
+    }
+  }
+
+  private checkpointAll(): void {
+    for (const log of this.logs.values()) log.writeCheckpoint(false);
+  }
+
+  /** Stops background work and closes every log cleanly (fsync + clean checkpoint). */
+  async close(): Promise<void> {
+    for (const timer of this.timers) clearInterval(timer);
+    this.timers.length = 0;
+    const logs = [...this.logs.values()];
+    this.logs.clear();
+    await Promise.all(logs.map((log) => log.close()));
+  }
+}

@@ -1,0 +1,333 @@
+/**
+ * LogSegment: one `<baseOffset>.log` file of record batches plus its two sparse
+ * indexes. Files are named by the 20-digit base offset, Kafka's layout.
+ *
+ * Writes: whole batches, appended with one positioned write each (write(2) puts them in
+ * the page cache, so a killed process loses nothing written; fsync is the partition
+ * log's flush policy). Index entries are added once index.interval.bytes of log have
+ * gone by since the last one.
+ * Reads: positioned reads of whole batches, bounded by maxBytes; a segment is never
+ * read into memory whole.
+ * Recovery: recover() re-validates every batch (length, magic, CRC, offset continuity,
+ * leader epoch), truncates at the first bad one and rebuilds both indexes.
+ *
+ * Concurrency: owned by one PartitionLog on the event loop; all file I/O here is
+ * synchronous so a read never observes a half-applied append or truncation.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { assert } from '../util/assert.js';
+import { OffsetIndex } from './offset-index.js';
+import { TimeIndex } from './time-index.js';
+import { readFully, scanBatches } from './batch-scanner.js';
+import { validateBatch, type BatchHeader } from './record-batch.js';
+
+export function segmentFileName(baseOffset: number, suffix: '.log' | '.index' | '.timeindex'): string {
+  return String(baseOffset).padStart(20, '0') + suffix;
+}
+
+export interface SegmentOptions {
+  indexIntervalBytes: number;
+}
+
+/** What recovery of one segment found. */
+export interface SegmentRecovery {
+  validBatchCount: number;
+  truncatedBytes: number;
+  /** (epoch, first offset) for each change of leader epoch seen, in log order. */
+  epochStarts: Array<{ epoch: number; startOffset: number }>;
+}
+
+/** Decides whether a batch's leader epoch is believable during recovery. */
+export type EpochCheck = (epoch: number, baseOffset: number) => boolean;
+
+export class LogSegment {
+  sizeBytes: number;
+  /** The offset the next appended batch gets: lastOffset + 1 of the last batch. */
+  nextOffset: number;
+  maxTimestampMs = -1;
+  private offsetOfMaxTimestamp: number;
+  private bytesSinceLastIndexEntry = 0;
+  private isClosed = false;
+
+  private constructor(
+    readonly directory: string,
+    readonly baseOffset: number,
+    private readonly fd: number,
+    readonly offsetIndex: OffsetIndex,
+    readonly timeIndex: TimeIndex,
+    private readonly options: SegmentOptions,
+    readonly createdAtMs: number,
+  ) {
+    this.sizeBytes = fs.fstatSync(fd).size;
+    this.nextOffset = baseOffset;
+    this.offsetOfMaxTimestamp = baseOffset;
+  }
+
+  get logPath(): string {
+    return path.join(this.directory, segmentFileName(this.baseOffset, '.log'));
+  }
+
+  /** Creates an empty segment, replacing any leftover files of the same name. */
+  static create(directory: string, baseOffset: number, options: SegmentOptions, nowMs: number): LogSegment {
+    for (const suffix of ['.log', '.index', '.timeindex'] as const) {
+      fs.rmSync(path.join(directory, segmentFileName(baseOffset, suffix)), { force: true });
+    }
+    return LogSegment.openFiles(directory, baseOffset, options, nowMs);
+  }
+
+  /**
+   * Opens an existing segment trusting its contents up to the last index entry, and
+   * walks only the tail after it to find nextOffset and the largest timestamp. An index
+   * that does not fit the log is rebuilt by a full recovery.
+   */
+  static open(directory: string, baseOffset: number, options: SegmentOptions): LogSegment {
+    const logPath = path.join(directory, segmentFileName(baseOffset, '.log'));
+    const segment = LogSegment.openFiles(directory, baseOffset, options, fs.statSync(logPath).mtimeMs);
+    if (!segment.offsetIndex.isConsistentWith(segment.sizeBytes)) {
+      segment.recover(() => true);
+      return segment;
+    }
+    const last = segment.offsetIndex.lastEntry();
+    const startPosition = last?.position ?? 0;
+    const lastTime = segment.timeIndex.lastEntry();
+    if (lastTime !== undefined) {
+      segment.maxTimestampMs = lastTime.timestampMs;
+      segment.offsetOfMaxTimestamp = lastTime.offset;
+    }
+    const end = scanBatches(segment.fd, startPosition, segment.sizeBytes, ({ header }) => {
+      segment.observeBatch(header);
+      return true;
+    });
+    // A clean shutdown never leaves a torn tail, so one here means the caller should
+    // have asked for recovery; do it rather than serve a broken tail.
+    if (end.isTorn || !segment.timeIndex.isConsistentWith(segment.nextOffset)) {
+      segment.recover(() => true);
+    }
+    return segment;
+  }
+
+  private static openFiles(directory: string, baseOffset: number, options: SegmentOptions, createdAtMs: number): LogSegment {
+    const logPath = path.join(directory, segmentFileName(baseOffset, '.log'));
+    const fd = fs.openSync(logPath, fs.existsSync(logPath) ? 'r+' : 'w+');
+    const offsetIndex = OffsetIndex.open(path.join(directory, segmentFileName(baseOffset, '.index')), baseOffset);
+    const timeIndex = TimeIndex.open(path.join(directory, segmentFileName(baseOffset, '.timeindex')), baseOffset);
+    return new LogSegment(directory, baseOffset, fd, offsetIndex, timeIndex, options, createdAtMs);
+  }
+
+  get isEmpty(): boolean {
+    return this.sizeBytes === 0;
+  }
+
+  /**
+   * Appends one batch whose header has already been checked by the partition log.
+   * Offsets must continue exactly where the segment ends.
+   */
+  append(batch: Buffer, header: BatchHeader): void {
+    assert(!this.isClosed, () => `segment ${this.logPath} is closed`);
+    assert(header.baseOffset === this.nextOffset, () =>
+      `segment ${this.logPath}: batch at offset ${header.baseOffset} does not follow ${this.nextOffset}`);
+    assert(batch.length === header.sizeBytes, () =>
+      `segment ${this.logPath}: batch of ${batch.length} bytes declares ${header.sizeBytes}`);
+    const position = this.sizeBytes;
+    let written = 0;
+    while (written < batch.length) {
+      written += fs.writeSync(this.fd, batch, written, batch.length - written, position + written);
+    }
+    this.indexBatch(header, position);
+    this.sizeBytes += batch.length;
+  }
+
+  /** Updates the in-memory summary (next offset, largest timestamp) for a batch. */
+  private observeBatch(header: BatchHeader): void {
+    this.nextOffset = header.lastOffset + 1;
+    if (header.maxTimestamp > this.maxTimestampMs) {
+      this.maxTimestampMs = header.maxTimestamp;
+      this.offsetOfMaxTimestamp = header.lastOffset;
+    }
+  }
+
+  private indexBatch(header: BatchHeader, position: number): void {
+    this.observeBatch(header);
+    if (this.bytesSinceLastIndexEntry > this.options.indexIntervalBytes) {
+      this.offsetIndex.append(header.baseOffset, position);
+      this.timeIndex.maybeAppend(this.maxTimestampMs, this.offsetOfMaxTimestamp);
+      this.bytesSinceLastIndexEntry = 0;
+    }
+    this.bytesSinceLastIndexEntry += header.sizeBytes;
+  }
+
+  /**
+   * Validates every batch from the start, rebuilding both indexes, and truncates the
+   * file at the first batch that is torn, fails its CRC, breaks offset continuity or
+   * carries an implausible leader epoch.
+   */
+  recover(isEpochPlausible: EpochCheck): SegmentRecovery {
+    this.offsetIndex.reset();
+    this.timeIndex.reset();
+    this.bytesSinceLastIndexEntry = 0;
+    this.nextOffset = this.baseOffset;
+    this.maxTimestampMs = -1;
+    this.offsetOfMaxTimestamp = this.baseOffset;
+    const epochStarts: SegmentRecovery['epochStarts'] = [];
+    let lastEpoch = -1;
+    let validBatchCount = 0;
+    let isBad = false;
+    const end = scanBatches(this.fd, 0, this.sizeBytes, ({ position, header, buffer, bufferPosition }) => {
+      const problem = validateBatch(buffer, bufferPosition, this.nextOffset);
+      if (problem !== null || header.partitionLeaderEpoch < lastEpoch ||
+          !isEpochPlausible(header.partitionLeaderEpoch, header.baseOffset)) {
+        isBad = true;
+        return false;
+      }
+      if (header.partitionLeaderEpoch > lastEpoch) {
+        lastEpoch = header.partitionLeaderEpoch;
+        epochStarts.push({ epoch: lastEpoch, startOffset: header.baseOffset });
+      }
+      this.indexBatch(header, position);
+      validBatchCount += 1;
+      return true;
+    });
+    const truncatedBytes = this.sizeBytes - end.validEndPosition;
+    if (truncatedBytes > 0 || isBad) {
+      fs.ftruncateSync(this.fd, end.validEndPosition);
+      this.sizeBytes = end.validEndPosition;
+    }
+    return { validBatchCount, truncatedBytes, epochStarts };
+  }
+
+  /**
+   * Byte position of the first batch whose last offset is at or above `offset`, or
+   * sizeBytes when no batch in this segment reaches it.
+   */
+  positionOf(offset: number): { position: number; baseOffset: number } {
+    if (offset >= this.nextOffset) return { position: this.sizeBytes, baseOffset: this.nextOffset };
+    const start = this.offsetIndex.lookup(offset);
+    let found = { position: this.sizeBytes, baseOffset: this.nextOffset };
+    scanBatches(this.fd, start.position, this.sizeBytes, ({ position, header }) => {
+      if (header.lastOffset < offset) return true;
+      found = { position, baseOffset: header.baseOffset };
+      return false;
+    }, 16 * 1024);
+    return found;
+  }
+
+  /**
+   * Reads whole batches starting with the one that holds `startOffset`, up to maxBytes
+   * and never past `maxPosition`. The first batch is returned whole even when it is
+   * larger than maxBytes, so a consumer always makes progress (KIP-74).
+   */
+  read(startOffset: number, maxBytes: number, maxPosition: number): Buffer | null {
+    const { position } = this.positionOf(startOffset);
+    const limit = Math.min(maxPosition, this.sizeBytes);
+    if (position >= limit) return null;
+    const wanted = Math.min(maxBytes, limit - position);
+    let buffer = Buffer.allocUnsafe(Math.max(wanted, 12));
+    let length = readFully(this.fd, buffer, Math.min(buffer.length, limit - position), position);
+    const firstBatchBytes = buffer.readInt32BE(8) + 12;
+    if (firstBatchBytes > length) {
+      buffer = Buffer.allocUnsafe(firstBatchBytes);
+      length = readFully(this.fd, buffer, firstBatchBytes, position);
+      assert(length === firstBatchBytes, () => `segment ${this.logPath}: short read of a batch at ${position}`);
+      return buffer;
+    }
+    // Trim to whole batches.
+    let end = 0;
+    while (end + 12 <= length) {
+      const size = buffer.readInt32BE(end + 8) + 12;
+      if (end + size > length) break;
+      end += size;
+    }
+    return buffer.subarray(0, end);
+  }
+
+  /** Reads `length` bytes at `position` exactly (used to walk batches for timestamp search). */
+  readAt(position: number, length: number): Buffer {
+    const buffer = Buffer.allocUnsafe(length);
+    const count = readFully(this.fd, buffer, length, position);
+    return buffer.subarray(0, count);
+  }
+
+  /** Walks batches from `position`; see scanBatches. */
+  scan(position: number, visit: Parameters<typeof scanBatches>[3]): void {
+    scanBatches(this.fd, position, this.sizeBytes, visit, 64 * 1024);
+  }
+
+  /**
+   * Removes every batch from the one that holds `offset` onwards. Returns the bytes
+   * removed. Callers truncate at batch boundaries (follower truncation, recovery).
+   */
+  truncateTo(offset: number): number {
+    if (offset >= this.nextOffset) return 0;
+    const { position, baseOffset } = this.positionOf(offset);
+    const removed = this.sizeBytes - position;
+    fs.ftruncateSync(this.fd, position);
+    this.sizeBytes = position;
+    this.offsetIndex.truncateTo(baseOffset);
+    this.timeIndex.truncateTo(baseOffset);
+    // Recompute the summary of what is left: cheap, it walks from the last index entry.
+    this.nextOffset = this.baseOffset;
+    this.maxTimestampMs = -1;
+    this.offsetOfMaxTimestamp = this.baseOffset;
+    const lastTime = this.timeIndex.lastEntry();
+    if (lastTime !== undefined) {
+      this.maxTimestampMs = lastTime.timestampMs;
+      this.offsetOfMaxTimestamp = lastTime.offset;
+    }
+    const last = this.offsetIndex.lastEntry();
+    this.bytesSinceLastIndexEntry = 0;
+    scanBatches(this.fd, last?.position ?? 0, this.sizeBytes, ({ header }) => {
+      this.observeBatch(header);
+      this.bytesSinceLastIndexEntry += header.sizeBytes;
+      return true;
+    });
+    return removed;
+  }
+
+  /**
+   * Called when a newer segment takes over appends: the time index gets a final entry
+   * with the largest timestamp, which retention.ms compares with after a restart.
+   */
+  onBecomeInactive(): void {
+    if (this.maxTimestampMs >= 0) this.timeIndex.maybeAppend(this.maxTimestampMs, this.offsetOfMaxTimestamp);
+  }
+
+  /** fsyncs the log on the thread pool, so appends continue meanwhile. */
+  flush(): Promise<void> {
+    if (this.isClosed) return Promise.resolve();
+    const fd = this.fd;
+    return new Promise((resolve, reject) => {
+      fs.fsync(fd, (error) => {
+        // A segment deleted by retention while its fsync was queued has nothing left to make durable.
+        if (error && !(this.isClosed && error.code === 'EBADF')) reject(error);
+        else resolve();
+      });
+    });
+  }
+
+  flushIndexes(): void {
+    this.offsetIndex.flush();
+    this.timeIndex.flush();
+  }
+
+  flushSync(): void {
+    fs.fsyncSync(this.fd);
+    this.flushIndexes();
+  }
+
+  close(): void {
+    if (this.isClosed) return;
+    this.isClosed = true;
+    fs.closeSync(this.fd);
+    this.offsetIndex.close();
+    this.timeIndex.close();
+  }
+
+  /** Closes and removes the segment's three files. */
+  delete(): void {
+    this.close();
+    for (const suffix of ['.log', '.index', '.timeindex'] as const) {
+      fs.rmSync(path.join(this.directory, segmentFileName(this.baseOffset, suffix)), { force: true });
+    }
+  }
+}

@@ -1,0 +1,26 @@
+import fs from 'node:fs';
+
+/**
+ * Writes a small file so that a crash at any instant leaves either the old or the new
+ * content: write a temporary file, fsync it, then rename it over the old one.
+ */
+export function writeFileDurably(path: string, content: string): void {
+  const temporary = `${path}.tmp`;
+  const fd = fs.openSync(temporary, 'w');
+  try {
+    fs.writeSync(fd, content);
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+  fs.renameSync(temporary, path);
+}
+
+/** Reads a JSON file, or undefined when it is missing or not valid JSON (a torn write of an old version). */
+export function readJsonFile(path: string): unknown {
+  try {
+    return JSON.parse(fs.readFileSync(path, 'utf8')) as unknown;
+  } catch {
+    return undefined;
+  }
+}
