@@ -23,6 +23,7 @@ export interface Settings {
   numPartitions: number;
   retentionCheckIntervalMs: number;
   shutdownTimeoutMs: number;
+  offsetsRetentionMinutes: number;
   config: string;
   /** Broker-level Kafka settings from the config file (log.retention.ms, ...). */
   brokerSettings: Record<string, unknown>;
@@ -53,6 +54,7 @@ export const settingDefinitions: SettingDefinition[] = [
   { name: 'numPartitions', flag: 'num-partitions', env: 'RUNNEL_NUM_PARTITIONS', type: 'integer', defaultValue: '1', minimum: 1, maximum: limits.partitionCountMax, description: "Partitions of a topic created without a count (Kafka's num.partitions)." },
   { name: 'retentionCheckIntervalMs', flag: 'retention-check-interval-ms', env: 'RUNNEL_RETENTION_CHECK_INTERVAL_MS', type: 'integer', defaultValue: '300000', minimum: 10, maximum: 2 ** 31 - 1, description: "How often retention runs (Kafka's log.retention.check.interval.ms)." },
   { name: 'shutdownTimeoutMs', flag: 'shutdown-timeout-ms', env: 'RUNNEL_SHUTDOWN_TIMEOUT_MS', type: 'integer', defaultValue: '10000', minimum: 0, maximum: 600_000, description: 'Longest a graceful shutdown may take before the process exits anyway.' },
+  { name: 'offsetsRetentionMinutes', flag: 'offsets-retention-minutes', env: 'RUNNEL_OFFSETS_RETENTION_MINUTES', type: 'integer', defaultValue: '10080', minimum: 1, maximum: 2 ** 31 - 1, description: "Committed offsets of a group empty this long expire (Kafka's offsets.retention.minutes)." },
   { name: 'config', flag: 'config', env: 'RUNNEL_CONFIG', type: 'string', defaultValue: '', description: 'JSON config file: any setting above by name (e.g. "dataDir") plus broker topic defaults by Kafka name (e.g. "log.retention.ms").' },
 ];
 

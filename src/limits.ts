@@ -36,6 +36,24 @@ export const limits = {
   /** Header name length and header count per record. */
   headerNameLengthMax: 1024,
   headerCountMax: 1024,
+  /** Consumer groups: id length, groups per node, members per group. */
+  groupIdLengthMax: 249,
+  groupCountMax: 10_000,
+  groupMembersMax: 1_000,
+  /** Session and rebalance timeouts a member may ask for, and their defaults (Kafka's group.consumer.* settings). */
+  sessionTimeoutMsMin: 500,
+  sessionTimeoutMsMax: 30 * 60 * 1000,
+  sessionTimeoutMsDefault: 45_000,
+  rebalanceTimeoutMsMin: 500,
+  rebalanceTimeoutMsMax: 30 * 60 * 1000,
+  rebalanceTimeoutMsDefault: 60_000,
+  /** Heartbeat interval told to members: a third of the session, at most this. */
+  heartbeatIntervalMsMax: 5_000,
+  /** How often the coordinator looks for expired sessions and topic changes. */
+  groupSweepIntervalMs: 200,
+  /** Offsets committed in one request; metadata length per offset. */
+  commitOffsetCountMax: 10_000,
+  commitMetadataLengthMax: 4096,
 } as const;
 
 export function checkLimits(): void {
@@ -43,4 +61,7 @@ export function checkLimits(): void {
   assert(limits.fetchBytesDefault <= limits.fetchBytesMax, 'fetch bytes default exceeds its max');
   assert(limits.streamBufferedBytesMax <= limits.fetchBytesMax, 'a stream buffer must fit in one fetch');
   assert(limits.fetchBytesMax <= 0x7fffffff, 'fetch bytes must fit a signed 32-bit length');
+  assert(limits.groupSweepIntervalMs * 2 <= limits.sessionTimeoutMsMin, 'sessions must be checked at least twice per shortest session');
+  assert(limits.sessionTimeoutMsMin <= limits.sessionTimeoutMsDefault && limits.sessionTimeoutMsDefault <= limits.sessionTimeoutMsMax, 'session timeout default out of its bounds');
+  assert(limits.rebalanceTimeoutMsMin <= limits.rebalanceTimeoutMsDefault && limits.rebalanceTimeoutMsDefault <= limits.rebalanceTimeoutMsMax, 'rebalance timeout default out of its bounds');
 }

@@ -6,10 +6,13 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { GroupStore } from '../meta/group-store.js';
 import { MetadataStore } from '../meta/metadata-store.js';
 import { LogManager } from '../storage/log-manager.js';
 import { limits } from '../limits.js';
 import { Fetcher } from './fetch.js';
+import { GroupCoordinator } from './groups/group-coordinator.js';
+import { MemberPoller } from './groups/member-poll.js';
 import { Producer } from './produce.js';
 import { TopicManager } from './topic-manager.js';
 import type { TopicConfigs } from './topic-config.js';
@@ -21,6 +24,8 @@ export interface BrokerOptions {
   topicDefaults: TopicConfigs;
   defaultPartitionCount: number;
   retentionCheckIntervalMs: number;
+  /** Kafka's offsets.retention.minutes, in ms: offsets of groups empty this long expire. Default 7 days. */
+  offsetsRetentionMs?: number;
   /** Where background failures go (a logger in the server). */
   onError?: (error: unknown, context: string) => void;
 }
@@ -37,6 +42,8 @@ export class Broker {
   readonly topics: TopicManager;
   readonly producer: Producer;
   readonly fetcher: Fetcher;
+  readonly groups: GroupCoordinator;
+  readonly poller: MemberPoller;
   readonly recovery: RecoverySummary;
   private isClosed = false;
   private readonly idempotencyTimer: NodeJS.Timeout;
@@ -55,6 +62,10 @@ export class Broker {
     this.topics.loadAll();
     this.producer = new Producer(this.topics, store);
     this.fetcher = new Fetcher(this.topics);
+    this.groups = new GroupCoordinator(this.topics, new GroupStore(store.database), {
+      offsetsRetentionMs: options.offsetsRetentionMs ?? 7 * 24 * 60 * 60 * 1000,
+    });
+    this.poller = new MemberPoller(this.groups, this.topics);
     this.recovery = { partitions: 0, cleanPartitions: 0, recoveredSegments: 0, truncatedBytes: 0, durationMs: 0 };
     for (const [, log] of logs.all) {
       this.recovery.partitions += 1;
@@ -64,6 +75,7 @@ export class Broker {
     }
     this.recovery.durationMs = Date.now() - startedMs;
     logs.start();
+    this.groups.start();
     this.idempotencyTimer = setInterval(() => {
       store.expireIdempotentResponses(Date.now() - limits.idempotencyRetentionMs);
     }, 60 * 60 * 1000);
@@ -106,6 +118,7 @@ export class Broker {
     if (this.isClosed) return;
     this.isClosed = true;
     clearInterval(this.idempotencyTimer);
+    this.groups.close();
     for (const topic of this.topics.list()) for (const state of topic.partitions) state.notifier.notify();
     await this.logs.close();
     this.store.close();

@@ -26,6 +26,7 @@ export async function serve(settings: Settings): Promise<void> {
         topicDefaults,
         defaultPartitionCount: numPartitions,
         retentionCheckIntervalMs: settings.retentionCheckIntervalMs,
+        offsetsRetentionMs: settings.offsetsRetentionMinutes * 60_000,
         onError: (error, context) => built.app.log.error({ err: error }, `background ${context} failed`),
       })),
       bodyLimitBytes: settings.bodyLimitBytes,

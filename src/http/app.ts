@@ -13,6 +13,7 @@ import { packageVersion } from '../util/package-info.js';
 import { installErrorHandler } from './error-handler.js';
 import { installNdjsonParser } from './ndjson.js';
 import { clusterRoutes } from './routes/cluster.js';
+import { groupRoutes } from './routes/groups.js';
 import { healthRoutes } from './routes/health.js';
 import { recordRoutes } from './routes/records.js';
 import { topicRoutes } from './routes/topics.js';
@@ -56,6 +57,7 @@ export async function buildApp(options: AppOptions): Promise<RunnelApp> {
     isStopping = true;
     streams.abortAll();
     for (const topic of options.broker.topics.list()) for (const state of topic.partitions) state.notifier.notify();
+    options.broker.groups.close();
   });
   app.addHook('onResponse', async (request, reply) => {
     request.log.debug({ method: request.method, url: request.url, statusCode: reply.statusCode, ms: reply.elapsedTime }, 'request completed');
@@ -74,6 +76,7 @@ export async function buildApp(options: AppOptions): Promise<RunnelApp> {
       tags: [
         { name: 'topics', description: 'Create, describe, alter and delete topics.' },
         { name: 'records', description: 'Produce, fetch and stream records; look up offsets.' },
+        { name: 'groups', description: 'Consumer groups: join, heartbeat, poll, commit offsets, lag.' },
         { name: 'cluster', description: 'Nodes and controller.' },
         { name: 'health', description: 'Liveness and readiness probes.' },
       ],
@@ -87,6 +90,7 @@ export async function buildApp(options: AppOptions): Promise<RunnelApp> {
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   topicRoutes(app, options.broker);
   recordRoutes(app, options.broker, streams);
+  groupRoutes(app, options.broker);
   healthRoutes(app, options.broker, () => isStopping);
   clusterRoutes(app, options.broker, () => advertisedUrl(app));
   return { app, streams, isStopping: () => isStopping };

@@ -41,4 +41,26 @@ export const migrations: readonly string[] = [
   );
   CREATE INDEX idempotency_created ON idempotency(created_at_ms);
   `,
+  // v2: consumer groups and their committed offsets. Members are kept as one JSON
+  // snapshot per group (rewritten on membership or assignment changes, never on a
+  // plain heartbeat) so a restart keeps the group's assignment.
+  `
+  CREATE TABLE consumer_groups (
+    group_id TEXT PRIMARY KEY,
+    created_at_ms INTEGER NOT NULL,
+    empty_since_ms INTEGER,
+    group_epoch INTEGER NOT NULL,
+    state_json TEXT NOT NULL
+  );
+  CREATE TABLE committed_offsets (
+    group_id TEXT NOT NULL REFERENCES consumer_groups(group_id) ON DELETE CASCADE,
+    topic TEXT NOT NULL REFERENCES topics(name) ON DELETE CASCADE,
+    partition INTEGER NOT NULL,
+    committed_offset INTEGER NOT NULL,
+    metadata TEXT NOT NULL,
+    committed_at_ms INTEGER NOT NULL,
+    PRIMARY KEY (group_id, topic, partition)
+  );
+  CREATE INDEX committed_offsets_topic ON committed_offsets(topic);
+  `,
 ];

@@ -1,0 +1,498 @@
+/**
+ * GroupCoordinator: every consumer group on this node. Membership lives here, not in
+ * a connection, so a consumer is a series of stateless HTTP calls (join, heartbeat or
+ * poll, commit, leave) that may come over any connection.
+ *
+ * - ConsumerGroup (consumer-group.ts) is the pure state machine; this class adds the
+ *   clock, persistence (GroupPersistence: SQLite now), committed offsets, topic
+ *   metadata, the session sweep and wake-ups for members waiting in a poll.
+ * - A group's snapshot (members, assignment) is saved whenever membership or
+ *   assignment changed, never for a plain heartbeat. Committed offsets are written
+ *   before a commit is answered.
+ * - Offsets of a group that has been empty for offsets.retention.minutes (counted
+ *   from when it became empty or its last commit, whichever is later) expire, with
+ *   the group (Kafka's KIP-211).
+ */
+import { randomBytes } from 'node:crypto';
+import { RunnelError } from '../../errors.js';
+import { limits } from '../../limits.js';
+import type { CommittedOffset, GroupPersistence } from '../../meta/group-store.js';
+import { AppendNotifier } from '../append-notifier.js';
+import type { TopicManager } from '../topic-manager.js';
+import type { AssignorName } from './assignors.js';
+import { ConsumerGroup, type Acknowledgement, type AutoOffsetReset, type GroupSnapshot, type Member, type Subscription, type TopicMetadata } from './consumer-group.js';
+import { parsePartitionKey, partitionKey, toTopicAssignments, type PartitionKey, type TopicAssignment } from './partition-key.js';
+
+export interface JoinRequest {
+  subscription: Subscription;
+  clientId?: string;
+  sessionTimeoutMs?: number;
+  rebalanceTimeoutMs?: number;
+  assignor?: AssignorName;
+  autoOffsetReset?: AutoOffsetReset;
+}
+
+export interface MemberReply {
+  groupId: string;
+  memberId: string;
+  generation: number;
+  assignment: TopicAssignment[];
+  heartbeatIntervalMs: number;
+}
+
+export interface OffsetCommitEntry {
+  topic: string;
+  partition: number;
+  offset: number;
+  metadata?: string;
+}
+
+export interface CommitRequest {
+  offsets: OffsetCommitEntry[];
+  memberId?: string;
+  generation?: number;
+}
+
+export type ResetTarget = 'earliest' | 'latest' | { timestamp: number } | { offset: number };
+
+export interface OffsetView {
+  topic: string;
+  partition: number;
+  /** Null when the group has not committed this partition. */
+  offset: number | null;
+  metadata: string | null;
+  committedAtMs: number | null;
+  logEndOffset: number;
+  /** highWatermark minus the committed offset; null without a commit. */
+  lag: number | null;
+}
+
+interface GroupEntry {
+  group: ConsumerGroup;
+  offsets: Map<PartitionKey, CommittedOffset>;
+  /** Wakes polls of this group when its assignment changes. */
+  changes: AppendNotifier;
+  persistedVersion: number;
+  lastCommitMs: number;
+}
+
+export interface CoordinatorOptions {
+  offsetsRetentionMs: number;
+  nowMs?: () => number;
+}
+
+const GROUP_ID_PATTERN = /^[a-zA-Z0-9._:-]+$/;
+
+export class GroupCoordinator {
+  private readonly groups = new Map<string, GroupEntry>();
+  private readonly timers: NodeJS.Timeout[] = [];
+  private readonly now: () => number;
+
+  constructor(
+    private readonly topics: TopicManager,
+    private readonly store: GroupPersistence,
+    private readonly options: CoordinatorOptions,
+  ) {
+    this.now = options.nowMs ?? Date.now;
+    const metadata = this.topicMetadata();
+    for (const stored of store.listGroups()) {
+      const group = new ConsumerGroup(stored.groupId, stored.createdAtMs, { groupEpoch: stored.groupEpoch, emptySinceMs: stored.emptySinceMs });
+      group.restore(JSON.parse(stored.stateJson) as GroupSnapshot, this.now(), metadata);
+      const offsets = new Map<PartitionKey, CommittedOffset>();
+      let lastCommitMs = 0;
+      for (const offset of store.listOffsets(stored.groupId)) {
+        offsets.set(partitionKey(offset.topic, offset.partition), offset);
+        lastCommitMs = Math.max(lastCommitMs, offset.committedAtMs);
+      }
+      this.groups.set(stored.groupId, { group, offsets, changes: new AppendNotifier(limits.waitersPerPartitionMax), persistedVersion: -1, lastCommitMs });
+    }
+    for (const entry of this.groups.values()) this.persist(entry);
+  }
+
+  /** Starts the session sweep and offset expiry; close() stops them. */
+  start(): void {
+    const sweep = setInterval(() => this.sweep(), limits.groupSweepIntervalMs);
+    sweep.unref();
+    const expiry = setInterval(() => this.expireOffsets(), Math.min(60_000, Math.max(1000, this.options.offsetsRetentionMs / 10)));
+    expiry.unref();
+    this.timers.push(sweep, expiry);
+  }
+
+  /** True once the node is stopping: polls answer at once instead of waiting. */
+  isClosed = false;
+
+  close(): void {
+    this.isClosed = true;
+    for (const timer of this.timers) clearInterval(timer);
+    this.timers.length = 0;
+    for (const entry of this.groups.values()) entry.changes.notify();
+  }
+
+  /** Each topic's partition count and id, as the groups see them. */
+  topicMetadata(): TopicMetadata {
+    const metadata = new Map<string, { partitionCount: number; topicId: string }>();
+    for (const topic of this.topics.list()) metadata.set(topic.record.name, { partitionCount: topic.partitions.length, topicId: topic.record.topicId });
+    return metadata;
+  }
+
+  /** Removes expired members and follows topic changes in every group. */
+  sweep(nowMs = this.now()): void {
+    const metadata = this.topicMetadata();
+    for (const entry of this.groups.values()) {
+      if (entry.group.members.size === 0) continue;
+      entry.group.expire(nowMs, metadata);
+      this.persist(entry);
+    }
+  }
+
+  private persist(entry: GroupEntry): void {
+    const { group } = entry;
+    if (group.version === entry.persistedVersion) return;
+    this.store.saveGroup({
+      groupId: group.groupId,
+      createdAtMs: group.createdAtMs,
+      emptySinceMs: group.emptySinceMs,
+      groupEpoch: group.groupEpoch,
+      stateJson: JSON.stringify(group.snapshot()),
+    });
+    entry.persistedVersion = group.version;
+    entry.changes.notify();
+  }
+
+  private entry(groupId: string): GroupEntry {
+    validateGroupId(groupId);
+    const entry = this.groups.get(groupId);
+    if (entry === undefined) throw new RunnelError('GROUP_NOT_FOUND', `group '${groupId}' does not exist`);
+    return entry;
+  }
+
+  private entryOrNew(groupId: string): GroupEntry {
+    validateGroupId(groupId);
+    let entry = this.groups.get(groupId);
+    if (entry === undefined) {
+      if (this.groups.size >= limits.groupCountMax) throw new RunnelError('INVALID_REQUEST', `this node already has ${limits.groupCountMax} groups`);
+      entry = {
+        group: new ConsumerGroup(groupId, this.now()),
+        offsets: new Map(),
+        changes: new AppendNotifier(limits.waitersPerPartitionMax),
+        persistedVersion: -1,
+        lastCommitMs: 0,
+      };
+      this.groups.set(groupId, entry);
+    }
+    return entry;
+  }
+
+  private member(entry: GroupEntry, memberId: string): Member {
+    const member = entry.group.member(memberId);
+    if (member === undefined) {
+      throw new RunnelError('UNKNOWN_MEMBER', `group '${entry.group.groupId}' has no member '${memberId}': it left or its session expired; join again`);
+    }
+    return member;
+  }
+
+  reply(entry: GroupEntry, member: Member): MemberReply {
+    entry.group.delivered(member);
+    return {
+      groupId: entry.group.groupId,
+      memberId: member.memberId,
+      generation: member.generation,
+      assignment: toTopicAssignments(member.assigned),
+      heartbeatIntervalMs: heartbeatIntervalMs(member.sessionTimeoutMs),
+    };
+  }
+
+  join(groupId: string, request: JoinRequest): MemberReply {
+    const subscription = validateSubscription(request.subscription);
+    const entry = this.entryOrNew(groupId);
+    if (entry.group.members.size >= limits.groupMembersMax) {
+      throw new RunnelError('INVALID_REQUEST', `group '${groupId}' already has ${limits.groupMembersMax} members`);
+    }
+    const clientId = request.clientId ?? 'consumer';
+    const member = entry.group.join({
+      memberId: `${clientId}-${randomBytes(12).toString('base64url')}`,
+      clientId,
+      subscription,
+      sessionTimeoutMs: request.sessionTimeoutMs ?? limits.sessionTimeoutMsDefault,
+      rebalanceTimeoutMs: request.rebalanceTimeoutMs ?? limits.rebalanceTimeoutMsDefault,
+      assignor: request.assignor ?? 'sticky',
+      autoOffsetReset: request.autoOffsetReset ?? 'latest',
+    }, this.now(), this.topicMetadata());
+    const reply = this.reply(entry, member);
+    this.persist(entry);
+    return reply;
+  }
+
+  /** Renews the member's session, applies its acknowledgement and answers with its assignment. */
+  heartbeat(groupId: string, memberId: string, acknowledgement: Acknowledgement): MemberReply {
+    const entry = this.entry(groupId);
+    const member = this.member(entry, memberId);
+    entry.group.touch(member, this.now(), acknowledgement, this.topicMetadata());
+    const reply = this.reply(entry, member);
+    this.persist(entry);
+    return reply;
+  }
+
+  /** The member and its group entry, untouched (404 when either is unknown). */
+  find(groupId: string, memberId: string): { entry: GroupEntry; member: Member } {
+    const entry = this.entry(groupId);
+    return { entry, member: this.member(entry, memberId) };
+  }
+
+  /** For polls: the member, touched and reconciled, plus its group entry. */
+  touchForPoll(groupId: string, memberId: string, autoCommit: ReadonlyMap<PartitionKey, number> | undefined): { entry: GroupEntry; member: Member } {
+    const entry = this.entry(groupId);
+    const member = this.member(entry, memberId);
+    if (autoCommit !== undefined && autoCommit.size > 0) this.autoCommit(entry, member, autoCommit);
+    entry.group.touch(member, this.now(), { isImplicit: true }, this.topicMetadata());
+    this.persist(entry);
+    return { entry, member };
+  }
+
+  /**
+   * Commits the positions a poll delivered, at the member's next poll (Kafka's
+   * enable.auto.commit: at-least-once). Only partitions the member still owns are
+   * committed, before the poll's acknowledgement releases revoked ones.
+   */
+  private autoCommit(entry: GroupEntry, member: Member, positions: ReadonlyMap<PartitionKey, number>): void {
+    const nowMs = this.now();
+    const committed: CommittedOffset[] = [];
+    for (const [key, offset] of positions) {
+      if (!member.owned.has(key)) continue;
+      const previous = entry.offsets.get(key);
+      if (previous !== undefined && previous.offset === offset) continue;
+      const { topic, partition } = parsePartitionKey(key);
+      committed.push({ topic, partition, offset, metadata: '', committedAtMs: nowMs });
+    }
+    if (committed.length === 0) return;
+    this.store.commitOffsets(entry.group.groupId, committed);
+    for (const offset of committed) entry.offsets.set(partitionKey(offset.topic, offset.partition), offset);
+    entry.lastCommitMs = nowMs;
+  }
+
+  /** Re-reconciles a member waiting in a poll (its assignment may have grown). */
+  refreshMember(entry: GroupEntry, member: Member): void {
+    entry.group.touch(member, this.now(), undefined, this.topicMetadata());
+    this.persist(entry);
+  }
+
+  leave(groupId: string, memberId: string): void {
+    const entry = this.entry(groupId);
+    this.member(entry, memberId);
+    entry.group.leave(memberId, this.now(), this.topicMetadata());
+    this.persist(entry);
+  }
+
+  committed(entry: GroupEntry, key: PartitionKey): CommittedOffset | undefined {
+    return entry.offsets.get(key);
+  }
+
+  /**
+   * Commits offsets, all or none. From a member (memberId + generation): each
+   * partition must be one it owns in that generation. Without a member: only while
+   * the group has no live members (manually assigned consumers, tools).
+   */
+  commit(groupId: string, request: CommitRequest): CommittedOffset[] {
+    if (request.offsets.length === 0) throw new RunnelError('INVALID_REQUEST', 'offsets must hold at least one entry');
+    if (request.offsets.length > limits.commitOffsetCountMax) throw new RunnelError('INVALID_REQUEST', `a commit may hold at most ${limits.commitOffsetCountMax} offsets`);
+    const nowMs = this.now();
+    let entry: GroupEntry;
+    if (request.memberId !== undefined) {
+      if (request.generation === undefined) throw new RunnelError('INVALID_REQUEST', 'a commit with memberId must carry generation');
+      entry = this.entry(groupId);
+      const member = this.member(entry, request.memberId);
+      entry.group.touch(member, nowMs, undefined, this.topicMetadata());
+      for (const offset of request.offsets) {
+        const key = partitionKey(offset.topic, offset.partition);
+        if (!entry.group.canCommit(member, key, request.generation)) {
+          this.checkOffset(offset);
+          throw new RunnelError('STALE_GENERATION', `member '${member.memberId}' does not own ${offset.topic}-${offset.partition} in generation ${request.generation} (current generation ${member.generation}); heartbeat for the current assignment`);
+        }
+      }
+    } else {
+      if (request.generation !== undefined) throw new RunnelError('INVALID_REQUEST', 'a commit with generation must carry memberId');
+      validateGroupId(groupId);
+      for (const offset of request.offsets) this.checkOffset(offset);
+      entry = this.entryOrNew(groupId);
+      if (entry.group.members.size > 0) {
+        throw new RunnelError('GROUP_NOT_EMPTY', `group '${groupId}' has ${entry.group.members.size} live members: commit with memberId and generation`);
+      }
+    }
+    const committed = request.offsets.map((offset) => {
+      this.checkOffset(offset);
+      return { topic: offset.topic, partition: offset.partition, offset: offset.offset, metadata: offset.metadata ?? '', committedAtMs: nowMs };
+    });
+    this.store.commitOffsets(groupId, committed, entry.persistedVersion === -1 ? this.storedGroup(entry) : undefined);
+    if (entry.persistedVersion === -1) entry.persistedVersion = entry.group.version;
+    for (const offset of committed) entry.offsets.set(partitionKey(offset.topic, offset.partition), offset);
+    entry.lastCommitMs = nowMs;
+    this.persist(entry);
+    return committed;
+  }
+
+  private storedGroup(entry: GroupEntry): { groupId: string; createdAtMs: number; emptySinceMs: number | null; groupEpoch: number; stateJson: string } {
+    const { group } = entry;
+    return { groupId: group.groupId, createdAtMs: group.createdAtMs, emptySinceMs: group.emptySinceMs, groupEpoch: group.groupEpoch, stateJson: JSON.stringify(group.snapshot()) };
+  }
+
+  /** Unknown topic or partition: 404; offset past the high watermark: 400. */
+  private checkOffset(offset: OffsetCommitEntry): void {
+    const state = this.topics.partition(offset.topic, offset.partition);
+    if (!Number.isSafeInteger(offset.offset) || offset.offset < 0 || offset.offset > state.log.highWatermark) {
+      throw new RunnelError('INVALID_OFFSET', `offset ${offset.offset} for ${offset.topic}-${offset.partition} is beyond the log end (${state.log.highWatermark})`);
+    }
+    if ((offset.metadata?.length ?? 0) > limits.commitMetadataLengthMax) {
+      throw new RunnelError('INVALID_REQUEST', `offset metadata may be at most ${limits.commitMetadataLengthMax} characters`);
+    }
+  }
+
+  /**
+   * kafka-consumer-groups --reset-offsets: sets the committed offsets of a topic's
+   * partitions (all, or those listed) to earliest, latest, the first offset at a time,
+   * or a given offset (clamped to [logStartOffset, highWatermark]). Only while the
+   * group has no live members.
+   */
+  reset(groupId: string, topic: string, partitions: number[] | undefined, to: ResetTarget): CommittedOffset[] {
+    validateGroupId(groupId);
+    const existing = this.groups.get(groupId);
+    if (existing !== undefined && existing.group.members.size > 0) {
+      throw new RunnelError('GROUP_NOT_EMPTY', `group '${groupId}' has ${existing.group.members.size} live members: offsets can only be reset while it is empty`);
+    }
+    const described = this.topics.get(topic);
+    const chosen = partitions ?? described.partitions.map((state) => state.partition);
+    const offsets = chosen.map((partition) => {
+      const { log } = this.topics.partition(topic, partition);
+      let offset: number;
+      if (to === 'earliest') offset = log.logStartOffset;
+      else if (to === 'latest') offset = log.highWatermark;
+      else if ('timestamp' in to) offset = log.offsetForTimestamp(to.timestamp)?.offset ?? log.highWatermark;
+      else offset = Math.min(Math.max(to.offset, log.logStartOffset), log.highWatermark);
+      return { topic, partition, offset };
+    });
+    return this.commit(groupId, { offsets });
+  }
+
+  /** Committed offsets with lag, for every partition committed or assigned. */
+  offsets(groupId: string, topic?: string): OffsetView[] {
+    const entry = this.entry(groupId);
+    const keys = new Set<PartitionKey>(entry.offsets.keys());
+    for (const member of entry.group.members.values()) for (const key of member.owned.keys()) keys.add(key);
+    const views: OffsetView[] = [];
+    for (const key of [...keys].sort(compareKeys)) {
+      const { topic: name, partition } = parsePartitionKey(key);
+      if (topic !== undefined && name !== topic) continue;
+      let logEndOffset: number;
+      try {
+        logEndOffset = this.topics.partition(name, partition).log.highWatermark;
+      } catch {
+        continue; // The topic went away; its offsets go with it.
+      }
+      const committed = entry.offsets.get(key);
+      views.push({
+        topic: name,
+        partition,
+        offset: committed?.offset ?? null,
+        metadata: committed?.metadata ?? null,
+        committedAtMs: committed?.committedAtMs ?? null,
+        logEndOffset,
+        lag: committed === undefined ? null : Math.max(0, logEndOffset - committed.offset),
+      });
+    }
+    return views;
+  }
+
+  list(): Array<{ groupId: string; state: string; members: number; lag: number }> {
+    return [...this.groups.values()]
+      .sort((a, b) => (a.group.groupId < b.group.groupId ? -1 : 1))
+      .map((entry) => ({
+        groupId: entry.group.groupId,
+        state: entry.group.state,
+        members: entry.group.members.size,
+        lag: this.offsets(entry.group.groupId).reduce((sum, view) => sum + (view.lag ?? 0), 0),
+      }));
+  }
+
+  describe(groupId: string): object {
+    const entry = this.entry(groupId);
+    const { group } = entry;
+    const nowMs = this.now();
+    const offsets = this.offsets(groupId);
+    return {
+      groupId,
+      state: group.state,
+      groupEpoch: group.groupEpoch,
+      assignor: group.assignorName,
+      members: [...group.members.values()].map((member) => ({
+        memberId: member.memberId,
+        clientId: member.clientId,
+        generation: member.generation,
+        subscription: member.subscription,
+        assignment: toTopicAssignments(member.assigned),
+        targetAssignment: toTopicAssignments(group.targetOf(member.memberId)),
+        revoking: toTopicAssignments([...member.owned.keys()].filter((key) => !member.assigned.has(key))),
+        sessionTimeoutMs: member.sessionTimeoutMs,
+        lastSeenMsAgo: Math.max(0, nowMs - member.lastSeenMs),
+      })),
+      offsets,
+      lag: offsets.reduce((sum, view) => sum + (view.lag ?? 0), 0),
+    };
+  }
+
+  delete(groupId: string): void {
+    const entry = this.entry(groupId);
+    if (entry.group.members.size > 0) {
+      throw new RunnelError('GROUP_NOT_EMPTY', `group '${groupId}' has ${entry.group.members.size} live members; it can be deleted once they leave or time out`);
+    }
+    this.store.deleteGroup(groupId);
+    this.groups.delete(groupId);
+    entry.changes.notify();
+  }
+
+  /** Deletes groups empty for longer than the offsets retention. Returns their ids. */
+  expireOffsets(nowMs = this.now()): string[] {
+    const expired: string[] = [];
+    for (const entry of this.groups.values()) {
+      const { group } = entry;
+      if (group.members.size > 0 || group.emptySinceMs === null) continue;
+      const idleSinceMs = Math.max(group.emptySinceMs, entry.lastCommitMs);
+      if (nowMs - idleSinceMs > this.options.offsetsRetentionMs) expired.push(group.groupId);
+    }
+    for (const groupId of expired) {
+      this.store.deleteGroup(groupId);
+      this.groups.delete(groupId);
+    }
+    return expired;
+  }
+}
+
+export type { GroupEntry };
+
+export function heartbeatIntervalMs(sessionTimeoutMs: number): number {
+  return Math.max(100, Math.min(limits.heartbeatIntervalMsMax, Math.floor(sessionTimeoutMs / 3)));
+}
+
+function validateGroupId(groupId: string): void {
+  if (groupId.length === 0 || groupId.length > limits.groupIdLengthMax || !GROUP_ID_PATTERN.test(groupId)) {
+    throw new RunnelError('INVALID_REQUEST', `invalid group id ${JSON.stringify(groupId.slice(0, 300))}: use 1-${limits.groupIdLengthMax} characters of [a-zA-Z0-9._:-]`);
+  }
+}
+
+function validateSubscription(subscription: Subscription): Subscription {
+  const hasAny = (subscription.topics?.length ?? 0) > 0 || subscription.topicPattern !== undefined || subscription.topicPrefix !== undefined;
+  if (!hasAny) throw new RunnelError('INVALID_REQUEST', 'a member must subscribe to topics, a topicPrefix or a topicPattern');
+  if (subscription.topicPattern !== undefined) {
+    try {
+      new RegExp(subscription.topicPattern);
+    } catch (error) {
+      throw new RunnelError('INVALID_REQUEST', `topicPattern is not a valid regular expression: ${(error as Error).message}`);
+    }
+  }
+  return subscription;
+}
+
+function compareKeys(a: PartitionKey, b: PartitionKey): number {
+  const left = parsePartitionKey(a);
+  const right = parsePartitionKey(b);
+  if (left.topic !== right.topic) return left.topic < right.topic ? -1 : 1;
+  return left.partition - right.partition;
+}

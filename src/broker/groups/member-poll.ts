@@ -1,0 +1,169 @@
+/**
+ * A member's poll: records from every partition assigned to it, from its positions,
+ * in one reply that also carries its assignment and generation (so a consumer that
+ * only polls needs no separate heartbeat).
+ *
+ * Positions: where the member's previous poll left each partition; for a partition it
+ * has just been given, the group's committed offset, else auto.offset.reset (earliest
+ * or latest, chosen at join). A position outside [logStartOffset, highWatermark] is
+ * reset the same way, as Kafka's consumer does.
+ * autoCommit: the positions a poll delivered are committed when the member polls
+ * again (Kafka's enable.auto.commit), so a member that dies mid-batch has its records
+ * delivered again to the next owner: at-least-once, never skipped.
+ * Long-poll: with nothing to read, the poll waits for an append on any assigned
+ * partition, a change of the member's assignment, or waitMs.
+ */
+import { RunnelError } from '../../errors.js';
+import { limits } from '../../limits.js';
+import { readBatchHeader } from '../../storage/record-batch.js';
+import type { TopicManager, PartitionState } from '../topic-manager.js';
+import type { Member } from './consumer-group.js';
+import type { GroupCoordinator, GroupEntry, MemberReply } from './group-coordinator.js';
+import { parsePartitionKey, type PartitionKey } from './partition-key.js';
+
+export interface PollRequest {
+  maxRecords?: number;
+  maxBytes?: number;
+  waitMs?: number;
+  autoCommit?: boolean;
+  signal?: AbortSignal;
+}
+
+export interface PolledPartition {
+  topic: string;
+  partition: number;
+  /** First offset delivered; `batches` may begin before it (whole batches are read). */
+  startOffset: number;
+  batches: Buffer;
+  recordCount: number;
+  highWatermark: number;
+}
+
+export interface PollResult {
+  reply: MemberReply;
+  partitions: PolledPartition[];
+}
+
+interface MemberProgress {
+  /** Next offset to deliver per assigned partition. */
+  positions: Map<PartitionKey, number>;
+  /** Positions after the last reply: what autoCommit commits at the next poll. */
+  delivered: Map<PartitionKey, number>;
+  /** Rotates the partition read first, so no partition starves. */
+  cursor: number;
+}
+
+export class MemberPoller {
+  private readonly progress = new WeakMap<Member, MemberProgress>();
+
+  constructor(
+    private readonly coordinator: GroupCoordinator,
+    private readonly topics: TopicManager,
+  ) {}
+
+  async poll(groupId: string, memberId: string, request: PollRequest): Promise<PollResult> {
+    const maxRecords = Math.min(request.maxRecords ?? limits.fetchRecordCountDefault, limits.fetchRecordCountMax);
+    const maxBytes = Math.min(request.maxBytes ?? limits.fetchBytesDefault, limits.fetchBytesMax);
+    const waitMs = Math.min(request.waitMs ?? 0, limits.fetchWaitMsMax);
+    const deadlineMs = Date.now() + waitMs;
+    const progress = this.progressOf(this.coordinator.find(groupId, memberId).member);
+    const { entry, member } = this.coordinator.touchForPoll(groupId, memberId, request.autoCommit === true ? progress.delivered : undefined);
+    member.activeCalls += 1;
+    try {
+      let partitions = this.read(entry, member, progress, maxRecords, maxBytes);
+      while (partitions.length === 0 && !request.signal?.aborted && !this.coordinator.isClosed) {
+        const remainingMs = deadlineMs - Date.now();
+        if (remainingMs <= 0) break;
+        await this.waitForChange(entry, member, remainingMs, request.signal);
+        if (entry.group.member(memberId) !== member) {
+          throw new RunnelError('UNKNOWN_MEMBER', `member '${memberId}' was removed from group '${groupId}' while it waited`);
+        }
+        this.coordinator.refreshMember(entry, member);
+        partitions = this.read(entry, member, progress, maxRecords, maxBytes);
+      }
+      progress.delivered = new Map(progress.positions);
+      return { reply: this.coordinator.reply(entry, member), partitions };
+    } finally {
+      member.activeCalls -= 1;
+      member.lastSeenMs = Date.now();
+    }
+  }
+
+  private progressOf(member: Member): MemberProgress {
+    let progress = this.progress.get(member);
+    if (progress === undefined) {
+      progress = { positions: new Map(), delivered: new Map(), cursor: 0 };
+      this.progress.set(member, progress);
+    }
+    return progress;
+  }
+
+  private read(entry: GroupEntry, member: Member, progress: MemberProgress, maxRecords: number, maxBytes: number): PolledPartition[] {
+    for (const key of progress.positions.keys()) if (!member.assigned.has(key)) progress.positions.delete(key);
+    const keys = [...member.assigned].sort();
+    const result: PolledPartition[] = [];
+    let recordsLeft = maxRecords;
+    let bytesLeft = maxBytes;
+    progress.cursor = keys.length === 0 ? 0 : (progress.cursor + 1) % keys.length;
+    for (let i = 0; i < keys.length && recordsLeft > 0 && bytesLeft > 0; i++) {
+      const key = keys[(progress.cursor + i) % keys.length];
+      const state = this.partitionState(key);
+      if (state === undefined) continue;
+      const { log } = state;
+      const position = this.positionOf(entry, member, progress, key, state);
+      if (position >= log.highWatermark) continue;
+      const batches = log.read(position, bytesLeft, log.highWatermark);
+      if (batches === null) continue;
+      let lastOffset = position - 1;
+      for (let at = 0; at < batches.length;) {
+        const header = readBatchHeader(batches, at);
+        lastOffset = header.lastOffset;
+        at += header.sizeBytes;
+      }
+      const recordCount = Math.min(lastOffset + 1 - position, recordsLeft);
+      if (recordCount <= 0) continue;
+      result.push({ topic: state.topic, partition: state.partition, startOffset: position, batches, recordCount, highWatermark: log.highWatermark });
+      progress.positions.set(key, position + recordCount);
+      recordsLeft -= recordCount;
+      bytesLeft -= batches.length;
+    }
+    return result;
+  }
+
+  private partitionState(key: PartitionKey): PartitionState | undefined {
+    const { topic, partition } = parsePartitionKey(key);
+    try {
+      return this.topics.partition(topic, partition);
+    } catch {
+      return undefined; // Deleted since the assignment was made; the next refresh drops it.
+    }
+  }
+
+  private positionOf(entry: GroupEntry, member: Member, progress: MemberProgress, key: PartitionKey, state: PartitionState): number {
+    const { log } = state;
+    let position = progress.positions.get(key) ?? this.coordinator.committed(entry, key)?.offset;
+    if (position === undefined || position < log.logStartOffset || position > log.highWatermark) {
+      position = member.autoOffsetReset === 'earliest' ? log.logStartOffset : log.highWatermark;
+    }
+    progress.positions.set(key, position);
+    return position;
+  }
+
+  /** Waits for an append on an assigned partition, a group change, the deadline or an abort. */
+  private async waitForChange(entry: GroupEntry, member: Member, timeoutMs: number, signal: AbortSignal | undefined): Promise<void> {
+    const controller = new AbortController();
+    const onAbort = (): void => controller.abort();
+    signal?.addEventListener('abort', onAbort, { once: true });
+    try {
+      const waits: Array<Promise<boolean>> = [entry.changes.wait(timeoutMs, controller.signal)];
+      for (const key of member.assigned) {
+        const state = this.partitionState(key);
+        if (state !== undefined) waits.push(state.notifier.wait(timeoutMs, controller.signal));
+      }
+      await Promise.race(waits);
+    } finally {
+      controller.abort();
+      signal?.removeEventListener('abort', onAbort);
+    }
+  }
+}

@@ -1,0 +1,202 @@
+/**
+ * Consumer groups over plain HTTP: membership, assignment, polls and commits, each a
+ * stateless call that may come over any connection (the broker keeps the state).
+ */
+import type { FastifyInstance } from 'fastify';
+import type { Broker } from '../../broker/broker.js';
+import type { JoinRequest, ResetTarget } from '../../broker/groups/group-coordinator.js';
+import { fromTopicAssignments } from '../../broker/groups/partition-key.js';
+import { limits } from '../../limits.js';
+import { encodeRecords } from '../record-json.js';
+import {
+  commitBodySchema, committedOffsetsSchema, groupDescriptionSchema, groupListSchema, groupParams,
+  joinBodySchema, memberParams, memberReplySchema, offsetsViewSchema, pollResponseSchema, resetBodySchema, heartbeatBodySchema,
+} from '../group-schemas.js';
+import { errorResponses } from '../schemas.js';
+
+export function groupRoutes(app: FastifyInstance, broker: Broker): void {
+  const { groups } = broker;
+
+  app.get('/v1/groups', {
+    schema: {
+      tags: ['groups'],
+      summary: 'List consumer groups',
+      description: 'Every group this node knows (with live members or committed offsets): state, member count and total lag.',
+      response: { 200: groupListSchema, ...errorResponses() },
+    },
+  }, async () => ({ groups: groups.list() }));
+
+  app.get('/v1/groups/:group', {
+    schema: {
+      tags: ['groups'],
+      summary: 'Describe a consumer group',
+      description: 'State (Empty, Stable, Reconciling), group epoch, assignor, members with their assignment and what they are giving up, and per-partition committed offset and lag.',
+      params: groupParams,
+      response: { 200: groupDescriptionSchema, ...errorResponses('GROUP_NOT_FOUND') },
+    },
+  }, async (request) => groups.describe((request.params as { group: string }).group));
+
+  app.delete('/v1/groups/:group', {
+    schema: {
+      tags: ['groups'],
+      summary: 'Delete a consumer group',
+      description: 'Deletes the group and its committed offsets. Only when it has no live members (409 GROUP_NOT_EMPTY otherwise).',
+      params: groupParams,
+      response: { 204: { type: 'null', description: 'Deleted.' }, ...errorResponses('GROUP_NOT_FOUND', 'GROUP_NOT_EMPTY') },
+    },
+  }, async (request, reply) => {
+    groups.delete((request.params as { group: string }).group);
+    return reply.code(204).send();
+  });
+
+  app.get('/v1/groups/:group/offsets', {
+    schema: {
+      tags: ['groups'],
+      summary: 'Committed offsets and lag',
+      description: 'Per partition committed or assigned: the committed offset (null when none), its metadata, the log end (high watermark) and the lag.',
+      params: groupParams,
+      querystring: { type: 'object', additionalProperties: false, properties: { topic: { type: 'string', description: 'Only this topic.' } } },
+      response: { 200: offsetsViewSchema, ...errorResponses('GROUP_NOT_FOUND') },
+    },
+  }, async (request) => {
+    const { group } = request.params as { group: string };
+    const { topic } = request.query as { topic?: string };
+    return { groupId: group, offsets: groups.offsets(group, topic) };
+  });
+
+  app.post('/v1/groups/:group/offsets', {
+    schema: {
+      tags: ['groups'],
+      summary: 'Commit offsets',
+      description: "Stores the group's position per partition (the offset of the next record to read), all or none. A member commits with its memberId and generation and only for partitions it owns (409 STALE_GENERATION otherwise). Without memberId, commits are accepted while the group has no live members: consumers that assign partitions themselves.",
+      params: groupParams,
+      body: commitBodySchema,
+      response: {
+        200: committedOffsetsSchema,
+        ...errorResponses('INVALID_JSON', 'INVALID_OFFSET', 'GROUP_NOT_FOUND', 'UNKNOWN_MEMBER', 'TOPIC_NOT_FOUND', 'PARTITION_NOT_FOUND', 'STALE_GENERATION', 'GROUP_NOT_EMPTY', 'INVALID_TOPIC_NAME'),
+      },
+    },
+  }, async (request) => {
+    const { group } = request.params as { group: string };
+    const body = request.body as { offsets: Array<{ topic: string; partition: number; offset: number; metadata?: string }>; memberId?: string; generation?: number };
+    return { groupId: group, offsets: groups.commit(group, body) };
+  });
+
+  app.post('/v1/groups/:group/offsets/reset', {
+    schema: {
+      tags: ['groups'],
+      summary: 'Reset committed offsets',
+      description: "Like kafka-consumer-groups --reset-offsets: sets a topic's committed offsets (all partitions, or those listed) to earliest, latest, the first offset at or after a timestamp, or an offset (clamped to what the log holds). Only while the group has no live members.",
+      params: groupParams,
+      body: resetBodySchema,
+      response: {
+        200: committedOffsetsSchema,
+        ...errorResponses('INVALID_JSON', 'TOPIC_NOT_FOUND', 'PARTITION_NOT_FOUND', 'GROUP_NOT_EMPTY', 'INVALID_TOPIC_NAME'),
+      },
+    },
+  }, async (request) => {
+    const { group } = request.params as { group: string };
+    const body = request.body as { topic: string; partitions?: number[]; to: ResetTarget };
+    return { groupId: group, offsets: groups.reset(group, body.topic, body.partitions, body.to) };
+  });
+
+  app.post('/v1/groups/:group/members', {
+    schema: {
+      tags: ['groups'],
+      summary: 'Join a consumer group',
+      description: "Creates a member (and the group if needed) subscribed to topics by name, prefix or pattern. The reply carries its memberId, generation and assignment. Call again (heartbeat or poll) every heartbeatIntervalMs: a member silent past sessionTimeoutMs is removed and its partitions go to the others. Assignment is incremental: a partition moves only after its previous owner gave it up or timed out.",
+      params: groupParams,
+      body: joinBodySchema,
+      response: { 201: memberReplySchema, ...errorResponses('INVALID_JSON') },
+    },
+  }, async (request, reply) => {
+    const { group } = request.params as { group: string };
+    const body = request.body as JoinRequest['subscription'] & Omit<JoinRequest, 'subscription'>;
+    const joined = groups.join(group, {
+      subscription: { topics: body.topics, topicPattern: body.topicPattern, topicPrefix: body.topicPrefix },
+      clientId: body.clientId,
+      sessionTimeoutMs: body.sessionTimeoutMs,
+      rebalanceTimeoutMs: body.rebalanceTimeoutMs,
+      assignor: body.assignor,
+      autoOffsetReset: body.autoOffsetReset,
+    });
+    return reply.code(201).send(joined);
+  });
+
+  app.post('/v1/groups/:group/members/:member/heartbeat', {
+    schema: {
+      tags: ['groups'],
+      summary: 'Heartbeat',
+      description: "Renews the member's session and returns its current assignment and generation. A partition missing from the new assignment is being revoked: commit its progress, stop reading it, then heartbeat again. A body listing `ownedPartitions` says exactly what the member still holds; a heartbeat without a body (or with the current `generation`) confirms the last assignment it received.",
+      params: memberParams,
+      body: heartbeatBodySchema,
+      response: { 200: memberReplySchema, ...errorResponses('INVALID_JSON', 'GROUP_NOT_FOUND', 'UNKNOWN_MEMBER') },
+    },
+  }, async (request) => {
+    const { group, member } = request.params as { group: string; member: string };
+    const body = (request.body ?? {}) as { generation?: number; ownedPartitions?: Array<{ topic: string; partitions: number[] }> };
+    return groups.heartbeat(group, member, {
+      generation: body.generation,
+      ownedPartitions: body.ownedPartitions === undefined ? undefined : fromTopicAssignments(body.ownedPartitions),
+      isImplicit: body.generation === undefined && body.ownedPartitions === undefined,
+    });
+  });
+
+  app.delete('/v1/groups/:group/members/:member', {
+    schema: {
+      tags: ['groups'],
+      summary: 'Leave a consumer group',
+      description: "Removes the member at once; its partitions go to the others, who resume from the group's committed offsets.",
+      params: memberParams,
+      response: { 204: { type: 'null', description: 'Left.' }, ...errorResponses('GROUP_NOT_FOUND', 'UNKNOWN_MEMBER') },
+    },
+  }, async (request, reply) => {
+    const { group, member } = request.params as { group: string; member: string };
+    groups.leave(group, member);
+    return reply.code(204).send();
+  });
+
+  app.get('/v1/groups/:group/members/:member/records', {
+    schema: {
+      tags: ['groups'],
+      summary: "Poll the member's partitions",
+      description: "Records from every partition assigned to the member, from its positions (the committed offset, else autoOffsetReset at join). Long-polls up to waitMs when nothing is there. The reply also carries the assignment and generation, and counts as a heartbeat that confirms the previous reply. With autoCommit=true the positions delivered by the previous poll are committed first (at-least-once).",
+      params: memberParams,
+      querystring: {
+        type: 'object',
+        additionalProperties: false,
+        properties: {
+          maxRecords: { type: 'integer', minimum: 1, maximum: limits.fetchRecordCountMax, default: limits.fetchRecordCountDefault, description: 'Most records to return, over all partitions.' },
+          maxBytes: { type: 'integer', minimum: 1, maximum: limits.fetchBytesMax, default: limits.fetchBytesDefault, description: 'Most bytes of stored batches to read.' },
+          waitMs: { type: 'integer', minimum: 0, maximum: limits.fetchWaitMsMax, default: 0, description: 'Long-poll: how long to wait when there is nothing to read.' },
+          autoCommit: { type: 'boolean', default: false, description: 'Commit what the previous poll delivered before reading on.' },
+        },
+      },
+      response: { 200: pollResponseSchema, ...errorResponses('GROUP_NOT_FOUND', 'UNKNOWN_MEMBER', 'TOO_MANY_WAITERS') },
+    },
+  }, async (request, reply) => {
+    const { group, member } = request.params as { group: string; member: string };
+    const query = request.query as { maxRecords: number; maxBytes: number; waitMs: number; autoCommit: boolean };
+    const controller = new AbortController();
+    const onClose = (): void => controller.abort();
+    reply.raw.once('close', onClose);
+    try {
+      const result = await broker.poller.poll(group, member, { ...query, signal: controller.signal });
+      let records = '';
+      for (const polled of result.partitions) {
+        const topicField = '{"topic":' + JSON.stringify(polled.topic) + ',';
+        const encoded = encodeRecords(polled.batches, polled.partition, polled.startOffset, polled.recordCount, ',', (_offset, json) => topicField + json.slice(1));
+        if (encoded.count === 0) continue;
+        if (records !== '') records += ',';
+        records += encoded.text;
+      }
+      const { reply: member_ } = result;
+      reply.type('application/json; charset=utf-8');
+      return '{"groupId":' + JSON.stringify(member_.groupId) + ',"memberId":' + JSON.stringify(member_.memberId) +
+        ',"generation":' + member_.generation + ',"assignment":' + JSON.stringify(member_.assignment) +
+        ',"heartbeatIntervalMs":' + member_.heartbeatIntervalMs + ',"records":[' + records + ']}';
+    } finally {
+      reply.raw.off('close', onClose);
+    }
+  });
+}
