@@ -12,6 +12,8 @@ export interface BenchOptions {
   only: ScenarioName[];
   /** Where the JSON results go; default bench-results/<ISO date>.json. */
   jsonPath: string | undefined;
+  /** Only rows whose label contains this text (e.g. to profile one row); all rows when undefined. */
+  match: string | undefined;
   isHelp: boolean;
 }
 
@@ -35,15 +37,17 @@ export interface BenchSettings {
   endToEndTimeMaxMs: number;
 }
 
-export const usage = `Usage: npm run bench -- [--quick] [--only <scenario>[,<scenario>...]] [--json <path>]
+export const usage = `Usage: npm run bench -- [--quick] [--only <scenario>[,<scenario>...]] [--match <text>] [--json <path>]
 
   --quick            short runs (1 s per row instead of 5 s, fewer records)
   --only <names>     run only these scenarios: ${SCENARIO_NAMES.join(', ')}
+  --match <text>     only the rows whose label contains <text>, e.g. --match '1 KiB x1000'
+                     (for profiling one row; labels are the table's first column)
   --json <path>      write the JSON results here (default bench-results/<ISO date>.json)
   --help             this text`;
 
 export function parseOptions(argv: string[]): BenchOptions {
-  const options: BenchOptions = { isQuick: false, only: [...SCENARIO_NAMES], jsonPath: undefined, isHelp: false };
+  const options: BenchOptions = { isQuick: false, only: [...SCENARIO_NAMES], jsonPath: undefined, match: undefined, isHelp: false };
   for (let index = 0; index < argv.length; index++) {
     const argument = argv[index];
     const [flag, inlineValue] = argument.startsWith('--') && argument.includes('=')
@@ -70,6 +74,9 @@ export function parseOptions(argv: string[]): BenchOptions {
       }
       case '--json':
         options.jsonPath = value();
+        break;
+      case '--match':
+        options.match = value();
         break;
       case '--help':
       case '-h':

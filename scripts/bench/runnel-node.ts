@@ -2,6 +2,11 @@
  * Starts a Runnel node as a child process on a free loopback port with a temporary
  * data directory, waits until GET /health/ready answers 200, and stops it (SIGTERM,
  * SIGKILL after a deadline) and removes the directory at the end.
+ *
+ * RUNNEL_BENCH_CPU_PROF=1 starts the node under `node --cpu-prof`, writing its
+ * profile into bench-results/profiles/ when it exits after SIGTERM (a graceful
+ * shutdown; a node killed with SIGKILL writes none). Summarise one with
+ * `node dist/scripts/bench/profile-summary.js <file>.cpuprofile`.
  */
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -27,6 +32,15 @@ export function runnelCliPath(): string {
   return fileURLToPath(new URL('../../src/cli/runnel.js', import.meta.url));
 }
 
+/** dist/scripts/bench/runnel-node.js -> <repo>/bench-results/profiles */
+export function cpuProfileDir(): string {
+  return fileURLToPath(new URL('../../../bench-results/profiles', import.meta.url));
+}
+
+export function isCpuProfileWanted(): boolean {
+  return process.env.RUNNEL_BENCH_CPU_PROF === '1';
+}
+
 async function isReady(origin: string): Promise<boolean> {
   try {
     const response = await request(`${origin}/health/ready`, { headersTimeout: 1_000, bodyTimeout: 1_000 });
@@ -47,8 +61,9 @@ export async function startRunnel(): Promise<RunnelNode> {
   for (let attempt = 1; attempt <= START_ATTEMPTS; attempt++) {
     const port = await freePort();
     const origin = `http://127.0.0.1:${port}`;
+    const profileFlags = isCpuProfileWanted() ? ['--cpu-prof', `--cpu-prof-dir=${cpuProfileDir()}`] : [];
     const child = ChildHandle.spawn('runnel', process.execPath, [
-      cliPath, 'serve', '--host', '127.0.0.1', '--port', String(port), '--data-dir', dataDir, '--log-level', 'warn',
+      ...profileFlags, cliPath, 'serve', '--host', '127.0.0.1', '--port', String(port), '--data-dir', dataDir, '--log-level', 'warn',
     ]);
     const deadline = performance.now() + READY_TIMEOUT_MS;
     while (!child.hasExited && performance.now() < deadline) {

@@ -33,6 +33,8 @@ export interface BenchContext {
   runnel(): Promise<RunnelHttp>;
   /** A progress line on stderr (the table goes to stdout). */
   log(line: string): void;
+  /** False for a row `--match` leaves out; scenarios skip such rows before any work. */
+  isRowWanted(label: string): boolean;
 }
 
 export interface ScenarioOutcome {

@@ -21,6 +21,10 @@ const FETCH_BYTES_MAX = 16 * 1024 * 1024;
 const PRELOAD_BATCH_SIZE = 1000;
 const TAIL_BYTES = 256;
 
+function fetchLabel(concurrency: number): string {
+  return `fetch ${sizeLabel(FETCH_VALUE_BYTES)} c${concurrency}`;
+}
+
 export function fetchCompareKey(concurrency: number): string {
   return `fetch:${FETCH_VALUE_BYTES}B:c${concurrency}`;
 }
@@ -89,6 +93,8 @@ export const fetchScenario: Scenario = {
   description: `fetch throughput: preload ~1M x 100 B over ${FETCH_PARTITIONS} partitions, read all with maxRecords=${FETCH_RECORDS_MAX}, 1 and ${FETCH_PARTITIONS} readers`,
   async run(context) {
     const { settings } = context;
+    const concurrencies = [1, FETCH_PARTITIONS].filter((concurrency) => context.isRowWanted(fetchLabel(concurrency)));
+    if (concurrencies.length === 0) return { rows: [] };
     const http = await context.runnel();
     const topic = benchTopicName('fetch');
     await http.createTopic(topic, FETCH_PARTITIONS);
@@ -109,8 +115,8 @@ export const fetchScenario: Scenario = {
       context.log(`  ${preloadNote}`);
 
       const rows: ResultRow[] = [];
-      for (const concurrency of [1, FETCH_PARTITIONS]) {
-        const label = `fetch ${sizeLabel(FETCH_VALUE_BYTES)} c${concurrency}`;
+      for (const concurrency of concurrencies) {
+        const label = fetchLabel(concurrency);
         context.log(`  ${label}`);
         const histogram = new Histogram();
         const progress: ReadProgress = { records: 0, bytes: 0, isComplete: true };

@@ -16,8 +16,9 @@ export const produceFsyncScenario: Scenario = {
   name: 'produce-fsync',
   description: 'produce with an fsync per request (flush.messages=1): 1000 x 100 B batches, concurrency 8',
   async run(context) {
-    const http = await context.runnel();
     const label = `produce fsync ${sizeLabel(FSYNC_VALUE_BYTES)} x${FSYNC_BATCH_SIZE} c${FSYNC_CONCURRENCY}`;
+    if (!context.isRowWanted(label)) return { rows: [] };
+    const http = await context.runnel();
     context.log(`  ${label}`);
     const row = await measureProduceRow(context, http, {
       scenario: 'produce-fsync',

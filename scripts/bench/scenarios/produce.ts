@@ -70,6 +70,7 @@ export const produceScenario: Scenario = {
       for (const batchSize of BATCH_SIZES) {
         for (const concurrency of CONCURRENCIES) {
           const label = `produce ${sizeLabel(valueBytes)} x${batchSize} c${concurrency}`;
+          if (!context.isRowWanted(label)) continue;
           context.log(`  ${label}`);
           rows.push(await measureProduceRow(context, http, {
             scenario: 'produce', label, valueBytes, batchSize, concurrency, topicConfigs: {},

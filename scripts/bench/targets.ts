@@ -1,0 +1,84 @@
+/**
+ * The performance targets of the benchmark issue, checked against one run's rows.
+ * A target whose rows were not measured (scenario not selected, skipped or failed)
+ * is "not measured", never "met". These are reported, not asserted: a benchmark is
+ * not a test and nothing here fails the run.
+ */
+import type { ResultRow } from './scenario.js';
+
+export interface TargetResult {
+  name: string;
+  goal: string;
+  /** The measured value in words, e.g. "412,000 rec/s (produce 100 B x1000 c8)". */
+  actual: string;
+  /** true met, false missed, null not measured. */
+  isMet: boolean | null;
+}
+
+function runnelRows(rows: ResultRow[], predicate: (row: ResultRow) => boolean): ResultRow[] {
+  return rows.filter((row) => row.system === 'runnel' && predicate(row));
+}
+
+/** The row with the highest value of `measure`, or undefined when there is none. */
+function best(rows: ResultRow[], measure: (row: ResultRow) => number): ResultRow | undefined {
+  let winner: ResultRow | undefined;
+  for (const row of rows) if (winner === undefined || measure(row) > measure(winner)) winner = row;
+  return winner;
+}
+
+function notMeasured(name: string, goal: string): TargetResult {
+  return { name, goal, actual: 'not measured', isMet: null };
+}
+
+const integer = (value: number): string => Math.round(value).toLocaleString('en-US');
+
+function throughputTarget(name: string, goal: string, candidates: ResultRow[], minimum: number, unit: 'rec/s' | 'MB/s'): TargetResult {
+  const measure = (row: ResultRow): number => (unit === 'rec/s' ? row.recordsPerSecond : row.megabytesPerSecond ?? 0);
+  const row = best(candidates, measure);
+  if (row === undefined) return notMeasured(name, goal);
+  const value = measure(row);
+  const text = unit === 'rec/s' ? `${integer(value)} rec/s` : `${value.toFixed(1)} MB/s`;
+  return { name, goal, actual: `${text} (${row.label})`, isMet: value >= minimum };
+}
+
+function latencyTarget(name: string, goal: string, row: ResultRow | undefined, maximumMs: number): TargetResult {
+  const p99Ms = row?.latency?.p99Ms;
+  if (row === undefined || p99Ms === undefined || Number.isNaN(p99Ms)) return notMeasured(name, goal);
+  return { name, goal, actual: `p99 ${p99Ms.toFixed(3)} ms (${row.label})`, isMet: p99Ms < maximumMs };
+}
+
+export function evaluateTargets(rows: ResultRow[]): TargetResult[] {
+  const produce100x1000 = runnelRows(rows, (row) => row.scenario === 'produce' && row.params.valueBytes === 100 && row.params.batchSize === 1000);
+  const produce1KiB = runnelRows(rows, (row) => row.scenario === 'produce' && row.params.valueBytes === 1024);
+  const fetchRows = runnelRows(rows, (row) => row.scenario === 'fetch');
+  const latencyRow = runnelRows(rows, (row) => row.scenario === 'produce-latency')[0];
+  const endToEndRow = runnelRows(rows, (row) => row.scenario === 'end-to-end')[0];
+  const fsyncRows = runnelRows(rows, (row) => row.scenario === 'produce-fsync');
+
+  const targets: TargetResult[] = [
+    throughputTarget('produce 100 B, batches of 1000', '>= 500,000 rec/s', produce100x1000, 500_000, 'rec/s'),
+  ];
+
+  // Against Redis: judged on the same row as the throughput target (the fastest
+  // 100 B x1000 row), so a slow row with a slower Redis peer cannot pass it alone;
+  // the other concurrency's ratio is shown beside it.
+  const ratioName = 'produce 100 B x1000 vs Redis Streams';
+  const ratioGoal = '>= 3x Redis XADD, same run';
+  const headline = best(produce100x1000, (row) => row.recordsPerSecond);
+  if (headline?.vsRedis === undefined) {
+    targets.push(notMeasured(ratioName, ratioGoal));
+  } else {
+    const others = produce100x1000.filter((row) => row !== headline && row.vsRedis !== undefined)
+      .map((row) => `; ${(row.vsRedis ?? 0).toFixed(2)}x ${row.label.replace('produce ', '')}`).join('');
+    targets.push({ name: ratioName, goal: ratioGoal, actual: `${headline.vsRedis.toFixed(2)}x (${headline.label}${others})`, isMet: headline.vsRedis >= 3 });
+  }
+
+  targets.push(
+    throughputTarget('produce 1 KiB records', '>= 150 MB/s', produce1KiB, 150, 'MB/s'),
+    throughputTarget('fetch', '>= 1,000,000 rec/s', fetchRows, 1_000_000, 'rec/s'),
+    latencyTarget('single-record produce, concurrency 1', 'p99 < 1 ms', latencyRow, 1),
+    latencyTarget('end-to-end (produce -> long-poll consumer)', 'p99 < 5 ms', endToEndRow, 5),
+    throughputTarget('produce with flush.messages=1, batches of 1000', '>= 150,000 rec/s', fsyncRows, 150_000, 'rec/s'),
+  );
+  return targets;
+}
