@@ -24,6 +24,10 @@ export interface Settings {
   retentionCheckIntervalMs: number;
   shutdownTimeoutMs: number;
   offsetsRetentionMinutes: number;
+  auth: string;
+  adminKey: string;
+  tlsCertFile: string;
+  tlsKeyFile: string;
   config: string;
   /** Broker-level Kafka settings from the config file (log.retention.ms, ...). */
   brokerSettings: Record<string, unknown>;
@@ -41,6 +45,8 @@ interface SettingDefinition {
   minimum?: number;
   maximum?: number;
   choices?: string[];
+  /** For strings: the shortest non-empty value allowed. */
+  minimumLength?: number;
 }
 
 export const settingDefinitions: SettingDefinition[] = [
@@ -55,6 +61,10 @@ export const settingDefinitions: SettingDefinition[] = [
   { name: 'retentionCheckIntervalMs', flag: 'retention-check-interval-ms', env: 'RUNNEL_RETENTION_CHECK_INTERVAL_MS', type: 'integer', defaultValue: '300000', minimum: 10, maximum: 2 ** 31 - 1, description: "How often retention runs (Kafka's log.retention.check.interval.ms)." },
   { name: 'shutdownTimeoutMs', flag: 'shutdown-timeout-ms', env: 'RUNNEL_SHUTDOWN_TIMEOUT_MS', type: 'integer', defaultValue: '10000', minimum: 0, maximum: 600_000, description: 'Longest a graceful shutdown may take before the process exits anyway.' },
   { name: 'offsetsRetentionMinutes', flag: 'offsets-retention-minutes', env: 'RUNNEL_OFFSETS_RETENTION_MINUTES', type: 'integer', defaultValue: '10080', minimum: 1, maximum: 2 ** 31 - 1, description: "Committed offsets of a group empty this long expire (Kafka's offsets.retention.minutes)." },
+  { name: 'auth', flag: 'auth', env: 'RUNNEL_AUTH', type: 'string', defaultValue: 'none', choices: ['none', 'api-key'], description: 'none: every request is allowed. api-key: requests need an API key (Authorization: Bearer <key>) whose grants allow them.' },
+  { name: 'adminKey', flag: 'admin-key', env: 'RUNNEL_ADMIN_KEY', type: 'string', defaultValue: '', minimumLength: 16, description: 'A bootstrap key allowed everything, to make the first API keys (at least 16 characters; prefer the environment variable to the flag).' },
+  { name: 'tlsCertFile', flag: 'tls-cert-file', env: 'RUNNEL_TLS_CERT_FILE', type: 'string', defaultValue: '', description: 'PEM certificate: serve HTTPS (with --tls-key-file).' },
+  { name: 'tlsKeyFile', flag: 'tls-key-file', env: 'RUNNEL_TLS_KEY_FILE', type: 'string', defaultValue: '', description: 'PEM private key for --tls-cert-file.' },
   { name: 'config', flag: 'config', env: 'RUNNEL_CONFIG', type: 'string', defaultValue: '', description: 'JSON config file: any setting above by name (e.g. "dataDir") plus broker topic defaults by Kafka name (e.g. "log.retention.ms").' },
 ];
 
@@ -74,6 +84,9 @@ function parseValue(definition: SettingDefinition, raw: unknown, source: string)
     return value;
   }
   if (typeof raw !== 'string') throw new SettingsError(`${where}: expected a string, got ${JSON.stringify(raw)}`);
+  if (definition.minimumLength !== undefined && raw !== '' && raw.length < definition.minimumLength) {
+    throw new SettingsError(`${where}: expected at least ${definition.minimumLength} characters, got ${raw.length}`);
+  }
   if (definition.choices !== undefined && !definition.choices.includes(raw)) {
     throw new SettingsError(`${where}: expected one of ${definition.choices.join(', ')}, got ${JSON.stringify(raw)}`);
   }
@@ -126,7 +139,11 @@ export function loadSettings(argv: string[], env: NodeJS.ProcessEnv = process.en
     else if (file[definition.name] !== undefined) settings[definition.name] = parseValue(definition, file[definition.name], configPath);
     else settings[definition.name] = parseValue(definition, definition.defaultValue, 'the defaults');
   }
-  return { ...(settings as Omit<Settings, 'brokerSettings'>), brokerSettings };
+  const result = { ...(settings as Omit<Settings, 'brokerSettings'>), brokerSettings };
+  if ((result.tlsCertFile === '') !== (result.tlsKeyFile === '')) {
+    throw new SettingsError('settings tlsCertFile and tlsKeyFile (--tls-cert-file / --tls-key-file): give both or neither');
+  }
+  return result;
 }
 
 export function settingsHelp(): string {
@@ -137,4 +154,13 @@ export function settingsHelp(): string {
   }
   lines.push('  --help'.padEnd(38) + 'Show this help.');
   return lines.join('\n');
+}
+
+/** The README's configuration table (markdown), one row per setting. */
+export function settingsTable(): string {
+  return [
+    '| flag | env | default | meaning |',
+    '|---|---|---|---|',
+    ...settingDefinitions.map((d) => `| --${d.flag} | ${d.env} | ${d.defaultValue === '' ? '(none)' : d.defaultValue} | ${d.description} |`),
+  ].join('\n') + '\n';
 }

@@ -6,10 +6,12 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { ApiKeyStore } from '../meta/api-key-store.js';
 import { GroupStore } from '../meta/group-store.js';
 import { MetadataStore } from '../meta/metadata-store.js';
 import { LogManager } from '../storage/log-manager.js';
 import { limits } from '../limits.js';
+import { KeyManager } from './access-control.js';
 import { Fetcher } from './fetch.js';
 import { GroupCoordinator } from './groups/group-coordinator.js';
 import { MemberPoller } from './groups/member-poll.js';
@@ -26,6 +28,8 @@ export interface BrokerOptions {
   retentionCheckIntervalMs: number;
   /** Kafka's offsets.retention.minutes, in ms: offsets of groups empty this long expire. Default 7 days. */
   offsetsRetentionMs?: number;
+  /** The bootstrap admin API key (--admin-key), if any. */
+  adminKey?: string;
   /** Where background failures go (a logger in the server). */
   onError?: (error: unknown, context: string) => void;
 }
@@ -44,6 +48,7 @@ export class Broker {
   readonly fetcher: Fetcher;
   readonly groups: GroupCoordinator;
   readonly poller: MemberPoller;
+  readonly keys: KeyManager;
   readonly recovery: RecoverySummary;
   private isClosed = false;
   private readonly idempotencyTimer: NodeJS.Timeout;
@@ -66,6 +71,7 @@ export class Broker {
       offsetsRetentionMs: options.offsetsRetentionMs ?? 7 * 24 * 60 * 60 * 1000,
     });
     this.poller = new MemberPoller(this.groups, this.topics);
+    this.keys = new KeyManager(new ApiKeyStore(store.database), options.adminKey);
     this.recovery = { partitions: 0, cleanPartitions: 0, recoveredSegments: 0, truncatedBytes: 0, durationMs: 0 };
     for (const [, log] of logs.all) {
       this.recovery.partitions += 1;

@@ -8,7 +8,9 @@ import { Broker } from '../broker/broker.js';
 import { topicDefaultsFromBrokerSettings } from '../broker/topic-config.js';
 import type { Settings } from '../config.js';
 import { buildApp } from '../http/app.js';
+import fs from 'node:fs';
 import { checkLimits } from '../limits.js';
+import { SettingsError } from '../config.js';
 
 export async function serve(settings: Settings): Promise<void> {
   checkLimits();
@@ -27,9 +29,12 @@ export async function serve(settings: Settings): Promise<void> {
         defaultPartitionCount: numPartitions,
         retentionCheckIntervalMs: settings.retentionCheckIntervalMs,
         offsetsRetentionMs: settings.offsetsRetentionMinutes * 60_000,
+        adminKey: settings.adminKey === '' ? undefined : settings.adminKey,
         onError: (error, context) => built.app.log.error({ err: error }, `background ${context} failed`),
       })),
       bodyLimitBytes: settings.bodyLimitBytes,
+      isAuthEnabled: settings.auth === 'api-key',
+      tls: readTls(settings),
       logger,
       onInvariantBroken: () => {
         // Stop before anything else is written; recovery on restart repairs the log.
@@ -41,6 +46,9 @@ export async function serve(settings: Settings): Promise<void> {
   })();
   const broker = (app as unknown as { runnelBroker: Broker }).runnelBroker;
   app.log.info({ recovery: broker.recovery, dataDir: settings.dataDir }, 'storage recovered');
+  if (settings.auth === 'api-key' && settings.adminKey === '' && broker.keys.list().length === 0) {
+    app.log.warn('auth is api-key but there is no API key yet: set --admin-key (RUNNEL_ADMIN_KEY) to make the first ones');
+  }
 
   let isShuttingDown = false;
   const shutdown = async (signal: string): Promise<void> => {
@@ -66,4 +74,13 @@ export async function serve(settings: Settings): Promise<void> {
   process.once('SIGINT', () => void shutdown('SIGINT'));
   void isStopping;
   await app.listen({ host: settings.host, port: settings.port });
+}
+
+function readTls(settings: Settings): { cert: Buffer; key: Buffer } | undefined {
+  if (settings.tlsCertFile === '') return undefined;
+  try {
+    return { cert: fs.readFileSync(settings.tlsCertFile), key: fs.readFileSync(settings.tlsKeyFile) };
+  } catch (error) {
+    throw new SettingsError(`settings tlsCertFile / tlsKeyFile: cannot read ${(error as Error).message}`);
+  }
 }

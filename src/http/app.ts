@@ -17,6 +17,8 @@ import { groupRoutes } from './routes/groups.js';
 import { healthRoutes } from './routes/health.js';
 import { recordRoutes } from './routes/records.js';
 import { topicRoutes } from './routes/topics.js';
+import { installAuth } from './auth.js';
+import { keyRoutes } from './routes/keys.js';
 import { errorBodySchema, topicDescriptionSchema } from './schemas.js';
 import { StreamRegistry } from './stream.js';
 
@@ -25,6 +27,12 @@ export interface AppOptions {
   bodyLimitBytes: number;
   logger?: FastifyServerOptions['logger'];
   onInvariantBroken?: (error: InvariantError) => void;
+  /** API keys required (--auth api-key); off by default. */
+  isAuthEnabled?: boolean;
+  /** /metrics needs a key too (when auth is on). */
+  isMetricsKeyRequired?: boolean;
+  /** Serve HTTPS with this certificate and private key (PEM). */
+  tls?: { cert: Buffer; key: Buffer };
 }
 
 export interface RunnelApp {
@@ -36,6 +44,7 @@ export interface RunnelApp {
 
 export async function buildApp(options: AppOptions): Promise<RunnelApp> {
   const app = Fastify({
+    ...(options.tls === undefined ? {} : { https: options.tls }),
     logger: options.logger ?? false,
     bodyLimit: options.bodyLimitBytes,
     // Per-request lines are logged at debug by our onResponse hook instead.
@@ -44,7 +53,7 @@ export async function buildApp(options: AppOptions): Promise<RunnelApp> {
     return503OnClosing: true,
     forceCloseConnections: 'idle',
     ajv: { customOptions: {} },
-  });
+  }) as unknown as FastifyInstance;
   // Bodies are validated strictly (a string is not a number); query strings, params
   // and headers are text on the wire and are coerced.
   const bodyAjv = new Ajv({ strict: false, coerceTypes: false, useDefaults: true, removeAdditional: false, allErrors: false });
@@ -78,12 +87,14 @@ export async function buildApp(options: AppOptions): Promise<RunnelApp> {
         { name: 'records', description: 'Produce, fetch and stream records; look up offsets.' },
         { name: 'groups', description: 'Consumer groups: join, heartbeat, poll, commit offsets, lag.' },
         { name: 'cluster', description: 'Nodes and controller.' },
+        { name: 'keys', description: 'API keys and their grants (with --auth api-key).' },
         { name: 'health', description: 'Liveness and readiness probes.' },
       ],
     },
     refResolver: { buildLocalReference: (json, _baseUri, _fragment, index) => (typeof json.$id === 'string' ? json.$id : `def-${index}`) },
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
+  installAuth(app, options.broker, { keys: options.isAuthEnabled === true ? options.broker.keys : undefined, isMetricsKeyRequired: options.isMetricsKeyRequired === true });
   installErrorHandler(app, { onInvariantBroken: options.onInvariantBroken ?? ((error) => { throw error; }) });
   installNdjsonParser(app);
 
@@ -91,6 +102,7 @@ export async function buildApp(options: AppOptions): Promise<RunnelApp> {
   topicRoutes(app, options.broker);
   recordRoutes(app, options.broker, streams);
   groupRoutes(app, options.broker);
+  keyRoutes(app, options.broker.keys);
   healthRoutes(app, options.broker, () => isStopping);
   clusterRoutes(app, options.broker, () => advertisedUrl(app));
   return { app, streams, isStopping: () => isStopping };
@@ -100,5 +112,5 @@ function advertisedUrl(app: FastifyInstance): string {
   const address = app.server.address();
   if (address === null || typeof address === 'string') return '';
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-  return `http://${host}:${address.port}`;
+  return `${app.initialConfig.https ? 'https' : 'http'}://${host}:${address.port}`;
 }

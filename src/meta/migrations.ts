@@ -63,4 +63,15 @@ export const migrations: readonly string[] = [
   );
   CREATE INDEX committed_offsets_topic ON committed_offsets(topic);
   `,
+  // v3: API keys. Only a SHA-256 of each secret is kept (secrets are 32 random bytes,
+  // so a slow password hash adds nothing); grants are a JSON list.
+  `
+  CREATE TABLE api_keys (
+    key_id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    secret_sha256 TEXT NOT NULL,
+    grants_json TEXT NOT NULL,
+    created_at_ms INTEGER NOT NULL
+  );
+  `,
 ];

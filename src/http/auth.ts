@@ -1,0 +1,182 @@
+/**
+ * API-key authentication and per-route authorisation (on with --auth api-key).
+ *
+ * Every route is listed in `routeAccess` below, in one place, so what each one needs
+ * can be read and audited at a glance; building the app fails if a route under /v1
+ * has no entry, so no route can be added unguarded.
+ * - onRequest authenticates (401 UNAUTHENTICATED) before a body is even read.
+ * - preHandler authorises (403 FORBIDDEN) once params and body are parsed and valid.
+ * - Lists (topics, groups) show only what the key may see.
+ * /health, /docs and /openapi.json stay open; /metrics is open unless
+ * --metrics-require-key.
+ */
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { canDescribe, canReadPrefix, isAllowed, type KeyManager, type Principal } from '../broker/access-control.js';
+import type { Broker } from '../broker/broker.js';
+import { RunnelError } from '../errors.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    principal?: Principal;
+  }
+}
+
+export interface AuthOptions {
+  /** Undefined when authentication is off. */
+  keys: KeyManager | undefined;
+  isMetricsKeyRequired: boolean;
+}
+
+type Params = Record<string, string>;
+type Check = (principal: Principal, request: FastifyRequest) => void;
+
+interface Access {
+  /** No key needed. */
+  isOpen?: boolean;
+  check?: Check;
+  /** Filters a list reply to what the key may see. */
+  filter?: (principal: Principal, payload: unknown) => unknown;
+}
+
+function forbid(principal: Principal, what: string): never {
+  throw new RunnelError('FORBIDDEN', `API key '${principal.name}' (${principal.keyId}) may not ${what}`);
+}
+
+const topic = (operation: 'read' | 'write' | 'admin', name: (request: FastifyRequest) => string): Check => (principal, request) => {
+  const topicName = name(request);
+  if (!isAllowed(principal, 'topic', topicName, operation)) forbid(principal, `${operation} topic '${topicName}'`);
+};
+const group = (operation: 'read' | 'admin'): Check => (principal, request) => {
+  const groupId = (request.params as Params).group;
+  if (!isAllowed(principal, 'group', groupId, operation)) forbid(principal, `${operation} group '${groupId}'`);
+};
+const describeTopic: Check = (principal, request) => {
+  const name = (request.params as Params).topic;
+  if (!canDescribe(principal, 'topic', name)) forbid(principal, `see topic '${name}'`);
+};
+const clusterAdmin: Check = (principal) => {
+  if (!isAllowed(principal, 'cluster', undefined, 'admin')) forbid(principal, 'manage API keys');
+};
+const authenticated: Check = () => undefined;
+const all = (...checks: Check[]): Check => (principal, request) => {
+  for (const check of checks) check(principal, request);
+};
+const paramTopic = (request: FastifyRequest): string => (request.params as Params).topic;
+
+interface SubscriptionLike { topics?: string[]; topicPrefix?: string; topicPattern?: string }
+
+function checkSubscription(principal: Principal, subscription: SubscriptionLike): void {
+  for (const name of subscription.topics ?? []) {
+    if (!isAllowed(principal, 'topic', name, 'read')) forbid(principal, `read topic '${name}'`);
+  }
+  if (subscription.topicPrefix !== undefined && !canReadPrefix(principal, subscription.topicPrefix)) {
+    forbid(principal, `read every topic starting with '${subscription.topicPrefix}'`);
+  }
+  // A pattern may match any name, so it needs read on all topics.
+  if (subscription.topicPattern !== undefined && !canReadPrefix(principal, '')) forbid(principal, 'subscribe by pattern (needs read on all topics)');
+}
+
+function filterList(key: 'topics' | 'groups', resource: 'topic' | 'group', nameField: 'name' | 'groupId') {
+  return (principal: Principal, payload: unknown): unknown => {
+    const body = payload as Record<string, Array<Record<string, string>>>;
+    return { ...body, [key]: body[key].filter((item) => canDescribe(principal, resource, item[nameField])) };
+  };
+}
+
+function routeAccess(broker: Broker): Record<string, Access> {
+  // Member calls consume the member's subscribed topics: the caller must be able to read them.
+  const memberTopics: Check = (principal, request) => {
+    const { group: groupId, member: memberId } = request.params as Params;
+    const found = broker.groups.find(groupId, memberId);
+    checkSubscription(principal, found.member.subscription);
+  };
+  return {
+    'GET /health/live': { isOpen: true },
+    'GET /health/ready': { isOpen: true },
+    'GET /openapi.json': { isOpen: true },
+    'GET /v1/cluster': { check: authenticated },
+    'GET /v1/topics': { check: authenticated, filter: filterList('topics', 'topic', 'name') },
+    'POST /v1/topics': { check: topic('admin', (request) => (request.body as { name: string }).name) },
+    'GET /v1/topics/:topic': { check: describeTopic },
+    'PATCH /v1/topics/:topic': { check: topic('admin', paramTopic) },
+    'DELETE /v1/topics/:topic': { check: topic('admin', paramTopic) },
+    'POST /v1/topics/:topic/records': { check: topic('write', paramTopic) },
+    'POST /v1/topics/:topic/partitions/:partition/records': { check: topic('write', paramTopic) },
+    'GET /v1/topics/:topic/partitions/:partition/records': { check: topic('read', paramTopic) },
+    'GET /v1/topics/:topic/partitions/:partition/offsets': { check: topic('read', paramTopic) },
+    'GET /v1/groups': { check: authenticated, filter: filterList('groups', 'group', 'groupId') },
+    'GET /v1/groups/:group': { check: group('read') },
+    'DELETE /v1/groups/:group': { check: group('admin') },
+    'GET /v1/groups/:group/offsets': { check: group('read') },
+    'POST /v1/groups/:group/offsets': {
+      check: all(group('read'), (principal, request) => {
+        for (const entry of (request.body as { offsets: Array<{ topic: string }> }).offsets) {
+          if (!isAllowed(principal, 'topic', entry.topic, 'read')) forbid(principal, `read topic '${entry.topic}'`);
+        }
+      }),
+    },
+    'POST /v1/groups/:group/offsets/reset': { check: all(group('admin'), topic('read', (request) => (request.body as { topic: string }).topic)) },
+    'POST /v1/groups/:group/members': {
+      check: all(group('read'), (principal, request) => checkSubscription(principal, request.body as SubscriptionLike)),
+    },
+    'POST /v1/groups/:group/members/:member/heartbeat': { check: all(group('read'), memberTopics) },
+    'DELETE /v1/groups/:group/members/:member': { check: group('read') },
+    'GET /v1/groups/:group/members/:member/records': { check: all(group('read'), memberTopics) },
+    'GET /v1/keys': { check: clusterAdmin },
+    'POST /v1/keys': { check: clusterAdmin },
+    'DELETE /v1/keys/:keyId': { check: clusterAdmin },
+  };
+}
+
+/** Reads the key from `Authorization: Bearer <key>` or `X-API-Key: <key>`. */
+function presentedKey(request: FastifyRequest): string | undefined {
+  const authorization = request.headers.authorization;
+  if (typeof authorization === 'string') {
+    const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization);
+    if (match !== null) return match[1];
+  }
+  const header = request.headers['x-api-key'];
+  return typeof header === 'string' && header !== '' ? header : undefined;
+}
+
+export function installAuth(app: FastifyInstance, broker: Broker, options: AuthOptions): void {
+  const table = routeAccess(broker);
+  const accessByRoute = new Map<string, Access>();
+  app.addHook('onRoute', (route) => {
+    const methods = Array.isArray(route.method) ? route.method : [route.method];
+    for (const method of methods) {
+      if (method === 'HEAD') continue;
+      const id = `${method} ${route.url}`;
+      let access = table[id];
+      if (access === undefined && (route.url.startsWith('/docs') || (route.url === '/metrics' && !options.isMetricsKeyRequired))) access = { isOpen: true };
+      if (access === undefined && route.url === '/metrics') access = { check: authenticated };
+      if (access === undefined) throw new Error(`route ${id} has no access rule in src/http/auth.ts`);
+      accessByRoute.set(id, access);
+    }
+  });
+  const { keys } = options;
+  if (keys === undefined) return;
+  const accessOf = (request: FastifyRequest): Access | undefined => {
+    const url = request.routeOptions.url;
+    if (url === undefined) return undefined;
+    return accessByRoute.get(`${request.method === 'HEAD' ? 'GET' : request.method} ${url}`);
+  };
+  app.addHook('onRequest', async (request) => {
+    const access = accessOf(request);
+    if (access === undefined || access.isOpen === true) return;
+    const token = presentedKey(request);
+    if (token === undefined) throw new RunnelError('UNAUTHENTICATED', 'this node requires an API key: send Authorization: Bearer <key> or X-API-Key: <key>');
+    const principal = keys.authenticate(token);
+    if (principal === undefined) throw new RunnelError('UNAUTHENTICATED', 'the API key is not valid');
+    request.principal = principal;
+  });
+  app.addHook('preHandler', async (request) => {
+    const access = accessOf(request);
+    if (access?.check !== undefined && request.principal !== undefined) access.check(request.principal, request);
+  });
+  app.addHook('preSerialization', async (request, _reply, payload) => {
+    const access = accessOf(request);
+    if (access?.filter === undefined || request.principal === undefined || payload === null || typeof payload !== 'object' || 'error' in payload) return payload;
+    return access.filter(request.principal, payload);
+  });
+}
