@@ -28,6 +28,12 @@ export interface Settings {
   adminKey: string;
   tlsCertFile: string;
   tlsKeyFile: string;
+  metricsRequireKey: boolean;
+  maxInFlightRequests: number;
+  maxInFlightRequestsPerConnection: number;
+  maxEventLoopDelayMs: number;
+  maxConnections: number;
+  logFormat: string;
   config: string;
   /** Broker-level Kafka settings from the config file (log.retention.ms, ...). */
   brokerSettings: Record<string, unknown>;
@@ -39,7 +45,7 @@ interface SettingDefinition {
   name: SettingName;
   flag: string;
   env: string;
-  type: 'string' | 'integer';
+  type: 'string' | 'integer' | 'boolean';
   defaultValue: string;
   description: string;
   minimum?: number;
@@ -65,6 +71,12 @@ export const settingDefinitions: SettingDefinition[] = [
   { name: 'adminKey', flag: 'admin-key', env: 'RUNNEL_ADMIN_KEY', type: 'string', defaultValue: '', minimumLength: 16, description: 'A bootstrap key allowed everything, to make the first API keys (at least 16 characters; prefer the environment variable to the flag).' },
   { name: 'tlsCertFile', flag: 'tls-cert-file', env: 'RUNNEL_TLS_CERT_FILE', type: 'string', defaultValue: '', description: 'PEM certificate: serve HTTPS (with --tls-key-file).' },
   { name: 'tlsKeyFile', flag: 'tls-key-file', env: 'RUNNEL_TLS_KEY_FILE', type: 'string', defaultValue: '', description: 'PEM private key for --tls-cert-file.' },
+  { name: 'metricsRequireKey', flag: 'metrics-require-key', env: 'RUNNEL_METRICS_REQUIRE_KEY', type: 'boolean', defaultValue: 'false', description: 'With --auth api-key, /metrics needs a key too (any valid key).' },
+  { name: 'maxInFlightRequests', flag: 'max-in-flight-requests', env: 'RUNNEL_MAX_IN_FLIGHT_REQUESTS', type: 'integer', defaultValue: '10000', minimum: 1, maximum: 1_000_000, description: 'Requests (long-polls and streams included) the node works on at once; more get 503 OVERLOADED.' },
+  { name: 'maxInFlightRequestsPerConnection', flag: 'max-in-flight-requests-per-connection', env: 'RUNNEL_MAX_IN_FLIGHT_REQUESTS_PER_CONNECTION', type: 'integer', defaultValue: '1000', minimum: 1, maximum: 1_000_000, description: 'Requests one connection may have in flight; more get 429 TOO_MANY_REQUESTS.' },
+  { name: 'maxEventLoopDelayMs', flag: 'max-event-loop-delay-ms', env: 'RUNNEL_MAX_EVENT_LOOP_DELAY_MS', type: 'integer', defaultValue: '2000', minimum: 0, maximum: 600_000, description: 'Event-loop delay past which new requests get 503 OVERLOADED (0: never).' },
+  { name: 'maxConnections', flag: 'max-connections', env: 'RUNNEL_MAX_CONNECTIONS', type: 'integer', defaultValue: '20000', minimum: 0, maximum: 1_000_000, description: 'Open connections at most; more are refused (0: no limit).' },
+  { name: 'logFormat', flag: 'log-format', env: 'RUNNEL_LOG_FORMAT', type: 'string', defaultValue: 'json', choices: ['json', 'pretty'], description: 'json: one pino JSON object per line. pretty: human-readable lines for a terminal.' },
   { name: 'config', flag: 'config', env: 'RUNNEL_CONFIG', type: 'string', defaultValue: '', description: 'JSON config file: any setting above by name (e.g. "dataDir") plus broker topic defaults by Kafka name (e.g. "log.retention.ms").' },
 ];
 
@@ -72,8 +84,13 @@ export class SettingsError extends Error {
   override name = 'SettingsError';
 }
 
-function parseValue(definition: SettingDefinition, raw: unknown, source: string): string | number {
+function parseValue(definition: SettingDefinition, raw: unknown, source: string): string | number | boolean {
   const where = `setting ${definition.name} (--${definition.flag} / ${definition.env}) from ${source}`;
+  if (definition.type === 'boolean') {
+    if (raw === true || raw === 'true') return true;
+    if (raw === false || raw === 'false') return false;
+    throw new SettingsError(`${where}: expected true or false, got ${JSON.stringify(raw)}`);
+  }
   if (definition.type === 'integer') {
     const text = typeof raw === 'number' ? String(raw) : typeof raw === 'string' ? raw.trim() : undefined;
     if (text === undefined || !/^-?\d+$/.test(text)) throw new SettingsError(`${where}: expected an integer, got ${JSON.stringify(raw)}`);
@@ -149,7 +166,7 @@ export function loadSettings(argv: string[], env: NodeJS.ProcessEnv = process.en
 export function settingsHelp(): string {
   const lines = ['Usage: runnel serve [options]', '', 'Options (flag > environment > config file > default):'];
   for (const d of settingDefinitions) {
-    lines.push(`  --${d.flag} <${d.type === 'integer' ? 'n' : 'value'}>`.padEnd(38) + `${d.env}`);
+    lines.push(`  --${d.flag} <${d.type === 'integer' ? 'n' : d.type === 'boolean' ? 'true|false' : 'value'}>`.padEnd(38) + `${d.env}`);
     lines.push(`      ${d.description} Default: ${d.defaultValue === '' ? '(none)' : d.defaultValue}`);
   }
   lines.push('  --help'.padEnd(38) + 'Show this help.');

@@ -32,8 +32,10 @@ export const errorCatalogue = {
   RECORD_TOO_LARGE: { status: 413, description: "A partition's batch of records is larger than the topic's max.message.bytes." },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, description: 'The Content-Type is not application/json or application/x-ndjson.' },
   OFFSET_OUT_OF_RANGE: { status: 416, description: 'The offset is outside [logStartOffset, highWatermark]; the body carries both.' },
+  TOO_MANY_REQUESTS: { status: 429, description: 'This connection has too many requests in flight; wait for answers before sending more.' },
   TOO_MANY_WAITERS: { status: 429, description: 'Too many long-polls or streams are open on this partition or node; retry later.' },
   INTERNAL_ERROR: { status: 500, description: 'An unexpected server error. The message says what failed.' },
+  OVERLOADED: { status: 503, description: 'The node has more work than it can take now (requests in flight, event-loop delay); retry after a moment.' },
   NOT_READY: { status: 503, description: 'The node is starting or stopping and cannot serve this request now.' },
 } as const satisfies Record<string, { status: number; description: string }>;
 

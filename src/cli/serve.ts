@@ -20,7 +20,12 @@ export async function serve(settings: Settings): Promise<void> {
     : settings.numPartitions;
   const { app, isStopping } = await (async () => {
     let brokerRef: Broker | undefined;
-    const logger = { level: settings.logLevel };
+    const logger = {
+      level: settings.logLevel,
+      // Keys never reach the logs, whatever a future log line includes.
+      redact: ['req.headers.authorization', 'req.headers["x-api-key"]', 'headers.authorization', 'headers["x-api-key"]'],
+      ...(settings.logFormat === 'pretty' ? { transport: { target: 'pino-pretty', options: { translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' } } } : {}),
+    };
     const built = await buildApp({
       broker: (brokerRef = Broker.open({
         dataDir: settings.dataDir,
@@ -34,6 +39,13 @@ export async function serve(settings: Settings): Promise<void> {
       })),
       bodyLimitBytes: settings.bodyLimitBytes,
       isAuthEnabled: settings.auth === 'api-key',
+      isMetricsKeyRequired: settings.metricsRequireKey,
+      guardRails: {
+        inFlightRequestsMax: settings.maxInFlightRequests,
+        inFlightRequestsPerConnectionMax: settings.maxInFlightRequestsPerConnection,
+        eventLoopDelayMsMax: settings.maxEventLoopDelayMs,
+      },
+      connectionsMax: settings.maxConnections,
       tls: readTls(settings),
       logger,
       onInvariantBroken: () => {

@@ -3,6 +3,7 @@
  * call the broker and shape the reply. The same schemas generate the OpenAPI
  * document served at /openapi.json and browsed at /docs (assets bundled: works offline).
  */
+import { randomBytes } from 'node:crypto';
 import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
@@ -18,6 +19,8 @@ import { healthRoutes } from './routes/health.js';
 import { recordRoutes } from './routes/records.js';
 import { topicRoutes } from './routes/topics.js';
 import { installAuth } from './auth.js';
+import { installMetrics, type Metrics } from './metrics.js';
+import { installGuardRails, type GuardRailOptions } from './guard-rails.js';
 import { keyRoutes } from './routes/keys.js';
 import { errorBodySchema, topicDescriptionSchema } from './schemas.js';
 import { StreamRegistry } from './stream.js';
@@ -31,12 +34,17 @@ export interface AppOptions {
   isAuthEnabled?: boolean;
   /** /metrics needs a key too (when auth is on). */
   isMetricsKeyRequired?: boolean;
+  /** Limits on in-flight work and event-loop delay (defaults: generous). */
+  guardRails?: Partial<GuardRailOptions>;
+  /** Most open connections (0: no limit). */
+  connectionsMax?: number;
   /** Serve HTTPS with this certificate and private key (PEM). */
   tls?: { cert: Buffer; key: Buffer };
 }
 
 export interface RunnelApp {
   app: FastifyInstance;
+  metrics: Metrics;
   streams: StreamRegistry;
   /** True once shutdown has begun: readiness turns 503. */
   isStopping: () => boolean;
@@ -50,6 +58,8 @@ export async function buildApp(options: AppOptions): Promise<RunnelApp> {
     // Per-request lines are logged at debug by our onResponse hook instead.
     logController: new LogController({ disableRequestLogging: true }),
     requestIdHeader: 'x-request-id',
+    // Unique across restarts (a random boot id) and cheap (a counter), unless the caller sent one.
+    genReqId: ((bootId: string, counter: { next: number }) => () => `${bootId}-${(counter.next++).toString(36)}`)(randomBytes(4).toString('hex'), { next: 1 }),
     return503OnClosing: true,
     forceCloseConnections: 'idle',
     ajv: { customOptions: {} },
@@ -94,7 +104,18 @@ export async function buildApp(options: AppOptions): Promise<RunnelApp> {
     refResolver: { buildLocalReference: (json, _baseUri, _fragment, index) => (typeof json.$id === 'string' ? json.$id : `def-${index}`) },
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
+  await installGuardRails(app, {
+    inFlightRequestsMax: options.guardRails?.inFlightRequestsMax ?? 10_000,
+    inFlightRequestsPerConnectionMax: options.guardRails?.inFlightRequestsPerConnectionMax ?? 1_000,
+    eventLoopDelayMsMax: options.guardRails?.eventLoopDelayMsMax ?? 0,
+  });
+  if ((options.connectionsMax ?? 0) > 0) app.server.maxConnections = options.connectionsMax!;
+  // Every response says which request it answers (the id logs carry too).
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+  });
   installAuth(app, options.broker, { keys: options.isAuthEnabled === true ? options.broker.keys : undefined, isMetricsKeyRequired: options.isMetricsKeyRequired === true });
+  const metrics = installMetrics(app, options.broker, streams);
   installErrorHandler(app, { onInvariantBroken: options.onInvariantBroken ?? ((error) => { throw error; }) });
   installNdjsonParser(app);
 
@@ -105,7 +126,7 @@ export async function buildApp(options: AppOptions): Promise<RunnelApp> {
   keyRoutes(app, options.broker.keys);
   healthRoutes(app, options.broker, () => isStopping);
   clusterRoutes(app, options.broker, () => advertisedUrl(app));
-  return { app, streams, isStopping: () => isStopping };
+  return { app, metrics, streams, isStopping: () => isStopping };
 }
 
 function advertisedUrl(app: FastifyInstance): string {

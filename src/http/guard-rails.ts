@@ -1,0 +1,63 @@
+/**
+ * Guard rails: answer 503 or 429 early instead of falling over.
+ * - In-flight requests, node-wide (503 OVERLOADED) and per connection (429
+ *   TOO_MANY_REQUESTS: one client pipelining without end). A request counts until its
+ *   response closes, so long-polls and streams count while they are open.
+ * - Event-loop delay (@fastify/under-pressure): when the loop is stuck behind more
+ *   work than it can do, new requests get 503 OVERLOADED with Retry-After.
+ *   /health/live and /metrics are still answered, so an orchestrator does not kill a
+ *   node that is merely busy and operators can still see why.
+ * Connection count is capped by the server (maxConnections) in app.ts.
+ */
+import type { FastifyInstance } from 'fastify';
+import underPressure from '@fastify/under-pressure';
+import type { Socket } from 'node:net';
+import { RunnelError } from '../errors.js';
+
+export interface GuardRailOptions {
+  inFlightRequestsMax: number;
+  inFlightRequestsPerConnectionMax: number;
+  /** 0 turns the event-loop check off. */
+  eventLoopDelayMsMax: number;
+}
+
+const inFlightOnSocket = Symbol('runnelInFlight');
+type CountedSocket = Socket & { [inFlightOnSocket]?: number };
+
+const ALWAYS_ANSWERED = new Set(['/health/live', '/metrics']);
+
+export async function installGuardRails(app: FastifyInstance, options: GuardRailOptions): Promise<void> {
+  let inFlight = 0;
+  app.addHook('onRequest', async (request, reply) => {
+    const socket = request.raw.socket as CountedSocket | null;
+    const onSocket = socket?.[inFlightOnSocket] ?? 0;
+    if (!ALWAYS_ANSWERED.has(request.routeOptions.url ?? '')) {
+      if (inFlight >= options.inFlightRequestsMax || onSocket >= options.inFlightRequestsPerConnectionMax) reply.header('retry-after', '1');
+      if (inFlight >= options.inFlightRequestsMax) {
+        throw new RunnelError('OVERLOADED', `the node is answering ${inFlight} requests; retry shortly`);
+      }
+      if (onSocket >= options.inFlightRequestsPerConnectionMax) {
+        throw new RunnelError('TOO_MANY_REQUESTS', `this connection has ${onSocket} requests in flight; wait for answers before sending more`);
+      }
+    }
+    inFlight += 1;
+    if (socket !== null) socket[inFlightOnSocket] = onSocket + 1;
+    request.raw.once('close', () => {
+      inFlight -= 1;
+      if (socket !== null) socket[inFlightOnSocket] = (socket[inFlightOnSocket] ?? 1) - 1;
+    });
+  });
+  if (options.eventLoopDelayMsMax > 0) {
+    await app.register(underPressure, {
+      maxEventLoopDelay: options.eventLoopDelayMsMax,
+      retryAfter: 1,
+      // Returning without sending lets the request through (under-pressure's contract).
+      pressureHandler: (request, reply, type, value) => {
+        if (ALWAYS_ANSWERED.has(request.routeOptions.url ?? '')) return;
+        void reply.code(503).header('retry-after', '1').send({
+          error: { code: 'OVERLOADED', message: `the node is overloaded (${type}: ${Math.round(Number(value))}); retry shortly` },
+        });
+      },
+    });
+  }
+}

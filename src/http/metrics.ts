@@ -1,0 +1,148 @@
+/**
+ * Prometheus metrics at GET /metrics (prom-client, text format), named by Prometheus
+ * conventions: runnel_ prefix, _total for counters, _seconds and _bytes units.
+ *
+ * Hot paths only bump counters (records and bytes in and out per topic, requests per
+ * route); per-partition offsets and sizes, group lag and reader counts are read from
+ * the broker when Prometheus scrapes, so they cost nothing between scrapes.
+ */
+import type { FastifyInstance } from 'fastify';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { Broker } from '../broker/broker.js';
+import type { PartitionState } from '../broker/topic-manager.js';
+import type { StreamRegistry } from './stream.js';
+
+export class Metrics {
+  readonly registry = new Registry();
+  private readonly requests: Counter<'method' | 'route' | 'status_code'>;
+  private readonly requestSeconds: Histogram<'method' | 'route' | 'status_code'>;
+  private readonly recordsIn: Counter<'topic'>;
+  private readonly bytesIn: Counter<'topic'>;
+  private readonly recordsOut: Counter<'topic'>;
+  private readonly bytesOut: Counter<'topic'>;
+  readonly fsyncSeconds: Histogram;
+
+  constructor(broker: Broker, streams: StreamRegistry) {
+    const registers = [this.registry];
+    collectDefaultMetrics({ register: this.registry, prefix: 'runnel_' });
+    this.requests = new Counter({ name: 'runnel_http_requests_total', help: 'HTTP requests answered, by route and status.', labelNames: ['method', 'route', 'status_code'], registers });
+    this.requestSeconds = new Histogram({
+      name: 'runnel_http_request_duration_seconds',
+      help: 'Time to answer an HTTP request (long-polls include their wait).',
+      labelNames: ['method', 'route', 'status_code'],
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers,
+    });
+    this.recordsIn = new Counter({ name: 'runnel_records_in_total', help: 'Records appended, by topic.', labelNames: ['topic'], registers });
+    this.bytesIn = new Counter({ name: 'runnel_bytes_in_total', help: 'Bytes of record batches appended, by topic.', labelNames: ['topic'], registers });
+    this.recordsOut = new Counter({ name: 'runnel_records_out_total', help: 'Records served to fetches, streams and group polls, by topic.', labelNames: ['topic'], registers });
+    this.bytesOut = new Counter({ name: 'runnel_bytes_out_total', help: 'Bytes of stored batches read for fetches, streams and group polls, by topic.', labelNames: ['topic'], registers });
+    this.fsyncSeconds = new Histogram({
+      name: 'runnel_log_fsync_duration_seconds',
+      help: 'Time one fsync of a partition log took.',
+      buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+      registers,
+    });
+
+    const partitionGauge = (name: string, help: string, read: (state: PartitionState) => number): void => {
+      new Gauge({
+        name,
+        help,
+        labelNames: ['topic', 'partition'],
+        registers,
+        collect() {
+          this.reset();
+          for (const topic of broker.topics.list()) {
+            for (const state of topic.partitions) this.set({ topic: topic.record.name, partition: String(state.partition) }, read(state));
+          }
+        },
+      });
+    };
+    partitionGauge('runnel_log_end_offset', 'Offset the next record of the partition will get.', (state) => state.log.logEndOffset);
+    partitionGauge('runnel_log_start_offset', 'Earliest offset the partition still holds.', (state) => state.log.logStartOffset);
+    partitionGauge('runnel_high_watermark', 'Offset up to which consumers may read.', (state) => state.log.highWatermark);
+    partitionGauge('runnel_log_size_bytes', "Bytes of the partition's segments on disk.", (state) => state.log.sizeBytes);
+    partitionGauge('runnel_log_segments', 'Segment files of the partition.', (state) => state.log.segmentCount);
+
+    new Gauge({
+      name: 'runnel_waiting_readers',
+      help: 'Long-polls and streams waiting for new records.',
+      registers,
+      collect() {
+        let waiting = 0;
+        for (const topic of broker.topics.list()) for (const state of topic.partitions) waiting += state.notifier.waiterCount;
+        this.set(waiting);
+      },
+    });
+    new Gauge({ name: 'runnel_open_streams', help: 'Open SSE and NDJSON partition streams.', registers, collect() { this.set(streams.size); } });
+    new Gauge({ name: 'runnel_topics', help: 'Topics on this node.', registers, collect() { this.set(broker.topics.list().length); } });
+    new Gauge({
+      name: 'runnel_group_members',
+      help: 'Live members per consumer group.',
+      labelNames: ['group'],
+      registers,
+      collect() {
+        this.reset();
+        for (const group of broker.groups.list()) this.set({ group: group.groupId }, group.members);
+      },
+    });
+    new Gauge({
+      name: 'runnel_group_lag',
+      help: 'High watermark minus committed offset, per group and partition.',
+      labelNames: ['group', 'topic', 'partition'],
+      registers,
+      collect() {
+        this.reset();
+        for (const group of broker.groups.list()) {
+          for (const view of broker.groups.offsets(group.groupId)) {
+            if (view.lag !== null) this.set({ group: group.groupId, topic: view.topic, partition: String(view.partition) }, view.lag);
+          }
+        }
+      },
+    });
+  }
+
+  request(method: string, route: string, statusCode: number, seconds: number): void {
+    const labels = { method, route, status_code: String(statusCode) };
+    this.requests.inc(labels);
+    this.requestSeconds.observe(labels, seconds);
+  }
+
+  produced(topic: string, records: number, bytes: number): void {
+    this.recordsIn.inc({ topic }, records);
+    this.bytesIn.inc({ topic }, bytes);
+  }
+
+  consumed(topic: string, records: number, bytes: number): void {
+    if (records === 0) return;
+    this.recordsOut.inc({ topic }, records);
+    this.bytesOut.inc({ topic }, bytes);
+  }
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    runnelMetrics: Metrics;
+  }
+}
+
+export function installMetrics(app: FastifyInstance, broker: Broker, streams: StreamRegistry): Metrics {
+  const metrics = new Metrics(broker, streams);
+  app.decorate('runnelMetrics', metrics);
+  app.addHook('onResponse', async (request, reply) => {
+    metrics.request(request.method, request.routeOptions.url ?? 'unmatched', reply.statusCode, reply.elapsedTime / 1000);
+  });
+  app.get('/metrics', {
+    schema: {
+      tags: ['health'],
+      summary: 'Prometheus metrics',
+      description: 'Requests by route and status with latency histograms, records and bytes in and out per topic, per-partition log end, log start, high watermark and size, fsync latency, waiting readers and open streams, consumer group members and lag, and process metrics, in Prometheus text format.',
+      produces: ['text/plain'],
+      response: { 200: { type: 'string', description: 'Prometheus text exposition format 0.0.4.' } },
+    },
+  }, async (_request, reply) => {
+    const text = await metrics.registry.metrics();
+    return reply.type(metrics.registry.contentType).send(text);
+  });
+  return metrics;
+}
