@@ -87,6 +87,14 @@ export class GroupCoordinator {
   private readonly groups = new Map<string, GroupEntry>();
   private readonly timers: NodeJS.Timeout[] = [];
   private readonly now: () => number;
+  /**
+   * The id of each topic some group has an offset for in memory, as it was when the
+   * offset was committed. SQLite drops a deleted topic's offsets with it (ON DELETE
+   * CASCADE) but the in-memory copies stay: pruneOffsets() compares these ids with
+   * the topics now, so a topic deleted and re-created under the same name does not
+   * inherit the old log's offsets (its consumers would skip its first records).
+   */
+  private readonly offsetTopicIds = new Map<string, string>();
 
   constructor(
     private readonly topics: TopicManager,
@@ -102,6 +110,8 @@ export class GroupCoordinator {
       let lastCommitMs = 0;
       for (const offset of store.listOffsets(stored.groupId)) {
         offsets.set(partitionKey(offset.topic, offset.partition), offset);
+        const topicId = metadata.get(offset.topic)?.topicId;
+        if (topicId !== undefined) this.offsetTopicIds.set(offset.topic, topicId);
         lastCommitMs = Math.max(lastCommitMs, offset.committedAtMs);
       }
       this.groups.set(stored.groupId, { group, offsets, changes: new AppendNotifier(limits.waitersPerPartitionMax), persistedVersion: -1, lastCommitMs });
@@ -138,10 +148,31 @@ export class GroupCoordinator {
   /** Removes expired members and follows topic changes in every group. */
   sweep(nowMs = this.now()): void {
     const metadata = this.topicMetadata();
+    this.pruneOffsets(metadata);
     for (const entry of this.groups.values()) {
       if (entry.group.members.size === 0) continue;
       entry.group.expire(nowMs, metadata);
       this.persist(entry);
+    }
+  }
+
+  /** Forgets in-memory offsets of topics deleted or re-created since (see offsetTopicIds). */
+  private pruneOffsets(metadata: TopicMetadata): void {
+    for (const [topic, topicId] of this.offsetTopicIds) {
+      if (metadata.get(topic)?.topicId === topicId) continue;
+      this.offsetTopicIds.delete(topic);
+      for (const entry of this.groups.values()) {
+        for (const key of entry.offsets.keys()) if (parsePartitionKey(key).topic === topic) entry.offsets.delete(key);
+      }
+    }
+  }
+
+  /** Keeps committed offsets in memory, noting their topics' ids for pruneOffsets(). */
+  private remember(entry: GroupEntry, committed: CommittedOffset[], metadata: TopicMetadata): void {
+    for (const offset of committed) {
+      entry.offsets.set(partitionKey(offset.topic, offset.partition), offset);
+      const topicId = metadata.get(offset.topic)?.topicId;
+      if (topicId !== undefined) this.offsetTopicIds.set(offset.topic, topicId);
     }
   }
 
@@ -243,8 +274,10 @@ export class GroupCoordinator {
   touchForPoll(groupId: string, memberId: string, autoCommit: ReadonlyMap<PartitionKey, number> | undefined): { entry: GroupEntry; member: Member } {
     const entry = this.entry(groupId);
     const member = this.member(entry, memberId);
-    if (autoCommit !== undefined && autoCommit.size > 0) this.autoCommit(entry, member, autoCommit);
-    entry.group.touch(member, this.now(), { isImplicit: true }, this.topicMetadata());
+    const metadata = this.topicMetadata();
+    this.pruneOffsets(metadata);
+    if (autoCommit !== undefined && autoCommit.size > 0) this.autoCommit(entry, member, autoCommit, metadata);
+    entry.group.touch(member, this.now(), { isImplicit: true }, metadata);
     this.persist(entry);
     return { entry, member };
   }
@@ -254,7 +287,7 @@ export class GroupCoordinator {
    * enable.auto.commit: at-least-once). Only partitions the member still owns are
    * committed, before the poll's acknowledgement releases revoked ones.
    */
-  private autoCommit(entry: GroupEntry, member: Member, positions: ReadonlyMap<PartitionKey, number>): void {
+  private autoCommit(entry: GroupEntry, member: Member, positions: ReadonlyMap<PartitionKey, number>, metadata: TopicMetadata): void {
     const nowMs = this.now();
     const committed: CommittedOffset[] = [];
     for (const [key, offset] of positions) {
@@ -266,13 +299,15 @@ export class GroupCoordinator {
     }
     if (committed.length === 0) return;
     this.store.commitOffsets(entry.group.groupId, committed);
-    for (const offset of committed) entry.offsets.set(partitionKey(offset.topic, offset.partition), offset);
+    this.remember(entry, committed, metadata);
     entry.lastCommitMs = nowMs;
   }
 
   /** Re-reconciles a member waiting in a poll (its assignment may have grown). */
   refreshMember(entry: GroupEntry, member: Member): void {
-    entry.group.touch(member, this.now(), undefined, this.topicMetadata());
+    const metadata = this.topicMetadata();
+    this.pruneOffsets(metadata);
+    entry.group.touch(member, this.now(), undefined, metadata);
     this.persist(entry);
   }
 
@@ -324,7 +359,9 @@ export class GroupCoordinator {
     });
     this.store.commitOffsets(groupId, committed, entry.persistedVersion === -1 ? this.storedGroup(entry) : undefined);
     if (entry.persistedVersion === -1) entry.persistedVersion = entry.group.version;
-    for (const offset of committed) entry.offsets.set(partitionKey(offset.topic, offset.partition), offset);
+    const metadata = this.topicMetadata();
+    this.pruneOffsets(metadata);
+    this.remember(entry, committed, metadata);
     entry.lastCommitMs = nowMs;
     this.persist(entry);
     return committed;
@@ -375,6 +412,7 @@ export class GroupCoordinator {
   /** Committed offsets with lag, for every partition committed or assigned. */
   offsets(groupId: string, topic?: string): OffsetView[] {
     const entry = this.entry(groupId);
+    this.pruneOffsets(this.topicMetadata());
     const keys = new Set<PartitionKey>(entry.offsets.keys());
     for (const member of entry.group.members.values()) for (const key of member.owned.keys()) keys.add(key);
     const views: OffsetView[] = [];

@@ -11,7 +11,8 @@
  * again (Kafka's enable.auto.commit), so a member that dies mid-batch has its records
  * delivered again to the next owner: at-least-once, never skipped.
  * Long-poll: with nothing to read, the poll waits for an append on any assigned
- * partition, a change of the member's assignment, or waitMs.
+ * partition, a change of the member's assignment (then it answers at once, even
+ * empty, so the member can confirm a revocation), or waitMs.
  */
 import { RunnelError } from '../../errors.js';
 import { limits } from '../../limits.js';
@@ -51,6 +52,12 @@ interface MemberProgress {
   delivered: Map<PartitionKey, number>;
   /** Rotates the partition read first, so no partition starves. */
   cursor: number;
+  /**
+   * The log each position was taken on. A topic deleted and re-created under the same
+   * name has the same keys but a new log: a position (or an auto-commit) carried over
+   * from the old log would skip the new log's first records.
+   */
+  logs: Map<PartitionKey, PartitionState['log']>;
 }
 
 export class MemberPoller {
@@ -67,11 +74,16 @@ export class MemberPoller {
     const waitMs = Math.min(request.waitMs ?? 0, limits.fetchWaitMsMax);
     const deadlineMs = Date.now() + waitMs;
     const progress = this.progressOf(this.coordinator.find(groupId, memberId).member);
+    this.forgetReplacedLogs(progress);
     const { entry, member } = this.coordinator.touchForPoll(groupId, memberId, request.autoCommit === true ? progress.delivered : undefined);
     member.activeCalls += 1;
     try {
       let partitions = this.read(entry, member, progress, maxRecords, maxBytes);
-      while (partitions.length === 0 && !request.signal?.aborted && !this.coordinator.isClosed) {
+      const generation = member.generation;
+      // Ends the wait when the assignment changed too: a revoked partition goes to its
+      // new owner only once this member confirms with its next call, so a poll waiting
+      // on would hold the handover up for the whole waitMs.
+      while (partitions.length === 0 && member.generation === generation && !request.signal?.aborted && !this.coordinator.isClosed) {
         const remainingMs = deadlineMs - Date.now();
         if (remainingMs <= 0) break;
         await this.waitForChange(entry, member, remainingMs, request.signal);
@@ -92,14 +104,30 @@ export class MemberPoller {
   private progressOf(member: Member): MemberProgress {
     let progress = this.progress.get(member);
     if (progress === undefined) {
-      progress = { positions: new Map(), delivered: new Map(), cursor: 0 };
+      progress = { positions: new Map(), delivered: new Map(), cursor: 0, logs: new Map() };
       this.progress.set(member, progress);
     }
     return progress;
   }
 
+  /** Drops positions on logs that are gone (their topic was deleted, maybe re-created). */
+  private forgetReplacedLogs(progress: MemberProgress): void {
+    for (const [key, log] of progress.logs) {
+      if (this.partitionState(key)?.log === log) continue;
+      progress.logs.delete(key);
+      progress.positions.delete(key);
+      progress.delivered.delete(key);
+    }
+  }
+
   private read(entry: GroupEntry, member: Member, progress: MemberProgress, maxRecords: number, maxBytes: number): PolledPartition[] {
-    for (const key of progress.positions.keys()) if (!member.assigned.has(key)) progress.positions.delete(key);
+    this.forgetReplacedLogs(progress);
+    for (const key of progress.positions.keys()) {
+      if (!member.assigned.has(key)) {
+        progress.positions.delete(key);
+        progress.logs.delete(key);
+      }
+    }
     const keys = [...member.assigned].sort();
     const result: PolledPartition[] = [];
     let recordsLeft = maxRecords;
@@ -146,6 +174,7 @@ export class MemberPoller {
       position = member.autoOffsetReset === 'earliest' ? log.logStartOffset : log.highWatermark;
     }
     progress.positions.set(key, position);
+    progress.logs.set(key, log);
     return position;
   }
 
