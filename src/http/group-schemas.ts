@@ -172,7 +172,7 @@ export const groupListSchema = {
         required: ['groupId', 'state', 'members', 'lag'],
         properties: {
           groupId: { type: 'string' },
-          state: { type: 'string', enum: ['Empty', 'Stable', 'Reconciling', 'Dead'] },
+          state: { type: 'string', enum: ['Empty', 'Stable', 'Reconciling'] },
           members: { type: 'integer' },
           lag: { type: 'integer', description: 'Sum of committed partitions\' lag.' },
         },
@@ -187,7 +187,7 @@ export const groupDescriptionSchema = {
   required: ['groupId', 'state', 'groupEpoch', 'assignor', 'members', 'offsets', 'lag'],
   properties: {
     groupId: { type: 'string' },
-    state: { type: 'string', enum: ['Empty', 'Stable', 'Reconciling', 'Dead'], description: 'Stable: every member owns exactly its target. Reconciling: partitions are moving.' },
+    state: { type: 'string', enum: ['Empty', 'Stable', 'Reconciling'], description: 'Stable: every member owns exactly its target. Reconciling: partitions are moving.' },
     groupEpoch: { type: 'integer', description: 'Rises when membership, subscriptions or subscribed topics change.' },
     assignor: { type: 'string' },
     members: {
@@ -217,10 +217,11 @@ export const groupDescriptionSchema = {
 
 export const pollResponseSchema = {
   ...memberReplySchema,
-  required: [...memberReplySchema.required, 'records'],
+  required: [...memberReplySchema.required, 'pollId', 'records'],
   properties: {
     ...memberReplySchema.properties,
+    pollId: { type: 'integer', description: 'Send back as ?ack= with the next poll.' },
     records: { type: 'array', items: { ...fetchedRecordSchema, properties: { topic: { type: 'string' }, ...fetchedRecordSchema.properties } } },
   },
-  example: { ...memberReplySchema.example, records: [{ topic: 'orders', partition: 0, offset: 41, timestamp: 1764000000000, key: 'customer-42', value: { item: 'book' }, headers: {} }] },
+  example: { ...memberReplySchema.example, pollId: 7, records: [{ topic: 'orders', partition: 0, offset: 41, timestamp: 1764000000000, key: 'customer-42', value: { item: 'book' }, headers: {} }] },
 } as const;

@@ -27,7 +27,7 @@ import { assert } from '../../util/assert.js';
 import { assignors, type AssignorName } from './assignors.js';
 import { parsePartitionKey, partitionKey, type PartitionKey } from './partition-key.js';
 
-export type GroupState = 'Empty' | 'Stable' | 'Reconciling' | 'Dead';
+export type GroupState = 'Empty' | 'Stable' | 'Reconciling';
 export type AutoOffsetReset = 'earliest' | 'latest';
 
 export interface Subscription {

@@ -23,6 +23,13 @@ import type { GroupCoordinator, GroupEntry, MemberReply } from './group-coordina
 import { parsePartitionKey, type PartitionKey } from './partition-key.js';
 
 export interface PollRequest {
+  /**
+   * The pollId of the last reply the member received. When it is the latest reply,
+   * that reply's positions are confirmed; when it is older (a reply was lost), the
+   * positions go back to the last confirmed ones and those records come again.
+   * Without it, the previous reply counts as received.
+   */
+  ack?: number;
   maxRecords?: number;
   maxBytes?: number;
   waitMs?: number;
@@ -42,14 +49,20 @@ export interface PolledPartition {
 
 export interface PollResult {
   reply: MemberReply;
+  /** Send back as `ack` with the next poll. */
+  pollId: number;
   partitions: PolledPartition[];
 }
 
 interface MemberProgress {
   /** Next offset to deliver per assigned partition. */
   positions: Map<PartitionKey, number>;
-  /** Positions after the last reply: what autoCommit commits at the next poll. */
+  /** Positions after the last reply, until the member confirms it received them. */
   delivered: Map<PartitionKey, number>;
+  /** Positions the member confirmed: what autoCommit commits, where a lost reply rewinds to. */
+  confirmed: Map<PartitionKey, number>;
+  /** Id of the last reply sent. */
+  lastPollId: number;
   /** Rotates the partition read first, so no partition starves. */
   cursor: number;
   /**
@@ -75,7 +88,13 @@ export class MemberPoller {
     const deadlineMs = Date.now() + waitMs;
     const progress = this.progressOf(this.coordinator.find(groupId, memberId).member);
     this.forgetReplacedLogs(progress);
-    const { entry, member } = this.coordinator.touchForPoll(groupId, memberId, request.autoCommit === true ? progress.delivered : undefined);
+    if (request.ack === undefined || request.ack === progress.lastPollId) {
+      progress.confirmed = new Map(progress.delivered);
+    } else {
+      // The member did not get our last reply: deliver those records again.
+      progress.positions = new Map(progress.confirmed);
+    }
+    const { entry, member } = this.coordinator.touchForPoll(groupId, memberId, request.autoCommit === true ? progress.confirmed : undefined);
     member.activeCalls += 1;
     try {
       let partitions = this.read(entry, member, progress, maxRecords, maxBytes);
@@ -94,7 +113,8 @@ export class MemberPoller {
         partitions = this.read(entry, member, progress, maxRecords, maxBytes);
       }
       progress.delivered = new Map(progress.positions);
-      return { reply: this.coordinator.reply(entry, member), partitions };
+      progress.lastPollId += 1;
+      return { reply: this.coordinator.reply(entry, member), pollId: progress.lastPollId, partitions };
     } finally {
       member.activeCalls -= 1;
       member.lastSeenMs = Date.now();
@@ -104,7 +124,7 @@ export class MemberPoller {
   private progressOf(member: Member): MemberProgress {
     let progress = this.progress.get(member);
     if (progress === undefined) {
-      progress = { positions: new Map(), delivered: new Map(), cursor: 0, logs: new Map() };
+      progress = { positions: new Map(), delivered: new Map(), confirmed: new Map(), lastPollId: 0, cursor: 0, logs: new Map() };
       this.progress.set(member, progress);
     }
     return progress;
@@ -117,6 +137,7 @@ export class MemberPoller {
       progress.logs.delete(key);
       progress.positions.delete(key);
       progress.delivered.delete(key);
+      progress.confirmed.delete(key);
     }
   }
 

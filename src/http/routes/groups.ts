@@ -160,7 +160,7 @@ export function groupRoutes(app: FastifyInstance, broker: Broker): void {
     schema: {
       tags: ['groups'],
       summary: "Poll the member's partitions",
-      description: "Records from every partition assigned to the member, from its positions (the committed offset, else autoOffsetReset at join). Long-polls up to waitMs when nothing is there. The reply also carries the assignment and generation, and counts as a heartbeat that confirms the previous reply. With autoCommit=true the positions delivered by the previous poll are committed first (at-least-once).",
+      description: "Records from every partition assigned to the member, from its positions (the committed offset, else autoOffsetReset at join). Long-polls up to waitMs when nothing is there. The reply also carries the assignment and generation, and counts as a heartbeat that confirms the previous reply. With autoCommit=true the positions delivered by the previous poll are committed first (at-least-once). Send each reply's pollId back as `ack` so a reply lost on the way is delivered again instead of skipped.",
       params: memberParams,
       querystring: {
         type: 'object',
@@ -170,13 +170,14 @@ export function groupRoutes(app: FastifyInstance, broker: Broker): void {
           maxBytes: { type: 'integer', minimum: 1, maximum: limits.fetchBytesMax, default: limits.fetchBytesDefault, description: 'Most bytes of stored batches to read.' },
           waitMs: { type: 'integer', minimum: 0, maximum: limits.fetchWaitMsMax, default: 0, description: 'Long-poll: how long to wait when there is nothing to read.' },
           autoCommit: { type: 'boolean', default: false, description: 'Commit what the previous poll delivered before reading on.' },
+          ack: { type: 'integer', minimum: 0, description: "The pollId of the last reply you received. If a reply was lost on the way, its records are delivered again (without ack, each poll takes the previous reply as received)." },
         },
       },
       response: { 200: pollResponseSchema, ...errorResponses('GROUP_NOT_FOUND', 'UNKNOWN_MEMBER', 'TOO_MANY_WAITERS') },
     },
   }, async (request, reply) => {
     const { group, member } = request.params as { group: string; member: string };
-    const query = request.query as { maxRecords: number; maxBytes: number; waitMs: number; autoCommit: boolean };
+    const query = request.query as { maxRecords: number; maxBytes: number; waitMs: number; autoCommit: boolean; ack?: number };
     const controller = new AbortController();
     const onClose = (): void => controller.abort();
     reply.raw.once('close', onClose);
@@ -194,7 +195,7 @@ export function groupRoutes(app: FastifyInstance, broker: Broker): void {
       reply.type('application/json; charset=utf-8');
       return '{"groupId":' + JSON.stringify(member_.groupId) + ',"memberId":' + JSON.stringify(member_.memberId) +
         ',"generation":' + member_.generation + ',"assignment":' + JSON.stringify(member_.assignment) +
-        ',"heartbeatIntervalMs":' + member_.heartbeatIntervalMs + ',"records":[' + records + ']}';
+        ',"heartbeatIntervalMs":' + member_.heartbeatIntervalMs + ',"pollId":' + result.pollId + ',"records":[' + records + ']}';
     } finally {
       reply.raw.off('close', onClose);
     }
