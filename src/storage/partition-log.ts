@@ -64,6 +64,8 @@ export class PartitionLog {
   private flushWaiters: FlushWaiter[] = [];
   private isFlushing = false;
   private isFlushRequested = false;
+  /** The log end when the running flush started: what it makes durable. */
+  private flushTarget = 0;
   private lastFlushMs: number;
   private isClosed = false;
   private pendingSegmentFlushes = new Set<Promise<void>>();
@@ -149,15 +151,18 @@ export class PartitionLog {
         break;
       }
       const result = segment.recover(isEpochPlausible);
+      // open() may already have cut a torn tail; counting only this pass reported 0 bytes
+      // lost and relied on the gap check above to drop the later segments, uncounted.
+      const truncatedBytes = segment.truncatedBytesOnOpen + result.truncatedBytes;
       this.recovery.recoveredSegments += 1;
-      this.recovery.truncatedBytes += result.truncatedBytes;
+      this.recovery.truncatedBytes += truncatedBytes;
       rebuiltEpochs.push(...result.epochStarts);
       if (segment.isEmpty && this.segments.length > 0) {
         segment.delete();
       } else {
         this.segments.push(segment);
       }
-      if (result.truncatedBytes > 0) {
+      if (truncatedBytes > 0) {
         for (const stale of baseOffsets.slice(i + 1)) {
           this.recovery.truncatedBytes += fs.statSync(path.join(this.directory, segmentNameOf(stale))).size;
           deleteSegmentFiles(this.directory, stale);
@@ -172,7 +177,9 @@ export class PartitionLog {
     this.logStartOffset = Math.min(Math.max(persistedLogStartOffset, this.segments[0].baseOffset), this.logEndOffset);
     if (!isClean) {
       // What recovery validated is made durable before it counts as recovered.
-      for (const segment of this.segments) if (segment.baseOffset >= (checkpoint?.recoveryPoint ?? 0) || segment === this.activeSegment) segment.flushSync();
+      // That is every segment holding offsets at or past the old recovery point (the ones
+      // recovered), including one that starts below it: its tail may be in the page cache only.
+      for (const segment of this.segments) if (segment.nextOffset > (checkpoint?.recoveryPoint ?? 0) || segment === this.activeSegment) segment.flushSync();
     }
     this.recoveryPoint = this.logEndOffset;
     const checkpointHighWatermark = checkpoint?.highWatermark ?? 0;
@@ -196,7 +203,12 @@ export class PartitionLog {
       }
       this.epochCache.replace(starts);
     } else if (recovered.length > 0) {
-      for (const entry of recovered) this.epochCache.assign(entry.epoch, entry.startOffset);
+      // Recovery reports the epochs of each recovered segment from its first batch, so
+      // epochs the checkpoint already holds come back (assign() asserts on an older one).
+      // Every recovered batch matched the checkpoint, so only a newer epoch can be missing.
+      for (const entry of recovered) {
+        if (entry.epoch > this.epochCache.latestEpoch()) this.epochCache.assign(entry.epoch, entry.startOffset);
+      }
     }
     // Entries written just before a batch that never reached the log are dropped.
     this.epochCache.truncateFromEnd(this.logEndOffset);
@@ -235,10 +247,18 @@ export class PartitionLog {
   appendAsFollower(batches: Buffer, nowMs = Date.now()): BatchHeader[] {
     const headers: BatchHeader[] = [];
     let expected = this.logEndOffset;
+    let latestEpoch = this.epochCache.latestEpoch();
     for (let position = 0; position < batches.length;) {
       const problem = validateBatch(batches, position, expected);
       if (problem !== null) throw new Error(`refusing replicated batch at offset ${expected}: ${problem}`);
       const header = readBatchHeader(batches, position);
+      // The epoch lies outside the CRC. One going back would trip the epoch cache's
+      // assertion halfway through the loop below, after earlier batches were written.
+      if (header.partitionLeaderEpoch < latestEpoch) {
+        throw new Error(`refusing replicated batch at offset ${expected}: leader epoch ` +
+          `${header.partitionLeaderEpoch} is below the latest epoch ${latestEpoch}`);
+      }
+      latestEpoch = header.partitionLeaderEpoch;
       headers.push(header);
       expected = header.lastOffset + 1;
       position += header.sizeBytes;
@@ -280,7 +300,9 @@ export class PartitionLog {
     // point, so a crash rescans only the active segment.
     const flushed = old.flush().then(() => {
       old.flushIndexes();
-      if (!this.isClosed && next.baseOffset > this.recoveryPoint) {
+      // A truncation meanwhile may have removed `next` (and re-written its offsets, not yet
+      // fsynced): then this fsync says nothing about the offsets below next.baseOffset.
+      if (!this.isClosed && next.baseOffset > this.recoveryPoint && this.segments.includes(next)) {
         this.recoveryPoint = next.baseOffset;
         this.writeCheckpoint(false);
       }
@@ -368,6 +390,12 @@ export class PartitionLog {
     this.activeSegment.truncateTo(offset);
     this.epochCache.truncateFromEnd(this.logEndOffset);
     this.recoveryPoint = Math.min(this.recoveryPoint, this.logEndOffset);
+    // A running fsync covers at most what is left: offsets written again after it began
+    // are not durable. Waiters for removed offsets are told so rather than "durable".
+    this.flushTarget = Math.min(this.flushTarget, this.logEndOffset);
+    const logEndOffset = this.logEndOffset;
+    this.settleFlushWaiters((waiter) => waiter.offset > logEndOffset ? 'reject' : 'keep',
+      new Error(`log ${this.directory}: truncated to ${logEndOffset} before the records were flushed`));
     this.highWatermark = Math.min(this.highWatermark, this.logEndOffset);
     this.writeCheckpoint(false);
     this.checkInvariant();
@@ -383,13 +411,19 @@ export class PartitionLog {
     const { retentionMs, retentionBytes } = this.config;
     let deleted = 0;
     if (retentionMs >= 0) {
+      while (this.segments.length > 1 && this.isDeletable(this.segments[0]) &&
+             this.segments[0].maxTimestampMs < nowMs - retentionMs) {
+        this.deleteOldestSegment();
+        deleted += 1;
+      }
+      // Rolling is checked after the older segments went (it used to be checked first, and
+      // only for a lone segment, so a log whose records had all expired kept its active
+      // segment until the next pass). As in Kafka, the active segment is rolled and deleted
+      // when it is the last one left and has expired too.
       const active = this.activeSegment;
       if (this.segments.length === 1 && !active.isEmpty && active.maxTimestampMs < nowMs - retentionMs &&
           active.nextOffset <= this.highWatermark) {
         this.roll(nowMs);
-      }
-      while (this.segments.length > 1 && this.isDeletable(this.segments[0]) &&
-             this.segments[0].maxTimestampMs < nowMs - retentionMs) {
         this.deleteOldestSegment();
         deleted += 1;
       }
@@ -433,6 +467,11 @@ export class PartitionLog {
    */
   flushUpTo(offset = this.logEndOffset): Promise<void> {
     if (offset <= this.recoveryPoint) return Promise.resolve();
+    // A waiter past the log end would never be served, and kept startFlush() re-running
+    // empty flushes back to back (a microtask loop that starved the event loop).
+    if (offset > this.logEndOffset) {
+      return Promise.reject(new Error(`log ${this.directory}: cannot flush up to ${offset}, past the log end ${this.logEndOffset}`));
+    }
     return new Promise((resolve, reject) => {
       this.flushWaiters.push({ offset, resolve, reject });
       this.startFlush();
@@ -446,11 +485,13 @@ export class PartitionLog {
     }
     this.isFlushing = true;
     this.isFlushRequested = false;
-    const target = this.logEndOffset;
+    this.flushTarget = this.logEndOffset;
     const pending = this.segments.filter((segment) => segment.nextOffset > this.recoveryPoint);
     this.lastFlushMs = Date.now();
     Promise.all(pending.map((segment) => segment.flush())).then(
       () => {
+        // truncateTo() may have lowered the target while this fsync ran.
+        const target = this.flushTarget;
         this.recoveryPoint = Math.max(this.recoveryPoint, target);
         this.settleFlushWaiters((waiter) => waiter.offset <= target ? 'resolve' : 'keep');
       },

@@ -46,6 +46,11 @@ export class LogSegment {
   /** The offset the next appended batch gets: lastOffset + 1 of the last batch. */
   nextOffset: number;
   maxTimestampMs = -1;
+  /**
+   * Bytes open() cut off when it had to recover the segment (torn tail, index that did
+   * not fit): a later recover() finds nothing left to cut, so the caller adds these.
+   */
+  truncatedBytesOnOpen = 0;
   private offsetOfMaxTimestamp: number;
   private bytesSinceLastIndexEntry = 0;
   private isClosed = false;
@@ -83,9 +88,15 @@ export class LogSegment {
    */
   static open(directory: string, baseOffset: number, options: SegmentOptions): LogSegment {
     const logPath = path.join(directory, segmentFileName(baseOffset, '.log'));
+    // A missing index file would be created empty here and look consistent: the offset
+    // index would stay empty for good, and the largest timestamp would be taken from the
+    // tail scan alone (too low, so retention.ms could delete recent records and a search
+    // by time could skip them). Like Kafka's LogLoader, rebuild both from the log instead.
+    const isIndexMissing = !fs.existsSync(path.join(directory, segmentFileName(baseOffset, '.index'))) ||
+      !fs.existsSync(path.join(directory, segmentFileName(baseOffset, '.timeindex')));
     const segment = LogSegment.openFiles(directory, baseOffset, options, fs.statSync(logPath).mtimeMs);
-    if (!segment.offsetIndex.isConsistentWith(segment.sizeBytes)) {
-      segment.recover(() => true);
+    if (isIndexMissing || !segment.offsetIndex.isConsistentWith(segment.sizeBytes)) {
+      segment.truncatedBytesOnOpen = segment.recover(() => true).truncatedBytes;
       return segment;
     }
     const last = segment.offsetIndex.lastEntry();
@@ -102,7 +113,7 @@ export class LogSegment {
     // A clean shutdown never leaves a torn tail, so one here means the caller should
     // have asked for recovery; do it rather than serve a broken tail.
     if (end.isTorn || !segment.timeIndex.isConsistentWith(segment.nextOffset)) {
-      segment.recover(() => true);
+      segment.truncatedBytesOnOpen = segment.recover(() => true).truncatedBytes;
     }
     return segment;
   }
@@ -306,6 +317,10 @@ export class LogSegment {
   }
 
   flushIndexes(): void {
+    // A rolled segment's background flush may finish after the segment was closed (log
+    // closed or deleted, segment truncated away): its fds are gone, maybe reused by other
+    // files, and an EBADF thrown here became an unhandled rejection that ends the process.
+    if (this.isClosed) return;
     this.offsetIndex.flush();
     this.timeIndex.flush();
   }
