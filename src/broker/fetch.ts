@@ -73,7 +73,7 @@ export class Fetcher {
       // Retention moved past the reader while it waited.
       throw offsetOutOfRange(startOffset, log.logStartOffset, log.highWatermark);
     }
-    const batches = log.read(startOffset, maxBytes, log.highWatermark);
+    const batches = log.read(startOffset, maxBytes, log.highWatermark, maxRecords);
     return {
       partition: state.partition,
       startOffset,

@@ -320,18 +320,23 @@ export class PartitionLog {
   /**
    * Reads whole batches from the one holding `startOffset`, up to maxBytes (the first
    * batch whole in any case), never past `maxOffset` (the high watermark for
-   * consumers, the log end for followers). Null when nothing is there yet.
+   * consumers, the log end for followers). With `maxRecords`, stops after the batch
+   * holding the maxRecords-th record, so a reader that wants 500 records does not read
+   * megabytes of batches it will not serve. Null when nothing is there yet.
    */
-  read(startOffset: number, maxBytes: number, maxOffset = this.highWatermark): Buffer | null {
+  read(startOffset: number, maxBytes: number, maxOffset = this.highWatermark, maxRecords?: number): Buffer | null {
     if (startOffset < this.logStartOffset || startOffset > this.logEndOffset) {
       throw offsetOutOfRange(startOffset, this.logStartOffset, this.highWatermark);
     }
     if (startOffset >= maxOffset) return null;
+    const lastWanted = maxRecords === undefined ? maxOffset - 1 : Math.min(maxOffset - 1, startOffset + maxRecords - 1);
     const index = this.segmentIndexFor(startOffset);
     for (let i = index; i < this.segments.length; i++) {
       const segment = this.segments[i];
-      const maxPosition = maxOffset >= segment.nextOffset ? segment.sizeBytes : segment.positionOf(maxOffset).position;
-      const data = segment.read(Math.max(startOffset, segment.baseOffset), maxBytes, maxPosition);
+      // Batches never straddle the high watermark or lastWanted's batch end: whole batches only.
+      const highWatermarkPosition = maxOffset >= segment.nextOffset ? segment.sizeBytes : segment.positionOf(maxOffset).position;
+      const wantedPosition = lastWanted >= segment.nextOffset ? segment.sizeBytes : segment.endPositionOf(lastWanted);
+      const data = segment.read(Math.max(startOffset, segment.baseOffset), maxBytes, Math.min(highWatermarkPosition, wantedPosition));
       if (data !== null) return data;
       if (maxOffset <= segment.nextOffset) break;
     }

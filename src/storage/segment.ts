@@ -223,6 +223,19 @@ export class LogSegment {
     return found;
   }
 
+  /** Byte position just after the batch holding `offset` (sizeBytes when none holds it). */
+  endPositionOf(offset: number): number {
+    if (offset >= this.nextOffset) return this.sizeBytes;
+    const start = this.offsetIndex.lookup(offset);
+    let end = this.sizeBytes;
+    scanBatches(this.fd, start.position, this.sizeBytes, ({ position, header }) => {
+      if (header.lastOffset < offset) return true;
+      end = position + header.sizeBytes;
+      return false;
+    }, 16 * 1024);
+    return end;
+  }
+
   /**
    * Reads whole batches starting with the one that holds `startOffset`, up to maxBytes
    * and never past `maxPosition`. The first batch is returned whole even when it is

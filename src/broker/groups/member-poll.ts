@@ -161,7 +161,7 @@ export class MemberPoller {
       const { log } = state;
       const position = this.positionOf(entry, member, progress, key, state);
       if (position >= log.highWatermark) continue;
-      const batches = log.read(position, bytesLeft, log.highWatermark);
+      const batches = log.read(position, bytesLeft, log.highWatermark, recordsLeft);
       if (batches === null) continue;
       let lastOffset = position - 1;
       for (let at = 0; at < batches.length;) {
