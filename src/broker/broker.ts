@@ -49,6 +49,8 @@ export class Broker {
   readonly groups: GroupCoordinator;
   readonly poller: MemberPoller;
   readonly keys: KeyManager;
+  /** Told the duration of every log fsync (the HTTP layer's metrics set it). */
+  fsyncListener: ((seconds: number) => void) | undefined;
   readonly recovery: RecoverySummary;
   private isClosed = false;
   private readonly idempotencyTimer: NodeJS.Timeout;
@@ -92,14 +94,17 @@ export class Broker {
     fs.mkdirSync(options.dataDir, { recursive: true });
     const store = MetadataStore.open(path.join(options.dataDir, 'meta.db'));
     let topics: TopicManager | undefined;
+    let opened: Broker | undefined;
     const logs = new LogManager(path.join(options.dataDir, 'logs'), {
       retentionCheckIntervalMs: options.retentionCheckIntervalMs,
       onSegmentsDeleted: (name, log) => topics?.recordLogStartOffset(name, log.logStartOffset),
+      onFsync: (seconds) => opened?.fsyncListener?.(seconds),
       onError: options.onError,
     });
     try {
       const broker = new Broker(options, store, logs);
       topics = broker.topics;
+      opened = broker;
       return broker;
     } catch (error) {
       store.close();

@@ -44,6 +44,8 @@ export interface ProduceResult {
   offsets: RecordOffset[];
   /** True when the answer was replayed for a repeated Idempotency-Key. */
   isReplay: boolean;
+  /** Bytes of record batches appended (0 for a replay). */
+  appendedBytes: number;
 }
 
 /** A batch overhead of 61 bytes: kept out of the records' share of max.message.bytes. */
@@ -65,7 +67,7 @@ export class Producer {
     if (request.idempotencyKey !== undefined) {
       requestHash = hashRequest(request);
       const replay = this.replay(request.topic, request.idempotencyKey, requestHash);
-      if (replay !== undefined) return { offsets: replay, isReplay: true };
+      if (replay !== undefined) return { offsets: replay, isReplay: true, appendedBytes: 0 };
     }
     const keyFormat = request.keyFormat ?? 'string';
     const valueFormat = request.valueFormat ?? 'json';
@@ -99,9 +101,11 @@ export class Producer {
     // 2. Append every batch (synchronous: no other request interleaves).
     const offsets: RecordOffset[] = new Array(request.records.length);
     const flushes: Array<Promise<void>> = [];
+    let appendedBytes = 0;
     for (const { state, batches, members } of plans) {
       let memberIndex = 0;
       for (const batch of batches) {
+        appendedBytes += batch.length;
         const header = state.log.appendAsLeader(batch, state.leaderEpoch, nowMs);
         for (let offset = header.baseOffset; offset <= header.lastOffset; offset++) {
           const recordIndex = members[memberIndex++];
@@ -126,7 +130,7 @@ export class Producer {
     } else {
       await Promise.all(flushes);
     }
-    return { offsets, isReplay: false };
+    return { offsets, isReplay: false, appendedBytes };
   }
 
   private choosePartition(topic: Topic, explicit: number | undefined, input: RecordInput, sticky: number, index: number): number {

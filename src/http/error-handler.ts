@@ -56,7 +56,32 @@ export function installErrorHandler(app: FastifyInstance, options: ErrorHandlerO
     return reply.code(500).send({ error: { code: 'INTERNAL_ERROR', message: error.message } });
   });
 
+  // Fastify answers a known path asked with another method as 404. The catalogue (and
+  // RFC 9110) wants 405 with an Allow header, so routes added from here on are
+  // remembered with their methods and the not-found handler tells the two cases apart.
+  const routesByPattern = new Map<string, { pattern: RegExp; methods: Set<string> }>();
+  app.addHook('onRoute', (route) => {
+    let entry = routesByPattern.get(route.url);
+    if (entry === undefined) {
+      const pattern = new RegExp('^' + route.url.split('/').map((part) =>
+        (part.startsWith(':') ? '[^/]+' : part === '*' ? '.*' : part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))).join('/') + '$');
+      routesByPattern.set(route.url, (entry = { pattern, methods: new Set() }));
+    }
+    for (const method of Array.isArray(route.method) ? route.method : [route.method]) entry.methods.add(method);
+    if (entry.methods.has('GET')) entry.methods.add('HEAD');
+  });
+
   app.setNotFoundHandler((request, reply) => {
-    void reply.code(404).send({ error: { code: 'NOT_FOUND', message: `no route ${request.method} ${request.url.split('?')[0]}` } });
+    const path = request.url.split('?')[0];
+    const allowed = new Set<string>();
+    for (const { pattern, methods } of routesByPattern.values()) {
+      if (pattern.test(path)) for (const method of methods) allowed.add(method);
+    }
+    if (allowed.size > 0 && !allowed.has(request.method)) {
+      const allow = [...allowed].sort().join(', ');
+      void reply.code(405).header('allow', allow).send({ error: { code: 'METHOD_NOT_ALLOWED', message: `${request.method} is not allowed on ${path}; allowed: ${allow}` } });
+      return;
+    }
+    void reply.code(404).send({ error: { code: 'NOT_FOUND', message: `no route ${request.method} ${path}` } });
   });
 }

@@ -128,6 +128,7 @@ declare module 'fastify' {
 
 export function installMetrics(app: FastifyInstance, broker: Broker, streams: StreamRegistry): Metrics {
   const metrics = new Metrics(broker, streams);
+  broker.fsyncListener = (seconds) => metrics.fsyncSeconds.observe(seconds);
   app.decorate('runnelMetrics', metrics);
   app.addHook('onResponse', async (request, reply) => {
     metrics.request(request.method, request.routeOptions.url ?? 'unmatched', reply.statusCode, reply.elapsedTime / 1000);

@@ -7,6 +7,10 @@ import type { FastifyInstance } from 'fastify';
 import { RunnelError } from '../errors.js';
 
 export function installNdjsonParser(app: FastifyInstance): void {
+  // Request bodies are JSON or NDJSON only. Fastify also parses text/plain by default,
+  // which let a text body reach schema validation as a string and answer 400
+  // INVALID_REQUEST where the catalogue promises 415 UNSUPPORTED_MEDIA_TYPE.
+  app.removeContentTypeParser('text/plain');
   app.addContentTypeParser('application/x-ndjson', { parseAs: 'string' }, (_request, body, done) => {
     const text = body as string;
     const records: unknown[] = [];

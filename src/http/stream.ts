@@ -61,6 +61,10 @@ export async function streamPartition(
     'cache-control': 'no-cache',
     'x-accel-buffering': 'no',
   });
+  // Send the status line and headers now: Node holds them until the first write, so a
+  // stream from `latest` (or resumed at the end) would leave the client without a
+  // response, an EventSource unopened, until the first record or keep-alive (15 s).
+  raw.flushHeaders();
   const onClose = (): void => controller.abort();
   raw.on('close', onClose);
   const { signal } = controller;
@@ -84,6 +88,7 @@ export async function streamPartition(
           ? encodeRecords(result.batches, state.partition, offset, maxRecordsPerWrite, '', sseEvent)
           : encodeRecords(result.batches, state.partition, offset, maxRecordsPerWrite, '\n');
         if (encoded.count === 0) continue;
+        reply.server.runnelMetrics.consumed(state.topic, encoded.count, result.batches.length);
         offset = encoded.nextOffset;
         text = mode === 'sse' ? encoded.text : encoded.text + '\n';
       }

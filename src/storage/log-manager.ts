@@ -21,6 +21,8 @@ export interface LogManagerOptions {
   checkpointIntervalMs?: number;
   /** Told after retention deleted segments, so the caller can persist logStartOffset. */
   onSegmentsDeleted?: (name: string, log: PartitionLog, deletedCount: number) => void;
+  /** Told how long each fsync of a log took. */
+  onFsync?: (seconds: number) => void;
   /** Background failures (an fsync error, a full disk) are reported here. */
   onError?: (error: unknown, context: string) => void;
 }
@@ -43,7 +45,7 @@ export class LogManager {
   open(name: string, config: LogConfig, options: OpenOptions = {}): PartitionLog {
     assert(/^[a-zA-Z0-9._-]+$/.test(name) && name !== '.' && name !== '..', () => `log name ${JSON.stringify(name)} is not a plain directory name`);
     assert(!this.logs.has(name), () => `log ${name} is already open`);
-    const log = PartitionLog.open(path.join(this.logsDirectory, name), config, options);
+    const log = PartitionLog.open(path.join(this.logsDirectory, name), config, { onFsync: this.options.onFsync, ...options });
     this.logs.set(name, log);
     return log;
   }

@@ -40,6 +40,8 @@ export interface OpenOptions {
   /** The persisted logStartOffset (kept by the caller); the first segment may start lower. */
   logStartOffset?: number;
   nowMs?: number;
+  /** Told how long each group-commit fsync took (for metrics). */
+  onFsync?: (seconds: number) => void;
 }
 
 export interface RecoveryReport {
@@ -62,6 +64,7 @@ export class PartitionLog {
   recoveryPoint = 0;
   readonly recovery: RecoveryReport;
   private flushWaiters: FlushWaiter[] = [];
+  private onFsync: ((seconds: number) => void) | undefined;
   private isFlushing = false;
   private isFlushRequested = false;
   /** The log end when the running flush started: what it makes durable. */
@@ -84,6 +87,7 @@ export class PartitionLog {
     const nowMs = options.nowMs ?? Date.now();
     fs.mkdirSync(directory, { recursive: true });
     const log = new PartitionLog(directory, config, LeaderEpochCache.open(path.join(directory, EPOCH_FILE)), nowMs);
+    log.onFsync = options.onFsync;
     log.load(options.logStartOffset ?? 0, nowMs);
     return log;
   }
@@ -493,8 +497,10 @@ export class PartitionLog {
     this.flushTarget = this.logEndOffset;
     const pending = this.segments.filter((segment) => segment.nextOffset > this.recoveryPoint);
     this.lastFlushMs = Date.now();
+    const startedAt = process.hrtime.bigint();
     Promise.all(pending.map((segment) => segment.flush())).then(
       () => {
+        this.onFsync?.(Number(process.hrtime.bigint() - startedAt) / 1e9);
         // truncateTo() may have lowered the target while this fsync ran.
         const target = this.flushTarget;
         this.recoveryPoint = Math.max(this.recoveryPoint, target);

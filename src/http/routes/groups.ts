@@ -188,6 +188,7 @@ export function groupRoutes(app: FastifyInstance, broker: Broker): void {
         const topicField = '{"topic":' + JSON.stringify(polled.topic) + ',';
         const encoded = encodeRecords(polled.batches, polled.partition, polled.startOffset, polled.recordCount, ',', (_offset, json) => topicField + json.slice(1));
         if (encoded.count === 0) continue;
+        request.server.runnelMetrics.consumed(polled.topic, encoded.count, polled.batches.length);
         if (records !== '') records += ',';
         records += encoded.text;
       }

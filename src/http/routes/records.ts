@@ -66,6 +66,7 @@ export function recordRoutes(app: FastifyInstance, broker: Broker, streams: Stre
       idempotencyKey: typeof idempotencyKey === 'string' ? idempotencyKey : undefined,
     };
     const result = await broker.producer.produce(produceRequest);
+    if (!result.isReplay) request.server.runnelMetrics.produced(topic, result.offsets.length, result.appendedBytes);
     if (result.isReplay) reply.header('idempotent-replayed', 'true');
     reply.code(query.acks === 'none' ? 202 : 200);
     return { offsets: result.offsets };
@@ -150,6 +151,7 @@ export function recordRoutes(app: FastifyInstance, broker: Broker, streams: Stre
         signal: controller.signal,
       });
       const encoded = encodeRecords(result.batches, partition, startOffset, result.maxRecords, ',');
+      request.server.runnelMetrics.consumed(topic, encoded.count, result.batches?.length ?? 0);
       reply.type('application/json; charset=utf-8');
       return '{"records":[' + encoded.text + '],"nextOffset":' + encoded.nextOffset +
         ',"highWatermark":' + result.highWatermark + ',"logStartOffset":' + result.logStartOffset + '}';
