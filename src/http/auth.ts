@@ -7,9 +7,11 @@
  * - onRequest authenticates (401 UNAUTHENTICATED) before a body is even read.
  * - preHandler authorises (403 FORBIDDEN) once params and body are parsed and valid.
  * - Lists (topics, groups) show only what the key may see.
+ * - Deleting a key ends the streams and long-polls it still has open.
  * /health, /docs and /openapi.json stay open; /metrics is open unless
  * --metrics-require-key.
  */
+import type { ServerResponse } from 'node:http';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { canDescribe, canReadPrefix, isAllowed, type KeyManager, type Principal } from '../broker/access-control.js';
 import type { Broker } from '../broker/broker.js';
@@ -161,7 +163,21 @@ export function installAuth(app: FastifyInstance, broker: Broker, options: AuthO
     if (url === undefined) return undefined;
     return accessByRoute.get(`${request.method === 'HEAD' ? 'GET' : request.method} ${url}`);
   };
-  app.addHook('onRequest', async (request) => {
+  // Fix: a grant is checked once per request, so a stream (or long-poll) opened with a
+  // key went on delivering records after the key was deleted, though a deleted key
+  // "stops working at once". Responses still open are kept per key id, and deleting
+  // the key ends them (test/http/auth-streams.test.ts).
+  const openByKey = new Map<string, Set<ServerResponse>>();
+  const track = (keyId: string, raw: ServerResponse): void => {
+    let open = openByKey.get(keyId);
+    if (open === undefined) openByKey.set(keyId, (open = new Set()));
+    open.add(raw);
+    raw.once('close', () => {
+      open.delete(raw);
+      if (open.size === 0 && openByKey.get(keyId) === open) openByKey.delete(keyId);
+    });
+  };
+  app.addHook('onRequest', async (request, reply) => {
     const access = accessOf(request);
     if (access === undefined || access.isOpen === true) return;
     const token = presentedKey(request);
@@ -169,6 +185,13 @@ export function installAuth(app: FastifyInstance, broker: Broker, options: AuthO
     const principal = keys.authenticate(token);
     if (principal === undefined) throw new RunnelError('UNAUTHENTICATED', 'the API key is not valid');
     request.principal = principal;
+    track(principal.keyId, reply.raw);
+  });
+  app.addHook('onResponse', async (request, reply) => {
+    // After the DELETE's own answer is sent (a key may delete itself).
+    if (request.method !== 'DELETE' || request.routeOptions.url !== '/v1/keys/:keyId' || reply.statusCode !== 204) return;
+    const { keyId } = request.params as Params;
+    for (const raw of openByKey.get(keyId) ?? []) raw.destroy();
   });
   app.addHook('preHandler', async (request) => {
     const access = accessOf(request);
