@@ -10,7 +10,11 @@
  */
 import fs from 'node:fs';
 import { parseArgs } from 'node:util';
+import { topicConfigDefinitions } from './broker/topic-config.js';
 import { limits } from './limits.js';
+
+/** Kafka broker names a config file may hold: topic defaults, and num.partitions (= numPartitions). */
+const knownBrokerNames = new Set(['num.partitions', ...Object.values(topicConfigDefinitions).map((d) => d.brokerName)]);
 
 export interface Settings {
   host: string;
@@ -145,9 +149,16 @@ export function loadSettings(argv: string[], env: NodeJS.ProcessEnv = process.en
   const known = new Set(settingDefinitions.map((d) => d.name as string));
   for (const [key, value] of Object.entries(file)) {
     if (known.has(key)) continue;
-    if (key.includes('.')) brokerSettings[key] = value;
+    // Fix: a misspelt Kafka name (log.retention.mss) used to be accepted and ignored,
+    // so the node ran with a default the operator thought was changed.
+    if (key.includes('.') && knownBrokerNames.has(key)) brokerSettings[key] = value;
+    else if (key.includes('.')) throw new SettingsError(`setting config: unknown broker setting '${key}' in ${configPath}; known: ${[...knownBrokerNames].join(', ')}`);
     else throw new SettingsError(`setting config: unknown setting '${key}' in ${configPath}; known: ${[...known].join(', ')} and Kafka broker names such as log.retention.ms`);
   }
+  // Fix: Kafka's num.partitions in the file is the file's value of numPartitions, so
+  // flags and env beat it like any setting (serve.ts used to let it override an
+  // explicit --num-partitions 1, and passed a non-number on unchecked).
+  if (file.numPartitions === undefined && file['num.partitions'] !== undefined) file.numPartitions = file['num.partitions'];
   for (const definition of settingDefinitions) {
     const flag = flags[definition.flag];
     const fromEnv = env[definition.env];

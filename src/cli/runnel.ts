@@ -4,7 +4,6 @@
  */
 import { loadSettings, settingsHelp, SettingsError } from '../config.js';
 import { packageVersion } from '../util/package-info.js';
-import { serve } from './serve.js';
 
 const usage = `Usage: runnel <command> [options]
 
@@ -28,7 +27,11 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     }
     try {
-      await serve(loadSettings(rest));
+      const settings = loadSettings(rest);
+      // Loaded only once the settings are valid: the server's modules (Fastify, SQLite,
+      // ...) take about a second to load, which `--help` and a bad setting need not wait for.
+      const { serve } = await import('./serve.js');
+      await serve(settings);
     } catch (error) {
       if (error instanceof SettingsError || (error as { code?: string }).code === 'INVALID_CONFIG') {
         console.error(`runnel: ${(error as Error).message}`);

@@ -15,9 +15,8 @@ import { SettingsError } from '../config.js';
 export async function serve(settings: Settings): Promise<void> {
   checkLimits();
   const topicDefaults = topicDefaultsFromBrokerSettings(settings.brokerSettings);
-  const numPartitions = settings.brokerSettings['num.partitions'] !== undefined && settings.numPartitions === 1
-    ? Number(settings.brokerSettings['num.partitions'])
-    : settings.numPartitions;
+  // num.partitions from the config file is already folded into settings.numPartitions (config.ts).
+  const { numPartitions } = settings;
   const { app, isStopping } = await (async () => {
     let brokerRef: Broker | undefined;
     const logger = {

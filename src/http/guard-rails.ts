@@ -9,10 +9,10 @@
  *   node that is merely busy and operators can still see why.
  * Connection count is capped by the server (maxConnections) in app.ts.
  */
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply } from 'fastify';
 import underPressure from '@fastify/under-pressure';
 import type { Socket } from 'node:net';
-import { RunnelError } from '../errors.js';
+import { errorCatalogue } from '../errors.js';
 
 export interface GuardRailOptions {
   inFlightRequestsMax: number;
@@ -26,18 +26,34 @@ type CountedSocket = Socket & { [inFlightOnSocket]?: number };
 
 const ALWAYS_ANSWERED = new Set(['/health/live', '/metrics']);
 
+/**
+ * Answers a refusal with Runnel's error body, already serialised. Fix: these bodies
+ * used to go through the route's response schema, and a route with a schema of its
+ * own for that status (/health/ready: 503 {status, reason}) failed to serialise
+ * them, so the refusal became a 500 and an error log line per probe.
+ */
+function refuse(reply: FastifyReply, code: 'OVERLOADED' | 'TOO_MANY_REQUESTS', message: string): FastifyReply {
+  return reply
+    .code(errorCatalogue[code].status)
+    .header('retry-after', '1')
+    .type('application/json; charset=utf-8')
+    .send(JSON.stringify({ error: { code, message } }));
+}
+
 export async function installGuardRails(app: FastifyInstance, options: GuardRailOptions): Promise<void> {
   let inFlight = 0;
   app.addHook('onRequest', async (request, reply) => {
+    // Fix: refusals (here and under-pressure's) end the onRequest chain before app.ts
+    // sets x-request-id, so they went out without one. Set it first.
+    reply.header('x-request-id', request.id);
     const socket = request.raw.socket as CountedSocket | null;
     const onSocket = socket?.[inFlightOnSocket] ?? 0;
     if (!ALWAYS_ANSWERED.has(request.routeOptions.url ?? '')) {
-      if (inFlight >= options.inFlightRequestsMax || onSocket >= options.inFlightRequestsPerConnectionMax) reply.header('retry-after', '1');
       if (inFlight >= options.inFlightRequestsMax) {
-        throw new RunnelError('OVERLOADED', `the node is answering ${inFlight} requests; retry shortly`);
+        return refuse(reply, 'OVERLOADED', `the node is answering ${inFlight} requests; retry shortly`);
       }
       if (onSocket >= options.inFlightRequestsPerConnectionMax) {
-        throw new RunnelError('TOO_MANY_REQUESTS', `this connection has ${onSocket} requests in flight; wait for answers before sending more`);
+        return refuse(reply, 'TOO_MANY_REQUESTS', `this connection has ${onSocket} requests in flight; wait for answers before sending more`);
       }
     }
     inFlight += 1;
@@ -54,9 +70,7 @@ export async function installGuardRails(app: FastifyInstance, options: GuardRail
       // Returning without sending lets the request through (under-pressure's contract).
       pressureHandler: (request, reply, type, value) => {
         if (ALWAYS_ANSWERED.has(request.routeOptions.url ?? '')) return;
-        void reply.code(503).header('retry-after', '1').send({
-          error: { code: 'OVERLOADED', message: `the node is overloaded (${type}: ${Math.round(Number(value))}); retry shortly` },
-        });
+        void refuse(reply, 'OVERLOADED', `the node is overloaded (${type}: ${Math.round(Number(value))}); retry shortly`);
       },
     });
   }
