@@ -53,20 +53,19 @@ export class Broker {
   fsyncListener: ((seconds: number) => void) | undefined;
   readonly recovery: RecoverySummary;
   private isClosed = false;
-  private readonly idempotencyTimer: NodeJS.Timeout;
+  private isRecovered = false;
+  private idempotencyTimer: NodeJS.Timeout | undefined;
 
   private constructor(
     readonly options: BrokerOptions,
     readonly store: MetadataStore,
     readonly logs: LogManager,
   ) {
-    const startedMs = Date.now();
     this.topics = new TopicManager(store, logs, {
       nodeId: options.nodeId,
       brokerDefaults: options.topicDefaults,
       defaultPartitionCount: options.defaultPartitionCount,
     });
-    this.topics.loadAll();
     this.producer = new Producer(this.topics, store);
     this.fetcher = new Fetcher(this.topics);
     this.groups = new GroupCoordinator(this.topics, new GroupStore(store.database), {
@@ -75,41 +74,73 @@ export class Broker {
     this.poller = new MemberPoller(this.groups, this.topics);
     this.keys = new KeyManager(new ApiKeyStore(store.database), options.adminKey);
     this.recovery = { partitions: 0, cleanPartitions: 0, recoveredSegments: 0, truncatedBytes: 0, durationMs: 0 };
-    for (const [, log] of logs.all) {
+  }
+
+  /** Opens the broker and recovers every log before returning (tests, tools). */
+  static open(options: BrokerOptions): Broker {
+    const broker = Broker.create(options);
+    try {
+      const startedMs = Date.now();
+      broker.topics.loadAll();
+      broker.finishRecovery(startedMs);
+      return broker;
+    } catch (error) {
+      broker.store.close();
+      throw error;
+    }
+  }
+
+  /**
+   * Opens SQLite and sets the broker up without touching the logs: the server listens
+   * (answering 503 NOT_READY) while recover() brings the logs back.
+   */
+  static create(options: BrokerOptions): Broker {
+    fs.mkdirSync(options.dataDir, { recursive: true });
+    const store = MetadataStore.open(path.join(options.dataDir, 'meta.db'));
+    let opened: Broker | undefined;
+    const logs = new LogManager(path.join(options.dataDir, 'logs'), {
+      retentionCheckIntervalMs: options.retentionCheckIntervalMs,
+      onSegmentsDeleted: (name, log) => opened?.topics.recordLogStartOffset(name, log.logStartOffset),
+      onFsync: (seconds) => opened?.fsyncListener?.(seconds),
+      onError: options.onError,
+    });
+    try {
+      opened = new Broker(options, store, logs);
+      return opened;
+    } catch (error) {
+      store.close();
+      throw error;
+    }
+  }
+
+  /** Recovers every partition log, yielding between partitions; then the broker is ready. */
+  async recover(): Promise<void> {
+    const startedMs = Date.now();
+    await this.topics.loadAllGradually(() => this.isClosed);
+    if (!this.isClosed) this.finishRecovery(startedMs);
+  }
+
+  private finishRecovery(startedMs: number): void {
+    for (const [, log] of this.logs.all) {
       this.recovery.partitions += 1;
       if (log.recovery.isCleanShutdown) this.recovery.cleanPartitions += 1;
       this.recovery.recoveredSegments += log.recovery.recoveredSegments;
       this.recovery.truncatedBytes += log.recovery.truncatedBytes;
     }
     this.recovery.durationMs = Date.now() - startedMs;
-    logs.start();
+    this.groups.load();
+    this.logs.start();
     this.groups.start();
     this.idempotencyTimer = setInterval(() => {
-      store.expireIdempotentResponses(Date.now() - limits.idempotencyRetentionMs);
+      this.store.expireIdempotentResponses(Date.now() - limits.idempotencyRetentionMs);
     }, 60 * 60 * 1000);
     this.idempotencyTimer.unref();
+    this.isRecovered = true;
   }
 
-  static open(options: BrokerOptions): Broker {
-    fs.mkdirSync(options.dataDir, { recursive: true });
-    const store = MetadataStore.open(path.join(options.dataDir, 'meta.db'));
-    let topics: TopicManager | undefined;
-    let opened: Broker | undefined;
-    const logs = new LogManager(path.join(options.dataDir, 'logs'), {
-      retentionCheckIntervalMs: options.retentionCheckIntervalMs,
-      onSegmentsDeleted: (name, log) => topics?.recordLogStartOffset(name, log.logStartOffset),
-      onFsync: (seconds) => opened?.fsyncListener?.(seconds),
-      onError: options.onError,
-    });
-    try {
-      const broker = new Broker(options, store, logs);
-      topics = broker.topics;
-      opened = broker;
-      return broker;
-    } catch (error) {
-      store.close();
-      throw error;
-    }
+  /** Storage recovered, SQLite open, not stopping: able to serve. */
+  get isReady(): boolean {
+    return this.isRecovered && !this.isClosed;
   }
 
   get clusterId(): string {

@@ -62,10 +62,34 @@ export class TopicManager {
 
   /** Opens (and recovers) every partition SQLite knows and removes orphaned directories. */
   loadAll(): void {
-    const wanted = new Set<string>();
+    for (const record of this.store.listTopics()) this.materialise(record, this.store.listPartitions(record.name));
+    this.removeOrphanedLogs();
+  }
+
+  /**
+   * loadAll() one partition at a time, yielding to the event loop between them, so
+   * the node answers /health (503 while recovering) during a long recovery.
+   * `shouldStop` ends it early (the node is shutting down).
+   */
+  async loadAllGradually(shouldStop: () => boolean): Promise<void> {
     for (const record of this.store.listTopics()) {
-      const topic = this.materialise(record, this.store.listPartitions(record.name));
-      for (const state of topic.partitions) wanted.add(logDirectoryName(record.name, state.partition));
+      const effective = effectiveConfigs(record.configs, this.options.brokerDefaults);
+      const topic: Topic = { record, partitions: [], effective, sticky: new StickyPartitioner() };
+      this.topics.set(record.name, topic);
+      for (const partition of this.store.listPartitions(record.name)) {
+        if (shouldStop()) return;
+        topic.partitions.push(this.openPartition(record.name, partition, effective));
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+    }
+    if (!shouldStop()) this.removeOrphanedLogs();
+  }
+
+  /** Directories no topic claims (a crash between SQLite and disk) are removed. */
+  private removeOrphanedLogs(): void {
+    const wanted = new Set<string>();
+    for (const topic of this.topics.values()) {
+      for (const state of topic.partitions) wanted.add(logDirectoryName(topic.record.name, state.partition));
     }
     for (const name of this.logs.namesOnDisk()) {
       if (!wanted.has(name)) this.logs.deleteLog(name);

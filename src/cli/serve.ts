@@ -15,51 +15,47 @@ import { SettingsError } from '../config.js';
 export async function serve(settings: Settings): Promise<void> {
   checkLimits();
   const topicDefaults = topicDefaultsFromBrokerSettings(settings.brokerSettings);
-  // num.partitions from the config file is already folded into settings.numPartitions (config.ts).
-  const { numPartitions } = settings;
-  const { app, isStopping } = await (async () => {
-    let brokerRef: Broker | undefined;
-    const logger = {
-      level: settings.logLevel,
-      // Keys never reach the logs, whatever a future log line includes.
-      redact: ['req.headers.authorization', 'req.headers["x-api-key"]', 'headers.authorization', 'headers["x-api-key"]'],
-      ...(settings.logFormat === 'pretty' ? { transport: { target: 'pino-pretty', options: { translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' } } } : {}),
-    };
-    const built = await buildApp({
-      broker: (brokerRef = Broker.open({
-        dataDir: settings.dataDir,
-        nodeId: settings.nodeId,
-        topicDefaults,
-        defaultPartitionCount: numPartitions,
-        retentionCheckIntervalMs: settings.retentionCheckIntervalMs,
-        offsetsRetentionMs: settings.offsetsRetentionMinutes * 60_000,
-        adminKey: settings.adminKey === '' ? undefined : settings.adminKey,
-        onError: (error, context) => built.app.log.error({ err: error }, `background ${context} failed`),
-      })),
-      bodyLimitBytes: settings.bodyLimitBytes,
-      isAuthEnabled: settings.auth === 'api-key',
-      isMetricsKeyRequired: settings.metricsRequireKey,
-      guardRails: {
-        inFlightRequestsMax: settings.maxInFlightRequests,
-        inFlightRequestsPerConnectionMax: settings.maxInFlightRequestsPerConnection,
-        eventLoopDelayMsMax: settings.maxEventLoopDelayMs,
-      },
-      connectionsMax: settings.maxConnections,
-      tls: readTls(settings),
-      logger,
-      onInvariantBroken: () => {
-        // Stop before anything else is written; recovery on restart repairs the log.
-        setImmediate(() => process.exit(70));
-      },
-    });
-    built.app.decorate('runnelBroker', brokerRef);
-    return built;
-  })();
-  const broker = (app as unknown as { runnelBroker: Broker }).runnelBroker;
-  app.log.info({ recovery: broker.recovery, dataDir: settings.dataDir }, 'storage recovered');
-  if (settings.auth === 'api-key' && settings.adminKey === '' && broker.keys.list().length === 0) {
-    app.log.warn('auth is api-key but there is no API key yet: set --admin-key (RUNNEL_ADMIN_KEY) to make the first ones');
-  }
+  const logger = {
+    level: settings.logLevel,
+    // Keys never reach the logs, whatever a future log line includes.
+    redact: ['req.headers.authorization', 'req.headers["x-api-key"]', 'headers.authorization', 'headers["x-api-key"]'],
+    ...(settings.logFormat === 'pretty' ? { transport: { target: 'pino-pretty', options: { translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' } } } : {}),
+  };
+  const tls = readTls(settings);
+  // Background errors before the app (and its logger) exist go nowhere; there are none yet.
+  const backgroundLog: { current?: { error: (object: object, message: string) => void } } = {};
+  // SQLite opens now; the logs are recovered after the node listens, so /health/live
+  // answers and /health/ready says 503 "recovering storage" meanwhile.
+  const broker = Broker.create({
+    dataDir: settings.dataDir,
+    nodeId: settings.nodeId,
+    topicDefaults,
+    // num.partitions from the config file is already folded into settings.numPartitions (config.ts).
+    defaultPartitionCount: settings.numPartitions,
+    retentionCheckIntervalMs: settings.retentionCheckIntervalMs,
+    offsetsRetentionMs: settings.offsetsRetentionMinutes * 60_000,
+    adminKey: settings.adminKey === '' ? undefined : settings.adminKey,
+    onError: (error, context) => backgroundLog.current?.error({ err: error }, `background ${context} failed`),
+  });
+  const { app } = await buildApp({
+    broker,
+    bodyLimitBytes: settings.bodyLimitBytes,
+    isAuthEnabled: settings.auth === 'api-key',
+    isMetricsKeyRequired: settings.metricsRequireKey,
+    guardRails: {
+      inFlightRequestsMax: settings.maxInFlightRequests,
+      inFlightRequestsPerConnectionMax: settings.maxInFlightRequestsPerConnection,
+      eventLoopDelayMsMax: settings.maxEventLoopDelayMs,
+    },
+    connectionsMax: settings.maxConnections,
+    tls,
+    logger,
+    onInvariantBroken: () => {
+      // Stop before anything else is written; recovery on restart repairs the log.
+      setImmediate(() => process.exit(70));
+    },
+  });
+  backgroundLog.current = app.log;
 
   let isShuttingDown = false;
   const shutdown = async (signal: string): Promise<void> => {
@@ -83,8 +79,13 @@ export async function serve(settings: Settings): Promise<void> {
   };
   process.once('SIGTERM', () => void shutdown('SIGTERM'));
   process.once('SIGINT', () => void shutdown('SIGINT'));
-  void isStopping;
   await app.listen({ host: settings.host, port: settings.port });
+  await broker.recover();
+  if (isShuttingDown) return;
+  app.log.info({ recovery: broker.recovery, dataDir: settings.dataDir }, 'storage recovered');
+  if (settings.auth === 'api-key' && settings.adminKey === '' && broker.keys.list().length === 0) {
+    app.log.warn('auth is api-key but there is no API key yet: set --admin-key (RUNNEL_ADMIN_KEY) to make the first ones');
+  }
 }
 
 function readTls(settings: Settings): { cert: Buffer; key: Buffer } | undefined {

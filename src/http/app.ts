@@ -4,7 +4,7 @@
  * document served at /openapi.json and browsed at /docs (assets bundled: works offline).
  */
 import { randomBytes } from 'node:crypto';
-import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyServerOptions } from 'fastify';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import { Ajv } from 'ajv';
@@ -19,6 +19,8 @@ import { healthRoutes } from './routes/health.js';
 import { recordRoutes } from './routes/records.js';
 import { topicRoutes } from './routes/topics.js';
 import { installAuth } from './auth.js';
+import { installConnectionDraining } from './connections.js';
+import { RunnelError } from '../errors.js';
 import { installMetrics, type Metrics } from './metrics.js';
 import { installGuardRails, type GuardRailOptions } from './guard-rails.js';
 import { keyRoutes } from './routes/keys.js';
@@ -60,7 +62,21 @@ export async function buildApp(options: AppOptions): Promise<RunnelApp> {
     requestIdHeader: 'x-request-id',
     // Unique across restarts (a random boot id) and cheap (a counter), unless the caller sent one.
     genReqId: ((bootId: string, counter: { next: number }) => () => `${bootId}-${(counter.next++).toString(36)}`)(randomBytes(4).toString('hex'), { next: 1 }),
-    return503OnClosing: true,
+    // Requests arriving while the node stops get the catalogue's NOT_READY (the hook
+    // below), not Fastify's own 503 body.
+    return503OnClosing: false,
+    // Topic names may be 249 characters (Fastify cuts path parameters at 100 by default).
+    maxParamLength: 1024,
+    // Fastify answers unparseable URLs itself; keep the error shape and codes ours.
+    frameworkErrors: (error, request, reply) => {
+      const isTopicPath = request.url.startsWith('/v1/topics/');
+      void (reply as FastifyReply).code(400).send({
+        error: {
+          code: isTopicPath ? 'INVALID_TOPIC_NAME' : 'INVALID_REQUEST',
+          message: `the request path cannot be read (${error.code}): ${error.message}`,
+        },
+      });
+    },
     forceCloseConnections: 'idle',
     ajv: { customOptions: {} },
   }) as unknown as FastifyInstance;
@@ -70,6 +86,7 @@ export async function buildApp(options: AppOptions): Promise<RunnelApp> {
   const textAjv = new Ajv({ strict: false, coerceTypes: true, useDefaults: true, removeAdditional: false, allErrors: false });
   app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? bodyAjv : textAjv).compile(schema));
 
+  installConnectionDraining(app);
   let isStopping = false;
   const streams = new StreamRegistry();
   app.addHook('preClose', async () => {
@@ -113,6 +130,16 @@ export async function buildApp(options: AppOptions): Promise<RunnelApp> {
   // Every response says which request it answers (the id logs carry too).
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);
+  });
+  // Until storage is recovered, and once stopping has begun, only health, metrics and
+  // the docs answer.
+  app.addHook('onRequest', async (request) => {
+    if (options.broker.isReady && !isStopping) return;
+    const url = request.routeOptions.url ?? '';
+    if (url.startsWith('/health/') || url === '/metrics' || url.startsWith('/docs') || url === '/openapi.json') return;
+    throw new RunnelError('NOT_READY', isStopping || !options.broker.isOpen
+      ? 'the node is shutting down; retry on another node or after it restarts'
+      : 'the node is recovering its storage; retry shortly (GET /health/ready says when it is ready)');
   });
   installAuth(app, options.broker, { keys: options.isAuthEnabled === true ? options.broker.keys : undefined, isMetricsKeyRequired: options.isMetricsKeyRequired === true });
   const metrics = installMetrics(app, options.broker, streams);

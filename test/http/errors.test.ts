@@ -139,11 +139,10 @@ void t.test('every refusal is exactly {"error":{"code","message"}} with the cata
 });
 
 void t.test('errors the router raises before any route runs use the same shape', async (t) => {
-  const todo = { todo: 'src/http/app.ts: Fastify answers bad URLs and over-long path parameters itself (frameworkErrors not set), with {"error":"Bad Request","code":"FST_ERR_..."}' };
   const server = await startServer(t);
   await createTopic(server.url, 'errors');
-  assertError(t, await requestJson(`${server.url}/v1/topics/%E0%A4%A`), 'INVALID_TOPIC_NAME', 'a path with broken percent-encoding', todo);
-  assertError(t, await requestJson(`${server.url}/v1/topics/${'x'.repeat(300)}`), 'INVALID_TOPIC_NAME', 'a 300-character topic in the path', todo);
+  assertError(t, await requestJson(`${server.url}/v1/topics/%E0%A4%A`), 'INVALID_TOPIC_NAME', 'a path with broken percent-encoding');
+  assertError(t, await requestJson(`${server.url}/v1/topics/${'x'.repeat(300)}`), 'INVALID_TOPIC_NAME', 'a 300-character topic in the path');
   const after = await requestJson(`${server.url}/v1/topics/errors`);
   t.equal(after.status, 200, 'the node keeps serving');
 });

@@ -102,6 +102,11 @@ export class GroupCoordinator {
     private readonly options: CoordinatorOptions,
   ) {
     this.now = options.nowMs ?? Date.now;
+  }
+
+  /** Restores groups and offsets from the store; call once the topics are loaded. */
+  load(): void {
+    const { store } = this;
     const metadata = this.topicMetadata();
     for (const stored of store.listGroups()) {
       const group = new ConsumerGroup(stored.groupId, stored.createdAtMs, { groupEpoch: stored.groupEpoch, emptySinceMs: stored.emptySinceMs });

@@ -43,6 +43,10 @@ export function healthRoutes(app: FastifyInstance, broker: Broker, isStopping: (
       reply.code(503);
       return { status: 'unavailable', reason: 'the node is shutting down' };
     }
+    if (!broker.isReady) {
+      reply.code(503);
+      return { status: 'unavailable', reason: 'recovering storage' };
+    }
     return { status: 'ok', recovery: broker.recovery };
   });
 }

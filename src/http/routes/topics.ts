@@ -75,7 +75,7 @@ export function topicRoutes(app: FastifyInstance, broker: Broker): void {
         additionalProperties: false,
         properties: {
           name: topicNameParam,
-          partitions: { type: 'integer', minimum: 1, description: 'Number of partitions.', example: 3 },
+          partitions: { type: 'integer', description: 'Number of partitions (at least 1; INVALID_PARTITIONS otherwise).', example: 3 },
           replicationFactor: { type: 'integer', minimum: 1, description: 'Copies of each partition (at most the number of nodes).', example: 1 },
           configs: configsSchema,
         },
@@ -113,7 +113,7 @@ export function topicRoutes(app: FastifyInstance, broker: Broker): void {
         type: 'object',
         additionalProperties: false,
         properties: {
-          partitions: { type: 'integer', minimum: 1, description: 'New total partition count.' },
+          partitions: { type: 'integer', description: 'New total partition count: only grows (INVALID_PARTITIONS otherwise).' },
           configs: { ...configsSchema, additionalProperties: { type: ['string', 'number', 'boolean', 'null'] } },
         },
         example: { partitions: 6, configs: { 'retention.ms': '3600000' } },
