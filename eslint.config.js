@@ -18,6 +18,20 @@ export default tseslint.config(
     },
   },
   {
+    // The client and the CLI's client commands speak only the public HTTP API: they may
+    // use src/api (schemas, types, error codes) and src/util, never the server's layers.
+    files: ['src/client/**/*.ts', 'src/cli/**/*.ts'],
+    ignores: ['src/cli/serve.ts', 'src/cli/runnel.ts'],
+    rules: {
+      'no-restricted-imports': ['error', {
+        patterns: [{
+          group: ['**/broker/**', '**/http/**', '**/storage/**', '**/meta/**', '**/cluster/**', '**/errors.js', '**/config.js', '**/cli/serve.js'],
+          message: 'client/ and cli/ use only the public HTTP API (src/api, src/util, src/client).',
+        }],
+      }],
+    },
+  },
+  {
     // Tests read arbitrary JSON answers.
     files: ['test/**/*.ts'],
     rules: { '@typescript-eslint/no-explicit-any': 'off' },

@@ -18,10 +18,9 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { RunnelError } from '../errors.js';
 import type { ApiKeyStore, StoredApiKey } from '../meta/api-key-store.js';
 
-export const OPERATIONS = ['read', 'write', 'admin'] as const;
-export type Operation = (typeof OPERATIONS)[number];
-export const RESOURCE_TYPES = ['topic', 'group', 'cluster'] as const;
-export type ResourceType = (typeof RESOURCE_TYPES)[number];
+import { OPERATIONS, RESOURCE_TYPES, type Operation, type ResourceType } from '../api/key-schemas.js';
+
+export { OPERATIONS, RESOURCE_TYPES, type Operation, type ResourceType };
 
 export interface Grant {
   resource: ResourceType;

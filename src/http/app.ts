@@ -24,7 +24,7 @@ import { RunnelError } from '../errors.js';
 import { installMetrics, type Metrics } from './metrics.js';
 import { installGuardRails, type GuardRailOptions } from './guard-rails.js';
 import { keyRoutes } from './routes/keys.js';
-import { errorBodySchema, topicDescriptionSchema } from './schemas.js';
+import { errorBodySchema, topicDescriptionSchema } from '../api/schemas.js';
 import { StreamRegistry } from './stream.js';
 
 export interface AppOptions {

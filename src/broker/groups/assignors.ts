@@ -14,8 +14,9 @@
  */
 import { partitionKey, type PartitionKey } from './partition-key.js';
 
-export const ASSIGNOR_NAMES = ['sticky', 'range', 'roundrobin'] as const;
-export type AssignorName = (typeof ASSIGNOR_NAMES)[number];
+import { ASSIGNOR_NAMES, type AssignorName } from '../../api/group-schemas.js';
+
+export { ASSIGNOR_NAMES, type AssignorName };
 
 export interface AssignorMember {
   memberId: string;

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { Broker } from '../../broker/broker.js';
-import { errorResponses } from '../schemas.js';
+import { errorResponses } from '../../api/schemas.js';
 
 export function clusterRoutes(app: FastifyInstance, broker: Broker, advertisedUrl: () => string): void {
   app.get('/v1/cluster', {

@@ -11,8 +11,8 @@ import { encodeRecords } from '../record-json.js';
 import {
   commitBodySchema, committedOffsetsSchema, groupDescriptionSchema, groupListSchema, groupParams,
   joinBodySchema, memberParams, memberReplySchema, offsetsViewSchema, pollResponseSchema, resetBodySchema, heartbeatBodySchema,
-} from '../group-schemas.js';
-import { errorResponses } from '../schemas.js';
+} from '../../api/group-schemas.js';
+import { errorResponses } from '../../api/schemas.js';
 
 export function groupRoutes(app: FastifyInstance, broker: Broker): void {
   const { groups } = broker;

@@ -3,31 +3,9 @@
  * cluster admin grant when authentication is on.
  */
 import type { FastifyInstance } from 'fastify';
-import { OPERATIONS, RESOURCE_TYPES, type Grant, type KeyManager } from '../../broker/access-control.js';
-import { errorResponses } from '../schemas.js';
-
-const grantSchema = {
-  type: 'object',
-  required: ['resource', 'operations'],
-  additionalProperties: false,
-  properties: {
-    resource: { type: 'string', enum: [...RESOURCE_TYPES] },
-    name: { type: 'string', minLength: 1, maxLength: 249, description: 'Exactly this topic or group.' },
-    prefix: { type: 'string', minLength: 1, maxLength: 249, description: 'Every topic or group whose name starts with this.' },
-    operations: { type: 'array', minItems: 1, uniqueItems: true, items: { type: 'string', enum: [...OPERATIONS] } },
-  },
-} as const;
-
-const keyInfoSchema = {
-  type: 'object',
-  required: ['keyId', 'name', 'grants', 'createdAtMs'],
-  properties: {
-    keyId: { type: 'string' },
-    name: { type: 'string' },
-    grants: { type: 'array', items: grantSchema },
-    createdAtMs: { type: 'integer' },
-  },
-} as const;
+import type { Grant, KeyManager } from '../../broker/access-control.js';
+import { grantSchema, keyInfoSchema } from '../../api/key-schemas.js';
+import { errorResponses } from '../../api/schemas.js';
 
 export function keyRoutes(app: FastifyInstance, keys: KeyManager): void {
   app.get('/v1/keys', {

@@ -7,7 +7,7 @@ import { limits } from '../../limits.js';
 import { encodeRecords } from '../record-json.js';
 import {
   errorResponses, fetchResponseSchema, partitionParam, produceBodySchema, produceResponseSchema, topicNameParam, valueFormatSchema,
-} from '../schemas.js';
+} from '../../api/schemas.js';
 import { streamPartition, type StreamRegistry } from '../stream.js';
 
 const produceQuery = {

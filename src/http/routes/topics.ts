@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { Broker } from '../../broker/broker.js';
 import type { Topic } from '../../broker/topic-manager.js';
-import { configsSchema, errorResponses, topicNameParam } from '../schemas.js';
+import { configsSchema, errorResponses, topicNameParam } from '../../api/schemas.js';
 
 export function describeTopic(topic: Topic): object {
   return {

@@ -2,7 +2,7 @@
  * JSON schemas shared by routes. The same schemas validate requests, serialise
  * replies and generate openapi/openapi.json, so the docs cannot drift from the code.
  */
-import { errorCatalogue, type ErrorCode } from '../errors.js';
+import { errorCatalogue, type ErrorCode } from './error-codes.js';
 import { limits } from '../limits.js';
 
 export const errorBodySchema = {

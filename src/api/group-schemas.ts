@@ -2,9 +2,12 @@
  * JSON schemas of the consumer-group routes: they validate requests, shape replies
  * and document the API in openapi/openapi.json.
  */
-import { ASSIGNOR_NAMES } from '../broker/groups/assignors.js';
 import { limits } from '../limits.js';
 import { fetchedRecordSchema, partitionParam, topicNameParam } from './schemas.js';
+
+/** Server-side assignors a member may ask for (the broker implements them). */
+export const ASSIGNOR_NAMES = ['sticky', 'range', 'roundrobin'] as const;
+export type AssignorName = (typeof ASSIGNOR_NAMES)[number];
 
 const groupIdParam = {
   type: 'string',

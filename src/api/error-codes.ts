@@ -1,0 +1,42 @@
+/**
+ * The one catalogue of errors Runnel reports, shared by the server (which raises
+ * them) and the client (which reads them). Every error a client can see has a stable
+ * upper-case code, an HTTP status and a description; the OpenAPI document and the
+ * README list exactly these (a test keeps the three in step).
+ */
+export const errorCatalogue = {
+  INVALID_REQUEST: { status: 400, description: 'The request does not match the documented schema (wrong type, missing or unknown field, bad query parameter).' },
+  INVALID_JSON: { status: 400, description: 'The body is not valid JSON (or a line of an NDJSON body is not).' },
+  INVALID_TOPIC_NAME: { status: 400, description: "Topic names are 1-249 characters of [a-zA-Z0-9._-], and not '.' or '..'." },
+  INVALID_PARTITIONS: { status: 400, description: 'A partition count must be a positive integer within the limit, and can only grow.' },
+  INVALID_REPLICATION_FACTOR: { status: 400, description: 'The replication factor must be between 1 and the number of nodes.' },
+  INVALID_CONFIG: { status: 400, description: 'A topic config is unknown or its value is invalid.' },
+  INVALID_RECORD: { status: 400, description: 'A record is malformed: bad base64, a key or value that does not fit its format, a bad header or timestamp.' },
+  INVALID_OFFSET: { status: 400, description: "An offset must be a non-negative integer, 'earliest' or 'latest'." },
+  UNAUTHENTICATED: { status: 401, description: 'The node requires an API key (Authorization: Bearer <key> or X-API-Key) and none, or an unknown one, was given.' },
+  FORBIDDEN: { status: 403, description: "The API key's grants do not allow this operation on this resource." },
+  NOT_FOUND: { status: 404, description: 'No such route.' },
+  TOPIC_NOT_FOUND: { status: 404, description: 'The topic does not exist.' },
+  PARTITION_NOT_FOUND: { status: 404, description: 'The topic has no such partition.' },
+  GROUP_NOT_FOUND: { status: 404, description: 'The consumer group does not exist (it has no members and no committed offsets).' },
+  UNKNOWN_MEMBER: { status: 404, description: 'The group has no such member: it left, or was removed after its session timed out. Join again.' },
+  KEY_NOT_FOUND: { status: 404, description: 'No API key with this id.' },
+  METHOD_NOT_ALLOWED: { status: 405, description: 'The route does not accept this method.' },
+  TOPIC_EXISTS: { status: 409, description: 'A topic with this name already exists.' },
+  IDEMPOTENCY_KEY_REUSED: { status: 409, description: 'The Idempotency-Key was already used for a different request body.' },
+  STALE_GENERATION: { status: 409, description: 'The commit carries a generation the member does not hold for these partitions (they moved, or the generation is not the current one). Heartbeat for the current assignment.' },
+  GROUP_NOT_EMPTY: { status: 409, description: 'The group has live members: the request needs the group empty (delete, reset), or must come from a member (commit with memberId and generation).' },
+  REQUEST_TOO_LARGE: { status: 413, description: 'The request body is larger than the body limit.' },
+  RECORD_TOO_LARGE: { status: 413, description: "A partition's batch of records is larger than the topic's max.message.bytes." },
+  UNSUPPORTED_MEDIA_TYPE: { status: 415, description: 'The Content-Type is not application/json or application/x-ndjson.' },
+  OFFSET_OUT_OF_RANGE: { status: 416, description: 'The offset is outside [logStartOffset, highWatermark]; the body carries both.' },
+  TOO_MANY_REQUESTS: { status: 429, description: 'This connection has too many requests in flight; wait for answers before sending more.' },
+  TOO_MANY_WAITERS: { status: 429, description: 'Too many long-polls or streams are open on this partition or node; retry later.' },
+  INTERNAL_ERROR: { status: 500, description: 'An unexpected server error. The message says what failed.' },
+  OVERLOADED: { status: 503, description: 'The node has more work than it can take now (requests in flight, event-loop delay); retry after a moment.' },
+  NOT_READY: { status: 503, description: 'The node is starting or stopping and cannot serve this request now.' },
+} as const satisfies Record<string, { status: number; description: string }>;
+
+export type ErrorCode = keyof typeof errorCatalogue;
+
+export const errorCodes = Object.keys(errorCatalogue) as ErrorCode[];

@@ -1,0 +1,32 @@
+/**
+ * JSON schemas of API keys and grants, shared by the server's routes and the client.
+ */
+
+export const OPERATIONS = ['read', 'write', 'admin'] as const;
+export type Operation = (typeof OPERATIONS)[number];
+export const RESOURCE_TYPES = ['topic', 'group', 'cluster'] as const;
+export type ResourceType = (typeof RESOURCE_TYPES)[number];
+
+export const grantSchema = {
+  type: 'object',
+  required: ['resource', 'operations'],
+  additionalProperties: false,
+  properties: {
+    resource: { type: 'string', enum: [...RESOURCE_TYPES] },
+    name: { type: 'string', minLength: 1, maxLength: 249, description: 'Exactly this topic or group.' },
+    prefix: { type: 'string', minLength: 1, maxLength: 249, description: 'Every topic or group whose name starts with this.' },
+    operations: { type: 'array', minItems: 1, uniqueItems: true, items: { type: 'string', enum: [...OPERATIONS] } },
+  },
+} as const;
+
+export const keyInfoSchema = {
+  type: 'object',
+  required: ['keyId', 'name', 'grants', 'createdAtMs'],
+  properties: {
+    keyId: { type: 'string' },
+    name: { type: 'string' },
+    grants: { type: 'array', items: grantSchema },
+    createdAtMs: { type: 'integer' },
+  },
+} as const;
+
