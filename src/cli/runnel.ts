@@ -1,26 +1,12 @@
 #!/usr/bin/env node
 /**
- * The `runnel` command. `runnel serve` runs a node (what `npm start` runs).
+ * The `runnel` command. `runnel serve` runs a node (what `npm start` runs); every
+ * other command is a client of a node, in program.ts (commander, over the HTTP client).
  */
 import { loadSettings, settingsHelp, SettingsError } from '../config.js';
-import { packageVersion } from '../util/package-info.js';
-
-const usage = `Usage: runnel <command> [options]
-
-Commands:
-  serve      Run a Runnel node (see runnel serve --help)
-  version    Print the version`;
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
-  if (command === undefined || command === 'help' || command === '--help' || command === '-h') {
-    console.log(usage);
-    return command === undefined ? 1 : 0;
-  }
-  if (command === 'version' || command === '--version') {
-    console.log(packageVersion);
-    return 0;
-  }
   if (command === 'serve') {
     if (rest.includes('--help') || rest.includes('-h')) {
       console.log(settingsHelp());
@@ -41,8 +27,9 @@ async function main(argv: string[]): Promise<number> {
     }
     return -1;
   }
-  console.error(`runnel: unknown command '${command}'\n\n${usage}`);
-  return 2;
+  // Loaded only for client commands: `serve` never pays for commander and the client.
+  const { runCli } = await import('./program.js');
+  return runCli(argv);
 }
 
 main(process.argv.slice(2)).then(
