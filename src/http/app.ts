@@ -66,7 +66,7 @@ export async function buildApp(options: AppOptions): Promise<RunnelApp> {
     // below), not Fastify's own 503 body.
     return503OnClosing: false,
     // Topic names may be 249 characters (Fastify cuts path parameters at 100 by default).
-    maxParamLength: 1024,
+    routerOptions: { maxParamLength: 1024 },
     // Fastify answers unparseable URLs itself; keep the error shape and codes ours.
     frameworkErrors: (error, request, reply) => {
       const isTopicPath = request.url.startsWith('/v1/topics/');
@@ -79,6 +79,11 @@ export async function buildApp(options: AppOptions): Promise<RunnelApp> {
     },
     forceCloseConnections: 'idle',
     ajv: { customOptions: {} },
+    // Bodies are parsed with plain JSON.parse: Runnel never merges parsed objects into
+    // others (values are re-serialised, headers read as own keys), so the
+    // __proto__/constructor scans of every body would only cost time on the hot path.
+    onProtoPoisoning: 'ignore',
+    onConstructorPoisoning: 'ignore',
   }) as unknown as FastifyInstance;
   // Bodies are validated strictly (a string is not a number); query strings, params
   // and headers are text on the wire and are coerced.

@@ -69,7 +69,8 @@ export function recordRoutes(app: FastifyInstance, broker: Broker, streams: Stre
     if (!result.isReplay) request.server.runnelMetrics.produced(topic, result.offsets.length, result.appendedBytes);
     if (result.isReplay) reply.header('idempotent-replayed', 'true');
     reply.code(query.acks === 'none' ? 202 : 200);
-    return { offsets: result.offsets };
+    reply.type('application/json; charset=utf-8');
+    return offsetsJson(result.offsets);
   };
   const produceResponses = { 200: produceResponseSchema, 202: { ...produceResponseSchema, description: 'Accepted (acks=none).' }, ...produceErrors };
 
@@ -199,4 +200,14 @@ function parseOffset(text: string, what: string): number | 'earliest' | 'latest'
   if (text === 'earliest' || text === 'latest') return text;
   if (/^\d{1,16}$/.test(text) && Number.isSafeInteger(Number(text))) return Number(text);
   throw new RunnelError('INVALID_OFFSET', `${what} must be a non-negative integer, 'earliest' or 'latest', got ${JSON.stringify(text.slice(0, 40))}`);
+}
+
+function offsetsJson(offsets: Array<{ partition: number; offset: number; timestamp: number }>): string {
+  let text = '{"offsets":[';
+  for (let i = 0; i < offsets.length; i++) {
+    const entry = offsets[i];
+    if (i > 0) text += ',';
+    text += '{"partition":' + entry.partition + ',"offset":' + entry.offset + ',"timestamp":' + entry.timestamp + '}';
+  }
+  return text + ']}';
 }
