@@ -23,6 +23,7 @@ import { cpuProfileDir, isCpuProfileWanted, startRunnel, type RunnelNode } from 
 import type { BenchContext, ResultRow, Scenario } from './scenario.js';
 import { endToEndScenario } from './scenarios/end-to-end.js';
 import { fetchScenario } from './scenarios/fetch.js';
+import { groupScenario } from './scenarios/group.js';
 import { produceFsyncScenario } from './scenarios/produce-fsync.js';
 import { produceLatencyScenario } from './scenarios/produce-latency.js';
 import { produceScenario } from './scenarios/produce.js';
@@ -35,6 +36,7 @@ const SCENARIOS: Record<ScenarioName, Scenario> = {
   fetch: fetchScenario,
   'produce-latency': produceLatencyScenario,
   'end-to-end': endToEndScenario,
+  group: groupScenario,
   redis: redisScenario,
 };
 
