@@ -224,7 +224,25 @@ export const pollResponseSchema = {
   properties: {
     ...memberReplySchema.properties,
     pollId: { type: 'integer', description: 'Send back as ?ack= with the next poll.' },
-    records: { type: 'array', items: { ...fetchedRecordSchema, properties: { topic: { type: 'string' }, ...fetchedRecordSchema.properties } } },
+    records: { type: 'array', items: { ...fetchedRecordSchema, required: ['topic', ...fetchedRecordSchema.required], properties: { topic: { type: 'string' }, ...fetchedRecordSchema.properties } } },
   },
   example: { ...memberReplySchema.example, pollId: 7, records: [{ topic: 'orders', partition: 0, offset: 41, timestamp: 1764000000000, key: 'customer-42', value: { item: 'book' }, headers: {} }] },
+} as const;
+
+export const pollQuerySchema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    maxRecords: { type: 'integer', minimum: 1, maximum: limits.fetchRecordCountMax, default: limits.fetchRecordCountDefault, description: 'Most records to return, over all partitions.' },
+    maxBytes: { type: 'integer', minimum: 1, maximum: limits.fetchBytesMax, default: limits.fetchBytesDefault, description: 'Most bytes of stored batches to read.' },
+    waitMs: { type: 'integer', minimum: 0, maximum: limits.fetchWaitMsMax, default: 0, description: 'Long-poll: how long to wait when there is nothing to read.' },
+    autoCommit: { type: 'boolean', default: false, description: 'Commit what the previous poll delivered before reading on.' },
+    ack: { type: 'integer', minimum: 0, description: "The pollId of the last reply you received. If a reply was lost on the way, its records are delivered again (without ack, each poll takes the previous reply as received)." },
+  },
+} as const;
+
+export const offsetsQuerySchema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: { topic: { type: 'string', description: 'Only this topic.' } },
 } as const;

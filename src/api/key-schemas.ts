@@ -30,3 +30,22 @@ export const keyInfoSchema = {
   },
 } as const;
 
+
+export const keyListSchema = { type: 'object', required: ['keys'], properties: { keys: { type: 'array', items: keyInfoSchema } } } as const;
+
+export const createKeyBodySchema = {
+  type: 'object',
+  required: ['name', 'grants'],
+  additionalProperties: false,
+  properties: {
+    name: { type: 'string', minLength: 1, maxLength: 200, description: 'Who or what uses the key.' },
+    grants: { type: 'array', maxItems: 1000, items: grantSchema },
+  },
+  example: { name: 'billing-service', grants: [{ resource: 'topic', prefix: 'billing.', operations: ['read', 'write'] }, { resource: 'group', name: 'billing', operations: ['read'] }] },
+} as const;
+
+export const createdKeySchema = {
+  ...keyInfoSchema,
+  required: [...keyInfoSchema.required, 'key'],
+  properties: { ...keyInfoSchema.properties, key: { type: 'string', description: 'The secret key: store it now.' } },
+} as const;

@@ -142,6 +142,7 @@ export const produceResponseSchema = {
 
 export const fetchedRecordSchema = {
   type: 'object',
+  required: ['partition', 'offset', 'timestamp', 'key', 'value', 'headers'],
   properties: {
     partition: { type: 'integer' },
     offset: { type: 'integer' },
@@ -167,4 +168,108 @@ export const fetchResponseSchema = {
     highWatermark: 42,
     logStartOffset: 0,
   },
+} as const;
+
+export const topicListSchema = {
+  type: 'object',
+  required: ['topics'],
+  properties: {
+    topics: {
+      type: 'array',
+      items: {
+        type: 'object',
+        required: ['name', 'partitions', 'replicationFactor'],
+        properties: { name: { type: 'string' }, partitions: { type: 'integer' }, replicationFactor: { type: 'integer' } },
+      },
+    },
+  },
+  example: { topics: [{ name: 'orders', partitions: 3, replicationFactor: 1 }] },
+} as const;
+
+export const createTopicBodySchema = {
+  type: 'object',
+  required: ['name'],
+  additionalProperties: false,
+  properties: {
+    name: topicNameParam,
+    partitions: { type: 'integer', description: 'Number of partitions (at least 1; INVALID_PARTITIONS otherwise).', example: 3 },
+    replicationFactor: { type: 'integer', minimum: 1, description: 'Copies of each partition (at most the number of nodes).', example: 1 },
+    configs: configsSchema,
+  },
+  example: { name: 'orders', partitions: 3, configs: { 'retention.ms': '86400000' } },
+} as const;
+
+export const alterTopicBodySchema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    partitions: { type: 'integer', description: 'New total partition count: only grows (INVALID_PARTITIONS otherwise).' },
+    configs: { ...configsSchema, additionalProperties: { type: ['string', 'number', 'boolean', 'null'] } },
+  },
+  example: { partitions: 6, configs: { 'retention.ms': '3600000' } },
+} as const;
+
+export const produceQuerySchema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    acks: { type: 'string', enum: ['none', 'leader', 'all'], default: 'all', description: "none: answer without waiting for an fsync (202). leader/all: answer once the records are written and, when flush.messages/flush.ms call for it, fsynced; all also waits for the in-sync replicas." },
+    keyFormat: { ...valueFormatSchema, description: 'Key format for application/x-ndjson bodies (JSON bodies carry it in the body).' },
+    valueFormat: { ...valueFormatSchema, description: 'Value format for application/x-ndjson bodies (JSON bodies carry it in the body).' },
+  },
+} as const;
+
+export const produceHeadersSchema = {
+  type: 'object',
+  properties: {
+    'idempotency-key': { type: 'string', minLength: 1, maxLength: limits.idempotencyKeyLengthMax, description: 'Makes a retried request return the first answer instead of appending again (remembered for 24 h).' },
+  },
+} as const;
+
+export const fetchQuerySchema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    offset: { type: 'string', default: 'earliest', description: "A non-negative offset, 'earliest' (logStartOffset) or 'latest' (highWatermark: only new records).", example: 'earliest' },
+    maxRecords: { type: 'integer', minimum: 1, maximum: limits.fetchRecordCountMax, default: limits.fetchRecordCountDefault, description: 'Most records to return.' },
+    maxBytes: { type: 'integer', minimum: 1, maximum: limits.fetchBytesMax, default: limits.fetchBytesDefault, description: 'Most bytes of stored batches to read (the first batch is returned whole even if larger).' },
+    waitMs: { type: 'integer', minimum: 0, maximum: limits.fetchWaitMsMax, default: 0, description: 'Long-poll: how long to wait for a record when none is there.' },
+  },
+} as const;
+
+export const partitionOffsetsQuerySchema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: { timestamp: { type: 'integer', minimum: 0, description: 'Milliseconds since the epoch.' } },
+} as const;
+
+export const partitionOffsetsSchema = {
+  type: 'object',
+  required: ['partition', 'logStartOffset', 'highWatermark', 'logEndOffset'],
+  properties: {
+    partition: { type: 'integer' },
+    logStartOffset: { type: 'integer', description: 'earliest' },
+    highWatermark: { type: 'integer', description: 'latest' },
+    logEndOffset: { type: 'integer' },
+    offset: { type: ['integer', 'null'], description: 'With ?timestamp: the first offset at or after it, or null.' },
+    timestamp: { type: ['integer', 'null'], description: "With ?timestamp: that record's timestamp, or null." },
+  },
+  example: { partition: 0, logStartOffset: 0, highWatermark: 42, logEndOffset: 42 },
+} as const;
+
+export const clusterSchema = {
+  type: 'object',
+  required: ['clusterId', 'controller', 'nodes'],
+  properties: {
+    clusterId: { type: 'string' },
+    controller: { type: 'integer', description: 'Node id of the active controller.' },
+    nodes: {
+      type: 'array',
+      items: {
+        type: 'object',
+        properties: { nodeId: { type: 'integer' }, url: { type: 'string' }, state: { type: 'string', enum: ['online', 'fenced'] } },
+      },
+    },
+  },
+  example: { clusterId: 'q2KfX0cERmWGfZ1mRL6v2A', controller: 1, nodes: [{ nodeId: 1, url: 'http://127.0.0.1:8080', state: 'online' }] },
 } as const;

@@ -6,11 +6,11 @@ import type { FastifyInstance } from 'fastify';
 import type { Broker } from '../../broker/broker.js';
 import type { JoinRequest, ResetTarget } from '../../broker/groups/group-coordinator.js';
 import { fromTopicAssignments } from '../../broker/groups/partition-key.js';
-import { limits } from '../../limits.js';
 import { encodeRecords } from '../record-json.js';
 import {
   commitBodySchema, committedOffsetsSchema, groupDescriptionSchema, groupListSchema, groupParams,
-  joinBodySchema, memberParams, memberReplySchema, offsetsViewSchema, pollResponseSchema, resetBodySchema, heartbeatBodySchema,
+  joinBodySchema, memberParams, memberReplySchema, offsetsQuerySchema, offsetsViewSchema, pollQuerySchema, pollResponseSchema, resetBodySchema,
+  heartbeatBodySchema,
 } from '../../api/group-schemas.js';
 import { errorResponses } from '../../api/schemas.js';
 
@@ -55,7 +55,7 @@ export function groupRoutes(app: FastifyInstance, broker: Broker): void {
       summary: 'Committed offsets and lag',
       description: 'Per partition committed or assigned: the committed offset (null when none), its metadata, the log end (high watermark) and the lag.',
       params: groupParams,
-      querystring: { type: 'object', additionalProperties: false, properties: { topic: { type: 'string', description: 'Only this topic.' } } },
+      querystring: offsetsQuerySchema,
       response: { 200: offsetsViewSchema, ...errorResponses('GROUP_NOT_FOUND') },
     },
   }, async (request) => {
@@ -162,17 +162,7 @@ export function groupRoutes(app: FastifyInstance, broker: Broker): void {
       summary: "Poll the member's partitions",
       description: "Records from every partition assigned to the member, from its positions (the committed offset, else autoOffsetReset at join). Long-polls up to waitMs when nothing is there. The reply also carries the assignment and generation, and counts as a heartbeat that confirms the previous reply. With autoCommit=true the positions delivered by the previous poll are committed first (at-least-once). Send each reply's pollId back as `ack` so a reply lost on the way is delivered again instead of skipped.",
       params: memberParams,
-      querystring: {
-        type: 'object',
-        additionalProperties: false,
-        properties: {
-          maxRecords: { type: 'integer', minimum: 1, maximum: limits.fetchRecordCountMax, default: limits.fetchRecordCountDefault, description: 'Most records to return, over all partitions.' },
-          maxBytes: { type: 'integer', minimum: 1, maximum: limits.fetchBytesMax, default: limits.fetchBytesDefault, description: 'Most bytes of stored batches to read.' },
-          waitMs: { type: 'integer', minimum: 0, maximum: limits.fetchWaitMsMax, default: 0, description: 'Long-poll: how long to wait when there is nothing to read.' },
-          autoCommit: { type: 'boolean', default: false, description: 'Commit what the previous poll delivered before reading on.' },
-          ack: { type: 'integer', minimum: 0, description: "The pollId of the last reply you received. If a reply was lost on the way, its records are delivered again (without ack, each poll takes the previous reply as received)." },
-        },
-      },
+      querystring: pollQuerySchema,
       response: { 200: pollResponseSchema, ...errorResponses('GROUP_NOT_FOUND', 'UNKNOWN_MEMBER', 'TOO_MANY_WAITERS') },
     },
   }, async (request, reply) => {

@@ -4,7 +4,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import type { Grant, KeyManager } from '../../broker/access-control.js';
-import { grantSchema, keyInfoSchema } from '../../api/key-schemas.js';
+import { createdKeySchema, createKeyBodySchema, keyListSchema } from '../../api/key-schemas.js';
 import { errorResponses } from '../../api/schemas.js';
 
 export function keyRoutes(app: FastifyInstance, keys: KeyManager): void {
@@ -13,7 +13,7 @@ export function keyRoutes(app: FastifyInstance, keys: KeyManager): void {
       tags: ['keys'],
       summary: 'List API keys',
       description: 'Every key with its grants (never its secret).',
-      response: { 200: { type: 'object', required: ['keys'], properties: { keys: { type: 'array', items: keyInfoSchema } } }, ...errorResponses('UNAUTHENTICATED', 'FORBIDDEN') },
+      response: { 200: keyListSchema, ...errorResponses('UNAUTHENTICATED', 'FORBIDDEN') },
     },
   }, async () => ({ keys: keys.list() }));
 
@@ -22,18 +22,9 @@ export function keyRoutes(app: FastifyInstance, keys: KeyManager): void {
       tags: ['keys'],
       summary: 'Make an API key',
       description: "Grants: read / write / admin on a topic or group (by `name`, by `prefix`, or all when neither is given), or admin on the cluster (managing keys). The reply's `key` is the only time the secret is shown; send it as `Authorization: Bearer <key>`.",
-      body: {
-        type: 'object',
-        required: ['name', 'grants'],
-        additionalProperties: false,
-        properties: {
-          name: { type: 'string', minLength: 1, maxLength: 200, description: 'Who or what uses the key.' },
-          grants: { type: 'array', maxItems: 1000, items: grantSchema },
-        },
-        example: { name: 'billing-service', grants: [{ resource: 'topic', prefix: 'billing.', operations: ['read', 'write'] }, { resource: 'group', name: 'billing', operations: ['read'] }] },
-      },
+      body: createKeyBodySchema,
       response: {
-        201: { ...keyInfoSchema, required: [...keyInfoSchema.required, 'key'], properties: { ...keyInfoSchema.properties, key: { type: 'string', description: 'The secret key: store it now.' } } },
+        201: createdKeySchema,
         ...errorResponses('INVALID_JSON', 'UNAUTHENTICATED', 'FORBIDDEN'),
       },
     },

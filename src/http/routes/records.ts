@@ -3,29 +3,12 @@ import type { Broker } from '../../broker/broker.js';
 import type { Acks, ProduceRequest } from '../../broker/produce.js';
 import type { ProduceRecord, ValueFormat } from '../../broker/record-input.js';
 import { RunnelError } from '../../errors.js';
-import { limits } from '../../limits.js';
 import { encodeRecords } from '../record-json.js';
 import {
-  errorResponses, fetchResponseSchema, partitionParam, produceBodySchema, produceResponseSchema, topicNameParam, valueFormatSchema,
+  errorResponses, fetchQuerySchema, fetchResponseSchema, partitionOffsetsQuerySchema, partitionOffsetsSchema, partitionParam,
+  produceBodySchema, produceHeadersSchema, produceQuerySchema, produceResponseSchema, topicNameParam,
 } from '../../api/schemas.js';
 import { streamPartition, type StreamRegistry } from '../stream.js';
-
-const produceQuery = {
-  type: 'object',
-  additionalProperties: false,
-  properties: {
-    acks: { type: 'string', enum: ['none', 'leader', 'all'], default: 'all', description: "none: answer without waiting for an fsync (202). leader/all: answer once the records are written and, when flush.messages/flush.ms call for it, fsynced; all also waits for the in-sync replicas." },
-    keyFormat: { ...valueFormatSchema, description: 'Key format for application/x-ndjson bodies (JSON bodies carry it in the body).' },
-    valueFormat: { ...valueFormatSchema, description: 'Value format for application/x-ndjson bodies (JSON bodies carry it in the body).' },
-  },
-} as const;
-
-const produceHeaders = {
-  type: 'object',
-  properties: {
-    'idempotency-key': { type: 'string', minLength: 1, maxLength: limits.idempotencyKeyLengthMax, description: 'Makes a retried request return the first answer instead of appending again (remembered for 24 h).' },
-  },
-} as const;
 
 const produceErrors = errorResponses('INVALID_JSON', 'INVALID_TOPIC_NAME', 'INVALID_RECORD', 'TOPIC_NOT_FOUND', 'PARTITION_NOT_FOUND', 'IDEMPOTENCY_KEY_REUSED', 'REQUEST_TOO_LARGE', 'RECORD_TOO_LARGE', 'UNSUPPORTED_MEDIA_TYPE');
 
@@ -80,8 +63,8 @@ export function recordRoutes(app: FastifyInstance, broker: Broker, streams: Stre
       summary: 'Produce records',
       description: produceDescription + ' Records go to their explicit partition, else murmur2(key) % partitions (as Kafka), else one partition per request (sticky).',
       params: { type: 'object', required: ['topic'], properties: { topic: topicNameParam } },
-      querystring: produceQuery,
-      headers: produceHeaders,
+      querystring: produceQuerySchema,
+      headers: produceHeadersSchema,
       body: produceBodySchema,
       response: produceResponses,
     },
@@ -93,8 +76,8 @@ export function recordRoutes(app: FastifyInstance, broker: Broker, streams: Stre
       summary: 'Produce records to one partition',
       description: produceDescription + ' Every record goes to the partition in the path.',
       params: partitionPathParams,
-      querystring: produceQuery,
-      headers: produceHeaders,
+      querystring: produceQuerySchema,
+      headers: produceHeadersSchema,
       body: produceBodySchema,
       response: produceResponses,
     },
@@ -106,16 +89,7 @@ export function recordRoutes(app: FastifyInstance, broker: Broker, streams: Stre
       summary: 'Fetch records (or stream them)',
       description: 'Reads records from an offset up to the high watermark. With waitMs, an empty read waits (long-poll) until a record arrives or waitMs passes. With `Accept: text/event-stream` (SSE; id = offset; reconnect with Last-Event-ID to resume) or `Accept: application/x-ndjson` the response follows the partition live. Values come back in the format they were produced in.',
       params: partitionPathParams,
-      querystring: {
-        type: 'object',
-        additionalProperties: false,
-        properties: {
-          offset: { type: 'string', default: 'earliest', description: "A non-negative offset, 'earliest' (logStartOffset) or 'latest' (highWatermark: only new records).", example: 'earliest' },
-          maxRecords: { type: 'integer', minimum: 1, maximum: limits.fetchRecordCountMax, default: limits.fetchRecordCountDefault, description: 'Most records to return.' },
-          maxBytes: { type: 'integer', minimum: 1, maximum: limits.fetchBytesMax, default: limits.fetchBytesDefault, description: 'Most bytes of stored batches to read (the first batch is returned whole even if larger).' },
-          waitMs: { type: 'integer', minimum: 0, maximum: limits.fetchWaitMsMax, default: 0, description: 'Long-poll: how long to wait for a record when none is there.' },
-        },
-      },
+      querystring: fetchQuerySchema,
       headers: {
         type: 'object',
         properties: { 'last-event-id': { type: 'string', description: 'SSE resume: the last offset received; the stream continues after it.' } },
@@ -167,25 +141,9 @@ export function recordRoutes(app: FastifyInstance, broker: Broker, streams: Stre
       summary: 'Earliest and latest offsets, or the offset for a time',
       description: "logStartOffset (earliest), highWatermark (latest) and logEndOffset. With ?timestamp=ms, also `offset`: the first offset whose timestamp is at or after it (null when none), found through the time index (Kafka's ListOffsets).",
       params: partitionPathParams,
-      querystring: {
-        type: 'object',
-        additionalProperties: false,
-        properties: { timestamp: { type: 'integer', minimum: 0, description: 'Milliseconds since the epoch.' } },
-      },
+      querystring: partitionOffsetsQuerySchema,
       response: {
-        200: {
-          type: 'object',
-          required: ['partition', 'logStartOffset', 'highWatermark', 'logEndOffset'],
-          properties: {
-            partition: { type: 'integer' },
-            logStartOffset: { type: 'integer', description: 'earliest' },
-            highWatermark: { type: 'integer', description: 'latest' },
-            logEndOffset: { type: 'integer' },
-            offset: { type: ['integer', 'null'], description: 'With ?timestamp: the first offset at or after it, or null.' },
-            timestamp: { type: ['integer', 'null'], description: "With ?timestamp: that record's timestamp, or null." },
-          },
-          example: { partition: 0, logStartOffset: 0, highWatermark: 42, logEndOffset: 42 },
-        },
+        200: partitionOffsetsSchema,
         ...errorResponses('INVALID_TOPIC_NAME', 'TOPIC_NOT_FOUND', 'PARTITION_NOT_FOUND'),
       },
     },

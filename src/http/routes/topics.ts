@@ -1,7 +1,10 @@
 import type { FastifyInstance } from 'fastify';
 import type { Broker } from '../../broker/broker.js';
 import type { Topic } from '../../broker/topic-manager.js';
-import { configsSchema, errorResponses, topicNameParam } from '../../api/schemas.js';
+import {
+  alterTopicBodySchema, createTopicBodySchema, errorResponses, topicListSchema, topicNameParam,
+} from '../../api/schemas.js';
+import type { AlterTopicBody, CreateTopicBody } from '../../api/types.js';
 
 export function describeTopic(topic: Topic): object {
   return {
@@ -38,21 +41,7 @@ export function topicRoutes(app: FastifyInstance, broker: Broker): void {
       summary: 'List topics',
       description: 'Every topic with its partition count and replication factor, sorted by name.',
       response: {
-        200: {
-          type: 'object',
-          required: ['topics'],
-          properties: {
-            topics: {
-              type: 'array',
-              items: {
-                type: 'object',
-                required: ['name', 'partitions', 'replicationFactor'],
-                properties: { name: { type: 'string' }, partitions: { type: 'integer' }, replicationFactor: { type: 'integer' } },
-              },
-            },
-          },
-          example: { topics: [{ name: 'orders', partitions: 3, replicationFactor: 1 }] },
-        },
+        200: topicListSchema,
         ...errorResponses(),
       },
     },
@@ -69,25 +58,14 @@ export function topicRoutes(app: FastifyInstance, broker: Broker): void {
       tags: ['topics'],
       summary: 'Create a topic',
       description: "Creates a topic with `partitions` partitions (default: the node's num.partitions) and optional Kafka topic configs. Unknown or invalid configs are refused with INVALID_CONFIG.",
-      body: {
-        type: 'object',
-        required: ['name'],
-        additionalProperties: false,
-        properties: {
-          name: topicNameParam,
-          partitions: { type: 'integer', description: 'Number of partitions (at least 1; INVALID_PARTITIONS otherwise).', example: 3 },
-          replicationFactor: { type: 'integer', minimum: 1, description: 'Copies of each partition (at most the number of nodes).', example: 1 },
-          configs: configsSchema,
-        },
-        example: { name: 'orders', partitions: 3, configs: { 'retention.ms': '86400000' } },
-      },
+      body: createTopicBodySchema,
       response: {
         201: { description: 'Created.', $ref: 'TopicDescription#' },
         ...errorResponses('INVALID_JSON', 'INVALID_TOPIC_NAME', 'INVALID_PARTITIONS', 'INVALID_REPLICATION_FACTOR', 'INVALID_CONFIG', 'TOPIC_EXISTS', 'UNSUPPORTED_MEDIA_TYPE', 'REQUEST_TOO_LARGE'),
       },
     },
   }, async (request, reply) => {
-    const body = request.body as { name: string; partitions?: number; replicationFactor?: number; configs?: Record<string, unknown> };
+    const body = request.body as CreateTopicBody;
     const topic = broker.topics.create(body);
     reply.code(201).header('location', `/v1/topics/${topic.record.name}`);
     return describeTopic(topic);
@@ -109,15 +87,7 @@ export function topicRoutes(app: FastifyInstance, broker: Broker): void {
       summary: 'Add partitions or change configs',
       description: 'partitions may only grow (keyed records of existing keys may then map to other partitions, as in Kafka). configs are merged into the topic\'s configs; a null value removes a config so the default applies again.',
       params: topicParams,
-      body: {
-        type: 'object',
-        additionalProperties: false,
-        properties: {
-          partitions: { type: 'integer', description: 'New total partition count: only grows (INVALID_PARTITIONS otherwise).' },
-          configs: { ...configsSchema, additionalProperties: { type: ['string', 'number', 'boolean', 'null'] } },
-        },
-        example: { partitions: 6, configs: { 'retention.ms': '3600000' } },
-      },
+      body: alterTopicBodySchema,
       response: {
         200: { $ref: 'TopicDescription#' },
         ...errorResponses('INVALID_JSON', 'INVALID_TOPIC_NAME', 'TOPIC_NOT_FOUND', 'INVALID_PARTITIONS', 'INVALID_CONFIG', 'UNSUPPORTED_MEDIA_TYPE'),
@@ -125,7 +95,7 @@ export function topicRoutes(app: FastifyInstance, broker: Broker): void {
     },
   }, async (request) => {
     const { topic } = request.params as { topic: string };
-    return describeTopic(broker.topics.alter(topic, request.body as { partitions?: number; configs?: Record<string, unknown> }));
+    return describeTopic(broker.topics.alter(topic, request.body as AlterTopicBody));
   });
 
   app.delete('/v1/topics/:topic', {

@@ -1,0 +1,179 @@
+/**
+ * Runnel: the client. One object per application, over one undici Agent with
+ * keep-alive connections, speaking only the public HTTP API.
+ *
+ *   const runnel = new Runnel({ url: 'http://127.0.0.1:8080' });
+ *   await runnel.topics.create({ name: 'orders', partitions: 3 });
+ *   await runnel.send({ topic: 'orders', records: [{ key: 'alice', value: { qty: 1 } }] });
+ *   for await (const record of runnel.stream('orders', 0, { offset: 'earliest' })) ...
+ *   await runnel.close();
+ */
+import { randomUUID } from 'node:crypto';
+import { Agent, type Dispatcher } from 'undici';
+import type {
+  Acks, ClusterDescription, FetchedRecord, FetchResponse, PartitionOffsets, ProduceRecord, ProduceResponse, ValueFormat,
+} from '../api/types.js';
+import { Groups, Keys, Topics } from './admin.js';
+import { AssignedConsumer, type AssignOptions } from './assigned-consumer.js';
+import type { BackoffOptions } from './backoff.js';
+import { GroupConsumer, type ConsumerOptions } from './group-consumer.js';
+import { partitionPath, topicPath } from './paths.js';
+import { Producer, type ProducerOptions } from './producer.js';
+import { streamPartition, type StreamOptions } from './record-stream.js';
+import { Transport } from './transport.js';
+
+export const DEFAULT_URL = 'http://127.0.0.1:8080';
+
+export interface RunnelOptions {
+  /** The node to talk to. Default: the RUNNEL_URL environment variable, else http://127.0.0.1:8080. */
+  url?: string;
+  /** Several nodes: one that refuses connections is skipped for the next. Overrides url. */
+  urls?: string[];
+  /** Sent as `Authorization: Bearer <key>`. */
+  apiKey?: string;
+  /** Deadline of a call, its retries included (a long-poll's wait comes on top). Default 30 000 ms. */
+  timeoutMs?: number;
+  /** Retries of a failed call (see README, Client). Default 5. */
+  retries?: number;
+  /** Backoff between retries (full jitter). Default 50 ms doubling up to 2 s. */
+  backoff?: BackoffOptions;
+  /** Your own undici dispatcher (then close() leaves it open). Default: a keep-alive Agent of the client's own. */
+  dispatcher?: Dispatcher;
+}
+
+export interface SendRequest {
+  topic: string;
+  records: ProduceRecord[];
+  /** Every record to this partition. */
+  partition?: number;
+  keyFormat?: ValueFormat;
+  valueFormat?: ValueFormat;
+  acks?: Acks;
+  /** Default: a random UUID, so the call's own retries never append twice. */
+  idempotencyKey?: string;
+}
+
+export interface FetchOptions {
+  /** An offset, 'earliest' (default) or 'latest'. */
+  offset?: number | 'earliest' | 'latest';
+  maxRecords?: number;
+  maxBytes?: number;
+  /** Long-poll: how long to wait for a record when none is there. */
+  waitMs?: number;
+  signal?: AbortSignal;
+}
+
+interface Closeable {
+  close(): Promise<void>;
+}
+
+export class Runnel {
+  readonly topics: Topics;
+  readonly groups: Groups;
+  readonly keys: Keys;
+  private readonly transport: Transport;
+  private readonly ownAgent: Agent | undefined;
+  /** Producers and consumers still open: close() closes them first. */
+  private readonly open = new Set<Closeable>();
+  private closing: Promise<void> | undefined;
+
+  constructor(options: RunnelOptions = {}) {
+    const urls = options.urls ?? [options.url ?? process.env.RUNNEL_URL ?? DEFAULT_URL];
+    this.ownAgent = options.dispatcher === undefined
+      ? new Agent({ keepAliveTimeout: 30_000, keepAliveMaxTimeout: 600_000, connect: { timeout: 10_000 } })
+      : undefined;
+    this.transport = new Transport({
+      urls,
+      apiKey: options.apiKey,
+      timeoutMs: options.timeoutMs ?? 30_000,
+      retries: options.retries ?? 5,
+      backoff: options.backoff,
+      dispatcher: options.dispatcher ?? (this.ownAgent as Agent),
+    });
+    this.topics = new Topics(this.transport);
+    this.groups = new Groups(this.transport);
+    this.keys = new Keys(this.transport);
+  }
+
+  /** The node requests go to now (it changes when a NOT_LEADER answer names another). */
+  get url(): string {
+    return this.transport.url;
+  }
+
+  /** Every node the client knows. */
+  get urls(): string[] {
+    return this.transport.urls;
+  }
+
+  /** Cluster id, nodes and controller. */
+  cluster(): Promise<ClusterDescription> {
+    return this.transport.call({ method: 'GET', path: '/v1/cluster', isIdempotent: true });
+  }
+
+  /** logStartOffset (earliest), highWatermark (latest), logEndOffset; with timestamp, the first offset at or after it. */
+  offsets(topic: string, partition: number, options: { timestamp?: number } = {}): Promise<PartitionOffsets> {
+    return this.transport.call({ method: 'GET', path: partitionPath(topic, partition) + '/offsets', query: { timestamp: options.timestamp }, isIdempotent: true });
+  }
+
+  /** Produces records in one request; the answer lists each record's partition, offset and timestamp in order. */
+  send(request: SendRequest): Promise<ProduceResponse> {
+    const path = (request.partition === undefined ? topicPath(request.topic) : partitionPath(request.topic, request.partition)) + '/records';
+    return this.transport.call({
+      method: 'POST',
+      path,
+      query: { acks: request.acks },
+      body: JSON.stringify({ records: request.records, keyFormat: request.keyFormat, valueFormat: request.valueFormat }),
+      headers: { 'idempotency-key': request.idempotencyKey ?? randomUUID() },
+      isIdempotent: true,
+    });
+  }
+
+  /** A batching producer (linger, batch size, requests in flight). */
+  producer(options: ProducerOptions = {}): Producer {
+    return this.track(new Producer(this.transport, options, (producer) => this.open.delete(producer)));
+  }
+
+  /** Reads records from an offset (long-polls up to waitMs when there are none). */
+  fetch(topic: string, partition: number, options: FetchOptions = {}): Promise<FetchResponse> {
+    return this.transport.call({
+      method: 'GET',
+      path: partitionPath(topic, partition) + '/records',
+      query: { offset: options.offset, maxRecords: options.maxRecords, maxBytes: options.maxBytes, waitMs: options.waitMs },
+      isIdempotent: true,
+      waitMs: options.waitMs,
+      signal: options.signal,
+    });
+  }
+
+  /** Follows a partition live (NDJSON or SSE), resuming after dropped connections without gaps or duplicates. */
+  stream(topic: string, partition: number, options: StreamOptions = {}): AsyncGenerator<FetchedRecord, void, undefined> {
+    return streamPartition(this.transport, topic, partition, options);
+  }
+
+  /** A consumer group member: `for await (const record of consumer)`. */
+  consumer(options: ConsumerOptions): GroupConsumer {
+    return this.track(new GroupConsumer(this.transport, options, (consumer) => this.open.delete(consumer)));
+  }
+
+  /** A consumer of partitions you choose, without group membership. */
+  assign(options: AssignOptions): AssignedConsumer {
+    return this.track(new AssignedConsumer(this.transport, options, (consumer) => this.open.delete(consumer)));
+  }
+
+  /** Flushes producers, closes consumers (committing and leaving), then the connections. */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      const results = await Promise.allSettled([...this.open].map((closeable) => closeable.close()));
+      await this.ownAgent?.close();
+      const failed = results.find((result): result is PromiseRejectedResult => result.status === 'rejected');
+      if (failed !== undefined) throw failed.reason;
+    })();
+    return this.closing;
+  }
+
+  private track<T extends Closeable>(closeable: T): T {
+    if (this.closing !== undefined) throw new TypeError('the client is closed');
+    this.open.add(closeable);
+    return closeable;
+  }
+}

@@ -1,0 +1,119 @@
+/**
+ * A tiny TCP proxy (node:net) between a client and a node that injects connection
+ * faults, for tests of the client's retries and stream resumption:
+ *
+ *   const proxy = await startFaultProxy(t, server.url);
+ *   proxy.dropReply(/^POST \/v1\/topics\/orders\/records/);   // next matching request:
+ *       // forwarded whole, the node answers, and the connection is cut before a byte of
+ *       // the answer reaches the client (the node did the work; the client saw nothing)
+ *   proxy.cutResponse(/^GET .*records/, 600);   // cut after 600 bytes of the answer
+ *   proxy.cutAll();                              // cut every open connection now
+ *
+ * Requests are recognised by their request line at the start of a chunk from the
+ * client (how undici writes them). Listens on 127.0.0.1:0; closed in t.teardown.
+ */
+import net from 'node:net';
+
+interface Rule {
+  pattern: RegExp;
+  /** Bytes of the answer to let through before cutting (0: none). */
+  bytesAllowed: number;
+  remaining: number;
+}
+
+export interface FaultProxy {
+  url: string;
+  /** Cut the next `count` matching exchanges once the node starts answering, before the client gets anything. */
+  dropReply(pattern: RegExp, count?: number): void;
+  /** Cut the next `count` matching exchanges after `bytes` bytes of the answer (headers included). */
+  cutResponse(pattern: RegExp, bytes: number, count?: number): void;
+  /** Cut every open connection now. */
+  cutAll(): void;
+  /** Request lines seen, in order. */
+  readonly requests: string[];
+  /** Connections cut so far. */
+  readonly cutCount: number;
+  close(): Promise<void>;
+}
+
+const REQUEST_LINE = /^(GET|POST|PATCH|PUT|DELETE|HEAD) \S+ HTTP\/1\.1/;
+
+export async function startFaultProxy(t: { teardown: (fn: () => unknown) => void }, targetUrl: string): Promise<FaultProxy> {
+  const target = new URL(targetUrl);
+  const rules: Rule[] = [];
+  const sockets = new Set<net.Socket>();
+  const clients = new Set<net.Socket>();
+  const requests: string[] = [];
+  let cutCount = 0;
+
+  const server = net.createServer((client) => {
+    const upstream = net.connect(Number(target.port), target.hostname);
+    sockets.add(client);
+    sockets.add(upstream);
+    clients.add(client);
+    /** The rule armed by the request in flight on this connection, with the answer bytes it still lets through. */
+    let armed: { bytesLeft: number } | undefined;
+    const cut = (): void => {
+      cutCount += 1;
+      client.resetAndDestroy();
+      upstream.destroy();
+    };
+    client.on('data', (chunk: Buffer) => {
+      const head = chunk.subarray(0, 512).toString('latin1');
+      const match = REQUEST_LINE.exec(head);
+      if (match !== null) {
+        const line = head.slice(0, head.indexOf('\r\n'));
+        requests.push(line);
+        const rule = rules.find((candidate) => candidate.remaining > 0 && candidate.pattern.test(line));
+        if (rule !== undefined) rule.remaining -= 1;
+        armed = rule === undefined ? undefined : { bytesLeft: rule.bytesAllowed };
+      }
+      upstream.write(chunk);
+    });
+    upstream.on('data', (chunk: Buffer) => {
+      if (armed === undefined) {
+        client.write(chunk);
+        return;
+      }
+      if (armed.bytesLeft > 0) client.write(chunk.subarray(0, armed.bytesLeft));
+      armed.bytesLeft -= chunk.length;
+      if (armed.bytesLeft < 0) cut();
+    });
+    const end = (): void => {
+      client.destroy();
+      upstream.destroy();
+      sockets.delete(client);
+      sockets.delete(upstream);
+      clients.delete(client);
+    };
+    client.on('close', end);
+    upstream.on('close', end);
+    client.on('error', () => undefined);
+    upstream.on('error', () => undefined);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as net.AddressInfo;
+
+  const close = async (): Promise<void> => {
+    for (const socket of sockets) socket.destroy();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  };
+  t.teardown(close);
+  return {
+    url: `http://127.0.0.1:${port}`,
+    dropReply: (pattern, count = 1) => rules.push({ pattern, bytesAllowed: 0, remaining: count }),
+    cutResponse: (pattern, bytes, count = 1) => rules.push({ pattern, bytesAllowed: bytes, remaining: count }),
+    cutAll: () => {
+      for (const client of clients) {
+        if (client.destroyed) continue;
+        cutCount += 1;
+        client.resetAndDestroy();
+      }
+    },
+    requests,
+    get cutCount() {
+      return cutCount;
+    },
+    close,
+  };
+}
