@@ -3,7 +3,12 @@
  * lines for record output, written with backpressure so a slow pipe is never
  * buffered without bound.
  */
-import Table from 'cli-table3';
+import { createRequire } from 'node:module';
+import type TableType from 'cli-table3';
+
+// Loaded on first use: a command that prints no table does not pay for it.
+const require = createRequire(import.meta.url);
+let Table: typeof TableType | undefined;
 
 export type OutputMode = 'json' | 'table';
 
@@ -22,6 +27,7 @@ export async function printJson(value: unknown): Promise<void> {
 
 /** A table with plain (uncoloured) borders and headings, so it reads the same in a pipe. */
 export function renderTable(head: string[], rows: Array<Array<string | number>>): string {
+  Table ??= require('cli-table3') as typeof TableType;
   const table = new Table({
     head,
     style: { head: [], border: [] },

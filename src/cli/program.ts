@@ -3,9 +3,8 @@
  * runs itself): a commander program whose commands speak to a node over the public
  * HTTP API through the client. One file per command group in commands/.
  */
-import { Command, CommanderError, Option } from 'commander';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { packageVersion } from '../util/package-info.js';
-import { RunnelApiError, RunnelConnectionError } from './client.js';
 import { registerBenchCommands } from './commands/bench.js';
 import { registerConsumeCommand } from './commands/consume.js';
 import { registerGroupCommands } from './commands/group.js';
@@ -13,6 +12,7 @@ import { registerKeyCommands } from './commands/key.js';
 import { registerProduceCommand } from './commands/produce.js';
 import { registerTopicCommands } from './commands/topic.js';
 import { integerAtLeast } from './arguments.js';
+import { isApiError } from './context.js';
 import { exitCodes, InputError, UsageError } from './exit-codes.js';
 
 const exitCodeHelp = `
@@ -22,11 +22,24 @@ Exit codes:
   2  usage error (unknown command or option, bad value)
   3  cannot connect to the node (nothing listening, connection dropped, no answer in time)`;
 
+function parseNodeUrl(text: string): string {
+  let url: URL | undefined;
+  try {
+    url = new URL(text);
+  } catch {
+    url = undefined;
+  }
+  if (url === undefined || (url.protocol !== 'http:' && url.protocol !== 'https:')) {
+    throw new InvalidArgumentError(`expected an http:// or https:// URL, got '${text}'.`);
+  }
+  return text;
+}
+
 export function buildProgram(): Command {
   const program = new Command('runnel')
     .description('Runnel: a Kafka-style commit log over HTTP. Client commands talk to a node at --url.')
     .version(packageVersion, '-V, --version', 'print the version')
-    .addOption(new Option('--url <url>', 'node to talk to').env('RUNNEL_URL').default('http://127.0.0.1:8080'))
+    .addOption(new Option('--url <url>', 'node to talk to').env('RUNNEL_URL').default('http://127.0.0.1:8080').argParser(parseNodeUrl))
     .addOption(new Option('--api-key <key>', 'API key, when the node has --auth api-key').env('RUNNEL_API_KEY'))
     .addOption(new Option('-o, --output <format>', 'json: one JSON document (consume: one record per line); table: for people').choices(['json', 'table']).default('table'))
     .addOption(new Option('--timeout-ms <ms>', 'deadline of each request').argParser(integerAtLeast(1)).default(30_000))
@@ -62,16 +75,20 @@ export async function runCli(argv: string[]): Promise<number> {
 }
 
 function reportError(error: unknown): number {
+  // By name rather than instanceof: the client module is loaded only by commands that talk to a node.
+  const errorName = error instanceof Error ? error.name : '';
   if (error instanceof CommanderError) {
     // --help and --version end here too, with exit code 0; commander printed the message already.
     return error.exitCode === 0 ? exitCodes.ok : exitCodes.usage;
   }
-  if (error instanceof RunnelApiError) {
-    console.error(`runnel: ${error.code}: ${oneLine(error.message)}`);
+  if (isApiError(error)) {
+    // The client's message may already start with the code.
+    const message = error.message.startsWith(`${error.code}: `) ? error.message.slice(error.code.length + 2) : error.message;
+    console.error(`runnel: ${error.code}: ${oneLine(message)}`);
     return exitCodes.refused;
   }
-  if (error instanceof RunnelConnectionError) {
-    console.error(`runnel: cannot connect: ${oneLine(error.message)}`);
+  if (errorName === 'RunnelConnectionError') {
+    console.error(`runnel: cannot connect: ${oneLine((error as Error).message)}`);
     return exitCodes.unreachable;
   }
   if (error instanceof UsageError) {

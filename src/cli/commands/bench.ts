@@ -4,11 +4,12 @@
  * request latency (p50/p99/p999). Every run is bounded by --records.
  */
 import { createHistogram, type RecordableHistogram } from 'node:perf_hooks';
-import cliProgress from 'cli-progress';
+import { createRequire } from 'node:module';
+import type CliProgress from 'cli-progress';
 import type { Command } from 'commander';
-import { RunnelApiError, type Runnel } from '../client.js';
+import type { Runnel } from '../client.js';
 import { integerAtLeast } from '../arguments.js';
-import { withClient } from '../context.js';
+import { isApiError, withClient } from '../context.js';
 import { formatCount, note, printJson, renderTable, writeOut } from '../output.js';
 import { payloadText } from '../record-format.js';
 
@@ -69,7 +70,7 @@ async function ensureTopic(client: Runnel, options: BenchOptions): Promise<void>
   try {
     await client.topics.describe(options.topic);
   } catch (error) {
-    if (!(error instanceof RunnelApiError) || error.code !== 'TOPIC_NOT_FOUND') throw error;
+    if (!isApiError(error, 'TOPIC_NOT_FOUND')) throw error;
     await client.topics.create({ name: options.topic, partitions: options.partitions });
   }
 }
@@ -77,6 +78,7 @@ async function ensureTopic(client: Runnel, options: BenchOptions): Promise<void>
 /** A cli-progress bar on stderr, or nothing when stderr is not a terminal. */
 function progressBar(label: string, total: number): { increment: (count: number) => void; stop: () => void } {
   if (process.stderr.isTTY !== true) return { increment: () => undefined, stop: () => undefined };
+  const cliProgress = createRequire(import.meta.url)('cli-progress') as typeof CliProgress;
   const bar = new cliProgress.SingleBar({
     stream: process.stderr,
     format: `${label} [{bar}] {percentage}% | {value}/{total} records | {speed} rec/s | ETA {eta_formatted}`,

@@ -9,9 +9,8 @@
  */
 import { InvalidArgumentError, type Command } from 'commander';
 import type { ConsumedRecord, Runnel } from '../client.js';
-import { RunnelApiError } from '../client.js';
 import { integerAtLeast } from '../arguments.js';
-import { withClient, type GlobalOptions } from '../context.js';
+import { isApiError, withClient, type GlobalOptions } from '../context.js';
 import { UsageError } from '../exit-codes.js';
 import { writeOut } from '../output.js';
 import { formatRenderer, jsonRenderer, valueOnlyRenderer, type RecordRenderer } from '../record-format.js';
@@ -31,8 +30,6 @@ interface ConsumeOptions {
 const fetchRecordCount = 1000;
 /** Long-poll of each fetch while following (below the default --timeout-ms). */
 const followWaitMs = 10_000;
-/** How often a group member commits while following. */
-const commitIntervalMs = 5000;
 /** Without --follow, how long a group member waits with nothing arriving before it checks whether other members consumed what is left. */
 const groupIdleCheckMs = 2000;
 
@@ -85,21 +82,18 @@ function renderer(options: ConsumeOptions, globals: GlobalOptions): RecordRender
 class ConsumeSession {
   isStopping = false;
   private printedCount = 0;
-  private readonly stopWaiters = new Set<() => void>();
-  /** Resolves once stop() is called: races every wait, so Ctrl-C never waits for a long-poll. */
-  private readonly stopped: Promise<void>;
+  /** Aborted by stop(): ends long-polls at once, so Ctrl-C never waits for one. */
+  private readonly stopController = new AbortController();
 
-  constructor(private readonly topic: string, private readonly options: ConsumeOptions, private readonly render: RecordRenderer) {
-    this.stopped = new Promise<void>((resolve) => this.stopWaiters.add(resolve));
-  }
+  constructor(private readonly topic: string, private readonly options: ConsumeOptions, private readonly render: RecordRenderer) {}
 
   stop(): void {
     this.isStopping = true;
-    for (const resolve of this.stopWaiters) resolve();
+    this.stopController.abort();
   }
 
-  /** Prints records (as many as --max-records still allows); returns how many. */
-  private async print(records: ConsumedRecord[]): Promise<number> {
+  /** Prints records (as many as --max-records still allows); stops once --max-records are printed. */
+  private async print(records: ConsumedRecord[]): Promise<void> {
     const remaining = (this.options.maxRecords ?? Infinity) - this.printedCount;
     const kept = records.length > remaining ? records.slice(0, remaining) : records;
     let text = '';
@@ -107,13 +101,6 @@ class ConsumeSession {
     this.printedCount += kept.length;
     await writeOut(text);
     if (this.printedCount >= (this.options.maxRecords ?? Infinity)) this.stop();
-    return kept.length;
-  }
-
-  /** Waits for `promise` unless stop() comes first (then resolves undefined). */
-  private async unlessStopped<T>(promise: Promise<T>): Promise<T | undefined> {
-    promise.catch(() => undefined);
-    return Promise.race([promise, this.stopped.then(() => undefined)]);
   }
 
   /** Without a group: every partition (or --partition) from --offset. */
@@ -143,7 +130,7 @@ class ConsumeSession {
       const answer = await client.fetch(this.topic, partition, { offset, maxRecords: fetchRecordCount });
       const end = endOffset ?? answer.highWatermark;
       const records: ConsumedRecord[] = [];
-      for (const record of answer.records) if ((record.offset ?? 0) < end) records.push({ ...record, topic: this.topic, partition });
+      for (const record of answer.records) if (record.offset < end) records.push({ ...record, topic: this.topic });
       await this.print(records);
       if (answer.nextOffset >= end || answer.records.length === 0) return;
       offset = answer.nextOffset;
@@ -154,14 +141,24 @@ class ConsumeSession {
   private async followPartition(client: Runnel, partition: number): Promise<void> {
     let offset: StartOffset = this.options.offset;
     while (!this.isStopping) {
-      const answer = await this.unlessStopped(client.fetch(this.topic, partition, { offset, maxRecords: fetchRecordCount, waitMs: followWaitMs }));
-      if (answer === undefined || this.isStopping) return;
-      await this.print(answer.records.map((record) => ({ ...record, topic: this.topic, partition })));
+      let answer;
+      try {
+        answer = await client.fetch(this.topic, partition, { offset, maxRecords: fetchRecordCount, waitMs: followWaitMs, signal: this.stopController.signal });
+      } catch (error) {
+        if (this.isStopping) return;
+        throw error;
+      }
+      if (this.isStopping) return;
+      await this.print(answer.records.map((record) => ({ ...record, topic: this.topic })));
       offset = answer.nextOffset;
     }
   }
 
-  /** As a member of a consumer group: the group's committed offsets, else --offset; commits what was printed. */
+  /**
+   * As a member of a consumer group: from the group's committed offsets, else --offset.
+   * The client's consumer commits what was printed (a record counts as processed when
+   * the next one is asked for) before each poll and when it closes, and leaves the group.
+   */
   async readAsGroupMember(client: Runnel, group: string): Promise<void> {
     const autoOffsetReset = this.options.offset === 'latest' ? 'latest' : 'earliest';
     // Without --follow: the partitions that still have records below the high watermark seen now.
@@ -177,9 +174,12 @@ class ConsumeSession {
     }
     const consumer = client.consumer({ group, topics: [this.topic], autoOffsetReset });
     const iterator = consumer[Symbol.asyncIterator]();
+    // Ctrl-C while waiting for records: close at once (aborts the poll; commits; leaves).
+    // While a record is being printed, the loop below closes once it is done with it.
+    let isWaiting = false;
+    const onStop = (): void => { if (isWaiting) void consumer.close().catch(() => undefined); };
+    this.stopController.signal.addEventListener('abort', onStop, { once: true });
     let lastRecordAtMs = Date.now();
-    let isCommitDue = false;
-    const commitTimer = setInterval(() => { isCommitDue = true; }, commitIntervalMs);
     const idleTimer = this.options.follow ? undefined : setInterval(() => {
       if (Date.now() - lastRecordAtMs < groupIdleCheckMs) return;
       // Nothing arrives: maybe other members own what is left. Done once they have committed it.
@@ -190,25 +190,34 @@ class ConsumeSession {
     }, groupIdleCheckMs / 2);
     try {
       while (!this.isStopping) {
-        const next = await this.unlessStopped(iterator.next());
-        if (next === undefined || next.done === true) break;
+        let next: IteratorResult<ConsumedRecord>;
+        try {
+          isWaiting = true;
+          next = await iterator.next();
+        } catch (error) {
+          if (this.isStopping) break;
+          throw error;
+        } finally {
+          isWaiting = false;
+        }
+        if (next.done === true || this.isStopping) break;
         const record = next.value;
         lastRecordAtMs = Date.now();
         await this.print([record]);
-        const end = remaining.get(record.partition ?? -1);
-        if (end !== undefined && (record.offset ?? 0) + 1 >= end) {
-          remaining.delete(record.partition ?? -1);
-          if (remaining.size === 0) break;
-        }
-        if (isCommitDue) {
-          isCommitDue = false;
-          await consumer.commit();
+        const end = remaining.get(record.partition);
+        if (end !== undefined && record.offset + 1 >= end) remaining.delete(record.partition);
+        if (remaining.size === 0 && !this.options.follow) this.stop();
+        if (this.isStopping) {
+          // The record just printed is processed: asking for the next one says so to the
+          // consumer (synchronously, before close() commits). Whatever that call brings is
+          // not printed, and so is not committed either.
+          iterator.next().catch(() => undefined);
+          break;
         }
       }
-      await consumer.commit();
     } finally {
-      clearInterval(commitTimer);
       clearInterval(idleTimer);
+      this.stopController.signal.removeEventListener('abort', onStop);
       await consumer.close();
     }
   }
@@ -222,7 +231,7 @@ async function committedOffsets(client: Runnel, group: string, topic: string): P
     for (const entry of view.offsets) if (entry.topic === topic && entry.offset !== null) offsets.set(entry.partition, entry.offset);
     return offsets;
   } catch (error) {
-    if (error instanceof RunnelApiError && error.code === 'GROUP_NOT_FOUND') return new Map();
+    if (isApiError(error, 'GROUP_NOT_FOUND')) return new Map();
     throw error;
   }
 }

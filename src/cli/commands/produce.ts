@@ -27,6 +27,7 @@ interface ProduceOptions {
   acks?: Acks;
   batchSize: number;
   lingerMs: number;
+  maxInFlight: number;
 }
 
 export function registerProduceCommand(program: Command): void {
@@ -41,6 +42,7 @@ export function registerProduceCommand(program: Command): void {
     .addOption(new Option('--acks <acks>', 'none: do not wait for the write; leader / all: wait (default all)').choices(['none', 'leader', 'all']))
     .option('--batch-size <n>', 'records per request at most', integerAtLeast(1), 1000)
     .option('--linger-ms <ms>', 'how long a batch waits to fill', integerAtLeast(0), 5)
+    .option('--max-in-flight <n>', 'requests in flight at once; above 1, batches (and so records of a partition) may land out of order', integerAtLeast(1), 1)
     .action(async (topic: string, options: ProduceOptions, command: Command) => {
       const input = options.file === undefined ? process.stdin : fs.createReadStream(options.file);
       await withClient(command, async (client, { output }) => {
@@ -48,7 +50,7 @@ export function registerProduceCommand(program: Command): void {
         const producer = client.producer({
           lingerMs: options.lingerMs,
           batchSize: options.batchSize,
-          maxInFlight: 4,
+          maxInFlight: options.maxInFlight,
           acks: options.acks,
           keyFormat: options.keyFormat,
           valueFormat: options.valueFormat,
