@@ -1,86 +1,222 @@
 /**
- * Writes fetched records as JSON text straight from batch bytes, without building an
- * object per record and stringifying it again (pino's "ready JSON fragments" habit).
- * json-format values are stored as JSON text and copied verbatim; string values are
- * escaped once; binary values become base64.
+ * Writes fetched records as JSON bytes straight from stored batch bytes, with no
+ * object per record and no string in between (pino's "ready JSON fragments" habit,
+ * taken one step further): json-format values are stored as JSON text and copied
+ * byte for byte; string values are copied between quotes unless they hold a character
+ * JSON must escape; binary values become base64. Fetch, streams and group polls all
+ * write through here, into one growing Buffer per answer.
+ *
+ * Batches are checked right after reading (CRC and layout) and offsets must rise: a
+ * batch damaged on disk after recovery stops the node rather than being served.
  */
-import { decodeRecords, readBatchHeader, validateBatch, type ValueFormat } from '../storage/record-batch.js';
+import {
+  readBatchHeader, RECORDS_OFFSET, UnsupportedCompressionError, validateBatch, type ValueFormat,
+} from '../storage/record-batch.js';
 import { assert } from '../util/assert.js';
+import { readVarint, readVarlong, varintNextOffset } from '../util/varint.js';
 
-export interface EncodedRecords {
-  /** Record objects, each a JSON text, joined by `separator`. */
-  text: string;
+/** An append-only byte buffer that grows by doubling. */
+export class JsonBuffer {
+  private buffer: Buffer;
+  length = 0;
+
+  constructor(initialBytes = 4096) {
+    this.buffer = Buffer.allocUnsafe(Math.max(256, initialBytes));
+  }
+
+  private reserve(bytes: number): void {
+    const needed = this.length + bytes;
+    if (needed <= this.buffer.length) return;
+    let size = this.buffer.length * 2;
+    while (size < needed) size *= 2;
+    const grown = Buffer.allocUnsafe(size);
+    this.buffer.copy(grown, 0, 0, this.length);
+    this.buffer = grown;
+  }
+
+  /**
+   * Text known to be ASCII (field names, numbers, base64). Short texts are written
+   * char by char: Buffer#write's per-call cost dominated fetch profiles.
+   */
+  ascii(text: string): void {
+    const length = text.length;
+    this.reserve(length);
+    if (length > 64) {
+      this.length += this.buffer.write(text, this.length, 'latin1');
+      return;
+    }
+    const buffer = this.buffer;
+    let at = this.length;
+    for (let i = 0; i < length; i++) buffer[at++] = text.charCodeAt(i);
+    this.length = at;
+  }
+
+  utf8(text: string): void {
+    this.reserve(Buffer.byteLength(text, 'utf8'));
+    this.length += this.buffer.write(text, this.length, 'utf8');
+  }
+
+  bytes(source: Buffer, start: number, end: number): void {
+    const length = end - start;
+    this.reserve(length);
+    if (length > 256) {
+      this.length += source.copy(this.buffer, this.length, start, end);
+      return;
+    }
+    // Small copies byte by byte: Buffer#copy's argument checks cost more than the copy.
+    const buffer = this.buffer;
+    let at = this.length;
+    for (let i = start; i < end; i++) buffer[at++] = source[i];
+    this.length = at;
+  }
+
+  byte(value: number): void {
+    this.reserve(1);
+    this.buffer[this.length++] = value;
+  }
+
+  /** The bytes written (a view: do not write more after handing it out). */
+  toBuffer(): Buffer {
+    return this.buffer.subarray(0, this.length);
+  }
+}
+
+export interface RecordStyle {
+  /** Written between two records (also between records of different calls sharing `written`). */
+  separator: string;
+  /** Written before each record, given its offset (SSE's `id:` line). */
+  before?: (offset: number) => string;
+  /** Written after each record. */
+  after?: string;
+  /** A `"topic":"..."` field first in each record (group polls). */
+  topic?: string;
+}
+
+export interface WrittenRecords {
   count: number;
   /** Offset after the last record written (the start offset when none was). */
   nextOffset: number;
-  lastOffset: number;
 }
 
-function fieldJson(bytes: Buffer | null, format: ValueFormat): string {
-  if (bytes === null) return 'null';
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+
+/** Copies UTF-8 text as a JSON string, escaping only when it must. */
+function writeJsonString(out: JsonBuffer, source: Buffer, start: number, end: number): void {
+  for (let i = start; i < end; i++) {
+    const byte = source[i];
+    if (byte < 0x20 || byte === QUOTE || byte === BACKSLASH) {
+      out.utf8(JSON.stringify(source.toString('utf8', start, end)));
+      return;
+    }
+  }
+  out.byte(QUOTE);
+  out.bytes(source, start, end);
+  out.byte(QUOTE);
+}
+
+function writeField(out: JsonBuffer, source: Buffer, start: number, length: number, format: ValueFormat): void {
+  if (length < 0) {
+    out.ascii('null');
+    return;
+  }
+  const end = start + length;
   switch (format) {
     case 'json':
-      return bytes.length === 0 ? 'null' : bytes.toString('utf8');
+      if (length === 0) out.ascii('null');
+      else out.bytes(source, start, end);
+      return;
     case 'string':
-      return JSON.stringify(bytes.toString('utf8'));
+      writeJsonString(out, source, start, end);
+      return;
     case 'binary':
-      return '"' + bytes.toString('base64') + '"';
+      out.byte(QUOTE);
+      out.ascii(source.toString('base64', start, end));
+      out.byte(QUOTE);
   }
-}
-
-function headersJson(headers: Array<[string, Buffer | null]>): string {
-  if (headers.length === 0) return '{}';
-  let text = '{';
-  for (let i = 0; i < headers.length; i++) {
-    const [name, value] = headers[i];
-    if (i > 0) text += ',';
-    text += JSON.stringify(name) + ':' + (value === null ? 'null' : JSON.stringify(value.toString('utf8')));
-  }
-  return text + '}';
 }
 
 /**
- * Renders records of `batches` from `startOffset`, at most `maxRecords`, each as
- * `wrap(offset, recordJson)` (or the bare JSON) joined by `separator`.
+ * Writes the records of `batches` from `startOffset`, at most `maxRecords`, each as
+ * `{"partition","offset","timestamp","key","value","headers"}` in `style`.
+ * `written` counts records already in `out` (for separators) and is advanced.
  */
-export function encodeRecords(
+export function writeRecords(
+  out: JsonBuffer,
   batches: Buffer | null,
   partition: number,
   startOffset: number,
   maxRecords: number,
-  separator: string,
-  wrap?: (offset: number, json: string) => string,
-): EncodedRecords {
-  let text = '';
+  style: RecordStyle,
+  written: { count: number } = { count: 0 },
+): WrittenRecords {
   let count = 0;
   let lastOffset = startOffset - 1;
-  if (batches !== null) {
-    const partitionPrefix = '{"partition":' + partition + ',"offset":';
-    let position = 0;
-    while (position < batches.length && count < maxRecords) {
-      // Check data right after reading it: a batch that fails its CRC here was damaged
-      // on disk after recovery, and serving it would hand out garbage.
-      const problem = validateBatch(batches, position);
-      assert(problem === null, () => `partition ${partition}: stored batch at read position ${position} is damaged: ${problem}`);
-      const header = readBatchHeader(batches, position);
+  if (batches === null) return { count, nextOffset: startOffset };
+  const recordHead = (style.topic === undefined ? '{' : '{"topic":' + JSON.stringify(style.topic) + ',') + '"partition":' + partition + ',"offset":';
+  let position = 0;
+  while (position < batches.length && count < maxRecords) {
+    // Check data right after reading it: a batch that fails its CRC here was damaged
+    // on disk after recovery, and serving it would hand out garbage.
+    const problem = validateBatch(batches, position);
+    assert(problem === null, () => `partition ${partition}: stored batch at read position ${position} is damaged: ${problem}`);
+    const header = readBatchHeader(batches, position);
+    if (header.compression !== 0) throw new UnsupportedCompressionError(header.compression);
+    const batchEnd = position + header.sizeBytes;
+    if (header.lastOffset >= startOffset) {
       const { keyFormat, valueFormat } = header;
-      if (header.lastOffset >= startOffset) {
-        for (const record of decodeRecords(batches, position)) {
-          if (record.offset < startOffset) continue;
-          assert(record.offset > lastOffset, () => `fetched offsets do not rise: ${record.offset} after ${lastOffset}`);
-          const json = partitionPrefix + record.offset + ',"timestamp":' + record.timestampMs +
-            ',"key":' + fieldJson(record.key, keyFormat) +
-            ',"value":' + fieldJson(record.value, valueFormat) +
-            ',"headers":' + headersJson(record.headers) + '}';
-          if (count > 0) text += separator;
-          text += wrap === undefined ? json : wrap(record.offset, json);
-          lastOffset = record.offset;
-          count += 1;
-          if (count >= maxRecords) break;
+      const isLogAppendTime = header.timestampType === 'LogAppendTime';
+      let cursor = position + RECORDS_OFFSET;
+      for (let i = 0; i < header.recordCount && count < maxRecords; i++) {
+        const bodySize = readVarint(batches, cursor);
+        const recordEnd = varintNextOffset + bodySize;
+        assert(recordEnd <= batchEnd, () => `partition ${partition}: record ${i} of the batch at ${header.baseOffset} runs past it`);
+        const timestampDelta = readVarlong(batches, varintNextOffset + 1); // + 1: record attributes
+        const offset = header.baseOffset + readVarint(batches, varintNextOffset);
+        cursor = varintNextOffset;
+        if (offset < startOffset) {
+          cursor = recordEnd;
+          continue;
         }
+        assert(offset > lastOffset, () => `fetched offsets do not rise: ${offset} after ${lastOffset}`);
+        const timestampMs = isLogAppendTime ? header.maxTimestamp : header.baseTimestamp + timestampDelta;
+        if (written.count > 0) out.ascii(style.separator);
+        if (style.before !== undefined) out.ascii(style.before(offset));
+        out.ascii(recordHead + offset + ',"timestamp":' + timestampMs + ',"key":');
+        const keyLength = readVarint(batches, cursor);
+        cursor = varintNextOffset;
+        writeField(out, batches, cursor, keyLength, keyFormat);
+        if (keyLength > 0) cursor += keyLength;
+        out.ascii(',"value":');
+        const valueLength = readVarint(batches, cursor);
+        cursor = varintNextOffset;
+        writeField(out, batches, cursor, valueLength, valueFormat);
+        if (valueLength > 0) cursor += valueLength;
+        out.ascii(',"headers":{');
+        const headerCount = readVarint(batches, cursor);
+        cursor = varintNextOffset;
+        for (let h = 0; h < headerCount; h++) {
+          if (h > 0) out.byte(0x2c);
+          const nameLength = readVarint(batches, cursor);
+          cursor = varintNextOffset;
+          writeJsonString(out, batches, cursor, cursor + nameLength);
+          cursor += nameLength;
+          out.byte(0x3a);
+          const headerValueLength = readVarint(batches, cursor);
+          cursor = varintNextOffset;
+          writeField(out, batches, cursor, headerValueLength, 'string');
+          if (headerValueLength > 0) cursor += headerValueLength;
+        }
+        out.ascii('}}');
+        if (style.after !== undefined) out.ascii(style.after);
+        assert(cursor === recordEnd, () => `partition ${partition}: record at offset ${offset} does not end where its length says`);
+        cursor = recordEnd;
+        lastOffset = offset;
+        count += 1;
+        written.count += 1;
       }
-      position += header.sizeBytes;
     }
+    position = batchEnd;
   }
-  return { text, count, nextOffset: lastOffset + 1, lastOffset };
+  return { count, nextOffset: lastOffset + 1 };
 }

@@ -14,7 +14,7 @@ import type { Fetcher } from '../broker/fetch.js';
 import type { PartitionState } from '../broker/topic-manager.js';
 import { RunnelError } from '../errors.js';
 import { limits } from '../limits.js';
-import { encodeRecords } from './record-json.js';
+import { JsonBuffer, writeRecords, type RecordStyle } from './record-json.js';
 
 export type StreamMode = 'sse' | 'ndjson';
 
@@ -78,21 +78,20 @@ export async function streamPartition(
         signal,
       });
       if (signal.aborted) break;
-      let text: string;
+      let chunk: string | Buffer;
       if (result.batches === null) {
         // Nothing new: SSE gets a comment so proxies keep the connection open.
         if (mode !== 'sse') continue;
-        text = ': keep-alive\n\n';
+        chunk = ': keep-alive\n\n';
       } else {
-        const encoded = mode === 'sse'
-          ? encodeRecords(result.batches, state.partition, offset, maxRecordsPerWrite, '', sseEvent)
-          : encodeRecords(result.batches, state.partition, offset, maxRecordsPerWrite, '\n');
-        if (encoded.count === 0) continue;
-        reply.server.runnelMetrics.consumed(state.topic, encoded.count, result.batches.length);
-        offset = encoded.nextOffset;
-        text = mode === 'sse' ? encoded.text : encoded.text + '\n';
+        const out = new JsonBuffer(2 * result.batches.length + 256);
+        const written = writeRecords(out, result.batches, state.partition, offset, maxRecordsPerWrite, mode === 'sse' ? SSE_STYLE : NDJSON_STYLE);
+        if (written.count === 0) continue;
+        reply.server.runnelMetrics.consumed(state.topic, written.count, result.batches.length);
+        offset = written.nextOffset;
+        chunk = out.toBuffer();
       }
-      if (!raw.write(text)) {
+      if (!raw.write(chunk)) {
         await Promise.race([once(raw, 'drain'), once(signal, 'abort')]);
       }
     }
@@ -112,6 +111,5 @@ export async function streamPartition(
   }
 }
 
-function sseEvent(offset: number, json: string): string {
-  return 'id: ' + offset + '\nevent: record\ndata: ' + json + '\n\n';
-}
+const SSE_STYLE: RecordStyle = { separator: '', before: (offset) => 'id: ' + offset + '\nevent: record\ndata: ', after: '\n\n' };
+const NDJSON_STYLE: RecordStyle = { separator: '', after: '\n' };

@@ -6,7 +6,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Broker } from '../../broker/broker.js';
 import type { JoinRequest, ResetTarget } from '../../broker/groups/group-coordinator.js';
 import { fromTopicAssignments } from '../../broker/groups/partition-key.js';
-import { encodeRecords } from '../record-json.js';
+import { JsonBuffer, writeRecords } from '../record-json.js';
 import {
   commitBodySchema, committedOffsetsSchema, groupDescriptionSchema, groupListSchema, groupParams,
   joinBodySchema, memberParams, memberReplySchema, offsetsQuerySchema, offsetsViewSchema, pollQuerySchema, pollResponseSchema, resetBodySchema,
@@ -173,20 +173,22 @@ export function groupRoutes(app: FastifyInstance, broker: Broker): void {
     reply.raw.once('close', onClose);
     try {
       const result = await broker.poller.poll(group, member, { ...query, signal: controller.signal });
-      let records = '';
-      for (const polled of result.partitions) {
-        const topicField = '{"topic":' + JSON.stringify(polled.topic) + ',';
-        const encoded = encodeRecords(polled.batches, polled.partition, polled.startOffset, polled.recordCount, ',', (_offset, json) => topicField + json.slice(1));
-        if (encoded.count === 0) continue;
-        request.server.runnelMetrics.consumed(polled.topic, encoded.count, polled.batches.length);
-        if (records !== '') records += ',';
-        records += encoded.text;
-      }
       const { reply: member_ } = result;
-      reply.type('application/json; charset=utf-8');
-      return '{"groupId":' + JSON.stringify(member_.groupId) + ',"memberId":' + JSON.stringify(member_.memberId) +
+      let bytesRead = 0;
+      for (const polled of result.partitions) bytesRead += polled.batches.length;
+      const out = new JsonBuffer(2 * bytesRead + 512);
+      out.utf8('{"groupId":' + JSON.stringify(member_.groupId) + ',"memberId":' + JSON.stringify(member_.memberId) +
         ',"generation":' + member_.generation + ',"assignment":' + JSON.stringify(member_.assignment) +
-        ',"heartbeatIntervalMs":' + member_.heartbeatIntervalMs + ',"pollId":' + result.pollId + ',"records":[' + records + ']}';
+        ',"heartbeatIntervalMs":' + member_.heartbeatIntervalMs + ',"pollId":' + result.pollId + ',"records":[');
+      const written = { count: 0 };
+      for (const polled of result.partitions) {
+        const style = { separator: ',', topic: polled.topic };
+        const { count } = writeRecords(out, polled.batches, polled.partition, polled.startOffset, polled.recordCount, style, written);
+        request.server.runnelMetrics.consumed(polled.topic, count, polled.batches.length);
+      }
+      out.ascii(']}');
+      reply.type('application/json; charset=utf-8');
+      return out.toBuffer();
     } finally {
       reply.raw.off('close', onClose);
     }
