@@ -7,3 +7,8 @@ export { AssignedConsumer, type AssignOptions } from './assigned-consumer.js';
 export type { StreamOptions, StreamFormat } from './record-stream.js';
 export type { BackoffOptions } from './backoff.js';
 export { RunnelClientError, RunnelApiError, RunnelConnectionError, type ClientErrorCode } from './client-errors.js';
+// The public API's types the calls above take and return (derived from the server's schemas).
+export type * from '../api/types.js';
+/** Format of a key or value: json, string (UTF-8) or binary (base64 in JSON). */
+export type { ValueFormat as Format } from '../api/types.js';
+export { errorCatalogue, errorCodes, type ErrorCode } from '../api/error-codes.js';
