@@ -421,15 +421,20 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
     if (this.commitTimer !== undefined) clearInterval(this.commitTimer);
     await this.heartbeating;
     try {
+      if (this.member === undefined) return;
+      // Leave even when the commit failed: the records come again to the next owner.
+      let commitFailure: unknown;
+      if (this.mode !== 'manual') await this.commitProcessed().catch((error: unknown) => (commitFailure = error));
       const member = this.member;
-      if (member === undefined) return;
-      if (this.mode !== 'manual') await this.commitProcessed();
-      try {
-        await this.transport.call({ method: 'DELETE', path: memberPath(this.options.group, member.memberId), isIdempotent: true });
-      } catch (error) {
-        if (!isMembershipLost(error)) throw error;
+      if (member !== undefined) {
+        try {
+          await this.transport.call({ method: 'DELETE', path: memberPath(this.options.group, member.memberId), isIdempotent: true });
+        } catch (error) {
+          if (!isMembershipLost(error)) throw error;
+        }
+        this.member = undefined;
       }
-      this.member = undefined;
+      if (commitFailure !== undefined) throw commitFailure;
     } finally {
       this.onClose?.(this);
     }

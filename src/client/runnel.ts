@@ -75,6 +75,8 @@ export class Runnel {
   private readonly ownAgent: Agent | undefined;
   /** Producers and consumers still open: close() closes them first. */
   private readonly open = new Set<Closeable>();
+  /** Streams not finished yet: close() ends them. */
+  private readonly streams = new Set<AbortController>();
   private closing: Promise<void> | undefined;
 
   constructor(options: RunnelOptions = {}) {
@@ -147,7 +149,19 @@ export class Runnel {
 
   /** Follows a partition live (NDJSON or SSE), resuming after dropped connections without gaps or duplicates. */
   stream(topic: string, partition: number, options: StreamOptions = {}): AsyncGenerator<FetchedRecord, void, undefined> {
-    return streamPartition(this.transport, topic, partition, options);
+    if (this.closing !== undefined) throw new TypeError('the client is closed');
+    // close() ends open streams: an unfinished one would hold the Agent's close() forever.
+    const controller = new AbortController();
+    const signal = options.signal === undefined ? controller.signal : AbortSignal.any([options.signal, controller.signal]);
+    this.streams.add(controller);
+    const streams = this.streams;
+    return (async function* tracked(transport: Transport): AsyncGenerator<FetchedRecord, void, undefined> {
+      try {
+        yield* streamPartition(transport, topic, partition, { ...options, signal });
+      } finally {
+        streams.delete(controller);
+      }
+    })(this.transport);
   }
 
   /** A consumer group member: `for await (const record of consumer)`. */
@@ -163,6 +177,7 @@ export class Runnel {
   /** Flushes producers, closes consumers (committing and leaving), then the connections. */
   close(): Promise<void> {
     this.closing ??= (async () => {
+      for (const controller of this.streams) controller.abort();
       const results = await Promise.allSettled([...this.open].map((closeable) => closeable.close()));
       await this.ownAgent?.close();
       const failed = results.find((result): result is PromiseRejectedResult => result.status === 'rejected');

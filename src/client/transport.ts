@@ -181,11 +181,11 @@ export class Transport {
       if (remainingMs <= 0) {
         throw lastError ?? new RunnelConnectionError(`${what}: no answer within ${this.options.timeoutMs} ms`, 'TIMEOUT', this.url);
       }
+      if (isAborted(spec.signal)) throw spec.signal?.reason as Error;
       const node = this.nodes[this.current];
       const controller = new AbortController();
       const timer = setTimeout(() => controller.abort(new DeadlineReached()), remainingMs);
       const onAbort = (): void => controller.abort(spec.signal?.reason);
-      if (isAborted(spec.signal)) throw spec.signal?.reason as Error;
       spec.signal?.addEventListener('abort', onAbort, { once: true });
       let isHandedOver = false;
       try {

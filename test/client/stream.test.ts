@@ -92,3 +92,17 @@ void t.test('a stream ends when its signal aborts, and reports a deleted topic w
   t.ok(error instanceof RunnelApiError, 'the node ended the stream with an error event');
   t.match(error, { code: 'TOPIC_NOT_FOUND', status: 404 });
 });
+
+void t.test('Runnel.close() ends streams still open, so closing never hangs on one', async (t) => {
+  const server = await startServer(t);
+  const runnel = new Runnel({ url: server.url });
+  await runnel.topics.create({ name: 'open', partitions: 1 });
+  await runnel.send({ topic: 'open', records: [{ value: 'only' }] });
+  const iterator = runnel.stream('open', 0)[Symbol.asyncIterator]();
+  t.equal((await iterator.next()).value?.value, 'only');
+  const waiting = iterator.next(); // nothing more will come
+  const closed = runnel.close();
+  const outcome = await Promise.race([closed.then(() => 'closed'), new Promise((resolve) => setTimeout(() => resolve('hung'), 5_000))]);
+  t.equal(outcome, 'closed', 'close() returned');
+  t.same(await waiting, { value: undefined, done: true }, 'the stream finished');
+});
