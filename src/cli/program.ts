@@ -65,6 +65,12 @@ export function buildProgram(): Command {
 
 /** Runs one command line and returns the exit code; errors are printed here, in one line. */
 export async function runCli(argv: string[]): Promise<number> {
+  // The reader went away (`runnel consume t | head`): stop quietly, as Unix tools do.
+  // A group member's uncommitted records are delivered again later (at-least-once).
+  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code === 'EPIPE') process.exit(exitCodes.ok);
+    throw error;
+  });
   const program = buildProgram();
   try {
     await program.parseAsync(argv, { from: 'user' });

@@ -2,11 +2,10 @@
  * `runnel bench produce|consume`: a small bounded run, its table and its JSON.
  */
 import t from 'tap';
-import { startServer } from '../helpers/server.js';
-import { describeResult, runnel } from './support.js';
+import { describeResult, runnel, startTestNode } from './support.js';
 
 void t.test('bench produce and consume report throughput and latency percentiles', async (t) => {
-  const server = await startServer(t);
+  const server = await startTestNode(t);
   const cli = (args: string[]) => runnel(t, ['--url', server.url, ...args], { timeoutMs: 30_000 });
 
   const produced = await cli(['bench', 'produce', '--topic', 'bench', '--records', '3000', '--record-size', '200', '--batch', '100', '--concurrency', '2', '--partitions', '2']);

@@ -5,8 +5,7 @@
 import net from 'node:net';
 import t from 'tap';
 import { packageVersion } from '../../src/util/package-info.js';
-import { startServer } from '../helpers/server.js';
-import { describeResult, runnel } from './support.js';
+import { describeResult, runnel, startTestNode } from './support.js';
 
 /** A loopback port nothing listens on right now. */
 async function freePort(): Promise<number> {
@@ -38,7 +37,7 @@ void t.test('exit code 0: success, --help and --version', async (t) => {
 });
 
 void t.test('exit code 1: the node refused, printed in one line with its code', async (t) => {
-  const server = await startServer(t);
+  const server = await startTestNode(t);
   const result = await runnel(t, ['--url', server.url, 'topic', 'describe', 'missing']);
   t.equal(result.code, 1, describeResult(result));
   t.equal(result.stdout, '');
@@ -60,9 +59,9 @@ void t.test('exit code 2: usage errors', async (t) => {
     ['bad url', ['--url', 'ftp://example', 'topic', 'list'], /expected an http/],
     ['no command', [], /Usage: runnel/],
   ];
-  const server = await startServer(t);
   for (const [what, args, message] of cases) {
-    const result = await runnel(t, args.includes('--url') ? args : ['--url', server.url, ...args]);
+    // Refused before any request: no node needed.
+    const result = await runnel(t, args);
     t.equal(result.code, 2, `${what}: ${describeResult(result)}`);
     t.match(result.stderr, message, what);
   }

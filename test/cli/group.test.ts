@@ -4,13 +4,12 @@
  */
 import t from 'tap';
 import { requestJson } from '../helpers/http.js';
-import { startServer } from '../helpers/server.js';
-import { describeResult, runnel, start } from './support.js';
+import { describeResult, runnel, start, startTestNode } from './support.js';
 
 const lines = (count: number, prefix: string): string => Array.from({ length: count }, (_, index) => `${prefix}-${index}`).join('\n') + '\n';
 
 void t.test('a group member commits what it printed: group describe shows zero lag; reset moves the offsets back', async (t) => {
-  const server = await startServer(t);
+  const server = await startTestNode(t);
   const cli = (args: string[], input?: string) => runnel(t, ['--url', server.url, ...args], { input });
   t.equal((await cli(['topic', 'create', 'orders', '--partitions', '3'])).code, 0);
   const produced = await cli(['produce', 'orders', '--key-separator', ':'], Array.from({ length: 300 }, (_, index) => `customer-${index % 17}:order-${index}`).join('\n') + '\n');
@@ -75,7 +74,7 @@ void t.test('a group member commits what it printed: group describe shows zero l
 });
 
 void t.test('a following group member stays in the group until Ctrl-C, then commits and leaves', async (t) => {
-  const server = await startServer(t);
+  const server = await startTestNode(t);
   const cli = (args: string[], input?: string) => runnel(t, ['--url', server.url, ...args], { input });
   t.equal((await cli(['topic', 'create', 'events'])).code, 0);
   t.equal((await cli(['produce', 'events'], lines(5, 'old'))).code, 0);

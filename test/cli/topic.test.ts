@@ -2,11 +2,10 @@
  * `runnel topic create|list|describe|alter|delete`, end to end through child processes.
  */
 import t from 'tap';
-import { startServer } from '../helpers/server.js';
-import { describeResult, runnel } from './support.js';
+import { describeResult, runnel, startTestNode } from './support.js';
 
 void t.test('topic create, list, describe, alter and delete', async (t) => {
-  const server = await startServer(t);
+  const server = await startTestNode(t);
   const cli = (args: string[]) => runnel(t, ['--url', server.url, ...args]);
 
   const created = await cli(['topic', 'create', 'orders', '--partitions', '3', '--config', 'retention.ms=86400000', '--config', 'cleanup.policy=delete']);
@@ -46,17 +45,9 @@ void t.test('topic create, list, describe, alter and delete', async (t) => {
   const nothing = await cli(['topic', 'alter', 'orders']);
   t.equal(nothing.code, 2, 'alter without a change is a usage error');
 
-  const shrink = await cli(['topic', 'alter', 'orders', '--partitions', '2']);
-  t.equal(shrink.code, 1);
-  t.match(shrink.stderr, /^runnel: INVALID_PARTITIONS: /);
-
   const exists = await cli(['topic', 'create', 'orders']);
   t.equal(exists.code, 1);
   t.match(exists.stderr, /^runnel: TOPIC_EXISTS: /);
-
-  const badConfig = await cli(['topic', 'create', 'bad', '--config', 'no.such.config=1']);
-  t.equal(badConfig.code, 1);
-  t.match(badConfig.stderr, /^runnel: INVALID_CONFIG: /);
 
   const deleted = await cli(['topic', 'delete', 'orders']);
   t.equal(deleted.code, 0, describeResult(deleted));
