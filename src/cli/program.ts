@@ -105,6 +105,12 @@ function reportError(error: unknown): number {
     console.error(`runnel: ${error.code}: ${oneLine(error.message)}`);
     return exitCodes.refused;
   }
+  if (typeof (error as NodeJS.ErrnoException).syscall === 'string') {
+    // A system error (a --file that cannot be read, ...): its message says it all.
+    console.error(`runnel: ${oneLine((error as Error).message)}`);
+    return exitCodes.refused;
+  }
+  // A bug: the stack helps whoever reports it.
   console.error(`runnel: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
   return exitCodes.refused;
 }

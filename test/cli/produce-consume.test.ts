@@ -2,6 +2,7 @@
  * `runnel produce` and `runnel consume` round trips, end to end: child processes of
  * the built command against a real node.
  */
+import path from 'node:path';
 import t from 'tap';
 import { describeResult, runnel, startTestNode } from './support.js';
 
@@ -89,6 +90,15 @@ void t.test('key separator, headers and formats round trip', async (t) => {
   const valuesOnly = await cli(['consume', 'keyed', '--partition', '0']);
   t.equal(valuesOnly.stdout, '{"qty":3}\ntext\n' + Buffer.from('raw bytes').toString('base64') + '\n',
     'default output: a JSON value as JSON, a string as it is, binary as base64');
+
+  const directory = t.testdir({ 'lines.txt': 'from a file\r\nsecond line\n' });
+  const fromFile = await cli(['produce', 'keyed', '--file', path.join(directory, 'lines.txt'), '-p', '1', '-o', 'json']);
+  t.equal(fromFile.code, 0, describeResult(fromFile));
+  t.match(JSON.parse(fromFile.stdout), { topic: 'keyed', records: 2 }, '--output json: the summary as one JSON document');
+  t.equal((await cli(['consume', 'keyed', '-p', '1', '--offset', '3'])).stdout, 'from a file\nsecond line\n', 'lines of --file, CRLF or LF');
+  const missing = await cli(['produce', 'keyed', '--file', path.join(directory, 'missing.txt')]);
+  t.equal(missing.code, 1);
+  t.match(missing.stderr, /^runnel: ENOENT: [^\n]*missing\.txt[^\n]*\n$/, 'a missing file: one line');
 
   const badJson = await cli(['produce', 'keyed', '--value-format', 'json'], '{"ok":1}\nnot json\n');
   t.equal(badJson.code, 1, describeResult(badJson));

@@ -28,7 +28,7 @@ interface ConsumeOptions {
 
 /** Records asked for per fetch. */
 const fetchRecordCount = 1000;
-/** Long-poll of each fetch while following (below the default --timeout-ms). */
+/** Long-poll of each fetch while following (the client's deadline allows for the wait). */
 const followWaitMs = 10_000;
 /** Without --follow, how long a group member waits with nothing arriving before it checks whether other members consumed what is left. */
 const groupIdleCheckMs = 2000;
@@ -109,7 +109,11 @@ class ConsumeSession {
     const partitions = this.options.partition === undefined ? description.partitions.map((info) => info.partition) : [this.options.partition];
     const endOffsets = new Map(description.partitions.map((info) => [info.partition, info.highWatermark]));
     if (this.options.follow) {
-      await Promise.all(partitions.map((partition) => this.followPartition(client, partition)));
+      // One partition failing (e.g. the topic was deleted) ends the others' long-polls too.
+      await Promise.all(partitions.map((partition) => this.followPartition(client, partition).catch((error: unknown) => {
+        this.stop();
+        throw error;
+      })));
       return;
     }
     for (const partition of partitions) {

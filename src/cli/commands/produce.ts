@@ -44,7 +44,8 @@ export function registerProduceCommand(program: Command): void {
     .option('--linger-ms <ms>', 'how long a batch waits to fill', integerAtLeast(0), 5)
     .option('--max-in-flight <n>', 'requests in flight at once; above 1, batches (and so records of a partition) may land out of order', integerAtLeast(1), 1)
     .action(async (topic: string, options: ProduceOptions, command: Command) => {
-      const input = options.file === undefined ? process.stdin : fs.createReadStream(options.file);
+      // Opened first, so a missing or unreadable file is one clear error before anything is sent.
+      const input = options.file === undefined ? process.stdin : (await fs.promises.open(options.file)).createReadStream();
       await withClient(command, async (client, { output }) => {
         const startedAtMs = performance.now();
         const producer = client.producer({
