@@ -26,6 +26,8 @@ export const errorCatalogue = {
   IDEMPOTENCY_KEY_REUSED: { status: 409, description: 'The Idempotency-Key was already used for a different request body.' },
   STALE_GENERATION: { status: 409, description: 'The commit carries a generation the member does not hold for these partitions (they moved, or the generation is not the current one). Heartbeat for the current assignment.' },
   GROUP_NOT_EMPTY: { status: 409, description: 'The group has live members: the request needs the group empty (delete, reset), or must come from a member (commit with memberId and generation).' },
+  FENCED_LEADER_EPOCH: { status: 409, description: "Internal (KIP-497 AlterPartition): the request names a leader epoch that is not the partition's current one, or comes from a node that no longer leads it." },
+  INVALID_UPDATE_VERSION: { status: 409, description: "Internal (KIP-497 AlterPartition): the request names a partition epoch that is not the partition's current one (the ISR changed since); read the partition again." },
   REQUEST_TOO_LARGE: { status: 413, description: 'The request body is larger than the body limit.' },
   RECORD_TOO_LARGE: { status: 413, description: "A partition's batch of records is larger than the topic's max.message.bytes." },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, description: 'The Content-Type is not application/json or application/x-ndjson.' },
@@ -35,6 +37,10 @@ export const errorCatalogue = {
   INTERNAL_ERROR: { status: 500, description: 'An unexpected server error. The message says what failed.' },
   OVERLOADED: { status: 503, description: 'The node has more work than it can take now (requests in flight, event-loop delay); retry after a moment.' },
   NOT_READY: { status: 503, description: 'The node is starting or stopping and cannot serve this request now.' },
+  NOT_ENOUGH_REPLICAS: { status: 503, description: "Fewer in-sync replicas than the topic's min.insync.replicas; retry later." },
+  NOT_LEADER: { status: 503, description: "This node does not lead the partition; the body names the leader's id and URL (leaderId, leaderUrl) when one is known." },
+  NOT_CONTROLLER: { status: 503, description: 'Internal: this node is not the active controller; the body names the node that is (controllerId, controllerUrl) when one is known.' },
+  REQUEST_TIMED_OUT: { status: 503, description: 'The in-sync replicas did not confirm the write in time; it may or may not be committed. Retry with the same Idempotency-Key.' },
 } as const satisfies Record<string, { status: number; description: string }>;
 
 export type ErrorCode = keyof typeof errorCatalogue;
