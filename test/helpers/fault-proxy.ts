@@ -8,9 +8,14 @@
  *       // the answer reaches the client (the node did the work; the client saw nothing)
  *   proxy.cutResponse(/^GET .*records/, 600);   // cut after 600 bytes of the answer
  *   proxy.cutAll();                              // cut every open connection now
+ *   proxy.block();                               // a network partition: cut every open
+ *       // connection and reset every new one at once, until
+ *   proxy.unblock();                             // connections pass again
  *
  * Requests are recognised by their request line at the start of a chunk from the
- * client (how undici writes them). Listens on 127.0.0.1:0; closed in t.teardown.
+ * client (how undici writes them). Listens on 127.0.0.1:0 (or `port`); closed in
+ * t.teardown. The target need not be listening yet (cluster tests start the proxies
+ * between nodes before the nodes): a connection to a target that is down is reset.
  */
 import net from 'node:net';
 
@@ -29,24 +34,61 @@ export interface FaultProxy {
   cutResponse(pattern: RegExp, bytes: number, count?: number): void;
   /** Cut every open connection now. */
   cutAll(): void;
-  /** Request lines seen, in order. */
+  /**
+   * Until unblock(): cut every open connection now and reset each new one as soon as it
+   * is accepted, before a byte goes either way (to the client, a partitioned network).
+   */
+  block(): void;
+  unblock(): void;
+  readonly isBlocked: boolean;
+  /** Request lines seen, in order (the newest requestCountMax). */
   readonly requests: string[];
-  /** Connections cut so far. */
+  /** Connections cut so far (cutAll, block and the rules; refused ones not counted). */
   readonly cutCount: number;
+  /** Connections reset on arrival while blocked. */
+  readonly refusedCount: number;
   close(): Promise<void>;
+}
+
+export interface FaultProxyOptions {
+  /** Listen port on 127.0.0.1; default 0 (any free port). */
+  port?: number;
+  /** Request lines kept in `requests` (the newest); default all. Long-lived proxies keep fewer. */
+  requestCountMax?: number;
 }
 
 const REQUEST_LINE = /^(GET|POST|PATCH|PUT|DELETE|HEAD) \S+ HTTP\/1\.1/;
 
-export async function startFaultProxy(t: { teardown: (fn: () => unknown) => void }, targetUrl: string): Promise<FaultProxy> {
+export async function startFaultProxy(
+  t: { teardown: (fn: () => unknown) => void },
+  targetUrl: string,
+  options: FaultProxyOptions = {},
+): Promise<FaultProxy> {
   const target = new URL(targetUrl);
   const rules: Rule[] = [];
   const sockets = new Set<net.Socket>();
   const clients = new Set<net.Socket>();
   const requests: string[] = [];
   let cutCount = 0;
+  let refusedCount = 0;
+  let isBlocked = false;
+  const requestCountMax = options.requestCountMax ?? Number.POSITIVE_INFINITY;
+
+  const cutAll = (): void => {
+    for (const client of clients) {
+      if (client.destroyed) continue;
+      cutCount += 1;
+      client.resetAndDestroy();
+    }
+  };
 
   const server = net.createServer((client) => {
+    if (isBlocked) {
+      refusedCount += 1;
+      client.on('error', () => undefined);
+      client.resetAndDestroy();
+      return;
+    }
     const upstream = net.connect(Number(target.port), target.hostname);
     sockets.add(client);
     sockets.add(upstream);
@@ -64,6 +106,7 @@ export async function startFaultProxy(t: { teardown: (fn: () => unknown) => void
       if (match !== null) {
         const line = head.slice(0, head.indexOf('\r\n'));
         requests.push(line);
+        if (requests.length > requestCountMax) requests.splice(0, requests.length - requestCountMax);
         const rule = rules.find((candidate) => candidate.remaining > 0 && candidate.pattern.test(line));
         if (rule !== undefined) rule.remaining -= 1;
         armed = rule === undefined ? undefined : { bytesLeft: rule.bytesAllowed };
@@ -91,7 +134,13 @@ export async function startFaultProxy(t: { teardown: (fn: () => unknown) => void
     client.on('error', () => undefined);
     upstream.on('error', () => undefined);
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 0, '127.0.0.1', () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
   const { port } = server.address() as net.AddressInfo;
 
   const close = async (): Promise<void> => {
@@ -103,16 +152,23 @@ export async function startFaultProxy(t: { teardown: (fn: () => unknown) => void
     url: `http://127.0.0.1:${port}`,
     dropReply: (pattern, count = 1) => rules.push({ pattern, bytesAllowed: 0, remaining: count }),
     cutResponse: (pattern, bytes, count = 1) => rules.push({ pattern, bytesAllowed: bytes, remaining: count }),
-    cutAll: () => {
-      for (const client of clients) {
-        if (client.destroyed) continue;
-        cutCount += 1;
-        client.resetAndDestroy();
-      }
+    cutAll,
+    block: () => {
+      isBlocked = true;
+      cutAll();
+    },
+    unblock: () => {
+      isBlocked = false;
+    },
+    get isBlocked() {
+      return isBlocked;
     },
     requests,
     get cutCount() {
       return cutCount;
+    },
+    get refusedCount() {
+      return refusedCount;
     },
     close,
   };

@@ -1,0 +1,364 @@
+/**
+ * A Runnel cluster of real child processes on loopback ports, for cluster tests:
+ *
+ *   const cluster = await startCluster(t, { nodes: 3 });
+ *   await cluster.waitFor(async () => (await cluster.clusterStatus()).controller, 10_000, 'a controller');
+ *   const leader = await cluster.leaderOf('orders', 0);   // node id, or null
+ *   await cluster.kill(leader!);        // SIGKILL
+ *   await cluster.start(leader!);       // the same data directory and port
+ *   cluster.isolate(2); ...; cluster.heal(2);
+ *
+ * Every node gets fixed ports (allocated before any node starts) and a --peers list in
+ * which its own entry is its real URL (what it advertises to clients) and every other
+ * node's entry is a fault proxy (helpers/fault-proxy.ts) from this node to that one:
+ *
+ *   node 1: --peers 1@http://127.0.0.1:<port 1>,2@<proxy 1->2>,3@<proxy 1->3>
+ *
+ * So all node-to-node traffic passes through a proxy that belongs to one ordered pair,
+ * and cutting a node off from the others (isolate) blocks every proxy into and out of
+ * it, while the test process still reaches every node directly. With isProxied: false
+ * the lists hold the real URLs and isolate() is refused.
+ *
+ * Nodes start with short timeouts so fault rounds stay fast (FAST_CLUSTER_ARGS; pass
+ * `args` to override them, the last occurrence of a flag wins). Everything is bounded:
+ * each request has a deadline, waitFor has one, and every child is SIGKILLed at the
+ * test's teardown if it still runs (child-node.ts).
+ */
+import net from 'node:net';
+import path from 'node:path';
+import { startNode, type ChildNode, type ExitStatus } from './child-node.js';
+import { startFaultProxy, type FaultProxy } from './fault-proxy.js';
+import { requestJson, requestOk } from './http.js';
+
+/** Short session, lag and election timeouts: a dead node is fenced in 1.5 s. */
+export const FAST_CLUSTER_ARGS: readonly string[] = [
+  '--node-session-timeout-ms', '1500',
+  '--replica-lag-time-max-ms', '3000',
+  '--raft-election-timeout-ms', '500',
+];
+
+export interface StartClusterOptions {
+  /** Node count; ids are 1..nodes. Default 3. */
+  nodes?: number;
+  /** Extra environment of every node. */
+  env?: Record<string, string | undefined>;
+  /** Extra `serve` flags of every node, after FAST_CLUSTER_ARGS and the cluster's own. */
+  args?: string[];
+  /** Node-to-node traffic through fault proxies. Default true. */
+  isProxied?: boolean;
+  /** Sets RUNNEL_CLUSTER_SECRET on every node. */
+  clusterSecret?: string;
+  /** Deadline of each node's start (listening and ready). Default 30 000 ms. */
+  startTimeoutMs?: number;
+  /** Where the data directories go: <dataRoot>/node-<id>. Default t.testdir(). */
+  dataRoot?: string;
+}
+
+export interface ClusterMember {
+  nodeId: number;
+  port: number;
+  /** The node's real URL: what it advertises to clients. */
+  url: string;
+  dataDir: string;
+  /** The running incarnation, undefined while the node is down. */
+  child: ChildNode | undefined;
+  /** Every incarnation so far, oldest first (for their logs). */
+  incarnations: ChildNode[];
+}
+
+/** GET /v1/cluster, as the contract describes it. */
+export interface ClusterDescription {
+  clusterId: string;
+  controller: number | null;
+  nodes: Array<{ nodeId: number; url: string; state: 'online' | 'fenced' | 'unknown' }>;
+  metadata: { leaderId: number | null; epoch: number; highWatermark: number; logEndOffset: number; appliedOffset: number };
+}
+
+/** One partition of GET /v1/topics/{t}. */
+export interface PartitionView {
+  partition: number;
+  leader: number | null;
+  leaderUrl: string | null;
+  leaderEpoch: number;
+  replicas: number[];
+  isr: number[];
+  logStartOffset: number;
+  highWatermark: number;
+  logEndOffset: number;
+}
+
+export interface TopicView {
+  name: string;
+  partitions: PartitionView[];
+  configs?: Record<string, string>;
+}
+
+/** What every running node says about the cluster (an error text for a node that did not answer). */
+export interface ClusterStatus {
+  /** The controller every answering node names, when they agree; else null. */
+  controller: number | null;
+  /** The clusterId every answering node names, when they agree; else null. */
+  clusterId: string | null;
+  byNode: Map<number, ClusterDescription | string>;
+}
+
+export interface Cluster {
+  readonly members: ClusterMember[];
+  readonly isProxied: boolean;
+  member(nodeId: number): ClusterMember;
+  /** The node's real URL. */
+  url(nodeId: number): string;
+  /** Real URLs of every node, running or not. */
+  urls(): string[];
+  /** Ids of the nodes running now. */
+  runningIds(): number[];
+  isRunning(nodeId: number): boolean;
+  isIsolated(nodeId: number): boolean;
+  /** The proxy node `from` uses to reach node `to`. */
+  proxy(from: number, to: number): FaultProxy;
+  /** SIGKILL; resolves once the process is gone. */
+  kill(nodeId: number): Promise<ExitStatus>;
+  /** SIGTERM (graceful); rejects if the node does not exit within timeoutMs (it is then SIGKILLed). */
+  stop(nodeId: number, timeoutMs?: number): Promise<ExitStatus>;
+  /** Starts a node that is down on its data directory and port; resolves once it is ready. */
+  start(nodeId: number): Promise<ChildNode>;
+  /** stop() if it runs, then start(). */
+  restart(nodeId: number): Promise<ChildNode>;
+  /** Cuts the node off from every other node (both directions) until heal(). */
+  isolate(nodeId: number): void;
+  heal(nodeId: number): void;
+  healAll(): void;
+  /** GET /v1/cluster on every running node. */
+  clusterStatus(): Promise<ClusterStatus>;
+  /** GET /v1/topics/{topic} on one node (default: the first running, not isolated). */
+  describeTopic(topic: string, viaNodeId?: number): Promise<TopicView>;
+  /** The partition's leader as one node sees it (default: the first running, not isolated). */
+  leaderOf(topic: string, partition: number, viaNodeId?: number): Promise<number | null>;
+  /**
+   * Calls `predicate` every intervalMs until it returns a value other than undefined,
+   * null or false, and returns that value. Throws after timeoutMs, naming `what` and the
+   * last value or error the predicate gave.
+   */
+  waitFor<T>(predicate: () => Promise<T> | T, timeoutMs: number, what?: string, intervalMs?: number): Promise<NonNullable<T>>;
+  /** The last `count` lines of every incarnation of the node, for failure messages. */
+  output(nodeId: number, count?: number): string;
+  /** SIGTERM to every running node, in parallel; their exit statuses by node id. */
+  stopAll(timeoutMs?: number): Promise<Map<number, ExitStatus>>;
+}
+
+/** What startCluster needs of a tap test. */
+interface TestLike {
+  teardown: (fn: () => unknown) => void;
+  testdir: () => string;
+}
+
+/** Fixed free ports for `count` listeners: all are held open together, so none repeats, then released. */
+export async function freePorts(count: number): Promise<number[]> {
+  const servers: net.Server[] = [];
+  try {
+    for (let index = 0; index < count; index++) {
+      const server = net.createServer();
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(0, '127.0.0.1', () => resolve());
+      });
+      servers.push(server);
+    }
+    return servers.map((server) => (server.address() as net.AddressInfo).port);
+  } finally {
+    await Promise.all(servers.map((server) => new Promise<void>((resolve) => server.close(() => resolve()))));
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+function describeError(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+export async function startCluster(t: TestLike, options: StartClusterOptions = {}): Promise<Cluster> {
+  const nodeCount = options.nodes ?? 3;
+  const isProxied = options.isProxied ?? true;
+  const startTimeoutMs = options.startTimeoutMs ?? 30_000;
+  if (!Number.isInteger(nodeCount) || nodeCount < 1) throw new TypeError(`startCluster: expected nodes >= 1, got ${nodeCount}`);
+  const dataRoot = options.dataRoot ?? t.testdir();
+  const ids = Array.from({ length: nodeCount }, (_, index) => index + 1);
+  const ports = await freePorts(nodeCount);
+  const members: ClusterMember[] = ids.map((nodeId, index) => ({
+    nodeId,
+    port: ports[index],
+    url: `http://127.0.0.1:${ports[index]}`,
+    dataDir: path.join(dataRoot, `node-${nodeId}`),
+    child: undefined,
+    incarnations: [],
+  }));
+  const memberOf = (nodeId: number): ClusterMember => {
+    const found = members.find((member) => member.nodeId === nodeId);
+    if (found === undefined) throw new RangeError(`no node ${nodeId} in this cluster of ${nodeCount}`);
+    return found;
+  };
+
+  // proxies.get(`${from}>${to}`): how `from` reaches `to`.
+  const proxies = new Map<string, FaultProxy>();
+  if (isProxied) {
+    for (const from of members) {
+      for (const to of members) {
+        if (from === to) continue;
+        proxies.set(`${from.nodeId}>${to.nodeId}`, await startFaultProxy(t, to.url, { requestCountMax: 200 }));
+      }
+    }
+  }
+  const proxy = (from: number, to: number): FaultProxy => {
+    const found = proxies.get(`${from}>${to}`);
+    if (found === undefined) throw new RangeError(`no proxy from node ${from} to node ${to}${isProxied ? '' : ' (the cluster is not proxied)'}`);
+    return found;
+  };
+  const peersOf = (nodeId: number): string =>
+    members.map((member) => `${member.nodeId}@${member.nodeId === nodeId || !isProxied ? member.url : proxy(nodeId, member.nodeId).url}`).join(',');
+
+  const isolated = new Set<number>();
+  /** A proxy is blocked while either end is isolated. */
+  const applyBlocks = (): void => {
+    for (const [key, each] of proxies) {
+      const [from, to] = key.split('>').map(Number);
+      const shouldBlock = isolated.has(from) || isolated.has(to);
+      if (shouldBlock && !each.isBlocked) each.block();
+      else if (!shouldBlock && each.isBlocked) each.unblock();
+    }
+  };
+
+  const env = {
+    ...options.env,
+    ...(options.clusterSecret === undefined ? {} : { RUNNEL_CLUSTER_SECRET: options.clusterSecret }),
+  };
+  const start = async (nodeId: number): Promise<ChildNode> => {
+    const member = memberOf(nodeId);
+    if (member.child?.isRunning() === true) throw new Error(`node ${nodeId} is already running (pid ${member.child.pid})`);
+    const child = await startNode({
+      dataDir: member.dataDir,
+      port: member.port,
+      t,
+      env,
+      startTimeoutMs,
+      args: ['--node-id', String(nodeId), '--peers', peersOf(nodeId), ...FAST_CLUSTER_ARGS, ...(options.args ?? [])],
+    });
+    member.child = child;
+    member.incarnations.push(child);
+    return child;
+  };
+
+  const runningChild = (nodeId: number): ChildNode | undefined => {
+    const child = memberOf(nodeId).child;
+    return child?.isRunning() === true ? child : undefined;
+  };
+  const runningIds = (): number[] => ids.filter((nodeId) => runningChild(nodeId) !== undefined);
+  const defaultVia = (): number => {
+    const candidates = runningIds();
+    const reachable = candidates.find((nodeId) => !isolated.has(nodeId));
+    const via = reachable ?? candidates[0];
+    if (via === undefined) throw new Error('no node of the cluster is running');
+    return via;
+  };
+
+  const describeTopic = async (topic: string, viaNodeId = defaultVia()): Promise<TopicView> =>
+    (await requestOk<TopicView>(`${memberOf(viaNodeId).url}/v1/topics/${encodeURIComponent(topic)}`, { timeoutMs: 5_000 })).body;
+
+  const cluster: Cluster = {
+    members,
+    isProxied,
+    member: memberOf,
+    url: (nodeId) => memberOf(nodeId).url,
+    urls: () => members.map((member) => member.url),
+    runningIds,
+    isRunning: (nodeId) => runningChild(nodeId) !== undefined,
+    isIsolated: (nodeId) => isolated.has(nodeId),
+    proxy,
+    kill: async (nodeId) => {
+      const child = memberOf(nodeId).child;
+      return child === undefined ? { code: null, signal: null } : child.kill();
+    },
+    stop: async (nodeId, timeoutMs) => {
+      const child = memberOf(nodeId).child;
+      return child === undefined ? { code: null, signal: null } : child.stop('SIGTERM', timeoutMs);
+    },
+    start,
+    restart: async (nodeId) => {
+      await memberOf(nodeId).child?.stop('SIGTERM');
+      return start(nodeId);
+    },
+    isolate: (nodeId) => {
+      if (!isProxied) throw new Error('isolate() needs a proxied cluster');
+      memberOf(nodeId);
+      isolated.add(nodeId);
+      applyBlocks();
+    },
+    heal: (nodeId) => {
+      isolated.delete(nodeId);
+      applyBlocks();
+    },
+    healAll: () => {
+      isolated.clear();
+      applyBlocks();
+    },
+    clusterStatus: async () => {
+      const byNode = new Map<number, ClusterDescription | string>();
+      await Promise.all(runningIds().map(async (nodeId) => {
+        try {
+          const response = await requestJson<ClusterDescription>(`${memberOf(nodeId).url}/v1/cluster`, { timeoutMs: 3_000 });
+          byNode.set(nodeId, response.status === 200 ? response.body : `HTTP ${response.status} ${JSON.stringify(response.body)}`);
+        } catch (error) {
+          byNode.set(nodeId, describeError(error));
+        }
+      }));
+      const answers = [...byNode.values()].filter((answer): answer is ClusterDescription => typeof answer === 'object');
+      const agreed = <T>(pick: (answer: ClusterDescription) => T): T | null => {
+        if (answers.length === 0 || answers.length < byNode.size) return null;
+        const first = pick(answers[0]);
+        return answers.every((answer) => pick(answer) === first) ? first : null;
+      };
+      return { controller: agreed((answer) => answer.controller), clusterId: agreed((answer) => answer.clusterId), byNode };
+    },
+    describeTopic,
+    leaderOf: async (topic, partition, viaNodeId) => {
+      const view = await describeTopic(topic, viaNodeId);
+      const found = view.partitions.find((each) => each.partition === partition);
+      if (found === undefined) throw new Error(`topic ${topic} has no partition ${partition}: ${JSON.stringify(view).slice(0, 300)}`);
+      return found.leader;
+    },
+    waitFor: async <T>(predicate: () => Promise<T> | T, timeoutMs: number, what = 'the condition', intervalMs = 100): Promise<NonNullable<T>> => {
+      const deadlineMs = Date.now() + timeoutMs;
+      let last = 'not tried yet';
+      for (let attempt = 0; ; attempt++) {
+        try {
+          const value = await predicate();
+          if (value !== undefined && value !== null && value !== false) return value as NonNullable<T>;
+          last = `got ${JSON.stringify(value)}`;
+        } catch (error) {
+          last = describeError(error);
+        }
+        if (Date.now() >= deadlineMs) throw new Error(`waited ${timeoutMs} ms (${attempt + 1} tries) for ${what}; last: ${last.slice(0, 1_000)}`);
+        await sleep(Math.min(intervalMs, Math.max(0, deadlineMs - Date.now())));
+      }
+    },
+    output: (nodeId, count = 40) =>
+      memberOf(nodeId).incarnations.map((child, index) => `--- node ${nodeId}, incarnation ${index + 1} (pid ${child.pid}) ---\n${child.output(count)}`).join('\n'),
+    stopAll: async (timeoutMs) => {
+      const statuses = new Map<number, ExitStatus>();
+      await Promise.all(runningIds().map(async (nodeId) => {
+        statuses.set(nodeId, await memberOf(nodeId).child!.stop('SIGTERM', timeoutMs));
+      }));
+      return statuses;
+    },
+  };
+
+  // All at once: a node is ready only once the metadata quorum (a majority) is up.
+  const started = await Promise.allSettled(ids.map((nodeId) => start(nodeId)));
+  const failed = started.findIndex((result) => result.status === 'rejected');
+  if (failed !== -1) {
+    await Promise.all(runningIds().map((nodeId) => cluster.kill(nodeId)));
+    throw (started[failed] as PromiseRejectedResult).reason;
+  }
+  return cluster;
+}
