@@ -1,0 +1,650 @@
+/**
+ * The metadata quorum's Raft, KRaft's pull style (KIP-595), as a pure state machine:
+ * no I/O, no clock, no randomness of its own. Every input (tick, message, proposal,
+ * snapshot) comes with the time, and every output is a RaftEffects value the runtime
+ * makes durable (persisted state, then truncation, then snapshot, then appends) before
+ * it sends the messages, so nothing is announced before it is on disk.
+ *
+ * Roles, as in KIP-595: unattached (an epoch but no known leader), follower (fetches
+ * from the leader), candidate (asks for votes), leader (answers fetches, decides the
+ * high watermark), resigned (a leader that lost its quorum and waits to start an
+ * election). Followers pull; the leader learns what each voter holds from the
+ * fetchOffset of its fetches, which is how KRaft replaces Raft's AppendEntries acks.
+ *
+ * Timers are deadlines compared with the `nowMs` of each call; the runtime calls tick()
+ * often (a tenth of fetchMaxWaitMs is plenty) so that they fire on time.
+ */
+import { assert } from '../../util/assert.js';
+import { RaftLog } from './raft-log.js';
+import {
+  NotLeaderError,
+  type BeginEpochRequest, type FetchRequest, type FetchResponse, type FetchSnapshotRequest, type FetchSnapshotResponse,
+  type LogEntry, type RaftEffects, type RaftMessage, type RaftOptions, type RaftRole, type RaftStartState, type RaftStatus,
+  type Snapshot, type SnapshotId, type VoteRequest, type VoteResponse,
+} from './types.js';
+
+/** What the leader knows of one voter (itself included), refreshed by each of its fetches. */
+interface VoterState {
+  /** The voter's log end offset as its last valid fetch reported it (KIP-595: fetchOffset). */
+  endOffset: number;
+  lastFetchMs: number;
+  /** The high watermark the voter was last told, so a fetch is not parked while it lags. */
+  highWatermarkSent: number;
+  beginEpochSentMs: number;
+}
+
+/** A fetch the leader parks until it has something to send (KIP-595 long poll). */
+interface HeldFetch {
+  request: FetchRequest;
+  deadlineMs: number;
+}
+
+interface FetchInFlight {
+  fetchOffset: number;
+  lastFetchedEpoch: number;
+  sentAtMs: number;
+}
+
+interface SnapshotFetchInFlight {
+  snapshotId: SnapshotId;
+  sentAtMs: number;
+}
+
+export class RaftCore {
+  readonly #options: RaftOptions;
+  readonly #nodeId: number;
+  readonly #voterIds: readonly number[];
+  readonly #majority: number;
+  /** A follower re-sends a fetch whose answer is this late (the leader holds one at most fetchMaxWaitMs). */
+  readonly #fetchRetryMs: number;
+  /** The leader re-sends begin-epoch to a voter silent this long, so a restarted voter finds it before its election timeout. */
+  readonly #beginEpochRetryMs: number;
+
+  #epoch: number;
+  #votedFor: number | null;
+  #role: RaftRole = 'unattached';
+  #leaderId: number | null = null;
+  readonly #log: RaftLog;
+  #highWatermark: number;
+  #electionDeadlineMs = 0;
+
+  readonly #votesGranted = new Set<number>();
+
+  readonly #voterStates = new Map<number, VoterState>();
+  readonly #heldFetches = new Map<number, HeldFetch>();
+  /** Offset of the control entry that opened the leader's epoch; committed means the leader is ready. */
+  #epochStartOffset = -1;
+
+  #fetchInFlight: FetchInFlight | null = null;
+  #snapshotFetchInFlight: SnapshotFetchInFlight | null = null;
+
+  /** The effects of the call in progress; see #begin and #end. */
+  #effects: RaftEffects = { append: [], messages: [] };
+  #highWatermarkAtBegin = 0;
+
+  constructor(options: RaftOptions, start: RaftStartState, nowMs: number) {
+    const voterIds = [...new Set(options.voters)].sort((a, b) => a - b);
+    assert(voterIds.length === options.voters.length, () => `raft: duplicate voter ids in ${options.voters.join(',')}`);
+    assert(voterIds.includes(options.nodeId), () => `raft: node ${options.nodeId} is not among the voters ${voterIds.join(',')}`);
+    assert(options.electionTimeoutMs > 0 && options.fetchMaxWaitMs >= 0 && options.fetchMaxWaitMs < options.electionTimeoutMs,
+      () => `raft: expected 0 <= fetchMaxWaitMs < electionTimeoutMs, got ${options.fetchMaxWaitMs} and ${options.electionTimeoutMs}`);
+    assert(options.fetchTimeoutMs > options.fetchMaxWaitMs,
+      () => `raft: expected fetchTimeoutMs > fetchMaxWaitMs, got ${options.fetchTimeoutMs} and ${options.fetchMaxWaitMs}`);
+    assert(Number.isInteger(options.fetchEntriesMax) && options.fetchEntriesMax >= 1,
+      () => `raft: expected fetchEntriesMax >= 1, got ${options.fetchEntriesMax}`);
+    this.#options = options;
+    this.#nodeId = options.nodeId;
+    this.#voterIds = voterIds;
+    this.#majority = Math.floor(voterIds.length / 2) + 1;
+    this.#fetchRetryMs = options.fetchMaxWaitMs + Math.max(1, Math.floor(options.electionTimeoutMs / 4));
+    this.#beginEpochRetryMs = Math.max(1, Math.floor(options.electionTimeoutMs / 2));
+
+    this.#epoch = start.persisted.epoch;
+    this.#votedFor = start.persisted.votedFor;
+    this.#log = new RaftLog(start.entries, start.snapshot);
+    // Only what the snapshot covers is known to be committed after a restart; the
+    // leader's fetch answers bring the rest (the high watermark is not persisted in KRaft).
+    this.#highWatermark = this.#log.logStartOffset;
+    assert(this.#log.lastEpoch <= this.#epoch,
+      () => `raft: the log's last epoch ${this.#log.lastEpoch} is above the persisted epoch ${this.#epoch}`);
+    // A lone voter needs nobody's vote: it elects itself on the first tick.
+    this.#electionDeadlineMs = voterIds.length === 1 ? nowMs : nowMs + this.#randomElectionTimeoutMs();
+  }
+
+  get isLeaderReady(): boolean {
+    return this.#role === 'leader' && this.#highWatermark > this.#epochStartOffset;
+  }
+
+  status(): RaftStatus {
+    const status: RaftStatus = {
+      nodeId: this.#nodeId,
+      role: this.#role,
+      epoch: this.#epoch,
+      leaderId: this.#leaderId,
+      votedFor: this.#votedFor,
+      logStartOffset: this.#log.logStartOffset,
+      logEndOffset: this.#log.logEndOffset,
+      highWatermark: this.#highWatermark,
+    };
+    if (this.#role === 'leader') {
+      const voterEndOffsets: Record<number, number> = {};
+      for (const voterId of this.#voterIds) voterEndOffsets[voterId] = this.#voterEndOffset(voterId);
+      status.voterEndOffsets = voterEndOffsets;
+    }
+    return status;
+  }
+
+  /** Committed entries in [startOffset, min(endOffset, highWatermark)), for the runtime to apply. */
+  entries(startOffset: number, endOffset: number): LogEntry[] {
+    assert(startOffset >= this.#log.logStartOffset,
+      () => `raft: entries from ${startOffset} requested, the log starts at ${this.#log.logStartOffset} (apply the snapshot)`);
+    return this.#log.slice(startOffset, Math.min(endOffset, this.#highWatermark), Number.MAX_SAFE_INTEGER);
+  }
+
+  tick(nowMs: number): RaftEffects {
+    this.#begin();
+    switch (this.#role) {
+      case 'leader':
+        this.#tickLeader(nowMs);
+        break;
+      case 'follower':
+        if (nowMs >= this.#electionDeadlineMs) {
+          this.#becomeCandidate(nowMs);
+        } else {
+          this.#tickFollowerFetch(nowMs);
+        }
+        break;
+      case 'unattached':
+      case 'candidate':
+      case 'resigned':
+        if (nowMs >= this.#electionDeadlineMs) this.#becomeCandidate(nowMs);
+        break;
+    }
+    return this.#end();
+  }
+
+  receive(message: RaftMessage, nowMs: number): RaftEffects {
+    this.#begin();
+    // Messages for another node or from a node outside the static voter set are not ours to act on.
+    if (message.to !== this.#nodeId || message.from === this.#nodeId || !this.#voterIds.includes(message.from)) {
+      return this.#end();
+    }
+    // Raft: any message from a newer epoch makes this node step down to that epoch first.
+    if (message.epoch > this.#epoch) this.#becomeUnattached(message.epoch, nowMs);
+    switch (message.type) {
+      case 'vote-request':
+        this.#onVoteRequest(message, nowMs);
+        break;
+      case 'vote-response':
+        this.#onVoteResponse(message, nowMs);
+        break;
+      case 'begin-epoch':
+        this.#onBeginEpoch(message, nowMs);
+        break;
+      case 'fetch-request':
+        this.#onFetchRequest(message, nowMs);
+        break;
+      case 'fetch-response':
+        this.#onFetchResponse(message, nowMs);
+        break;
+      case 'fetch-snapshot-request':
+        this.#onFetchSnapshotRequest(message, nowMs);
+        break;
+      case 'fetch-snapshot-response':
+        this.#onFetchSnapshotResponse(message, nowMs);
+        break;
+    }
+    return this.#end();
+  }
+
+  /**
+   * Appends `data` as entries of the leader's epoch. Only a ready leader accepts: until
+   * its epoch-start control entry commits, it cannot know which earlier entries are
+   * committed (Raft §5.4.2), so neither may its controller act.
+   */
+  propose(data: string[], nowMs: number): { effects: RaftEffects; offsets: number[] } {
+    if (!this.isLeaderReady) {
+      throw new NotLeaderError(this.#role === 'leader' ? this.#nodeId : this.#leaderId, this.#epoch);
+    }
+    this.#begin();
+    const offsets: number[] = [];
+    for (const item of data) {
+      const offset = this.#log.logEndOffset;
+      this.#appendAsLeader({ offset, epoch: this.#epoch, data: item });
+      offsets.push(offset);
+    }
+    this.#afterLeaderAppend(nowMs);
+    return { effects: this.#end(), offsets };
+  }
+
+  /**
+   * The runtime has made a snapshot of its applied state durable: keep it to serve
+   * followers behind the log start, and let the runtime drop the entries it covers.
+   */
+  snapshotTaken(snapshot: Snapshot): RaftEffects {
+    this.#begin();
+    const endOffset = snapshot.id.endOffset;
+    assert(endOffset <= this.#highWatermark,
+      () => `raft: snapshot at ${endOffset} is above the high watermark ${this.#highWatermark} (only committed state may be snapshotted)`);
+    if (endOffset > this.#log.logStartOffset) {
+      this.#log.takeSnapshot(snapshot);
+      this.#effects.deleteBefore = endOffset;
+    }
+    return this.#end();
+  }
+
+  // ---- effects ----
+
+  #begin(): void {
+    this.#effects = { append: [], messages: [] };
+    this.#highWatermarkAtBegin = this.#highWatermark;
+  }
+
+  #end(): RaftEffects {
+    const effects = this.#effects;
+    if (this.#highWatermark > this.#highWatermarkAtBegin) effects.highWatermark = this.#highWatermark;
+    assert(this.#log.logStartOffset <= this.#highWatermark && this.#highWatermark <= this.#log.logEndOffset,
+      () => `raft: expected logStartOffset ${this.#log.logStartOffset} <= highWatermark ${this.#highWatermark} <= logEndOffset ${this.#log.logEndOffset}`);
+    return effects;
+  }
+
+  #persist(): void {
+    this.#effects.persistState = { epoch: this.#epoch, votedFor: this.#votedFor };
+  }
+
+  #send(message: RaftMessage): void {
+    this.#effects.messages.push(message);
+  }
+
+  #randomElectionTimeoutMs(): number {
+    // KIP-595 (after Raft §5.2): a random timeout in [T, 2T) makes split votes rare.
+    return Math.floor(this.#options.electionTimeoutMs * (1 + this.#options.random()));
+  }
+
+  #resetElectionTimer(nowMs: number): void {
+    this.#electionDeadlineMs = nowMs + this.#randomElectionTimeoutMs();
+  }
+
+  // ---- role transitions ----
+
+  #leaveRole(): void {
+    this.#votesGranted.clear();
+    this.#voterStates.clear();
+    // Parked fetches are dropped, not answered: their followers retry and learn the new state.
+    this.#heldFetches.clear();
+    this.#epochStartOffset = -1;
+    this.#fetchInFlight = null;
+    this.#snapshotFetchInFlight = null;
+  }
+
+  #becomeUnattached(epoch: number, nowMs: number): void {
+    assert(epoch > this.#epoch, () => `raft: unattached at epoch ${epoch}, already at ${this.#epoch}`);
+    this.#leaveRole();
+    this.#epoch = epoch;
+    this.#votedFor = null;
+    this.#persist();
+    this.#role = 'unattached';
+    this.#leaderId = null;
+    this.#resetElectionTimer(nowMs);
+  }
+
+  /** Follows `leaderId`, named by a message of the current epoch. */
+  #learnLeader(leaderId: number | null, nowMs: number): void {
+    if (leaderId === null || leaderId === this.#nodeId || !this.#voterIds.includes(leaderId)) return;
+    if (this.#role !== 'unattached' && this.#role !== 'candidate') return;
+    this.#leaveRole();
+    this.#role = 'follower';
+    this.#leaderId = leaderId;
+    this.#resetElectionTimer(nowMs);
+    this.#sendFetch(nowMs);
+  }
+
+  #becomeCandidate(nowMs: number): void {
+    this.#leaveRole();
+    this.#epoch += 1;
+    this.#votedFor = this.#nodeId;
+    this.#persist();
+    this.#role = 'candidate';
+    this.#leaderId = null;
+    this.#votesGranted.add(this.#nodeId);
+    this.#resetElectionTimer(nowMs);
+    if (this.#votesGranted.size >= this.#majority) {
+      this.#becomeLeader(nowMs);
+      return;
+    }
+    const lastEpoch = this.#log.lastEpoch;
+    const logEndOffset = this.#log.logEndOffset;
+    for (const voterId of this.#voterIds) {
+      if (voterId === this.#nodeId) continue;
+      this.#send({ type: 'vote-request', from: this.#nodeId, to: voterId, epoch: this.#epoch, lastEpoch, logEndOffset });
+    }
+  }
+
+  #becomeLeader(nowMs: number): void {
+    this.#leaveRole();
+    this.#role = 'leader';
+    this.#leaderId = this.#nodeId;
+    for (const voterId of this.#voterIds) {
+      // Every voter starts as freshly heard from, so check quorum gives the new leader a full fetchTimeoutMs.
+      this.#voterStates.set(voterId, { endOffset: 0, lastFetchMs: nowMs, highWatermarkSent: -1, beginEpochSentMs: nowMs });
+    }
+    // KRaft's LeaderChangeMessage: an entry of the new epoch, whose commit commits every earlier entry.
+    this.#epochStartOffset = this.#log.logEndOffset;
+    this.#appendAsLeader({ offset: this.#epochStartOffset, epoch: this.#epoch, data: '', isControl: true });
+    for (const voterId of this.#voterIds) {
+      if (voterId === this.#nodeId) continue;
+      this.#send({ type: 'begin-epoch', from: this.#nodeId, to: voterId, epoch: this.#epoch, leaderId: this.#nodeId });
+    }
+    this.#afterLeaderAppend(nowMs);
+  }
+
+  /** KIP-595 check quorum: a leader the majority no longer fetches from stops accepting writes and lets an election happen. */
+  #resign(nowMs: number): void {
+    this.#leaveRole();
+    this.#role = 'resigned';
+    this.#leaderId = null;
+    this.#resetElectionTimer(nowMs);
+  }
+
+  // ---- votes ----
+
+  #onVoteRequest(request: VoteRequest, nowMs: number): void {
+    if (request.epoch === this.#epoch && this.#votedFor === null && this.#leaderId === null && this.#role === 'unattached'
+      && this.#isUpToDate(request.lastEpoch, request.logEndOffset)) {
+      // The vote is persisted (effects order) before the response leaves: one vote per epoch survives a crash.
+      this.#votedFor = request.from;
+      this.#persist();
+      this.#resetElectionTimer(nowMs);
+    }
+    const isGranted = request.epoch === this.#epoch && this.#votedFor === request.from;
+    this.#send({
+      type: 'vote-response', from: this.#nodeId, to: request.from, epoch: this.#epoch, isGranted, leaderId: this.#leaderId,
+    });
+  }
+
+  /** Raft §5.4.1: the candidate's log ends in a later epoch, or in the same epoch at or past ours. */
+  #isUpToDate(lastEpoch: number, logEndOffset: number): boolean {
+    const ownLastEpoch = this.#log.lastEpoch;
+    return lastEpoch > ownLastEpoch || (lastEpoch === ownLastEpoch && logEndOffset >= this.#log.logEndOffset);
+  }
+
+  #onVoteResponse(response: VoteResponse, nowMs: number): void {
+    if (response.epoch !== this.#epoch) return;
+    if (this.#role !== 'candidate') {
+      this.#learnLeader(response.leaderId, nowMs);
+      return;
+    }
+    if (response.isGranted) {
+      this.#votesGranted.add(response.from);
+      if (this.#votesGranted.size >= this.#majority) this.#becomeLeader(nowMs);
+    } else {
+      this.#learnLeader(response.leaderId, nowMs);
+    }
+  }
+
+  #onBeginEpoch(request: BeginEpochRequest, nowMs: number): void {
+    if (request.epoch !== this.#epoch || request.leaderId !== request.from) return;
+    if (this.#role === 'follower' && this.#leaderId === request.from) {
+      // The leader re-announces itself to a voter it has not heard from: our fetches may be lost.
+      this.#resetElectionTimer(nowMs);
+      if (this.#snapshotFetchInFlight === null) this.#sendFetch(nowMs);
+      return;
+    }
+    this.#learnLeader(request.leaderId, nowMs);
+  }
+
+  // ---- the leader's side of fetching ----
+
+  #tickLeader(nowMs: number): void {
+    if (this.#heldFetches.size > 0) {
+      const expired: FetchRequest[] = [];
+      for (const held of this.#heldFetches.values()) {
+        if (nowMs >= held.deadlineMs) expired.push(held.request);
+      }
+      for (const request of expired) {
+        this.#heldFetches.delete(request.from);
+        this.#answerFetch(request, nowMs, null);
+      }
+    }
+    let fetchedCount = 0;
+    for (const voterId of this.#voterIds) {
+      const voter = this.#voterStates.get(voterId)!;
+      if (voterId === this.#nodeId || nowMs - voter.lastFetchMs < this.#options.fetchTimeoutMs) fetchedCount += 1;
+      if (voterId !== this.#nodeId && nowMs - voter.lastFetchMs >= this.#beginEpochRetryMs
+        && nowMs - voter.beginEpochSentMs >= this.#beginEpochRetryMs) {
+        voter.beginEpochSentMs = nowMs;
+        this.#send({ type: 'begin-epoch', from: this.#nodeId, to: voterId, epoch: this.#epoch, leaderId: this.#nodeId });
+      }
+    }
+    if (fetchedCount < this.#majority) this.#resign(nowMs);
+  }
+
+  #onFetchRequest(request: FetchRequest, nowMs: number): void {
+    if (request.epoch < this.#epoch || this.#role !== 'leader') {
+      this.#send(this.#fetchError(request, request.epoch < this.#epoch ? 'stale-epoch' : 'not-leader'));
+      return;
+    }
+    const voter = this.#voterStates.get(request.from)!;
+    voter.lastFetchMs = nowMs;
+    // A newer fetch from the same voter replaces the parked one: the voter waits only for its latest.
+    this.#heldFetches.delete(request.from);
+    this.#answerFetch(request, nowMs, nowMs + Math.min(request.maxWaitMs, this.#options.fetchMaxWaitMs));
+  }
+
+  #fetchError(request: FetchRequest, error: 'stale-epoch' | 'not-leader'): FetchResponse {
+    return {
+      type: 'fetch-response', from: this.#nodeId, to: request.from, epoch: this.#epoch, leaderId: this.#leaderId, error,
+      fetchOffset: request.fetchOffset, lastFetchedEpoch: request.lastFetchedEpoch, entries: [], highWatermark: this.#highWatermark,
+    };
+  }
+
+  /**
+   * Answers a fetch (KIP-595 Fetch with KIP-320's divergence check), or parks it until
+   * `holdUntilMs` (null: answer now) when there is nothing new: no entries past
+   * fetchOffset and no high watermark the voter has not been told.
+   */
+  #answerFetch(request: FetchRequest, nowMs: number, holdUntilMs: number | null): void {
+    const voter = this.#voterStates.get(request.from)!;
+    const response: FetchResponse = {
+      type: 'fetch-response', from: this.#nodeId, to: request.from, epoch: this.#epoch, leaderId: this.#nodeId,
+      fetchOffset: request.fetchOffset, lastFetchedEpoch: request.lastFetchedEpoch, entries: [], highWatermark: this.#highWatermark,
+    };
+    const snapshot = this.#log.snapshot;
+    const epochEnd = this.#log.endOffsetForEpoch(request.lastFetchedEpoch);
+    if (request.fetchOffset < this.#log.logStartOffset || epochEnd === null) {
+      // The entries the follower needs are gone into the snapshot: it must fetch that.
+      assert(snapshot !== null, () => `raft: fetch at ${request.fetchOffset} below a log start with no snapshot`);
+      response.snapshotId = snapshot.id;
+      this.#send(response);
+      return;
+    }
+    if (epochEnd.epoch !== request.lastFetchedEpoch || request.fetchOffset > epochEnd.endOffset) {
+      response.divergingEpoch = epochEnd;
+      this.#send(response);
+      return;
+    }
+    // A valid fetch says the voter holds our log up to fetchOffset. Within one epoch a
+    // voter's log only grows after its first valid fetch, so a reordered older fetch
+    // must not lower what we know.
+    if (request.fetchOffset > voter.endOffset) {
+      voter.endOffset = request.fetchOffset;
+      this.#updateLeaderHighWatermark(nowMs);
+    }
+    response.highWatermark = this.#highWatermark;
+    response.entries = this.#log.slice(request.fetchOffset, this.#log.logEndOffset, this.#options.fetchEntriesMax);
+    const highWatermarkSent = Math.min(this.#highWatermark, request.fetchOffset + response.entries.length);
+    if (holdUntilMs !== null && holdUntilMs > nowMs && response.entries.length === 0 && highWatermarkSent <= voter.highWatermarkSent) {
+      this.#heldFetches.set(request.from, { request, deadlineMs: holdUntilMs });
+      return;
+    }
+    voter.highWatermarkSent = highWatermarkSent;
+    this.#send(response);
+  }
+
+  #appendAsLeader(entry: LogEntry): void {
+    this.#log.append(entry);
+    this.#effects.append.push(entry);
+  }
+
+  /** After the leader appends: its own end offset moved (a lone voter commits at once) and parked fetches have news. */
+  #afterLeaderAppend(nowMs: number): void {
+    if (!this.#updateLeaderHighWatermark(nowMs)) this.#answerHeldFetches(nowMs);
+  }
+
+  #voterEndOffset(voterId: number): number {
+    return voterId === this.#nodeId ? this.#log.logEndOffset : this.#voterStates.get(voterId)!.endOffset;
+  }
+
+  /**
+   * Raft's commit rule: the high watermark is the largest offset a majority holds,
+   * provided the entry below it belongs to the leader's epoch (§5.4.2); it never moves
+   * back. Returns whether it moved (parked fetches are then answered).
+   */
+  #updateLeaderHighWatermark(nowMs: number): boolean {
+    const endOffsets: number[] = [];
+    for (const voterId of this.#voterIds) endOffsets.push(this.#voterEndOffset(voterId));
+    endOffsets.sort(descending);
+    const majorityEndOffset = endOffsets[this.#majority - 1];
+    if (majorityEndOffset <= this.#highWatermark || majorityEndOffset <= this.#epochStartOffset) return false;
+    this.#highWatermark = majorityEndOffset;
+    this.#answerHeldFetches(nowMs);
+    return true;
+  }
+
+  #answerHeldFetches(nowMs: number): void {
+    if (this.#heldFetches.size === 0) return;
+    const held = [...this.#heldFetches.values()];
+    this.#heldFetches.clear();
+    for (const fetch of held) this.#answerFetch(fetch.request, nowMs, fetch.deadlineMs);
+  }
+
+  #onFetchSnapshotRequest(request: FetchSnapshotRequest, nowMs: number): void {
+    const response: FetchSnapshotResponse = {
+      type: 'fetch-snapshot-response', from: this.#nodeId, to: request.from, epoch: this.#epoch, leaderId: this.#leaderId,
+    };
+    if (request.epoch === this.#epoch && this.#role === 'leader') {
+      this.#voterStates.get(request.from)!.lastFetchMs = nowMs;
+      const snapshot = this.#log.snapshot;
+      // Only the snapshot asked for: a newer one would be found by fetching again.
+      if (snapshot !== null && snapshot.id.endOffset === request.snapshotId.endOffset && snapshot.id.epoch === request.snapshotId.epoch) {
+        response.snapshot = snapshot;
+      }
+    }
+    this.#send(response);
+  }
+
+  // ---- the follower's side of fetching ----
+
+  #sendFetch(nowMs: number): void {
+    assert(this.#role === 'follower' && this.#leaderId !== null, () => `raft: fetch as ${this.#role}`);
+    const fetchOffset = this.#log.logEndOffset;
+    const lastFetchedEpoch = this.#log.lastEpoch;
+    this.#fetchInFlight = { fetchOffset, lastFetchedEpoch, sentAtMs: nowMs };
+    this.#send({
+      type: 'fetch-request', from: this.#nodeId, to: this.#leaderId, epoch: this.#epoch,
+      fetchOffset, lastFetchedEpoch, maxWaitMs: this.#options.fetchMaxWaitMs,
+    });
+  }
+
+  #sendFetchSnapshot(snapshotId: SnapshotId, nowMs: number): void {
+    assert(this.#role === 'follower' && this.#leaderId !== null, () => `raft: fetch snapshot as ${this.#role}`);
+    this.#fetchInFlight = null;
+    this.#snapshotFetchInFlight = { snapshotId, sentAtMs: nowMs };
+    this.#send({ type: 'fetch-snapshot-request', from: this.#nodeId, to: this.#leaderId, epoch: this.#epoch, snapshotId });
+  }
+
+  /** Messages can be lost: a fetch unanswered for #fetchRetryMs is sent again. */
+  #tickFollowerFetch(nowMs: number): void {
+    const snapshotFetch = this.#snapshotFetchInFlight;
+    if (snapshotFetch !== null) {
+      if (nowMs - snapshotFetch.sentAtMs >= this.#fetchRetryMs) this.#sendFetchSnapshot(snapshotFetch.snapshotId, nowMs);
+      return;
+    }
+    if (this.#fetchInFlight === null || nowMs - this.#fetchInFlight.sentAtMs >= this.#fetchRetryMs) this.#sendFetch(nowMs);
+  }
+
+  #onFetchResponse(response: FetchResponse, nowMs: number): void {
+    if (response.epoch !== this.#epoch) return;
+    if (this.#role !== 'follower') {
+      this.#learnLeader(response.leaderId, nowMs);
+      return;
+    }
+    const inFlight = this.#fetchInFlight;
+    // Answers to older fetches (duplicated, delayed, or sent before a truncation) are dropped.
+    if (response.from !== this.#leaderId || inFlight === null || response.fetchOffset !== inFlight.fetchOffset
+      || response.fetchOffset !== this.#log.logEndOffset || inFlight.lastFetchedEpoch !== this.#log.lastEpoch
+      || (response.lastFetchedEpoch !== undefined && response.lastFetchedEpoch !== inFlight.lastFetchedEpoch)) {
+      return;
+    }
+    this.#fetchInFlight = null;
+    if (response.error !== undefined) {
+      // The node we follow no longer leads this epoch (it resigned): wait, retry later, or time out into an election.
+      this.#fetchInFlight = { ...inFlight, sentAtMs: nowMs };
+      return;
+    }
+    this.#resetElectionTimer(nowMs);
+    if (response.divergingEpoch !== undefined) {
+      this.#truncateToDivergence(response.divergingEpoch.epoch, response.divergingEpoch.endOffset);
+    } else if (response.snapshotId !== undefined) {
+      this.#sendFetchSnapshot(response.snapshotId, nowMs);
+      return;
+    } else {
+      this.#appendFetched(response);
+    }
+    this.#sendFetch(nowMs);
+  }
+
+  /**
+   * KIP-595 (KIP-320's rule): truncate to the smaller of the leader's end of the
+   * diverging epoch and our own end of that epoch. Never below the high watermark:
+   * committed entries are on the leader (Raft's leader completeness).
+   */
+  #truncateToDivergence(epoch: number, endOffset: number): void {
+    const ownEnd = this.#log.endOffsetForEpoch(epoch);
+    assert(ownEnd !== null, () => `raft: the leader diverges at epoch ${epoch}, inside our snapshot at ${this.#log.logStartOffset}`);
+    const truncateTo = Math.min(endOffset, ownEnd.endOffset);
+    assert(truncateTo >= this.#highWatermark && truncateTo < this.#log.logEndOffset,
+      () => `raft: divergence at epoch ${epoch} end ${endOffset} truncates to ${truncateTo}, expected in [${this.#highWatermark}, ${this.#log.logEndOffset})`);
+    this.#log.truncateTo(truncateTo);
+    this.#effects.truncateTo = truncateTo;
+  }
+
+  #appendFetched(response: FetchResponse): void {
+    for (const entry of response.entries) {
+      assert(entry.epoch <= this.#epoch, () => `raft: fetched entry ${entry.offset} of epoch ${entry.epoch} above ours ${this.#epoch}`);
+      this.#log.append(entry);
+      this.#effects.append.push(entry);
+    }
+    // Kafka's follower rule: the high watermark is the leader's, capped by what we hold.
+    const highWatermark = Math.min(response.highWatermark, this.#log.logEndOffset);
+    if (highWatermark > this.#highWatermark) this.#highWatermark = highWatermark;
+  }
+
+  #onFetchSnapshotResponse(response: FetchSnapshotResponse, nowMs: number): void {
+    if (response.epoch !== this.#epoch) return;
+    if (this.#role !== 'follower') {
+      this.#learnLeader(response.leaderId, nowMs);
+      return;
+    }
+    const inFlight = this.#snapshotFetchInFlight;
+    if (response.from !== this.#leaderId || inFlight === null) return;
+    const snapshot = response.snapshot;
+    if (snapshot !== undefined
+      && (snapshot.id.endOffset !== inFlight.snapshotId.endOffset || snapshot.id.epoch !== inFlight.snapshotId.epoch)) {
+      return;
+    }
+    this.#snapshotFetchInFlight = null;
+    this.#resetElectionTimer(nowMs);
+    // A snapshot replaces the whole log only when the log ends before it; otherwise ours already covers it.
+    if (snapshot !== undefined && snapshot.id.endOffset > this.#log.logEndOffset) {
+      this.#log.installSnapshot(snapshot);
+      this.#effects.installSnapshot = snapshot;
+      if (snapshot.id.endOffset > this.#highWatermark) this.#highWatermark = snapshot.id.endOffset;
+    }
+    this.#sendFetch(nowMs);
+  }
+}
+
+function descending(a: number, b: number): number {
+  return b - a;
+}
