@@ -635,8 +635,12 @@ export class RaftCore {
     }
     this.#snapshotFetchInFlight = null;
     this.#resetElectionTimer(nowMs);
-    // A snapshot replaces the whole log only when the log ends before it; otherwise ours already covers it.
-    if (snapshot !== undefined && snapshot.id.endOffset > this.#log.logEndOffset) {
+    // The snapshot replaces the whole log unless the log already holds its last entry
+    // (same offset, same epoch: by log matching, everything it covers). A log that ends
+    // past the snapshot on another epoch is a divergent suffix and goes with the rest.
+    if (snapshot !== undefined && this.#log.epochAt(snapshot.id.endOffset - 1) !== snapshot.id.epoch) {
+      assert(snapshot.id.endOffset >= this.#highWatermark,
+        () => `raft: snapshot at ${snapshot.id.endOffset} would replace committed entries up to ${this.#highWatermark}`);
       this.#log.installSnapshot(snapshot);
       this.#effects.installSnapshot = snapshot;
       if (snapshot.id.endOffset > this.#highWatermark) this.#highWatermark = snapshot.id.endOffset;
