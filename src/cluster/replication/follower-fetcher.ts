@@ -1,0 +1,333 @@
+/**
+ * FollowerFetcher: the fetch loop this node runs against one leader node (Kafka's
+ * ReplicaFetcherThread), for every partition it follows from that leader, in one
+ * request at a time.
+ *
+ * - Each request names, per partition, the follower's logEndOffset (fetchOffset), the
+ *   epoch of its last batch (lastFetchedEpoch, KIP-320) and the leader epoch it knows.
+ *   The leader long-polls it (maxWaitMs) until one of them has news.
+ * - Bytes are appended byte for byte (PartitionLog.appendAsFollower), then the high
+ *   watermark follows the leader's, capped at the local log end.
+ * - divergingEpoch: truncate to min(the leader's end of that epoch, this log's end of it)
+ *   and fetch again (KIP-279/320): no suffix the leader does not have survives.
+ * - FENCED_LEADER_EPOCH: this node's metadata is behind; the partition waits for the new
+ *   epoch (follow() again). Other errors retry the partition after a pause.
+ * - When the set of partitions changes, the request in flight is aborted and the loop
+ *   restarts at once. Network failures back off 100 ms .. 1 s. close() aborts all.
+ *
+ * An answer is applied only to partitions that are still followed in the same epoch as
+ * when the request was sent (the same FollowedPartition object): a leadership change
+ * meanwhile makes the bytes meaningless.
+ */
+import { request, type Dispatcher } from 'undici';
+import type { ReplicaPartition } from './replica-manager.js';
+import { CLUSTER_SECRET_HEADER, decodeFetchResponse, REPLICA_FETCH_PATH, type DecodedFetchResponse, type ReplicaFetchRequest } from './wire.js';
+
+/** Network failures: first and longest pause between attempts. */
+export const FETCH_BACKOFF_MIN_MS = 100;
+export const FETCH_BACKOFF_MAX_MS = 1_000;
+/** A partition the leader refused (not leader yet, epoch unknown there, ...) is asked again after this. */
+export const PARTITION_RETRY_BACKOFF_MS = 200;
+/** Beyond the long-poll itself, how long a fetch may take before it counts as failed. */
+export const FETCH_REQUEST_TIMEOUT_MS = 10_000;
+/** Longest idle wait of a loop with nothing to fetch before it looks again. */
+const IDLE_WAIT_MS = 1_000;
+/** Most bytes of an error answer's body kept for the message. */
+const ERROR_BODY_BYTES_MAX = 512;
+
+export type FollowedState = 'fetching' | 'fenced' | 'retrying' | 'failed';
+
+export interface FollowedPartition {
+  readonly partition: ReplicaPartition;
+  /** The leader epoch this following is for. */
+  readonly leaderEpoch: number;
+  state: FollowedState;
+  retryAtMs: number;
+  lastFetchMs: number;
+  lastError: string | undefined;
+}
+
+export interface FollowerFetcherOptions {
+  nodeId: number;
+  leaderId: number;
+  peerUrl: (nodeId: number) => string | undefined;
+  clusterSecret?: string;
+  dispatcher: Dispatcher;
+  fetchMaxWaitMs: number;
+  fetchMaxBytes: number;
+  now: () => number;
+  reportError: (error: unknown, context: string) => void;
+}
+
+export interface FollowedPartitionStatus {
+  topic: string;
+  partition: number;
+  leaderEpoch: number;
+  state: FollowedState;
+  lastFetchMs: number;
+  lastError: string | undefined;
+}
+
+export function partitionKey(topic: string, partition: number): string {
+  // Topic names never contain '/'.
+  return `${topic}/${partition}`;
+}
+
+export class FollowerFetcher {
+  private readonly followed = new Map<string, FollowedPartition>();
+  private isClosed = false;
+  private inFlight: AbortController | undefined;
+  private wakeIdle: (() => void) | undefined;
+  private readonly loop: Promise<void>;
+  private backoffMs = 0;
+
+  constructor(private readonly options: FollowerFetcherOptions) {
+    this.loop = this.run();
+  }
+
+  get leaderId(): number {
+    return this.options.leaderId;
+  }
+
+  get isEmpty(): boolean {
+    return this.followed.size === 0;
+  }
+
+  /** Starts (or, after a new leader epoch, restarts) following `partition` from this leader. */
+  follow(partition: ReplicaPartition): void {
+    const key = partitionKey(partition.topic, partition.partition);
+    const current = this.followed.get(key);
+    if (current !== undefined && current.partition === partition && current.leaderEpoch === partition.leaderEpoch) return;
+    this.followed.set(key, {
+      partition, leaderEpoch: partition.leaderEpoch, state: 'fetching', retryAtMs: 0, lastFetchMs: -1, lastError: undefined,
+    });
+    this.restart();
+  }
+
+  unfollow(partition: ReplicaPartition): void {
+    const key = partitionKey(partition.topic, partition.partition);
+    if (this.followed.get(key)?.partition !== partition) return;
+    this.followed.delete(key);
+    this.restart();
+  }
+
+  isFollowing(partition: ReplicaPartition): boolean {
+    return this.followed.get(partitionKey(partition.topic, partition.partition))?.partition === partition;
+  }
+
+  status(): FollowedPartitionStatus[] {
+    return [...this.followed.values()].map((followed) => ({
+      topic: followed.partition.topic,
+      partition: followed.partition.partition,
+      leaderEpoch: followed.leaderEpoch,
+      state: followed.state,
+      lastFetchMs: followed.lastFetchMs,
+      lastError: followed.lastError,
+    }));
+  }
+
+  async close(): Promise<void> {
+    this.isClosed = true;
+    this.restart();
+    await this.loop;
+  }
+
+  /** The set changed (or close): abort the request in flight, end an idle wait. */
+  private restart(): void {
+    this.inFlight?.abort();
+    this.wakeIdle?.();
+  }
+
+  private async run(): Promise<void> {
+    while (!this.isClosed) {
+      const nowMs = this.options.now();
+      const batch = this.fetchable(nowMs);
+      if (batch.length === 0) {
+        await this.idle(this.nextRetryDelayMs(nowMs));
+        continue;
+      }
+      const controller = new AbortController();
+      this.inFlight = controller;
+      try {
+        const answer = await this.send(batch, controller.signal);
+        this.backoffMs = 0;
+        this.apply(batch, answer);
+      } catch (error) {
+        if (controller.signal.aborted) continue;
+        this.backoffMs = Math.min(FETCH_BACKOFF_MAX_MS, Math.max(FETCH_BACKOFF_MIN_MS, this.backoffMs * 2));
+        const message = error instanceof Error ? error.message : String(error);
+        for (const { followed } of batch) followed.lastError = message;
+        this.options.reportError(error, `replica fetch from node ${this.options.leaderId} (retrying in ${this.backoffMs} ms)`);
+        await this.idle(this.backoffMs);
+      } finally {
+        this.inFlight = undefined;
+      }
+    }
+  }
+
+  private fetchable(nowMs: number): Array<{ followed: FollowedPartition; fetchOffset: number }> {
+    const batch: Array<{ followed: FollowedPartition; fetchOffset: number }> = [];
+    for (const followed of this.followed.values()) {
+      if (followed.state === 'retrying' && followed.retryAtMs <= nowMs) followed.state = 'fetching';
+      if (followed.state === 'fetching') batch.push({ followed, fetchOffset: followed.partition.log.logEndOffset });
+    }
+    return batch;
+  }
+
+  private nextRetryDelayMs(nowMs: number): number {
+    let delayMs = IDLE_WAIT_MS;
+    for (const followed of this.followed.values()) {
+      if (followed.state === 'retrying') delayMs = Math.min(delayMs, Math.max(0, followed.retryAtMs - nowMs));
+    }
+    return delayMs;
+  }
+
+  /** Waits `delayMs`, or less when restart() is called. */
+  private idle(delayMs: number): Promise<void> {
+    if (this.isClosed) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        this.wakeIdle = undefined;
+        resolve();
+      };
+      const timer = setTimeout(done, delayMs);
+      this.wakeIdle = done;
+    });
+  }
+
+  private async send(batch: ReadonlyArray<{ followed: FollowedPartition; fetchOffset: number }>, signal: AbortSignal): Promise<DecodedFetchResponse> {
+    const { options } = this;
+    const baseUrl = options.peerUrl(options.leaderId);
+    if (baseUrl === undefined) throw new Error(`no URL is known for node ${options.leaderId} (is it in --peers?)`);
+    const fetchRequest: ReplicaFetchRequest = {
+      replicaId: options.nodeId,
+      maxWaitMs: options.fetchMaxWaitMs,
+      maxBytes: options.fetchMaxBytes,
+      partitions: batch.map(({ followed, fetchOffset }) => ({
+        topic: followed.partition.topic,
+        partition: followed.partition.partition,
+        currentLeaderEpoch: followed.leaderEpoch,
+        fetchOffset,
+        lastFetchedEpoch: followed.partition.log.epochCache.latestEpoch(),
+      })),
+    };
+    const headers: Record<string, string> = { 'content-type': 'application/json' };
+    if (options.clusterSecret !== undefined) headers[CLUSTER_SECRET_HEADER] = options.clusterSecret;
+    const response = await request(baseUrl.replace(/\/+$/, '') + REPLICA_FETCH_PATH, {
+      method: 'POST',
+      dispatcher: options.dispatcher,
+      headers,
+      body: JSON.stringify(fetchRequest),
+      signal,
+      headersTimeout: options.fetchMaxWaitMs + FETCH_REQUEST_TIMEOUT_MS,
+      bodyTimeout: FETCH_REQUEST_TIMEOUT_MS,
+    });
+    const bytes = Buffer.from(await response.body.arrayBuffer());
+    if (response.statusCode !== 200) {
+      throw new Error(`node ${options.leaderId} answered the replica fetch with ${response.statusCode}: ` +
+        bytes.toString('utf8', 0, Math.min(bytes.length, ERROR_BODY_BYTES_MAX)));
+    }
+    return decodeFetchResponse(bytes);
+  }
+
+  private apply(batch: ReadonlyArray<{ followed: FollowedPartition; fetchOffset: number }>, answer: DecodedFetchResponse): void {
+    const sent = new Map(batch.map((entry) => [partitionKey(entry.followed.partition.topic, entry.followed.partition.partition), entry]));
+    const nowMs = this.options.now();
+    for (const entry of answer.partitions) {
+      const key = partitionKey(entry.topic, entry.partition);
+      const request = sent.get(key);
+      // Still followed in the same epoch, and nothing else touched the log since: else
+      // the answer is stale and the next fetch asks again.
+      if (request === undefined || this.followed.get(key) !== request.followed) continue;
+      const { followed, fetchOffset } = request;
+      const { log } = followed.partition;
+      if (log.logEndOffset !== fetchOffset) continue;
+      followed.lastFetchMs = nowMs;
+      try {
+        this.applyPartition(followed, fetchOffset, entry, nowMs);
+      } catch (error) {
+        // A batch the log refused (bad CRC, offsets not contiguous): retry, and say so.
+        followed.state = 'retrying';
+        followed.retryAtMs = nowMs + PARTITION_RETRY_BACKOFF_MS;
+        followed.lastError = error instanceof Error ? error.message : String(error);
+        this.options.reportError(error, `replicating ${key} from node ${this.options.leaderId}`);
+      }
+    }
+  }
+
+  private applyPartition(followed: FollowedPartition, fetchOffset: number, entry: DecodedFetchResponse['partitions'][number], nowMs: number): void {
+    const { partition } = followed;
+    const { log } = partition;
+    const label = `${partition.topic}-${partition.partition}`;
+    if (entry.error !== undefined) {
+      followed.lastError = entry.error;
+      if (entry.error === 'FENCED_LEADER_EPOCH') {
+        // Kafka removes the partition from the fetcher until new metadata arrives.
+        followed.state = 'fenced';
+        return;
+      }
+      if (entry.error === 'OFFSET_OUT_OF_RANGE') {
+        if (fetchOffset > entry.logEndOffset && entry.logEndOffset >= log.logStartOffset && entry.logEndOffset >= log.highWatermark) {
+          // Ahead of the leader without epoch information to compare: Kafka truncates to
+          // the leader's end.
+          log.truncateTo(entry.logEndOffset);
+          followed.state = 'fetching';
+          return;
+        }
+        // Below the leader's logStartOffset (its retention deleted what this log needs
+        // next): the log would have to be emptied and restarted at the leader's
+        // logStartOffset, which PartitionLog cannot do yet. Stop until new metadata.
+        followed.state = 'failed';
+        this.options.reportError(new Error(`${label}: fetch offset ${fetchOffset} is out of the leader's range ` +
+          `[${entry.logStartOffset}, ${entry.logEndOffset}]; this replica cannot catch up (the log would need to restart at ${entry.logStartOffset})`),
+          `replicating ${label} from node ${this.options.leaderId}`);
+        return;
+      }
+      // NOT_LEADER, UNKNOWN_LEADER_EPOCH, NOT_REPLICA, UNKNOWN_PARTITION: the leader's
+      // metadata and ours disagree for now; ask again shortly.
+      followed.state = 'retrying';
+      followed.retryAtMs = nowMs + PARTITION_RETRY_BACKOFF_MS;
+      return;
+    }
+    followed.lastError = undefined;
+    if (entry.divergingEpoch !== undefined) {
+      this.truncateDivergence(followed, entry.divergingEpoch, entry.logStartOffset, nowMs);
+      return;
+    }
+    if (entry.records.length > 0) log.appendAsFollower(entry.records, nowMs);
+    const highWatermark = Math.min(entry.highWatermark, log.logEndOffset);
+    if (highWatermark > log.highWatermark) {
+      log.updateHighWatermark(highWatermark);
+      partition.notifyReaders();
+    }
+  }
+
+  /**
+   * KIP-279: truncate to the end of the diverging epoch as both logs see it. The local end
+   * of that epoch comes from this log's epoch cache (the largest epoch at or below it).
+   * An epoch the leader does not know at all (-1) leaves only what precedes its log.
+   */
+  private truncateDivergence(followed: FollowedPartition, diverging: { epoch: number; endOffset: number }, leaderLogStartOffset: number, nowMs: number): void {
+    const { log } = followed.partition;
+    const label = `${followed.partition.topic}-${followed.partition.partition}`;
+    let target: number;
+    if (diverging.epoch < 0 || diverging.endOffset < 0) {
+      target = Math.min(leaderLogStartOffset, log.logEndOffset);
+    } else {
+      const local = log.epochCache.endOffsetFor(diverging.epoch, log.logEndOffset);
+      target = local.epoch < 0 ? Math.min(diverging.endOffset, log.logEndOffset) : Math.min(diverging.endOffset, local.endOffset);
+    }
+    if (target < log.logStartOffset || target >= log.logEndOffset) {
+      // Nothing to cut, or a cut below logStartOffset: fetching again would get the same
+      // answer, so pause this partition (and say why) rather than spin.
+      followed.state = 'retrying';
+      followed.retryAtMs = nowMs + PARTITION_RETRY_BACKOFF_MS;
+      followed.lastError = `divergence at epoch ${diverging.epoch} (leader end ${diverging.endOffset}) gives truncation offset ${target} ` +
+        `outside [${log.logStartOffset}, ${log.logEndOffset})`;
+      this.options.reportError(new Error(`${label}: ${followed.lastError}`), `replicating ${label} from node ${this.options.leaderId}`);
+      return;
+    }
+    log.truncateTo(target);
+  }
+}

@@ -1,0 +1,335 @@
+/**
+ * ReplicaManager: partition replication on one node, Kafka's design over HTTP.
+ *
+ * Metadata (the controller, through the node) says who leads each local partition;
+ * onLeadershipChange turns that into a role:
+ * - leader: a PartitionLeader tracks followers' logEndOffsets, the ISR (changes go to
+ *   the controller as AlterPartition, KIP-497) and the high watermark, answers follower
+ *   fetches (handleFetch, parked until there is news) and holds acks=all waiters;
+ * - follower: the partition joins the FollowerFetcher of its leader node (one fetch
+ *   loop per leader, all its partitions in one long-polled request).
+ * Every timer, request and waiter ends on close().
+ *
+ * The ReplicaPartition objects belong to the caller; this module reads their metadata
+ * fields and never writes them. The broker appends locally (appendAsLeader) and then
+ * calls onAppend; everything else that touches the log here is replication's.
+ */
+import { Agent, type Dispatcher } from 'undici';
+import { RunnelError } from '../../errors.js';
+import type { PartitionLog } from '../../storage/partition-log.js';
+import { handleReplicaFetch, type FetchHandlerContext } from './fetch-handler.js';
+import { FollowerFetcher, partitionKey, type FollowedPartitionStatus } from './follower-fetcher.js';
+import { PartitionLeader, type PartitionLeaderContext } from './partition-leader.js';
+import type { ReplicaFetchRequest, ReplicaFetchResponseHeader } from './wire.js';
+
+export type { ReplicaFetchRequest, ReplicaFetchResponseHeader } from './wire.js';
+
+/** The broker's PartitionState satisfies this structurally. */
+export interface ReplicaPartition {
+  readonly topic: string;
+  readonly partition: number;
+  readonly log: PartitionLog;
+  leader: number;
+  leaderEpoch: number;
+  replicas: number[];
+  isr: number[];
+  partitionEpoch: number;
+  /** Wakes consumers' long-polls (called after the high watermark moved). */
+  notifyReaders(): void;
+}
+
+export interface ReplicaManagerOptions {
+  nodeId: number;
+  /** Base URL of a node's HTTP API for node-to-node calls (from --peers); undefined if unknown. */
+  peerUrl: (nodeId: number) => string | undefined;
+  /** Sent as header x-runnel-cluster-secret on every node-to-node request when set. */
+  clusterSecret?: string;
+  /** Kafka's replica.lag.time.max.ms. */
+  replicaLagTimeMaxMs: number;
+  /** Follower long-poll at the leader (default 500). */
+  fetchMaxWaitMs: number;
+  /** Bytes of batches per fetch answer. */
+  fetchMaxBytes: number;
+  /**
+   * Asks the controller to set a partition's ISR (KIP-497 AlterPartition). Resolves once
+   * committed; the new ISR then arrives through onLeadershipChange. Rejects on
+   * refusal/timeouts.
+   */
+  alterIsr: (request: { topic: string; partition: number; leaderEpoch: number; partitionEpoch: number; isr: number[] }) => Promise<void>;
+  lookup: (topic: string, partition: number) => ReplicaPartition | undefined;
+  onError?: (error: unknown, context: string) => void;
+  now?: () => number;
+  /** For tests: the dispatcher follower fetches go through (default: an own keep-alive Agent). */
+  dispatcher?: Dispatcher;
+}
+
+export interface FollowerReplicaStatus {
+  replicaId: number;
+  /** -1 until it fetched from this leader in this epoch. */
+  logEndOffset: number;
+  /** -1: not caught up in this leader epoch yet. */
+  lastCaughtUpMs: number;
+  lastFetchMs: number;
+  isInIsr: boolean;
+}
+
+export type PartitionReplicationStatus = {
+  topic: string;
+  partition: number;
+  leaderEpoch: number;
+  partitionEpoch: number;
+  logStartOffset: number;
+  highWatermark: number;
+  logEndOffset: number;
+} & ({
+  role: 'leader';
+  isr: number[];
+  /** KIP-497: the ISR plus additions in flight; the high watermark and acks=all count these. */
+  maximalIsr: number[];
+  pendingIsrChange: { kind: 'shrink' | 'expand'; isr: number[] } | null;
+  followers: FollowerReplicaStatus[];
+  acksAllWaiters: number;
+} | {
+  role: 'follower';
+  leaderId: number;
+  fetchState: FollowedPartitionStatus['state'];
+  lastFetchMs: number;
+  lastError: string | null;
+});
+
+/** How often, at most, ISR members are checked for lag (Kafka: replica.lag.time.max.ms / 2). */
+const ISR_CHECK_INTERVAL_MS_MAX = 1_000;
+
+export class ReplicaManager {
+  private readonly leaders = new Map<string, PartitionLeader>();
+  private readonly fetchers = new Map<number, FollowerFetcher>();
+  private readonly closingFetchers = new Set<Promise<void>>();
+  private readonly dispatcher: Dispatcher;
+  private readonly isDispatcherOwned: boolean;
+  private readonly now: () => number;
+  private readonly isrCheckTimer: NodeJS.Timeout;
+  private isClosed = false;
+  private closing: Promise<void> | undefined;
+  private readonly leaderContext: PartitionLeaderContext;
+  private readonly fetchContext: FetchHandlerContext;
+
+  constructor(private readonly options: ReplicaManagerOptions) {
+    this.now = options.now ?? Date.now;
+    this.isDispatcherOwned = options.dispatcher === undefined;
+    this.dispatcher = options.dispatcher ?? new Agent({ keepAliveTimeout: 60_000, keepAliveMaxTimeout: 600_000, connections: 4 });
+    const intervalMs = Math.max(10, Math.min(ISR_CHECK_INTERVAL_MS_MAX, Math.floor(options.replicaLagTimeMaxMs / 2)));
+    this.isrCheckTimer = setInterval(() => this.checkIsrs(), intervalMs);
+    this.isrCheckTimer.unref();
+    this.leaderContext = {
+      options,
+      now: () => this.now(),
+      reportError: (error, context) => this.reportError(error, context),
+    };
+    this.fetchContext = {
+      lookup: (topic, partition) => options.lookup(topic, partition),
+      leaderOf: (partition) => this.leaderOf(partition),
+    };
+  }
+
+  /**
+   * Metadata changed this local partition's leader, leaderEpoch, replicas, isr or
+   * partitionEpoch (or it was just opened): become leader or follower. Idempotent.
+   */
+  onLeadershipChange(partition: ReplicaPartition): void {
+    if (this.isClosed) return;
+    const key = keyOf(partition);
+    const current = this.leaders.get(key);
+    if (partition.leader === this.options.nodeId) {
+      this.stopFollowing(partition);
+      if (current !== undefined && current.partition === partition && current.leaderEpoch === partition.leaderEpoch) {
+        current.applyMetadata();
+        return;
+      }
+      const next = new PartitionLeader(partition, this.leaderContext);
+      this.leaders.set(key, next);
+      current?.resign(this.notLeader(partition), current.partition === partition ? next : undefined);
+      next.maybeAdvanceHighWatermark();
+      return;
+    }
+    if (current !== undefined) {
+      // Kafka's makeFollower: produce requests waiting here can no longer be acknowledged.
+      this.leaders.delete(key);
+      current.resign(this.notLeader(partition));
+    }
+    if (partition.leader >= 0 && partition.replicas.includes(this.options.nodeId)) {
+      this.follow(partition);
+    } else {
+      this.stopFollowing(partition);
+    }
+  }
+
+  onPartitionRemoved(partition: ReplicaPartition): void {
+    const key = keyOf(partition);
+    const leader = this.leaders.get(key);
+    if (leader !== undefined && leader.partition === partition) {
+      this.leaders.delete(key);
+      leader.resign(new RunnelError('NOT_LEADER', `partition ${key.replace('/', '-')} was removed from node ${this.options.nodeId}`));
+    }
+    this.stopFollowing(partition);
+  }
+
+  /**
+   * Leader: call right after a local append. Wakes parked follower fetches; with the ISR
+   * being the leader alone, the high watermark moves at once.
+   */
+  onAppend(partition: ReplicaPartition): void {
+    this.leaderOf(partition)?.onAppend();
+  }
+
+  /**
+   * acks=all: resolves once highWatermark > lastOffset. Rejects NOT_LEADER if leadership
+   * is lost meanwhile, NOT_ENOUGH_REPLICAS if the ISR is (or shrinks) below
+   * minInsyncReplicas before that, REQUEST_TIMED_OUT after timeoutMs.
+   */
+  waitForHighWatermark(partition: ReplicaPartition, lastOffset: number, minInsyncReplicas: number, timeoutMs: number): Promise<void> {
+    const leader = this.leaderOf(partition);
+    if (leader === undefined) return Promise.reject(this.notLeader(partition));
+    return leader.waitForHighWatermark(lastOffset, minInsyncReplicas, timeoutMs);
+  }
+
+  /** Leader side of POST /internal/v1/replication/fetch. */
+  handleFetch(request: ReplicaFetchRequest, signal: AbortSignal): Promise<{ header: ReplicaFetchResponseHeader; body: Buffer[] }> {
+    return handleReplicaFetch(this.fetchContext, request, signal);
+  }
+
+  /** Per local partition: its role and replication state (for GET /v1/topics and metrics). */
+  status(): PartitionReplicationStatus[] {
+    const statuses: PartitionReplicationStatus[] = [];
+    for (const leader of this.leaders.values()) {
+      const { partition, state } = leader;
+      const isr = [...state.isr];
+      const pending = state.pendingIsrChange;
+      statuses.push({
+        ...offsetsOf(partition),
+        role: 'leader',
+        isr,
+        maximalIsr: [...state.maximalIsr],
+        pendingIsrChange: pending === undefined ? null : { kind: pending.kind, isr: [...pending.isr] },
+        followers: state.followerStates().map((follower) => ({
+          replicaId: follower.replicaId,
+          logEndOffset: follower.logEndOffset,
+          lastCaughtUpMs: follower.lastCaughtUpMs,
+          lastFetchMs: follower.lastFetchMs,
+          isInIsr: isr.includes(follower.replicaId),
+        })),
+        acksAllWaiters: leader.waiters.size,
+      });
+    }
+    for (const fetcher of this.fetchers.values()) {
+      for (const followed of fetcher.status()) {
+        const partition = this.options.lookup(followed.topic, followed.partition);
+        if (partition === undefined) continue;
+        statuses.push({
+          ...offsetsOf(partition),
+          leaderEpoch: followed.leaderEpoch,
+          role: 'follower',
+          leaderId: fetcher.leaderId,
+          fetchState: followed.state,
+          lastFetchMs: followed.lastFetchMs,
+          lastError: followed.lastError ?? null,
+        });
+      }
+    }
+    return statuses.sort((a, b) => a.topic.localeCompare(b.topic) || a.partition - b.partition);
+  }
+
+  /** Stops every fetch loop, wakes parked fetches, rejects waiters. Idempotent. */
+  close(): Promise<void> {
+    this.closing ??= this.closeOnce();
+    return this.closing;
+  }
+
+  private async closeOnce(): Promise<void> {
+    this.isClosed = true;
+    clearInterval(this.isrCheckTimer);
+    for (const leader of this.leaders.values()) {
+      leader.resign(new RunnelError('NOT_READY', `node ${this.options.nodeId} is shutting down; the write may or may not be committed`));
+    }
+    this.leaders.clear();
+    for (const fetcher of this.fetchers.values()) this.closingFetchers.add(fetcher.close());
+    this.fetchers.clear();
+    await Promise.all([...this.closingFetchers]);
+    if (this.isDispatcherOwned) await this.dispatcher.close();
+  }
+
+  private leaderOf(partition: ReplicaPartition): PartitionLeader | undefined {
+    const leader = this.leaders.get(keyOf(partition));
+    return leader !== undefined && leader.partition === partition ? leader : undefined;
+  }
+
+  private follow(partition: ReplicaPartition): void {
+    for (const fetcher of this.fetchers.values()) {
+      if (fetcher.leaderId !== partition.leader && fetcher.isFollowing(partition)) this.unfollowFrom(fetcher, partition);
+    }
+    let fetcher = this.fetchers.get(partition.leader);
+    if (fetcher === undefined) {
+      fetcher = new FollowerFetcher({
+        nodeId: this.options.nodeId,
+        leaderId: partition.leader,
+        peerUrl: this.options.peerUrl,
+        clusterSecret: this.options.clusterSecret,
+        dispatcher: this.dispatcher,
+        fetchMaxWaitMs: this.options.fetchMaxWaitMs,
+        fetchMaxBytes: this.options.fetchMaxBytes,
+        now: this.now,
+        reportError: (error, context) => this.reportError(error, context),
+      });
+      this.fetchers.set(partition.leader, fetcher);
+    }
+    fetcher.follow(partition);
+  }
+
+  private stopFollowing(partition: ReplicaPartition): void {
+    for (const fetcher of [...this.fetchers.values()]) {
+      if (fetcher.isFollowing(partition)) this.unfollowFrom(fetcher, partition);
+    }
+  }
+
+  private unfollowFrom(fetcher: FollowerFetcher, partition: ReplicaPartition): void {
+    fetcher.unfollow(partition);
+    if (!fetcher.isEmpty) return;
+    // A loop with nothing to follow ends; a later follower of that leader starts a new one.
+    this.fetchers.delete(fetcher.leaderId);
+    const closed = fetcher.close().finally(() => this.closingFetchers.delete(closed));
+    this.closingFetchers.add(closed);
+  }
+
+  /** Kafka's isr-expiration task: a follower that stopped fetching is noticed without a fetch. */
+  private checkIsrs(): void {
+    for (const leader of this.leaders.values()) leader.maybeProposeIsrChange();
+  }
+
+  private notLeader(partition: ReplicaPartition): RunnelError {
+    const leaderId = partition.leader;
+    const isKnown = leaderId >= 0 && leaderId !== this.options.nodeId;
+    return new RunnelError('NOT_LEADER', `node ${this.options.nodeId} does not lead ${partition.topic}-${partition.partition}` +
+      (isKnown ? `; node ${leaderId} does` : ''),
+    isKnown ? { leaderId, leaderUrl: this.options.peerUrl(leaderId) } : undefined);
+  }
+
+  private reportError(error: unknown, context: string): void {
+    this.options.onError?.(error, context);
+  }
+}
+
+function keyOf(partition: ReplicaPartition): string {
+  return partitionKey(partition.topic, partition.partition);
+}
+
+function offsetsOf(partition: ReplicaPartition): Pick<PartitionReplicationStatus, 'topic' | 'partition' | 'leaderEpoch' | 'partitionEpoch' | 'logStartOffset' | 'highWatermark' | 'logEndOffset'> {
+  const { log } = partition;
+  return {
+    topic: partition.topic,
+    partition: partition.partition,
+    leaderEpoch: partition.leaderEpoch,
+    partitionEpoch: partition.partitionEpoch,
+    logStartOffset: log.logStartOffset,
+    highWatermark: log.highWatermark,
+    logEndOffset: log.logEndOffset,
+  };
+}

@@ -1,0 +1,30 @@
+/**
+ * POST /internal/v1/replication/fetch: followers pull record batches from this node
+ * (the leader side of Kafka's replica fetch). Node-to-node only: hidden from the
+ * OpenAPI document; the cluster-secret check is the app's. The answer is binary (a
+ * length-prefixed JSON header, then the raw batches; cluster/replication/wire.ts), sent
+ * as the chunks it is made of, without copying the batches into one buffer.
+ */
+import { Readable } from 'node:stream';
+import type { FastifyInstance } from 'fastify';
+import type { ReplicaManager } from '../../cluster/replication/replica-manager.js';
+import { encodeFetchResponse, REPLICA_FETCH_PATH, replicaFetchRequestSchema, type ReplicaFetchRequest } from '../../cluster/replication/wire.js';
+
+export function registerReplicationRoutes(app: FastifyInstance, manager: ReplicaManager): void {
+  app.post(REPLICA_FETCH_PATH, { schema: { hide: true, body: replicaFetchRequestSchema } }, async (request, reply) => {
+    // The follower going away (its loop restarted, it stopped) ends the long-poll early.
+    const controller = new AbortController();
+    const onClose = (): void => controller.abort();
+    reply.raw.once('close', onClose);
+    let answer: Awaited<ReturnType<ReplicaManager['handleFetch']>>;
+    try {
+      answer = await manager.handleFetch(request.body as ReplicaFetchRequest, controller.signal);
+    } finally {
+      reply.raw.off('close', onClose);
+    }
+    const { chunks, byteLength } = encodeFetchResponse(answer.header, answer.body);
+    reply.type('application/octet-stream');
+    reply.header('content-length', byteLength);
+    return reply.send(Readable.from(chunks, { objectMode: false }));
+  });
+}

@@ -1,0 +1,311 @@
+/**
+ * Three replication "nodes" in one test process, talking real HTTP on 127.0.0.1: each a
+ * small Fastify app with the replica fetch route, a ReplicaManager and a real
+ * PartitionLog in its own directory. A tiny in-test controller stands in for the
+ * metadata quorum: it holds the partition's metadata, applies AlterPartition requests
+ * (checking leaderEpoch and partitionEpoch as KIP-497 does) and elections, and hands the
+ * result to every running node through onLeadershipChange.
+ *
+ * Everything here is bounded in time, and the teardown closes every manager, app and log.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import Fastify, { type FastifyInstance } from 'fastify';
+import type { Test } from 'tap';
+import { ReplicaManager, type ReplicaPartition } from '../../../src/cluster/replication/replica-manager.js';
+import { RunnelError } from '../../../src/errors.js';
+import { registerReplicationRoutes } from '../../../src/http/routes/internal-replication.js';
+import { PartitionLog } from '../../../src/storage/partition-log.js';
+import { decodeRecords, encodeBatch, readBatchHeader } from '../../../src/storage/record-batch.js';
+import { testConfig } from '../../storage/helpers.js';
+
+export const TOPIC = 'orders';
+
+export interface Metadata {
+  leader: number;
+  leaderEpoch: number;
+  replicas: number[];
+  isr: number[];
+  partitionEpoch: number;
+}
+
+export class TestPartition implements ReplicaPartition {
+  readonly topic = TOPIC;
+  readonly partition = 0;
+  leader = -1;
+  leaderEpoch = -1;
+  replicas: number[] = [];
+  isr: number[] = [];
+  partitionEpoch = -1;
+  readersNotified = 0;
+
+  constructor(readonly log: PartitionLog) {}
+
+  notifyReaders(): void {
+    this.readersNotified += 1;
+  }
+}
+
+export interface TestNode {
+  readonly nodeId: number;
+  readonly directory: string;
+  readonly partition: TestPartition;
+  /** Present while the node runs. */
+  app: FastifyInstance | undefined;
+  manager: ReplicaManager | undefined;
+  url: string | undefined;
+  errors: string[];
+}
+
+export interface ClusterOptions {
+  nodeIds?: number[];
+  replicaLagTimeMaxMs?: number;
+  fetchMaxWaitMs?: number;
+  fetchMaxBytes?: number;
+}
+
+export class TestCluster {
+  readonly nodes = new Map<number, TestNode>();
+  metadata: Metadata;
+  alterIsrRequests: Array<{ from: number; isr: number[]; isAccepted: boolean }> = [];
+  private pendingPublishes = new Set<Promise<void>>();
+
+  constructor(private readonly root: string, private readonly options: ClusterOptions) {
+    const nodeIds = options.nodeIds ?? [1, 2, 3];
+    this.metadata = { leader: nodeIds[0], leaderEpoch: 1, replicas: [...nodeIds], isr: [...nodeIds], partitionEpoch: 1 };
+    for (const nodeId of nodeIds) {
+      const directory = path.join(root, `node-${nodeId}`, `${TOPIC}-0`);
+      const log = PartitionLog.open(directory, testConfig());
+      this.nodes.set(nodeId, { nodeId, directory, partition: new TestPartition(log), app: undefined, manager: undefined, url: undefined, errors: [] });
+    }
+  }
+
+  node(nodeId: number): TestNode {
+    const node = this.nodes.get(nodeId);
+    if (node === undefined) throw new Error(`no node ${nodeId}`);
+    return node;
+  }
+
+  log(nodeId: number): PartitionLog {
+    return this.node(nodeId).partition.log;
+  }
+
+  manager(nodeId: number): ReplicaManager {
+    const manager = this.node(nodeId).manager;
+    if (manager === undefined) throw new Error(`node ${nodeId} is stopped`);
+    return manager;
+  }
+
+  get leaderNode(): TestNode {
+    return this.node(this.metadata.leader);
+  }
+
+  async startNode(nodeId: number): Promise<void> {
+    const node = this.node(nodeId);
+    if (node.manager !== undefined) return;
+    const manager = new ReplicaManager({
+      nodeId,
+      peerUrl: (peerId) => this.nodes.get(peerId)?.url,
+      clusterSecret: 'test-secret',
+      replicaLagTimeMaxMs: this.options.replicaLagTimeMaxMs ?? 10_000,
+      fetchMaxWaitMs: this.options.fetchMaxWaitMs ?? 200,
+      fetchMaxBytes: this.options.fetchMaxBytes ?? 8 * 1024 * 1024,
+      alterIsr: (request) => this.alterIsr(nodeId, request),
+      lookup: (topic, partition) => (topic === TOPIC && partition === 0 ? node.partition : undefined),
+      onError: (error, context) => {
+        node.errors.push(`${context}: ${error instanceof Error ? error.message : String(error)}`);
+      },
+    });
+    const app = Fastify({ forceCloseConnections: true });
+    app.addHook('onRequest', async (request, reply) => {
+      if (request.headers['x-runnel-cluster-secret'] !== 'test-secret') await reply.code(401).send({ error: 'no secret' });
+    });
+    registerReplicationRoutes(app, manager);
+    node.url = await app.listen({ host: '127.0.0.1', port: 0 });
+    node.app = app;
+    node.manager = manager;
+    this.applyTo(node);
+  }
+
+  /** Stops a node as a paused process would look: no fetching, no answers; its log stays. */
+  async stopNode(nodeId: number): Promise<void> {
+    const node = this.node(nodeId);
+    const { manager, app } = node;
+    node.manager = undefined;
+    node.app = undefined;
+    node.url = undefined;
+    await manager?.close();
+    await app?.close();
+  }
+
+  /** The controller elects `leader` (it must be in the ISR), bumping both epochs. */
+  elect(leader: number, isr = this.metadata.isr): void {
+    this.metadata = {
+      ...this.metadata,
+      leader,
+      leaderEpoch: this.metadata.leaderEpoch + 1,
+      partitionEpoch: this.metadata.partitionEpoch + 1,
+      isr: [...isr],
+    };
+    this.publish();
+  }
+
+  /** Appends one batch of `values` on the current leader, as the broker does, and returns its last offset. */
+  produce(values: string[], leaderId = this.metadata.leader): number {
+    const node = this.node(leaderId);
+    const batch = encodeBatch(values.map((value) => ({ key: null, value: Buffer.from(value), headers: null, timestampMs: 1_700_000_000_000 })), {
+      leaderEpoch: 0, timestampType: 'CreateTime', keyFormat: 'string', valueFormat: 'string',
+    });
+    const header = node.partition.log.appendAsLeader(batch, node.partition.leaderEpoch);
+    node.manager?.onAppend(node.partition);
+    return header.lastOffset;
+  }
+
+  /** produce + acks=all. */
+  async produceAcked(values: string[], minInsyncReplicas: number, timeoutMs = 5_000, leaderId = this.metadata.leader): Promise<number> {
+    const lastOffset = this.produce(values, leaderId);
+    const node = this.node(leaderId);
+    await this.manager(leaderId).waitForHighWatermark(node.partition, lastOffset, minInsyncReplicas, timeoutMs);
+    return lastOffset;
+  }
+
+  /** Lets in-flight metadata deliveries land. */
+  async settled(): Promise<void> {
+    for (let round = 0; round < 10 && this.pendingPublishes.size > 0; round++) await Promise.all([...this.pendingPublishes]);
+  }
+
+  async close(): Promise<void> {
+    await this.settled();
+    for (const nodeId of this.nodes.keys()) await this.stopNode(nodeId);
+    for (const node of this.nodes.values()) await node.partition.log.close();
+  }
+
+  private async alterIsr(from: number, request: { leaderEpoch: number; partitionEpoch: number; isr: number[] }): Promise<void> {
+    // Answers asynchronously, as a real controller does.
+    await new Promise((resolve) => setImmediate(resolve));
+    const isAccepted = from === this.metadata.leader && request.leaderEpoch === this.metadata.leaderEpoch &&
+      request.partitionEpoch === this.metadata.partitionEpoch && request.isr.includes(from);
+    this.alterIsrRequests.push({ from, isr: [...request.isr], isAccepted });
+    if (!isAccepted) {
+      throw new RunnelError(request.leaderEpoch !== this.metadata.leaderEpoch ? 'FENCED_LEADER_EPOCH' : 'INVALID_UPDATE_VERSION',
+        `refused AlterPartition from node ${from}: ${JSON.stringify(request)} against ${JSON.stringify(this.metadata)}`);
+    }
+    this.metadata = { ...this.metadata, isr: [...request.isr], partitionEpoch: this.metadata.partitionEpoch + 1 };
+    this.publish();
+  }
+
+  /** Every running node learns the metadata, each on its own turn of the event loop. */
+  private publish(): void {
+    for (const node of this.nodes.values()) {
+      const delivery = new Promise<void>((resolve) => setImmediate(resolve)).then(() => this.applyTo(node));
+      this.pendingPublishes.add(delivery);
+      void delivery.finally(() => this.pendingPublishes.delete(delivery));
+    }
+  }
+
+  private applyTo(node: TestNode): void {
+    if (node.manager === undefined) return;
+    const { partition } = node;
+    partition.leader = this.metadata.leader;
+    partition.leaderEpoch = this.metadata.leaderEpoch;
+    partition.replicas = [...this.metadata.replicas];
+    partition.isr = [...this.metadata.isr];
+    partition.partitionEpoch = this.metadata.partitionEpoch;
+    node.manager.onLeadershipChange(partition);
+  }
+}
+
+export async function startCluster(t: Test, options: ClusterOptions = {}): Promise<TestCluster> {
+  // Not t.testdir(): its removal would run before the logs are closed.
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'runnel-replication-'));
+  const cluster = new TestCluster(root, options);
+  t.teardown(async () => {
+    await cluster.close();
+    fs.rmSync(root, { recursive: true, force: true });
+  });
+  for (const nodeId of cluster.nodes.keys()) await cluster.startNode(nodeId);
+  // With a short lag time the first nodes may shrink the later ones out while they start:
+  // begin every test with the whole ISR, as a settled cluster has.
+  await until(() => isSettled(cluster), () => describeLogs(cluster));
+  await cluster.settled();
+  cluster.alterIsrRequests = [];
+  return cluster;
+}
+
+/** Every batch of a log, as stored (bytes), read with bounded reads. */
+export function allBatchBytes(log: PartitionLog): Buffer {
+  const parts: Buffer[] = [];
+  let next = log.logStartOffset;
+  for (let reads = 0; reads < 100_000 && next < log.logEndOffset; reads++) {
+    const data = log.read(next, 1 << 20, log.logEndOffset);
+    if (data === null) break;
+    parts.push(data);
+    let position = 0;
+    while (position < data.length) {
+      const header = readBatchHeader(data, position);
+      next = header.lastOffset + 1;
+      position += header.sizeBytes;
+    }
+  }
+  return Buffer.concat(parts);
+}
+
+/** The values of a log's records, by offset. */
+export function valuesOf(log: PartitionLog): string[] {
+  const data = allBatchBytes(log);
+  const values: string[] = [];
+  let position = 0;
+  while (position < data.length) {
+    const header = readBatchHeader(data, position);
+    for (const record of decodeRecords(data, position)) values[record.offset] = record.value?.toString() ?? '';
+    position += header.sizeBytes;
+  }
+  return values;
+}
+
+/** The segment files of a log directory (name -> bytes). */
+export function segmentFiles(directory: string): Map<string, Buffer> {
+  const files = new Map<string, Buffer>();
+  for (const name of fs.readdirSync(directory).sort()) {
+    if (name.endsWith('.log')) files.set(name, fs.readFileSync(path.join(directory, name)));
+  }
+  return files;
+}
+
+/** Polls `check` until true; throws with `what` after `timeoutMs`. */
+export async function until(check: () => boolean, what: string | (() => string), timeoutMs = 10_000): Promise<void> {
+  const deadlineMs = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadlineMs) throw new Error(`not true after ${timeoutMs} ms: ${typeof what === 'string' ? what : what()}`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** True once every running node's log ends where the leader's does, with the same high watermark. */
+export function isInSync(cluster: TestCluster, nodeIds = [...cluster.nodes.keys()]): boolean {
+  const leader = cluster.leaderNode.partition.log;
+  return nodeIds.every((nodeId) => {
+    const log = cluster.log(nodeId);
+    return log.logEndOffset === leader.logEndOffset && log.highWatermark === leader.highWatermark;
+  });
+}
+
+/** The whole ISR, no change in flight, and every follower has fetched from the leader. */
+export function isSettled(cluster: TestCluster): boolean {
+  const status = cluster.manager(cluster.metadata.leader).status()[0];
+  return status?.role === 'leader' && status.pendingIsrChange === null && status.isr.length === cluster.nodes.size &&
+    status.followers.every((follower) => follower.logEndOffset === status.logEndOffset);
+}
+
+export function describeLogs(cluster: TestCluster): string {
+  return [...cluster.nodes.values()].map((node) => {
+    const { log } = node.partition;
+    return `node ${node.nodeId}: logEndOffset ${log.logEndOffset} highWatermark ${log.highWatermark} isr [${node.partition.isr.join(',')}] ` +
+      `errors ${JSON.stringify(node.errors.slice(-3))}`;
+  }).join('; ') + ` metadata ${JSON.stringify(cluster.metadata)}`;
+}
