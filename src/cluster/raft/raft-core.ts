@@ -15,6 +15,8 @@
  * often (a tenth of fetchMaxWaitMs is plenty) so that they fire on time.
  */
 import { assert } from '../../util/assert.js';
+import { FollowerState } from './follower-state.js';
+import { LeaderState } from './leader-state.js';
 import { RaftLog } from './raft-log.js';
 import {
   NotLeaderError,
@@ -22,33 +24,6 @@ import {
   type LogEntry, type RaftEffects, type RaftMessage, type RaftOptions, type RaftRole, type RaftStartState, type RaftStatus,
   type Snapshot, type SnapshotId, type VoteRequest, type VoteResponse,
 } from './types.js';
-
-/** What the leader knows of one voter (itself included), refreshed by each of its fetches. */
-interface VoterState {
-  /** The voter's log end offset as its last valid fetch reported it (KIP-595: fetchOffset). */
-  endOffset: number;
-  lastFetchMs: number;
-  /** The high watermark the voter was last told, so a fetch is not parked while it lags. */
-  highWatermarkSent: number;
-  beginEpochSentMs: number;
-}
-
-/** A fetch the leader parks until it has something to send (KIP-595 long poll). */
-interface HeldFetch {
-  request: FetchRequest;
-  deadlineMs: number;
-}
-
-interface FetchInFlight {
-  fetchOffset: number;
-  lastFetchedEpoch: number;
-  sentAtMs: number;
-}
-
-interface SnapshotFetchInFlight {
-  snapshotId: SnapshotId;
-  sentAtMs: number;
-}
 
 export class RaftCore {
   readonly #options: RaftOptions;
@@ -70,13 +45,11 @@ export class RaftCore {
 
   readonly #votesGranted = new Set<number>();
 
-  readonly #voterStates = new Map<number, VoterState>();
-  readonly #heldFetches = new Map<number, HeldFetch>();
-  /** Offset of the control entry that opened the leader's epoch; committed means the leader is ready. */
-  #epochStartOffset = -1;
+  /** Set while this node leads its epoch (role 'leader'). */
+  #leader: LeaderState | null = null;
 
-  #fetchInFlight: FetchInFlight | null = null;
-  #snapshotFetchInFlight: SnapshotFetchInFlight | null = null;
+  /** Set while this node follows a leader of its epoch (role 'follower'). */
+  #follower: FollowerState | null = null;
 
   /** The effects of the call in progress; see #begin and #end. */
   #effects: RaftEffects = { append: [], messages: [] };
@@ -112,7 +85,7 @@ export class RaftCore {
   }
 
   get isLeaderReady(): boolean {
-    return this.#role === 'leader' && this.#highWatermark > this.#epochStartOffset;
+    return this.#leader !== null && this.#highWatermark > this.#leader.epochStartOffset;
   }
 
   status(): RaftStatus {
@@ -126,11 +99,7 @@ export class RaftCore {
       logEndOffset: this.#log.logEndOffset,
       highWatermark: this.#highWatermark,
     };
-    if (this.#role === 'leader') {
-      const voterEndOffsets: Record<number, number> = {};
-      for (const voterId of this.#voterIds) voterEndOffsets[voterId] = this.#voterEndOffset(voterId);
-      status.voterEndOffsets = voterEndOffsets;
-    }
+    if (this.#leader !== null) status.voterEndOffsets = this.#leader.voterEndOffsets(this.#log.logEndOffset);
     return status;
   }
 
@@ -145,13 +114,14 @@ export class RaftCore {
     this.#begin();
     switch (this.#role) {
       case 'leader':
-        this.#tickLeader(nowMs);
+        this.#tickLeader(this.#leader!, nowMs);
         break;
       case 'follower':
+        // KIP-595: no answer from the leader for an election timeout, so it may be gone.
         if (nowMs >= this.#electionDeadlineMs) {
           this.#becomeCandidate(nowMs);
         } else {
-          this.#tickFollowerFetch(nowMs);
+          this.#tickFollowerFetch(this.#follower!, nowMs);
         }
         break;
       case 'unattached':
@@ -203,9 +173,8 @@ export class RaftCore {
    * committed (Raft §5.4.2), so neither may its controller act.
    */
   propose(data: string[], nowMs: number): { effects: RaftEffects; offsets: number[] } {
-    if (!this.isLeaderReady) {
-      throw new NotLeaderError(this.#role === 'leader' ? this.#nodeId : this.#leaderId, this.#epoch);
-    }
+    const leader = this.#leader;
+    if (leader === null || !this.isLeaderReady) throw new NotLeaderError(this.#leaderId, this.#epoch);
     this.#begin();
     const offsets: number[] = [];
     for (const item of data) {
@@ -213,7 +182,7 @@ export class RaftCore {
       this.#appendAsLeader({ offset, epoch: this.#epoch, data: item });
       offsets.push(offset);
     }
-    this.#afterLeaderAppend(nowMs);
+    this.#afterLeaderAppend(leader, nowMs);
     return { effects: this.#end(), offsets };
   }
 
@@ -269,12 +238,9 @@ export class RaftCore {
 
   #leaveRole(): void {
     this.#votesGranted.clear();
-    this.#voterStates.clear();
     // Parked fetches are dropped, not answered: their followers retry and learn the new state.
-    this.#heldFetches.clear();
-    this.#epochStartOffset = -1;
-    this.#fetchInFlight = null;
-    this.#snapshotFetchInFlight = null;
+    this.#leader = null;
+    this.#follower = null;
   }
 
   #becomeUnattached(epoch: number, nowMs: number): void {
@@ -295,8 +261,10 @@ export class RaftCore {
     this.#leaveRole();
     this.#role = 'follower';
     this.#leaderId = leaderId;
+    const follower = new FollowerState(leaderId);
+    this.#follower = follower;
     this.#resetElectionTimer(nowMs);
-    this.#sendFetch(nowMs);
+    this.#sendFetch(follower, nowMs);
   }
 
   #becomeCandidate(nowMs: number): void {
@@ -324,18 +292,16 @@ export class RaftCore {
     this.#leaveRole();
     this.#role = 'leader';
     this.#leaderId = this.#nodeId;
-    for (const voterId of this.#voterIds) {
-      // Every voter starts as freshly heard from, so check quorum gives the new leader a full fetchTimeoutMs.
-      this.#voterStates.set(voterId, { endOffset: 0, lastFetchMs: nowMs, highWatermarkSent: -1, beginEpochSentMs: nowMs });
-    }
     // KRaft's LeaderChangeMessage: an entry of the new epoch, whose commit commits every earlier entry.
-    this.#epochStartOffset = this.#log.logEndOffset;
-    this.#appendAsLeader({ offset: this.#epochStartOffset, epoch: this.#epoch, data: '', isControl: true });
+    const epochStartOffset = this.#log.logEndOffset;
+    const leader = new LeaderState(this.#nodeId, this.#voterIds, this.#majority, epochStartOffset, nowMs);
+    this.#leader = leader;
+    this.#appendAsLeader({ offset: epochStartOffset, epoch: this.#epoch, data: '', isControl: true });
     for (const voterId of this.#voterIds) {
       if (voterId === this.#nodeId) continue;
       this.#send({ type: 'begin-epoch', from: this.#nodeId, to: voterId, epoch: this.#epoch, leaderId: this.#nodeId });
     }
-    this.#afterLeaderAppend(nowMs);
+    this.#afterLeaderAppend(leader, nowMs);
   }
 
   /** KIP-595 check quorum: a leader the majority no longer fetches from stops accepting writes and lets an election happen. */
@@ -384,10 +350,11 @@ export class RaftCore {
 
   #onBeginEpoch(request: BeginEpochRequest, nowMs: number): void {
     if (request.epoch !== this.#epoch || request.leaderId !== request.from) return;
-    if (this.#role === 'follower' && this.#leaderId === request.from) {
+    const follower = this.#follower;
+    if (follower !== null && follower.leaderId === request.from) {
       // The leader re-announces itself to a voter it has not heard from: our fetches may be lost.
       this.#resetElectionTimer(nowMs);
-      if (this.#snapshotFetchInFlight === null) this.#sendFetch(nowMs);
+      if (follower.snapshotIdInFlight === null) this.#sendFetch(follower, nowMs);
       return;
     }
     this.#learnLeader(request.leaderId, nowMs);
@@ -395,40 +362,24 @@ export class RaftCore {
 
   // ---- the leader's side of fetching ----
 
-  #tickLeader(nowMs: number): void {
-    if (this.#heldFetches.size > 0) {
-      const expired: FetchRequest[] = [];
-      for (const held of this.#heldFetches.values()) {
-        if (nowMs >= held.deadlineMs) expired.push(held.request);
-      }
-      for (const request of expired) {
-        this.#heldFetches.delete(request.from);
-        this.#answerFetch(request, nowMs, null);
-      }
+  #tickLeader(leader: LeaderState, nowMs: number): void {
+    for (const request of leader.takeExpiredFetches(nowMs)) this.#answerFetch(leader, request, nowMs, null);
+    for (const voterId of leader.votersToReannounce(nowMs, this.#beginEpochRetryMs)) {
+      this.#send({ type: 'begin-epoch', from: this.#nodeId, to: voterId, epoch: this.#epoch, leaderId: this.#nodeId });
     }
-    let fetchedCount = 0;
-    for (const voterId of this.#voterIds) {
-      const voter = this.#voterStates.get(voterId)!;
-      if (voterId === this.#nodeId || nowMs - voter.lastFetchMs < this.#options.fetchTimeoutMs) fetchedCount += 1;
-      if (voterId !== this.#nodeId && nowMs - voter.lastFetchMs >= this.#beginEpochRetryMs
-        && nowMs - voter.beginEpochSentMs >= this.#beginEpochRetryMs) {
-        voter.beginEpochSentMs = nowMs;
-        this.#send({ type: 'begin-epoch', from: this.#nodeId, to: voterId, epoch: this.#epoch, leaderId: this.#nodeId });
-      }
-    }
-    if (fetchedCount < this.#majority) this.#resign(nowMs);
+    if (!leader.hasFetchQuorum(nowMs, this.#options.fetchTimeoutMs)) this.#resign(nowMs);
   }
 
   #onFetchRequest(request: FetchRequest, nowMs: number): void {
-    if (request.epoch < this.#epoch || this.#role !== 'leader') {
+    const leader = this.#leader;
+    if (request.epoch < this.#epoch || leader === null) {
       this.#send(this.#fetchError(request, request.epoch < this.#epoch ? 'stale-epoch' : 'not-leader'));
       return;
     }
-    const voter = this.#voterStates.get(request.from)!;
-    voter.lastFetchMs = nowMs;
+    leader.voter(request.from).lastFetchMs = nowMs;
     // A newer fetch from the same voter replaces the parked one: the voter waits only for its latest.
-    this.#heldFetches.delete(request.from);
-    this.#answerFetch(request, nowMs, nowMs + Math.min(request.maxWaitMs, this.#options.fetchMaxWaitMs));
+    leader.release(request.from);
+    this.#answerFetch(leader, request, nowMs, nowMs + Math.min(request.maxWaitMs, this.#options.fetchMaxWaitMs));
   }
 
   #fetchError(request: FetchRequest, error: 'stale-epoch' | 'not-leader'): FetchResponse {
@@ -443,8 +394,8 @@ export class RaftCore {
    * `holdUntilMs` (null: answer now) when there is nothing new: no entries past
    * fetchOffset and no high watermark the voter has not been told.
    */
-  #answerFetch(request: FetchRequest, nowMs: number, holdUntilMs: number | null): void {
-    const voter = this.#voterStates.get(request.from)!;
+  #answerFetch(leader: LeaderState, request: FetchRequest, nowMs: number, holdUntilMs: number | null): void {
+    const voter = leader.voter(request.from);
     const response: FetchResponse = {
       type: 'fetch-response', from: this.#nodeId, to: request.from, epoch: this.#epoch, leaderId: this.#nodeId,
       fetchOffset: request.fetchOffset, lastFetchedEpoch: request.lastFetchedEpoch, entries: [], highWatermark: this.#highWatermark,
@@ -468,13 +419,13 @@ export class RaftCore {
     // must not lower what we know.
     if (request.fetchOffset > voter.endOffset) {
       voter.endOffset = request.fetchOffset;
-      this.#updateLeaderHighWatermark(nowMs);
+      this.#updateLeaderHighWatermark(leader, nowMs);
     }
     response.highWatermark = this.#highWatermark;
     response.entries = this.#log.slice(request.fetchOffset, this.#log.logEndOffset, this.#options.fetchEntriesMax);
     const highWatermarkSent = Math.min(this.#highWatermark, request.fetchOffset + response.entries.length);
     if (holdUntilMs !== null && holdUntilMs > nowMs && response.entries.length === 0 && highWatermarkSent <= voter.highWatermarkSent) {
-      this.#heldFetches.set(request.from, { request, deadlineMs: holdUntilMs });
+      leader.hold(request, holdUntilMs);
       return;
     }
     voter.highWatermarkSent = highWatermarkSent;
@@ -487,43 +438,34 @@ export class RaftCore {
   }
 
   /** After the leader appends: its own end offset moved (a lone voter commits at once) and parked fetches have news. */
-  #afterLeaderAppend(nowMs: number): void {
-    if (!this.#updateLeaderHighWatermark(nowMs)) this.#answerHeldFetches(nowMs);
-  }
-
-  #voterEndOffset(voterId: number): number {
-    return voterId === this.#nodeId ? this.#log.logEndOffset : this.#voterStates.get(voterId)!.endOffset;
+  #afterLeaderAppend(leader: LeaderState, nowMs: number): void {
+    if (!this.#updateLeaderHighWatermark(leader, nowMs)) this.#answerHeldFetches(leader, nowMs);
   }
 
   /**
    * Raft's commit rule: the high watermark is the largest offset a majority holds,
-   * provided the entry below it belongs to the leader's epoch (§5.4.2); it never moves
-   * back. Returns whether it moved (parked fetches are then answered).
+   * provided the entry below it belongs to the leader's epoch (§5.4.2), which the
+   * epoch-start control entry guarantees from its offset on; it never moves back.
+   * Returns whether it moved (parked fetches are then answered).
    */
-  #updateLeaderHighWatermark(nowMs: number): boolean {
-    const endOffsets: number[] = [];
-    for (const voterId of this.#voterIds) endOffsets.push(this.#voterEndOffset(voterId));
-    endOffsets.sort(descending);
-    const majorityEndOffset = endOffsets[this.#majority - 1];
-    if (majorityEndOffset <= this.#highWatermark || majorityEndOffset <= this.#epochStartOffset) return false;
+  #updateLeaderHighWatermark(leader: LeaderState, nowMs: number): boolean {
+    const majorityEndOffset = leader.majorityEndOffset(this.#log.logEndOffset);
+    if (majorityEndOffset <= this.#highWatermark || majorityEndOffset <= leader.epochStartOffset) return false;
     this.#highWatermark = majorityEndOffset;
-    this.#answerHeldFetches(nowMs);
+    this.#answerHeldFetches(leader, nowMs);
     return true;
   }
 
-  #answerHeldFetches(nowMs: number): void {
-    if (this.#heldFetches.size === 0) return;
-    const held = [...this.#heldFetches.values()];
-    this.#heldFetches.clear();
-    for (const fetch of held) this.#answerFetch(fetch.request, nowMs, fetch.deadlineMs);
+  #answerHeldFetches(leader: LeaderState, nowMs: number): void {
+    for (const held of leader.takeHeldFetches()) this.#answerFetch(leader, held.request, nowMs, held.deadlineMs);
   }
 
   #onFetchSnapshotRequest(request: FetchSnapshotRequest, nowMs: number): void {
     const response: FetchSnapshotResponse = {
       type: 'fetch-snapshot-response', from: this.#nodeId, to: request.from, epoch: this.#epoch, leaderId: this.#leaderId,
     };
-    if (request.epoch === this.#epoch && this.#role === 'leader') {
-      this.#voterStates.get(request.from)!.lastFetchMs = nowMs;
+    if (request.epoch === this.#epoch && this.#leader !== null) {
+      this.#leader.voter(request.from).lastFetchMs = nowMs;
       const snapshot = this.#log.snapshot;
       // Only the snapshot asked for: a newer one would be found by fetching again.
       if (snapshot !== null && snapshot.id.endOffset === request.snapshotId.endOffset && snapshot.id.epoch === request.snapshotId.epoch) {
@@ -535,63 +477,57 @@ export class RaftCore {
 
   // ---- the follower's side of fetching ----
 
-  #sendFetch(nowMs: number): void {
-    assert(this.#role === 'follower' && this.#leaderId !== null, () => `raft: fetch as ${this.#role}`);
+  #sendFetch(follower: FollowerState, nowMs: number): void {
     const fetchOffset = this.#log.logEndOffset;
     const lastFetchedEpoch = this.#log.lastEpoch;
-    this.#fetchInFlight = { fetchOffset, lastFetchedEpoch, sentAtMs: nowMs };
+    follower.fetchSent(fetchOffset, lastFetchedEpoch, nowMs);
     this.#send({
-      type: 'fetch-request', from: this.#nodeId, to: this.#leaderId, epoch: this.#epoch,
+      type: 'fetch-request', from: this.#nodeId, to: follower.leaderId, epoch: this.#epoch,
       fetchOffset, lastFetchedEpoch, maxWaitMs: this.#options.fetchMaxWaitMs,
     });
   }
 
-  #sendFetchSnapshot(snapshotId: SnapshotId, nowMs: number): void {
-    assert(this.#role === 'follower' && this.#leaderId !== null, () => `raft: fetch snapshot as ${this.#role}`);
-    this.#fetchInFlight = null;
-    this.#snapshotFetchInFlight = { snapshotId, sentAtMs: nowMs };
-    this.#send({ type: 'fetch-snapshot-request', from: this.#nodeId, to: this.#leaderId, epoch: this.#epoch, snapshotId });
+  #sendFetchSnapshot(follower: FollowerState, snapshotId: SnapshotId, nowMs: number): void {
+    follower.snapshotFetchSent(snapshotId, nowMs);
+    this.#send({ type: 'fetch-snapshot-request', from: this.#nodeId, to: follower.leaderId, epoch: this.#epoch, snapshotId });
   }
 
   /** Messages can be lost: a fetch unanswered for #fetchRetryMs is sent again. */
-  #tickFollowerFetch(nowMs: number): void {
-    const snapshotFetch = this.#snapshotFetchInFlight;
-    if (snapshotFetch !== null) {
-      if (nowMs - snapshotFetch.sentAtMs >= this.#fetchRetryMs) this.#sendFetchSnapshot(snapshotFetch.snapshotId, nowMs);
-      return;
+  #tickFollowerFetch(follower: FollowerState, nowMs: number): void {
+    if (!follower.isFetchDue(nowMs, this.#fetchRetryMs)) return;
+    const snapshotId = follower.snapshotIdInFlight;
+    if (snapshotId !== null) {
+      this.#sendFetchSnapshot(follower, snapshotId, nowMs);
+    } else {
+      this.#sendFetch(follower, nowMs);
     }
-    if (this.#fetchInFlight === null || nowMs - this.#fetchInFlight.sentAtMs >= this.#fetchRetryMs) this.#sendFetch(nowMs);
   }
 
   #onFetchResponse(response: FetchResponse, nowMs: number): void {
     if (response.epoch !== this.#epoch) return;
-    if (this.#role !== 'follower') {
+    const follower = this.#follower;
+    if (follower === null) {
       this.#learnLeader(response.leaderId, nowMs);
       return;
     }
-    const inFlight = this.#fetchInFlight;
     // Answers to older fetches (duplicated, delayed, or sent before a truncation) are dropped.
-    if (response.from !== this.#leaderId || inFlight === null || response.fetchOffset !== inFlight.fetchOffset
-      || response.fetchOffset !== this.#log.logEndOffset || inFlight.lastFetchedEpoch !== this.#log.lastEpoch
-      || (response.lastFetchedEpoch !== undefined && response.lastFetchedEpoch !== inFlight.lastFetchedEpoch)) {
-      return;
-    }
-    this.#fetchInFlight = null;
+    if (!follower.isAnswerToFetch(response, this.#log.logEndOffset, this.#log.lastEpoch)) return;
     if (response.error !== undefined) {
-      // The node we follow no longer leads this epoch (it resigned): wait, retry later, or time out into an election.
-      this.#fetchInFlight = { ...inFlight, sentAtMs: nowMs };
+      // The node we follow no longer leads this epoch (it resigned): retry later, or time out into an election.
+      follower.refused(nowMs);
       return;
     }
+    follower.answered();
     this.#resetElectionTimer(nowMs);
     if (response.divergingEpoch !== undefined) {
       this.#truncateToDivergence(response.divergingEpoch.epoch, response.divergingEpoch.endOffset);
     } else if (response.snapshotId !== undefined) {
-      this.#sendFetchSnapshot(response.snapshotId, nowMs);
+      this.#sendFetchSnapshot(follower, response.snapshotId, nowMs);
       return;
     } else {
       this.#appendFetched(response);
     }
-    this.#sendFetch(nowMs);
+    this.#sendFetch(follower, nowMs);
   }
 
   /**
@@ -622,19 +558,15 @@ export class RaftCore {
 
   #onFetchSnapshotResponse(response: FetchSnapshotResponse, nowMs: number): void {
     if (response.epoch !== this.#epoch) return;
-    if (this.#role !== 'follower') {
+    const follower = this.#follower;
+    if (follower === null) {
       this.#learnLeader(response.leaderId, nowMs);
       return;
     }
-    const inFlight = this.#snapshotFetchInFlight;
-    if (response.from !== this.#leaderId || inFlight === null) return;
-    const snapshot = response.snapshot;
-    if (snapshot !== undefined
-      && (snapshot.id.endOffset !== inFlight.snapshotId.endOffset || snapshot.id.epoch !== inFlight.snapshotId.epoch)) {
-      return;
-    }
-    this.#snapshotFetchInFlight = null;
+    if (!follower.isAnswerToSnapshotFetch(response)) return;
+    follower.answered();
     this.#resetElectionTimer(nowMs);
+    const snapshot = response.snapshot;
     // The snapshot replaces the whole log unless the log already holds its last entry
     // (same offset, same epoch: by log matching, everything it covers). A log that ends
     // past the snapshot on another epoch is a divergent suffix and goes with the rest.
@@ -645,10 +577,6 @@ export class RaftCore {
       this.#effects.installSnapshot = snapshot;
       if (snapshot.id.endOffset > this.#highWatermark) this.#highWatermark = snapshot.id.endOffset;
     }
-    this.#sendFetch(nowMs);
+    this.#sendFetch(follower, nowMs);
   }
-}
-
-function descending(a: number, b: number): number {
-  return b - a;
 }
