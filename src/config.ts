@@ -22,6 +22,10 @@ export interface Settings {
   dataDir: string;
   nodeId: number;
   peers: string;
+  clusterSecret: string;
+  nodeSessionTimeoutMs: number;
+  replicaLagTimeMaxMs: number;
+  raftElectionTimeoutMs: number;
   logLevel: string;
   bodyLimitBytes: number;
   numPartitions: number;
@@ -64,7 +68,11 @@ export const settingDefinitions: SettingDefinition[] = [
   { name: 'port', flag: 'port', env: 'RUNNEL_PORT', type: 'integer', defaultValue: '8080', minimum: 0, maximum: 65535, description: 'Listen port (0 = any free port, printed at start).' },
   { name: 'dataDir', flag: 'data-dir', env: 'RUNNEL_DATA_DIR', type: 'string', defaultValue: './data', description: 'Directory for partition logs and meta.db.' },
   { name: 'nodeId', flag: 'node-id', env: 'RUNNEL_NODE_ID', type: 'integer', defaultValue: '1', minimum: 0, maximum: 2 ** 31 - 1, description: "This node's id in a cluster." },
-  { name: 'peers', flag: 'peers', env: 'RUNNEL_PEERS', type: 'string', defaultValue: '', description: 'Cluster seed list `1@http://h1:8080,2@http://h2:8080` (empty: a single node).' },
+  { name: 'peers', flag: 'peers', env: 'RUNNEL_PEERS', type: 'string', defaultValue: '', description: 'Cluster seed list `1@http://h1:8080,2@http://h2:8080`, this node included (empty: a single node). Every listed node votes in the metadata quorum.' },
+  { name: 'clusterSecret', flag: 'cluster-secret', env: 'RUNNEL_CLUSTER_SECRET', type: 'string', defaultValue: '', minimumLength: 16, description: 'Shared secret of node-to-node requests (header x-runnel-cluster-secret); when set, /internal routes refuse requests without it. Prefer the environment variable.' },
+  { name: 'nodeSessionTimeoutMs', flag: 'node-session-timeout-ms', env: 'RUNNEL_NODE_SESSION_TIMEOUT_MS', type: 'integer', defaultValue: '6000', minimum: 200, maximum: 600_000, description: "A node that has not heartbeated the controller this long is fenced and its partitions get new leaders (Kafka's broker.session.timeout.ms)." },
+  { name: 'replicaLagTimeMaxMs', flag: 'replica-lag-time-max-ms', env: 'RUNNEL_REPLICA_LAG_TIME_MAX_MS', type: 'integer', defaultValue: '10000', minimum: 100, maximum: 600_000, description: "A follower not caught up for this long leaves the ISR (Kafka's replica.lag.time.max.ms)." },
+  { name: 'raftElectionTimeoutMs', flag: 'raft-election-timeout-ms', env: 'RUNNEL_RAFT_ELECTION_TIMEOUT_MS', type: 'integer', defaultValue: '1000', minimum: 50, maximum: 60_000, description: "A metadata quorum follower that hears nothing from the leader this long (randomised up to twice) starts an election (Kafka's controller.quorum.election.timeout.ms)." },
   { name: 'logLevel', flag: 'log-level', env: 'RUNNEL_LOG_LEVEL', type: 'string', defaultValue: 'info', choices: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], description: 'Log level (pino); debug logs every request.' },
   { name: 'bodyLimitBytes', flag: 'body-limit-bytes', env: 'RUNNEL_BODY_LIMIT_BYTES', type: 'integer', defaultValue: String(limits.requestBodyBytesDefault), minimum: 1024, maximum: 1024 ** 3, description: 'Largest request body; larger ones get 413 REQUEST_TOO_LARGE.' },
   { name: 'numPartitions', flag: 'num-partitions', env: 'RUNNEL_NUM_PARTITIONS', type: 'integer', defaultValue: '1', minimum: 1, maximum: limits.partitionCountMax, description: "Partitions of a topic created without a count (Kafka's num.partitions)." },
@@ -171,7 +179,41 @@ export function loadSettings(argv: string[], env: NodeJS.ProcessEnv = process.en
   if ((result.tlsCertFile === '') !== (result.tlsKeyFile === '')) {
     throw new SettingsError('settings tlsCertFile and tlsKeyFile (--tls-cert-file / --tls-key-file): give both or neither');
   }
+  parsePeers(result.peers, result.nodeId);
   return result;
+}
+
+export interface Peer {
+  nodeId: number;
+  url: string;
+}
+
+/**
+ * `1@http://h1:8080,2@http://h2:8080`: every node of the cluster, this one included
+ * (empty: a single node). Ids are unique, URLs are http(s) without a path.
+ */
+export function parsePeers(text: string, nodeId: number): Peer[] {
+  if (text.trim() === '') return [];
+  const where = 'setting peers (--peers / RUNNEL_PEERS)';
+  const peers: Peer[] = [];
+  for (const part of text.split(',')) {
+    const match = /^\s*(\d+)@(\S+?)\/?\s*$/.exec(part);
+    if (match === null) throw new SettingsError(`${where}: expected id@url entries separated by commas (1@http://h1:8080), got ${JSON.stringify(part)}`);
+    const id = Number(match[1]);
+    let url: URL;
+    try {
+      url = new URL(match[2]);
+    } catch {
+      throw new SettingsError(`${where}: ${JSON.stringify(match[2])} is not a URL`);
+    }
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new SettingsError(`${where}: ${match[2]} must be http:// or https://`);
+    if (peers.some((peer) => peer.nodeId === id)) throw new SettingsError(`${where}: node id ${id} appears twice`);
+    peers.push({ nodeId: id, url: url.origin });
+  }
+  if (!peers.some((peer) => peer.nodeId === nodeId)) {
+    throw new SettingsError(`${where}: this node's id ${nodeId} (--node-id) is not in the list ${text}`);
+  }
+  return peers.sort((a, b) => a.nodeId - b.nodeId);
 }
 
 export function settingsHelp(): string {

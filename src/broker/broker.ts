@@ -18,6 +18,8 @@ import { MemberPoller } from './groups/member-poll.js';
 import { Producer } from './produce.js';
 import { TopicManager } from './topic-manager.js';
 import type { TopicConfigs } from './topic-config.js';
+import { SingleNodeReplication, type Replication } from './replication.js';
+import { LocalTopicAdmin, type TopicAdmin } from './topic-admin.js';
 
 export interface BrokerOptions {
   dataDir: string;
@@ -30,6 +32,8 @@ export interface BrokerOptions {
   offsetsRetentionMs?: number;
   /** The bootstrap admin API key (--admin-key), if any. */
   adminKey?: string;
+  /** Part of a cluster (--peers): high watermarks come from the ISR, leadership is checked. */
+  isClustered?: boolean;
   /** Where background failures go (a logger in the server). */
   onError?: (error: unknown, context: string) => void;
 }
@@ -52,6 +56,10 @@ export class Broker {
   /** Told the duration of every log fsync (the HTTP layer's metrics set it). */
   fsyncListener: ((seconds: number) => void) | undefined;
   readonly recovery: RecoverySummary;
+  /** Single node by default; the cluster wiring replaces it before recovery ends. */
+  replication: Replication;
+  /** Topic create/alter/delete: local on a single node, through the controller in a cluster. */
+  admin: TopicAdmin;
   private isClosed = false;
   private isRecovered = false;
   private idempotencyTimer: NodeJS.Timeout | undefined;
@@ -65,9 +73,12 @@ export class Broker {
       nodeId: options.nodeId,
       brokerDefaults: options.topicDefaults,
       defaultPartitionCount: options.defaultPartitionCount,
+      isClustered: options.isClustered === true,
     });
-    this.producer = new Producer(this.topics, store);
-    this.fetcher = new Fetcher(this.topics);
+    this.replication = new SingleNodeReplication(options.nodeId);
+    this.admin = new LocalTopicAdmin(this.topics);
+    this.producer = new Producer(this.topics, store, () => this.replication);
+    this.fetcher = new Fetcher(this.topics, () => this.replication);
     this.groups = new GroupCoordinator(this.topics, new GroupStore(store.database), {
       offsetsRetentionMs: options.offsetsRetentionMs ?? 7 * 24 * 60 * 60 * 1000,
     });

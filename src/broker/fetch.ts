@@ -9,6 +9,7 @@
 import { RunnelError, offsetOutOfRange } from '../errors.js';
 import { limits } from '../limits.js';
 import type { PartitionState, TopicManager } from './topic-manager.js';
+import { requireLeader, type Replication } from './replication.js';
 
 export type OffsetSpec = number | 'earliest' | 'latest';
 
@@ -34,7 +35,10 @@ export interface FetchResult {
 }
 
 export class Fetcher {
-  constructor(private readonly topics: TopicManager) {}
+  constructor(
+    private readonly topics: TopicManager,
+    private readonly replication: () => Replication,
+  ) {}
 
   /** Resolves 'earliest'/'latest' and checks [logStartOffset, highWatermark]. */
   resolveOffset(state: PartitionState, offset: OffsetSpec): number {
@@ -52,6 +56,7 @@ export class Fetcher {
 
   async fetch(request: FetchRequest): Promise<FetchResult> {
     const state = this.topics.partition(request.topic, request.partition);
+    requireLeader(this.replication(), state);
     const startOffset = this.resolveOffset(state, request.offset);
     return this.fetchFrom(state, startOffset, request);
   }
@@ -69,6 +74,8 @@ export class Fetcher {
     if (this.topics.partition(state.topic, state.partition) !== state) {
       throw new RunnelError('TOPIC_NOT_FOUND', `topic '${state.topic}' was deleted`);
     }
+    // Leadership may have moved while this reader waited (streams call this in a loop).
+    requireLeader(this.replication(), state);
     if (startOffset < log.logStartOffset) {
       // Retention moved past the reader while it waited.
       throw offsetOutOfRange(startOffset, log.logStartOffset, log.highWatermark);
@@ -87,6 +94,7 @@ export class Fetcher {
   /** Kafka's ListOffsets: earliest and latest, or the first offset at or after a time. */
   offsets(topic: string, partition: number, timestampMs?: number): { logStartOffset: number; highWatermark: number; logEndOffset: number; offset?: number | null; timestamp?: number | null } {
     const state = this.topics.partition(topic, partition);
+    requireLeader(this.replication(), state);
     const { log } = state;
     const base = { logStartOffset: log.logStartOffset, highWatermark: log.highWatermark, logEndOffset: log.logEndOffset };
     if (timestampMs === undefined) return base;

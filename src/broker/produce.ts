@@ -20,6 +20,7 @@ import { encodeBatch, type RecordInput, type ValueFormat } from '../storage/reco
 import { partitionForKey } from './partitioner.js';
 import { encodeRecord, estimatedRecordBytes, type ProduceRecord } from './record-input.js';
 import type { PartitionState, Topic, TopicManager } from './topic-manager.js';
+import { requireLeader, type Replication } from './replication.js';
 
 export type Acks = 'none' | 'leader' | 'all';
 
@@ -51,10 +52,14 @@ export interface ProduceResult {
 /** A batch overhead of 61 bytes: kept out of the records' share of max.message.bytes. */
 const BATCH_OVERHEAD_BYTES = 61;
 
+/** How long acks=all waits for the in-sync replicas (Kafka's request.timeout.ms default). */
+const REPLICATION_TIMEOUT_MS = 30_000;
+
 export class Producer {
   constructor(
     private readonly topics: TopicManager,
     private readonly store: MetadataStore,
+    private readonly replication: () => Replication,
   ) {}
 
   async produce(request: ProduceRequest): Promise<ProduceResult> {
@@ -76,8 +81,8 @@ export class Producer {
     const maxMessageBytes = Number(topic.effective['max.message.bytes']);
 
     // 1. Validate and encode everything; choose partitions.
-    const partitionCount = topic.partitions.length;
-    const stickyPartition = topic.sticky.next(partitionCount);
+    const replication = this.replication();
+    const stickyPartition = this.stickyPartition(topic, replication);
     const encoded: RecordInput[] = new Array(request.records.length);
     const partitionOf = new Int32Array(request.records.length);
     const byPartition = new Map<number, number[]>();
@@ -91,9 +96,16 @@ export class Producer {
       if (members === undefined) byPartition.set(partition, (members = []));
       members.push(i);
     }
+    const acks = request.acks ?? 'all';
+    const minInsyncReplicas = Number(topic.effective['min.insync.replicas']);
     const plans: Array<{ state: PartitionState; batches: Buffer[]; members: number[] }> = [];
     for (const [partition, members] of byPartition) {
       const state = topic.partitions[partition];
+      requireLeader(replication, state);
+      // Kafka refuses acks=all before appending when the ISR is too small (NOT_ENOUGH_REPLICAS).
+      if (acks === 'all' && state.isr.length < minInsyncReplicas) {
+        throw new RunnelError('NOT_ENOUGH_REPLICAS', `partition ${partition} of topic '${topic.record.name}' has ${state.isr.length} in-sync replicas; min.insync.replicas is ${minInsyncReplicas}`);
+      }
       const batches = buildBatches(members, encoded, maxMessageBytes, state.leaderEpoch, isLogAppendTime, nowMs, keyFormat, valueFormat);
       plans.push({ state, batches, members });
     }
@@ -101,6 +113,7 @@ export class Producer {
     // 2. Append every batch (synchronous: no other request interleaves).
     const offsets: RecordOffset[] = new Array(request.records.length);
     const flushes: Array<Promise<void>> = [];
+    const lastOffsets: Array<{ state: PartitionState; lastOffset: number }> = [];
     let appendedBytes = 0;
     for (const { state, batches, members } of plans) {
       let memberIndex = 0;
@@ -116,21 +129,38 @@ export class Producer {
           };
         }
       }
-      // A single node is the whole ISR, so the high watermark follows the log end.
-      state.log.updateHighWatermark(state.log.logEndOffset);
-      state.notifier.notify();
+      lastOffsets.push({ state, lastOffset: state.log.logEndOffset - 1 });
+      replication.onAppend(state);
       if (state.log.isFlushDue(nowMs)) flushes.push(state.log.flushUpTo(state.log.logEndOffset));
     }
-    if (request.idempotencyKey !== undefined && requestHash !== undefined) {
-      this.store.putIdempotentResponse(request.topic, request.idempotencyKey, JSON.stringify({ hash: requestHash, offsets }), nowMs);
-    }
-    // 3. Durability: acks=leader|all wait for the fsync that flush.messages/flush.ms asked for.
-    if (request.acks === 'none') {
+    // 3. Durability: acks=leader|all wait for the fsync that flush.messages/flush.ms asked
+    // for; acks=all also for the in-sync replicas (the high watermark passing the records).
+    if (acks === 'none') {
       for (const flush of flushes) flush.catch(() => undefined);
     } else {
       await Promise.all(flushes);
+      if (acks === 'all') {
+        await Promise.all(lastOffsets.map(({ state, lastOffset }) =>
+          replication.waitForHighWatermark(state, lastOffset, minInsyncReplicas, REPLICATION_TIMEOUT_MS)));
+      }
+    }
+    // Stored once the answer is final: a retry of a request that failed above appends again.
+    if (request.idempotencyKey !== undefined && requestHash !== undefined) {
+      this.store.putIdempotentResponse(request.topic, request.idempotencyKey, JSON.stringify({ hash: requestHash, offsets }), nowMs);
     }
     return { offsets, isReplay: false, appendedBytes };
+  }
+
+  /**
+   * The partition for a request's keyless records: round-robin over all partitions on a
+   * single node; in a cluster, over the partitions this node leads (so any node can take
+   * keyless records), falling back to all of them when it leads none (NOT_LEADER follows).
+   */
+  private stickyPartition(topic: Topic, replication: Replication): number {
+    if (!replication.isClustered) return topic.sticky.next(topic.partitions.length);
+    const led = topic.partitions.filter((state) => state.leader === replication.nodeId);
+    if (led.length === 0) return topic.sticky.next(topic.partitions.length);
+    return led[topic.sticky.next(led.length)].partition;
   }
 
   private choosePartition(topic: Topic, explicit: number | undefined, input: RecordInput, sticky: number, index: number): number {

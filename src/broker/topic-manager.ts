@@ -18,6 +18,7 @@ import { AppendNotifier } from './append-notifier.js';
 import { StickyPartitioner } from './partitioner.js';
 import { effectiveConfigs, logConfigOf, topicConfigDefinitions, validateTopicConfigs, type TopicConfigs } from './topic-config.js';
 import { logDirectoryName, validateTopicName } from './topic-names.js';
+import type { PartitionAssignment, TopicSpec } from '../cluster/metadata/records.js';
 
 export interface PartitionState {
   readonly topic: string;
@@ -28,6 +29,10 @@ export interface PartitionState {
   leaderEpoch: number;
   replicas: number[];
   isr: number[];
+  /** KIP-497's partition epoch: bumped by every change of leader or ISR. */
+  partitionEpoch: number;
+  /** Wakes long-polls and streams (after the high watermark moved). */
+  notifyReaders(): void;
 }
 
 export interface Topic {
@@ -49,6 +54,24 @@ export interface TopicManagerOptions {
   nodeId: number;
   brokerDefaults: TopicConfigs;
   defaultPartitionCount: number;
+  /**
+   * In a cluster the high watermark comes from the ISR (the replica manager moves it),
+   * so a reopened log keeps its checkpointed one; a single node's whole log is committed.
+   */
+  isClustered?: boolean;
+}
+
+/** What the cluster's metadata image says a topic is (cluster/metadata). */
+export interface WantedTopic {
+  spec: TopicSpec;
+  partitions: readonly PartitionAssignment[];
+}
+
+export interface ReconcileResult {
+  /** Partitions created or whose leader, epochs, replicas or ISR changed. */
+  changed: PartitionState[];
+  /** Partitions of deleted topics (their logs are gone). */
+  removed: PartitionState[];
 }
 
 export class TopicManager {
@@ -109,16 +132,19 @@ export class TopicManager {
       logStartOffset: record.logStartOffset,
     });
     // One node is the whole ISR: everything in the log is committed.
-    log.updateHighWatermark(log.logEndOffset);
+    if (this.options.isClustered !== true) log.updateHighWatermark(log.logEndOffset);
+    const notifier = new AppendNotifier(limits.waitersPerPartitionMax);
     return {
       topic,
       partition: record.partition,
       log,
-      notifier: new AppendNotifier(limits.waitersPerPartitionMax),
+      notifier,
       leader: record.leader,
       leaderEpoch: record.leaderEpoch,
       replicas: record.replicas,
       isr: record.isr,
+      partitionEpoch: record.partitionEpoch,
+      notifyReaders: () => notifier.notify(),
     };
   }
 
@@ -144,16 +170,27 @@ export class TopicManager {
     return state;
   }
 
-  create(input: CreateTopicInput): Topic {
+  /** Validates a create request: name, partition count and configs (the replication factor is the caller's). */
+  planCreate(input: CreateTopicInput): { name: string; partitions: number; configs: TopicConfigs } {
     validateTopicName(input.name);
     const partitionCount = input.partitions ?? this.options.defaultPartitionCount;
     checkPartitionCount(partitionCount);
+    const configs = validateTopicConfigs(input.configs ?? {});
+    if (this.topics.has(input.name)) throw new RunnelError('TOPIC_EXISTS', `topic '${input.name}' already exists`);
+    return { name: input.name, partitions: partitionCount, configs };
+  }
+
+  /** The partition, or undefined (no error) when the topic or partition does not exist. */
+  find(name: string, partition: number): PartitionState | undefined {
+    return this.topics.get(name)?.partitions[partition];
+  }
+
+  create(input: CreateTopicInput): Topic {
+    const { partitions: partitionCount, configs } = this.planCreate(input);
     const replicationFactor = input.replicationFactor ?? 1;
     if (!Number.isInteger(replicationFactor) || replicationFactor < 1 || replicationFactor > 1) {
       throw new RunnelError('INVALID_REPLICATION_FACTOR', `replicationFactor ${replicationFactor} is not possible: this cluster has 1 node`);
     }
-    const configs = validateTopicConfigs(input.configs ?? {});
-    if (this.topics.has(input.name)) throw new RunnelError('TOPIC_EXISTS', `topic '${input.name}' already exists`);
     const record: TopicRecord = {
       name: input.name,
       topicId: randomBytes(16).toString('base64url'),
@@ -169,11 +206,14 @@ export class TopicManager {
 
   private newPartitionRecord(topic: string, partition: number): PartitionRecord {
     const nodeId = this.options.nodeId;
-    return { topic, partition, leader: nodeId, leaderEpoch: 0, replicas: [nodeId], isr: [nodeId], logStartOffset: 0 };
+    return { topic, partition, leader: nodeId, leaderEpoch: 0, replicas: [nodeId], isr: [nodeId], logStartOffset: 0, partitionEpoch: 0 };
   }
 
-  /** PATCH: grow the partition count and/or replace configs (null removes a config). */
-  alter(name: string, change: { partitions?: number; configs?: Record<string, unknown> }): Topic {
+  /**
+   * Validates a PATCH and returns the change to make: the whole new config map (null
+   * removes a config) and/or the new partition count (it can only grow).
+   */
+  planAlter(name: string, change: { partitions?: number; configs?: Record<string, unknown> }): { configs?: TopicConfigs; partitions?: number } {
     const topic = this.get(name);
     let nextConfigs: TopicConfigs | undefined;
     if (change.configs !== undefined) {
@@ -192,6 +232,14 @@ export class TopicManager {
         throw new RunnelError('INVALID_PARTITIONS', `topic '${name}' has ${topic.partitions.length} partitions; the count can only grow`);
       }
     }
+    return { ...(nextConfigs === undefined ? {} : { configs: nextConfigs }), ...(change.partitions === undefined ? {} : { partitions: change.partitions }) };
+  }
+
+  /** PATCH: grow the partition count and/or replace configs (null removes a config). */
+  alter(name: string, change: { partitions?: number; configs?: Record<string, unknown> }): Topic {
+    const topic = this.get(name);
+    const planned = this.planAlter(name, change);
+    const nextConfigs = planned.configs;
     if (nextConfigs !== undefined) {
       this.store.setTopicConfigs(name, nextConfigs);
       topic.record = { ...topic.record, configs: nextConfigs };
@@ -220,6 +268,70 @@ export class TopicManager {
     }
   }
 
+  /**
+   * Cluster: makes this node's topics match the metadata image — creates, deletes
+   * (also a topic re-created under the same name: a new topicId), grows, re-configures,
+   * and takes each partition's leader, epochs, replicas and ISR. Idempotent: applying
+   * the same image twice changes nothing the second time. Every node keeps a log for
+   * every partition; only replicas ever write to it.
+   */
+  reconcile(wanted: ReadonlyMap<string, WantedTopic>): ReconcileResult {
+    const changed: PartitionState[] = [];
+    const removed: PartitionState[] = [];
+    for (const [name, topic] of [...this.topics]) {
+      const target = wanted.get(name);
+      if (target === undefined || target.spec.topicId !== topic.record.topicId) {
+        removed.push(...topic.partitions);
+        this.delete(name);
+      }
+    }
+    for (const [name, target] of wanted) {
+      const topic = this.topics.get(name);
+      if (topic === undefined) {
+        const record: TopicRecord = {
+          name,
+          topicId: target.spec.topicId,
+          partitionCount: target.partitions.length,
+          replicationFactor: target.spec.replicationFactor,
+          configs: target.spec.configs,
+          createdAtMs: target.spec.createdAtMs,
+        };
+        const partitions = target.partitions.map((assignment) => partitionRecordOf(name, assignment));
+        this.store.createTopic(record, partitions);
+        changed.push(...this.materialise(record, partitions).partitions);
+        continue;
+      }
+      if (!sameConfigs(topic.record.configs, target.spec.configs)) {
+        this.store.setTopicConfigs(name, target.spec.configs);
+        topic.record = { ...topic.record, configs: target.spec.configs };
+        topic.effective = effectiveConfigs(target.spec.configs, this.options.brokerDefaults);
+        for (const state of topic.partitions) state.log.updateConfig(logConfigOf(topic.effective));
+      }
+      if (target.partitions.length > topic.partitions.length) {
+        const added = target.partitions.slice(topic.partitions.length).map((assignment) => partitionRecordOf(name, assignment));
+        this.store.addPartitions(name, added);
+        topic.record = { ...topic.record, partitionCount: target.partitions.length };
+        for (const record of added) {
+          const state = this.openPartition(name, record, topic.effective);
+          topic.partitions.push(state);
+          changed.push(state);
+        }
+      }
+      for (const assignment of target.partitions) {
+        const state = topic.partitions[assignment.partition];
+        if (state === undefined || !isLeadershipChanged(state, assignment)) continue;
+        state.leader = assignment.leader;
+        state.leaderEpoch = assignment.leaderEpoch;
+        state.replicas = [...assignment.replicas];
+        state.isr = [...assignment.isr];
+        state.partitionEpoch = assignment.partitionEpoch;
+        this.store.setPartitionLeadership(name, assignment.partition, assignment);
+        changed.push(state);
+      }
+    }
+    return { changed, removed };
+  }
+
   /** Persists a partition's logStartOffset after retention moved it. */
   recordLogStartOffset(logName: string, logStartOffset: number): void {
     for (const topic of this.topics.values()) {
@@ -231,6 +343,34 @@ export class TopicManager {
       }
     }
   }
+}
+
+function partitionRecordOf(topic: string, assignment: PartitionAssignment): PartitionRecord {
+  return {
+    topic,
+    partition: assignment.partition,
+    leader: assignment.leader,
+    leaderEpoch: assignment.leaderEpoch,
+    replicas: [...assignment.replicas],
+    isr: [...assignment.isr],
+    logStartOffset: 0,
+    partitionEpoch: assignment.partitionEpoch,
+  };
+}
+
+function isLeadershipChanged(state: PartitionState, assignment: PartitionAssignment): boolean {
+  return state.leader !== assignment.leader || state.leaderEpoch !== assignment.leaderEpoch ||
+    state.partitionEpoch !== assignment.partitionEpoch || !sameNumbers(state.isr, assignment.isr) ||
+    !sameNumbers(state.replicas, assignment.replicas);
+}
+
+function sameNumbers(a: readonly number[], b: readonly number[]): boolean {
+  return a.length === b.length && a.every((value, index) => value === b[index]);
+}
+
+function sameConfigs(a: Record<string, string>, b: Record<string, string>): boolean {
+  const keys = Object.keys(a);
+  return keys.length === Object.keys(b).length && keys.every((key) => a[key] === b[key]);
 }
 
 function checkPartitionCount(count: number): void {

@@ -10,7 +10,11 @@ import type { Settings } from '../config.js';
 import { buildApp } from '../http/app.js';
 import fs from 'node:fs';
 import { checkLimits } from '../limits.js';
-import { SettingsError } from '../config.js';
+import { SettingsError, parsePeers } from '../config.js';
+import { RunnelError } from '../errors.js';
+import { ClusterNode } from '../cluster/cluster-node.js';
+import { ClusterReplication, clusterHostOf } from '../broker/cluster-replication.js';
+import { ClusterTopicAdmin } from '../broker/topic-admin.js';
 
 export async function serve(settings: Settings): Promise<void> {
   checkLimits();
@@ -23,12 +27,15 @@ export async function serve(settings: Settings): Promise<void> {
   };
   const tls = readTls(settings);
   // Background errors before the app (and its logger) exist go nowhere; there are none yet.
-  const backgroundLog: { current?: { error: (object: object, message: string) => void } } = {};
+  const backgroundLog: { current?: { error: (object: object, message: string) => void; warn: (object: object, message: string) => void; info: (object: object, message: string) => void } } = {};
   // SQLite opens now; the logs are recovered after the node listens, so /health/live
   // answers and /health/ready says 503 "recovering storage" meanwhile.
+  const peers = parsePeers(settings.peers, settings.nodeId);
+  const isClustered = peers.length > 0;
   const broker = Broker.create({
     dataDir: settings.dataDir,
     nodeId: settings.nodeId,
+    isClustered,
     topicDefaults,
     // num.partitions from the config file is already folded into settings.numPartitions (config.ts).
     defaultPartitionCount: settings.numPartitions,
@@ -37,7 +44,33 @@ export async function serve(settings: Settings): Promise<void> {
     adminKey: settings.adminKey === '' ? undefined : settings.adminKey,
     onError: (error, context) => backgroundLog.current?.error({ err: error }, `background ${context} failed`),
   });
+  // A cluster: the metadata quorum, the controller and replication, started once the logs are recovered.
+  let cluster: ClusterNode | undefined;
+  if (isClustered) {
+    cluster = new ClusterNode({
+      nodeId: settings.nodeId,
+      peers,
+      dataDir: settings.dataDir,
+      store: broker.store,
+      host: clusterHostOf(broker.topics),
+      clusterSecret: settings.clusterSecret === '' ? undefined : settings.clusterSecret,
+      nodeSessionTimeoutMs: settings.nodeSessionTimeoutMs,
+      replicaLagTimeMaxMs: settings.replicaLagTimeMaxMs,
+      raftElectionTimeoutMs: settings.raftElectionTimeoutMs,
+      // Expected refusals (a coded RunnelError: not the controller, a fenced node) are one
+      // warning line; anything else is an error with its stack.
+      onError: (error, context) => error instanceof RunnelError
+        ? backgroundLog.current?.warn({ code: error.code }, `cluster: ${context}: ${error.message}`)
+        : backgroundLog.current?.error({ err: error }, `cluster: ${context} failed`),
+      onInfo: (message, details) => backgroundLog.current?.info(details ?? {}, message),
+    });
+    const node = cluster;
+    broker.replication = new ClusterReplication(node);
+    broker.admin = new ClusterTopicAdmin(broker.topics, (operation, body) => node.requestController(operation, body), peers.length);
+  }
   const { app } = await buildApp({
+    cluster,
+    clusterSecret: settings.clusterSecret,
     broker,
     bodyLimitBytes: settings.bodyLimitBytes,
     isAuthEnabled: settings.auth === 'api-key',
@@ -69,6 +102,7 @@ export async function serve(settings: Settings): Promise<void> {
     deadline.unref();
     try {
       await app.close();
+      await cluster?.stop();
       await broker.close();
       app.log.info('stopped cleanly');
       process.exit(0);
@@ -83,6 +117,11 @@ export async function serve(settings: Settings): Promise<void> {
   await broker.recover();
   if (isShuttingDown) return;
   app.log.info({ recovery: broker.recovery, dataDir: settings.dataDir }, 'storage recovered');
+  if (cluster !== undefined) {
+    cluster.start();
+    app.log.info({ nodeId: settings.nodeId, peers }, 'joined the cluster');
+    if (settings.clusterSecret === '') app.log.warn('no --cluster-secret: node-to-node routes (/internal) accept any caller; set one outside a trusted network');
+  }
   if (settings.auth === 'api-key' && settings.adminKey === '' && broker.keys.list().length === 0) {
     app.log.warn('auth is api-key but there is no API key yet: set --admin-key (RUNNEL_ADMIN_KEY) to make the first ones');
   }

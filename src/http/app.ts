@@ -26,6 +26,8 @@ import { installGuardRails, type GuardRailOptions } from './guard-rails.js';
 import { keyRoutes } from './routes/keys.js';
 import { errorBodySchema, topicDescriptionSchema } from '../api/schemas.js';
 import { StreamRegistry } from './stream.js';
+import type { ClusterNode } from '../cluster/cluster-node.js';
+import { internalRoutes } from './routes/internal.js';
 
 export interface AppOptions {
   broker: Broker;
@@ -42,6 +44,10 @@ export interface AppOptions {
   connectionsMax?: number;
   /** Serve HTTPS with this certificate and private key (PEM). */
   tls?: { cert: Buffer; key: Buffer };
+  /** This node's part in a cluster (--peers); absent on a single node. */
+  cluster?: ClusterNode;
+  /** Node-to-node requests must carry it (x-runnel-cluster-secret) when set. */
+  clusterSecret?: string;
 }
 
 export interface RunnelApp {
@@ -156,8 +162,9 @@ export async function buildApp(options: AppOptions): Promise<RunnelApp> {
   recordRoutes(app, options.broker, streams);
   groupRoutes(app, options.broker);
   keyRoutes(app, options.broker.keys);
-  healthRoutes(app, options.broker, () => isStopping);
-  clusterRoutes(app, options.broker, () => advertisedUrl(app));
+  healthRoutes(app, options.broker, () => isStopping, options.cluster);
+  clusterRoutes(app, options.broker, () => advertisedUrl(app), options.cluster);
+  if (options.cluster !== undefined) internalRoutes(app, options.cluster, options.clusterSecret);
   return { app, metrics, streams, isStopping: () => isStopping };
 }
 

@@ -152,6 +152,8 @@ export function installAuth(app: FastifyInstance, broker: Broker, options: AuthO
       let access = table[id];
       if (access === undefined && (route.url.startsWith('/docs') || (route.url === '/metrics' && !options.isMetricsKeyRequired))) access = { isOpen: true };
       if (access === undefined && route.url === '/metrics') access = { check: authenticated };
+      // Node-to-node routes are guarded by the cluster secret (routes/internal.ts), not API keys.
+      if (access === undefined && route.url.startsWith('/internal/')) access = { isOpen: true };
       if (access === undefined) throw new Error(`route ${id} has no access rule in src/http/auth.ts`);
       accessByRoute.set(id, access);
     }

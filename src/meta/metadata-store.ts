@@ -25,6 +25,8 @@ export interface PartitionRecord {
   replicas: number[];
   isr: number[];
   logStartOffset: number;
+  /** KIP-497's partition epoch: bumped by every change of leader or ISR (0 on a single node). */
+  partitionEpoch: number;
 }
 
 export class TopicExistsError extends Error {
@@ -32,7 +34,7 @@ export class TopicExistsError extends Error {
 }
 
 interface TopicRow { name: string; topic_id: string; partition_count: number; replication_factor: number; created_at_ms: number }
-interface PartitionRow { topic: string; partition: number; leader: number; leader_epoch: number; replicas: string; isr: string; log_start_offset: number }
+interface PartitionRow { topic: string; partition: number; leader: number; leader_epoch: number; replicas: string; isr: string; log_start_offset: number; partition_epoch: number }
 
 export class MetadataStore {
   readonly clusterId: string;
@@ -52,10 +54,12 @@ export class MetadataStore {
       configsClear: s('DELETE FROM topic_configs WHERE topic = ?'),
       configInsert: s('INSERT INTO topic_configs (topic, key, value) VALUES (?, ?, ?)'),
       partitionsList: s('SELECT * FROM partitions WHERE topic = ? ORDER BY partition'),
-      partitionInsert: s('INSERT INTO partitions (topic, partition, leader, leader_epoch, replicas, isr, log_start_offset) VALUES (?, ?, ?, ?, ?, ?, ?)'),
+      partitionInsert: s('INSERT INTO partitions (topic, partition, leader, leader_epoch, replicas, isr, log_start_offset, partition_epoch) VALUES (?, ?, ?, ?, ?, ?, ?, ?)'),
       logStartGet: s('SELECT log_start_offset FROM partitions WHERE topic = ? AND partition = ?'),
       logStartSet: s('UPDATE partitions SET log_start_offset = ? WHERE topic = ? AND partition = ?'),
-      leadershipSet: s('UPDATE partitions SET leader = ?, leader_epoch = ?, isr = ? WHERE topic = ? AND partition = ?'),
+      leadershipSet: s('UPDATE partitions SET leader = ?, leader_epoch = ?, isr = ?, replicas = ?, partition_epoch = ? WHERE topic = ? AND partition = ?'),
+      imageGet: s('SELECT applied_offset, image_json FROM metadata_image WHERE id = 1'),
+      imageSet: s('INSERT OR REPLACE INTO metadata_image (id, applied_offset, image_json) VALUES (1, ?, ?)'),
       idempotencyGet: s('SELECT response_json, created_at_ms FROM idempotency WHERE topic = ? AND idempotency_key = ?'),
       idempotencyPut: s('INSERT OR REPLACE INTO idempotency (topic, idempotency_key, response_json, created_at_ms) VALUES (?, ?, ?, ?)'),
       idempotencyExpire: s('DELETE FROM idempotency WHERE created_at_ms < ?'),
@@ -116,7 +120,7 @@ export class MetadataStore {
   }
 
   private insertPartition(p: PartitionRecord): void {
-    this.statements.partitionInsert.run(p.topic, p.partition, p.leader, p.leaderEpoch, JSON.stringify(p.replicas), JSON.stringify(p.isr), p.logStartOffset);
+    this.statements.partitionInsert.run(p.topic, p.partition, p.leader, p.leaderEpoch, JSON.stringify(p.replicas), JSON.stringify(p.isr), p.logStartOffset, p.partitionEpoch);
   }
 
   deleteTopic(name: string): boolean {
@@ -147,6 +151,7 @@ export class MetadataStore {
       replicas: JSON.parse(row.replicas) as number[],
       isr: JSON.parse(row.isr) as number[],
       logStartOffset: row.log_start_offset,
+      partitionEpoch: row.partition_epoch,
     }));
   }
 
@@ -159,8 +164,23 @@ export class MetadataStore {
     this.statements.logStartSet.run(logStartOffset, topic, partition);
   }
 
-  setPartitionLeadership(topic: string, partition: number, state: { leader: number; leaderEpoch: number; isr: number[] }): void {
-    this.statements.leadershipSet.run(state.leader, state.leaderEpoch, JSON.stringify(state.isr), topic, partition);
+  setPartitionLeadership(topic: string, partition: number, state: { leader: number; leaderEpoch: number; isr: number[]; replicas: number[]; partitionEpoch: number }): void {
+    this.statements.leadershipSet.run(state.leader, state.leaderEpoch, JSON.stringify(state.isr), JSON.stringify(state.replicas), state.partitionEpoch, topic, partition);
+  }
+
+  /** The cluster's metadata image as this node last applied it (undefined before the first). */
+  getMetadataImage(): { appliedOffset: number; imageJson: string } | undefined {
+    const row = this.statements.imageGet.get() as { applied_offset: number; image_json: string } | undefined;
+    return row === undefined ? undefined : { appliedOffset: row.applied_offset, imageJson: row.image_json };
+  }
+
+  setMetadataImage(appliedOffset: number, imageJson: string): void {
+    this.statements.imageSet.run(appliedOffset, imageJson);
+  }
+
+  /** Runs `work` in one transaction (a metadata change and the image that records it). */
+  transaction(work: () => void): void {
+    this.db.transaction(work)();
   }
 
   getIdempotentResponse(topic: string, key: string): { responseJson: string; createdAtMs: number } | undefined {

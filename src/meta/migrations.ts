@@ -74,4 +74,15 @@ export const migrations: readonly string[] = [
     created_at_ms INTEGER NOT NULL
   );
   `,
+  // v4: the cluster. A partition's epoch (KIP-497: bumped by every leader or ISR
+  // change), and this node's metadata image: the state the metadata log built, as of
+  // applied_offset, kept whole so a restart resumes applying where it stopped.
+  `
+  ALTER TABLE partitions ADD COLUMN partition_epoch INTEGER NOT NULL DEFAULT 0;
+  CREATE TABLE metadata_image (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    applied_offset INTEGER NOT NULL,
+    image_json TEXT NOT NULL
+  );
+  `,
 ];

@@ -33,10 +33,16 @@ const exercisedElsewhere: Partial<Record<ErrorCode, string>> = {
   KEY_NOT_FOUND: 'API keys, --auth api-key (test/http/auth-matrix.test.ts)',
   TOO_MANY_REQUESTS: 'guard rails: requests in flight per connection (src/http/guard-rails.ts)',
   OVERLOADED: 'guard rails: requests in flight per node, event-loop delay (src/http/guard-rails.ts)',
+  NOT_LEADER: 'a cluster: produce or fetch on a follower (test/cluster/cluster-basics.test.ts)',
+  NOT_ENOUGH_REPLICAS: 'acks=all with fewer in-sync replicas than min.insync.replicas (test/cluster/replication/replication.test.ts)',
+  REQUEST_TIMED_OUT: 'acks=all when the in-sync replicas do not confirm in time (test/cluster/replication/replication.test.ts)',
+  FENCED_LEADER_EPOCH: "the controller refusing an ISR change from a stale leader (test/cluster/controller/controller-logic.test.ts)",
+  INVALID_UPDATE_VERSION: "the controller refusing an ISR change based on an old partition epoch (test/cluster/controller/controller-logic.test.ts)",
 };
 
 /** No request of a healthy single node produces these. */
 const notReachable: Partial<Record<ErrorCode, string>> = {
+  NOT_CONTROLLER: 'only node-to-node requests (/internal) get it; a public request to any node is forwarded to the controller and retried',
   INTERNAL_ERROR: 'only an unexpected failure (a broken disk, a bug) produces it; no well-formed or malformed request does',
   NOT_READY: "nothing produces it yet: a stopping node answers with Fastify's own 503 body (return503OnClosing in src/http/app.ts; see health-docs.test.ts)",
 };

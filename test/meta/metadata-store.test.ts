@@ -29,7 +29,7 @@ const topic = (name: string, configs: Record<string, string> = {}, partitionCoun
   name, topicId: `id-${name}`, partitionCount, replicationFactor: 1, configs, createdAtMs: 1_700_000_000_000,
 });
 const partitions = (name: string, count = 2): PartitionRecord[] => Array.from({ length: count }, (_, partition) => ({
-  topic: name, partition, leader: 1, leaderEpoch: 0, replicas: [1], isr: [1], logStartOffset: 0,
+  topic: name, partition, leader: 1, leaderEpoch: 0, replicas: [1], isr: [1], logStartOffset: 0, partitionEpoch: 0,
 }));
 
 void t.test('meta.db runs in WAL mode with synchronous=NORMAL and foreign keys on', async (t) => {
@@ -95,7 +95,7 @@ void t.test('reopening keeps the cluster id, topics, configs, partitions, logSta
   const clusterId = first.clusterId;
   first.createTopic(topic('orders', { 'retention.ms': '1000' }), partitions('orders'));
   first.createTopic(topic('audit', {}, 1), partitions('audit', 1));
-  first.addPartitions('orders', [{ topic: 'orders', partition: 2, leader: 1, leaderEpoch: 0, replicas: [1], isr: [1], logStartOffset: 0 }]);
+  first.addPartitions('orders', [{ topic: 'orders', partition: 2, leader: 1, leaderEpoch: 0, replicas: [1], isr: [1], logStartOffset: 0, partitionEpoch: 0 }]);
   first.setTopicConfigs('orders', { 'retention.ms': '2000', 'segment.bytes': '4096' });
   first.setLogStartOffset('orders', 1, 42);
   first.putIdempotentResponse('orders', 'key-1', '{"offsets":[]}', 1_700_000_000_000);

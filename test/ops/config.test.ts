@@ -7,7 +7,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
-import { loadSettings, settingDefinitions, SettingsError } from '../../src/config.js';
+import { loadSettings, parsePeers, settingDefinitions, SettingsError } from '../../src/config.js';
 import { startNode } from '../helpers/child-node.js';
 import { requestOk } from '../helpers/http.js';
 import { freePort, runCli, tempDir, type CliResult } from './support.js';
@@ -83,6 +83,13 @@ void t.test('invalid settings throw SettingsError naming the setting', async (t)
     ['config file with an unknown key', ['--config', writeConfig(directory, 'unknown.json', { prot: 8080 })], {}, /prot/],
     ['config file value of the wrong type', ['--config', writeConfig(directory, 'type.json', { port: '8080.5' })], {}, /port.*8080\.5/],
     ['config file with a misspelt Kafka name', ['--config', writeConfig(directory, 'kafka.json', { 'log.retention.mss': 1 })], {}, /log\.retention\.mss/],
+    ['peers entry without an id', ['--peers', 'http://127.0.0.1:9091'], {}, /peers.*id@url/],
+    ['peers entry that is not a URL', ['--peers', '1@nowhere'], {}, /peers.*not a URL/],
+    ['peers listing an id twice', ['--peers', '1@http://a:1,1@http://b:2'], {}, /peers.*twice/],
+    ['peers without this node', ['--node-id', '4', '--peers', '1@http://a:1,2@http://b:2'], {}, /peers.*node's id 4/],
+    ['peers with another scheme', ['--peers', '1@ftp://a:1'], {}, /peers.*http/],
+    ['short cluster secret', ['--cluster-secret', 'short'], {}, /clusterSecret.*16/],
+    ['session timeout too short', ['--node-session-timeout-ms', '10'], {}, /nodeSessionTimeoutMs/],
   ];
   for (const [what, argv, env, message] of cases) {
     t.throws(() => loadSettings(argv, env), SettingsError, `${what}: SettingsError`);
@@ -92,6 +99,16 @@ void t.test('invalid settings throw SettingsError naming the setting', async (t)
       t.match((error as Error).message, message, `${what}: the message names the setting`);
     }
   }
+});
+
+void t.test('--peers lists every node of the cluster, this one included, sorted by id', async (t) => {
+  t.same(parsePeers('', 1), [], 'empty: a single node');
+  t.same(parsePeers('3@http://h3:8080, 1@http://h1:8080/,2@https://h2:8443', 2), [
+    { nodeId: 1, url: 'http://h1:8080' }, { nodeId: 2, url: 'https://h2:8443' }, { nodeId: 3, url: 'http://h3:8080' },
+  ], 'ids and origins; spaces and a trailing slash are fine');
+  const settings = loadSettings(['--node-id', '2', '--peers', '1@http://127.0.0.1:9091,2@http://127.0.0.1:9092'], { RUNNEL_CLUSTER_SECRET: 'a-secret-of-16-chars' });
+  t.equal(settings.clusterSecret, 'a-secret-of-16-chars', 'the secret comes from the environment');
+  t.equal(settings.nodeSessionTimeoutMs, 6000, "Kafka-like default session timeout");
 });
 
 void t.test('invalid settings stop `runnel serve` with exit code 2 and a message naming the setting', async (t) => {

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { Broker } from '../../broker/broker.js';
+import type { ClusterNode } from '../../cluster/cluster-node.js';
 
 const healthSchema = {
   type: 'object',
@@ -21,7 +22,7 @@ const healthSchema = {
   },
 } as const;
 
-export function healthRoutes(app: FastifyInstance, broker: Broker, isStopping: () => boolean): void {
+export function healthRoutes(app: FastifyInstance, broker: Broker, isStopping: () => boolean, cluster?: ClusterNode): void {
   app.get('/health/live', {
     schema: {
       tags: ['health'],
@@ -46,6 +47,10 @@ export function healthRoutes(app: FastifyInstance, broker: Broker, isStopping: (
     if (!broker.isReady) {
       reply.code(503);
       return { status: 'unavailable', reason: 'recovering storage' };
+    }
+    if (cluster !== undefined && !cluster.isCaughtUp) {
+      reply.code(503);
+      return { status: 'unavailable', reason: 'catching up with the cluster metadata log (no controller elected yet, or this node is behind)' };
     }
     return { status: 'ok', recovery: broker.recovery };
   });

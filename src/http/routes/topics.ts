@@ -6,7 +6,7 @@ import {
 } from '../../api/schemas.js';
 import type { AlterTopicBody, CreateTopicBody } from '../../api/types.js';
 
-export function describeTopic(topic: Topic): object {
+export function describeTopic(topic: Topic, broker: Broker): object {
   return {
     name: topic.record.name,
     topicId: topic.record.topicId,
@@ -16,6 +16,7 @@ export function describeTopic(topic: Topic): object {
     partitions: topic.partitions.map((state) => ({
       partition: state.partition,
       leader: state.leader,
+      leaderUrl: state.leader < 0 ? null : broker.replication.nodeUrl(state.leader),
       leaderEpoch: state.leaderEpoch,
       replicas: state.replicas,
       isr: state.isr,
@@ -66,9 +67,9 @@ export function topicRoutes(app: FastifyInstance, broker: Broker): void {
     },
   }, async (request, reply) => {
     const body = request.body as CreateTopicBody;
-    const topic = broker.topics.create(body);
+    const topic = await broker.admin.create(body);
     reply.code(201).header('location', `/v1/topics/${topic.record.name}`);
-    return describeTopic(topic);
+    return describeTopic(topic, broker);
   });
 
   app.get('/v1/topics/:topic', {
@@ -79,7 +80,7 @@ export function topicRoutes(app: FastifyInstance, broker: Broker): void {
       params: topicParams,
       response: { 200: { $ref: 'TopicDescription#' }, ...errorResponses('INVALID_TOPIC_NAME', 'TOPIC_NOT_FOUND') },
     },
-  }, async (request) => describeTopic(broker.topics.get((request.params as { topic: string }).topic)));
+  }, async (request) => describeTopic(broker.topics.get((request.params as { topic: string }).topic), broker));
 
   app.patch('/v1/topics/:topic', {
     schema: {
@@ -95,7 +96,7 @@ export function topicRoutes(app: FastifyInstance, broker: Broker): void {
     },
   }, async (request) => {
     const { topic } = request.params as { topic: string };
-    return describeTopic(broker.topics.alter(topic, request.body as AlterTopicBody));
+    return describeTopic(await broker.admin.alter(topic, request.body as AlterTopicBody), broker);
   });
 
   app.delete('/v1/topics/:topic', {
@@ -107,7 +108,7 @@ export function topicRoutes(app: FastifyInstance, broker: Broker): void {
       response: { 204: { description: 'Deleted.', type: 'null' }, ...errorResponses('INVALID_TOPIC_NAME', 'TOPIC_NOT_FOUND') },
     },
   }, async (request, reply) => {
-    broker.topics.delete((request.params as { topic: string }).topic);
+    await broker.admin.delete((request.params as { topic: string }).topic);
     return reply.code(204).send();
   });
 }

@@ -1,0 +1,138 @@
+/**
+ * ActiveController: the controller role of the node that leads the metadata quorum
+ * (KRaft's active controller). Requests — heartbeats, topic changes, ISR changes —
+ * and the periodic liveness check run one at a time: each asks ControllerLogic for
+ * the records to write against the current image, proposes them, and waits until
+ * they are committed and applied, so the next decision sees the last one.
+ * Anywhere else (a follower of the quorum, a leader whose epoch is not yet committed)
+ * every request gets NOT_CONTROLLER, and the asking node retries on the right one.
+ */
+import { RunnelError } from '../errors.js';
+import type { ControllerAnswer, ControllerOperation } from './controller-channel.js';
+import { ControllerLogic } from './controller/controller-logic.js';
+import type { MetadataImage } from './metadata/metadata-image.js';
+import type { MetadataRecord } from './metadata/records.js';
+import type { MetadataQuorum } from './quorum/metadata-quorum.js';
+import { NotLeaderError } from './raft/types.js';
+
+export interface ActiveControllerOptions {
+  nodeId: number;
+  voterIds: number[];
+  sessionTimeoutMs: number;
+  quorum: MetadataQuorum;
+  image: () => MetadataImage;
+  onError?: (error: unknown, context: string) => void;
+  onInfo?: (message: string, details?: object) => void;
+}
+
+const TICK_INTERVAL_MS = 200;
+/** Kafka's leader.imbalance.check.interval.seconds, shortened: leadership returns to preferred replicas. */
+const PREFERRED_LEADER_INTERVAL_MS = 5_000;
+
+export class ActiveController {
+  private logic: ControllerLogic | undefined;
+  private activeEpoch = -1;
+  private queue: Promise<unknown> = Promise.resolve();
+  private timer: NodeJS.Timeout | undefined;
+  private lastPreferredCheckMs = 0;
+  private isStopped = false;
+
+  constructor(private readonly options: ActiveControllerOptions) {}
+
+  /** The quorum's role changed: become the active controller, or stop being it. */
+  onLeadershipChange(): void {
+    const { quorum } = this.options;
+    if (this.isStopped) return;
+    if (quorum.isActiveLeader) {
+      const { epoch } = quorum.status();
+      if (epoch === this.activeEpoch) return;
+      this.activeEpoch = epoch;
+      this.logic = new ControllerLogic({ voterIds: this.options.voterIds, sessionTimeoutMs: this.options.sessionTimeoutMs, random: Math.random });
+      this.options.onInfo?.('this node is now the active controller', { epoch });
+      this.lastPreferredCheckMs = Date.now();
+      void this.enqueue(async () => this.commit(this.requireLogic().activate(this.options.image(), Date.now())), 'activate');
+      clearInterval(this.timer);
+      this.timer = setInterval(() => void this.enqueue(async () => this.tick(), 'tick').catch(() => undefined), TICK_INTERVAL_MS);
+      this.timer.unref();
+    } else if (this.logic !== undefined) {
+      this.logic = undefined;
+      this.activeEpoch = -1;
+      clearInterval(this.timer);
+    }
+  }
+
+  handle(operation: ControllerOperation, body: unknown): Promise<ControllerAnswer> {
+    if (this.logic === undefined || !this.options.quorum.isActiveLeader) return Promise.reject(this.notController());
+    return this.enqueue(async () => {
+      const logic = this.requireLogic();
+      const image = this.options.image();
+      const nowMs = Date.now();
+      const input = body as never;
+      switch (operation) {
+        case 'heartbeat': return this.commit(logic.heartbeat(image, input, nowMs));
+        case 'create-topic': return this.commit(logic.createTopic(image, input, nowMs));
+        case 'alter-topic': {
+          const { name, ...change } = body as { name: string; partitions?: number; configs?: Record<string, string> };
+          return this.commit(logic.alterTopic(image, name, change));
+        }
+        case 'delete-topic': return this.commit(logic.deleteTopic(image, (body as { name: string }).name));
+        case 'alter-partition': return this.commit(logic.alterPartition(image, input, nowMs));
+      }
+    }, operation);
+  }
+
+  stop(): void {
+    this.isStopped = true;
+    this.logic = undefined;
+    clearInterval(this.timer);
+  }
+
+  private async tick(): Promise<ControllerAnswer> {
+    const logic = this.requireLogic();
+    const nowMs = Date.now();
+    const records = logic.tick(this.options.image(), nowMs);
+    if (records.length > 0) {
+      this.options.onInfo?.('controller: fencing silent nodes', { records: records.filter((r) => r.type === 'fence-node') });
+      return this.commit(records);
+    }
+    if (nowMs - this.lastPreferredCheckMs >= PREFERRED_LEADER_INTERVAL_MS) {
+      this.lastPreferredCheckMs = nowMs;
+      return this.commit(logic.preferredLeaderElections(this.options.image()));
+    }
+    return { appliedOffset: 0 };
+  }
+
+  private async commit(records: MetadataRecord[]): Promise<ControllerAnswer> {
+    if (records.length === 0) return { appliedOffset: 0 };
+    try {
+      const offset = await this.options.quorum.propose([JSON.stringify(records)]);
+      return { appliedOffset: offset + 1 };
+    } catch (error) {
+      if (error instanceof NotLeaderError) throw this.notController();
+      throw error;
+    }
+  }
+
+  private enqueue<T>(work: () => Promise<T>, context: string): Promise<T> {
+    const run = this.queue.then(() => {
+      if (this.logic === undefined || !this.options.quorum.isActiveLeader) throw this.notController();
+      return work();
+    });
+    this.queue = run.catch((error: unknown) => {
+      if (!(error instanceof RunnelError)) this.options.onError?.(error, `controller ${context}`);
+    });
+    return run;
+  }
+
+  private requireLogic(): ControllerLogic {
+    if (this.logic === undefined) throw this.notController();
+    return this.logic;
+  }
+
+  private notController(): RunnelError {
+    const leaderId = this.options.quorum.leaderId;
+    return new RunnelError('NOT_CONTROLLER', leaderId === null || leaderId === this.options.nodeId
+      ? 'no controller is active yet; retry shortly'
+      : `node ${leaderId} is the active controller`, { controllerId: leaderId === this.options.nodeId ? null : leaderId });
+  }
+}

@@ -1,0 +1,69 @@
+/**
+ * PeerClient: node-to-node HTTP calls (metadata quorum messages, controller requests),
+ * over one keep-alive undici Agent. The URL of a peer is the one this node's --peers
+ * lists for it, so each node may reach the others by its own route (a test puts fault
+ * proxies there). Every call carries the cluster secret when one is set, and every
+ * call has a deadline: a node that is cut off must not pile up requests.
+ */
+import { Agent, request } from 'undici';
+
+export const clusterSecretHeader = 'x-runnel-cluster-secret';
+
+export class PeerRequestError extends Error {
+  override name = 'PeerRequestError';
+  constructor(message: string, readonly status: number, readonly body: unknown) {
+    super(message);
+  }
+}
+
+export interface PeerClientOptions {
+  urls: ReadonlyMap<number, string>;
+  clusterSecret?: string;
+}
+
+export class PeerClient {
+  private readonly agent = new Agent({ keepAliveTimeout: 30_000, connections: 8, connectTimeout: 2_000 });
+  private isClosed = false;
+
+  constructor(private readonly options: PeerClientOptions) {}
+
+  url(nodeId: number): string | undefined {
+    return this.options.urls.get(nodeId);
+  }
+
+  get headers(): Record<string, string> {
+    return {
+      'content-type': 'application/json',
+      ...(this.options.clusterSecret === undefined ? {} : { [clusterSecretHeader]: this.options.clusterSecret }),
+    };
+  }
+
+  /** POSTs JSON to a peer and returns the parsed answer; non-2xx answers throw PeerRequestError with the body. */
+  async post<T = unknown>(nodeId: number, path: string, body: unknown, timeoutMs: number, signal?: AbortSignal): Promise<T> {
+    const base = this.options.urls.get(nodeId);
+    if (base === undefined) throw new PeerRequestError(`node ${nodeId} is not in --peers`, 0, undefined);
+    if (this.isClosed) throw new PeerRequestError('the node is stopping', 0, undefined);
+    const timeout = AbortSignal.timeout(timeoutMs);
+    const response = await request(base + path, {
+      method: 'POST',
+      dispatcher: this.agent,
+      headers: this.headers,
+      body: JSON.stringify(body),
+      signal: signal === undefined ? timeout : AbortSignal.any([timeout, signal]),
+      headersTimeout: timeoutMs,
+      bodyTimeout: timeoutMs,
+    });
+    const text = await response.body.text();
+    const parsed: unknown = text === '' ? undefined : JSON.parse(text);
+    if (response.statusCode >= 300) {
+      const error = (parsed as { error?: { code?: string; message?: string } } | undefined)?.error;
+      throw new PeerRequestError(`node ${nodeId} answered ${response.statusCode} ${error?.code ?? ''}: ${error?.message ?? text.slice(0, 200)}`, response.statusCode, parsed);
+    }
+    return parsed as T;
+  }
+
+  async close(): Promise<void> {
+    this.isClosed = true;
+    await this.agent.destroy();
+  }
+}
