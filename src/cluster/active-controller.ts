@@ -26,6 +26,11 @@ export interface ActiveControllerOptions {
 }
 
 const TICK_INTERVAL_MS = 200;
+
+/** Kafka's internal topic of committed offsets: the group coordinators write commits there. */
+export const OFFSETS_TOPIC = '__consumer_offsets';
+/** Kafka's offsets.topic.num.partitions is 50; a small cluster does not need that many. */
+export const OFFSETS_TOPIC_PARTITIONS = 10;
 /** Kafka's leader.imbalance.check.interval.seconds, shortened: leadership returns to preferred replicas. */
 const PREFERRED_LEADER_INTERVAL_MS = 5_000;
 
@@ -94,6 +99,18 @@ export class ActiveController {
     if (records.length > 0) {
       this.options.onInfo?.('controller: fencing silent nodes', { records: records.filter((r) => r.type === 'fence-node') });
       return this.commit(records);
+    }
+    // The offsets topic is created once enough nodes are alive for its replication
+    // factor (min(3, voters), Kafka's offsets.topic.replication.factor).
+    const image = this.options.image();
+    const offsetsReplicationFactor = Math.min(3, this.options.voterIds.length);
+    if (image.topic(OFFSETS_TOPIC) === undefined && image.liveNodeIds().length >= offsetsReplicationFactor) {
+      return this.commit(logic.createTopic(image, {
+        name: OFFSETS_TOPIC,
+        partitions: OFFSETS_TOPIC_PARTITIONS,
+        replicationFactor: offsetsReplicationFactor,
+        configs: { 'min.insync.replicas': String(Math.min(2, offsetsReplicationFactor)) },
+      }, nowMs));
     }
     if (nowMs - this.lastPreferredCheckMs >= PREFERRED_LEADER_INTERVAL_MS) {
       this.lastPreferredCheckMs = nowMs;
