@@ -5,7 +5,8 @@
  * checked after every step for Raft's safety properties and at the end for liveness.
  *
  * RUNNEL_RAFT_SIM_RUNS=<n> sets the number of seeds (default 2000);
- * RUNNEL_RAFT_SIM_SEED=<n> runs that one seed (a failure message names its seed).
+ * RUNNEL_RAFT_SIM_SEED=<n> runs that one seed (a failure message names its seed);
+ * with it, RUNNEL_RAFT_SIM_TRACE=1 prints every delivery and effect to stderr.
  */
 import t from 'tap';
 import { runSimulation, type SimulationResult } from './simulation.js';
@@ -13,6 +14,7 @@ import { runSimulation, type SimulationResult } from './simulation.js';
 const stepsPerRun = 600;
 const runCount = Number(process.env.RUNNEL_RAFT_SIM_RUNS ?? 2000);
 const onlySeed = process.env.RUNNEL_RAFT_SIM_SEED;
+const isTraced = onlySeed !== undefined && process.env.RUNNEL_RAFT_SIM_TRACE === '1';
 const seeds: number[] = [];
 if (onlySeed !== undefined && onlySeed !== '') {
   seeds.push(Number(onlySeed));
@@ -27,7 +29,7 @@ void t.test('every seed keeps election safety, log matching, leader completeness
   let leaderEpochCount = 0;
   let virtualMs = 0;
   for (const seed of seeds) {
-    const result = runSimulation({ seed, steps: stepsPerRun });
+    const result = runSimulation({ seed, steps: stepsPerRun, ...(isTraced ? { trace: printTrace } : {}) });
     if (result.failure !== null) failures.push(result.failure);
     committedCount += result.committedCount;
     leaderEpochCount += result.leaderEpochCount;
@@ -68,3 +70,7 @@ void t.test('the checker catches a voter that grants two votes in one epoch', as
   t.match(electionSafetyFailure, /^seed \d+: election safety: nodes \d and \d both led epoch \d+/,
     `two leaders in one epoch are seen within ${seedsMax} seeds`);
 });
+
+function printTrace(line: string): void {
+  process.stderr.write(`${line}\n`);
+}

@@ -142,8 +142,8 @@ class Simulation {
     this.#duplicateRate = this.#pick([0, 0.05, 0.2]);
     this.#delayMaxMs = this.#pick([2, 10, 25]);
     this.#longDelayRate = this.#pick([0, 0.01, 0.05]);
-    this.#crashRate = this.#pick([0, 0.005, 0.02]);
-    this.#partitionRate = this.#pick([0, 0.005, 0.02]);
+    this.#crashRate = this.#pick([0, 0.005, 0.02, 0.05]);
+    this.#partitionRate = this.#pick([0, 0.005, 0.02, 0.05]);
     const fetchEntriesMax = 1 + Math.floor(this.#random() * 4);
     const random = this.#random;
     for (const id of this.#voterIds) {
@@ -402,7 +402,11 @@ class Simulation {
       this.#applyEffects(node, node.core.tick(this.nowMs));
       this.#checkNode(node);
     }
-    if (this.#random() < 0.08) this.#propose(this.#nodes[Math.floor(this.#random() * this.#nodes.length)]);
+    if (this.#random() < 0.1) {
+      // A client tries any node and follows NotLeaderError's leader id once, as Runnel's client does.
+      const redirect = this.#propose(this.#nodes[Math.floor(this.#random() * this.#nodes.length)]).redirectTo;
+      if (redirect !== null) this.#propose(this.#nodes[redirect - 1]);
+    }
     if (this.#random() < 0.01) this.#snapshot(this.#nodes[Math.floor(this.#random() * this.#nodes.length)]);
   }
 
@@ -419,16 +423,20 @@ class Simulation {
       // Restarts are likelier than crashes, so nodes spend most of their time up.
       this.#start(node);
     } else if (this.#random() < this.#partitionRate) {
-      if (this.#random() < 0.5) {
+      const kind = this.#random();
+      if (kind < 0.4) {
         for (const each of this.#nodes) each.partitionGroup = 0;
+      } else if (kind < 0.7) {
+        // One node cut off from the rest (often the leader: check quorum's case).
+        for (const each of this.#nodes) each.partitionGroup = each === node ? 1 : 0;
       } else {
         for (const each of this.#nodes) each.partitionGroup = this.#random() < 0.5 ? 0 : 1;
       }
     }
   }
 
-  #propose(node: SimulatedNode): string[] {
-    if (node.core === null) return [];
+  #propose(node: SimulatedNode): { data: string[]; redirectTo: number | null } {
+    if (node.core === null) return { data: [], redirectTo: null };
     const count = 1 + Math.floor(this.#random() * 3);
     const data: string[] = [];
     for (let index = 0; index < count; index++) data.push(`n${node.id}p${this.#proposalCount++}`);
@@ -438,11 +446,11 @@ class Simulation {
       if (offsets.length !== count) throw new PropertyViolation('propose', `node ${node.id} returned ${offsets.length} offsets for ${count} entries`);
       this.#applyEffects(node, effects);
       this.#checkNode(node);
-      return data;
+      return { data, redirectTo: null };
     } catch (error) {
       if (!(error instanceof NotLeaderError)) throw error;
       if (isLeaderReady) throw new PropertyViolation('propose', `ready leader ${node.id} threw NotLeaderError`);
-      return [];
+      return { data: [], redirectTo: error.leaderId === node.id ? null : error.leaderId };
     }
   }
 
@@ -481,7 +489,7 @@ class Simulation {
         // A leader that lost its epoch may lose its uncommitted final entry too: propose again to each new ready leader.
         if (core.isLeaderReady && epoch !== finalEpoch) {
           finalEpoch = epoch;
-          finalData = this.#propose(node)[0] ?? null;
+          finalData = this.#propose(node).data[0] ?? null;
         }
       }
       if (finalData !== null && this.#nodes.every(hasApplied, finalData)) return;
