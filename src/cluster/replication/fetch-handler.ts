@@ -9,8 +9,8 @@
  * fetchOffset counts as the follower's logEndOffset and the bytes from it are read up
  * to the log end (followers read past the high watermark).
  *
- * When no partition has anything to say (no bytes, no error, no divergence) the request
- * is parked until one of its partitions gets new bytes or a new high watermark,
+ * When no partition has anything to say (no bytes, no error, no divergence, no high
+ * watermark moved by this fetch) the request is parked until one of its partitions gets new bytes or a new high watermark,
  * leadership changes, maxWaitMs passes or the caller goes away; then it is read again.
  */
 import { limits } from '../../limits.js';
@@ -32,7 +32,7 @@ export interface FetchAnswer {
 }
 
 interface ReadResult extends FetchAnswer {
-  /** True when the answer says something: bytes, an error or a divergence. */
+  /** True when the answer says something: bytes, an error, a divergence or a new high watermark. */
   hasNews: boolean;
   leaders: PartitionLeader[];
 }
@@ -78,8 +78,12 @@ function readPartitions(context: FetchHandlerContext, request: ReplicaFetchReque
       hasNews = true;
       continue;
     }
+    const highWatermarkBefore = log.highWatermark;
     leader.onFollowerFetch(request.replicaId, wanted.fetchOffset);
     leaders.push(leader);
+    // This very fetch moved the high watermark (it came from the last ISR member to
+    // catch up): the follower learns it now rather than after maxWaitMs.
+    if (log.highWatermark > highWatermarkBefore) hasNews = true;
     const bytes = remainingBytes > 0 ? log.read(wanted.fetchOffset, remainingBytes, log.logEndOffset) : null;
     const byteLength = bytes?.length ?? 0;
     if (bytes !== null && byteLength > 0) {

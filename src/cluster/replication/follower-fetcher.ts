@@ -268,19 +268,13 @@ export class FollowerFetcher {
         return;
       }
       if (entry.error === 'OFFSET_OUT_OF_RANGE') {
-        if (fetchOffset > entry.logEndOffset && entry.logEndOffset >= log.logStartOffset && entry.logEndOffset >= log.highWatermark) {
-          // Ahead of the leader without epoch information to compare: Kafka truncates to
-          // the leader's end.
-          log.truncateTo(entry.logEndOffset);
-          followed.state = 'fetching';
-          return;
-        }
         // Below the leader's logStartOffset (its retention deleted what this log needs
-        // next): the log would have to be emptied and restarted at the leader's
-        // logStartOffset, which PartitionLog cannot do yet. Stop until new metadata.
+        // next): Kafka empties the log and restarts it at the leader's logStartOffset,
+        // which PartitionLog cannot do yet. (Ahead of the leader is caught earlier, as a
+        // divergence: every log here has its leader-epoch checkpoint.) Stop until new metadata.
         followed.state = 'failed';
         this.options.reportError(new Error(`${label}: fetch offset ${fetchOffset} is out of the leader's range ` +
-          `[${entry.logStartOffset}, ${entry.logEndOffset}]; this replica cannot catch up (the log would need to restart at ${entry.logStartOffset})`),
+          `[${entry.logStartOffset}, ${entry.logEndOffset}]; this replica cannot catch up (its log would have to restart at ${entry.logStartOffset})`),
           `replicating ${label} from node ${this.options.leaderId}`);
         return;
       }

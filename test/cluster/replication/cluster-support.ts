@@ -69,6 +69,8 @@ export class TestCluster {
   readonly nodes = new Map<number, TestNode>();
   metadata: Metadata;
   alterIsrRequests: Array<{ from: number; isr: number[]; isAccepted: boolean }> = [];
+  /** While true, AlterPartition fails as if the controller were unreachable. */
+  isControllerDown = false;
   private pendingPublishes = new Set<Promise<void>>();
 
   constructor(private readonly root: string, private readonly options: ClusterOptions) {
@@ -184,6 +186,10 @@ export class TestCluster {
   private async alterIsr(from: number, request: { leaderEpoch: number; partitionEpoch: number; isr: number[] }): Promise<void> {
     // Answers asynchronously, as a real controller does.
     await new Promise((resolve) => setImmediate(resolve));
+    if (this.isControllerDown) {
+      this.alterIsrRequests.push({ from, isr: [...request.isr], isAccepted: false });
+      throw new RunnelError('REQUEST_TIMED_OUT', 'the controller did not answer');
+    }
     const isAccepted = from === this.metadata.leader && request.leaderEpoch === this.metadata.leaderEpoch &&
       request.partitionEpoch === this.metadata.partitionEpoch && request.isr.includes(from);
     this.alterIsrRequests.push({ from, isr: [...request.isr], isAccepted });
