@@ -153,7 +153,7 @@ export async function buildApp(options: AppOptions): Promise<RunnelApp> {
       : 'the node is recovering its storage; retry shortly (GET /health/ready says when it is ready)');
   });
   installAuth(app, options.broker, { keys: options.isAuthEnabled === true ? options.broker.keys : undefined, isMetricsKeyRequired: options.isMetricsKeyRequired === true });
-  const metrics = installMetrics(app, options.broker, streams);
+  const metrics = installMetrics(app, options.broker, streams, options.cluster);
   installErrorHandler(app, { onInvariantBroken: options.onInvariantBroken ?? ((error) => { throw error; }) });
   installNdjsonParser(app);
 

@@ -8,6 +8,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { ClusterNode } from '../cluster/cluster-node.js';
 import type { Broker } from '../broker/broker.js';
 import type { PartitionState } from '../broker/topic-manager.js';
 import type { StreamRegistry } from './stream.js';
@@ -22,7 +23,7 @@ export class Metrics {
   private readonly bytesOut: Counter<'topic'>;
   readonly fsyncSeconds: Histogram;
 
-  constructor(broker: Broker, streams: StreamRegistry) {
+  constructor(broker: Broker, streams: StreamRegistry, cluster?: ClusterNode) {
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry, prefix: 'runnel_' });
     this.requests = new Counter({ name: 'runnel_http_requests_total', help: 'HTTP requests answered, by route and status.', labelNames: ['method', 'route', 'status_code'], registers });
@@ -64,6 +65,35 @@ export class Metrics {
     partitionGauge('runnel_log_size_bytes', "Bytes of the partition's segments on disk.", (state) => state.log.sizeBytes);
     partitionGauge('runnel_log_segments', 'Segment files of the partition.', (state) => state.log.segmentCount);
 
+    // Kafka's UnderReplicatedPartitions and leader count, for partitions this node leads
+    // (on a single node every partition is led here and fully replicated).
+    new Gauge({
+      name: 'runnel_partitions_led',
+      help: 'Partitions this node leads.',
+      registers,
+      collect() {
+        let led = 0;
+        for (const topic of broker.topics.list()) for (const state of topic.partitions) if (state.leader === broker.replication.nodeId) led += 1;
+        this.set(led);
+      },
+    });
+    new Gauge({
+      name: 'runnel_under_replicated_partitions',
+      help: 'Partitions this node leads whose in-sync replicas are fewer than their replicas.',
+      registers,
+      collect() {
+        let under = 0;
+        for (const topic of broker.topics.list()) {
+          for (const state of topic.partitions) if (state.leader === broker.replication.nodeId && state.isr.length < state.replicas.length) under += 1;
+        }
+        this.set(under);
+      },
+    });
+    if (cluster !== undefined) {
+      new Gauge({ name: 'runnel_metadata_epoch', help: "The metadata quorum's Raft epoch as this node knows it.", registers, collect() { this.set(cluster.status().metadata.epoch); } });
+      new Gauge({ name: 'runnel_metadata_applied_offset', help: 'Metadata log entries this node has applied.', registers, collect() { this.set(cluster.status().metadata.appliedOffset); } });
+      new Gauge({ name: 'runnel_active_controller', help: '1 when this node is the active controller.', registers, collect() { this.set(cluster.status().controller === broker.replication.nodeId ? 1 : 0); } });
+    }
     new Gauge({
       name: 'runnel_waiting_readers',
       help: 'Long-polls and streams waiting for new records.',
@@ -126,8 +156,8 @@ declare module 'fastify' {
   }
 }
 
-export function installMetrics(app: FastifyInstance, broker: Broker, streams: StreamRegistry): Metrics {
-  const metrics = new Metrics(broker, streams);
+export function installMetrics(app: FastifyInstance, broker: Broker, streams: StreamRegistry, cluster?: ClusterNode): Metrics {
+  const metrics = new Metrics(broker, streams, cluster);
   broker.fsyncListener = (seconds) => metrics.fsyncSeconds.observe(seconds);
   app.decorate('runnelMetrics', metrics);
   app.addHook('onResponse', async (request, reply) => {

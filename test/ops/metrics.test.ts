@@ -63,6 +63,8 @@ void t.test('/metrics reports requests, partitions, readers, streams, groups and
   t.equal(valueOf(m, 'runnel_high_watermark', { topic, partition: '0' }), 5, 'high watermark of partition 0');
   t.equal(valueOf(m, 'runnel_high_watermark', { topic, partition: '1' }), 3, 'high watermark of partition 1');
   t.ok((valueOf(m, 'runnel_log_size_bytes', { topic, partition: '0' }) ?? 0) > 0, 'log size on disk > 0 bytes');
+  t.equal(valueOf(m, 'runnel_partitions_led'), 2, 'a single node leads both partitions');
+  t.equal(valueOf(m, 'runnel_under_replicated_partitions'), 0, 'and each is fully replicated (it is its own ISR)');
   t.ok((valueOf(m, 'runnel_process_cpu_seconds_total') ?? 0) > 0, 'process metrics: runnel_process_cpu_seconds_total');
   t.ok(findSamples(m, 'runnel_process_resident_memory_bytes').length === 1, 'process metrics: resident memory');
   t.ok(m.samples.some((sample) => sample.name.startsWith('runnel_nodejs_')), 'Node.js runtime metrics are there');
