@@ -119,6 +119,7 @@ class Simulation {
   readonly #longDelayRate: number;
   readonly #crashRate: number;
   readonly #partitionRate: number;
+  readonly #tornWriteRate: number;
   #isFaulty = true;
 
   // The checker's memory, across all time and all nodes.
@@ -144,6 +145,7 @@ class Simulation {
     this.#longDelayRate = this.#pick([0, 0.01, 0.05]);
     this.#crashRate = this.#pick([0, 0.005, 0.02, 0.05]);
     this.#partitionRate = this.#pick([0, 0.005, 0.02, 0.05]);
+    this.#tornWriteRate = this.#pick([0, 0.0005, 0.002]);
     const fetchEntriesMax = 1 + Math.floor(this.#random() * 4);
     const random = this.#random;
     for (const id of this.#voterIds) {
@@ -217,7 +219,13 @@ class Simulation {
       this.#trace(`${this.nowMs} node ${node.id} effects ${JSON.stringify(effects)}`);
     }
     const durable = node.durable;
+    // A torn write: the process dies part way through making the effects durable, in
+    // the runtime's order, before anything is sent. What was written must be enough.
+    const tornAtStage = this.#isFaulty && this.#random() < this.#tornWriteRate
+      ? Math.floor(this.#random() * (4 + effects.append.length)) : -1;
+    if (tornAtStage === 0) return this.#crash(node);
     if (effects.persistState !== undefined) durable.persisted = { ...effects.persistState };
+    if (tornAtStage === 1) return this.#crash(node);
     if (effects.truncateTo !== undefined) {
       if (effects.truncateTo < node.appliedOffset) {
         throw new PropertyViolation('state machine safety',
@@ -225,6 +233,7 @@ class Simulation {
       }
       durable.entries.length = effects.truncateTo - this.#logStartOffset(node);
     }
+    if (tornAtStage === 2) return this.#crash(node);
     if (effects.installSnapshot !== undefined) {
       if (effects.installSnapshot.id.endOffset < node.appliedOffset) {
         throw new PropertyViolation('state machine safety',
@@ -236,7 +245,9 @@ class Simulation {
       node.appliedOffset = effects.installSnapshot.id.endOffset;
       this.#checkAppliedPrefix(node, 0);
     }
-    for (const entry of effects.append) {
+    for (let index = 0; index < effects.append.length; index++) {
+      if (tornAtStage === 3 + index) return this.#crash(node);
+      const entry = effects.append[index];
       const offset = this.#logEndOffset(node);
       if (entry.offset !== offset) {
         throw new PropertyViolation('log order', `node ${node.id} appends offset ${entry.offset} at log end ${offset}`);
@@ -244,6 +255,7 @@ class Simulation {
       this.#checkLogMatching(node, entry);
       durable.entries.push(entry);
     }
+    if (tornAtStage === 3 + effects.append.length) return this.#crash(node);
     if (effects.deleteBefore !== undefined) {
       const logStartOffset = this.#logStartOffset(node);
       if (effects.deleteBefore !== logStartOffset) {
@@ -313,7 +325,8 @@ class Simulation {
 
   /** Checks run after every call into a core. */
   #checkNode(node: SimulatedNode): void {
-    const status = node.core!.status();
+    if (node.core === null) return;
+    const status = node.core.status();
     if (status.highWatermark < node.highWatermark) {
       throw new PropertyViolation('high watermark monotonic',
         `node ${node.id} reports ${status.highWatermark} after ${node.highWatermark}`);
