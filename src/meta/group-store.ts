@@ -6,6 +6,10 @@
  *
  * A commit of several partitions is one transaction: all or nothing. Deleting a topic
  * removes its committed offsets (foreign key, ON DELETE CASCADE).
+ *
+ * In a cluster the same tables are this node's view of __consumer_offsets: the
+ * offsets applier (broker/groups/offsets-applier.ts) writes what the offsets topic
+ * committed, and offsets_applied says how far it got in each partition.
  */
 import type { Statement } from 'better-sqlite3';
 import type { SqliteDatabase } from './database.js';
@@ -35,7 +39,21 @@ export interface GroupPersistence {
   listOffsets(groupId: string): CommittedOffset[];
   /** Stores every offset or none; creates the group row first when `group` is given. */
   commitOffsets(groupId: string, offsets: CommittedOffset[], group?: StoredGroup): void;
+  /** Creates an empty group row unless the group exists (the applier meets a group it has not seen). */
+  ensureGroup(groupId: string, createdAtMs: number): void;
+  /** Removes these partitions' committed offsets of the group (absent ones are ignored). */
+  deleteOffsets(groupId: string, partitions: ReadonlyArray<{ topic: string; partition: number }>): void;
 }
+
+/** Where the offsets applier stands in each partition of __consumer_offsets. */
+export interface AppliedPosition {
+  topicId: string;
+  /** The next offset to apply. */
+  appliedOffset: number;
+}
+
+/** An empty group's snapshot: no members, no target assignment. */
+export const EMPTY_GROUP_STATE_JSON = '{"members":[],"target":[]}';
 
 interface GroupRow { group_id: string; created_at_ms: number; empty_since_ms: number | null; group_epoch: number; state_json: string }
 interface OffsetRow { topic: string; partition: number; committed_offset: number; metadata: string; committed_at_ms: number }
@@ -57,6 +75,12 @@ export class GroupStore implements GroupPersistence {
         VALUES (?, ?, ?, ?, ?, ?)
         ON CONFLICT (group_id, topic, partition) DO UPDATE SET committed_offset = excluded.committed_offset,
           metadata = excluded.metadata, committed_at_ms = excluded.committed_at_ms`),
+      offsetDelete: s('DELETE FROM committed_offsets WHERE group_id = ? AND topic = ? AND partition = ?'),
+      groupInsertIfMissing: s(`INSERT INTO consumer_groups (group_id, created_at_ms, empty_since_ms, group_epoch, state_json)
+        VALUES (?, ?, ?, 0, '${EMPTY_GROUP_STATE_JSON}') ON CONFLICT (group_id) DO NOTHING`),
+      appliedGet: s('SELECT topic_id, applied_offset FROM offsets_applied WHERE partition = ?'),
+      appliedSet: s(`INSERT INTO offsets_applied (partition, topic_id, applied_offset) VALUES (?, ?, ?)
+        ON CONFLICT (partition) DO UPDATE SET topic_id = excluded.topic_id, applied_offset = excluded.applied_offset`),
     };
   }
 
@@ -86,6 +110,30 @@ export class GroupStore implements GroupPersistence {
       metadata: row.metadata,
       committedAtMs: row.committed_at_ms,
     }));
+  }
+
+  deleteOffsets(groupId: string, partitions: ReadonlyArray<{ topic: string; partition: number }>): void {
+    this.db.transaction(() => {
+      for (const { topic, partition } of partitions) this.statements.offsetDelete.run(groupId, topic, partition);
+    })();
+  }
+
+  ensureGroup(groupId: string, createdAtMs: number): void {
+    this.statements.groupInsertIfMissing.run(groupId, createdAtMs, createdAtMs);
+  }
+
+  appliedPosition(partition: number): AppliedPosition | undefined {
+    const row = this.statements.appliedGet.get(partition) as { topic_id: string; applied_offset: number } | undefined;
+    return row === undefined ? undefined : { topicId: row.topic_id, appliedOffset: row.applied_offset };
+  }
+
+  setAppliedPosition(partition: number, position: AppliedPosition): void {
+    this.statements.appliedSet.run(partition, position.topicId, position.appliedOffset);
+  }
+
+  /** Runs `work` in one transaction (a batch of applied records and the new position). */
+  transaction(work: () => void): void {
+    this.db.transaction(work)();
   }
 
   commitOffsets(groupId: string, offsets: CommittedOffset[], group?: StoredGroup): void {

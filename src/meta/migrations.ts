@@ -85,4 +85,14 @@ export const migrations: readonly string[] = [
     image_json TEXT NOT NULL
   );
   `,
+  // v5: consumer groups in a cluster. How far this node has applied each partition of
+  // __consumer_offsets to committed_offsets (the next offset to apply), so a restart
+  // resumes where it stopped; topic_id tells a re-created offsets topic from the old one.
+  `
+  CREATE TABLE offsets_applied (
+    partition INTEGER PRIMARY KEY,
+    topic_id TEXT NOT NULL,
+    applied_offset INTEGER NOT NULL
+  );
+  `,
 ];

@@ -12,11 +12,18 @@
  * - Offsets of a group that has been empty for offsets.retention.minutes (counted
  *   from when it became empty or its last commit, whichever is later) expire, with
  *   the group (Kafka's KIP-211).
+ * - In a cluster (an OffsetsLog, offsets-log.ts) every change of committed offsets —
+ *   commit, auto-commit, reset, delete, expiry — is first a record in the group's
+ *   partition of __consumer_offsets, acknowledged by its in-sync replicas, and only
+ *   then stored here; a failed append fails the change and stores nothing. Every
+ *   replica applies those records through applyOffset()/applyGroupDeleted(), so the
+ *   next coordinator already holds every acknowledged commit.
  */
 import { randomBytes } from 'node:crypto';
 import { RunnelError } from '../../errors.js';
 import { limits } from '../../limits.js';
 import type { CommittedOffset, GroupPersistence } from '../../meta/group-store.js';
+import type { OffsetChange, OffsetsLog } from './offsets-log.js';
 import { AppendNotifier } from '../append-notifier.js';
 import type { TopicManager } from '../topic-manager.js';
 import type { AssignorName } from './assignors.js';
@@ -79,6 +86,10 @@ interface GroupEntry {
 export interface CoordinatorOptions {
   offsetsRetentionMs: number;
   nowMs?: () => number;
+  /** In a cluster: where offset changes go before SQLite. Undefined (or returning it): a single node. */
+  offsetsLog?: () => OffsetsLog | undefined;
+  /** Where failures of background work (offset expiry in a cluster) go. */
+  onError?: (error: unknown, context: string) => void;
 }
 
 const GROUP_ID_PATTERN = /^[a-zA-Z0-9._:-]+$/;
@@ -95,6 +106,8 @@ export class GroupCoordinator {
    * inherit the old log's offsets (its consumers would skip its first records).
    */
   private readonly offsetTopicIds = new Map<string, string>();
+  /** Groups whose expiry is being written to the offsets topic (cluster). */
+  private readonly expiring = new Set<string>();
 
   constructor(
     private readonly topics: TopicManager,
@@ -102,6 +115,11 @@ export class GroupCoordinator {
     private readonly options: CoordinatorOptions,
   ) {
     this.now = options.nowMs ?? Date.now;
+  }
+
+  /** The offsets topic in a cluster; undefined on a single node. */
+  private offsetsLog(): OffsetsLog | undefined {
+    return this.options.offsetsLog?.();
   }
 
   /** Restores groups and offsets from the store; call once the topics are loaded. */
@@ -276,12 +294,15 @@ export class GroupCoordinator {
   }
 
   /** For polls: the member, touched and reconciled, plus its group entry. */
-  touchForPoll(groupId: string, memberId: string, autoCommit: ReadonlyMap<PartitionKey, number> | undefined): { entry: GroupEntry; member: Member } {
-    const entry = this.entry(groupId);
-    const member = this.member(entry, memberId);
+  async touchForPoll(groupId: string, memberId: string, autoCommit: ReadonlyMap<PartitionKey, number> | undefined): Promise<{ entry: GroupEntry; member: Member }> {
+    let { entry, member } = this.find(groupId, memberId);
+    if (autoCommit !== undefined && autoCommit.size > 0) {
+      await this.autoCommit(entry, member, autoCommit);
+      // The append may have waited: the member must still be there.
+      ({ entry, member } = this.find(groupId, memberId));
+    }
     const metadata = this.topicMetadata();
     this.pruneOffsets(metadata);
-    if (autoCommit !== undefined && autoCommit.size > 0) this.autoCommit(entry, member, autoCommit, metadata);
     entry.group.touch(member, this.now(), { isImplicit: true }, metadata);
     this.persist(entry);
     return { entry, member };
@@ -292,7 +313,9 @@ export class GroupCoordinator {
    * enable.auto.commit: at-least-once). Only partitions the member still owns are
    * committed, before the poll's acknowledgement releases revoked ones.
    */
-  private autoCommit(entry: GroupEntry, member: Member, positions: ReadonlyMap<PartitionKey, number>, metadata: TopicMetadata): void {
+  private async autoCommit(entry: GroupEntry, member: Member, positions: ReadonlyMap<PartitionKey, number>): Promise<void> {
+    const metadata = this.topicMetadata();
+    this.pruneOffsets(metadata);
     const nowMs = this.now();
     const committed: CommittedOffset[] = [];
     for (const [key, offset] of positions) {
@@ -303,9 +326,21 @@ export class GroupCoordinator {
       committed.push({ topic, partition, offset, metadata: '', committedAtMs: nowMs });
     }
     if (committed.length === 0) return;
-    this.store.commitOffsets(entry.group.groupId, committed);
-    this.remember(entry, committed, metadata);
+    const log = this.offsetsLog();
+    let stored = committed;
+    if (log !== undefined) {
+      await log.append(entry.group.groupId, committed.map(toChange), false);
+      if (this.groups.get(entry.group.groupId) !== entry) return; // Deleted meanwhile; the appliers have the records.
+      stored = this.stillExisting(committed);
+    }
+    this.store.commitOffsets(entry.group.groupId, stored);
+    this.remember(entry, stored, metadata);
     entry.lastCommitMs = nowMs;
+  }
+
+  /** Offsets whose topic still exists: one deleted while an append waited has no row to hold them (foreign key). */
+  private stillExisting(committed: CommittedOffset[]): CommittedOffset[] {
+    return committed.filter((offset) => this.topics.find(offset.topic, offset.partition) !== undefined);
   }
 
   /** Re-reconciles a member waiting in a poll (its assignment may have grown). */
@@ -332,11 +367,12 @@ export class GroupCoordinator {
    * partition must be one it owns in that generation. Without a member: only while
    * the group has no live members (manually assigned consumers, tools).
    */
-  commit(groupId: string, request: CommitRequest): CommittedOffset[] {
+  async commit(groupId: string, request: CommitRequest): Promise<CommittedOffset[]> {
     if (request.offsets.length === 0) throw new RunnelError('INVALID_REQUEST', 'offsets must hold at least one entry');
     if (request.offsets.length > limits.commitOffsetCountMax) throw new RunnelError('INVALID_REQUEST', `a commit may hold at most ${limits.commitOffsetCountMax} offsets`);
     const nowMs = this.now();
     let entry: GroupEntry;
+    const isNewGroup = !this.groups.has(groupId);
     if (request.memberId !== undefined) {
       if (request.generation === undefined) throw new RunnelError('INVALID_REQUEST', 'a commit with memberId must carry generation');
       entry = this.entry(groupId);
@@ -358,10 +394,23 @@ export class GroupCoordinator {
         throw new RunnelError('GROUP_NOT_EMPTY', `group '${groupId}' has ${entry.group.members.size} live members: commit with memberId and generation`);
       }
     }
-    const committed = request.offsets.map((offset) => {
+    let committed: CommittedOffset[] = request.offsets.map((offset) => {
       this.checkOffset(offset);
       return { topic: offset.topic, partition: offset.partition, offset: offset.offset, metadata: offset.metadata ?? '', committedAtMs: nowMs };
     });
+    const log = this.offsetsLog();
+    if (log !== undefined) {
+      try {
+        await log.append(groupId, committed.map(toChange), false);
+      } catch (error) {
+        // Nothing was stored: a group this commit created goes again.
+        if (isNewGroup && this.groups.get(groupId) === entry && entry.group.members.size === 0 && entry.offsets.size === 0) this.groups.delete(groupId);
+        throw error;
+      }
+      // The group may have been deleted (and made again) while the append waited.
+      if (this.groups.get(groupId) !== entry) entry = this.entryOrNew(groupId);
+      committed = this.stillExisting(committed);
+    }
     this.store.commitOffsets(groupId, committed, entry.persistedVersion === -1 ? this.storedGroup(entry) : undefined);
     if (entry.persistedVersion === -1) entry.persistedVersion = entry.group.version;
     const metadata = this.topicMetadata();
@@ -377,10 +426,16 @@ export class GroupCoordinator {
     return { groupId: group.groupId, createdAtMs: group.createdAtMs, emptySinceMs: group.emptySinceMs, groupEpoch: group.groupEpoch, stateJson: JSON.stringify(group.snapshot()) };
   }
 
-  /** Unknown topic or partition: 404; offset past the high watermark: 400. */
+  /**
+   * Unknown topic or partition: 404; offset past the high watermark: 400. In a cluster
+   * only the partition's leader knows its high watermark (a follower's lags by a
+   * fetch), so elsewhere the offset is taken as it comes, as Kafka's coordinator does.
+   */
   private checkOffset(offset: OffsetCommitEntry): void {
     const state = this.topics.partition(offset.topic, offset.partition);
-    if (!Number.isSafeInteger(offset.offset) || offset.offset < 0 || offset.offset > state.log.highWatermark) {
+    const log = this.offsetsLog();
+    const highWatermark = log === undefined || state.leader === log.nodeId ? state.log.highWatermark : Number.MAX_SAFE_INTEGER;
+    if (!Number.isSafeInteger(offset.offset) || offset.offset < 0 || offset.offset > highWatermark) {
       throw new RunnelError('INVALID_OFFSET', `offset ${offset.offset} for ${offset.topic}-${offset.partition} is beyond the log end (${state.log.highWatermark})`);
     }
     if ((offset.metadata?.length ?? 0) > limits.commitMetadataLengthMax) {
@@ -394,7 +449,7 @@ export class GroupCoordinator {
    * or a given offset (clamped to [logStartOffset, highWatermark]). Only while the
    * group has no live members.
    */
-  reset(groupId: string, topic: string, partitions: number[] | undefined, to: ResetTarget): CommittedOffset[] {
+  reset(groupId: string, topic: string, partitions: number[] | undefined, to: ResetTarget): Promise<CommittedOffset[]> {
     validateGroupId(groupId);
     const existing = this.groups.get(groupId);
     if (existing !== undefined && existing.group.members.size > 0) {
@@ -481,31 +536,128 @@ export class GroupCoordinator {
     };
   }
 
-  delete(groupId: string): void {
+  async delete(groupId: string): Promise<void> {
     const entry = this.entry(groupId);
     if (entry.group.members.size > 0) {
       throw new RunnelError('GROUP_NOT_EMPTY', `group '${groupId}' has ${entry.group.members.size} live members; it can be deleted once they leave or time out`);
+    }
+    const log = this.offsetsLog();
+    if (log !== undefined) {
+      await log.append(groupId, tombstonesOf(entry), true);
+      if (this.groups.get(groupId) !== entry) return; // Deleted meanwhile.
+      if (entry.group.members.size > 0) {
+        // A member joined while the tombstones were written: the offsets are gone, the group stays.
+        this.store.deleteOffsets(groupId, [...entry.offsets.values()]);
+        entry.offsets.clear();
+        throw new RunnelError('GROUP_NOT_EMPTY', `group '${groupId}' got a member while it was being deleted: its offsets were deleted, the group was kept`);
+      }
     }
     this.store.deleteGroup(groupId);
     this.groups.delete(groupId);
     entry.changes.notify();
   }
 
-  /** Deletes groups empty for longer than the offsets retention. Returns their ids. */
+  /**
+   * Deletes groups empty for longer than the offsets retention. Returns their ids. In a
+   * cluster only the groups this node coordinates, each once its tombstones are
+   * committed (in the background: the ids returned are those whose expiry began).
+   */
   expireOffsets(nowMs = this.now()): string[] {
+    const log = this.offsetsLog();
     const expired: string[] = [];
     for (const entry of this.groups.values()) {
       const { group } = entry;
       if (group.members.size > 0 || group.emptySinceMs === null) continue;
+      if (log !== undefined && (!log.isCoordinating(group.groupId) || this.expiring.has(group.groupId))) continue;
       const idleSinceMs = Math.max(group.emptySinceMs, entry.lastCommitMs);
       if (nowMs - idleSinceMs > this.options.offsetsRetentionMs) expired.push(group.groupId);
     }
     for (const groupId of expired) {
-      this.store.deleteGroup(groupId);
-      this.groups.delete(groupId);
+      if (log === undefined) {
+        this.store.deleteGroup(groupId);
+        this.groups.delete(groupId);
+        continue;
+      }
+      this.expiring.add(groupId);
+      const entry = this.groups.get(groupId);
+      if (entry === undefined) continue;
+      log.append(groupId, tombstonesOf(entry), true)
+        .then(() => {
+          // Kept if it came back to life while the tombstones were written (the appliers keep it too).
+          if (this.groups.get(groupId) !== entry || entry.group.members.size > 0 || entry.lastCommitMs > nowMs) return;
+          this.store.deleteGroup(groupId);
+          this.groups.delete(groupId);
+        })
+        .catch((error: unknown) => this.options.onError?.(error, `expiry of group '${groupId}'`))
+        .finally(() => this.expiring.delete(groupId));
     }
     return expired;
   }
+
+  /**
+   * The offsets applier stored (committed: null, deleted) this replicated offset:
+   * the in-memory view follows, creating the group if this node has not seen it.
+   */
+  applyOffset(groupId: string, topic: string, partition: number, committed: CommittedOffset | null): void {
+    const key = partitionKey(topic, partition);
+    let entry = this.groups.get(groupId);
+    if (committed === null) {
+      this.store.deleteOffsets(groupId, [{ topic, partition }]);
+      entry?.offsets.delete(key);
+      return;
+    }
+    if (entry === undefined) {
+      entry = {
+        group: new ConsumerGroup(groupId, committed.committedAtMs),
+        offsets: new Map(),
+        changes: new AppendNotifier(limits.waitersPerPartitionMax),
+        persistedVersion: -1,
+        lastCommitMs: 0,
+      };
+      this.groups.set(groupId, entry);
+    }
+    if (entry.persistedVersion === -1) {
+      this.store.ensureGroup(groupId, entry.group.createdAtMs);
+      entry.persistedVersion = entry.group.version;
+    }
+    this.store.commitOffsets(groupId, [committed]);
+    this.remember(entry, [committed], this.topicMetadata());
+    entry.lastCommitMs = Math.max(entry.lastCommitMs, committed.committedAtMs);
+  }
+
+  /** The applier met a group tombstone: the group goes, unless members joined it here since. */
+  applyGroupDeleted(groupId: string): void {
+    const entry = this.groups.get(groupId);
+    if (entry !== undefined && entry.group.members.size > 0) return;
+    this.store.deleteGroup(groupId);
+    if (entry === undefined) return;
+    this.groups.delete(groupId);
+    entry.changes.notify();
+  }
+
+  /**
+   * This node starts or stops coordinating these groups. Members are not replicated
+   * (KIP-848's member records are not kept yet), so they are dropped: their polls end
+   * with UNKNOWN_MEMBER and they join again at the coordinator. Offsets stay.
+   */
+  dropMembers(isAffected: (groupId: string) => boolean): void {
+    const nowMs = this.now();
+    for (const entry of this.groups.values()) {
+      const { group } = entry;
+      if (!isAffected(group.groupId) || group.members.size === 0) continue;
+      entry.group = new ConsumerGroup(group.groupId, group.createdAtMs, { groupEpoch: group.groupEpoch + 1, emptySinceMs: nowMs });
+      entry.persistedVersion = -1;
+      this.persist(entry);
+    }
+  }
+}
+
+function toChange(committed: CommittedOffset): OffsetChange {
+  return { topic: committed.topic, partition: committed.partition, committed };
+}
+
+function tombstonesOf(entry: GroupEntry): OffsetChange[] {
+  return [...entry.offsets.values()].map(({ topic, partition }) => ({ topic, partition, committed: null }));
 }
 
 export type { GroupEntry };

@@ -94,7 +94,7 @@ export class MemberPoller {
       // The member did not get our last reply: deliver those records again.
       progress.positions = new Map(progress.confirmed);
     }
-    const { entry, member } = this.coordinator.touchForPoll(groupId, memberId, request.autoCommit === true ? progress.confirmed : undefined);
+    const { entry, member } = await this.coordinator.touchForPoll(groupId, memberId, request.autoCommit === true ? progress.confirmed : undefined);
     member.activeCalls += 1;
     try {
       let partitions = this.read(entry, member, progress, maxRecords, maxBytes);

@@ -2,7 +2,7 @@
  * Consumer groups over plain HTTP: membership, assignment, polls and commits, each a
  * stateless call that may come over any connection (the broker keeps the state).
  */
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Broker } from '../../broker/broker.js';
 import type { JoinRequest, ResetTarget } from '../../broker/groups/group-coordinator.js';
 import { fromTopicAssignments } from '../../broker/groups/partition-key.js';
@@ -16,12 +16,22 @@ import { errorResponses } from '../../api/schemas.js';
 
 export function groupRoutes(app: FastifyInstance, broker: Broker): void {
   const { groups } = broker;
+  // In a cluster a group is served by its coordinator only (the leader of its
+  // __consumer_offsets partition): elsewhere 503 NOT_LEADER names it.
+  const coordinated = {
+    preHandler: async (request: FastifyRequest): Promise<void> => {
+      broker.offsetsLog.requireCoordinator((request.params as { group: string }).group);
+    },
+  };
+  const clusterErrors = ['NOT_LEADER', 'NOT_READY'] as const;
+  // Commits are records of __consumer_offsets first: the append's refusals are theirs.
+  const commitErrors = [...clusterErrors, 'NOT_ENOUGH_REPLICAS', 'REQUEST_TIMED_OUT'] as const;
 
   app.get('/v1/groups', {
     schema: {
       tags: ['groups'],
       summary: 'List consumer groups',
-      description: 'Every group this node knows (with live members or committed offsets): state, member count and total lag.',
+      description: 'Every group this node knows (with live members or committed offsets): state, member count and total lag. In a cluster: the groups this node coordinates, and those whose committed offsets it holds as a replica of their __consumer_offsets partition (their state and members are only known to their coordinator: ask GET /v1/groups/{group}).',
       response: { 200: groupListSchema, ...errorResponses() },
     },
   }, async () => ({ groups: groups.list() }));
@@ -32,8 +42,9 @@ export function groupRoutes(app: FastifyInstance, broker: Broker): void {
       summary: 'Describe a consumer group',
       description: 'State (Empty, Stable, Reconciling), group epoch, assignor, members with their assignment and what they are giving up, and per-partition committed offset and lag.',
       params: groupParams,
-      response: { 200: groupDescriptionSchema, ...errorResponses('GROUP_NOT_FOUND') },
+      response: { 200: groupDescriptionSchema, ...errorResponses('GROUP_NOT_FOUND', ...clusterErrors) },
     },
+    ...coordinated,
   }, async (request) => groups.describe((request.params as { group: string }).group));
 
   app.delete('/v1/groups/:group', {
@@ -42,10 +53,11 @@ export function groupRoutes(app: FastifyInstance, broker: Broker): void {
       summary: 'Delete a consumer group',
       description: 'Deletes the group and its committed offsets. Only when it has no live members (409 GROUP_NOT_EMPTY otherwise).',
       params: groupParams,
-      response: { 204: { type: 'null', description: 'Deleted.' }, ...errorResponses('GROUP_NOT_FOUND', 'GROUP_NOT_EMPTY') },
+      response: { 204: { type: 'null', description: 'Deleted.' }, ...errorResponses('GROUP_NOT_FOUND', 'GROUP_NOT_EMPTY', ...commitErrors) },
     },
+    ...coordinated,
   }, async (request, reply) => {
-    groups.delete((request.params as { group: string }).group);
+    await groups.delete((request.params as { group: string }).group);
     return reply.code(204).send();
   });
 
@@ -56,8 +68,9 @@ export function groupRoutes(app: FastifyInstance, broker: Broker): void {
       description: 'Per partition committed or assigned: the committed offset (null when none), its metadata, the log end (high watermark) and the lag.',
       params: groupParams,
       querystring: offsetsQuerySchema,
-      response: { 200: offsetsViewSchema, ...errorResponses('GROUP_NOT_FOUND') },
+      response: { 200: offsetsViewSchema, ...errorResponses('GROUP_NOT_FOUND', ...clusterErrors) },
     },
+    ...coordinated,
   }, async (request) => {
     const { group } = request.params as { group: string };
     const { topic } = request.query as { topic?: string };
@@ -73,13 +86,14 @@ export function groupRoutes(app: FastifyInstance, broker: Broker): void {
       body: commitBodySchema,
       response: {
         200: committedOffsetsSchema,
-        ...errorResponses('INVALID_JSON', 'INVALID_OFFSET', 'GROUP_NOT_FOUND', 'UNKNOWN_MEMBER', 'TOPIC_NOT_FOUND', 'PARTITION_NOT_FOUND', 'STALE_GENERATION', 'GROUP_NOT_EMPTY', 'INVALID_TOPIC_NAME'),
+        ...errorResponses('INVALID_JSON', 'INVALID_OFFSET', 'GROUP_NOT_FOUND', 'UNKNOWN_MEMBER', 'TOPIC_NOT_FOUND', 'PARTITION_NOT_FOUND', 'STALE_GENERATION', 'GROUP_NOT_EMPTY', 'INVALID_TOPIC_NAME', ...commitErrors),
       },
     },
+    ...coordinated,
   }, async (request) => {
     const { group } = request.params as { group: string };
     const body = request.body as { offsets: Array<{ topic: string; partition: number; offset: number; metadata?: string }>; memberId?: string; generation?: number };
-    return { groupId: group, offsets: groups.commit(group, body) };
+    return { groupId: group, offsets: await groups.commit(group, body) };
   });
 
   app.post('/v1/groups/:group/offsets/reset', {
@@ -91,13 +105,14 @@ export function groupRoutes(app: FastifyInstance, broker: Broker): void {
       body: resetBodySchema,
       response: {
         200: committedOffsetsSchema,
-        ...errorResponses('INVALID_JSON', 'TOPIC_NOT_FOUND', 'PARTITION_NOT_FOUND', 'GROUP_NOT_EMPTY', 'INVALID_TOPIC_NAME'),
+        ...errorResponses('INVALID_JSON', 'TOPIC_NOT_FOUND', 'PARTITION_NOT_FOUND', 'GROUP_NOT_EMPTY', 'INVALID_TOPIC_NAME', ...commitErrors),
       },
     },
+    ...coordinated,
   }, async (request) => {
     const { group } = request.params as { group: string };
     const body = request.body as { topic: string; partitions?: number[]; to: ResetTarget };
-    return { groupId: group, offsets: groups.reset(group, body.topic, body.partitions, body.to) };
+    return { groupId: group, offsets: await groups.reset(group, body.topic, body.partitions, body.to) };
   });
 
   app.post('/v1/groups/:group/members', {
@@ -107,8 +122,9 @@ export function groupRoutes(app: FastifyInstance, broker: Broker): void {
       description: "Creates a member (and the group if needed) subscribed to topics by name, prefix or pattern. The reply carries its memberId, generation and assignment. Call again (heartbeat or poll) every heartbeatIntervalMs: a member silent past sessionTimeoutMs is removed and its partitions go to the others. Assignment is incremental: a partition moves only after its previous owner gave it up or timed out.",
       params: groupParams,
       body: joinBodySchema,
-      response: { 201: memberReplySchema, ...errorResponses('INVALID_JSON') },
+      response: { 201: memberReplySchema, ...errorResponses('INVALID_JSON', ...clusterErrors) },
     },
+    ...coordinated,
   }, async (request, reply) => {
     const { group } = request.params as { group: string };
     const body = request.body as JoinRequest['subscription'] & Omit<JoinRequest, 'subscription'>;
@@ -130,8 +146,9 @@ export function groupRoutes(app: FastifyInstance, broker: Broker): void {
       description: "Renews the member's session and returns its current assignment and generation. A partition missing from the new assignment is being revoked: commit its progress, stop reading it, then heartbeat again. A body listing `ownedPartitions` says exactly what the member still holds; a heartbeat without a body (or with the current `generation`) confirms the last assignment it received.",
       params: memberParams,
       body: heartbeatBodySchema,
-      response: { 200: memberReplySchema, ...errorResponses('INVALID_JSON', 'GROUP_NOT_FOUND', 'UNKNOWN_MEMBER') },
+      response: { 200: memberReplySchema, ...errorResponses('INVALID_JSON', 'GROUP_NOT_FOUND', 'UNKNOWN_MEMBER', ...clusterErrors) },
     },
+    ...coordinated,
   }, async (request) => {
     const { group, member } = request.params as { group: string; member: string };
     const body = (request.body ?? {}) as { generation?: number; ownedPartitions?: Array<{ topic: string; partitions: number[] }> };
@@ -148,8 +165,9 @@ export function groupRoutes(app: FastifyInstance, broker: Broker): void {
       summary: 'Leave a consumer group',
       description: "Removes the member at once; its partitions go to the others, who resume from the group's committed offsets.",
       params: memberParams,
-      response: { 204: { type: 'null', description: 'Left.' }, ...errorResponses('GROUP_NOT_FOUND', 'UNKNOWN_MEMBER') },
+      response: { 204: { type: 'null', description: 'Left.' }, ...errorResponses('GROUP_NOT_FOUND', 'UNKNOWN_MEMBER', ...clusterErrors) },
     },
+    ...coordinated,
   }, async (request, reply) => {
     const { group, member } = request.params as { group: string; member: string };
     groups.leave(group, member);
@@ -163,8 +181,9 @@ export function groupRoutes(app: FastifyInstance, broker: Broker): void {
       description: "Records from every partition assigned to the member, from its positions (the committed offset, else autoOffsetReset at join). Long-polls up to waitMs when nothing is there. The reply also carries the assignment and generation, and counts as a heartbeat that confirms the previous reply. With autoCommit=true the positions delivered by the previous poll are committed first (at-least-once). Send each reply's pollId back as `ack` so a reply lost on the way is delivered again instead of skipped.",
       params: memberParams,
       querystring: pollQuerySchema,
-      response: { 200: pollResponseSchema, ...errorResponses('GROUP_NOT_FOUND', 'UNKNOWN_MEMBER', 'TOO_MANY_WAITERS') },
+      response: { 200: pollResponseSchema, ...errorResponses('GROUP_NOT_FOUND', 'UNKNOWN_MEMBER', 'TOO_MANY_WAITERS', ...commitErrors) },
     },
+    ...coordinated,
   }, async (request, reply) => {
     const { group, member } = request.params as { group: string; member: string };
     const query = request.query as { maxRecords: number; maxBytes: number; waitMs: number; autoCommit: boolean; ack?: number };
