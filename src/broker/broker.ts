@@ -15,6 +15,7 @@ import { KeyManager } from './access-control.js';
 import { Fetcher } from './fetch.js';
 import { GroupCoordinator } from './groups/group-coordinator.js';
 import { MemberPoller } from './groups/member-poll.js';
+import { ClusterOffsetsLog } from './groups/offsets-log.js';
 import { Producer } from './produce.js';
 import { TopicManager } from './topic-manager.js';
 import type { TopicConfigs } from './topic-config.js';
@@ -51,6 +52,8 @@ export class Broker {
   readonly producer: Producer;
   readonly fetcher: Fetcher;
   readonly groups: GroupCoordinator;
+  /** Consumer groups in a cluster: coordinator placement, commits through __consumer_offsets, the applier. */
+  readonly offsetsLog: ClusterOffsetsLog;
   readonly poller: MemberPoller;
   readonly keys: KeyManager;
   /** Told the duration of every log fsync (the HTTP layer's metrics set it). */
@@ -79,8 +82,19 @@ export class Broker {
     this.admin = new LocalTopicAdmin(this.topics);
     this.producer = new Producer(this.topics, store, () => this.replication);
     this.fetcher = new Fetcher(this.topics, () => this.replication);
-    this.groups = new GroupCoordinator(this.topics, new GroupStore(store.database), {
+    const groupStore = new GroupStore(store.database);
+    this.groups = new GroupCoordinator(this.topics, groupStore, {
       offsetsRetentionMs: options.offsetsRetentionMs ?? 7 * 24 * 60 * 60 * 1000,
+      offsetsLog: () => (this.replication.isClustered ? this.offsetsLog : undefined),
+      onError: options.onError,
+    });
+    this.offsetsLog = new ClusterOffsetsLog({
+      topics: this.topics,
+      producer: this.producer,
+      store: groupStore,
+      coordinator: this.groups,
+      replication: () => this.replication,
+      onError: options.onError,
     });
     this.poller = new MemberPoller(this.groups, this.topics);
     this.keys = new KeyManager(new ApiKeyStore(store.database), options.adminKey);
@@ -142,6 +156,7 @@ export class Broker {
     this.groups.load();
     this.logs.start();
     this.groups.start();
+    this.offsetsLog.start();
     this.idempotencyTimer = setInterval(() => {
       this.store.expireIdempotentResponses(Date.now() - limits.idempotencyRetentionMs);
     }, 60 * 60 * 1000);
@@ -172,6 +187,7 @@ export class Broker {
     this.isClosed = true;
     clearInterval(this.idempotencyTimer);
     this.groups.close();
+    this.offsetsLog.close();
     for (const topic of this.topics.list()) for (const state of topic.partitions) state.notifier.notify();
     await this.logs.close();
     this.store.close();
