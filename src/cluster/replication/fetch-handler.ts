@@ -41,7 +41,7 @@ export async function handleReplicaFetch(context: FetchHandlerContext, request: 
   const maxWaitMs = Math.min(Math.max(request.maxWaitMs, 0), limits.fetchWaitMsMax);
   const maxBytes = Math.min(Math.max(request.maxBytes, 1), limits.fetchBytesMax);
   const first = readPartitions(context, request, maxBytes);
-  if (first.hasNews || maxWaitMs === 0 || first.leaders.length === 0 || signal.aborted) return first;
+  if (first.hasNews || maxWaitMs === 0 || first.leaders.length === 0 || signal.aborted) return { header: first.header, body: first.body };
   await parkUntilNews(first.leaders, maxWaitMs, signal);
   const { header, body } = readPartitions(context, request, maxBytes);
   return { header, body };

@@ -80,6 +80,7 @@ export class FollowerFetcher {
   private wakeIdle: (() => void) | undefined;
   private readonly loop: Promise<void>;
   private backoffMs = 0;
+  private rotation = 0;
 
   constructor(private readonly options: FollowerFetcherOptions) {
     this.loop = this.run();
@@ -171,7 +172,10 @@ export class FollowerFetcher {
       if (followed.state === 'retrying' && followed.retryAtMs <= nowMs) followed.state = 'fetching';
       if (followed.state === 'fetching') batch.push({ followed, fetchOffset: followed.partition.log.logEndOffset });
     }
-    return batch;
+    // The leader fills maxBytes in request order: start each request one partition further
+    // on, so a busy partition cannot starve the others (Kafka rotates its fetch order too).
+    this.rotation = (this.rotation + 1) % Math.max(1, batch.length);
+    return [...batch.slice(this.rotation), ...batch.slice(0, this.rotation)];
   }
 
   private nextRetryDelayMs(nowMs: number): number {
@@ -289,7 +293,13 @@ export class FollowerFetcher {
       this.truncateDivergence(followed, entry.divergingEpoch, entry.logStartOffset, nowMs);
       return;
     }
-    if (entry.records.length > 0) log.appendAsFollower(entry.records, nowMs);
+    if (entry.records.length > 0) {
+      log.appendAsFollower(entry.records, nowMs);
+      // The topic's flush.messages / flush.ms hold on followers too (Kafka's log.append).
+      if (log.isFlushDue(nowMs)) {
+        log.flushUpTo(log.logEndOffset).catch((error: unknown) => this.options.reportError(error, `flushing ${label}`));
+      }
+    }
     const highWatermark = Math.min(entry.highWatermark, log.logEndOffset);
     if (highWatermark > log.highWatermark) {
       log.updateHighWatermark(highWatermark);

@@ -32,7 +32,6 @@ export interface Metadata {
 
 export class TestPartition implements ReplicaPartition {
   readonly topic = TOPIC;
-  readonly partition = 0;
   leader = -1;
   leaderEpoch = -1;
   replicas: number[] = [];
@@ -40,7 +39,7 @@ export class TestPartition implements ReplicaPartition {
   partitionEpoch = -1;
   readersNotified = 0;
 
-  constructor(readonly log: PartitionLog) {}
+  constructor(readonly partition: number, readonly log: PartitionLog) {}
 
   notifyReaders(): void {
     this.readersNotified += 1;
@@ -49,13 +48,18 @@ export class TestPartition implements ReplicaPartition {
 
 export interface TestNode {
   readonly nodeId: number;
+  /** Partition 0's log directory. */
   readonly directory: string;
+  /** Partition 0. */
   readonly partition: TestPartition;
+  readonly partitions: TestPartition[];
   /** Present while the node runs. */
   app: FastifyInstance | undefined;
   manager: ReplicaManager | undefined;
   url: string | undefined;
   errors: string[];
+  /** Replica fetches this node answered: who asked, for which partitions. */
+  fetchRequests: Array<{ replicaId: number; partitions: number[] }>;
 }
 
 export interface ClusterOptions {
@@ -63,11 +67,15 @@ export interface ClusterOptions {
   replicaLagTimeMaxMs?: number;
   fetchMaxWaitMs?: number;
   fetchMaxBytes?: number;
+  partitionCount?: number;
+  /** Leader of each partition at the start (default: the first node for all). */
+  initialLeaders?: number[];
 }
 
 export class TestCluster {
   readonly nodes = new Map<number, TestNode>();
-  metadata: Metadata;
+  /** Per partition. */
+  metadatas: Metadata[];
   alterIsrRequests: Array<{ from: number; isr: number[]; isAccepted: boolean }> = [];
   /** While true, AlterPartition fails as if the controller were unreachable. */
   isControllerDown = false;
@@ -75,12 +83,24 @@ export class TestCluster {
 
   constructor(private readonly root: string, private readonly options: ClusterOptions) {
     const nodeIds = options.nodeIds ?? [1, 2, 3];
-    this.metadata = { leader: nodeIds[0], leaderEpoch: 1, replicas: [...nodeIds], isr: [...nodeIds], partitionEpoch: 1 };
+    const partitionCount = options.partitionCount ?? 1;
+    this.metadatas = Array.from({ length: partitionCount }, (_, partition) => {
+      const leader = options.initialLeaders?.[partition] ?? nodeIds[0];
+      return { leader, leaderEpoch: 1, replicas: [...nodeIds], isr: [...nodeIds], partitionEpoch: 1 };
+    });
     for (const nodeId of nodeIds) {
-      const directory = path.join(root, `node-${nodeId}`, `${TOPIC}-0`);
-      const log = PartitionLog.open(directory, testConfig());
-      this.nodes.set(nodeId, { nodeId, directory, partition: new TestPartition(log), app: undefined, manager: undefined, url: undefined, errors: [] });
+      const partitions = Array.from({ length: partitionCount }, (_, partition) =>
+        new TestPartition(partition, PartitionLog.open(path.join(root, `node-${nodeId}`, `${TOPIC}-${partition}`), testConfig())));
+      this.nodes.set(nodeId, {
+        nodeId, directory: partitions[0].log.directory, partition: partitions[0], partitions,
+        app: undefined, manager: undefined, url: undefined, errors: [], fetchRequests: [],
+      });
     }
+  }
+
+  /** Partition 0's metadata. */
+  get metadata(): Metadata {
+    return this.metadatas[0];
   }
 
   node(nodeId: number): TestNode {
@@ -89,8 +109,8 @@ export class TestCluster {
     return node;
   }
 
-  log(nodeId: number): PartitionLog {
-    return this.node(nodeId).partition.log;
+  log(nodeId: number, partition = 0): PartitionLog {
+    return this.node(nodeId).partitions[partition].log;
   }
 
   manager(nodeId: number): ReplicaManager {
@@ -114,7 +134,7 @@ export class TestCluster {
       fetchMaxWaitMs: this.options.fetchMaxWaitMs ?? 200,
       fetchMaxBytes: this.options.fetchMaxBytes ?? 8 * 1024 * 1024,
       alterIsr: (request) => this.alterIsr(nodeId, request),
-      lookup: (topic, partition) => (topic === TOPIC && partition === 0 ? node.partition : undefined),
+      lookup: (topic, partition) => (topic === TOPIC ? node.partitions[partition] : undefined),
       onError: (error, context) => {
         node.errors.push(`${context}: ${error instanceof Error ? error.message : String(error)}`);
       },
@@ -122,6 +142,12 @@ export class TestCluster {
     const app = Fastify({ forceCloseConnections: true });
     app.addHook('onRequest', async (request, reply) => {
       if (request.headers['x-runnel-cluster-secret'] !== 'test-secret') await reply.code(401).send({ error: 'no secret' });
+    });
+    app.addHook('preHandler', async (request) => {
+      const body = request.body as { replicaId: number; partitions: Array<{ partition: number }> } | undefined;
+      if (node.fetchRequests.length < 10_000 && body?.partitions !== undefined) {
+        node.fetchRequests.push({ replicaId: body.replicaId, partitions: body.partitions.map((entry) => entry.partition) });
+      }
     });
     registerReplicationRoutes(app, manager);
     node.url = await app.listen({ host: '127.0.0.1', port: 0 });
@@ -142,20 +168,22 @@ export class TestCluster {
   }
 
   /** The controller elects `leader` (it must be in the ISR), bumping both epochs. */
-  elect(leader: number, isr = this.metadata.isr): void {
-    this.metadata = {
-      ...this.metadata,
+  elect(leader: number, isr = this.metadata.isr, partition = 0): void {
+    const metadata = this.metadatas[partition];
+    this.metadatas[partition] = {
+      ...metadata,
       leader,
-      leaderEpoch: this.metadata.leaderEpoch + 1,
-      partitionEpoch: this.metadata.partitionEpoch + 1,
+      leaderEpoch: metadata.leaderEpoch + 1,
+      partitionEpoch: metadata.partitionEpoch + 1,
       isr: [...isr],
     };
     this.publish();
   }
 
   /** Appends one batch of `values` on the current leader, as the broker does, and returns its last offset. */
-  produce(values: string[], leaderId = this.metadata.leader): number {
-    const node = this.node(leaderId);
+  produce(values: string[], leaderId = this.metadata.leader, partitionIndex = 0): number {
+    const partition = this.node(leaderId).partitions[partitionIndex];
+    const node = { partition, manager: this.node(leaderId).manager };
     const batch = encodeBatch(values.map((value) => ({ key: null, value: Buffer.from(value), headers: null, timestampMs: 1_700_000_000_000 })), {
       leaderEpoch: 0, timestampType: 'CreateTime', keyFormat: 'string', valueFormat: 'string',
     });
@@ -165,10 +193,9 @@ export class TestCluster {
   }
 
   /** produce + acks=all. */
-  async produceAcked(values: string[], minInsyncReplicas: number, timeoutMs = 5_000, leaderId = this.metadata.leader): Promise<number> {
-    const lastOffset = this.produce(values, leaderId);
-    const node = this.node(leaderId);
-    await this.manager(leaderId).waitForHighWatermark(node.partition, lastOffset, minInsyncReplicas, timeoutMs);
+  async produceAcked(values: string[], minInsyncReplicas: number, timeoutMs = 5_000, leaderId = this.metadata.leader, partition = 0): Promise<number> {
+    const lastOffset = this.produce(values, leaderId, partition);
+    await this.manager(leaderId).waitForHighWatermark(this.node(leaderId).partitions[partition], lastOffset, minInsyncReplicas, timeoutMs);
     return lastOffset;
   }
 
@@ -180,24 +207,25 @@ export class TestCluster {
   async close(): Promise<void> {
     await this.settled();
     for (const nodeId of this.nodes.keys()) await this.stopNode(nodeId);
-    for (const node of this.nodes.values()) await node.partition.log.close();
+    for (const node of this.nodes.values()) for (const partition of node.partitions) await partition.log.close();
   }
 
-  private async alterIsr(from: number, request: { leaderEpoch: number; partitionEpoch: number; isr: number[] }): Promise<void> {
+  private async alterIsr(from: number, request: { partition: number; leaderEpoch: number; partitionEpoch: number; isr: number[] }): Promise<void> {
     // Answers asynchronously, as a real controller does.
     await new Promise((resolve) => setImmediate(resolve));
     if (this.isControllerDown) {
       this.alterIsrRequests.push({ from, isr: [...request.isr], isAccepted: false });
       throw new RunnelError('REQUEST_TIMED_OUT', 'the controller did not answer');
     }
-    const isAccepted = from === this.metadata.leader && request.leaderEpoch === this.metadata.leaderEpoch &&
-      request.partitionEpoch === this.metadata.partitionEpoch && request.isr.includes(from);
+    const metadata = this.metadatas[request.partition];
+    const isAccepted = from === metadata.leader && request.leaderEpoch === metadata.leaderEpoch &&
+      request.partitionEpoch === metadata.partitionEpoch && request.isr.includes(from);
     this.alterIsrRequests.push({ from, isr: [...request.isr], isAccepted });
     if (!isAccepted) {
-      throw new RunnelError(request.leaderEpoch !== this.metadata.leaderEpoch ? 'FENCED_LEADER_EPOCH' : 'INVALID_UPDATE_VERSION',
-        `refused AlterPartition from node ${from}: ${JSON.stringify(request)} against ${JSON.stringify(this.metadata)}`);
+      throw new RunnelError(request.leaderEpoch !== metadata.leaderEpoch ? 'FENCED_LEADER_EPOCH' : 'INVALID_UPDATE_VERSION',
+        `refused AlterPartition from node ${from}: ${JSON.stringify(request)} against ${JSON.stringify(metadata)}`);
     }
-    this.metadata = { ...this.metadata, isr: [...request.isr], partitionEpoch: this.metadata.partitionEpoch + 1 };
+    this.metadatas[request.partition] = { ...metadata, isr: [...request.isr], partitionEpoch: metadata.partitionEpoch + 1 };
     this.publish();
   }
 
@@ -212,13 +240,15 @@ export class TestCluster {
 
   private applyTo(node: TestNode): void {
     if (node.manager === undefined) return;
-    const { partition } = node;
-    partition.leader = this.metadata.leader;
-    partition.leaderEpoch = this.metadata.leaderEpoch;
-    partition.replicas = [...this.metadata.replicas];
-    partition.isr = [...this.metadata.isr];
-    partition.partitionEpoch = this.metadata.partitionEpoch;
-    node.manager.onLeadershipChange(partition);
+    for (const partition of node.partitions) {
+      const metadata = this.metadatas[partition.partition];
+      partition.leader = metadata.leader;
+      partition.leaderEpoch = metadata.leaderEpoch;
+      partition.replicas = [...metadata.replicas];
+      partition.isr = [...metadata.isr];
+      partition.partitionEpoch = metadata.partitionEpoch;
+      node.manager.onLeadershipChange(partition);
+    }
   }
 }
 
@@ -236,6 +266,8 @@ export async function startCluster(t: Test, options: ClusterOptions = {}): Promi
   await until(() => isSettled(cluster), () => describeLogs(cluster));
   await cluster.settled();
   cluster.alterIsrRequests = [];
+  // A node started before its leaders had no URL for them yet: that was the start-up.
+  for (const node of cluster.nodes.values()) node.errors = [];
   return cluster;
 }
 
@@ -293,19 +325,21 @@ export function sleep(ms: number): Promise<void> {
 }
 
 /** True once every running node's log ends where the leader's does, with the same high watermark. */
-export function isInSync(cluster: TestCluster, nodeIds = [...cluster.nodes.keys()]): boolean {
-  const leader = cluster.leaderNode.partition.log;
+export function isInSync(cluster: TestCluster, nodeIds = [...cluster.nodes.keys()], partition = 0): boolean {
+  const leader = cluster.log(cluster.metadatas[partition].leader, partition);
   return nodeIds.every((nodeId) => {
-    const log = cluster.log(nodeId);
+    const log = cluster.log(nodeId, partition);
     return log.logEndOffset === leader.logEndOffset && log.highWatermark === leader.highWatermark;
   });
 }
 
 /** The whole ISR, no change in flight, and every follower has fetched from the leader. */
 export function isSettled(cluster: TestCluster): boolean {
-  const status = cluster.manager(cluster.metadata.leader).status()[0];
-  return status?.role === 'leader' && status.pendingIsrChange === null && status.isr.length === cluster.nodes.size &&
-    status.followers.every((follower) => follower.logEndOffset === status.logEndOffset);
+  return cluster.metadatas.every((metadata, partition) => {
+    const status = cluster.manager(metadata.leader).status().find((entry) => entry.partition === partition);
+    return status?.role === 'leader' && status.pendingIsrChange === null && status.isr.length === cluster.nodes.size &&
+      status.followers.every((follower) => follower.logEndOffset === status.logEndOffset);
+  });
 }
 
 export function describeLogs(cluster: TestCluster): string {
@@ -313,5 +347,5 @@ export function describeLogs(cluster: TestCluster): string {
     const { log } = node.partition;
     return `node ${node.nodeId}: logEndOffset ${log.logEndOffset} highWatermark ${log.highWatermark} isr [${node.partition.isr.join(',')}] ` +
       `errors ${JSON.stringify(node.errors.slice(-3))}`;
-  }).join('; ') + ` metadata ${JSON.stringify(cluster.metadata)}`;
+  }).join('; ') + ` metadata ${JSON.stringify(cluster.metadatas)}`;
 }
