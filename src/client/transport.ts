@@ -8,9 +8,12 @@
  *   carrying an Idempotency-Key), or that never left (connection refused). Other 4xx
  *   and 500 are answers, thrown at once as RunnelApiError.
  * - Backoff: exponential with full jitter, or the node's Retry-After when it sends one.
- * - 503 NOT_LEADER names the leader (`leaderUrl`): the request goes there at once and
- *   the node becomes the one the client talks to. With several `urls`, a node that
- *   refuses connections is skipped in turn.
+ * - 503 NOT_LEADER names the leader (`leaderUrl`): the request goes there at once.
+ *   For a partition's requests (/v1/topics/{t}/partitions/{p}/...) and a group's
+ *   (/v1/groups/{g}/...) that leader is remembered for that partition or group, as
+ *   Kafka's client keeps a leader per partition and a coordinator per group; for any
+ *   other request the leader becomes the node the client talks to. With several
+ *   `urls`, a node that refuses connections is skipped in turn.
  */
 import type { Dispatcher } from 'undici';
 import { backoffDelayMs, defaultBackoff, isAborted, sleep, type BackoffOptions } from './backoff.js';
@@ -90,9 +93,22 @@ function retryAfterMs(headers: Dispatcher.ResponseData['headers']): number | und
   return Number.isFinite(seconds) && seconds >= 0 ? seconds * 1000 : undefined;
 }
 
+/** The partition or group a request is about, when it has one (its leader may be another node). */
+function leadershipKey(path: string): string | undefined {
+  const partition = /^\/v1\/topics\/([^/]+)\/partitions\/(\d+)(\/|$)/.exec(path);
+  if (partition !== null) return `partition ${partition[1]} ${partition[2]}`;
+  const group = /^\/v1\/groups\/([^/]+)(\/|$)/.exec(path);
+  return group === null ? undefined : `group ${group[1]}`;
+}
+
+/** Most partitions and groups whose leader is remembered (the oldest is forgotten first). */
+const REMEMBERED_LEADERS_MAX = 10_000;
+
 export class Transport {
   private readonly nodes: NodeUrl[];
   private current = 0;
+  /** Leader (index into nodes) per partition or group, learnt from NOT_LEADER answers. */
+  private readonly leaders = new Map<string, number>();
   private readonly baseHeaders: Record<string, string>;
   private readonly backoff: BackoffOptions;
 
@@ -150,15 +166,26 @@ export class Transport {
     return this.perform(spec, true, (response) => response);
   }
 
-  private follow(leaderUrl: string): void {
+  private follow(leaderUrl: string, key: string | undefined): void {
     const leader = parseNodeUrl(leaderUrl);
     let index = this.nodes.findIndex((node) => node.href === leader.href);
     if (index === -1) index = this.nodes.push(leader) - 1;
-    this.current = index;
+    if (key === undefined) {
+      this.current = index;
+      return;
+    }
+    this.leaders.delete(key);
+    this.leaders.set(key, index);
+    if (this.leaders.size > REMEMBERED_LEADERS_MAX) this.leaders.delete(this.leaders.keys().next().value as string);
   }
 
   /** Moves on from a node that refused the connection (when there is another). */
-  private skip(href: string): void {
+  private skip(href: string, key: string | undefined): void {
+    // A remembered leader that went away is forgotten: the next answer names the new one.
+    if (key !== undefined && this.leaders.has(key)) {
+      this.leaders.delete(key);
+      return;
+    }
     if (this.nodes[this.current].href === href) this.current = (this.current + 1) % this.nodes.length;
   }
 
@@ -169,6 +196,7 @@ export class Transport {
   ): Promise<R> {
     const deadlineMs = Date.now() + this.options.timeoutMs + (spec.waitMs ?? 0);
     const what = `${spec.method} ${spec.path}`;
+    const key = leadershipKey(spec.path);
     const pathAndQuery = spec.path + queryString(spec.query);
     const headers = spec.body === undefined
       ? { ...this.baseHeaders, ...spec.headers }
@@ -182,7 +210,7 @@ export class Transport {
         throw lastError ?? new RunnelConnectionError(`${what}: no answer within ${this.options.timeoutMs} ms`, 'TIMEOUT', this.url);
       }
       if (isAborted(spec.signal)) throw spec.signal?.reason as Error;
-      const node = this.nodes[this.current];
+      const node = this.nodes[(key === undefined ? undefined : this.leaders.get(key)) ?? this.current];
       const controller = new AbortController();
       const timer = setTimeout(() => controller.abort(new DeadlineReached()), remainingMs);
       const onAbort = (): void => controller.abort(spec.signal?.reason);
@@ -210,7 +238,7 @@ export class Transport {
         const error = apiErrorFrom(response.statusCode, await response.body.text(), what);
         const leaderUrl = error.details.leaderUrl;
         if (error.code === 'NOT_LEADER' && typeof leaderUrl === 'string') {
-          this.follow(leaderUrl);
+          this.follow(leaderUrl, key);
           delayMs = 0;
         } else if (error.status === 429 || error.status === 503 || (spec.isIdempotent && (error.status === 502 || error.status === 504))) {
           delayMs = retryAfterMs(response.headers) ?? backoffDelayMs(attempt, this.backoff);
@@ -233,7 +261,7 @@ export class Transport {
           { cause: error },
         );
         const isNotSent = typeof code === 'string' && NOT_SENT_CODES.has(code);
-        if (isNotSent) this.skip(node.href);
+        if (isNotSent) this.skip(node.href, key);
         if (!(spec.isIdempotent || isNotSent) || attempt >= this.options.retries) throw failure;
         lastError = failure;
         delayMs = backoffDelayMs(attempt, this.backoff);

@@ -142,6 +142,44 @@ void t.test('503 NOT_LEADER: the client re-sends to the leaderUrl and keeps talk
   t.match(error, { code: 'NOT_LEADER', status: 503 });
 });
 
+void t.test("NOT_LEADER for a partition: its leader is remembered for that partition only, the client's node stays", async (t) => {
+  const server = await startServer(t);
+  const admin = new Runnel({ url: server.url });
+  t.teardown(() => admin.close());
+  await admin.topics.create({ name: 'split', partitions: 2 });
+  await admin.send({ topic: 'split', records: [{ value: 'zero', partition: 0 }, { value: 'one', partition: 1 }] });
+  // A node that leads partition 1 only: partition 0's requests are sent to the real node.
+  const seen: string[] = [];
+  const stub = http.createServer((request, response) => {
+    seen.push(`${request.method} ${request.url}`);
+    request.resume();
+    request.on('end', () => {
+      if (request.url?.startsWith('/v1/topics/split/partitions/0/') === true) {
+        response.writeHead(503, { 'content-type': 'application/json' });
+        response.end(JSON.stringify({ error: { code: 'NOT_LEADER', message: 'node 2 leads it', leaderId: 2, leaderUrl: server.url } }));
+      } else {
+        response.writeHead(200, { 'content-type': 'application/json' });
+        response.end(JSON.stringify({ topics: [] }));
+      }
+    });
+  });
+  await new Promise<void>((resolve) => stub.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => new Promise<void>((resolve) => {
+    stub.closeAllConnections();
+    stub.close(() => resolve());
+  }));
+  const stubUrl = `http://127.0.0.1:${(stub.address() as AddressInfo).port}`;
+  const runnel = new Runnel({ url: stubUrl });
+  t.teardown(() => runnel.close());
+
+  t.same((await runnel.fetch('split', 0)).records.map((record) => record.value), ['zero'], 'partition 0 read from its leader');
+  t.same((await runnel.fetch('split', 0)).records.map((record) => record.value), ['zero'], 'and again');
+  t.equal(seen.filter((line) => line.includes('/partitions/0/')).length, 1, 'only the first partition-0 request went to the stub');
+  t.equal(runnel.url, stubUrl, 'the client still talks to its own node for everything else');
+  t.same(await runnel.topics.list(), [], 'a topic list goes to the stub');
+  t.equal(seen.filter((line) => line.startsWith('GET /v1/topics')).length, 2, 'the stub answered the list (and saw the first fetch)');
+});
+
 void t.test('429 and 503 are retried with backoff until they pass', async (t) => {
   let refusals = 2;
   const flaky = http.createServer((request, response) => {
