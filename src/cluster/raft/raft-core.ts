@@ -30,7 +30,11 @@ export class RaftCore {
   readonly #nodeId: number;
   readonly #voterIds: readonly number[];
   readonly #majority: number;
-  /** A follower re-sends a fetch whose answer is this late (the leader holds one at most fetchMaxWaitMs). */
+  /**
+   * A follower re-sends a fetch whose answer is this late: past the leader's longest
+   * hold (fetchMaxWaitMs), halfway to the election timeout, so that the retry, which
+   * asks for an answer at once, still lands before the follower gives up on the leader.
+   */
   readonly #fetchRetryMs: number;
   /** The leader re-sends begin-epoch to a voter silent this long, so a restarted voter finds it before its election timeout. */
   readonly #beginEpochRetryMs: number;
@@ -69,7 +73,7 @@ export class RaftCore {
     this.#nodeId = options.nodeId;
     this.#voterIds = voterIds;
     this.#majority = Math.floor(voterIds.length / 2) + 1;
-    this.#fetchRetryMs = options.fetchMaxWaitMs + Math.max(1, Math.floor(options.electionTimeoutMs / 4));
+    this.#fetchRetryMs = options.fetchMaxWaitMs + Math.max(1, Math.floor((options.electionTimeoutMs - options.fetchMaxWaitMs) / 2));
     this.#beginEpochRetryMs = Math.max(1, Math.floor(options.electionTimeoutMs / 2));
 
     this.#epoch = start.persisted.epoch;
@@ -477,13 +481,14 @@ export class RaftCore {
 
   // ---- the follower's side of fetching ----
 
-  #sendFetch(follower: FollowerState, nowMs: number): void {
+  /** `isRetry`: the last fetch went unanswered, so this one must not wait at the leader (maxWaitMs 0). */
+  #sendFetch(follower: FollowerState, nowMs: number, isRetry = false): void {
     const fetchOffset = this.#log.logEndOffset;
     const lastFetchedEpoch = this.#log.lastEpoch;
     follower.fetchSent(fetchOffset, lastFetchedEpoch, nowMs);
     this.#send({
       type: 'fetch-request', from: this.#nodeId, to: follower.leaderId, epoch: this.#epoch,
-      fetchOffset, lastFetchedEpoch, maxWaitMs: this.#options.fetchMaxWaitMs,
+      fetchOffset, lastFetchedEpoch, maxWaitMs: isRetry ? 0 : this.#options.fetchMaxWaitMs,
     });
   }
 
@@ -499,7 +504,7 @@ export class RaftCore {
     if (snapshotId !== null) {
       this.#sendFetchSnapshot(follower, snapshotId, nowMs);
     } else {
-      this.#sendFetch(follower, nowMs);
+      this.#sendFetch(follower, nowMs, true);
     }
   }
 

@@ -59,7 +59,6 @@ export interface SimulationResult {
 const stepMs = 5;
 const electionTimeoutMs = 100;
 const fetchTimeoutMs = 200;
-const fetchMaxWaitMs = 30;
 /** After the faults stop, a final proposal must commit everywhere within this much virtual time. */
 const livenessBoundMs = 40 * electionTimeoutMs;
 
@@ -147,6 +146,8 @@ class Simulation {
     this.#partitionRate = this.#pick([0, 0.005, 0.02, 0.05]);
     this.#tornWriteRate = this.#pick([0, 0.0005, 0.002]);
     const fetchEntriesMax = 1 + Math.floor(this.#random() * 4);
+    // Short long polls, and the runtime's half an election timeout.
+    const fetchMaxWaitMs = this.#pick([30, 50]);
     const random = this.#random;
     for (const id of this.#voterIds) {
       this.#options.push({ nodeId: id, voters: this.#voterIds, electionTimeoutMs, fetchTimeoutMs, fetchMaxWaitMs, fetchEntriesMax, random });
