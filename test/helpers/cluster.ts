@@ -24,6 +24,7 @@
  * each request has a deadline, waitFor has one, and every child is SIGKILLed at the
  * test's teardown if it still runs (child-node.ts).
  */
+import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { startNode, type ChildNode, type ExitStatus } from './child-node.js';
@@ -36,6 +37,11 @@ export const FAST_CLUSTER_ARGS: readonly string[] = [
   '--replica-lag-time-max-ms', '3000',
   '--raft-election-timeout-ms', '500',
 ];
+
+/** output() cuts longer log lines (stack traces in pino lines) to this. */
+const LOG_LINE_CHARACTERS_MAX = 400;
+/** Tries of a node start whose port is in use for a moment. */
+const START_ATTEMPTS = 5;
 
 export interface StartClusterOptions {
   /** Node count; ids are 1..nodes. Default 3. */
@@ -130,6 +136,11 @@ export interface Cluster {
   healAll(): void;
   /** GET /v1/cluster on every running node. */
   clusterStatus(): Promise<ClusterStatus>;
+  /**
+   * Waits until every running node names the same controller and clusterId and lists
+   * every running node as online (so a topic may use all of them); returns that status.
+   */
+  waitForOnline(timeoutMs?: number): Promise<ClusterStatus>;
   /** GET /v1/topics/{topic} on one node (default: the first running, not isolated). */
   describeTopic(topic: string, viaNodeId?: number): Promise<TopicView>;
   /** The partition's leader as one node sees it (default: the first running, not isolated). */
@@ -152,22 +163,54 @@ interface TestLike {
   testdir: () => string;
 }
 
-/** Fixed free ports for `count` listeners: all are held open together, so none repeats, then released. */
-export async function freePorts(count: number): Promise<number[]> {
-  const servers: net.Server[] = [];
+/** Where the kernel picks ports for `listen(0)` and outgoing connections (Linux; a common default elsewhere). */
+function ephemeralPortRange(): { low: number; high: number } {
   try {
-    for (let index = 0; index < count; index++) {
-      const server = net.createServer();
-      await new Promise<void>((resolve, reject) => {
-        server.once('error', reject);
-        server.listen(0, '127.0.0.1', () => resolve());
-      });
-      servers.push(server);
-    }
-    return servers.map((server) => (server.address() as net.AddressInfo).port);
-  } finally {
-    await Promise.all(servers.map((server) => new Promise<void>((resolve) => server.close(() => resolve()))));
+    const [low, high] = fs.readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number);
+    if (Number.isInteger(low) && Number.isInteger(high) && low <= high) return { low, high };
+  } catch {
+    // Not Linux: assume the IANA range.
   }
+  return { low: 49152, high: 65535 };
+}
+
+async function listenOn(port: number): Promise<net.Server | undefined> {
+  const server = net.createServer();
+  return new Promise((resolve) => {
+    server.once('error', () => resolve(undefined));
+    server.listen(port, '127.0.0.1', () => resolve(server));
+  });
+}
+
+/**
+ * Reserves `count` free ports for nodes that must keep their port across restarts:
+ * held open until release(), so nothing started meanwhile (the proxies) gets one.
+ * They are picked below the kernel's ephemeral range, so no `listen(0)` and no outgoing
+ * connection of any process takes a node's port while the node is down between a kill
+ * and its restart.
+ */
+export async function reservePorts(count: number): Promise<{ ports: number[]; release: () => Promise<void> }> {
+  const servers: net.Server[] = [];
+  const { low } = ephemeralPortRange();
+  const rangeLow = 10_000;
+  const rangeHigh = Math.max(rangeLow + 1_000, Math.min(low, 65_536));
+  for (let attempt = 0; servers.length < count && attempt < count * 50; attempt++) {
+    const candidate = rangeLow + Math.floor(Math.random() * (rangeHigh - rangeLow));
+    const server = await listenOn(candidate);
+    if (server !== undefined) servers.push(server);
+  }
+  // Fall back to any free port (still held until release).
+  while (servers.length < count) {
+    const server = await listenOn(0);
+    if (server === undefined) throw new Error('reservePorts: could not listen on 127.0.0.1');
+    servers.push(server);
+  }
+  return {
+    ports: servers.map((server) => (server.address() as net.AddressInfo).port),
+    release: async () => {
+      await Promise.all(servers.map((server) => new Promise<void>((resolve) => server.close(() => resolve()))));
+    },
+  };
 }
 
 function sleep(ms: number): Promise<void> {
@@ -185,7 +228,8 @@ export async function startCluster(t: TestLike, options: StartClusterOptions = {
   if (!Number.isInteger(nodeCount) || nodeCount < 1) throw new TypeError(`startCluster: expected nodes >= 1, got ${nodeCount}`);
   const dataRoot = options.dataRoot ?? t.testdir();
   const ids = Array.from({ length: nodeCount }, (_, index) => index + 1);
-  const ports = await freePorts(nodeCount);
+  const reservation = await reservePorts(nodeCount);
+  const ports = reservation.ports;
   const members: ClusterMember[] = ids.map((nodeId, index) => ({
     nodeId,
     port: ports[index],
@@ -201,14 +245,19 @@ export async function startCluster(t: TestLike, options: StartClusterOptions = {
   };
 
   // proxies.get(`${from}>${to}`): how `from` reaches `to`.
+  // The proxies listen on port 0 while the node ports are still held, so none gets one.
   const proxies = new Map<string, FaultProxy>();
-  if (isProxied) {
-    for (const from of members) {
-      for (const to of members) {
-        if (from === to) continue;
-        proxies.set(`${from.nodeId}>${to.nodeId}`, await startFaultProxy(t, to.url, { requestCountMax: 200 }));
+  try {
+    if (isProxied) {
+      for (const from of members) {
+        for (const to of members) {
+          if (from === to) continue;
+          proxies.set(`${from.nodeId}>${to.nodeId}`, await startFaultProxy(t, to.url, { requestCountMax: 200 }));
+        }
       }
     }
+  } finally {
+    await reservation.release();
   }
   const proxy = (from: number, to: number): FaultProxy => {
     const found = proxies.get(`${from}>${to}`);
@@ -230,13 +279,17 @@ export async function startCluster(t: TestLike, options: StartClusterOptions = {
   };
 
   const env = {
+    // Without tap's NODE_OPTIONS hooks (process info, V8 coverage) a node starts a third
+    // faster on a busy machine, and fault rounds restart nodes often. Pass NODE_OPTIONS in
+    // `env` to put them back.
+    NODE_OPTIONS: undefined,
     ...options.env,
     ...(options.clusterSecret === undefined ? {} : { RUNNEL_CLUSTER_SECRET: options.clusterSecret }),
   };
   const start = async (nodeId: number): Promise<ChildNode> => {
     const member = memberOf(nodeId);
     if (member.child?.isRunning() === true) throw new Error(`node ${nodeId} is already running (pid ${member.child.pid})`);
-    const child = await startNode({
+    const startOnce = (): Promise<ChildNode> => startNode({
       dataDir: member.dataDir,
       port: member.port,
       t,
@@ -244,6 +297,17 @@ export async function startCluster(t: TestLike, options: StartClusterOptions = {
       startTimeoutMs,
       args: ['--node-id', String(nodeId), '--peers', peersOf(nodeId), ...FAST_CLUSTER_ARGS, ...(options.args ?? [])],
     });
+    let child: ChildNode | undefined;
+    // The port must stay the node's (the other nodes' peers lists name it); another
+    // process may hold it for a moment, so an EADDRINUSE start is tried again, briefly.
+    for (let attempt = 1; child === undefined; attempt++) {
+      try {
+        child = await startOnce();
+      } catch (error) {
+        if (attempt >= START_ATTEMPTS || !String(error).includes('EADDRINUSE')) throw error;
+        await sleep(300);
+      }
+    }
     member.child = child;
     member.incarnations.push(child);
     return child;
@@ -320,6 +384,13 @@ export async function startCluster(t: TestLike, options: StartClusterOptions = {
       };
       return { controller: agreed((answer) => answer.controller), clusterId: agreed((answer) => answer.clusterId), byNode };
     },
+    waitForOnline: (timeoutMs = 20_000) => cluster.waitFor(async () => {
+      const status = await cluster.clusterStatus();
+      const running = runningIds();
+      const isSettled = status.controller !== null && status.clusterId !== null && [...status.byNode.values()].every((answer) =>
+        typeof answer === 'object' && running.every((nodeId) => answer.nodes.some((node) => node.nodeId === nodeId && node.state === 'online')));
+      return isSettled ? status : undefined;
+    }, timeoutMs, 'one controller, one clusterId, and every running node online in every running node\'s view'),
     describeTopic,
     leaderOf: async (topic, partition, viaNodeId) => {
       const view = await describeTopic(topic, viaNodeId);
@@ -342,8 +413,10 @@ export async function startCluster(t: TestLike, options: StartClusterOptions = {
         await sleep(Math.min(intervalMs, Math.max(0, deadlineMs - Date.now())));
       }
     },
-    output: (nodeId, count = 40) =>
-      memberOf(nodeId).incarnations.map((child, index) => `--- node ${nodeId}, incarnation ${index + 1} (pid ${child.pid}) ---\n${child.output(count)}`).join('\n'),
+    output: (nodeId, count = 40) => memberOf(nodeId).incarnations.map((child, index) => {
+      const tail = (lines: string[]): string => lines.slice(-count).map((line) => (line.length > LOG_LINE_CHARACTERS_MAX ? `${line.slice(0, LOG_LINE_CHARACTERS_MAX)}…` : line)).join('\n');
+      return `--- node ${nodeId}, incarnation ${index + 1} (pid ${child.pid}) ---\nstdout:\n${tail(child.stdoutLines)}\nstderr:\n${tail(child.stderrLines)}`;
+    }).join('\n'),
     stopAll: async (timeoutMs) => {
       const statuses = new Map<number, ExitStatus>();
       await Promise.all(runningIds().map(async (nodeId) => {
