@@ -1,0 +1,166 @@
+/**
+ * A three-node cluster from the outside (DESIGN.md, Cluster): three real child nodes
+ * whose node-to-node traffic passes through fault proxies (helpers/cluster.ts), with
+ * a cluster secret, so every exchange between them must carry it.
+ *
+ * - the nodes elect one controller and agree on one clusterId;
+ * - a topic created on any node appears on every node; RF=3 partitions have three
+ *   replicas, all in sync, and their leaders are spread over the nodes;
+ * - acks=all answers once every in-sync replica has the records; the leader serves them;
+ * - a follower answers produce, fetch and offsets with 503 NOT_LEADER naming the leader,
+ *   and the client follows it;
+ * - a replication factor above the live node count is refused;
+ * - /internal routes refuse requests without the cluster secret.
+ */
+import t from 'tap';
+import { Runnel } from '../../src/index.js';
+import { startCluster, type Cluster, type ClusterDescription, type TopicView } from '../helpers/cluster.js';
+import { fetchAll, produce, requestJson } from '../helpers/http.js';
+
+const CLUSTER_SECRET = 'cluster-basics-secret-0123456789';
+const TOPIC = 'orders';
+const PARTITION_COUNT = 3;
+const NODE_IDS = [1, 2, 3];
+
+interface ErrorBody {
+  error: { code: string; message: string; leaderId?: number | null; leaderUrl?: string | null };
+}
+
+/** The URLs under which a node may be named: its own, and each proxy in front of it. */
+function urlsOf(cluster: Cluster, nodeId: number): string[] {
+  const proxies = cluster.members.filter((member) => member.nodeId !== nodeId).map((member) => cluster.proxy(member.nodeId, nodeId).url);
+  return [cluster.url(nodeId), ...proxies];
+}
+
+async function topicOn(cluster: Cluster, nodeId: number): Promise<TopicView | undefined> {
+  const response = await requestJson<TopicView>(`${cluster.url(nodeId)}/v1/topics/${TOPIC}`, { timeoutMs: 3_000 });
+  return response.status === 200 ? response.body : undefined;
+}
+
+/** Partition -> leader, once every node names the same leader for every partition and every ISR is full. */
+async function settledLeaders(cluster: Cluster): Promise<Map<number, number> | undefined> {
+  const leaders = new Map<number, number>();
+  for (const nodeId of NODE_IDS) {
+    const view = await topicOn(cluster, nodeId);
+    if (view === undefined || view.partitions.length !== PARTITION_COUNT) return undefined;
+    for (const partition of view.partitions) {
+      if (partition.leader === null || partition.isr.length !== NODE_IDS.length) return undefined;
+      const seen = leaders.get(partition.partition);
+      if (seen !== undefined && seen !== partition.leader) return undefined;
+      leaders.set(partition.partition, partition.leader);
+    }
+  }
+  return leaders;
+}
+
+void t.test('a three-node cluster', async (t) => {
+  const cluster = await startCluster(t, { nodes: 3, clusterSecret: CLUSTER_SECRET });
+
+  await t.test('the nodes elect one controller and agree on one clusterId', async (t) => {
+    const status = await cluster.waitForOnline(15_000);
+    t.ok(NODE_IDS.includes(status.controller!), `node ${status.controller} is the controller, on every node`);
+    t.match(status.clusterId, /^\S{8,}$/, `every node names clusterId ${status.clusterId}`);
+    for (const [nodeId, answer] of status.byNode) {
+      const description = answer as ClusterDescription;
+      t.same(description.nodes.map((node) => node.nodeId).sort(), NODE_IDS, `node ${nodeId} lists nodes 1, 2 and 3`);
+      t.ok(description.nodes.every((node) => node.state === 'online'), `node ${nodeId} sees every node online`);
+      t.equal(description.metadata.leaderId, status.controller, `node ${nodeId}: the metadata quorum's leader is the controller`);
+      t.ok(description.metadata.appliedOffset <= description.metadata.highWatermark, `node ${nodeId}: applied ${description.metadata.appliedOffset} <= highWatermark ${description.metadata.highWatermark}`);
+    }
+  });
+
+  let leaders = new Map<number, number>();
+
+  await t.test('a topic created on node 3 appears on every node, on three replicas, its leaders spread', async (t) => {
+    const created = await requestJson(`${cluster.url(3)}/v1/topics`, {
+      body: { name: TOPIC, partitions: PARTITION_COUNT, replicationFactor: 3, configs: { 'min.insync.replicas': '2' } },
+      timeoutMs: 20_000,
+    });
+    t.equal(created.status, 201, `created through node 3: ${JSON.stringify(created.body).slice(0, 300)}`);
+    t.ok(await topicOn(cluster, 3), 'node 3 knows the topic as soon as it answers');
+    leaders = await cluster.waitFor(() => settledLeaders(cluster), 15_000, 'every node to know the topic with one leader per partition and full ISRs');
+    for (const nodeId of NODE_IDS) {
+      const view = (await topicOn(cluster, nodeId))!;
+      for (const partition of view.partitions) {
+        t.same([...partition.replicas].sort(), NODE_IDS, `node ${nodeId}: partition ${partition.partition} has replicas 1, 2, 3`);
+        t.ok(Number.isInteger(partition.leaderEpoch) && partition.leaderEpoch >= 0, `node ${nodeId}: partition ${partition.partition} leaderEpoch ${partition.leaderEpoch}`);
+        t.ok(urlsOf(cluster, partition.leader!).includes(partition.leaderUrl!), `node ${nodeId}: partition ${partition.partition} leaderUrl ${partition.leaderUrl} is node ${partition.leader}'s`);
+      }
+    }
+    t.same(new Set(leaders.values()), new Set(NODE_IDS), `each node leads one of the three partitions: ${JSON.stringify([...leaders])}`);
+  });
+
+  await t.test('acks=all answers once every in-sync replica has the records; the leader serves them', async (t) => {
+    for (const [partition, leader] of leaders) {
+      const values = Array.from({ length: 5 }, (_, index) => ({ partition, index }));
+      const offsets = await produce(cluster.url(leader), TOPIC, values.map((value) => ({ value })), { partition, acks: 'all' });
+      t.same(offsets.map((entry) => entry.offset), [0, 1, 2, 3, 4], `partition ${partition}: acknowledged at offsets 0..4 by node ${leader}`);
+      // Right after the answer: every follower's own replica already holds the records.
+      for (const follower of NODE_IDS.filter((nodeId) => nodeId !== leader)) {
+        const view = (await topicOn(cluster, follower))!;
+        const replica = view.partitions.find((each) => each.partition === partition)!;
+        t.ok(replica.logEndOffset >= 5, `partition ${partition}: follower ${follower} has logEndOffset ${replica.logEndOffset} >= 5 when acks=all answers`);
+      }
+      const read = await fetchAll(cluster.url(leader), TOPIC, partition);
+      t.equal(read.highWatermark, 5, `partition ${partition}: highWatermark 5 on the leader`);
+      t.same(read.records.map((record) => record.value), values, `partition ${partition}: the leader serves the records`);
+      // The default is acks=all; acks=leader answers after the leader's append.
+      const more = await produce(cluster.url(leader), TOPIC, [{ value: 'leader-only' }], { partition, acks: 'leader' });
+      t.equal(more[0].offset, 5, `partition ${partition}: acks=leader appended at 5`);
+    }
+  });
+
+  await t.test('a follower answers 503 NOT_LEADER naming the leader, and the client follows it', async (t) => {
+    const [partition, leader] = [...leaders][0];
+    const follower = NODE_IDS.find((nodeId) => nodeId !== leader)!;
+    const base = `${cluster.url(follower)}/v1/topics/${TOPIC}/partitions/${partition}`;
+    const attempts = [
+      { what: 'produce', response: await requestJson<ErrorBody>(`${base}/records`, { body: { records: [{ value: 'x' }] } }) },
+      { what: 'fetch', response: await requestJson<ErrorBody>(`${base}/records?offset=0`) },
+      { what: 'offsets', response: await requestJson<ErrorBody>(`${base}/offsets`) },
+    ];
+    for (const { what, response } of attempts) {
+      t.equal(response.status, 503, `${what} on follower ${follower}: 503`);
+      t.equal(response.body?.error?.code, 'NOT_LEADER', `${what} on follower ${follower}: NOT_LEADER`);
+      t.equal(response.body?.error?.leaderId, leader, `${what}: leaderId ${leader}`);
+      t.ok(urlsOf(cluster, leader).includes(response.body?.error?.leaderUrl ?? ''), `${what}: leaderUrl ${response.body?.error?.leaderUrl} is node ${leader}'s`);
+    }
+
+    // Keyless records without a partition go to a partition this node leads.
+    const keyless = await produce(cluster.url(follower), TOPIC, [{ value: 'a' }, { value: 'b' }]);
+    for (const entry of keyless) t.equal(leaders.get(entry.partition), follower, `a keyless record sent to node ${follower} landed in partition ${entry.partition}, which it leads`);
+
+    const runnel = new Runnel({ urls: [cluster.url(follower)], timeoutMs: 10_000 });
+    t.teardown(() => runnel.close());
+    const answer = await runnel.send({ topic: TOPIC, partition, records: [{ value: 'through-the-follower' }] });
+    t.equal(answer.offsets[0].partition, partition, 'the client produced to the partition');
+    t.ok(runnel.urls.some((url) => urlsOf(cluster, leader).includes(url)), `the client learnt the leader's URL (${runnel.urls.join(', ')})`);
+    const reader = new Runnel({ urls: [cluster.url(follower)], timeoutMs: 10_000 });
+    t.teardown(() => reader.close());
+    const fetched = await reader.fetch(TOPIC, partition, { offset: answer.offsets[0].offset });
+    t.equal(fetched.records[0]?.value, 'through-the-follower', 'a client sent to the follower reads from the leader');
+  });
+
+  await t.test('a replication factor above the live node count is refused', async (t) => {
+    const response = await requestJson<ErrorBody>(`${cluster.url(1)}/v1/topics`, { body: { name: 'too-many-replicas', partitions: 1, replicationFactor: 4 } });
+    t.equal(response.status, 400, 'RF=4 on three nodes: 400');
+    t.equal(response.body?.error?.code, 'INVALID_REPLICATION_FACTOR', 'INVALID_REPLICATION_FACTOR');
+    t.equal((await requestJson(`${cluster.url(2)}/v1/topics/too-many-replicas`)).status, 404, 'and no topic was made');
+  });
+
+  await t.test('internal routes refuse requests without the cluster secret', async (t) => {
+    for (const route of ['/internal/v1/replication/fetch', '/internal/v1/raft']) {
+      const body = { replicaId: 2, maxWaitMs: 0, maxBytes: 1024, partitions: [] };
+      const missing = await requestJson<ErrorBody>(`${cluster.url(1)}${route}`, { body });
+      t.equal(missing.status, 401, `${route} without the secret: 401`);
+      t.equal(missing.body?.error?.code, 'UNAUTHENTICATED', `${route} without the secret: UNAUTHENTICATED`);
+      const wrong = await requestJson<ErrorBody>(`${cluster.url(1)}${route}`, { body, headers: { 'x-runnel-cluster-secret': 'not-the-secret-0123456789' } });
+      t.equal(wrong.status, 401, `${route} with a wrong secret: 401`);
+    }
+  });
+
+  await t.test('every node stops cleanly', async (t) => {
+    const statuses = await cluster.stopAll();
+    for (const [nodeId, status] of statuses) t.same(status, { code: 0, signal: null }, `node ${nodeId} exited 0 after SIGTERM`);
+  });
+});
