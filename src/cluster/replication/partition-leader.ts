@@ -15,6 +15,9 @@ import { HighWatermarkWaiters } from './high-watermark-waiters.js';
 import { PartitionLeaderState } from './leader-state.js';
 import type { ReplicaManagerOptions, ReplicaPartition } from './replica-manager.js';
 
+/** An AlterPartition the controller has not answered by then counts as failed (no change stays in flight for good). */
+export const ALTER_ISR_TIMEOUT_MS = 30_000;
+
 export interface PartitionLeaderContext {
   readonly options: ReplicaManagerOptions;
   now(): number;
@@ -26,6 +29,8 @@ export class PartitionLeader {
   readonly waiters: HighWatermarkWaiters;
   private readonly fetchWakers = new Set<() => void>();
   private isResigned = false;
+  /** Deadlines of AlterPartition requests not answered yet (one in flight, but answers may come late). */
+  private readonly alterIsrTimers = new Set<NodeJS.Timeout>();
 
   constructor(readonly partition: ReplicaPartition, private readonly context: PartitionLeaderContext) {
     this.state = new PartitionLeaderState({
@@ -98,23 +103,32 @@ export class PartitionLeader {
       isr: change.isr,
     };
     const id = this.state.beginIsrChange(change);
+    const settle = (): void => {
+      clearTimeout(timer);
+      this.alterIsrTimers.delete(timer);
+    };
+    const fail = (error: unknown): void => {
+      settle();
+      if (this.isResigned || this.state.pendingIsrChange !== change) return;
+      this.state.failIsrChange(id, this.context.now());
+      this.context.reportError(error, `AlterPartition ${this.label} ${change.kind} to ISR [${change.isr.join(',')}] ` +
+        `(leaderEpoch ${request.leaderEpoch}, partitionEpoch ${request.partitionEpoch})`);
+      // A refused expansion leaves the maximal ISR smaller: the high watermark may move.
+      this.maybeAdvanceHighWatermark();
+    };
+    const timer = setTimeout(() => fail(new Error(`no answer from the controller within ${ALTER_ISR_TIMEOUT_MS} ms`)), ALTER_ISR_TIMEOUT_MS);
+    timer.unref();
+    this.alterIsrTimers.add(timer);
     let answer: Promise<void>;
     try {
       answer = this.context.options.alterIsr(request);
     } catch (error) {
       answer = Promise.reject(error);
     }
-    answer.then(
-      () => this.state.commitIsrChange(id, this.context.now()),
-      (error: unknown) => {
-        if (this.isResigned) return;
-        this.state.failIsrChange(id, this.context.now());
-        this.context.reportError(error, `AlterPartition ${this.label} ${change.kind} to ISR [${change.isr.join(',')}] ` +
-          `(leaderEpoch ${request.leaderEpoch}, partitionEpoch ${request.partitionEpoch})`);
-        // A refused expansion leaves the maximal ISR smaller: the high watermark may move.
-        this.maybeAdvanceHighWatermark();
-      },
-    );
+    answer.then(() => {
+      settle();
+      this.state.commitIsrChange(id, this.context.now());
+    }, fail);
   }
 
   waitForHighWatermark(lastOffset: number, minInsyncReplicas: number, timeoutMs: number): Promise<void> {
@@ -152,6 +166,8 @@ export class PartitionLeader {
   resign(error: RunnelError, successor?: PartitionLeader): void {
     if (this.isResigned) return;
     this.isResigned = true;
+    for (const timer of this.alterIsrTimers) clearTimeout(timer);
+    this.alterIsrTimers.clear();
     if (successor !== undefined) this.waiters.moveTo(successor.waiters);
     this.waiters.rejectAll(error);
     this.wakeFetches();
