@@ -3,6 +3,7 @@ import type { Broker } from '../../broker/broker.js';
 import type { Acks, ProduceRequest } from '../../broker/produce.js';
 import type { ProduceRecord, ValueFormat } from '../../broker/record-input.js';
 import { RunnelError } from '../../errors.js';
+import { refuseInternalTopic } from '../../broker/internal-topics.js';
 import { JsonBuffer, writeRecords } from '../record-json.js';
 import {
   errorResponses, fetchQuerySchema, fetchResponseSchema, partitionOffsetsQuerySchema, partitionOffsetsSchema, partitionParam,
@@ -35,6 +36,7 @@ const partitionPathParams = {
 export function recordRoutes(app: FastifyInstance, broker: Broker, streams: StreamRegistry): void {
   const produce = async (request: FastifyRequest, reply: FastifyReply, partition?: number): Promise<unknown> => {
     const { topic } = request.params as { topic: string };
+    refuseInternalTopic(topic, 'produce to');
     const body = request.body as ProduceBody;
     const query = request.query as ProduceQuery;
     const isNdjson = request.headers['content-type']?.startsWith('application/x-ndjson') === true;

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { Broker } from '../../broker/broker.js';
 import type { Topic } from '../../broker/topic-manager.js';
+import { refuseInternalTopic } from '../../broker/internal-topics.js';
 import {
   alterTopicBodySchema, createTopicBodySchema, errorResponses, topicListSchema, topicNameParam,
 } from '../../api/schemas.js';
@@ -67,6 +68,7 @@ export function topicRoutes(app: FastifyInstance, broker: Broker): void {
     },
   }, async (request, reply) => {
     const body = request.body as CreateTopicBody;
+    refuseInternalTopic(body.name, 'create');
     const topic = await broker.admin.create(body);
     reply.code(201).header('location', `/v1/topics/${topic.record.name}`);
     return describeTopic(topic, broker);
@@ -96,6 +98,7 @@ export function topicRoutes(app: FastifyInstance, broker: Broker): void {
     },
   }, async (request) => {
     const { topic } = request.params as { topic: string };
+    refuseInternalTopic(topic, 'alter');
     return describeTopic(await broker.admin.alter(topic, request.body as AlterTopicBody), broker);
   });
 
@@ -108,7 +111,9 @@ export function topicRoutes(app: FastifyInstance, broker: Broker): void {
       response: { 204: { description: 'Deleted.', type: 'null' }, ...errorResponses('INVALID_TOPIC_NAME', 'TOPIC_NOT_FOUND') },
     },
   }, async (request, reply) => {
-    await broker.admin.delete((request.params as { topic: string }).topic);
+    const { topic } = request.params as { topic: string };
+    refuseInternalTopic(topic, 'delete');
+    await broker.admin.delete(topic);
     return reply.code(204).send();
   });
 }
