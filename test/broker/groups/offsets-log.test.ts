@@ -13,7 +13,7 @@ import t, { type Test } from 'tap';
 import { Broker } from '../../../src/broker/broker.js';
 import { OffsetsApplier } from '../../../src/broker/groups/offsets-applier.js';
 import { OFFSETS_TOPIC, OFFSETS_TOPIC_PARTITIONS, groupKey, offsetKey, offsetsPartitionOf } from '../../../src/broker/groups/offsets-records.js';
-import type { Replication } from '../../../src/broker/replication.js';
+import { SingleNodeReplication, type Replication } from '../../../src/broker/replication.js';
 import type { PartitionState } from '../../../src/broker/topic-manager.js';
 import { RunnelError } from '../../../src/errors.js';
 import { GroupStore } from '../../../src/meta/group-store.js';
@@ -33,16 +33,17 @@ function openBroker(t: Test, dataDir?: string): { broker: Broker; dataDir: strin
 
 /** Node 1 of a pretend cluster: appends commit at once (the leader is the whole ISR). */
 function clusterReplication(): Replication {
-  return {
+  // Whatever else Replication holds comes from the single node's (nothing is forwarded here).
+  return Object.assign(Object.create(new SingleNodeReplication(1)) as Replication, {
     nodeId: 1,
     isClustered: true,
-    nodeUrl: (nodeId) => `http://node-${nodeId}.test:8080`,
-    onAppend: (state) => {
+    nodeUrl: (nodeId: number) => `http://node-${nodeId}.test:8080`,
+    onAppend: (state: PartitionState) => {
       state.log.updateHighWatermark(state.log.logEndOffset);
       state.notifier.notify();
     },
     waitForHighWatermark: async () => undefined,
-  };
+  });
 }
 
 async function appendOffsetsRecords(broker: Broker, partition: number, records: Array<{ key: string; value: unknown }>): Promise<void> {
