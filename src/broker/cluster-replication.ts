@@ -3,8 +3,14 @@
  * node applied, the high watermark and acks=all from the replica manager.
  */
 import type { ClusterHost, ClusterNode } from '../cluster/cluster-node.js';
-import type { Replication } from './replication.js';
+import { PeerRequestError } from '../cluster/peer-client.js';
+import { errorCatalogue, RunnelError, type ErrorCode } from '../errors.js';
+import type { ForwardedProduce, Replication } from './replication.js';
+import type { RecordOffset } from './produce.js';
 import type { PartitionState, TopicManager } from './topic-manager.js';
+
+/** acks=all waits up to 30 s at the leader; the forwarding node waits a little longer. */
+const FORWARD_TIMEOUT_MS = 35_000;
 
 export class ClusterReplication implements Replication {
   readonly isClustered = true;
@@ -26,12 +32,35 @@ export class ClusterReplication implements Replication {
   waitForHighWatermark(state: PartitionState, lastOffset: number, minInsyncReplicas: number, timeoutMs: number): Promise<void> {
     return this.cluster.replicas.waitForHighWatermark(state, lastOffset, minInsyncReplicas, timeoutMs);
   }
+
+  /** POST /internal/v1/produce on the leader; its coded refusal (NOT_LEADER, ...) becomes this request's. */
+  async forwardProduce(leaderId: number, request: ForwardedProduce): Promise<RecordOffset[]> {
+    try {
+      const answer = await this.cluster.peers.post<{ offsets: RecordOffset[] }>(leaderId, '/internal/v1/produce', request, FORWARD_TIMEOUT_MS);
+      return answer.offsets;
+    } catch (error) {
+      throw peerErrorAsRunnelError(error, leaderId, this.cluster.nodeUrl(leaderId));
+    }
+  }
 }
 
 /** What the cluster needs of this node's topics. */
 export function clusterHostOf(topics: TopicManager): ClusterHost {
   return {
-    reconcile: (wanted) => topics.reconcile(wanted),
+    reconcile: (wanted, beforeRemove) => topics.reconcile(wanted, beforeRemove),
     lookup: (topic, partition) => topics.find(topic, partition),
   };
+}
+
+/** A leader's coded answer keeps its code; a leader that cannot be reached is NOT_LEADER (retry). */
+function peerErrorAsRunnelError(error: unknown, leaderId: number, leaderUrl: string | null): Error {
+  if (error instanceof PeerRequestError) {
+    const body = (error.body as { error?: Record<string, unknown> } | undefined)?.error;
+    const code = body?.code;
+    if (typeof code === 'string' && code in errorCatalogue && typeof body?.message === 'string') {
+      const { code: _code, message, ...details } = body;
+      return new RunnelError(code as ErrorCode, `node ${leaderId}: ${message as string}`, Object.keys(details).length > 0 ? details : undefined);
+    }
+  }
+  return new RunnelError('NOT_LEADER', `node ${leaderId}, the leader of some of these partitions, did not answer (${(error as Error).message}); retry`, { leaderId, leaderUrl });
 }

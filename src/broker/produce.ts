@@ -33,6 +33,11 @@ export interface ProduceRequest {
   valueFormat?: ValueFormat;
   acks?: Acks;
   idempotencyKey?: string;
+  /**
+   * Sent on by another node (a cluster): every record names its partition, which must be
+   * led here; it is never forwarded again.
+   */
+  isForwarded?: boolean;
 }
 
 export interface RecordOffset {
@@ -98,6 +103,20 @@ export class Producer {
     }
     const acks = request.acks ?? 'all';
     const minInsyncReplicas = Number(topic.effective['min.insync.replicas']);
+    // A cluster: records for partitions led elsewhere go to their leaders (a request to
+    // the topic may hold keys of every partition). Only the topic-level endpoint does
+    // this; a request for one partition, or one already forwarded, gets NOT_LEADER.
+    const forwards = new Map<number, number[]>();
+    if (replication.isClustered && request.partition === undefined && request.isForwarded !== true) {
+      for (const [partition, members] of byPartition) {
+        const leader = topic.partitions[partition].leader;
+        if (leader === replication.nodeId || leader < 0) continue;
+        byPartition.delete(partition);
+        let forwarded = forwards.get(leader);
+        if (forwarded === undefined) forwards.set(leader, (forwarded = []));
+        for (const index of members) forwarded.push(index);
+      }
+    }
     const plans: Array<{ state: PartitionState; batches: Buffer[]; members: number[] }> = [];
     for (const [partition, members] of byPartition) {
       const state = topic.partitions[partition];
@@ -110,8 +129,19 @@ export class Producer {
       plans.push({ state, batches, members });
     }
 
-    // 2. Append every batch (synchronous: no other request interleaves).
+    // 2. Send the other leaders their records, then append every local batch
+    // (synchronous: no other request interleaves).
     const offsets: RecordOffset[] = new Array(request.records.length);
+    const forwarded = [...forwards].map(async ([leader, members]) => {
+      const answer = await replication.forwardProduce(leader, {
+        topic: request.topic,
+        records: members.map((index) => ({ ...request.records[index], partition: partitionOf[index] })),
+        keyFormat,
+        valueFormat,
+        acks,
+      });
+      for (let i = 0; i < members.length; i++) offsets[members[i]] = answer[i];
+    });
     const flushes: Array<Promise<void>> = [];
     const lastOffsets: Array<{ state: PartitionState; lastOffset: number }> = [];
     let appendedBytes = 0;
@@ -135,6 +165,10 @@ export class Producer {
     }
     // 3. Durability: acks=leader|all wait for the fsync that flush.messages/flush.ms asked
     // for; acks=all also for the in-sync replicas (the high watermark passing the records).
+    // Forwarded parts answer after their leader's own wait. A request spanning several
+    // leaders is whole on each leader, not across them: one failing fails the request.
+    const forwardedAll = Promise.all(forwarded);
+    forwardedAll.catch(() => undefined);
     if (acks === 'none') {
       for (const flush of flushes) flush.catch(() => undefined);
     } else {
@@ -144,6 +178,7 @@ export class Producer {
           replication.waitForHighWatermark(state, lastOffset, minInsyncReplicas, REPLICATION_TIMEOUT_MS)));
       }
     }
+    await forwardedAll;
     // Stored once the answer is final: a retry of a request that failed above appends again.
     if (request.idempotencyKey !== undefined && requestHash !== undefined) {
       this.store.putIdempotentResponse(request.topic, request.idempotencyKey, JSON.stringify({ hash: requestHash, offsets }), nowMs);

@@ -5,7 +5,19 @@
  * replica manager (cluster/replication) moves it as followers fetch.
  */
 import { RunnelError } from '../errors.js';
+import type { Acks, RecordOffset } from './produce.js';
+import type { ProduceRecord } from './record-input.js';
+import type { ValueFormat } from '../storage/record-batch.js';
 import type { PartitionState } from './topic-manager.js';
+
+/** Records for partitions another node leads, each naming its partition. */
+export interface ForwardedProduce {
+  topic: string;
+  records: ProduceRecord[];
+  keyFormat: ValueFormat;
+  valueFormat: ValueFormat;
+  acks: Acks;
+}
 
 export interface Replication {
   readonly nodeId: number;
@@ -17,6 +29,8 @@ export interface Replication {
   onAppend(state: PartitionState): void;
   /** acks=all: resolves once the high watermark passed lastOffset (the ISR has the records). */
   waitForHighWatermark(state: PartitionState, lastOffset: number, minInsyncReplicas: number, timeoutMs: number): Promise<void>;
+  /** Sends records to the node that leads their partitions; resolves with their offsets in order. */
+  forwardProduce(leaderId: number, request: ForwardedProduce): Promise<RecordOffset[]>;
 }
 
 export class SingleNodeReplication implements Replication {
@@ -35,6 +49,10 @@ export class SingleNodeReplication implements Replication {
 
   async waitForHighWatermark(): Promise<void> {
     // The leader is the whole ISR: an appended record is committed.
+  }
+
+  async forwardProduce(): Promise<RecordOffset[]> {
+    throw new Error('a single node leads every partition: nothing is forwarded');
   }
 }
 

@@ -275,12 +275,14 @@ export class TopicManager {
    * the same image twice changes nothing the second time. Every node keeps a log for
    * every partition; only replicas ever write to it.
    */
-  reconcile(wanted: ReadonlyMap<string, WantedTopic>): ReconcileResult {
+  reconcile(wanted: ReadonlyMap<string, WantedTopic>, beforeRemove: (state: PartitionState) => void = () => undefined): ReconcileResult {
     const changed: PartitionState[] = [];
     const removed: PartitionState[] = [];
     for (const [name, topic] of [...this.topics]) {
       const target = wanted.get(name);
       if (target === undefined || target.spec.topicId !== topic.record.topicId) {
+        // Replication lets go of the partitions before their logs are deleted.
+        for (const state of topic.partitions) beforeRemove(state);
         removed.push(...topic.partitions);
         this.delete(name);
       }

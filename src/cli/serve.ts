@@ -101,8 +101,10 @@ export async function serve(settings: Settings): Promise<void> {
     }, settings.shutdownTimeoutMs);
     deadline.unref();
     try {
-      await app.close();
+      // Replication first: parked follower fetches and acks=all waits answer at once,
+      // so closing the app does not wait for them.
       await cluster?.stop();
+      await app.close();
       await broker.close();
       app.log.info('stopped cleanly');
       process.exit(0);

@@ -30,7 +30,7 @@ export interface ClusterPeer {
 /** What the node's broker does for the cluster (implemented over TopicManager). */
 export interface ClusterHost {
   /** Makes local topics match the image; returns partitions whose leadership changed and removed ones. */
-  reconcile(topics: ReadonlyMap<string, TopicState>): { changed: ReplicaPartition[]; removed: ReplicaPartition[] };
+  reconcile(topics: ReadonlyMap<string, TopicState>, beforeRemove: (partition: ReplicaPartition) => void): { changed: ReplicaPartition[]; removed: ReplicaPartition[] };
   lookup(topic: string, partition: number): ReplicaPartition | undefined;
 }
 
@@ -141,7 +141,7 @@ export class ClusterNode {
 
   /** Starts after the broker recovered its logs: takes the saved image, then joins the quorum. */
   start(): void {
-    const { changed } = this.options.host.reconcile(this.image.topics);
+    const { changed } = this.options.host.reconcile(this.image.topics, (partition) => this.replicas.onPartitionRemoved(partition));
     for (const partition of changed) this.replicas.onLeadershipChange(partition);
     this.quorum.start();
     const intervalMs = Math.max(50, Math.floor(this.options.nodeSessionTimeoutMs / 6));
@@ -249,10 +249,9 @@ export class ClusterNode {
   private publish(): void {
     let result: { changed: ReplicaPartition[]; removed: ReplicaPartition[] } = { changed: [], removed: [] };
     this.options.store.transaction(() => {
-      result = this.options.host.reconcile(this.image.topics);
+      result = this.options.host.reconcile(this.image.topics, (partition) => this.replicas.onPartitionRemoved(partition));
       this.options.store.setMetadataImage(this.appliedOffset, this.image.toSnapshot());
     });
-    for (const partition of result.removed) this.replicas.onPartitionRemoved(partition);
     for (const partition of result.changed) this.replicas.onLeadershipChange(partition);
     for (const waiter of [...this.appliedWaiters]) {
       if (waiter.offset <= this.appliedOffset) {

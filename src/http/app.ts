@@ -164,7 +164,7 @@ export async function buildApp(options: AppOptions): Promise<RunnelApp> {
   keyRoutes(app, options.broker.keys);
   healthRoutes(app, options.broker, () => isStopping, options.cluster);
   clusterRoutes(app, options.broker, () => advertisedUrl(app), options.cluster);
-  if (options.cluster !== undefined) internalRoutes(app, options.cluster, options.clusterSecret);
+  if (options.cluster !== undefined) internalRoutes(app, options.broker, options.cluster, options.clusterSecret);
   return { app, metrics, streams, isStopping: () => isStopping };
 }
 

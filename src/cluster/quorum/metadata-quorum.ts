@@ -59,7 +59,6 @@ export class MetadataQuorum {
   private readonly pending: PendingProposal[] = [];
   private readonly inFlight = new Map<number, number>();
   private lastSnapshotOffset = 0;
-  private lastAppliedEpoch = 0;
   private lastRole = '';
   private lastLeaderId: number | null = null;
   private isStopped = false;
@@ -80,7 +79,9 @@ export class MetadataQuorum {
       voters: this.options.voters,
       electionTimeoutMs: this.options.electionTimeoutMs,
       fetchTimeoutMs: this.options.electionTimeoutMs * 2,
-      fetchMaxWaitMs: Math.max(50, Math.floor(this.options.electionTimeoutMs / 2)),
+      // A third of the election timeout: a held fetch and its answer come back well
+      // before the follower's election timer (electionTimeoutMs at least) runs out.
+      fetchMaxWaitMs: Math.max(10, Math.floor(this.options.electionTimeoutMs / 3)),
       fetchEntriesMax: 500,
       random: Math.random,
     }, start, Date.now());
@@ -155,7 +156,6 @@ export class MetadataQuorum {
     if (effects.installSnapshot !== undefined) {
       this.options.stateMachine.restore(effects.installSnapshot);
       this.lastSnapshotOffset = effects.installSnapshot.id.endOffset;
-      this.lastAppliedEpoch = effects.installSnapshot.id.epoch;
     }
     this.send(effects.messages);
     this.applyCommitted(core);
@@ -167,17 +167,15 @@ export class MetadataQuorum {
     const { highWatermark } = core.status();
     if (stateMachine.appliedOffset < highWatermark) {
       const entries = core.entries(stateMachine.appliedOffset, highWatermark);
-      if (entries.length > 0) {
-        stateMachine.apply(entries);
-        this.lastAppliedEpoch = entries[entries.length - 1].epoch;
-      }
+      if (entries.length > 0) stateMachine.apply(entries);
     }
     const applied = stateMachine.appliedOffset;
     for (let i = 0; i < this.pending.length;) {
       const proposal = this.pending[i];
       if (proposal.offset < applied) {
         // Committed: but is it ours? An entry of another epoch at that offset means ours was truncated.
-        const [entry] = core.entries(proposal.offset, proposal.offset + 1);
+        // (An entry already in a snapshot was committed; it cannot be told apart any more.)
+        const [entry] = proposal.offset < core.status().logStartOffset ? [] : core.entries(proposal.offset, proposal.offset + 1);
         if (entry === undefined || entry.epoch === proposal.epoch) proposal.resolve(proposal.offset);
         else proposal.reject(new NotLeaderError(core.status().leaderId, core.status().epoch));
         this.pending.splice(i, 1);
@@ -185,9 +183,13 @@ export class MetadataQuorum {
         i += 1;
       }
     }
+    // A snapshot covers committed entries the log still holds (after a restart the
+    // core's high watermark starts at its snapshot and catches up with the leader's).
     const interval = this.options.snapshotIntervalEntries ?? 1000;
-    if (applied - this.lastSnapshotOffset >= interval) {
-      const snapshot: Snapshot = { id: { endOffset: applied, epoch: this.lastAppliedEpoch }, data: stateMachine.snapshotData() };
+    const status = core.status();
+    if (applied - this.lastSnapshotOffset >= interval && applied <= status.highWatermark && applied - 1 >= status.logStartOffset) {
+      const [last] = core.entries(applied - 1, applied);
+      const snapshot: Snapshot = { id: { endOffset: applied, epoch: last.epoch }, data: stateMachine.snapshotData() };
       this.options.store.saveSnapshot(snapshot);
       this.lastSnapshotOffset = applied;
       const effects = core.snapshotTaken(snapshot);

@@ -12,10 +12,12 @@ import { clusterSecretHeader } from '../../cluster/peer-client.js';
 import type { RaftMessage } from '../../cluster/raft/types.js';
 import { RunnelError } from '../../errors.js';
 import { registerReplicationRoutes } from './internal-replication.js';
+import type { Broker } from '../../broker/broker.js';
+import type { ForwardedProduce } from '../../broker/replication.js';
 
 const operations: readonly ControllerOperation[] = ['heartbeat', 'create-topic', 'alter-topic', 'delete-topic', 'alter-partition'];
 
-export function internalRoutes(app: FastifyInstance, cluster: ClusterNode, clusterSecret: string | undefined): void {
+export function internalRoutes(app: FastifyInstance, broker: Broker, cluster: ClusterNode, clusterSecret: string | undefined): void {
   const secret = clusterSecret === undefined || clusterSecret === '' ? undefined : Buffer.from(clusterSecret);
   app.addHook('onRequest', async (request) => {
     if (secret === undefined || !request.url.startsWith('/internal/')) return;
@@ -45,6 +47,29 @@ export function internalRoutes(app: FastifyInstance, cluster: ClusterNode, clust
   }, async (request) => {
     const { operation } = request.params as { operation: ControllerOperation };
     return cluster.handleControllerRequest(operation, request.body);
+  });
+
+  // Records of a topic-level produce that another node took, for partitions led here.
+  app.post('/internal/v1/produce', {
+    schema: {
+      hide: true,
+      body: {
+        type: 'object',
+        required: ['topic', 'records', 'keyFormat', 'valueFormat', 'acks'],
+        properties: {
+          topic: { type: 'string' },
+          records: { type: 'array', minItems: 1, items: { type: 'object', required: ['partition'] } },
+          keyFormat: { type: 'string', enum: ['json', 'string', 'binary'] },
+          valueFormat: { type: 'string', enum: ['json', 'string', 'binary'] },
+          acks: { type: 'string', enum: ['none', 'leader', 'all'] },
+        },
+      },
+    },
+  }, async (request) => {
+    const body = request.body as ForwardedProduce;
+    const result = await broker.producer.produce({ ...body, isForwarded: true });
+    request.server.runnelMetrics.produced(body.topic, result.offsets.length, result.appendedBytes);
+    return { offsets: result.offsets };
   });
 
   registerReplicationRoutes(app, cluster.replicas);
