@@ -21,6 +21,9 @@ import { assert } from '../../util/assert.js';
 /** After a refused AlterPartition, wait this long before proposing again (no hot loop). */
 export const ISR_CHANGE_RETRY_BACKOFF_MS = 200;
 
+/** A follower that fetched this recently counts as fetching now (its fetches park for at most ~500 ms). */
+const FETCHING_NOW_MS = 2_000;
+
 export interface FollowerState {
   readonly replicaId: number;
   /** -1 until the follower fetched from this leader in this epoch. */
@@ -175,10 +178,14 @@ export class PartitionLeaderState {
     }
     // Kafka's isFollowerInSync: the follower holds everything committed and everything
     // this leader's epoch wrote before it, so it cannot lack a record that was acked.
+    // Kafka checks this on the follower's fetch; here it runs on a timer, so the
+    // follower must also be fetching now: a dead one whose old end offset still
+    // reaches the high watermark (nothing was written since) must not be proposed.
     const joining = this.currentReplicas.filter((replicaId) => {
       if (this.currentIsr.includes(replicaId)) return false;
       const follower = this.followers.get(replicaId);
-      return follower !== undefined && follower.logEndOffset >= highWatermark && follower.logEndOffset >= this.leaderEpochStartOffset;
+      return follower !== undefined && follower.logEndOffset >= highWatermark && follower.logEndOffset >= this.leaderEpochStartOffset &&
+        follower.lastFetchMs >= 0 && nowMs - follower.lastFetchMs <= FETCHING_NOW_MS;
     });
     if (joining.length > 0) {
       // One at a time, as Kafka's maybeExpandIsr does.

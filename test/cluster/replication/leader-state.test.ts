@@ -83,6 +83,15 @@ void t.test('a follower joins once it reaches the high watermark and the start o
   t.same(state.isrChangeToPropose(10, 9, 60), { kind: 'expand', isr: [1, 2], replicaIds: [2] }, 'the first eligible replica in replicas order');
 });
 
+void t.test('a follower that stopped fetching is not proposed for the ISR, though its old end offset reaches the high watermark', async (t) => {
+  const state = leaderState({ isr: [1], nowMs: 0 });
+  state.updateFollowerFetch(2, 10, 10, 100);
+  t.same(state.isrChangeToPropose(10, 10, 200), { kind: 'expand', isr: [1, 2], replicaIds: [2] }, 'fetching now: it joins');
+  const quiet = leaderState({ isr: [1], nowMs: 0 });
+  quiet.updateFollowerFetch(2, 10, 10, 100);
+  t.equal(quiet.isrChangeToPropose(10, 10, 100 + 5_000), undefined, 'silent for 5 s (a dead node, fenced out of the ISR): not proposed');
+});
+
 void t.test('while an expansion is in flight the maximal ISR counts the joining follower, and nothing else is proposed', async (t) => {
   const state = leaderState({ isr: [1, 2], nowMs: 0 });
   state.updateFollowerFetch(2, 20, 20, 10);
