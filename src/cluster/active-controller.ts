@@ -82,6 +82,7 @@ export class ActiveController {
         }
         case 'delete-topic': return this.commit(logic.deleteTopic(image, (body as { name: string }).name));
         case 'alter-partition': return this.commit(logic.alterPartition(image, input, nowMs));
+        case 'controlled-shutdown': return this.commit(logic.controlledShutdown(image, (body as { nodeId: number }).nodeId));
       }
     }, operation);
   }

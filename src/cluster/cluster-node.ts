@@ -57,6 +57,8 @@ export interface ClusterStatus {
 
 /** How long an admin request may wait for the controller (election included). */
 export const CONTROLLER_REQUEST_TIMEOUT_MS = 15_000;
+/** How long a stopping node waits for the controller to move its leaderships. */
+const CONTROLLED_SHUTDOWN_TIMEOUT_MS = 3_000;
 
 export class ClusterNode {
   readonly incarnationId = randomBytes(8).toString('base64url');
@@ -209,6 +211,9 @@ export class ClusterNode {
     if (this.isStopped) return;
     this.isStopped = true;
     clearInterval(this.heartbeatTimer);
+    // Controlled shutdown: leaderships move now, not a session timeout from now. Bounded:
+    // without a controller the node stops anyway and is fenced when its session ends.
+    await this.channel.request('controlled-shutdown', { nodeId: this.options.nodeId }, CONTROLLED_SHUTDOWN_TIMEOUT_MS).catch(() => undefined);
     this.controller.stop();
     this.channel.close();
     this.quorum.stop();

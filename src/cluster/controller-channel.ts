@@ -9,7 +9,7 @@
 import { RunnelError } from '../errors.js';
 import { PeerRequestError, type PeerClient } from './peer-client.js';
 
-export type ControllerOperation = 'heartbeat' | 'create-topic' | 'alter-topic' | 'delete-topic' | 'alter-partition';
+export type ControllerOperation = 'heartbeat' | 'create-topic' | 'alter-topic' | 'delete-topic' | 'alter-partition' | 'controlled-shutdown';
 
 export interface ControllerAnswer {
   /** Every record of the decision is below this metadata offset (0: nothing was written). */

@@ -138,6 +138,17 @@ export class ControllerLogic {
     return silentNodeIds.length === 0 ? [] : this.#fence(image, silentNodeIds);
   }
 
+  /**
+   * A node stopping gracefully (Kafka's controlled shutdown): it is fenced now rather
+   * than after its session times out, so its leaderships move to in-sync replicas
+   * while it still answers, and clients see NOT_LEADER naming the new leader at once.
+   */
+  controlledShutdown(image: MetadataImage, nodeId: number): MetadataRecord[] {
+    this.#requireActive();
+    if (!image.isNodeLive(nodeId)) return [];
+    return this.#fence(image, [nodeId]);
+  }
+
   #fence(image: MetadataImage, fencedNodeIds: number[]): MetadataRecord[] {
     const records: MetadataRecord[] = fencedNodeIds.map((nodeId) => ({ type: 'fence-node', nodeId }));
     const fenced = new Set(fencedNodeIds);

@@ -15,7 +15,7 @@ import { registerReplicationRoutes } from './internal-replication.js';
 import type { Broker } from '../../broker/broker.js';
 import type { ForwardedProduce } from '../../broker/replication.js';
 
-const operations: readonly ControllerOperation[] = ['heartbeat', 'create-topic', 'alter-topic', 'delete-topic', 'alter-partition'];
+const operations: readonly ControllerOperation[] = ['heartbeat', 'create-topic', 'alter-topic', 'delete-topic', 'alter-partition', 'controlled-shutdown'];
 
 export function internalRoutes(app: FastifyInstance, broker: Broker, cluster: ClusterNode, clusterSecret: string | undefined): void {
   const secret = clusterSecret === undefined || clusterSecret === '' ? undefined : Buffer.from(clusterSecret);

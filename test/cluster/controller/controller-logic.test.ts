@@ -77,6 +77,15 @@ void t.test('a node silent past the session timeout is fenced, and leadership mo
   t.same(invariantViolations(model.image), []);
 });
 
+void t.test('a controlled shutdown fences the node at once: its leaderships move before it stops answering', async (t) => {
+  const model = threeNodesOneTopic();
+  const records = model.commit(model.logic.controlledShutdown(model.image, 1));
+  t.same(records.map((record) => record.type), ['fence-node', 'partition-change'], 'fenced, then the partition moves');
+  t.same(partitionOf(model, 't', 0), { partition: 0, replicas: [1, 2, 3], isr: [2, 3], leader: 2, leaderEpoch: 1, partitionEpoch: 1 });
+  t.same(model.logic.controlledShutdown(model.image, 1), [], 'asking again (a retried request) writes nothing');
+  t.same(invariantViolations(model.image), []);
+});
+
 void t.test('the fence decision: one fence-node, then one partition-change per partition it was a replica of', async (t) => {
   const model = ClusterModel.started([1, 2, 3], () => 0);
   model.createTopic('a', 3, 2);
