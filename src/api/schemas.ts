@@ -8,7 +8,7 @@ import { limits } from '../limits.js';
 export const errorBodySchema = {
   $id: 'Error',
   type: 'object',
-  description: 'Every error: a stable upper-case code and a human message. OFFSET_OUT_OF_RANGE adds logStartOffset and highWatermark.',
+  description: 'Every error: a stable upper-case code and a human message. OFFSET_OUT_OF_RANGE adds logStartOffset and highWatermark; NOT_LEADER adds leaderId and leaderUrl (null when no leader is known).',
   required: ['error'],
   properties: {
     error: {
@@ -19,6 +19,8 @@ export const errorBodySchema = {
         message: { type: 'string', example: "topic 'orders' does not exist" },
         logStartOffset: { type: 'integer' },
         highWatermark: { type: 'integer' },
+        leaderId: { type: ['integer', 'null'] },
+        leaderUrl: { type: ['string', 'null'] },
       },
     },
   },
