@@ -411,6 +411,30 @@ export class PartitionLog {
   }
 
   /**
+   * Empties the log and restarts it at `offset` (Kafka's truncateFullyAndStartAt): a
+   * follower so far behind that its leader's retention deleted what it needs next
+   * starts over at the leader's logStartOffset. Every offset below `offset` is gone from
+   * this replica, as it is from the leader.
+   */
+  truncateFullyAndStartAt(offset: number, nowMs = Date.now()): void {
+    assert(!this.isClosed, () => `log ${this.directory} is closed`);
+    assert(offset >= 0, () => `log ${this.directory}: cannot start at ${offset}`);
+    // Old segments go first (one may have this very base offset). A crash before the new
+    // one exists leaves an empty directory: the replica fetches, is out of range, and
+    // comes back here.
+    for (const segment of this.segments) segment.delete();
+    this.segments = [LogSegment.create(this.directory, offset, { indexIntervalBytes: this.config.indexIntervalBytes }, nowMs)];
+    this.epochCache.replace([]);
+    this.logStartOffset = offset;
+    this.recoveryPoint = offset;
+    this.flushTarget = Math.min(this.flushTarget, offset);
+    this.settleFlushWaiters(() => 'reject', new Error(`log ${this.directory}: emptied to restart at ${offset} before the records were flushed`));
+    this.highWatermark = offset;
+    this.writeCheckpoint(false);
+    this.checkInvariant();
+  }
+
+  /**
    * Retention: deletes whole segments, oldest first, whose newest record is older than
    * retention.ms, then while the log minus its oldest segment is still at least
    * retention.bytes. Only segments wholly below the high watermark go. An expired

@@ -273,6 +273,34 @@ void t.test('offsetForTimestamp finds the first offset at or after a time below 
   }
 });
 
+void t.test('truncateFullyAndStartAt empties the log and restarts it at an offset past its end, and a reopen keeps that', async (t) => {
+  const { log, directory } = openLog(t);
+  const model = new LogModel();
+  fill(log, model, 41, 60);
+  const start = log.logEndOffset + 500;
+  log.truncateFullyAndStartAt(start);
+  t.same([log.logStartOffset, log.highWatermark, log.logEndOffset], [start, start, start], 'start, high watermark and end all at the new offset');
+  t.same(log.segmentBaseOffsets, [start], 'one empty segment at the new offset');
+  t.same(fs.readdirSync(directory).filter((name) => name.endsWith('.log')), [segmentFileName(start, '.log')], 'the old segment files are gone');
+  t.equal(log.epochCache.latestEpoch(), -1, 'no epoch is left');
+  // A follower appends the leader's batches from there: the batch must start at `start`.
+  const follower = new LogModel();
+  const leader = PartitionLog.open(path.join(makeTempDir(t, 'leader'), 'topic-0'), testConfig());
+  t.teardown(() => leader.closeAbruptly());
+  leader.truncateFullyAndStartAt(start);
+  follower.appendAsLeader(leader, randomSpecs(seededRandom(43), 0), 7);
+  leader.updateHighWatermark(leader.logEndOffset);
+  const bytes = leader.read(start, 1 << 20, leader.logEndOffset);
+  t.ok(bytes !== null);
+  log.appendAsFollower(bytes!);
+  t.equal(log.logEndOffset, leader.logEndOffset, 'a batch starting at the new offset appends');
+  log.updateHighWatermark(log.logEndOffset);
+  log.closeAbruptly();
+  const reopened = PartitionLog.open(directory, testConfig());
+  t.teardown(() => reopened.closeAbruptly());
+  t.same([reopened.logStartOffset, reopened.logEndOffset], [start, leader.logEndOffset], 'a reopen (even with an older persisted start) keeps the new range');
+});
+
 void t.test('truncateTo removes the batch holding the offset and all after it, across segments', async (t) => {
   const { log, directory } = openLog(t);
   const model = new LogModel();

@@ -272,14 +272,19 @@ export class FollowerFetcher {
         return;
       }
       if (entry.error === 'OFFSET_OUT_OF_RANGE') {
-        // Below the leader's logStartOffset (its retention deleted what this log needs
-        // next): Kafka empties the log and restarts it at the leader's logStartOffset,
-        // which PartitionLog cannot do yet. (Ahead of the leader is caught earlier, as a
-        // divergence: every log here has its leader-epoch checkpoint.) Stop until new metadata.
+        if (fetchOffset < entry.logStartOffset) {
+          // Below the leader's logStartOffset (its retention deleted what this log needs
+          // next): as Kafka does, empty the log and restart it at the leader's
+          // logStartOffset; the next fetch asks from there.
+          log.truncateFullyAndStartAt(entry.logStartOffset, nowMs);
+          followed.lastError = undefined;
+          return;
+        }
+        // Ahead of the leader is a divergence the epoch check should have caught: every
+        // log here has its leader-epoch checkpoint. Stop until new metadata.
         followed.state = 'failed';
         this.options.reportError(new Error(`${label}: fetch offset ${fetchOffset} is out of the leader's range ` +
-          `[${entry.logStartOffset}, ${entry.logEndOffset}]; this replica cannot catch up (its log would have to restart at ${entry.logStartOffset})`),
-          `replicating ${label} from node ${this.options.leaderId}`);
+          `[${entry.logStartOffset}, ${entry.logEndOffset}]`), `replicating ${label} from node ${this.options.leaderId}`);
         return;
       }
       // NOT_LEADER, UNKNOWN_LEADER_EPOCH, NOT_REPLICA, UNKNOWN_PARTITION: the leader's

@@ -3,7 +3,7 @@
  * leader that cannot be reached (followers back off 100 ms .. 1 s and resume), a
  * controller that refuses ISR changes (the ISR, and so acks=all, stays as it was until
  * one is accepted), a partition removed from a node, and a follower that fell below the
- * leader's logStartOffset (reported, not replicated: PartitionLog cannot restart a log).
+ * leader's logStartOffset (it empties its log and starts over at the leader's start).
  */
 import t from 'tap';
 import { describeLogs, isInSync, sleep, startCluster, until } from './cluster-support.js';
@@ -57,7 +57,7 @@ void t.test('removing a partition from a node rejects its waiters and stops its 
   await t.rejects(cluster.manager(1).waitForHighWatermark(cluster.leaderNode.partition, 0, 1, 100), { code: 'NOT_LEADER' });
 });
 
-void t.test('a follower below the leader\'s logStartOffset is reported and stops (the log cannot restart yet)', async (t) => {
+void t.test('a follower below the leader\'s logStartOffset empties its log and starts over at the leader\'s start (truncateFullyAndStartAt)', async (t) => {
   const cluster = await startCluster(t, { replicaLagTimeMaxMs: 600, fetchMaxWaitMs: 100 });
   await cluster.stopNode(3);
   for (let i = 0; i < 30; i++) await cluster.produceAcked([`r${i}:${'x'.repeat(200)}`], 2, 5_000);
@@ -70,10 +70,12 @@ void t.test('a follower below the leader\'s logStartOffset is reported and stops
   t.ok(leaderLog.logStartOffset > cluster.log(3).logEndOffset, `the leader starts at ${leaderLog.logStartOffset}, past node 3's end`);
   cluster.node(3).errors = [];
   await cluster.startNode(3);
-  await until(() => cluster.node(3).errors.length > 0, 'node 3 reports it');
-  t.match(cluster.node(3).errors[0], /fetch offset \d+ is out of the leader's range \[\d+, \d+\]; this replica cannot catch up/);
-  t.match(cluster.manager(3).status(), [{ role: 'follower', fetchState: 'failed' }]);
-  await sleep(300);
-  t.equal(cluster.node(3).errors.length, 1, 'reported once, not retried in a loop');
-  t.ok(isInSync(cluster, [1, 2]), 'the other follower is unaffected');
+  await until(() => cluster.log(3).logEndOffset === leaderLog.logEndOffset, () => describeLogs(cluster));
+  t.equal(cluster.log(3).logStartOffset, leaderLog.logStartOffset, "node 3's log now starts where the leader's does");
+  t.same(cluster.log(3).read(leaderLog.logStartOffset, 1 << 20, cluster.log(3).logEndOffset), leaderLog.read(leaderLog.logStartOffset, 1 << 20, leaderLog.logEndOffset),
+    'and holds the same bytes from there');
+  t.same(cluster.node(3).errors, [], 'nothing to report: it caught up');
+  await cluster.produceAcked(['after'], 2, 5_000);
+  await until(() => isInSync(cluster, [1, 2, 3]), () => describeLogs(cluster));
+  t.pass('all three replicas hold the new record, up to the same high watermark');
 });
