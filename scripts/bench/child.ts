@@ -94,6 +94,13 @@ export class ChildHandle {
     return `${this.name} ${status}; last output:\n  ${tail}`;
   }
 
+  /** SIGKILL now, as a crash would end it (no graceful shutdown). Resolves once it is gone. */
+  async kill(): Promise<void> {
+    if (this.hasExited) return;
+    this.child.kill('SIGKILL');
+    await this.exited;
+  }
+
   /** SIGTERM, then SIGKILL if it has not exited after `graceMs`. Resolves once it is gone. */
   async stop(graceMs = 10_000): Promise<void> {
     if (this.hasExited) return;

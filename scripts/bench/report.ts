@@ -8,8 +8,9 @@ import type { TargetResult } from './targets.js';
 
 const HEADERS = ['scenario', 'rec/s', 'MB/s', 'p50 ms', 'p99 ms', 'p999 ms', 'vs Redis'] as const;
 
+/** '-' for rows that are not a throughput (e.g. failover time): their recordsPerSecond is NaN. */
 function formatRecordsPerSecond(value: number): string {
-  return Math.round(value).toLocaleString('en-US');
+  return Number.isFinite(value) ? Math.round(value).toLocaleString('en-US') : '-';
 }
 
 function formatMs(value: number | undefined): string {

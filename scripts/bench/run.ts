@@ -2,7 +2,8 @@
  * `npm run bench -- [--quick] [--only a,b] [--json path]`: runs the selected scenarios
  * over real HTTP against one Runnel node started as a child process (the built CLI,
  * a free loopback port, a temporary data directory), measures Redis Streams the same
- * way when redis-server is on PATH, prints a table on stdout (progress goes to
+ * way when redis-server is on PATH, starts a three-node cluster of its own for the
+ * cluster scenario, prints a table on stdout (progress goes to
  * stderr) and writes every row as JSON to bench-results/<ISO date>.json.
  *
  * Not a test: nothing here asserts timings, and `npm test` never runs it. Every load
@@ -21,6 +22,7 @@ import { formatNotes, formatResultsTable, formatTargets } from './report.js';
 import { RunnelHttp } from './runnel-http.js';
 import { cpuProfileDir, isCpuProfileWanted, startRunnel, type RunnelNode } from './runnel-node.js';
 import type { BenchContext, ResultRow, Scenario } from './scenario.js';
+import { clusterScenario } from './scenarios/cluster.js';
 import { endToEndScenario } from './scenarios/end-to-end.js';
 import { fetchScenario } from './scenarios/fetch.js';
 import { groupScenario } from './scenarios/group.js';
@@ -38,6 +40,7 @@ const SCENARIOS: Record<ScenarioName, Scenario> = {
   'end-to-end': endToEndScenario,
   group: groupScenario,
   redis: redisScenario,
+  cluster: clusterScenario,
 };
 
 /** Connections to the node: the highest concurrency of any row (8) plus the end-to-end consumer's long-poll. */

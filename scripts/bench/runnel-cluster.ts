@@ -1,0 +1,128 @@
+/**
+ * Starts a Runnel cluster for the benchmark: N nodes as child processes (the built
+ * CLI) on free loopback ports, each with its own temporary data directory and the same
+ * --peers list (node i at http://127.0.0.1:<port i>), waits until every node answers
+ * GET /health/ready with 200, and stops them (SIGTERM, SIGKILL after a deadline) and
+ * removes the directories at the end. No proxies: nodes talk to each other directly.
+ *
+ * A node can be SIGKILLed and started again on its data directory and port (the
+ * failover rows). Every child is remembered by child.ts, so an interrupted run kills it.
+ */
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { request } from 'undici';
+import { ChildHandle, freePort, sleep } from './child.js';
+import { runnelCliPath } from './runnel-node.js';
+
+const READY_TIMEOUT_MS = 30_000;
+const READY_POLL_MS = 50;
+
+export interface ClusterNode {
+  nodeId: number;
+  origin: string;
+  port: number;
+  dataDir: string;
+  /** The running process; undefined after kill() until start(). */
+  child: ChildHandle | undefined;
+}
+
+export interface RunnelCluster {
+  nodes: ClusterNode[];
+  node(nodeId: number): ClusterNode;
+  /** SIGKILL; resolves once the process is gone. */
+  kill(nodeId: number): Promise<void>;
+  /** Starts a stopped node again (same data directory and port); resolves once it is ready. */
+  start(nodeId: number): Promise<void>;
+  /** Stops every node and removes the data directories. */
+  stop(): Promise<void>;
+}
+
+async function isReady(origin: string): Promise<boolean> {
+  try {
+    const response = await request(`${origin}/health/ready`, { headersTimeout: 1_000, bodyTimeout: 1_000 });
+    await response.body.dump();
+    return response.statusCode === 200;
+  } catch {
+    return false;
+  }
+}
+
+/** `count` distinct free ports (the kernel could hand the same one out twice in a row). */
+async function distinctFreePorts(count: number): Promise<number[]> {
+  const ports = new Set<number>();
+  for (let attempt = 0; ports.size < count && attempt < count * 10; attempt++) ports.add(await freePort());
+  if (ports.size < count) throw new Error(`could not find ${count} distinct free ports`);
+  return [...ports];
+}
+
+/**
+ * `args` are extra `serve` flags for every node (e.g. the session timeout). Nodes are
+ * started together: none is ready before a majority of the metadata quorum is up.
+ */
+export async function startRunnelCluster(nodeCount: number, args: string[] = []): Promise<RunnelCluster> {
+  const cliPath = runnelCliPath();
+  if (!existsSync(cliPath)) throw new Error(`${cliPath} is missing: run \`npm run build\` first (npm run bench does)`);
+  const ports = await distinctFreePorts(nodeCount);
+  const nodes: ClusterNode[] = [];
+  for (let index = 0; index < nodeCount; index++) {
+    nodes.push({
+      nodeId: index + 1,
+      port: ports[index],
+      origin: `http://127.0.0.1:${ports[index]}`,
+      dataDir: await mkdtemp(path.join(os.tmpdir(), `runnel-bench-node-${index + 1}-`)),
+      child: undefined,
+    });
+  }
+  const peers = nodes.map((node) => `${node.nodeId}@${node.origin}`).join(',');
+  const nodeOf = (nodeId: number): ClusterNode => {
+    const found = nodes.find((node) => node.nodeId === nodeId);
+    if (found === undefined) throw new Error(`no node ${nodeId} in the benchmark cluster`);
+    return found;
+  };
+
+  const spawnNode = (node: ClusterNode): void => {
+    node.child = ChildHandle.spawn(`runnel node ${node.nodeId}`, process.execPath, [
+      cliPath, 'serve', '--host', '127.0.0.1', '--port', String(node.port), '--data-dir', node.dataDir,
+      '--node-id', String(node.nodeId), '--peers', peers, '--log-level', 'warn', ...args,
+    ]);
+  };
+  const waitReady = async (node: ClusterNode): Promise<void> => {
+    const deadline = performance.now() + READY_TIMEOUT_MS;
+    while (performance.now() < deadline) {
+      if (node.child === undefined || node.child.hasExited) throw new Error(`node ${node.nodeId} exited while starting: ${node.child?.describe() ?? 'not started'}`);
+      if (await isReady(node.origin)) return;
+      await sleep(READY_POLL_MS);
+    }
+    throw new Error(`node ${node.nodeId} did not answer GET /health/ready with 200 within ${READY_TIMEOUT_MS} ms; ${node.child?.describe() ?? ''}`);
+  };
+  const stop = async (): Promise<void> => {
+    await Promise.all(nodes.map(async (node) => node.child?.stop()));
+    await Promise.all(nodes.map((node) => rm(node.dataDir, { recursive: true, force: true, maxRetries: 3 })));
+  };
+
+  for (const node of nodes) spawnNode(node);
+  try {
+    await Promise.all(nodes.map(waitReady));
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  return {
+    nodes,
+    node: nodeOf,
+    kill: async (nodeId) => {
+      const node = nodeOf(nodeId);
+      await node.child?.kill();
+      node.child = undefined;
+    },
+    start: async (nodeId) => {
+      const node = nodeOf(nodeId);
+      if (node.child !== undefined && !node.child.hasExited) throw new Error(`node ${nodeId} is already running`);
+      spawnNode(node);
+      await waitReady(node);
+    },
+    stop,
+  };
+}
