@@ -117,6 +117,12 @@ export class GroupCoordinator {
     this.now = options.nowMs ?? Date.now;
   }
 
+  /** True on a single node, and in a cluster where this node leads the partition (knows its real high watermark). */
+  isLocalLeader(state: { leader: number }): boolean {
+    const log = this.offsetsLog();
+    return log === undefined || state.leader === log.nodeId;
+  }
+
   /** The offsets topic in a cluster; undefined on a single node. */
   private offsetsLog(): OffsetsLog | undefined {
     return this.options.offsetsLog?.();
@@ -433,8 +439,7 @@ export class GroupCoordinator {
    */
   private checkOffset(offset: OffsetCommitEntry): void {
     const state = this.topics.partition(offset.topic, offset.partition);
-    const log = this.offsetsLog();
-    const highWatermark = log === undefined || state.leader === log.nodeId ? state.log.highWatermark : Number.MAX_SAFE_INTEGER;
+    const highWatermark = this.isLocalLeader(state) ? state.log.highWatermark : Number.MAX_SAFE_INTEGER;
     if (!Number.isSafeInteger(offset.offset) || offset.offset < 0 || offset.offset > highWatermark) {
       throw new RunnelError('INVALID_OFFSET', `offset ${offset.offset} for ${offset.topic}-${offset.partition} is beyond the log end (${state.log.highWatermark})`);
     }

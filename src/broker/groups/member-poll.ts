@@ -6,7 +6,8 @@
  * Positions: where the member's previous poll left each partition; for a partition it
  * has just been given, the group's committed offset, else auto.offset.reset (earliest
  * or latest, chosen at join). A position outside [logStartOffset, highWatermark] is
- * reset the same way, as Kafka's consumer does.
+ * reset the same way, as Kafka's consumer does (in a cluster, past the high watermark
+ * only where this node leads the partition: elsewhere that just means not yet here).
  * autoCommit: the positions a poll delivered are committed when the member polls
  * again (Kafka's enable.auto.commit), so a member that dies mid-batch has its records
  * delivered again to the next owner: at-least-once, never skipped.
@@ -191,7 +192,11 @@ export class MemberPoller {
   private positionOf(entry: GroupEntry, member: Member, progress: MemberProgress, key: PartitionKey, state: PartitionState): number {
     const { log } = state;
     let position = progress.positions.get(key) ?? this.coordinator.committed(entry, key)?.offset;
-    if (position === undefined || position < log.logStartOffset || position > log.highWatermark) {
+    // A follower's high watermark trails its leader's by a fetch, so in a cluster a
+    // position past it is only early: it waits there. Resetting it would rewind the
+    // member (earliest) and an auto-commit would then move the group's offset back.
+    const isPastEnd = position !== undefined && position > log.highWatermark && this.coordinator.isLocalLeader(state);
+    if (position === undefined || position < log.logStartOffset || isPastEnd) {
       position = member.autoOffsetReset === 'earliest' ? log.logStartOffset : log.highWatermark;
     }
     progress.positions.set(key, position);

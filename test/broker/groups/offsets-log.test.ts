@@ -194,3 +194,60 @@ void t.test('without the offsets topic a cluster node answers NOT_READY; a singl
   broker.replication = clusterReplication();
   t.throws(() => broker.offsetsLog.requireCoordinator('anything'), { code: 'NOT_READY', message: /creating its offsets topic/ });
 });
+
+void t.test('in a cluster deleting or expiring a group writes tombstones first; the coordinator then forgets it', async (t) => {
+  const directory = fs.mkdtempSync(path.join(os.tmpdir(), 'runnel-offsets-'));
+  t.teardown(() => fs.rmSync(directory, { recursive: true, force: true }));
+  const broker = Broker.open({ dataDir: directory, nodeId: 1, topicDefaults: {}, defaultPartitionCount: 1, retentionCheckIntervalMs: 300_000, offsetsRetentionMs: 1000 });
+  t.teardown(() => broker.close());
+  broker.topics.create({ name: 'orders', partitions: 2 });
+  broker.topics.create({ name: OFFSETS_TOPIC, partitions: OFFSETS_TOPIC_PARTITIONS });
+  broker.replication = clusterReplication();
+  await broker.producer.produce({ topic: 'orders', partition: 0, records: [{ value: 1 }, { value: 2 }] });
+  const keysIn = (state: PartitionState): Array<[string, boolean]> => {
+    const batches = state.log.read(0, 1 << 20, state.log.highWatermark);
+    if (batches === null) return [];
+    const records = [];
+    for (let at = 0; at < batches.length;) {
+      const size = batches.readInt32BE(at + 8) + 12;
+      records.push(...decodeRecords(batches, at));
+      at += size;
+    }
+    return records.map((record) => [record.key?.toString() ?? '', record.value === null]);
+  };
+
+  for (const group of ['to-delete', 'to-expire']) {
+    broker.offsetsLog.requireCoordinator(group);
+    await broker.groups.commit(group, { offsets: [{ topic: 'orders', partition: 0, offset: 2 }] });
+  }
+  await broker.groups.delete('to-delete');
+  t.same(keysIn(offsetsPartition(broker, 'to-delete')).slice(-2), [[offsetKey('to-delete', 'orders', 0), true], [groupKey('to-delete'), true]], 'delete: an offset tombstone and a group tombstone');
+  t.notOk(broker.groups.list().some((entry) => entry.groupId === 'to-delete'), 'then the group is gone');
+
+  t.same(broker.groups.expireOffsets(Date.now() + 60_000), ['to-expire'], 'expiry begins for the group this node coordinates');
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  t.same(keysIn(offsetsPartition(broker, 'to-expire')).slice(-2), [[offsetKey('to-expire', 'orders', 0), true], [groupKey('to-expire'), true]], 'expiry: tombstones too');
+  t.notOk(broker.groups.list().some((entry) => entry.groupId === 'to-expire'), 'then the group is gone');
+});
+
+void t.test('a member polling a partition this node follows waits at a committed offset past the local high watermark instead of resetting', async (t) => {
+  const { broker } = openBroker(t);
+  t.teardown(() => broker.close());
+  broker.replication = clusterReplication();
+  await broker.producer.produce({ topic: 'orders', partition: 0, records: Array.from({ length: 10 }, (_, i) => ({ value: i })) });
+  const group = 'followers';
+  broker.offsetsLog.requireCoordinator(group);
+  await broker.groups.commit(group, { offsets: [{ topic: 'orders', partition: 0, offset: 8 }] });
+  // Node 2 leads orders-0 now; this replica has not yet learnt that the high watermark reached 8.
+  const orders = broker.topics.partition('orders', 0);
+  orders.leader = 2;
+  orders.log.updateHighWatermark(5);
+  const member = broker.groups.join(group, { subscription: { topics: ['orders'] }, autoOffsetReset: 'earliest' });
+  const first = await broker.poller.poll(group, member.memberId, { waitMs: 0, autoCommit: true });
+  t.same(first.partitions.filter((polled) => polled.partition === 0), [], 'nothing to read yet at offset 8');
+  await broker.poller.poll(group, member.memberId, { waitMs: 0, autoCommit: true, ack: first.pollId });
+  t.same(broker.groups.offsets(group).find((view) => view.partition === 0)?.offset, 8, 'the committed offset did not move back (earliest would have rewound it to 0)');
+  orders.log.updateHighWatermark(10);
+  const caughtUp = await broker.poller.poll(group, member.memberId, { waitMs: 0, autoCommit: true });
+  t.equal(caughtUp.partitions.find((polled) => polled.partition === 0)?.startOffset, 8, 'once the high watermark passes it, reading starts at the committed offset');
+});
