@@ -39,7 +39,7 @@ export const errorCatalogue = {
   NOT_READY: { status: 503, description: 'The node is starting or stopping and cannot serve this request now.' },
   NOT_ENOUGH_REPLICAS: { status: 503, description: "Fewer in-sync replicas than the topic's min.insync.replicas; retry later." },
   NOT_LEADER: { status: 503, description: "This node does not lead the partition; the body names the leader's id and URL (leaderId, leaderUrl) when one is known." },
-  NOT_CONTROLLER: { status: 503, description: 'Internal: this node is not the active controller; the body names the node that is (controllerId, controllerUrl) when one is known.' },
+  NOT_CONTROLLER: { status: 503, description: 'No active controller answered in time (an election, or most nodes down): topic changes wait for one. Node-to-node requests to a node that is not the controller get it too, naming the one that is (controllerId).' },
   REQUEST_TIMED_OUT: { status: 503, description: 'The in-sync replicas did not confirm the write in time; it may or may not be committed. Retry with the same Idempotency-Key.' },
 } as const satisfies Record<string, { status: number; description: string }>;
 

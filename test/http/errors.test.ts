@@ -42,7 +42,7 @@ const exercisedElsewhere: Partial<Record<ErrorCode, string>> = {
 
 /** No request of a healthy single node produces these. */
 const notReachable: Partial<Record<ErrorCode, string>> = {
-  NOT_CONTROLLER: 'only node-to-node requests (/internal) get it; a public request to any node is forwarded to the controller and retried',
+  NOT_CONTROLLER: 'a topic change in a cluster that elects no controller within 15 s (most nodes down); node-to-node requests get it at once. Not exercised: it takes the 15 s deadline',
   INTERNAL_ERROR: 'only an unexpected failure (a broken disk, a bug) produces it; no well-formed or malformed request does',
   NOT_READY: "nothing produces it yet: a stopping node answers with Fastify's own 503 body (return503OnClosing in src/http/app.ts; see health-docs.test.ts)",
 };

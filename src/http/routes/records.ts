@@ -11,7 +11,7 @@ import {
 } from '../../api/schemas.js';
 import { streamPartition, type StreamRegistry } from '../stream.js';
 
-const produceErrors = errorResponses('INVALID_JSON', 'INVALID_TOPIC_NAME', 'INVALID_RECORD', 'TOPIC_NOT_FOUND', 'PARTITION_NOT_FOUND', 'IDEMPOTENCY_KEY_REUSED', 'REQUEST_TOO_LARGE', 'RECORD_TOO_LARGE', 'UNSUPPORTED_MEDIA_TYPE');
+const produceErrors = errorResponses('INVALID_JSON', 'INVALID_TOPIC_NAME', 'INVALID_RECORD', 'TOPIC_NOT_FOUND', 'PARTITION_NOT_FOUND', 'IDEMPOTENCY_KEY_REUSED', 'REQUEST_TOO_LARGE', 'RECORD_TOO_LARGE', 'UNSUPPORTED_MEDIA_TYPE', 'NOT_LEADER', 'NOT_ENOUGH_REPLICAS', 'REQUEST_TIMED_OUT');
 
 const produceDescription = 'Appends records: one batch per partition, the request whole or not at all. Body: application/json `{"records":[...], "keyFormat", "valueFormat"}` or application/x-ndjson (one record object per line, formats in the query). The answer lists partition, offset and timestamp per record in request order.';
 
@@ -100,7 +100,7 @@ export function recordRoutes(app: FastifyInstance, broker: Broker, streams: Stre
       },
       response: {
         200: { ...fetchResponseSchema, description: 'Records (JSON), or a live stream for Accept: text/event-stream / application/x-ndjson.' },
-        ...errorResponses('INVALID_TOPIC_NAME', 'INVALID_OFFSET', 'TOPIC_NOT_FOUND', 'PARTITION_NOT_FOUND', 'OFFSET_OUT_OF_RANGE', 'TOO_MANY_WAITERS'),
+        ...errorResponses('INVALID_TOPIC_NAME', 'INVALID_OFFSET', 'TOPIC_NOT_FOUND', 'PARTITION_NOT_FOUND', 'OFFSET_OUT_OF_RANGE', 'TOO_MANY_WAITERS', 'NOT_LEADER'),
       },
     },
   }, async (request, reply) => {
@@ -150,7 +150,7 @@ export function recordRoutes(app: FastifyInstance, broker: Broker, streams: Stre
       querystring: partitionOffsetsQuerySchema,
       response: {
         200: partitionOffsetsSchema,
-        ...errorResponses('INVALID_TOPIC_NAME', 'TOPIC_NOT_FOUND', 'PARTITION_NOT_FOUND'),
+        ...errorResponses('INVALID_TOPIC_NAME', 'TOPIC_NOT_FOUND', 'PARTITION_NOT_FOUND', 'NOT_LEADER'),
       },
     },
   }, async (request) => {
