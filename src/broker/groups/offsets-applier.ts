@@ -17,7 +17,7 @@
  * topicWaitMs so the metadata can catch up; after that the record is skipped: its
  * topic was deleted (or re-created) and its offsets went with it.
  */
-import type { CommittedOffset, GroupStore } from '../../meta/group-store.js';
+import type { AppliedPosition, CommittedOffset, GroupStore } from '../../meta/group-store.js';
 import type { PartitionLog } from '../../storage/partition-log.js';
 import { decodeRecords, readBatchHeader } from '../../storage/record-batch.js';
 import { decodeOffsetsRecord } from './offsets-records.js';
@@ -58,6 +58,8 @@ export class OffsetsApplier {
   private readonly now: () => number;
   /** Per offsets partition: since when a record of an unknown topic has held it back. */
   private readonly heldSinceMs = new Map<number, { offset: number; sinceMs: number }>();
+  /** Per offsets partition: the position as saved in SQLite. */
+  private readonly positions = new Map<number, AppliedPosition>();
 
   constructor(private readonly options: OffsetsApplierOptions) {
     this.topicWaitMs = options.topicWaitMs ?? 10_000;
@@ -67,7 +69,7 @@ export class OffsetsApplier {
 
   /** The next offset to apply in this partition of the offsets topic (whose id is topicId). */
   position(partition: number, topicId: string, log: PartitionLog): number {
-    const saved = this.options.store.appliedPosition(partition);
+    const saved = this.saved(partition);
     // A re-created offsets topic starts over; so does a partition never applied.
     let position = saved === undefined || saved.topicId !== topicId ? log.logStartOffset : saved.appliedOffset;
     if (position > log.logEndOffset) {
@@ -81,10 +83,23 @@ export class OffsetsApplier {
     return Math.max(position, log.logStartOffset);
   }
 
+  /** The saved position, read from SQLite once and then kept (this applier is its only writer). */
+  private saved(partition: number): AppliedPosition | undefined {
+    let saved = this.positions.get(partition);
+    if (saved === undefined) {
+      saved = this.options.store.appliedPosition(partition);
+      if (saved !== undefined) this.positions.set(partition, saved);
+    }
+    return saved;
+  }
+
   /** Applies records of the partition from the saved position up to (not including) upToOffset. */
   apply(partition: number, topicId: string, log: PartitionLog, upToOffset: number): ApplyResult {
     const start = this.position(partition, topicId, log);
     const end = Math.min(upToOffset, log.logEndOffset);
+    const saved = this.saved(partition);
+    // The common tick: nothing new. No transaction, no write.
+    if (start >= end && saved?.topicId === topicId && saved.appliedOffset === start) return { appliedOffset: start, recordCount: 0, isHeldBack: false };
     let next = start;
     let recordCount = 0;
     let isHeldBack = false;
@@ -110,10 +125,9 @@ export class OffsetsApplier {
           at += header.sizeBytes;
         }
       }
-      if (next !== start || store.appliedPosition(partition)?.topicId !== topicId) {
-        store.setAppliedPosition(partition, { topicId, appliedOffset: next });
-      }
+      if (saved?.topicId !== topicId || saved.appliedOffset !== next) store.setAppliedPosition(partition, { topicId, appliedOffset: next });
     });
+    this.positions.set(partition, { topicId, appliedOffset: next });
     return { appliedOffset: next, recordCount, isHeldBack };
   }
 

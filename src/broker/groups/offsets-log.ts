@@ -61,6 +61,8 @@ export class ClusterOffsetsLog implements OffsetsLog {
   /** Offsets partitions this node coordinates: partition -> the leader epoch it loaded at. */
   private readonly coordinating = new Map<number, number>();
   private timer: NodeJS.Timeout | undefined;
+  /** Members restored from SQLite at start belong to whoever coordinated before: dropped once, at the first tick. */
+  private hasDroppedRestoredMembers = false;
 
   constructor(private readonly options: ClusterOffsetsLogOptions) {
     this.applier = new OffsetsApplier({
@@ -109,6 +111,10 @@ export class ClusterOffsetsLog implements OffsetsLog {
     const partitions = this.partitions();
     if (partitions === undefined) return;
     const { nodeId } = this;
+    if (!this.hasDroppedRestoredMembers) {
+      this.hasDroppedRestoredMembers = true;
+      this.options.coordinator.dropMembers((groupId) => partitions[offsetsPartitionOf(groupId, partitions.length)].leader !== nodeId);
+    }
     for (const state of partitions) {
       const loadedEpoch = this.coordinating.get(state.partition);
       const isLeader = state.leader === nodeId;
