@@ -61,6 +61,9 @@ const BATCH_OVERHEAD_BYTES = 61;
 const REPLICATION_TIMEOUT_MS = 30_000;
 
 export class Producer {
+  /** Requests with an Idempotency-Key still waiting for their answer, by topic and key. */
+  private readonly running = new Map<string, { hash: string; promise: Promise<ProduceResult> }>();
+
   constructor(
     private readonly topics: TopicManager,
     private readonly store: MetadataStore,
@@ -73,12 +76,36 @@ export class Producer {
     if (request.records.length > limits.produceRecordCountMax) {
       throw new RunnelError('INVALID_REQUEST', `a request may hold at most ${limits.produceRecordCountMax} records`);
     }
-    let requestHash: string | undefined;
-    if (request.idempotencyKey !== undefined) {
-      requestHash = hashRequest(request);
+    if (request.idempotencyKey === undefined) return this.append(topic, request, undefined);
+    const requestHash = hashRequest(request);
+    const id = `${request.topic}\n${request.idempotencyKey}`;
+    // The answer is stored once final (after the ISR's acknowledgement); a retry that
+    // arrives while the first attempt is still waiting waits for it and replays its answer.
+    for (;;) {
       const replay = this.replay(request.topic, request.idempotencyKey, requestHash);
       if (replay !== undefined) return { offsets: replay, isReplay: true, appendedBytes: 0 };
+      const running = this.running.get(id);
+      if (running === undefined) break;
+      if (running.hash !== requestHash) {
+        throw new RunnelError('IDEMPOTENCY_KEY_REUSED', `Idempotency-Key '${request.idempotencyKey}' was used for a different request`);
+      }
+      try {
+        const result = await running.promise;
+        return { offsets: result.offsets, isReplay: true, appendedBytes: 0 };
+      } catch {
+        // The first attempt failed (nothing stored): one of its waiters appends now.
+      }
     }
+    const promise = this.append(topic, request, requestHash);
+    this.running.set(id, { hash: requestHash, promise });
+    try {
+      return await promise;
+    } finally {
+      if (this.running.get(id)?.promise === promise) this.running.delete(id);
+    }
+  }
+
+  private async append(topic: Topic, request: ProduceRequest, requestHash: string | undefined): Promise<ProduceResult> {
     const keyFormat = request.keyFormat ?? 'string';
     const valueFormat = request.valueFormat ?? 'json';
     const nowMs = Date.now();
