@@ -626,7 +626,9 @@ export class GroupCoordinator {
       entry.persistedVersion = entry.group.version;
     }
     this.store.commitOffsets(groupId, [committed]);
-    this.remember(entry, [committed], this.topicMetadata());
+    // remember() for one offset, without building every topic's metadata per record.
+    entry.offsets.set(key, committed);
+    if (this.topics.find(topic, partition) !== undefined) this.offsetTopicIds.set(topic, this.topics.get(topic).record.topicId);
     entry.lastCommitMs = Math.max(entry.lastCommitMs, committed.committedAtMs);
   }
 
