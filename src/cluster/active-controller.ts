@@ -110,7 +110,9 @@ export class ActiveController {
         name: OFFSETS_TOPIC,
         partitions: OFFSETS_TOPIC_PARTITIONS,
         replicationFactor: offsetsReplicationFactor,
-        configs: { 'min.insync.replicas': String(Math.min(2, offsetsReplicationFactor)) },
+        // Kept forever: commits are never compacted away yet, and a new replica must be
+        // able to rebuild every group's offsets from the log.
+        configs: { 'min.insync.replicas': String(Math.min(2, offsetsReplicationFactor)), 'retention.ms': '-1' },
       }, nowMs));
     }
     if (nowMs - this.lastPreferredCheckMs >= PREFERRED_LEADER_INTERVAL_MS) {
