@@ -11,16 +11,25 @@
  * election). Followers pull; the leader learns what each voter holds from the
  * fetchOffset of its fetches, which is how KRaft replaces Raft's AppendEntries acks.
  *
+ * Elections start with a pre-vote round (KIP-996): a node whose election timer fires
+ * keeps its role, epoch and vote, and asks every voter whether it would vote for it
+ * in the next epoch. A voter says yes only if the node's log is at least as up to date
+ * as its own and it has not heard from a leader within electionTimeoutMs; only with a
+ * majority of yeses does the node raise its epoch and stand as a candidate. So a node
+ * cut off by a partition, or whose event loop stalled while the others kept hearing
+ * from their leader, cannot raise the epoch and depose a healthy leader.
+ *
  * Timers are deadlines compared with the `nowMs` of each call; the runtime calls tick()
  * often (a tenth of fetchMaxWaitMs is plenty) so that they fire on time.
  */
 import { assert } from '../../util/assert.js';
 import { FollowerState } from './follower-state.js';
 import { LeaderState } from './leader-state.js';
+import { PreVoteState } from './pre-vote-state.js';
 import { RaftLog } from './raft-log.js';
 import {
   NotLeaderError,
-  type BeginEpochRequest, type FetchRequest, type FetchResponse, type FetchSnapshotRequest, type FetchSnapshotResponse,
+  type BeginEpochRequest, type BeginEpochResponse, type FetchRequest, type FetchResponse, type FetchSnapshotRequest, type FetchSnapshotResponse,
   type LogEntry, type RaftEffects, type RaftMessage, type RaftOptions, type RaftRole, type RaftStartState, type RaftStatus,
   type Snapshot, type SnapshotId, type VoteRequest, type VoteResponse,
 } from './types.js';
@@ -48,6 +57,17 @@ export class RaftCore {
   #electionDeadlineMs = 0;
 
   readonly #votesGranted = new Set<number>();
+
+  /** The pre-vote round in progress (KIP-996), or null; any change of role or epoch ends it. */
+  #preVote: PreVoteState | null = null;
+  /** The last round's id: ids only grow, so an answer to an older round never matches. */
+  #preVoteRoundLast = 0;
+  /**
+   * When this node last heard from the leader it follows (an answered fetch or snapshot
+   * fetch, or the leader's begin-epoch); null: not since it started. A voter that heard
+   * from a leader within electionTimeoutMs refuses pre-votes (KIP-996's fetch timeout rule).
+   */
+  #leaderContactMs: number | null = null;
 
   /** Set while this node leads its epoch (role 'leader'). */
   #leader: LeaderState | null = null;
@@ -122,16 +142,23 @@ export class RaftCore {
         break;
       case 'follower':
         // KIP-595: no answer from the leader for an election timeout, so it may be gone.
+        // KIP-996: ask first; meanwhile keep fetching, since an answer proves it is not.
+        if (nowMs >= this.#electionDeadlineMs) this.#startPreVote(nowMs);
+        if (this.#follower !== null) this.#tickFollowerFetch(this.#follower, nowMs);
+        break;
+      case 'candidate':
         if (nowMs >= this.#electionDeadlineMs) {
-          this.#becomeCandidate(nowMs);
-        } else {
-          this.#tickFollowerFetch(this.#follower!, nowMs);
+          // KIP-996 (a candidate's timeout leads to a new pre-vote): this epoch's election
+          // is over, split or unanswered, and votes for it arriving late no longer count.
+          // Unattached keeps the persisted vote for itself, so no other vote goes out in it.
+          this.#leaveRole();
+          this.#role = 'unattached';
+          this.#startPreVote(nowMs);
         }
         break;
       case 'unattached':
-      case 'candidate':
       case 'resigned':
-        if (nowMs >= this.#electionDeadlineMs) this.#becomeCandidate(nowMs);
+        if (nowMs >= this.#electionDeadlineMs) this.#startPreVote(nowMs);
         break;
     }
     return this.#end();
@@ -144,7 +171,11 @@ export class RaftCore {
       return this.#end();
     }
     // Raft: any message from a newer epoch makes this node step down to that epoch first.
-    if (message.epoch > this.#epoch) this.#becomeUnattached(message.epoch, nowMs);
+    // Not a pre-vote (KIP-996): its epoch is one the sender has not entered, and a
+    // pre-vote changes nothing here, or a node that cannot win would still depose the leader.
+    if (message.epoch > this.#epoch && !(message.type === 'vote-request' && message.isPreVote === true)) {
+      this.#becomeUnattached(message.epoch, nowMs);
+    }
     switch (message.type) {
       case 'vote-request':
         this.#onVoteRequest(message, nowMs);
@@ -154,6 +185,9 @@ export class RaftCore {
         break;
       case 'begin-epoch':
         this.#onBeginEpoch(message, nowMs);
+        break;
+      case 'begin-epoch-response':
+        this.#onBeginEpochResponse(message, nowMs);
         break;
       case 'fetch-request':
         this.#onFetchRequest(message, nowMs);
@@ -242,6 +276,7 @@ export class RaftCore {
 
   #leaveRole(): void {
     this.#votesGranted.clear();
+    this.#preVote = null;
     // Parked fetches are dropped, not answered: their followers retry and learn the new state.
     this.#leader = null;
     this.#follower = null;
@@ -318,7 +353,81 @@ export class RaftCore {
 
   // ---- votes ----
 
+  /**
+   * KIP-996 pre-vote: asks every voter whether it would vote for this node in epoch + 1,
+   * changing nothing of its own (epoch, vote, role). A round that does not reach a
+   * majority simply ends when the new randomised election timeout fires: another round
+   * starts then, so a node cut off from the others asks again and again at one epoch.
+   */
+  #startPreVote(nowMs: number): void {
+    this.#resetElectionTimer(nowMs);
+    const round = Math.max(nowMs, this.#preVoteRoundLast + 1);
+    this.#preVoteRoundLast = round;
+    const preVote = new PreVoteState(round, this.#nodeId);
+    // A lone voter needs nobody's pre-vote either.
+    if (preVote.grantedCount >= this.#majority) {
+      this.#becomeCandidate(nowMs);
+      return;
+    }
+    this.#preVote = preVote;
+    const lastEpoch = this.#log.lastEpoch;
+    const logEndOffset = this.#log.logEndOffset;
+    for (const voterId of this.#voterIds) {
+      if (voterId === this.#nodeId) continue;
+      this.#send({
+        type: 'vote-request', from: this.#nodeId, to: voterId, epoch: this.#epoch + 1, lastEpoch, logEndOffset,
+        isPreVote: true, preVoteRound: round,
+      });
+    }
+  }
+
+  /**
+   * A pre-vote is answered from the current state and changes none of it: no step-down
+   * to its epoch, no vote recorded, no timer reset. Granted only for an epoch this node
+   * has not reached, to a log at least as up to date, when no leader is known to be alive.
+   */
+  #onPreVoteRequest(request: VoteRequest, nowMs: number): void {
+    const isGranted = request.epoch > this.#epoch && !this.#hasHeardFromLeader(nowMs)
+      && this.#isUpToDate(request.lastEpoch, request.logEndOffset);
+    const response: VoteResponse = {
+      type: 'vote-response', from: this.#nodeId, to: request.from, epoch: this.#epoch, isGranted, leaderId: this.#leaderId,
+      isPreVote: true,
+    };
+    if (request.preVoteRound !== undefined) response.preVoteRound = request.preVoteRound;
+    this.#send(response);
+  }
+
+  /** KIP-996's fetch timeout rule: this node leads, or its leader answered within electionTimeoutMs. */
+  #hasHeardFromLeader(nowMs: number): boolean {
+    if (this.#role === 'leader') return true;
+    return this.#leaderContactMs !== null && nowMs - this.#leaderContactMs < this.#options.electionTimeoutMs;
+  }
+
+  /** The leader this node follows answered: it is alive, so the election timer restarts and a pre-vote round ends. */
+  #heardFromLeader(nowMs: number): void {
+    this.#leaderContactMs = nowMs;
+    this.#preVote = null;
+    this.#resetElectionTimer(nowMs);
+  }
+
+  #onPreVoteResponse(response: VoteResponse, nowMs: number): void {
+    if (!response.isGranted) {
+      // A refusal naming the leader of our epoch (a node back from a partition) lets us follow it.
+      if (response.epoch === this.#epoch) this.#learnLeader(response.leaderId, nowMs);
+      return;
+    }
+    const preVote = this.#preVote;
+    // Only grants of the round in progress count: an answer to an older round (delayed,
+    // duplicated, or from before a change of epoch or role) may no longer hold.
+    if (preVote === null || !preVote.granted(response.from, response.preVoteRound)) return;
+    if (preVote.grantedCount >= this.#majority) this.#becomeCandidate(nowMs);
+  }
+
   #onVoteRequest(request: VoteRequest, nowMs: number): void {
+    if (request.isPreVote === true) {
+      this.#onPreVoteRequest(request, nowMs);
+      return;
+    }
     if (request.epoch === this.#epoch && this.#votedFor === null && this.#leaderId === null && this.#role === 'unattached'
       && this.#isUpToDate(request.lastEpoch, request.logEndOffset)) {
       // The vote is persisted (effects order) before the response leaves: one vote per epoch survives a crash.
@@ -339,6 +448,10 @@ export class RaftCore {
   }
 
   #onVoteResponse(response: VoteResponse, nowMs: number): void {
+    if (response.isPreVote === true) {
+      this.#onPreVoteResponse(response, nowMs);
+      return;
+    }
     if (response.epoch !== this.#epoch) return;
     if (this.#role !== 'candidate') {
       this.#learnLeader(response.leaderId, nowMs);
@@ -353,15 +466,26 @@ export class RaftCore {
   }
 
   #onBeginEpoch(request: BeginEpochRequest, nowMs: number): void {
-    if (request.epoch !== this.#epoch || request.leaderId !== request.from) return;
+    if (request.epoch < this.#epoch) {
+      // A leader of an older epoch: tell it ours, or a voter that entered an epoch the
+      // leader never saw would stay out for good now that pre-votes depose nobody.
+      this.#send({ type: 'begin-epoch-response', from: this.#nodeId, to: request.from, epoch: this.#epoch, leaderId: this.#leaderId });
+      return;
+    }
+    if (request.leaderId !== request.from) return;
     const follower = this.#follower;
     if (follower !== null && follower.leaderId === request.from) {
       // The leader re-announces itself to a voter it has not heard from: our fetches may be lost.
-      this.#resetElectionTimer(nowMs);
+      this.#heardFromLeader(nowMs);
       if (follower.snapshotIdInFlight === null) this.#sendFetch(follower, nowMs);
       return;
     }
     this.#learnLeader(request.leaderId, nowMs);
+  }
+
+  /** receive() already stepped down to a newer epoch; the voter may also know who leads it. */
+  #onBeginEpochResponse(response: BeginEpochResponse, nowMs: number): void {
+    if (response.epoch === this.#epoch) this.#learnLeader(response.leaderId, nowMs);
   }
 
   // ---- the leader's side of fetching ----
@@ -523,7 +647,7 @@ export class RaftCore {
       return;
     }
     follower.answered();
-    this.#resetElectionTimer(nowMs);
+    this.#heardFromLeader(nowMs);
     if (response.divergingEpoch !== undefined) {
       this.#truncateToDivergence(response.divergingEpoch.epoch, response.divergingEpoch.endOffset);
     } else if (response.snapshotId !== undefined) {
@@ -570,7 +694,7 @@ export class RaftCore {
     }
     if (!follower.isAnswerToSnapshotFetch(response)) return;
     follower.answered();
-    this.#resetElectionTimer(nowMs);
+    this.#heardFromLeader(nowMs);
     const snapshot = response.snapshot;
     // The snapshot replaces the whole log unless the log already holds its last entry
     // (same offset, same epoch: by log matching, everything it covers). A log that ends

@@ -47,11 +47,29 @@ interface Envelope {
   epoch: number;
 }
 
-/** A candidate asks for a vote (KIP-595 Vote). lastEpoch/logEndOffset: the candidate's log. */
+/**
+ * A candidate asks for a vote (KIP-595 Vote). lastEpoch/logEndOffset: the candidate's log.
+ *
+ * With isPreVote (KIP-996 pre-vote) it only asks "would you vote for me in `epoch`?":
+ * `epoch` is then the sender's epoch + 1, an epoch it has not entered. Neither side
+ * changes state for it: the sender keeps its epoch and vote, and the voter neither
+ * adopts that epoch nor records a vote. Only a node granted a majority of pre-votes
+ * raises its epoch and asks for real votes, so a node that cannot win (cut off, or
+ * stalled while the others still hear from their leader) no longer raises the epoch
+ * and deposes a healthy leader.
+ */
 export interface VoteRequest extends Envelope {
   type: 'vote-request';
   lastEpoch: number;
   logEndOffset: number;
+  /** KIP-996: a pre-vote (absent: a real vote, as before pre-vote existed). */
+  isPreVote?: boolean;
+  /**
+   * Pre-vote only: names the sender's pre-vote round; the voter echoes it so that an
+   * answer to an older round (delayed or duplicated by the network) is not counted.
+   * Opaque to the voter.
+   */
+  preVoteRound?: number;
 }
 
 export interface VoteResponse extends Envelope {
@@ -59,12 +77,36 @@ export interface VoteResponse extends Envelope {
   isGranted: boolean;
   /** The leader of `epoch`, when the voter knows one (the candidate then follows it). */
   leaderId: number | null;
+  /**
+   * KIP-996: the answer to a pre-vote. Granted when the candidate's log is at least as
+   * up to date as the voter's and the voter has not heard from a leader within
+   * electionTimeoutMs (it is not the leader, and no fetch of its own was answered).
+   * `epoch` is the voter's own epoch, unchanged by the request.
+   */
+  isPreVote?: boolean;
+  /** Pre-vote only: the request's preVoteRound, echoed. */
+  preVoteRound?: number;
 }
 
 /** A new leader announces itself to every voter (KIP-595 BeginQuorumEpoch). */
 export interface BeginEpochRequest extends Envelope {
   type: 'begin-epoch';
   leaderId: number;
+}
+
+/**
+ * The answer of a voter already in a later epoch to a begin-epoch (KIP-595's
+ * BeginQuorumEpoch response; etcd answers a stale heartbeat alike): its `epoch` makes
+ * the leader step down to it, as any message of a newer epoch does. Pre-vote (KIP-996)
+ * needs it: a voter that entered an epoch the leader never saw (it answered a real vote
+ * request of an election that failed) can neither go back nor win a pre-vote while the
+ * others hear from the leader, and its own messages (pre-votes) make nobody step down.
+ * Only sent in that case; a node that does not know this type ignores it.
+ */
+export interface BeginEpochResponse extends Envelope {
+  type: 'begin-epoch-response';
+  /** The leader of `epoch`, when the voter knows one. */
+  leaderId: number | null;
 }
 
 /**
@@ -119,7 +161,7 @@ export interface FetchSnapshotResponse extends Envelope {
 
 export type RaftMessage =
   | VoteRequest | VoteResponse
-  | BeginEpochRequest
+  | BeginEpochRequest | BeginEpochResponse
   | FetchRequest | FetchResponse
   | FetchSnapshotRequest | FetchSnapshotResponse;
 
@@ -152,7 +194,11 @@ export interface RaftOptions {
   nodeId: number;
   /** Every voter's id, this node's included (a static quorum: KIP-595's voters set). */
   voters: readonly number[];
-  /** A follower that hears nothing from the leader for this long (randomised up to 2x) starts an election. */
+  /**
+   * A follower that hears nothing from the leader for this long (randomised up to 2x)
+   * asks for pre-votes, then stands for election if a majority grants; a voter that
+   * heard from its leader within this long refuses pre-votes (KIP-996).
+   */
   electionTimeoutMs: number;
   /** A leader that has not been fetched from by a majority for this long resigns (KIP-595 check quorum). */
   fetchTimeoutMs: number;

@@ -1,7 +1,7 @@
 /**
  * Unit scenarios of src/cluster/raft/raft-core.ts, the metadata quorum's Raft in
- * KRaft's pull style (KIP-595): elections, commits, vote refusals, divergence,
- * snapshot installs, check quorum and NotLeaderError. A small in-test network delivers
+ * KRaft's pull style (KIP-595): elections, commits, vote refusals, pre-votes (KIP-996),
+ * divergence, snapshot installs, check quorum and NotLeaderError. A small in-test network delivers
  * messages in order and can cut nodes off; the seeded simulation covers the rest.
  */
 import t from 'tap';
@@ -26,12 +26,18 @@ function entry(offset: number, epoch: number, data = `e${epoch}o${offset}`): Log
   return { offset, epoch, data };
 }
 
-/** Nodes and an in-order network; `isolated` nodes neither send nor receive. */
+/**
+ * Nodes and an in-order network; `isolated` nodes neither send nor receive; `stalled`
+ * nodes (an event loop stuck in a long task) are not ticked and their messages wait
+ * for resume().
+ */
 class Cluster {
   readonly nodes = new Map<number, RaftCore>();
   readonly effects = new Map<number, RaftEffects[]>();
   readonly isolated = new Set<number>();
+  readonly stalled = new Set<number>();
   queue: RaftMessage[] = [];
+  waiting: RaftMessage[] = [];
   nowMs = 0;
 
   constructor(voters: number[], starts: Record<number, RaftStartState> = {}, randoms: Record<number, number> = {}) {
@@ -57,6 +63,10 @@ class Cluster {
       if (count > 10_000) throw new Error('the network never went quiet');
       const message = this.queue.shift()!;
       if (this.isolated.has(message.to)) continue;
+      if (this.stalled.has(message.to)) {
+        this.waiting.push(message);
+        continue;
+      }
       this.record(message.to, this.node(message.to).receive(message, this.nowMs));
     }
   }
@@ -66,9 +76,33 @@ class Cluster {
     const endMs = this.nowMs + durationMs;
     while (this.nowMs < endMs) {
       this.nowMs += 50;
-      for (const [id, node] of this.nodes) this.record(id, node.tick(this.nowMs));
+      for (const [id, node] of this.nodes) {
+        if (!this.stalled.has(id)) this.record(id, node.tick(this.nowMs));
+      }
       this.deliver();
     }
+  }
+
+  /** The stalled node runs again: its timer first (Node's timers phase), then the messages that waited. */
+  resume(id: number): void {
+    this.stalled.delete(id);
+    this.record(id, this.node(id).tick(this.nowMs));
+    const waiting = this.waiting.filter((message) => message.to === id);
+    this.waiting = this.waiting.filter((message) => message.to !== id);
+    this.queue.unshift(...waiting);
+    this.deliver();
+  }
+
+  epochs(): number[] {
+    return [...this.nodes.values()].map((node) => node.status().epoch);
+  }
+
+  sent(id: number, fromIndex = 0): RaftMessage[] {
+    return this.allEffects(id).slice(fromIndex).flatMap((effects) => effects.messages);
+  }
+
+  persisted(id: number, fromIndex = 0): RaftEffects['persistState'][] {
+    return this.allEffects(id).slice(fromIndex).map((effects) => effects.persistState).filter((state) => state !== undefined);
   }
 
   leaders(): number[] {
@@ -91,6 +125,8 @@ void t.test('a single voter elects itself at once and commits a proposal', async
   t.equal(core.status().role, 'unattached');
   const elected = core.tick(0);
   t.same(elected.persistState, { epoch: 1, votedFor: 1 }, 'the vote for itself is persisted');
+  t.same(elected.messages, [], 'it needs nobody\'s pre-vote or vote');
+  t.equal(core.status().role, 'leader');
   t.same(elected.append, [{ offset: 0, epoch: 1, data: '', isControl: true }], 'the epoch starts with a control entry');
   t.equal(elected.highWatermark, 1, 'a lone voter commits what it appends');
   t.ok(core.isLeaderReady);
@@ -211,9 +247,15 @@ void t.test('a leader cut off from the majority resigns, then stands for electio
   cluster.run(fetchTimeoutMs);
   t.equal(cluster.node(1).status().role, 'resigned', 'no fetch from a majority within fetchTimeoutMs');
   t.throws(() => cluster.node(1).propose(['late'], cluster.nowMs), NotLeaderError);
+  const effectsBefore = cluster.allEffects(1).length;
   cluster.run(2 * electionTimeoutMs);
-  t.equal(cluster.node(1).status().role, 'candidate', 'after its election timeout it asks for votes again');
+  const asked = cluster.allEffects(1).slice(effectsBefore).flatMap((effects) => effects.messages)
+    .filter((message) => message.type === 'vote-request');
+  t.ok(asked.length > 0 && asked.every((message) => message.type === 'vote-request' && message.isPreVote === true && message.epoch === 2),
+    'after its election timeout it asks for pre-votes for epoch 2');
+  t.match(cluster.node(1).status(), { role: 'resigned', epoch: 1 }, 'unanswered, it neither stands as a candidate nor raises its epoch');
   t.same(cluster.leaders(), [2], 'the other two elected one of themselves');
+  t.equal(cluster.node(2).status().epoch, 2);
 });
 
 void t.test('propose on a follower throws NotLeaderError naming the leader', async (t) => {
@@ -230,8 +272,13 @@ void t.test('a new leader refuses proposals until its epoch-start control entry 
   const cluster = new Cluster([1, 2, 3], {}, { 1: 0, 2: 0.9, 3: 0.9 });
   cluster.isolated.add(2);
   cluster.isolated.add(3);
-  cluster.nodes.get(1)!.tick(1000);
-  // Node 1 is a candidate; grant it votes by hand so nothing else gets delivered.
+  const preVote = cluster.nodes.get(1)!.tick(1000);
+  const preVoteRound = preVote.messages[0].type === 'vote-request' ? preVote.messages[0].preVoteRound : undefined;
+  // Node 1 asks for pre-votes, then votes; grant them by hand so nothing else gets delivered.
+  const candidate = cluster.node(1).receive({
+    type: 'vote-response', from: 3, to: 1, epoch: 0, isGranted: true, leaderId: null, isPreVote: true, preVoteRound,
+  }, 1000);
+  t.same(candidate.persistState, { epoch: 1, votedFor: 1 });
   const elected = cluster.node(1).receive({ type: 'vote-response', from: 2, to: 1, epoch: 1, isGranted: true, leaderId: null }, 1001);
   t.equal(cluster.node(1).status().role, 'leader');
   t.match(elected.messages, [{ type: 'begin-epoch', to: 2 }, { type: 'begin-epoch', to: 3 }]);
@@ -253,4 +300,142 @@ void t.test('messages from unknown nodes or for another node are ignored', async
   t.same(unknown, { append: [], messages: [] });
   t.same(elsewhere, { append: [], messages: [] });
   t.same(core.status(), before);
+});
+
+void t.test('a pre-vote changes the state of neither the pre-candidate nor the voter (KIP-996)', async (t) => {
+  const candidate = new RaftCore(options(1, [1, 2, 3], 0.5),
+    { persisted: { epoch: 4, votedFor: 3 }, entries: [entry(0, 1), entry(1, 4)], snapshot: null }, 0);
+  const asked = candidate.tick(1500);
+  t.equal(asked.persistState, undefined, 'nothing is persisted: neither a new epoch nor a vote');
+  t.match(candidate.status(), { role: 'unattached', epoch: 4, votedFor: 3 });
+  t.match(asked.messages, [
+    { type: 'vote-request', to: 2, epoch: 5, lastEpoch: 4, logEndOffset: 2, isPreVote: true },
+    { type: 'vote-request', to: 3, epoch: 5, lastEpoch: 4, logEndOffset: 2, isPreVote: true },
+  ], 'it asks for the next epoch, with its log');
+
+  const voter = new RaftCore(options(2, [1, 2, 3], 0.5),
+    { persisted: { epoch: 2, votedFor: null }, entries: [entry(0, 1), entry(1, 2)], snapshot: null }, 0);
+  const preVote = (epoch: number, lastEpoch: number, logEndOffset: number): RaftEffects => voter.receive({
+    type: 'vote-request', from: 1, to: 2, epoch, lastEpoch, logEndOffset, isPreVote: true, preVoteRound: 77,
+  }, 10);
+  const granted = preVote(9, 2, 2);
+  t.same(granted.messages, [{
+    type: 'vote-response', from: 2, to: 1, epoch: 2, isGranted: true, leaderId: null, isPreVote: true, preVoteRound: 77,
+  }], 'granted: the voter answers with its own epoch and echoes the round');
+  t.equal(granted.persistState, undefined, 'a higher epoch in a pre-vote is not adopted and no vote is recorded');
+  t.match(voter.status(), { role: 'unattached', epoch: 2, votedFor: null });
+  t.match(preVote(3, 1, 9).messages, [{ isGranted: false, isPreVote: true }], 'an older last epoch: refused');
+  t.match(preVote(3, 2, 1).messages, [{ isGranted: false, isPreVote: true }], 'a shorter log: refused');
+  t.match(preVote(2, 2, 2).messages, [{ isGranted: false, isPreVote: true }], 'an epoch the voter has reached: refused');
+  const vote = voter.receive({ type: 'vote-request', from: 3, to: 2, epoch: 3, lastEpoch: 2, logEndOffset: 2 }, 11);
+  t.match(vote.messages, [{ isGranted: true }], 'the real vote of epoch 3 is still free to give');
+  t.same(vote.persistState, { epoch: 3, votedFor: 3 });
+});
+
+void t.test('a leader, and a follower that heard from it within the election timeout, refuse pre-votes and keep their state', async (t) => {
+  const cluster = new Cluster([1, 2, 3], {}, { 1: 0, 2: 0.9, 3: 0.9 });
+  cluster.run(1000);
+  t.same(cluster.leaders(), [1]);
+  const preVote = (to: number): RaftEffects => cluster.node(to).receive({
+    type: 'vote-request', from: 3, to, epoch: 7, lastEpoch: 1, logEndOffset: 99, isPreVote: true, preVoteRound: 1,
+  }, cluster.nowMs);
+  const fromLeader = preVote(1);
+  t.match(fromLeader.messages, [{ type: 'vote-response', epoch: 1, isGranted: false, leaderId: 1, isPreVote: true }],
+    'the leader refuses, naming itself');
+  t.equal(fromLeader.persistState, undefined);
+  t.match(cluster.node(1).status(), { role: 'leader', epoch: 1 }, 'a pre-vote with a higher epoch does not make the leader step down');
+  t.match(preVote(2).messages, [{ epoch: 1, isGranted: false, leaderId: 1, isPreVote: true }],
+    'a follower whose fetch was just answered refuses');
+  t.match(cluster.node(2).status(), { role: 'follower', epoch: 1, leaderId: 1 });
+});
+
+void t.test('a follower whose event loop stalls past its election timeout comes back without deposing the leader', async (t) => {
+  const cluster = new Cluster([1, 2, 3], {}, { 1: 0, 2: 0.5, 3: 0.5 });
+  cluster.run(1000);
+  t.same(cluster.leaders(), [1]);
+  cluster.propose(1, ['before']);
+  cluster.run(200);
+  const effectsBefore = cluster.allEffects(3).length;
+  cluster.stalled.add(3);
+  cluster.run(3 * electionTimeoutMs);
+  cluster.propose(1, ['during']);
+  cluster.run(200);
+  cluster.resume(3);
+  const preVotes = cluster.sent(3, effectsBefore).filter((message) => message.type === 'vote-request');
+  t.ok(preVotes.length > 0 && preVotes.every((message) => message.type === 'vote-request' && message.isPreVote === true),
+    'its election timer fired on resuming, and it asked for pre-votes only');
+  cluster.run(2 * electionTimeoutMs);
+  t.same(cluster.leaders(), [1], 'the leader still leads');
+  t.same(cluster.epochs(), [1, 1, 1], 'and the epoch did not move');
+  t.same(cluster.persisted(3, effectsBefore), [], 'the stalled node persisted no new epoch or vote');
+  t.match(cluster.node(3).status(), { role: 'follower', leaderId: 1 });
+  t.same(cluster.node(3).entries(1, 10).map((e) => e.data), ['before', 'during'], 'and it caught up');
+});
+
+void t.test('a node cut off for many election timeouts rejoins without raising the cluster\'s epoch', async (t) => {
+  const cluster = new Cluster([1, 2, 3], {}, { 1: 0, 2: 0.3, 3: 0.6 });
+  cluster.run(1000);
+  t.same(cluster.leaders(), [1]);
+  const effectsBefore = cluster.allEffects(3).length;
+  cluster.isolated.add(3);
+  cluster.run(20 * electionTimeoutMs);
+  cluster.propose(1, ['while-away']);
+  const rounds = cluster.sent(3, effectsBefore).filter((message) => message.type === 'vote-request' && message.to === 1);
+  t.ok(rounds.length >= 10, `it asked for pre-votes round after round (${rounds.length} rounds)`);
+  t.equal(cluster.node(3).status().epoch, 1, 'without raising its own epoch');
+  cluster.isolated.delete(3);
+  cluster.run(2 * electionTimeoutMs);
+  t.same(cluster.leaders(), [1], 'once healed, the leader still leads');
+  t.same(cluster.epochs(), [1, 1, 1]);
+  t.match(cluster.node(3).status(), { role: 'follower', leaderId: 1 });
+  t.same(cluster.node(3).entries(1, 10).map((e) => e.data), ['while-away']);
+});
+
+void t.test('pre-vote answers from an older round, and late votes of an election that timed out, are not counted', async (t) => {
+  const core = new RaftCore(options(1, [1, 2, 3], 0), emptyStart(), 0);
+  const roundOf = (effects: RaftEffects): number | undefined => {
+    const request = effects.messages[0];
+    return request?.type === 'vote-request' && request.isPreVote === true ? request.preVoteRound : undefined;
+  };
+  const grant = (preVoteRound: number | undefined, nowMs: number): RaftEffects => core.receive({
+    type: 'vote-response', from: 2, to: 1, epoch: 0, isGranted: true, leaderId: null, isPreVote: true, preVoteRound,
+  }, nowMs);
+  const firstRound = roundOf(core.tick(1000));
+  const secondRound = roundOf(core.tick(2000));
+  t.ok(firstRound !== undefined && secondRound !== undefined && firstRound !== secondRound, 'each round has its own id');
+  const stale = grant(firstRound, 2001);
+  t.equal(stale.persistState, undefined, 'a grant of the first round, arriving late, does not count');
+  t.match(core.status(), { role: 'unattached', epoch: 0 });
+  t.same(grant(undefined, 2002).persistState, undefined, 'nor does a grant that names no round');
+  const current = grant(secondRound, 2003);
+  t.same(current.persistState, { epoch: 1, votedFor: 1 }, 'a grant of the round in progress makes a majority: a real candidate');
+  t.match(current.messages, [{ type: 'vote-request', to: 2, epoch: 1 }, { type: 'vote-request', to: 3, epoch: 1 }]);
+  t.notOk(current.messages.some((message) => message.type === 'vote-request' && message.isPreVote === true), 'real vote requests');
+  t.equal(core.status().role, 'candidate');
+
+  core.tick(3003);
+  t.match(core.status(), { role: 'unattached', epoch: 1, votedFor: 1 }, 'its election timed out: it waits, still voted for itself');
+  core.receive({ type: 'vote-response', from: 3, to: 1, epoch: 1, isGranted: true, leaderId: null }, 3004);
+  t.equal(core.status().role, 'unattached', 'a late vote of the election that timed out does not make it leader');
+});
+
+void t.test('a voter left in an epoch the leader never saw makes the leader step down, so it is not shut out for good', async (t) => {
+  // With pre-vote it cannot win an election while the others hear from the leader, and
+  // its epoch cannot go back: the leader must learn the newer epoch (etcd answers a
+  // stale heartbeat the same way). Node 3 stepped up to epoch 2 for a vote request of
+  // an election that went nowhere, while cut off from the leader of epoch 1.
+  const cluster = new Cluster([1, 2, 3], {}, { 1: 0, 2: 0.5, 3: 0.5 });
+  cluster.isolated.add(3);
+  cluster.run(1000);
+  t.same(cluster.leaders(), [1]);
+  cluster.node(3).receive({ type: 'vote-request', from: 2, to: 3, epoch: 2, lastEpoch: 0, logEndOffset: 0 }, cluster.nowMs);
+  t.match(cluster.node(3).status(), { role: 'unattached', epoch: 2, votedFor: 2 });
+  cluster.isolated.delete(3);
+  cluster.run(6 * electionTimeoutMs);
+  const leaders = cluster.leaders();
+  t.equal(leaders.length, 1, 'one leader');
+  const epoch = cluster.node(leaders[0]).status().epoch;
+  t.ok(epoch > 2, `of an epoch past node 3's (${epoch})`);
+  t.same(cluster.epochs(), [epoch, epoch, epoch]);
+  t.match(cluster.node(3).status(), { role: leaders[0] === 3 ? 'leader' : 'follower', leaderId: leaders[0] });
 });

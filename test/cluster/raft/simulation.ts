@@ -2,8 +2,10 @@
  * A deterministic simulation of the metadata quorum's Raft core (TigerBeetle's VOPR
  * style): 3 or 5 RaftCores on a virtual clock, a network that loses, delays,
  * duplicates and reorders messages, partitions that come and heal, crashes and
- * restarts, clients proposing to whoever leads, and nodes snapshotting what they
- * applied. One seeded PRNG drives everything, so a seed is a complete bug report.
+ * restarts, event loop stalls (a node that stops processing for a while, its
+ * messages waiting for it, then resumes), clients proposing to whoever leads, and
+ * nodes snapshotting what they applied. One seeded PRNG drives everything, so a seed
+ * is a complete bug report.
  *
  * A restarted node gets back exactly what its effects made durable (persisted state,
  * snapshot, log after truncations and appends), nothing volatile. After every call
@@ -31,16 +33,30 @@ export function mulberry32(seed: number): () => number {
 
 /** Deliberate bugs, to prove the checker catches what it claims to. */
 export interface SimulationBugs {
-  /** A restarted node comes back without its persisted vote (a runtime that forgot to fsync it). */
+  /**
+   * A restarted node comes back without its persisted vote (a runtime that forgot to
+   * fsync it). Its voters also restart right after a third of the votes they give, the
+   * window this bug needs: since pre-vote, rival candidates of one epoch are rare, and
+   * crashes at random seldom fall between their requests.
+   */
   isVoteForgottenOnRestart?: boolean;
   /** This node answers every vote request with a grant, besides what its core answers. */
   grantsEveryVoteNodeId?: number;
 }
 
+/**
+ * 'all' (the default): every fault, at rates drawn per seed. 'follower-stalls': a
+ * lossless network whose only fault is a follower's event loop stalling past its
+ * election timeout, one node at a time (the loaded machine of a real cluster): the
+ * leader of the first epoch should keep leading throughout (KIP-996 pre-vote).
+ */
+export type SimulationFaults = 'all' | 'follower-stalls';
+
 export interface SimulationOptions {
   seed: number;
   /** Steps of the faulty phase, each stepMs of virtual time. */
   steps: number;
+  faults?: SimulationFaults;
   bugs?: SimulationBugs;
   /** Called with one line per delivered message and per non-empty effect (to debug a failing seed). */
   trace?: (line: string) => void;
@@ -53,6 +69,11 @@ export interface SimulationResult {
   voterCount: number;
   committedCount: number;
   leaderEpochCount: number;
+  /** The highest epoch any node reached. */
+  epochMax: number;
+  /** Event loop stalls injected, and how many of them outlasted twice the election timeout. */
+  stallCount: number;
+  longStallCount: number;
   virtualMs: number;
 }
 
@@ -85,6 +106,8 @@ interface SimulatedNode {
   /** The high watermark seen in this process lifetime (volatile). */
   highWatermark: number;
   partitionGroup: number;
+  /** While nowMs < stalledUntilMs the node's event loop is stuck: no ticks, its messages wait for it. */
+  stalledUntilMs: number;
 }
 
 interface InFlight {
@@ -119,6 +142,8 @@ class Simulation {
   readonly #crashRate: number;
   readonly #partitionRate: number;
   readonly #tornWriteRate: number;
+  readonly #stallRate: number;
+  readonly #isFollowerStallsOnly: boolean;
   #isFaulty = true;
 
   // The checker's memory, across all time and all nodes.
@@ -127,10 +152,13 @@ class Simulation {
   readonly #committed: (LogEntry | undefined)[] = [];
   readonly #appliedReference: string[] = [];
   #proposalCount = 0;
+  #epochMax = 0;
+  #stallCount = 0;
+  #longStallCount = 0;
 
   readonly #trace: ((line: string) => void) | null;
 
-  constructor(seed: number, bugs: SimulationBugs, trace: ((line: string) => void) | null) {
+  constructor(seed: number, faults: SimulationFaults, bugs: SimulationBugs, trace: ((line: string) => void) | null) {
     this.#trace = trace;
     this.#seed = seed;
     this.#bugs = bugs;
@@ -145,6 +173,17 @@ class Simulation {
     this.#crashRate = this.#pick([0, 0.005, 0.02, 0.05]);
     this.#partitionRate = this.#pick([0, 0.005, 0.02, 0.05]);
     this.#tornWriteRate = this.#pick([0, 0.0005, 0.002]);
+    this.#stallRate = this.#pick([0, 0.005, 0.02]);
+    this.#isFollowerStallsOnly = faults === 'follower-stalls';
+    if (this.#isFollowerStallsOnly) {
+      this.#lossRate = 0;
+      this.#duplicateRate = 0;
+      this.#longDelayRate = 0;
+      this.#crashRate = 0;
+      this.#partitionRate = 0;
+      this.#tornWriteRate = 0;
+      this.#stallRate = 0.02;
+    }
     const fetchEntriesMax = 1 + Math.floor(this.#random() * 4);
     // Short long polls, and the runtime's half an election timeout.
     const fetchMaxWaitMs = this.#pick([30, 50]);
@@ -153,7 +192,7 @@ class Simulation {
       this.#options.push({ nodeId: id, voters: this.#voterIds, electionTimeoutMs, fetchTimeoutMs, fetchMaxWaitMs, fetchEntriesMax, random });
       const node: SimulatedNode = {
         id, core: null, durable: { persisted: { epoch: 0, votedFor: null }, snapshot: null, entries: [] },
-        applied: [], appliedOffset: 0, highWatermark: 0, partitionGroup: 0,
+        applied: [], appliedOffset: 0, highWatermark: 0, partitionGroup: 0, stalledUntilMs: 0,
       };
       this.#nodes.push(node);
       this.#start(node);
@@ -170,6 +209,18 @@ class Simulation {
 
   get leaderEpochCount(): number {
     return this.#leaderOfEpoch.size;
+  }
+
+  get epochMax(): number {
+    return this.#epochMax;
+  }
+
+  get stallCount(): number {
+    return this.#stallCount;
+  }
+
+  get longStallCount(): number {
+    return this.#longStallCount;
   }
 
   #pick<T>(choices: readonly T[]): T {
@@ -195,6 +246,40 @@ class Simulation {
 
   #crash(node: SimulatedNode): void {
     node.core = null;
+    node.stalledUntilMs = 0;
+  }
+
+  #isStalled(node: SimulatedNode): boolean {
+    return node.stalledUntilMs > this.nowMs;
+  }
+
+  #stall(node: SimulatedNode): void {
+    // Past one and up to six election timeouts: long enough that the node's own timer
+    // fires the moment it resumes, before it reads what the leader sent meanwhile.
+    const stallMs = Math.floor(electionTimeoutMs * (1 + 5 * this.#random()));
+    node.stalledUntilMs = this.nowMs + stallMs;
+    this.#stallCount += 1;
+    if (stallMs > 2 * electionTimeoutMs) this.#longStallCount += 1;
+    this.#trace?.(`${this.nowMs} node ${node.id} stalls for ${stallMs} ms`);
+  }
+
+  /**
+   * Ticks the nodes whose stall ended, before they read the messages that waited for
+   * them: after a long synchronous stretch Node's event loop runs its timers phase
+   * (the runtime's tick) before its poll phase (the HTTP requests).
+   */
+  #resumeStalled(): SimulatedNode[] {
+    const resumed: SimulatedNode[] = [];
+    for (const node of this.#nodes) {
+      if (node.stalledUntilMs === 0 || this.#isStalled(node)) continue;
+      node.stalledUntilMs = 0;
+      if (node.core === null) continue;
+      this.#trace?.(`${this.nowMs} node ${node.id} resumes`);
+      this.#applyEffects(node, node.core.tick(this.nowMs));
+      this.#checkNode(node);
+      resumed.push(node);
+    }
+    return resumed;
   }
 
   #logStartOffset(node: SimulatedNode): number {
@@ -265,6 +350,12 @@ class Simulation {
     }
     for (const message of effects.messages) this.#send(node, message);
     if (effects.highWatermark !== undefined) this.#applyCommitted(node, effects.highWatermark);
+    const vote = effects.persistState;
+    if (this.#bugs.isVoteForgottenOnRestart === true && vote !== undefined && vote.votedFor !== null && vote.votedFor !== node.id
+      && this.#isFaulty && this.#random() < 1 / 3) {
+      this.#crash(node);
+      this.#start(node);
+    }
   }
 
   #applyCommitted(node: SimulatedNode, highWatermark: number): void {
@@ -328,6 +419,7 @@ class Simulation {
   #checkNode(node: SimulatedNode): void {
     if (node.core === null) return;
     const status = node.core.status();
+    if (status.epoch > this.#epochMax) this.#epochMax = status.epoch;
     if (status.highWatermark < node.highWatermark) {
       throw new PropertyViolation('high watermark monotonic',
         `node ${node.id} reports ${status.highWatermark} after ${node.highWatermark}`);
@@ -397,6 +489,11 @@ class Simulation {
       const to = this.#nodes[message.to - 1];
       const from = this.#nodes[message.from - 1];
       if (to === undefined || to.core === null) continue;
+      // A stalled process does not read its socket: the message waits (in order) until it resumes.
+      if (this.#isStalled(to)) {
+        later.push(inFlight);
+        continue;
+      }
       if (this.#isFaulty && from !== undefined && from.partitionGroup !== to.partitionGroup) continue;
       this.#trace?.(`${this.nowMs} deliver ${JSON.stringify(message)}`);
       const effects = to.core.receive(message, this.nowMs);
@@ -410,9 +507,10 @@ class Simulation {
   step(): void {
     this.nowMs += stepMs;
     if (this.#isFaulty) this.#injectFaults();
+    const resumed = this.#resumeStalled();
     this.#deliverDue();
     for (const node of this.#nodes) {
-      if (node.core === null) continue;
+      if (node.core === null || this.#isStalled(node) || resumed.includes(node)) continue;
       this.#applyEffects(node, node.core.tick(this.nowMs));
       this.#checkNode(node);
     }
@@ -426,6 +524,15 @@ class Simulation {
 
   #injectFaults(): void {
     const node = this.#nodes[Math.floor(this.#random() * this.#nodes.length)];
+    if (this.#isFollowerStallsOnly) {
+      // One follower at a time, once a leader leads: the leader's epoch should then never change.
+      const isLeaderKnown = this.#nodes.some((each) => each.core?.status().role === 'leader');
+      if (this.#random() < this.#stallRate && isLeaderKnown && node.core!.status().role === 'follower'
+        && !this.#nodes.some((each) => this.#isStalled(each))) {
+        this.#stall(node);
+      }
+      return;
+    }
     const roll = this.#random();
     if (roll < this.#crashRate) {
       if (node.core !== null) {
@@ -446,11 +553,13 @@ class Simulation {
       } else {
         for (const each of this.#nodes) each.partitionGroup = this.#random() < 0.5 ? 0 : 1;
       }
+    } else if (this.#random() < this.#stallRate && node.core !== null && !this.#isStalled(node)) {
+      this.#stall(node);
     }
   }
 
   #propose(node: SimulatedNode): { data: string[]; redirectTo: number | null } {
-    if (node.core === null) return { data: [], redirectTo: null };
+    if (node.core === null || this.#isStalled(node)) return { data: [], redirectTo: null };
     const count = 1 + Math.floor(this.#random() * 3);
     const data: string[] = [];
     for (let index = 0; index < count; index++) data.push(`n${node.id}p${this.#proposalCount++}`);
@@ -469,7 +578,7 @@ class Simulation {
   }
 
   #snapshot(node: SimulatedNode): void {
-    if (node.core === null) return;
+    if (node.core === null || this.#isStalled(node)) return;
     const endOffset = node.appliedOffset;
     if (endOffset <= this.#logStartOffset(node)) return;
     const snapshot: Snapshot = {
@@ -490,6 +599,7 @@ class Simulation {
     this.#isFaulty = false;
     for (const node of this.#nodes) {
       node.partitionGroup = 0;
+      node.stalledUntilMs = 0;
       if (node.core === null) this.#start(node);
     }
     const startMs = this.nowMs;
@@ -527,7 +637,7 @@ function byDeliveryTime(a: InFlight, b: InFlight): number {
 }
 
 export function runSimulation(options: SimulationOptions): SimulationResult {
-  const simulation = new Simulation(options.seed, options.bugs ?? {}, options.trace ?? null);
+  const simulation = new Simulation(options.seed, options.faults ?? 'all', options.bugs ?? {}, options.trace ?? null);
   let failure: string | null = null;
   try {
     for (let step = 0; step < options.steps; step++) simulation.step();
@@ -547,6 +657,9 @@ export function runSimulation(options: SimulationOptions): SimulationResult {
     voterCount: simulation.voterCount,
     committedCount: simulation.committedCount,
     leaderEpochCount: simulation.leaderEpochCount,
+    epochMax: simulation.epochMax,
+    stallCount: simulation.stallCount,
+    longStallCount: simulation.longStallCount,
     virtualMs: simulation.nowMs,
   };
 }
