@@ -24,6 +24,7 @@
  * every round, with fewer restarts.
  */
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import t from 'tap';
 import { Runnel } from '../../src/index.js';
@@ -517,6 +518,11 @@ void t.test('a dead, cut-off or restarted node loses no acknowledged record, and
   t.ok(acked.size > 0, 'some records were acknowledged');
   if (failureCount > 0 || ackedDuplicateCount > 0) {
     t.comment(`errors the nodes logged, by code: ${JSON.stringify(loggedErrorCodes(cluster))}`);
+    // The whole logs outlive the test's directory, for the bug report.
+    const logDirectory = path.join(os.tmpdir(), `runnel-cluster-faults-${seed}-${Date.now()}`);
+    t.comment(`every node's whole log: ${logDirectory}/ (${cluster.writeLogs(logDirectory).length} files)`);
+  }
+  if (failureCount > 0) {
     for (const nodeId of NODE_IDS) t.comment(cluster.output(nodeId, 15));
   }
   t.equal(failureCount, 0, `every acknowledged record is on every replica, at its offset, with its value, and the replicas agree (seed ${seed})`);

@@ -153,6 +153,8 @@ export interface Cluster {
   waitFor<T>(predicate: () => Promise<T> | T, timeoutMs: number, what?: string, intervalMs?: number): Promise<NonNullable<T>>;
   /** The last `count` lines of every incarnation of the node, for failure messages. */
   output(nodeId: number, count?: number): string;
+  /** Writes every incarnation's whole stdout and stderr to <directory>/node-<id>.<incarnation>.log; returns the paths. */
+  writeLogs(directory: string): string[];
   /** SIGTERM to every running node, in parallel; their exit statuses by node id. */
   stopAll(timeoutMs?: number): Promise<Map<number, ExitStatus>>;
 }
@@ -417,6 +419,18 @@ export async function startCluster(t: TestLike, options: StartClusterOptions = {
       const tail = (lines: string[]): string => lines.slice(-count).map((line) => (line.length > LOG_LINE_CHARACTERS_MAX ? `${line.slice(0, LOG_LINE_CHARACTERS_MAX)}…` : line)).join('\n');
       return `--- node ${nodeId}, incarnation ${index + 1} (pid ${child.pid}) ---\nstdout:\n${tail(child.stdoutLines)}\nstderr:\n${tail(child.stderrLines)}`;
     }).join('\n'),
+    writeLogs: (directory) => {
+      fs.mkdirSync(directory, { recursive: true });
+      const paths: string[] = [];
+      for (const member of members) {
+        member.incarnations.forEach((child, index) => {
+          const file = path.join(directory, `node-${member.nodeId}.${index + 1}.log`);
+          fs.writeFileSync(file, [...child.stdoutLines, '--- stderr ---', ...child.stderrLines].join('\n') + '\n');
+          paths.push(file);
+        });
+      }
+      return paths;
+    },
     stopAll: async (timeoutMs) => {
       const statuses = new Map<number, ExitStatus>();
       await Promise.all(runningIds().map(async (nodeId) => {
