@@ -31,7 +31,7 @@ import { Runnel } from '../../src/index.js';
 import { DEFAULT_LOG_CONFIG } from '../../src/storage/log-config.js';
 import { PartitionLog } from '../../src/storage/partition-log.js';
 import { batchPositions, decodeRecords, readBatchHeader } from '../../src/storage/record-batch.js';
-import { startCluster, type Cluster, type TopicView } from '../helpers/cluster.js';
+import { startCluster, type Cluster, type ClusterStatus, type TopicView } from '../helpers/cluster.js';
 import { requestJson } from '../helpers/http.js';
 
 const seed = Number(process.env.RUNNEL_CLUSTER_FAULT_SEED ?? Math.floor(Math.random() * 2 ** 31));
@@ -189,6 +189,13 @@ function describeViews(views: Map<number, TopicView | string>): string {
   return [...views].map(([nodeId, view]) => typeof view === 'string'
     ? `node ${nodeId}: ${view}`
     : `node ${nodeId}: ` + view.partitions.map((p) => `p${p.partition} leader ${p.leader} epoch ${p.leaderEpoch} isr [${p.isr}] hw ${p.highWatermark} leo ${p.logEndOffset}`).join('; ')).join('\n');
+}
+
+/** Each node's GET /v1/cluster in one line per node: controller, node states, metadata position. */
+function describeStatus(status: ClusterStatus): string {
+  return [...status.byNode].map(([nodeId, answer]) => typeof answer === 'string'
+    ? `node ${nodeId}: /v1/cluster ${answer}`
+    : `node ${nodeId}: controller ${answer.controller}, ${answer.nodes.map((node) => `${node.nodeId} ${node.state}`).join(', ')}, metadata ${JSON.stringify(answer.metadata)}`).join('\n');
 }
 
 /** Partition -> leader when every running node names the same running leader for every partition. */
@@ -418,7 +425,7 @@ void t.test('a dead, cut-off or restarted node loses no acknowledged record, and
           .catch((error: unknown) => { recoveryProblem = (error as Error).message; });
       }
       if (recoveryProblem !== undefined) {
-        fail(`round ${round} (${kind} node ${target}): the cluster did not recover: ${recoveryProblem}\n${describeViews(await topicViews(cluster))}\nrecent produce errors: ${load.recentErrors.join(' | ')}`);
+        fail(`round ${round} (${kind} node ${target}): the cluster did not recover: ${recoveryProblem}\n${describeViews(await topicViews(cluster))}\n${describeStatus(await cluster.clusterStatus())}\nrecent produce errors: ${load.recentErrors.join(' | ')}`);
         break;
       }
       roundsRun += 1;
@@ -438,7 +445,7 @@ void t.test('a dead, cut-off or restarted node loses no acknowledged record, and
   try {
     highWatermarks = await cluster.waitFor(() => settledHighWatermarks(cluster), SETTLE_MS_MAX, 'full ISRs and one highWatermark (= logEndOffset) per partition on every node');
   } catch (error) {
-    fail(`${(error as Error).message}\n${describeViews(await topicViews(cluster))}`);
+    fail(`${(error as Error).message}\n${describeViews(await topicViews(cluster))}\n${describeStatus(await cluster.clusterStatus())}`);
   }
   const statuses = await cluster.stopAll();
   for (const [nodeId, status] of statuses) t.same(status, { code: 0, signal: null }, `node ${nodeId} stopped cleanly at the end`);
