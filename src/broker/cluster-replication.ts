@@ -49,6 +49,7 @@ export function clusterHostOf(topics: TopicManager): ClusterHost {
   return {
     reconcile: (wanted, beforeRemove) => topics.reconcile(wanted, beforeRemove),
     lookup: (topic, partition) => topics.find(topic, partition),
+    all: () => topics.list().flatMap((topic) => topic.partitions),
   };
 }
 

@@ -32,6 +32,8 @@ export interface ClusterHost {
   /** Makes local topics match the image; returns partitions whose leadership changed and removed ones. */
   reconcile(topics: ReadonlyMap<string, TopicState>, beforeRemove: (partition: ReplicaPartition) => void): { changed: ReplicaPartition[]; removed: ReplicaPartition[] };
   lookup(topic: string, partition: number): ReplicaPartition | undefined;
+  /** Every partition this node holds a log for. */
+  all(): ReplicaPartition[];
 }
 
 export interface ClusterNodeOptions {
@@ -143,8 +145,10 @@ export class ClusterNode {
 
   /** Starts after the broker recovered its logs: takes the saved image, then joins the quorum. */
   start(): void {
-    const { changed } = this.options.host.reconcile(this.image.topics, (partition) => this.replicas.onPartitionRemoved(partition));
-    for (const partition of changed) this.replicas.onLeadershipChange(partition);
+    this.options.host.reconcile(this.image.topics, (partition) => this.replicas.onPartitionRemoved(partition));
+    // Every partition, not only those the saved image changed: after a restart the logs
+    // and meta.db already agree with the image, and a follower must still start fetching.
+    for (const partition of this.options.host.all()) this.replicas.onLeadershipChange(partition);
     this.quorum.start();
     const intervalMs = Math.max(50, Math.floor(this.options.nodeSessionTimeoutMs / 6));
     this.heartbeatTimer = setInterval(() => this.heartbeat(), intervalMs);

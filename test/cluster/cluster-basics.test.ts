@@ -141,6 +141,32 @@ void t.test('a three-node cluster', async (t) => {
     t.equal(fetched.records[0]?.value, 'through-the-follower', 'a client sent to the follower reads from the leader');
   });
 
+  await t.test('keyed records sent to any node reach their partitions: the node forwards those it does not lead', async (t) => {
+    const keys = Array.from({ length: 12 }, (_, index) => `customer-${index}`);
+    const offsets = await produce(cluster.url(1), TOPIC, keys.map((key) => ({ key, value: key })));
+    t.equal(new Set(offsets.map((entry) => entry.partition)).size, PARTITION_COUNT, 'the keys span every partition (so two of them are led elsewhere)');
+    for (const [index, entry] of offsets.entries()) {
+      const leader = leaders.get(entry.partition)!;
+      const read = await fetchAll(cluster.url(leader), TOPIC, entry.partition);
+      const found = read.records.find((record) => record.offset === entry.offset);
+      t.equal(found?.value, keys[index], `${keys[index]} is at ${entry.partition}@${entry.offset} on its leader, node ${leader}`);
+    }
+  });
+
+  await t.test('a follower stopped and started again catches up and rejoins the ISR (regression: its fetchers never started)', async (t) => {
+    const [partition, leader] = [...leaders][0];
+    const follower = NODE_IDS.find((nodeId) => nodeId !== leader)!;
+    t.same(await cluster.stop(follower), { code: 0, signal: null }, `follower ${follower} stopped cleanly`);
+    const written = await produce(cluster.url(leader), TOPIC, [{ value: 'while-away' }], { partition, acks: 'all' });
+    await cluster.start(follower);
+    const view = await cluster.waitFor(async () => {
+      const seen = await topicOn(cluster, follower);
+      const replica = seen?.partitions.find((each) => each.partition === partition);
+      return replica !== undefined && replica.isr.includes(follower) && replica.logEndOffset > written[0].offset ? replica : undefined;
+    }, 20_000, `follower ${follower} to hold offset ${written[0].offset} of partition ${partition} and be in its ISR again`);
+    t.ok(view.isr.includes(follower), `follower ${follower} is in the ISR ${JSON.stringify(view.isr)} again, its log ends at ${view.logEndOffset}`);
+  });
+
   await t.test('a replication factor above the live node count is refused', async (t) => {
     const response = await requestJson<ErrorBody>(`${cluster.url(1)}/v1/topics`, { body: { name: 'too-many-replicas', partitions: 1, replicationFactor: 4 } });
     t.equal(response.status, 400, 'RF=4 on three nodes: 400');
