@@ -35,7 +35,7 @@ const exercisedElsewhere: Partial<Record<ErrorCode, string>> = {
   OVERLOADED: 'guard rails: requests in flight per node, event-loop delay (src/http/guard-rails.ts)',
   NOT_LEADER: 'a cluster: produce or fetch on a follower (test/cluster/cluster-basics.test.ts)',
   NOT_ENOUGH_REPLICAS: 'acks=all with fewer in-sync replicas than min.insync.replicas (test/cluster/replication/replication.test.ts)',
-  REQUEST_TIMED_OUT: 'acks=all when the in-sync replicas do not confirm in time (test/cluster/replication/replication.test.ts)',
+  REQUEST_TIMED_OUT: 'acks=all when the in-sync replicas do not confirm in time (test/cluster/replication/high-watermark-waiters.test.ts)',
   FENCED_LEADER_EPOCH: "the controller refusing an ISR change from a stale leader (test/cluster/controller/controller-logic.test.ts)",
   INVALID_UPDATE_VERSION: "the controller refusing an ISR change based on an old partition epoch (test/cluster/controller/controller-logic.test.ts)",
 };
