@@ -3,8 +3,8 @@
  * node applied, the high watermark and acks=all from the replica manager.
  */
 import type { ClusterHost, ClusterNode } from '../cluster/cluster-node.js';
-import { PeerRequestError } from '../cluster/peer-client.js';
-import { errorCatalogue, RunnelError, type ErrorCode } from '../errors.js';
+import { runnelErrorFromPeer } from '../cluster/peer-client.js';
+import { RunnelError } from '../errors.js';
 import type { ForwardedProduce, Replication } from './replication.js';
 import type { RecordOffset } from './produce.js';
 import type { PartitionState, TopicManager } from './topic-manager.js';
@@ -55,13 +55,6 @@ export function clusterHostOf(topics: TopicManager): ClusterHost {
 
 /** A leader's coded answer keeps its code; a leader that cannot be reached is NOT_LEADER (retry). */
 function peerErrorAsRunnelError(error: unknown, leaderId: number, leaderUrl: string | null): Error {
-  if (error instanceof PeerRequestError) {
-    const body = (error.body as { error?: Record<string, unknown> } | undefined)?.error;
-    const code = body?.code;
-    if (typeof code === 'string' && code in errorCatalogue && typeof body?.message === 'string') {
-      const { code: _code, message, ...details } = body;
-      return new RunnelError(code as ErrorCode, `node ${leaderId}: ${message as string}`, Object.keys(details).length > 0 ? details : undefined);
-    }
-  }
-  return new RunnelError('NOT_LEADER', `node ${leaderId}, the leader of some of these partitions, did not answer (${(error as Error).message}); retry`, { leaderId, leaderUrl });
+  return runnelErrorFromPeer(error, `node ${leaderId}: `) ??
+    new RunnelError('NOT_LEADER', `node ${leaderId}, the leader of some of these partitions, did not answer (${(error as Error).message}); retry`, { leaderId, leaderUrl });
 }

@@ -10,7 +10,6 @@
  */
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
-import { RunnelError } from '../errors.js';
 import type { MetadataStore } from '../meta/metadata-store.js';
 import { ActiveController } from './active-controller.js';
 import { ControllerChannel, type ControllerAnswer, type ControllerOperation } from './controller-channel.js';
@@ -287,10 +286,4 @@ export class ClusterNode {
       this.appliedWaiters.add(waiter);
     });
   }
-}
-
-export function notController(leaderId: number | null, url: string | null): RunnelError {
-  return new RunnelError('NOT_CONTROLLER', leaderId === null
-    ? 'no controller is elected yet; retry shortly'
-    : `node ${leaderId} is the active controller`, { controllerId: leaderId, controllerUrl: url });
 }

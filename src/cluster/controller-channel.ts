@@ -7,7 +7,7 @@
  * decision; the caller may wait until its own image has applied it (read your writes).
  */
 import { RunnelError } from '../errors.js';
-import { PeerRequestError, type PeerClient } from './peer-client.js';
+import { PeerRequestError, runnelErrorFromPeer, type PeerClient } from './peer-client.js';
 
 export type ControllerOperation = 'heartbeat' | 'create-topic' | 'alter-topic' | 'delete-topic' | 'alter-partition' | 'controlled-shutdown';
 
@@ -59,7 +59,7 @@ export class ControllerChannel {
           return answer;
         }
       } catch (error) {
-        if (!isRetriable(error)) throw asRunnelError(error);
+        if (!isRetriable(error)) throw runnelErrorFromPeer(error) ?? error;
         lastProblem = (error as Error).message;
       }
       if (Date.now() + RETRY_DELAY_MS > deadline) break;
@@ -81,20 +81,4 @@ function isRetriable(error: unknown): boolean {
   }
   // Network failures, timeouts, a peer that went away.
   return true;
-}
-
-/** A peer's coded refusal becomes the same RunnelError here, so the public API answers it unchanged. */
-function asRunnelError(error: unknown): Error {
-  if (error instanceof PeerRequestError) {
-    const body = (error.body as { error?: { code?: string; message?: string } } | undefined)?.error;
-    if (body?.code !== undefined && body.message !== undefined) {
-      try {
-        const { code: _code, message: _message, ...details } = body as Record<string, unknown>;
-        return new RunnelError(body.code as never, body.message, Object.keys(details).length > 0 ? details : undefined);
-      } catch {
-        return error;
-      }
-    }
-  }
-  return error as Error;
 }

@@ -6,6 +6,7 @@
  * call has a deadline: a node that is cut off must not pile up requests.
  */
 import { Agent, request } from 'undici';
+import { errorCatalogue, RunnelError, type ErrorCode } from '../errors.js';
 
 export const clusterSecretHeader = 'x-runnel-cluster-secret';
 
@@ -14,6 +15,20 @@ export class PeerRequestError extends Error {
   constructor(message: string, readonly status: number, readonly body: unknown) {
     super(message);
   }
+}
+
+/**
+ * A peer's coded refusal as the same RunnelError here (its code, its message after
+ * `prefix`, its extra fields), so the public API answers it unchanged; undefined when
+ * the failure carries no catalogue code (a network error, an uncoded answer).
+ */
+export function runnelErrorFromPeer(error: unknown, prefix = ''): RunnelError | undefined {
+  if (!(error instanceof PeerRequestError)) return undefined;
+  const body = (error.body as { error?: Record<string, unknown> } | undefined)?.error;
+  const code = body?.code;
+  if (typeof code !== 'string' || !(code in errorCatalogue) || typeof body?.message !== 'string') return undefined;
+  const { code: _code, message, ...details } = body;
+  return new RunnelError(code as ErrorCode, `${prefix}${message as string}`, Object.keys(details).length > 0 ? details : undefined);
 }
 
 export interface PeerClientOptions {
