@@ -15,7 +15,25 @@ import { registerReplicationRoutes } from './internal-replication.js';
 import type { Broker } from '../../broker/broker.js';
 import type { ForwardedProduce } from '../../broker/replication.js';
 
-const operations: readonly ControllerOperation[] = ['heartbeat', 'create-topic', 'alter-topic', 'delete-topic', 'alter-partition', 'controlled-shutdown'];
+const nodeId = { type: 'integer', minimum: 0 } as const;
+const epoch = { type: 'integer', minimum: 0 } as const;
+const topicName = { type: 'string', minLength: 1, maxLength: 249, pattern: '^[a-zA-Z0-9._-]+$' } as const;
+const configs = { type: 'object', additionalProperties: { type: 'string' } } as const;
+const strict = (required: string[], properties: Record<string, object>): object => ({ type: 'object', additionalProperties: false, required, properties });
+
+const controllerBodies: Record<ControllerOperation, object> = {
+  'heartbeat': strict(['nodeId', 'url', 'incarnationId'], { nodeId, url: { type: 'string', minLength: 1 }, incarnationId: { type: 'string', minLength: 1 } }),
+  'create-topic': strict(['name', 'partitions', 'replicationFactor', 'configs'], {
+    name: topicName, partitions: { type: 'integer', minimum: 1 }, replicationFactor: { type: 'integer', minimum: 1 }, configs,
+  }),
+  'alter-topic': strict(['name'], { name: topicName, partitions: { type: 'integer', minimum: 1 }, configs }),
+  'delete-topic': strict(['name'], { name: topicName }),
+  'alter-partition': strict(['nodeId', 'topic', 'partition', 'leaderEpoch', 'partitionEpoch', 'isr'], {
+    nodeId, topic: topicName, partition: { type: 'integer', minimum: 0 }, leaderEpoch: epoch, partitionEpoch: epoch,
+    isr: { type: 'array', minItems: 1, items: nodeId },
+  }),
+  'controlled-shutdown': strict(['nodeId'], { nodeId }),
+};
 
 export function internalRoutes(app: FastifyInstance, broker: Broker, cluster: ClusterNode, clusterSecret: string | undefined): void {
   const secret = clusterSecret === undefined || clusterSecret === '' ? undefined : Buffer.from(clusterSecret);
@@ -38,16 +56,12 @@ export function internalRoutes(app: FastifyInstance, broker: Broker, cluster: Cl
     reply.code(204);
   });
 
-  app.post('/internal/v1/controller/:operation', {
-    schema: {
-      hide: true,
-      params: { type: 'object', required: ['operation'], properties: { operation: { type: 'string', enum: [...operations] } } },
-      body: { type: 'object' },
-    },
-  }, async (request) => {
-    const { operation } = request.params as { operation: ControllerOperation };
-    return cluster.handleControllerRequest(operation, request.body);
-  });
+  // One route per controller operation, each with its body's schema: the controller
+  // trusts what passes here, and a record it cannot apply would stop every node.
+  for (const [operation, body] of Object.entries(controllerBodies) as Array<[ControllerOperation, object]>) {
+    app.post(`/internal/v1/controller/${operation}`, { schema: { hide: true, body } },
+      async (request) => cluster.handleControllerRequest(operation, request.body));
+  }
 
   // Records of a topic-level produce that another node took, for partitions led here.
   app.post('/internal/v1/produce', {
