@@ -13,13 +13,15 @@ import path from 'node:path';
 import type { MetadataStore } from '../meta/metadata-store.js';
 import { ActiveController } from './active-controller.js';
 import { ControllerChannel, type ControllerAnswer, type ControllerOperation } from './controller-channel.js';
-import { MetadataImage, type TopicState } from './metadata/metadata-image.js';
+import { MetadataImage } from './metadata/metadata-image.js';
+import type { TopicState } from './metadata/metadata-state.js';
 import type { MetadataRecord } from './metadata/records.js';
 import { PeerClient } from './peer-client.js';
 import { MetadataQuorum } from './quorum/metadata-quorum.js';
 import { RaftStore } from './quorum/raft-store.js';
 import type { LogEntry, RaftMessage, Snapshot } from './raft/types.js';
-import { ReplicaManager, type ReplicaPartition } from './replication/replica-manager.js';
+import { ReplicaManager } from './replication/replica-manager.js';
+import type { ReplicaPartition } from './replication/replica-partition.js';
 
 export interface ClusterPeer {
   nodeId: number;

@@ -20,20 +20,9 @@
  */
 import { assert } from '../../util/assert.js';
 import { checkAssignment, checkNodeRegistration, checkTopicSpec, type NodeLookup } from './metadata-checks.js';
-import type { MetadataRecord, NodeRegistration, PartitionAssignment, TopicSpec } from './records.js';
 import { imageFromSnapshot, imageToSnapshot } from './metadata-snapshot.js';
-
-export interface NodeState {
-  readonly registration: NodeRegistration;
-  /** A fenced node stopped heartbeating: it leads nothing and is in no ISR but as its last member. */
-  readonly isFenced: boolean;
-}
-
-export interface TopicState {
-  readonly spec: TopicSpec;
-  /** Indexed by partition number: partitions[p].partition === p. */
-  readonly partitions: readonly PartitionAssignment[];
-}
+import type { MetadataView, NodeState, TopicState } from './metadata-state.js';
+import type { MetadataRecord, PartitionAssignment, TopicSpec } from './records.js';
 
 export interface PartitionRef {
   topic: string;
@@ -55,7 +44,7 @@ export interface MetadataDelta {
   changedNodes: number[];
 }
 
-export class MetadataImage implements NodeLookup {
+export class MetadataImage implements NodeLookup, MetadataView {
   #clusterId: string | null = null;
   readonly #nodes = new Map<number, NodeState>();
   readonly #topics = new Map<string, TopicState>();

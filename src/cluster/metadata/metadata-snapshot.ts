@@ -8,7 +8,7 @@
  * passes the same checks as the log it stands for.
  */
 import { assert } from '../../util/assert.js';
-import type { MetadataImage, TopicState } from './metadata-image.js';
+import type { MetadataView, TopicState } from './metadata-state.js';
 import type { MetadataRecord, PartitionAssignment } from './records.js';
 
 /** Bumped when the layout changes; a reader refuses a version it does not know. */
@@ -37,7 +37,7 @@ interface SnapshotBody {
   topics: SnapshotTopic[];
 }
 
-export function imageToSnapshot(image: MetadataImage): string {
+export function imageToSnapshot(image: MetadataView): string {
   const nodes = [...image.nodes.values()]
     .sort((a, b) => a.registration.nodeId - b.registration.nodeId)
     .map(({ registration, isFenced }): SnapshotNode => ({

@@ -15,7 +15,7 @@
  */
 import { limits } from '../../limits.js';
 import type { PartitionLeader } from './partition-leader.js';
-import type { ReplicaPartition } from './replica-manager.js';
+import { logOffsetsOf, type ReplicaPartition } from './replica-partition.js';
 import type {
   ReplicaFetchError, ReplicaFetchPartitionRequest, ReplicaFetchPartitionResponse, ReplicaFetchRequest, ReplicaFetchResponseHeader,
 } from './wire.js';
@@ -107,14 +107,7 @@ function refusalOf(leader: PartitionLeader, wanted: ReplicaFetchPartitionRequest
 }
 
 function offsetsOf(wanted: ReplicaFetchPartitionRequest, partition: ReplicaPartition): Omit<ReplicaFetchPartitionResponse, 'byteLength'> {
-  const { log } = partition;
-  return {
-    topic: wanted.topic,
-    partition: wanted.partition,
-    highWatermark: log.highWatermark,
-    logStartOffset: log.logStartOffset,
-    logEndOffset: log.logEndOffset,
-  };
+  return { topic: wanted.topic, partition: wanted.partition, ...logOffsetsOf(partition) };
 }
 
 function errorAnswer(wanted: ReplicaFetchPartitionRequest, error: ReplicaFetchError, partition: ReplicaPartition | undefined): ReplicaFetchPartitionResponse {

@@ -20,7 +20,8 @@
  * meanwhile makes the bytes meaningless.
  */
 import { request, type Dispatcher } from 'undici';
-import type { ReplicaPartition } from './replica-manager.js';
+import { partitionKey, type PartitionKey } from '../../util/partition-key.js';
+import type { ReplicaPartition } from './replica-partition.js';
 import { CLUSTER_SECRET_HEADER, decodeFetchResponse, REPLICA_FETCH_PATH, type DecodedFetchResponse, type ReplicaFetchRequest } from './wire.js';
 
 /** Network failures: first and longest pause between attempts. */
@@ -68,13 +69,8 @@ export interface FollowedPartitionStatus {
   lastError: string | undefined;
 }
 
-export function partitionKey(topic: string, partition: number): string {
-  // Topic names never contain '/'.
-  return `${topic}/${partition}`;
-}
-
 export class FollowerFetcher {
-  private readonly followed = new Map<string, FollowedPartition>();
+  private readonly followed = new Map<PartitionKey, FollowedPartition>();
   private isClosed = false;
   private inFlight: AbortController | undefined;
   private wakeIdle: (() => void) | undefined;
@@ -255,7 +251,7 @@ export class FollowerFetcher {
         followed.state = 'retrying';
         followed.retryAtMs = nowMs + PARTITION_RETRY_BACKOFF_MS;
         followed.lastError = error instanceof Error ? error.message : String(error);
-        this.options.reportError(error, `replicating ${key} from node ${this.options.leaderId}`);
+        this.options.reportError(error, `replicating ${entry.topic}/${entry.partition} from node ${this.options.leaderId}`);
       }
     }
   }

@@ -13,13 +13,26 @@ import { RunnelError } from '../../errors.js';
 import { limits } from '../../limits.js';
 import { HighWatermarkWaiters } from './high-watermark-waiters.js';
 import { PartitionLeaderState } from './leader-state.js';
-import type { ReplicaManagerOptions, ReplicaPartition } from './replica-manager.js';
+import type { ReplicaPartition } from './replica-partition.js';
 
 /** An AlterPartition the controller has not answered by then counts as failed (no change stays in flight for good). */
 export const ALTER_ISR_TIMEOUT_MS = 30_000;
 
+/** What a partition leader needs of the replica manager's options. */
+export interface PartitionLeaderOptions {
+  nodeId: number;
+  /** Kafka's replica.lag.time.max.ms. */
+  replicaLagTimeMaxMs: number;
+  /**
+   * Asks the controller to set a partition's ISR (KIP-497 AlterPartition). Resolves once
+   * committed; the new ISR then arrives through onLeadershipChange. Rejects on
+   * refusal/timeouts.
+   */
+  alterIsr: (request: { topic: string; partition: number; leaderEpoch: number; partitionEpoch: number; isr: number[] }) => Promise<void>;
+}
+
 export interface PartitionLeaderContext {
-  readonly options: ReplicaManagerOptions;
+  readonly options: PartitionLeaderOptions;
   now(): number;
   reportError(error: unknown, context: string): void;
 }

@@ -16,46 +16,24 @@
  */
 import { Agent, type Dispatcher } from 'undici';
 import { RunnelError } from '../../errors.js';
-import type { PartitionLog } from '../../storage/partition-log.js';
+import { partitionKey } from '../../util/partition-key.js';
 import { handleReplicaFetch, type FetchHandlerContext } from './fetch-handler.js';
-import { FollowerFetcher, partitionKey, type FollowedPartitionStatus } from './follower-fetcher.js';
-import { PartitionLeader, type PartitionLeaderContext } from './partition-leader.js';
+import { FollowerFetcher, type FollowedPartitionStatus } from './follower-fetcher.js';
+import { PartitionLeader, type PartitionLeaderContext, type PartitionLeaderOptions } from './partition-leader.js';
+import { logOffsetsOf, type LogOffsets, type ReplicaPartition } from './replica-partition.js';
 import type { ReplicaFetchRequest, ReplicaFetchResponseHeader } from './wire.js';
 
 export type { ReplicaFetchRequest, ReplicaFetchResponseHeader } from './wire.js';
 
-/** The broker's PartitionState satisfies this structurally. */
-export interface ReplicaPartition {
-  readonly topic: string;
-  readonly partition: number;
-  readonly log: PartitionLog;
-  leader: number;
-  leaderEpoch: number;
-  replicas: number[];
-  isr: number[];
-  partitionEpoch: number;
-  /** Wakes consumers' long-polls (called after the high watermark moved). */
-  notifyReaders(): void;
-}
-
-export interface ReplicaManagerOptions {
-  nodeId: number;
+export interface ReplicaManagerOptions extends PartitionLeaderOptions {
   /** Base URL of a node's HTTP API for node-to-node calls (from --peers); undefined if unknown. */
   peerUrl: (nodeId: number) => string | undefined;
   /** Sent as header x-runnel-cluster-secret on every node-to-node request when set. */
   clusterSecret?: string;
-  /** Kafka's replica.lag.time.max.ms. */
-  replicaLagTimeMaxMs: number;
   /** Follower long-poll at the leader (default 500). */
   fetchMaxWaitMs: number;
   /** Bytes of batches per fetch answer. */
   fetchMaxBytes: number;
-  /**
-   * Asks the controller to set a partition's ISR (KIP-497 AlterPartition). Resolves once
-   * committed; the new ISR then arrives through onLeadershipChange. Rejects on
-   * refusal/timeouts.
-   */
-  alterIsr: (request: { topic: string; partition: number; leaderEpoch: number; partitionEpoch: number; isr: number[] }) => Promise<void>;
   lookup: (topic: string, partition: number) => ReplicaPartition | undefined;
   onError?: (error: unknown, context: string) => void;
   now?: () => number;
@@ -78,10 +56,7 @@ export type PartitionReplicationStatus = {
   partition: number;
   leaderEpoch: number;
   partitionEpoch: number;
-  logStartOffset: number;
-  highWatermark: number;
-  logEndOffset: number;
-} & ({
+} & LogOffsets & ({
   role: 'leader';
   isr: number[];
   /** KIP-497: the ISR plus additions in flight; the high watermark and acks=all count these. */
@@ -137,7 +112,7 @@ export class ReplicaManager {
    */
   onLeadershipChange(partition: ReplicaPartition): void {
     if (this.isClosed) return;
-    const key = keyOf(partition);
+    const key = partitionKey(partition.topic, partition.partition);
     const current = this.leaders.get(key);
     if (partition.leader === this.options.nodeId) {
       this.stopFollowing(partition);
@@ -164,11 +139,11 @@ export class ReplicaManager {
   }
 
   onPartitionRemoved(partition: ReplicaPartition): void {
-    const key = keyOf(partition);
+    const key = partitionKey(partition.topic, partition.partition);
     const leader = this.leaders.get(key);
     if (leader !== undefined && leader.partition === partition) {
       this.leaders.delete(key);
-      leader.resign(new RunnelError('NOT_LEADER', `partition ${key.replace('/', '-')} was removed from node ${this.options.nodeId}`));
+      leader.resign(new RunnelError('NOT_LEADER', `partition ${partition.topic}-${partition.partition} was removed from node ${this.options.nodeId}`));
     }
     this.stopFollowing(partition);
   }
@@ -205,7 +180,7 @@ export class ReplicaManager {
       const isr = [...state.isr];
       const pending = state.pendingIsrChange;
       statuses.push({
-        ...offsetsOf(partition),
+        ...statusOf(partition),
         role: 'leader',
         isr,
         maximalIsr: [...state.maximalIsr],
@@ -225,7 +200,7 @@ export class ReplicaManager {
         const partition = this.options.lookup(followed.topic, followed.partition);
         if (partition === undefined) continue;
         statuses.push({
-          ...offsetsOf(partition),
+          ...statusOf(partition),
           leaderEpoch: followed.leaderEpoch,
           role: 'follower',
           leaderId: fetcher.leaderId,
@@ -258,7 +233,7 @@ export class ReplicaManager {
   }
 
   private leaderOf(partition: ReplicaPartition): PartitionLeader | undefined {
-    const leader = this.leaders.get(keyOf(partition));
+    const leader = this.leaders.get(partitionKey(partition.topic, partition.partition));
     return leader !== undefined && leader.partition === partition ? leader : undefined;
   }
 
@@ -317,19 +292,13 @@ export class ReplicaManager {
   }
 }
 
-function keyOf(partition: ReplicaPartition): string {
-  return partitionKey(partition.topic, partition.partition);
-}
-
-function offsetsOf(partition: ReplicaPartition): Pick<PartitionReplicationStatus, 'topic' | 'partition' | 'leaderEpoch' | 'partitionEpoch' | 'logStartOffset' | 'highWatermark' | 'logEndOffset'> {
-  const { log } = partition;
+/** What every status names, leader or follower: the partition, its epochs and its log's offsets. */
+function statusOf(partition: ReplicaPartition): Pick<PartitionReplicationStatus, 'topic' | 'partition' | 'leaderEpoch' | 'partitionEpoch' | keyof LogOffsets> {
   return {
     topic: partition.topic,
     partition: partition.partition,
     leaderEpoch: partition.leaderEpoch,
     partitionEpoch: partition.partitionEpoch,
-    logStartOffset: log.logStartOffset,
-    highWatermark: log.highWatermark,
-    logEndOffset: log.logEndOffset,
+    ...logOffsetsOf(partition),
   };
 }
