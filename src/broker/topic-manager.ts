@@ -12,36 +12,16 @@ import { RunnelError } from '../errors.js';
 import { limits } from '../limits.js';
 import type { MetadataStore, PartitionRecord, TopicRecord } from '../meta/metadata-store.js';
 import type { LogManager } from '../storage/log-manager.js';
-import type { PartitionLog } from '../storage/partition-log.js';
 import { randomBytes } from 'node:crypto';
 import { AppendNotifier } from './append-notifier.js';
 import { StickyPartitioner } from './partitioner.js';
 import { effectiveConfigs, logConfigOf, topicConfigDefinitions, validateTopicConfigs, type TopicConfigs } from './topic-config.js';
 import { logDirectoryName, validateTopicName } from './topic-names.js';
-import type { PartitionAssignment, TopicSpec } from '../cluster/metadata/records.js';
+import { reconcileTopics, type ReconciledTopics, type ReconcileResult, type WantedTopic } from './topic-reconcile.js';
+import type { PartitionState, Topic } from './topic-state.js';
+import type { PartitionAssignment } from '../cluster/metadata/records.js';
 
-export interface PartitionState {
-  readonly topic: string;
-  readonly partition: number;
-  readonly log: PartitionLog;
-  readonly notifier: AppendNotifier;
-  leader: number;
-  leaderEpoch: number;
-  replicas: number[];
-  isr: number[];
-  /** KIP-497's partition epoch: bumped by every change of leader or ISR. */
-  partitionEpoch: number;
-  /** Wakes long-polls and streams (after the high watermark moved). */
-  notifyReaders(): void;
-}
-
-export interface Topic {
-  record: TopicRecord;
-  partitions: PartitionState[];
-  /** Every config's effective value (topic's own, broker default, Kafka default). */
-  effective: TopicConfigs;
-  readonly sticky: StickyPartitioner;
-}
+export type { PartitionState, Topic } from './topic-state.js';
 
 export interface CreateTopicInput {
   name: string;
@@ -61,20 +41,7 @@ export interface TopicManagerOptions {
   isClustered?: boolean;
 }
 
-/** What the cluster's metadata image says a topic is (cluster/metadata). */
-export interface WantedTopic {
-  spec: TopicSpec;
-  partitions: readonly PartitionAssignment[];
-}
-
-export interface ReconcileResult {
-  /** Partitions created or whose leader, epochs, replicas or ISR changed. */
-  changed: PartitionState[];
-  /** Partitions of deleted topics (their logs are gone). */
-  removed: PartitionState[];
-}
-
-export class TopicManager {
+export class TopicManager implements ReconciledTopics {
   private readonly topics = new Map<string, Topic>();
 
   constructor(
@@ -180,6 +147,11 @@ export class TopicManager {
     return { name: input.name, partitions: partitionCount, configs };
   }
 
+  /** The topic, or undefined (no error) when it does not exist. */
+  findTopic(name: string): Topic | undefined {
+    return this.topics.get(name);
+  }
+
   /** The partition, or undefined (no error) when the topic or partition does not exist. */
   find(name: string, partition: number): PartitionState | undefined {
     return this.topics.get(name)?.partitions[partition];
@@ -200,6 +172,11 @@ export class TopicManager {
       createdAtMs: Date.now(),
     };
     const partitions = Array.from({ length: partitionCount }, (_, partition) => this.newPartitionRecord(input.name, partition));
+    return this.createFromRecord(record, partitions);
+  }
+
+  /** Creates the topic `record` describes, with these partitions: SQLite first, then the logs. */
+  createFromRecord(record: TopicRecord, partitions: PartitionRecord[]): Topic {
     this.store.createTopic(record, partitions);
     return this.materialise(record, partitions);
   }
@@ -239,23 +216,47 @@ export class TopicManager {
   alter(name: string, change: { partitions?: number; configs?: Record<string, unknown> }): Topic {
     const topic = this.get(name);
     const planned = this.planAlter(name, change);
-    const nextConfigs = planned.configs;
-    if (nextConfigs !== undefined) {
-      this.store.setTopicConfigs(name, nextConfigs);
-      topic.record = { ...topic.record, configs: nextConfigs };
-      topic.effective = effectiveConfigs(nextConfigs, this.options.brokerDefaults);
-      for (const state of topic.partitions) state.log.updateConfig(logConfigOf(topic.effective));
-    }
+    if (planned.configs !== undefined) this.setConfigs(topic, planned.configs);
     if (change.partitions !== undefined && change.partitions > topic.partitions.length) {
       const added = [];
       for (let partition = topic.partitions.length; partition < change.partitions; partition++) {
         added.push(this.newPartitionRecord(name, partition));
       }
-      this.store.addPartitions(name, added);
-      topic.record = { ...topic.record, partitionCount: change.partitions };
-      for (const record of added) topic.partitions.push(this.openPartition(name, record, topic.effective));
+      this.addPartitions(topic, added);
     }
     return topic;
+  }
+
+  /** Replaces a topic's configs: SQLite first, then the effective configs and every partition log's. */
+  setConfigs(topic: Topic, configs: TopicConfigs): void {
+    this.store.setTopicConfigs(topic.record.name, configs);
+    topic.record = { ...topic.record, configs };
+    topic.effective = effectiveConfigs(configs, this.options.brokerDefaults);
+    for (const state of topic.partitions) state.log.updateConfig(logConfigOf(topic.effective));
+  }
+
+  /** Adds partitions after the last one: SQLite first, then their logs. Returns the new partitions. */
+  addPartitions(topic: Topic, records: PartitionRecord[]): PartitionState[] {
+    const name = topic.record.name;
+    this.store.addPartitions(name, records);
+    topic.record = { ...topic.record, partitionCount: topic.partitions.length + records.length };
+    const added: PartitionState[] = [];
+    for (const record of records) {
+      const state = this.openPartition(name, record, topic.effective);
+      topic.partitions.push(state);
+      added.push(state);
+    }
+    return added;
+  }
+
+  /** Cluster: takes a partition's leader, epochs, replicas and ISR from the metadata image, in memory and SQLite. */
+  setLeadership(state: PartitionState, assignment: PartitionAssignment): void {
+    state.leader = assignment.leader;
+    state.leaderEpoch = assignment.leaderEpoch;
+    state.replicas = [...assignment.replicas];
+    state.isr = [...assignment.isr];
+    state.partitionEpoch = assignment.partitionEpoch;
+    this.store.setPartitionLeadership(state.topic, assignment.partition, assignment);
   }
 
   delete(name: string): void {
@@ -268,70 +269,9 @@ export class TopicManager {
     }
   }
 
-  /**
-   * Cluster: makes this node's topics match the metadata image — creates, deletes
-   * (also a topic re-created under the same name: a new topicId), grows, re-configures,
-   * and takes each partition's leader, epochs, replicas and ISR. Idempotent: applying
-   * the same image twice changes nothing the second time. Every node keeps a log for
-   * every partition; only replicas ever write to it.
-   */
+  /** Cluster: makes this node's topics match the metadata image (topic-reconcile.ts). */
   reconcile(wanted: ReadonlyMap<string, WantedTopic>, beforeRemove: (state: PartitionState) => void = () => undefined): ReconcileResult {
-    const changed: PartitionState[] = [];
-    const removed: PartitionState[] = [];
-    for (const [name, topic] of [...this.topics]) {
-      const target = wanted.get(name);
-      if (target === undefined || target.spec.topicId !== topic.record.topicId) {
-        // Replication lets go of the partitions before their logs are deleted.
-        for (const state of topic.partitions) beforeRemove(state);
-        removed.push(...topic.partitions);
-        this.delete(name);
-      }
-    }
-    for (const [name, target] of wanted) {
-      const topic = this.topics.get(name);
-      if (topic === undefined) {
-        const record: TopicRecord = {
-          name,
-          topicId: target.spec.topicId,
-          partitionCount: target.partitions.length,
-          replicationFactor: target.spec.replicationFactor,
-          configs: target.spec.configs,
-          createdAtMs: target.spec.createdAtMs,
-        };
-        const partitions = target.partitions.map((assignment) => partitionRecordOf(name, assignment));
-        this.store.createTopic(record, partitions);
-        changed.push(...this.materialise(record, partitions).partitions);
-        continue;
-      }
-      if (!sameConfigs(topic.record.configs, target.spec.configs)) {
-        this.store.setTopicConfigs(name, target.spec.configs);
-        topic.record = { ...topic.record, configs: target.spec.configs };
-        topic.effective = effectiveConfigs(target.spec.configs, this.options.brokerDefaults);
-        for (const state of topic.partitions) state.log.updateConfig(logConfigOf(topic.effective));
-      }
-      if (target.partitions.length > topic.partitions.length) {
-        const added = target.partitions.slice(topic.partitions.length).map((assignment) => partitionRecordOf(name, assignment));
-        this.store.addPartitions(name, added);
-        topic.record = { ...topic.record, partitionCount: target.partitions.length };
-        for (const record of added) {
-          const state = this.openPartition(name, record, topic.effective);
-          topic.partitions.push(state);
-          changed.push(state);
-        }
-      }
-      for (const assignment of target.partitions) {
-        const state = topic.partitions[assignment.partition];
-        if (state === undefined || !isLeadershipChanged(state, assignment)) continue;
-        state.leader = assignment.leader;
-        state.leaderEpoch = assignment.leaderEpoch;
-        state.replicas = [...assignment.replicas];
-        state.isr = [...assignment.isr];
-        state.partitionEpoch = assignment.partitionEpoch;
-        this.store.setPartitionLeadership(name, assignment.partition, assignment);
-        changed.push(state);
-      }
-    }
-    return { changed, removed };
+    return reconcileTopics(this, wanted, beforeRemove);
   }
 
   /** Persists a partition's logStartOffset after retention moved it. */
@@ -345,34 +285,6 @@ export class TopicManager {
       }
     }
   }
-}
-
-function partitionRecordOf(topic: string, assignment: PartitionAssignment): PartitionRecord {
-  return {
-    topic,
-    partition: assignment.partition,
-    leader: assignment.leader,
-    leaderEpoch: assignment.leaderEpoch,
-    replicas: [...assignment.replicas],
-    isr: [...assignment.isr],
-    logStartOffset: 0,
-    partitionEpoch: assignment.partitionEpoch,
-  };
-}
-
-function isLeadershipChanged(state: PartitionState, assignment: PartitionAssignment): boolean {
-  return state.leader !== assignment.leader || state.leaderEpoch !== assignment.leaderEpoch ||
-    state.partitionEpoch !== assignment.partitionEpoch || !sameNumbers(state.isr, assignment.isr) ||
-    !sameNumbers(state.replicas, assignment.replicas);
-}
-
-function sameNumbers(a: readonly number[], b: readonly number[]): boolean {
-  return a.length === b.length && a.every((value, index) => value === b[index]);
-}
-
-function sameConfigs(a: Record<string, string>, b: Record<string, string>): boolean {
-  const keys = Object.keys(a);
-  return keys.length === Object.keys(b).length && keys.every((key) => a[key] === b[key]);
 }
 
 function checkPartitionCount(count: number): void {
