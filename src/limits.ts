@@ -54,6 +54,65 @@ export const limits = {
   /** Offsets committed in one request; metadata length per offset. */
   commitOffsetCountMax: 10_000,
   commitMetadataLengthMax: 4096,
+
+  // ---- cluster: produce across nodes ----
+  /** How long acks=all waits at the leader for the in-sync replicas (Kafka's request.timeout.ms default). */
+  acksAllTimeoutMs: 30_000,
+  /** How long a node that forwarded a produce waits for the leader: the leader's acks=all wait, and a little more. */
+  forwardProduceTimeoutMs: 35_000,
+
+  // ---- cluster: metadata quorum and controller ----
+  /** The quorum's Raft is ticked this often (its timers fire on the next tick). */
+  quorumTickIntervalMs: 20,
+  /** Raft messages in flight to one peer at most; more are dropped (Raft retries what matters). */
+  quorumMessagesInFlightPerPeerMax: 8,
+  /** Metadata log entries in one Raft fetch answer at most. */
+  quorumFetchEntriesMax: 500,
+  /** The quorum snapshots the metadata image after this many applied entries, unless told otherwise. */
+  quorumSnapshotIntervalEntriesDefault: 1000,
+  /** The active controller's tick: node liveness, leader elections, the offsets topic. */
+  controllerTickIntervalMs: 200,
+  /** Kafka's leader.imbalance.check.interval.seconds, shortened: leadership returns to preferred replicas. */
+  preferredLeaderCheckIntervalMs: 5_000,
+  /** How long an admin request may wait for the controller (election included). */
+  controllerRequestTimeoutMs: 15_000,
+  /** Pause between attempts to reach the controller. */
+  controllerRetryDelayMs: 100,
+  /** How long a stopping node waits for the controller to move its leaderships. */
+  controlledShutdownTimeoutMs: 3_000,
+  /** Node-to-node requests (controller channel, forwarded produce): connect timeout, keep-alive, connections per peer. */
+  peerConnectTimeoutMs: 2_000,
+  peerKeepAliveMs: 30_000,
+  peerConnectionsMax: 8,
+
+  // ---- cluster: partition replication ----
+  /** How long a follower's replica fetch may wait at the leader for news (its long-poll). */
+  replicaFetchWaitMs: 500,
+  /** Bytes of batches one replica fetch answer carries at most. */
+  replicaFetchBytesMax: 8 * 1024 * 1024,
+  /** Beyond the long-poll itself, how long a replica fetch may take before it counts as failed. */
+  replicaFetchRequestTimeoutMs: 10_000,
+  /** Network failures of a follower's fetch loop: first and longest pause between attempts. */
+  replicaFetchBackoffMsMin: 100,
+  replicaFetchBackoffMsMax: 1_000,
+  /** A partition the leader refused (not leader yet, epoch unknown there, ...) is asked again after this. */
+  replicaPartitionRetryBackoffMs: 200,
+  /** Longest idle wait of a fetch loop with nothing to fetch before it looks again. */
+  replicaFetcherIdleWaitMs: 1_000,
+  /** The follower fetch loops' connections: keep-alive, its longest value, connections per leader node. */
+  replicaFetchKeepAliveMs: 60_000,
+  replicaFetchKeepAliveMsMax: 600_000,
+  replicaFetchConnectionsMax: 4,
+  /** A follower that fetched this recently counts as fetching now (its fetches park for at most replicaFetchWaitMs). */
+  followerFetchingRecentlyMs: 2_000,
+  /** How often, at most, ISR members are checked for lag (Kafka: replica.lag.time.max.ms / 2). */
+  isrCheckIntervalMsMax: 1_000,
+  /** How long a leader's AlterPartition request waits for the controller (one attempt of the channel). */
+  alterPartitionRequestTimeoutMs: 5_000,
+  /** An AlterPartition the controller has not answered by then counts as failed (no change stays in flight for good). */
+  alterIsrTimeoutMs: 30_000,
+  /** After a refused AlterPartition, wait this long before proposing again (no hot loop). */
+  isrChangeRetryBackoffMs: 200,
 } as const;
 
 export function checkLimits(): void {
@@ -64,4 +123,18 @@ export function checkLimits(): void {
   assert(limits.groupSweepIntervalMs * 2 <= limits.sessionTimeoutMsMin, 'sessions must be checked at least twice per shortest session');
   assert(limits.sessionTimeoutMsMin <= limits.sessionTimeoutMsDefault && limits.sessionTimeoutMsDefault <= limits.sessionTimeoutMsMax, 'session timeout default out of its bounds');
   assert(limits.rebalanceTimeoutMsMin <= limits.rebalanceTimeoutMsDefault && limits.rebalanceTimeoutMsDefault <= limits.rebalanceTimeoutMsMax, 'rebalance timeout default out of its bounds');
+  checkClusterLimits();
+}
+
+/** The relations between the cluster's timeouts that their comments promise. */
+function checkClusterLimits(): void {
+  assert(limits.acksAllTimeoutMs < limits.forwardProduceTimeoutMs,
+    'a forwarding node must wait longer than the leader waits for acks=all, or it gives up on a write that may still commit');
+  assert(limits.replicaFetchWaitMs <= limits.fetchWaitMsMax, 'the replica fetch long-poll must be one the leader grants');
+  assert(limits.replicaFetchWaitMs < limits.followerFetchingRecentlyMs,
+    'a follower parked at the leader for a whole long-poll must still count as fetching');
+  assert(limits.replicaFetchBackoffMsMin <= limits.replicaFetchBackoffMsMax, 'replica fetch backoff: min above max');
+  assert(limits.replicaFetchKeepAliveMs <= limits.replicaFetchKeepAliveMsMax, 'replica fetch keep-alive above its max');
+  assert(limits.alterPartitionRequestTimeoutMs < limits.alterIsrTimeoutMs,
+    'an AlterPartition must fail by its own request timeout before the backstop declares it lost');
 }

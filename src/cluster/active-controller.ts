@@ -8,6 +8,7 @@
  * every request gets NOT_CONTROLLER, and the asking node retries on the right one.
  */
 import { RunnelError } from '../errors.js';
+import { limits } from '../limits.js';
 import type { ControllerAnswer, ControllerOperation } from './controller-channel.js';
 import { ControllerLogic } from './controller/controller-logic.js';
 import type { MetadataImage } from './metadata/metadata-image.js';
@@ -25,14 +26,10 @@ export interface ActiveControllerOptions {
   onInfo?: (message: string, details?: object) => void;
 }
 
-const TICK_INTERVAL_MS = 200;
-
 /** Kafka's internal topic of committed offsets: the group coordinators write commits there. */
 export const OFFSETS_TOPIC = '__consumer_offsets';
 /** Kafka's offsets.topic.num.partitions is 50; a small cluster does not need that many. */
 export const OFFSETS_TOPIC_PARTITIONS = 10;
-/** Kafka's leader.imbalance.check.interval.seconds, shortened: leadership returns to preferred replicas. */
-const PREFERRED_LEADER_INTERVAL_MS = 5_000;
 
 export class ActiveController {
   private logic: ControllerLogic | undefined;
@@ -57,7 +54,7 @@ export class ActiveController {
       this.lastPreferredCheckMs = Date.now();
       void this.enqueue(async () => this.commit(this.requireLogic().activate(this.options.image(), Date.now())), 'activate');
       clearInterval(this.timer);
-      this.timer = setInterval(() => void this.enqueue(async () => this.tick(), 'tick').catch(() => undefined), TICK_INTERVAL_MS);
+      this.timer = setInterval(() => void this.enqueue(async () => this.tick(), 'tick').catch(() => undefined), limits.controllerTickIntervalMs);
       this.timer.unref();
     } else if (this.logic !== undefined) {
       this.logic = undefined;
@@ -115,7 +112,7 @@ export class ActiveController {
         configs: { 'min.insync.replicas': String(Math.min(2, offsetsReplicationFactor)), 'retention.ms': '-1' },
       }, nowMs));
     }
-    if (nowMs - this.lastPreferredCheckMs >= PREFERRED_LEADER_INTERVAL_MS) {
+    if (nowMs - this.lastPreferredCheckMs >= limits.preferredLeaderCheckIntervalMs) {
       this.lastPreferredCheckMs = nowMs;
       return this.commit(logic.preferredLeaderElections(this.options.image()));
     }

@@ -10,6 +10,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
+import { limits } from '../limits.js';
 import type { MetadataStore } from '../meta/metadata-store.js';
 import { ActiveController } from './active-controller.js';
 import { ControllerChannel, type ControllerAnswer, type ControllerOperation } from './controller-channel.js';
@@ -57,11 +58,6 @@ export interface ClusterStatus {
   nodes: Array<{ nodeId: number; url: string; state: 'online' | 'fenced' | 'unknown' }>;
   metadata: { leaderId: number | null; epoch: number; highWatermark: number; logEndOffset: number; appliedOffset: number };
 }
-
-/** How long an admin request may wait for the controller (election included). */
-export const CONTROLLER_REQUEST_TIMEOUT_MS = 15_000;
-/** How long a stopping node waits for the controller to move its leaderships. */
-const CONTROLLED_SHUTDOWN_TIMEOUT_MS = 3_000;
 
 export class ClusterNode {
   readonly incarnationId = randomBytes(8).toString('base64url');
@@ -125,10 +121,10 @@ export class ClusterNode {
       peerUrl: (nodeId) => this.peers.url(nodeId),
       clusterSecret: options.clusterSecret,
       replicaLagTimeMaxMs: options.replicaLagTimeMaxMs,
-      fetchMaxWaitMs: 500,
-      fetchMaxBytes: 8 * 1024 * 1024,
+      fetchMaxWaitMs: limits.replicaFetchWaitMs,
+      fetchMaxBytes: limits.replicaFetchBytesMax,
       alterIsr: async (request) => {
-        await this.channel.request('alter-partition', { ...request, nodeId: options.nodeId }, 5_000);
+        await this.channel.request('alter-partition', { ...request, nodeId: options.nodeId }, limits.alterPartitionRequestTimeoutMs);
       },
       lookup: (topic, partition) => options.host.lookup(topic, partition),
       onError: options.onError,
@@ -169,7 +165,7 @@ export class ClusterNode {
 
   /** Asks the controller and waits until this node applied the decision. */
   requestController(operation: ControllerOperation, body: unknown): Promise<ControllerAnswer> {
-    return this.channel.request(operation, body, CONTROLLER_REQUEST_TIMEOUT_MS);
+    return this.channel.request(operation, body, limits.controllerRequestTimeoutMs);
   }
 
   get metadata(): MetadataImage {
@@ -218,7 +214,7 @@ export class ClusterNode {
     clearInterval(this.heartbeatTimer);
     // Controlled shutdown: leaderships move now, not a session timeout from now. Bounded:
     // without a controller the node stops anyway and is fenced when its session ends.
-    await this.channel.request('controlled-shutdown', { nodeId: this.options.nodeId }, CONTROLLED_SHUTDOWN_TIMEOUT_MS).catch(() => undefined);
+    await this.channel.request('controlled-shutdown', { nodeId: this.options.nodeId }, limits.controlledShutdownTimeoutMs).catch(() => undefined);
     this.controller.stop();
     this.channel.close();
     this.quorum.stop();

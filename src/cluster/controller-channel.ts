@@ -7,6 +7,7 @@
  * decision; the caller may wait until its own image has applied it (read your writes).
  */
 import { RunnelError } from '../errors.js';
+import { limits } from '../limits.js';
 import { PeerRequestError, runnelErrorFromPeer, type PeerClient } from './peer-client.js';
 
 export type ControllerOperation = 'heartbeat' | 'create-topic' | 'alter-topic' | 'delete-topic' | 'alter-partition' | 'controlled-shutdown';
@@ -28,8 +29,6 @@ export interface ControllerChannelOptions {
   /** Resolves when appliedOffset reaches `offset` (or the signal aborts). */
   waitForApplied: (offset: number, timeoutMs: number) => Promise<boolean>;
 }
-
-const RETRY_DELAY_MS = 100;
 
 export class ControllerChannel {
   private isClosed = false;
@@ -62,8 +61,8 @@ export class ControllerChannel {
         if (!isRetriable(error)) throw runnelErrorFromPeer(error) ?? error;
         lastProblem = (error as Error).message;
       }
-      if (Date.now() + RETRY_DELAY_MS > deadline) break;
-      await new Promise((resolve) => setTimeout(resolve, RETRY_DELAY_MS));
+      if (Date.now() + limits.controllerRetryDelayMs > deadline) break;
+      await new Promise((resolve) => setTimeout(resolve, limits.controllerRetryDelayMs));
     }
     throw new RunnelError('NOT_CONTROLLER', `the cluster's controller did not answer in ${timeoutMs} ms (${lastProblem}); retry shortly`, { controllerId: this.options.leaderId() });
   }

@@ -7,6 +7,7 @@
  */
 import { Agent, request } from 'undici';
 import { errorCatalogue, RunnelError, type ErrorCode } from '../errors.js';
+import { limits } from '../limits.js';
 
 export const clusterSecretHeader = 'x-runnel-cluster-secret';
 
@@ -37,7 +38,9 @@ export interface PeerClientOptions {
 }
 
 export class PeerClient {
-  private readonly agent = new Agent({ keepAliveTimeout: 30_000, connections: 8, connectTimeout: 2_000 });
+  private readonly agent = new Agent({
+    keepAliveTimeout: limits.peerKeepAliveMs, connections: limits.peerConnectionsMax, connectTimeout: limits.peerConnectTimeoutMs,
+  });
   private isClosed = false;
 
   constructor(private readonly options: PeerClientOptions) {}

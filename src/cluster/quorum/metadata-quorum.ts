@@ -12,6 +12,7 @@
  * propose() resolves once the entry is committed AND applied here, so a controller
  * that answers after propose() has its own decision in its image.
  */
+import { limits } from '../../limits.js';
 import { RaftCore } from '../raft/raft-core.js';
 import { NotLeaderError, type LogEntry, type RaftEffects, type RaftMessage, type RaftStatus, type Snapshot } from '../raft/types.js';
 import type { PeerClient } from '../peer-client.js';
@@ -35,7 +36,7 @@ export interface MetadataQuorumOptions {
   peers: PeerClient;
   stateMachine: QuorumStateMachine;
   electionTimeoutMs: number;
-  /** Take a snapshot after this many applied entries (default 1000). */
+  /** Take a snapshot after this many applied entries (default limits.quorumSnapshotIntervalEntriesDefault). */
   snapshotIntervalEntries?: number;
   /** Role or leader changed (the node starts or stops being the active controller). */
   onLeadershipChange?: () => void;
@@ -48,10 +49,6 @@ interface PendingProposal {
   resolve: (offset: number) => void;
   reject: (error: Error) => void;
 }
-
-const TICK_INTERVAL_MS = 20;
-/** Messages in flight to one peer at most; more are dropped (Raft retries what matters). */
-const IN_FLIGHT_PER_PEER_MAX = 8;
 
 export class MetadataQuorum {
   private core: RaftCore | undefined;
@@ -82,10 +79,10 @@ export class MetadataQuorum {
       // A third of the election timeout: a held fetch and its answer come back well
       // before the follower's election timer (electionTimeoutMs at least) runs out.
       fetchMaxWaitMs: Math.max(10, Math.floor(this.options.electionTimeoutMs / 3)),
-      fetchEntriesMax: 500,
+      fetchEntriesMax: limits.quorumFetchEntriesMax,
       random: Math.random,
     }, start, Date.now());
-    this.timer = setInterval(() => this.step((core, now) => core.tick(now), 'tick'), TICK_INTERVAL_MS);
+    this.timer = setInterval(() => this.step((core, now) => core.tick(now), 'tick'), limits.quorumTickIntervalMs);
     this.timer.unref();
     this.step((core, now) => core.tick(now), 'tick');
   }
@@ -185,7 +182,7 @@ export class MetadataQuorum {
     }
     // A snapshot covers committed entries the log still holds (after a restart the
     // core's high watermark starts at its snapshot and catches up with the leader's).
-    const interval = this.options.snapshotIntervalEntries ?? 1000;
+    const interval = this.options.snapshotIntervalEntries ?? limits.quorumSnapshotIntervalEntriesDefault;
     const status = core.status();
     if (applied - this.lastSnapshotOffset >= interval && applied <= status.highWatermark && applied - 1 >= status.logStartOffset) {
       const [last] = core.entries(applied - 1, applied);
@@ -222,7 +219,7 @@ export class MetadataQuorum {
     }
     for (const [peer, list] of byPeer) {
       const inFlight = this.inFlight.get(peer) ?? 0;
-      if (inFlight >= IN_FLIGHT_PER_PEER_MAX) continue;
+      if (inFlight >= limits.quorumMessagesInFlightPerPeerMax) continue;
       this.inFlight.set(peer, inFlight + 1);
       this.options.peers.post(peer, '/internal/v1/raft', { messages: list }, this.options.electionTimeoutMs * 2)
         .catch(() => undefined)

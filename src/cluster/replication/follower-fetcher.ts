@@ -13,26 +13,18 @@
  * - FENCED_LEADER_EPOCH: this node's metadata is behind; the partition waits for the new
  *   epoch (follow() again). Other errors retry the partition after a pause.
  * - When the set of partitions changes, the request in flight is aborted and the loop
- *   restarts at once. Network failures back off 100 ms .. 1 s. close() aborts all.
+ *   restarts at once. Network failures back off (limits.replicaFetchBackoffMsMin .. Max). close() aborts all.
  *
  * An answer is applied only to partitions that are still followed in the same epoch as
  * when the request was sent (the same FollowedPartition object): a leadership change
  * meanwhile makes the bytes meaningless.
  */
 import { request, type Dispatcher } from 'undici';
+import { limits } from '../../limits.js';
 import { partitionKey, type PartitionKey } from '../../util/partition-key.js';
 import type { ReplicaPartition } from './replica-partition.js';
 import { CLUSTER_SECRET_HEADER, decodeFetchResponse, REPLICA_FETCH_PATH, type DecodedFetchResponse, type ReplicaFetchRequest } from './wire.js';
 
-/** Network failures: first and longest pause between attempts. */
-export const FETCH_BACKOFF_MIN_MS = 100;
-export const FETCH_BACKOFF_MAX_MS = 1_000;
-/** A partition the leader refused (not leader yet, epoch unknown there, ...) is asked again after this. */
-export const PARTITION_RETRY_BACKOFF_MS = 200;
-/** Beyond the long-poll itself, how long a fetch may take before it counts as failed. */
-export const FETCH_REQUEST_TIMEOUT_MS = 10_000;
-/** Longest idle wait of a loop with nothing to fetch before it looks again. */
-const IDLE_WAIT_MS = 1_000;
 /** Most bytes of an error answer's body kept for the message. */
 const ERROR_BODY_BYTES_MAX = 512;
 
@@ -151,7 +143,7 @@ export class FollowerFetcher {
         this.apply(batch, answer);
       } catch (error) {
         if (controller.signal.aborted) continue;
-        this.backoffMs = Math.min(FETCH_BACKOFF_MAX_MS, Math.max(FETCH_BACKOFF_MIN_MS, this.backoffMs * 2));
+        this.backoffMs = Math.min(limits.replicaFetchBackoffMsMax, Math.max(limits.replicaFetchBackoffMsMin, this.backoffMs * 2));
         const message = error instanceof Error ? error.message : String(error);
         for (const { followed } of batch) followed.lastError = message;
         this.options.reportError(error, `replica fetch from node ${this.options.leaderId} (retrying in ${this.backoffMs} ms)`);
@@ -175,7 +167,7 @@ export class FollowerFetcher {
   }
 
   private nextRetryDelayMs(nowMs: number): number {
-    let delayMs = IDLE_WAIT_MS;
+    let delayMs: number = limits.replicaFetcherIdleWaitMs;
     for (const followed of this.followed.values()) {
       if (followed.state === 'retrying') delayMs = Math.min(delayMs, Math.max(0, followed.retryAtMs - nowMs));
     }
@@ -220,8 +212,8 @@ export class FollowerFetcher {
       headers,
       body: JSON.stringify(fetchRequest),
       signal,
-      headersTimeout: options.fetchMaxWaitMs + FETCH_REQUEST_TIMEOUT_MS,
-      bodyTimeout: FETCH_REQUEST_TIMEOUT_MS,
+      headersTimeout: options.fetchMaxWaitMs + limits.replicaFetchRequestTimeoutMs,
+      bodyTimeout: limits.replicaFetchRequestTimeoutMs,
     });
     const bytes = Buffer.from(await response.body.arrayBuffer());
     if (response.statusCode !== 200) {
@@ -249,7 +241,7 @@ export class FollowerFetcher {
       } catch (error) {
         // A batch the log refused (bad CRC, offsets not contiguous): retry, and say so.
         followed.state = 'retrying';
-        followed.retryAtMs = nowMs + PARTITION_RETRY_BACKOFF_MS;
+        followed.retryAtMs = nowMs + limits.replicaPartitionRetryBackoffMs;
         followed.lastError = error instanceof Error ? error.message : String(error);
         this.options.reportError(error, `replicating ${entry.topic}/${entry.partition} from node ${this.options.leaderId}`);
       }
@@ -286,7 +278,7 @@ export class FollowerFetcher {
       // NOT_LEADER, UNKNOWN_LEADER_EPOCH, NOT_REPLICA, UNKNOWN_PARTITION: the leader's
       // metadata and ours disagree for now; ask again shortly.
       followed.state = 'retrying';
-      followed.retryAtMs = nowMs + PARTITION_RETRY_BACKOFF_MS;
+      followed.retryAtMs = nowMs + limits.replicaPartitionRetryBackoffMs;
       return;
     }
     followed.lastError = undefined;
@@ -327,7 +319,7 @@ export class FollowerFetcher {
       // Nothing to cut, or a cut below logStartOffset: fetching again would get the same
       // answer, so pause this partition (and say why) rather than spin.
       followed.state = 'retrying';
-      followed.retryAtMs = nowMs + PARTITION_RETRY_BACKOFF_MS;
+      followed.retryAtMs = nowMs + limits.replicaPartitionRetryBackoffMs;
       followed.lastError = `divergence at epoch ${diverging.epoch} (leader end ${diverging.endOffset}) gives truncation offset ${target} ` +
         `outside [${log.logStartOffset}, ${log.logEndOffset})`;
       this.options.reportError(new Error(`${label}: ${followed.lastError}`), `replicating ${label} from node ${this.options.leaderId}`);

@@ -16,13 +16,8 @@
  * - The high watermark is the least logEndOffset over the maximal ISR, the leader's own
  *   included; it never moves back.
  */
+import { limits } from '../../limits.js';
 import { assert } from '../../util/assert.js';
-
-/** After a refused AlterPartition, wait this long before proposing again (no hot loop). */
-export const ISR_CHANGE_RETRY_BACKOFF_MS = 200;
-
-/** A follower that fetched this recently counts as fetching now (its fetches park for at most ~500 ms). */
-const FETCHING_NOW_MS = 2_000;
 
 export interface FollowerState {
   readonly replicaId: number;
@@ -185,7 +180,7 @@ export class PartitionLeaderState {
       if (this.currentIsr.includes(replicaId)) return false;
       const follower = this.followers.get(replicaId);
       return follower !== undefined && follower.logEndOffset >= highWatermark && follower.logEndOffset >= this.leaderEpochStartOffset &&
-        follower.lastFetchMs >= 0 && nowMs - follower.lastFetchMs <= FETCHING_NOW_MS;
+        follower.lastFetchMs >= 0 && nowMs - follower.lastFetchMs <= limits.followerFetchingRecentlyMs;
     });
     if (joining.length > 0) {
       // One at a time, as Kafka's maybeExpandIsr does.
@@ -215,7 +210,7 @@ export class PartitionLeaderState {
   failIsrChange(id: number, nowMs: number): void {
     if (this.pending?.id !== id) return;
     this.pending = undefined;
-    this.isrChangeRetryAtMs = nowMs + ISR_CHANGE_RETRY_BACKOFF_MS;
+    this.isrChangeRetryAtMs = nowMs + limits.isrChangeRetryBackoffMs;
   }
 
   /**

@@ -15,9 +15,6 @@ import { HighWatermarkWaiters } from './high-watermark-waiters.js';
 import { PartitionLeaderState } from './leader-state.js';
 import type { ReplicaPartition } from './replica-partition.js';
 
-/** An AlterPartition the controller has not answered by then counts as failed (no change stays in flight for good). */
-export const ALTER_ISR_TIMEOUT_MS = 30_000;
-
 /** What a partition leader needs of the replica manager's options. */
 export interface PartitionLeaderOptions {
   nodeId: number;
@@ -129,7 +126,7 @@ export class PartitionLeader {
       // A refused expansion leaves the maximal ISR smaller: the high watermark may move.
       this.maybeAdvanceHighWatermark();
     };
-    const timer = setTimeout(() => fail(new Error(`no answer from the controller within ${ALTER_ISR_TIMEOUT_MS} ms`)), ALTER_ISR_TIMEOUT_MS);
+    const timer = setTimeout(() => fail(new Error(`no answer from the controller within ${limits.alterIsrTimeoutMs} ms`)), limits.alterIsrTimeoutMs);
     timer.unref();
     this.alterIsrTimers.add(timer);
     let answer: Promise<void>;

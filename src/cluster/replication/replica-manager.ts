@@ -16,6 +16,7 @@
  */
 import { Agent, type Dispatcher } from 'undici';
 import { RunnelError } from '../../errors.js';
+import { limits } from '../../limits.js';
 import { partitionKey } from '../../util/partition-key.js';
 import { handleReplicaFetch, type FetchHandlerContext } from './fetch-handler.js';
 import { FollowerFetcher, type FollowedPartitionStatus } from './follower-fetcher.js';
@@ -72,9 +73,6 @@ export type PartitionReplicationStatus = {
   lastError: string | null;
 });
 
-/** How often, at most, ISR members are checked for lag (Kafka: replica.lag.time.max.ms / 2). */
-const ISR_CHECK_INTERVAL_MS_MAX = 1_000;
-
 export class ReplicaManager {
   private readonly leaders = new Map<string, PartitionLeader>();
   private readonly fetchers = new Map<number, FollowerFetcher>();
@@ -91,8 +89,10 @@ export class ReplicaManager {
   constructor(private readonly options: ReplicaManagerOptions) {
     this.now = options.now ?? Date.now;
     this.isDispatcherOwned = options.dispatcher === undefined;
-    this.dispatcher = options.dispatcher ?? new Agent({ keepAliveTimeout: 60_000, keepAliveMaxTimeout: 600_000, connections: 4 });
-    const intervalMs = Math.max(10, Math.min(ISR_CHECK_INTERVAL_MS_MAX, Math.floor(options.replicaLagTimeMaxMs / 2)));
+    this.dispatcher = options.dispatcher ?? new Agent({
+      keepAliveTimeout: limits.replicaFetchKeepAliveMs, keepAliveMaxTimeout: limits.replicaFetchKeepAliveMsMax, connections: limits.replicaFetchConnectionsMax,
+    });
+    const intervalMs = Math.max(10, Math.min(limits.isrCheckIntervalMsMax, Math.floor(options.replicaLagTimeMaxMs / 2)));
     this.isrCheckTimer = setInterval(() => this.checkIsrs(), intervalMs);
     this.isrCheckTimer.unref();
     this.leaderContext = {

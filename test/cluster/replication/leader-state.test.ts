@@ -6,7 +6,8 @@
  * a change is in flight, and one change at a time.
  */
 import t from 'tap';
-import { ISR_CHANGE_RETRY_BACKOFF_MS, PartitionLeaderState, type LeaderStateInit } from '../../../src/cluster/replication/leader-state.js';
+import { limits } from '../../../src/limits.js';
+import { PartitionLeaderState, type LeaderStateInit } from '../../../src/cluster/replication/leader-state.js';
 
 const LAG_MS = 10_000;
 
@@ -135,8 +136,8 @@ void t.test('a refused change is dropped and proposed again after a pause; a sta
   const first = state.beginIsrChange(state.isrChangeToPropose(5, 5, 10)!);
   state.failIsrChange(first, 20);
   t.same(state.maximalIsr, [1]);
-  t.equal(state.isrChangeToPropose(5, 5, 20 + ISR_CHANGE_RETRY_BACKOFF_MS - 1), undefined, 'not during the pause');
-  const change = state.isrChangeToPropose(5, 5, 20 + ISR_CHANGE_RETRY_BACKOFF_MS);
+  t.equal(state.isrChangeToPropose(5, 5, 20 + limits.isrChangeRetryBackoffMs - 1), undefined, 'not during the pause');
+  const change = state.isrChangeToPropose(5, 5, 20 + limits.isrChangeRetryBackoffMs);
   t.same(change?.isr, [1, 2]);
   const second = state.beginIsrChange(change!);
   state.failIsrChange(first, 500);
