@@ -28,6 +28,7 @@
 import type {
   CommitBody, FetchResponse, JoinBody, MemberReply, PollResponse, PolledRecord, TopicPartitions,
 } from '../api/types.js';
+import { parsePartitionKey, partitionKey, type PartitionKey } from '../util/partition-key.js';
 import { RunnelApiError } from './client-errors.js';
 import { groupPath, memberPath, partitionPath } from './paths.js';
 import type { Transport } from './transport.js';
@@ -49,8 +50,6 @@ export interface ConsumerOptions extends JoinBody {
   commitIntervalMs?: number;
 }
 
-type PartitionKey = string;
-
 interface Position {
   topic: string;
   partition: number;
@@ -66,18 +65,14 @@ interface SkippedRange {
   to: number;
 }
 
-function keyOf(topic: string, partition: number): PartitionKey {
-  return topic + '\u0000' + partition;
-}
-
+/** Topics in the order first met (not sorted), partitions sorted. */
 function toAssignment(keys: Iterable<PartitionKey>): TopicPartitions[] {
   const byTopic = new Map<string, number[]>();
   for (const key of keys) {
-    const separator = key.lastIndexOf('\u0000');
-    const topic = key.slice(0, separator);
+    const { topic, partition } = parsePartitionKey(key);
     let partitions = byTopic.get(topic);
     if (partitions === undefined) byTopic.set(topic, (partitions = []));
-    partitions.push(Number(key.slice(separator + 1)));
+    partitions.push(partition);
   }
   return [...byTopic].map(([topic, partitions]) => ({ topic, partitions: partitions.sort((a, b) => a - b) }));
 }
@@ -154,12 +149,12 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
 
   /** Skips these partitions' records (not committing past them) until resume(). */
   pause(partitions: TopicPartitions[]): void {
-    for (const { topic, partitions: numbers } of partitions) for (const partition of numbers) this.paused.add(keyOf(topic, partition));
+    for (const { topic, partitions: numbers } of partitions) for (const partition of numbers) this.paused.add(partitionKey(topic, partition));
   }
 
   /** Delivers these partitions' records again, from the first one skipped. */
   resume(partitions: TopicPartitions[]): void {
-    for (const { topic, partitions: numbers } of partitions) for (const partition of numbers) this.paused.delete(keyOf(topic, partition));
+    for (const { topic, partitions: numbers } of partitions) for (const partition of numbers) this.paused.delete(partitionKey(topic, partition));
   }
 
   /** The partitions paused now. */
@@ -200,14 +195,14 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
     const record = this.current;
     if (record === undefined) return;
     this.current = undefined;
-    this.processed.set(keyOf(record.topic, record.partition), { topic: record.topic, partition: record.partition, offset: record.offset + 1 });
+    this.processed.set(partitionKey(record.topic, record.partition), { topic: record.topic, partition: record.partition, offset: record.offset + 1 });
   }
 
   private async nextBuffered(): Promise<ConsumedRecord | undefined> {
     if (this.skipped.size > 0) await this.refillResumed();
     while (this.index < this.buffer.length) {
       const record = this.buffer[this.index++];
-      const key = keyOf(record.topic, record.partition);
+      const key = partitionKey(record.topic, record.partition);
       if (!this.paused.has(key)) return record;
       const range = this.skipped.get(key);
       if (range === undefined) this.skipped.set(key, { topic: record.topic, partition: record.partition, from: record.offset, to: record.offset + 1 });
@@ -295,7 +290,7 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
     if (this.member !== undefined && this.member.memberId === reply.memberId && reply.generation < this.member.generation) return;
     this.member = { groupId: reply.groupId, memberId: reply.memberId, generation: reply.generation, assignment: reply.assignment, heartbeatIntervalMs: reply.heartbeatIntervalMs };
     this.assigned = new Set();
-    for (const { topic, partitions } of reply.assignment) for (const partition of partitions) this.assigned.add(keyOf(topic, partition));
+    for (const { topic, partitions } of reply.assignment) for (const partition of partitions) this.assigned.add(partitionKey(topic, partition));
     for (const key of this.skipped.keys()) if (!this.assigned.has(key)) this.skipped.delete(key);
   }
 
@@ -314,8 +309,8 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
   /** Partitions this member must not give up yet: its assignment, plus any with records still to process. */
   private heldPartitions(): Set<PartitionKey> {
     const held = new Set(this.assigned);
-    if (this.current !== undefined) held.add(keyOf(this.current.topic, this.current.partition));
-    for (let i = this.index; i < this.buffer.length; i++) held.add(keyOf(this.buffer[i].topic, this.buffer[i].partition));
+    if (this.current !== undefined) held.add(partitionKey(this.current.topic, this.current.partition));
+    for (let i = this.index; i < this.buffer.length; i++) held.add(partitionKey(this.buffer[i].topic, this.buffer[i].partition));
     return held;
   }
 
@@ -351,7 +346,7 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
       return;
     }
     for (const position of positions) {
-      const key = keyOf(position.topic, position.partition);
+      const key = partitionKey(position.topic, position.partition);
       if (this.processed.get(key)?.offset === position.offset) this.processed.delete(key);
     }
   }

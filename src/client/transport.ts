@@ -16,6 +16,7 @@
  *   `urls`, a node that refuses connections is skipped in turn.
  */
 import type { Dispatcher } from 'undici';
+import { partitionKey } from '../util/partition-key.js';
 import { backoffDelayMs, defaultBackoff, isAborted, sleep, type BackoffOptions } from './backoff.js';
 import { apiErrorFrom, RunnelApiError, RunnelClientError, RunnelConnectionError } from './client-errors.js';
 
@@ -96,7 +97,7 @@ function retryAfterMs(headers: Dispatcher.ResponseData['headers']): number | und
 /** The partition or group a request is about, when it has one (its leader may be another node). */
 function leadershipKey(path: string): string | undefined {
   const partition = /^\/v1\/topics\/([^/]+)\/partitions\/(\d+)(\/|$)/.exec(path);
-  if (partition !== null) return `partition ${partition[1]} ${partition[2]}`;
+  if (partition !== null) return 'partition ' + partitionKey(partition[1], Number(partition[2]));
   const group = /^\/v1\/groups\/([^/]+)(\/|$)/.exec(path);
   return group === null ? undefined : `group ${group[1]}`;
 }

@@ -12,7 +12,7 @@
  *   rebalance moves as few partitions as it can.
  * All are deterministic: members are taken in memberId order.
  */
-import { partitionKey, type PartitionKey } from './partition-key.js';
+import { parsePartitionKey, partitionKey, type PartitionKey } from '../../util/partition-key.js';
 
 import { ASSIGNOR_NAMES, type AssignorName } from '../../api/group-schemas.js';
 
@@ -90,7 +90,7 @@ export function assignSticky({ members, partitionCounts, previous }: AssignorInp
     const count = partitionCounts.get(topic)!;
     for (let partition = 0; partition < count; partition++) all.push(partitionKey(topic, partition));
   }
-  const topicOf = (key: PartitionKey): string => key.slice(0, key.lastIndexOf(':'));
+  const topicOf = (key: PartitionKey): string => parsePartitionKey(key).topic;
   const isEligible = (member: AssignorMember, key: PartitionKey): boolean => member.topics.has(topicOf(key));
   // Each member's fair share when everyone could take everything; retained partitions
   // above it are given up so newcomers get theirs.

@@ -25,7 +25,7 @@
  */
 import { assert } from '../../util/assert.js';
 import { assignors, type AssignorName } from './assignors.js';
-import { parsePartitionKey, partitionKey, type PartitionKey } from './partition-key.js';
+import { parsePartitionKey, type PartitionKey } from '../../util/partition-key.js';
 
 export type GroupState = 'Empty' | 'Stable' | 'Reconciling';
 export type AutoOffsetReset = 'earliest' | 'latest';
@@ -255,10 +255,9 @@ export class ConsumerGroup {
   private lastFingerprint = '';
 
   private dropTopic(topic: string): void {
-    const prefix = topic + ':';
     for (const member of this.members.values()) {
       for (const key of [...member.owned.keys()]) {
-        if (key.startsWith(prefix)) {
+        if (parsePartitionKey(key).topic === topic) {
           member.owned.delete(key);
           member.assigned.delete(key);
         }
@@ -430,4 +429,3 @@ function sameAssignment(a: ReadonlyMap<string, ReadonlySet<PartitionKey>>, b: Re
   return true;
 }
 
-export { partitionKey };

@@ -28,7 +28,8 @@ import { AppendNotifier } from '../append-notifier.js';
 import type { TopicManager } from '../topic-manager.js';
 import type { AssignorName } from './assignors.js';
 import { ConsumerGroup, type Acknowledgement, type AutoOffsetReset, type GroupSnapshot, type Member, type Subscription, type TopicMetadata } from './consumer-group.js';
-import { parsePartitionKey, partitionKey, toTopicAssignments, type PartitionKey, type TopicAssignment } from './partition-key.js';
+import { parsePartitionKey, partitionKey, type PartitionKey } from '../../util/partition-key.js';
+import { toTopicAssignments, type TopicAssignment } from './topic-assignment.js';
 
 export interface JoinRequest {
   subscription: Subscription;

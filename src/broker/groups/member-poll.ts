@@ -21,7 +21,7 @@ import { readBatchHeader } from '../../storage/record-batch.js';
 import type { TopicManager, PartitionState } from '../topic-manager.js';
 import type { Member } from './consumer-group.js';
 import type { GroupCoordinator, GroupEntry, MemberReply } from './group-coordinator.js';
-import { parsePartitionKey, type PartitionKey } from './partition-key.js';
+import { parsePartitionKey, type PartitionKey } from '../../util/partition-key.js';
 
 export interface PollRequest {
   /**
