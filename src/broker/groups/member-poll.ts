@@ -20,8 +20,10 @@ import { limits } from '../../limits.js';
 import { readBatchHeader } from '../../storage/record-batch.js';
 import type { TopicManager, PartitionState } from '../topic-manager.js';
 import type { Member } from './consumer-group.js';
-import type { GroupCoordinator, GroupEntry, MemberReply } from './group-coordinator.js';
-import { parsePartitionKey, type PartitionKey } from './partition-key.js';
+import type { GroupCoordinator } from './group-coordinator.js';
+import type { GroupEntry } from './group-metadata.js';
+import type { MemberReply } from './membership.js';
+import { parsePartitionKey, type PartitionKey } from '../../util/partition-key.js';
 
 export interface PollRequest {
   /**

@@ -21,35 +21,25 @@
  */
 import { RunnelError } from '../../errors.js';
 import { limits } from '../../limits.js';
-import type { CommittedOffset, GroupStore } from '../../meta/group-store.js';
+import type { GroupStore } from '../../meta/group-store.js';
 import type { Producer } from '../produce.js';
 import type { Replication } from '../replication.js';
 import type { PartitionState, TopicManager } from '../topic-manager.js';
-import type { GroupCoordinator } from './group-coordinator.js';
-import { OffsetsApplier } from './offsets-applier.js';
+import { OffsetsApplier, type AppliedOffsetsSink } from './offsets-applier.js';
+import type { OffsetChange, OffsetsLog } from './offset-committer.js';
 import { groupKey, OFFSETS_TOPIC, offsetKey, offsetsPartitionOf } from './offsets-records.js';
 
-/** One partition's committed offset to write (null: delete it). */
-export interface OffsetChange {
-  topic: string;
-  partition: number;
-  committed: CommittedOffset | null;
-}
-
-/** What the group coordinator needs in a cluster (undefined on a single node). */
-export interface OffsetsLog {
-  readonly nodeId: number;
-  /** Resolves once the records are committed (the ISR has them); rejects with the append's error. */
-  append(groupId: string, changes: readonly OffsetChange[], isGroupDeleted: boolean): Promise<void>;
-  /** This node coordinates the group now (leads its partition and has loaded it). */
-  isCoordinating(groupId: string): boolean;
+/** What the offsets topic changes in this node's groups (GroupCoordinator). */
+export interface CoordinatedGroups extends AppliedOffsetsSink {
+  /** Drops the members of the groups this node starts or stops coordinating. */
+  dropMembers(isAffected: (groupId: string) => boolean): void;
 }
 
 export interface ClusterOffsetsLogOptions {
   topics: TopicManager;
   producer: Producer;
   store: GroupStore;
-  coordinator: GroupCoordinator;
+  coordinator: CoordinatedGroups;
   replication: () => Replication;
   /** Default 200 ms. */
   applyIntervalMs?: number;

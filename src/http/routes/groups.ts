@@ -5,7 +5,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Broker } from '../../broker/broker.js';
 import type { JoinRequest, ResetTarget } from '../../broker/groups/group-coordinator.js';
-import { fromTopicAssignments } from '../../broker/groups/partition-key.js';
+import { fromTopicAssignments } from '../../broker/groups/topic-assignment.js';
 import { JsonBuffer, writeRecords } from '../record-json.js';
 import {
   commitBodySchema, committedOffsetsSchema, groupDescriptionSchema, groupListSchema, groupParams,
