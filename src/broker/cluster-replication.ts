@@ -6,7 +6,7 @@ import type { ClusterHost, ClusterNode } from '../cluster/cluster-node.js';
 import { runnelErrorFromPeer } from '../cluster/peer-client.js';
 import { RunnelError } from '../errors.js';
 import type { ForwardedProduce, Replication } from './replication.js';
-import type { RecordOffset } from './produce.js';
+import type { RecordOffset } from './produce-request.js';
 import type { PartitionState, TopicManager } from './topic-manager.js';
 
 /** acks=all waits up to 30 s at the leader; the forwarding node waits a little longer. */

@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Broker } from '../../broker/broker.js';
-import type { Acks, ProduceRequest } from '../../broker/produce.js';
+import type { Acks, ProduceRequest } from '../../broker/produce-request.js';
 import type { ProduceRecord, ValueFormat } from '../../broker/record-input.js';
 import { RunnelError } from '../../errors.js';
 import { refuseInternalTopic } from '../../broker/internal-topics.js';
