@@ -106,16 +106,17 @@ export function recordRoutes(app: FastifyInstance, broker: Broker, streams: Stre
   }, async (request, reply) => {
     const { topic, partition } = request.params as { topic: string; partition: number };
     const query = request.query as { offset: string; maxRecords: number; maxBytes: number; waitMs: number };
-    const state = broker.topics.partition(topic, partition);
+    // An unknown topic or partition is refused before the offset is read (404 before 400).
+    broker.topics.partition(topic, partition);
     const accept = request.headers.accept ?? '';
     const mode = accept.includes('text/event-stream') ? 'sse' : accept.includes('application/x-ndjson') ? 'ndjson' : undefined;
     const lastEventId = request.headers['last-event-id'];
     const resumeAfter = mode === 'sse' && typeof lastEventId === 'string' && lastEventId !== ''
       ? parseOffset(lastEventId, 'Last-Event-ID')
       : undefined;
-    const requested = typeof resumeAfter === 'number' ? resumeAfter + 1 : parseOffset(query.offset, 'offset');
-    const startOffset = broker.fetcher.resolveOffset(state, requested);
+    const offset = typeof resumeAfter === 'number' ? resumeAfter + 1 : parseOffset(query.offset, 'offset');
     if (mode !== undefined) {
+      const { state, startOffset } = broker.fetcher.position(topic, partition, offset);
       await streamPartition(reply, broker.fetcher, streams, state, startOffset, mode, query.maxRecords);
       return reply;
     }
@@ -123,7 +124,10 @@ export function recordRoutes(app: FastifyInstance, broker: Broker, streams: Stre
     const onClose = (): void => controller.abort();
     reply.raw.once('close', onClose);
     try {
-      const result = await broker.fetcher.fetchFrom(state, startOffset, {
+      const result = await broker.fetcher.fetch({
+        topic,
+        partition,
+        offset,
         maxRecords: query.maxRecords,
         maxBytes: query.maxBytes,
         waitMs: query.waitMs,
@@ -131,7 +135,7 @@ export function recordRoutes(app: FastifyInstance, broker: Broker, streams: Stre
       });
       const out = new JsonBuffer(2 * (result.batches?.length ?? 0) + 256);
       out.ascii('{"records":[');
-      const written = writeRecords(out, result.batches, partition, startOffset, result.maxRecords, ARRAY_STYLE);
+      const written = writeRecords(out, result.batches, partition, result.startOffset, result.maxRecords, ARRAY_STYLE);
       out.ascii('],"nextOffset":' + written.nextOffset + ',"highWatermark":' + result.highWatermark + ',"logStartOffset":' + result.logStartOffset + '}');
       request.server.runnelMetrics.consumed(topic, written.count, result.batches?.length ?? 0);
       reply.type('application/json; charset=utf-8');
