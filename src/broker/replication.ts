@@ -5,7 +5,7 @@
  * replica manager (cluster/replication) moves it as followers fetch.
  */
 import { RunnelError } from '../errors.js';
-import type { Acks, RecordOffset } from './produce.js';
+import type { Acks, RecordOffset } from './produce-request.js';
 import type { ProduceRecord } from './record-input.js';
 import type { ValueFormat } from '../storage/record-batch.js';
 import type { PartitionState } from './topic-manager.js';

@@ -6,7 +6,7 @@ import type { ClusterNode } from '../cluster/cluster-node.js';
 import { runnelErrorFromPeer } from '../cluster/peer-client.js';
 import { RunnelError } from '../errors.js';
 import type { ForwardedProduce, Replication } from '../broker/replication.js';
-import type { RecordOffset } from '../broker/produce.js';
+import type { RecordOffset } from '../broker/produce-request.js';
 import type { PartitionState } from '../broker/topic-manager.js';
 
 /** acks=all waits up to 30 s at the leader; the forwarding node waits a little longer. */
