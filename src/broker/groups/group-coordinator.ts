@@ -11,6 +11,7 @@
  * - GroupOffsetsSink (offsets-sink.ts): replicated offsets applied on every replica.
  * ConsumerGroup (consumer-group.ts) is the pure state machine under all of them.
  */
+import type { GroupSummary } from '../../api/types.js';
 import type { CommittedOffset, GroupPersistence } from '../../meta/group-store.js';
 import { limits } from '../../limits.js';
 import type { PartitionKey } from '../../util/partition-key.js';
@@ -141,7 +142,7 @@ export class GroupCoordinator {
     return offsetViews(this.groups, groupId, topic).map(offsetAnswer);
   }
 
-  list(): Array<{ groupId: string; state: string; members: number; lag: number }> {
+  list(): GroupSummary[] {
     return listGroups(this.groups);
   }
 

@@ -7,6 +7,7 @@
  * published (the OpenAPI document keeps that name); inside, it is highWatermark, and
  * offsetAnswer() maps it where the answer is made.
  */
+import type { GroupSummary } from '../../api/types.js';
 import { parsePartitionKey, type PartitionKey } from '../../util/partition-key.js';
 import type { GroupMetadataManager } from './group-metadata.js';
 import { toTopicAssignments } from './topic-assignment.js';
@@ -81,7 +82,7 @@ function totalLag(views: OffsetView[]): number {
   return views.reduce((sum, view) => sum + (view.lag ?? 0), 0);
 }
 
-export function listGroups(groups: GroupMetadataManager): Array<{ groupId: string; state: string; members: number; lag: number }> {
+export function listGroups(groups: GroupMetadataManager): GroupSummary[] {
   return [...groups.groups.values()]
     .sort((a, b) => (a.group.groupId < b.group.groupId ? -1 : 1))
     .map((entry) => ({
