@@ -86,8 +86,8 @@ export class Broker {
     this.topics = parts.topics;
     this.replication = parts.replication;
     this.admin = parts.admin;
-    this.producer = new Producer(this.topics, this.store, () => this.replication);
-    this.fetcher = new Fetcher(this.topics, () => this.replication);
+    this.producer = new Producer(this.topics, this.store, this.replication);
+    this.fetcher = new Fetcher(this.topics, this.replication);
     const groupStore = new GroupStore(this.store.database);
     this.groups = new GroupCoordinator(this.topics, groupStore, {
       offsetsRetentionMs: options.offsetsRetentionMs ?? 7 * 24 * 60 * 60 * 1000,
@@ -99,7 +99,7 @@ export class Broker {
       producer: this.producer,
       store: groupStore,
       coordinator: this.groups,
-      replication: () => this.replication,
+      replication: this.replication,
       onError: options.onError,
     });
     this.poller = new MemberPoller(this.groups, this.topics);

@@ -43,7 +43,7 @@ export interface FetchPosition {
 export class Fetcher {
   constructor(
     private readonly topics: Pick<TopicManager, 'partition'>,
-    private readonly replication: () => Replication,
+    private readonly replication: Replication,
   ) {}
 
   /**
@@ -53,7 +53,7 @@ export class Fetcher {
    */
   position(topic: string, partition: number, offset: OffsetSpec): FetchPosition {
     const state = this.topics.partition(topic, partition);
-    requireLeader(this.replication(), state);
+    requireLeader(this.replication, state);
     return { state, startOffset: resolveOffset(state, offset) };
   }
 
@@ -77,7 +77,7 @@ export class Fetcher {
       throw new RunnelError('TOPIC_NOT_FOUND', `topic '${state.topic}' was deleted`);
     }
     // Leadership may have moved while this reader waited (streams call this in a loop).
-    requireLeader(this.replication(), state);
+    requireLeader(this.replication, state);
     if (startOffset < log.logStartOffset) {
       // Retention moved past the reader while it waited.
       throw offsetOutOfRange(startOffset, log.logStartOffset, log.highWatermark);
@@ -96,7 +96,7 @@ export class Fetcher {
   /** Kafka's ListOffsets: earliest and latest, or the first offset at or after a time. */
   offsets(topic: string, partition: number, timestampMs?: number): { logStartOffset: number; highWatermark: number; logEndOffset: number; offset?: number | null; timestamp?: number | null } {
     const state = this.topics.partition(topic, partition);
-    requireLeader(this.replication(), state);
+    requireLeader(this.replication, state);
     const { log } = state;
     const base = { logStartOffset: log.logStartOffset, highWatermark: log.highWatermark, logEndOffset: log.logEndOffset };
     if (timestampMs === undefined) return base;

@@ -71,7 +71,7 @@ export class Producer {
   constructor(
     private readonly topics: TopicManager,
     private readonly store: MetadataStore,
-    private readonly replication: () => Replication,
+    private readonly replication: Replication,
   ) {}
 
   async produce(request: ProduceRequest): Promise<ProduceResult> {
@@ -133,7 +133,7 @@ export class Producer {
     const keyFormat = request.keyFormat ?? 'string';
     const valueFormat = request.valueFormat ?? 'json';
     const nowMs = Date.now();
-    const replication = this.replication();
+    const replication = this.replication;
     const stickyPartition = this.stickyPartition(topic, replication);
     const encoded: RecordInput[] = new Array(request.records.length);
     const partitionOf = new Int32Array(request.records.length);

@@ -48,7 +48,7 @@ function partitionState(t: Test): PartitionState {
 }
 
 function fetcherOn(state: PartitionState, nodeId: number): Fetcher {
-  return new Fetcher({ partition: () => state }, () => replicationOf(nodeId));
+  return new Fetcher({ partition: () => state }, replicationOf(nodeId));
 }
 
 const notLeader = { code: 'NOT_LEADER', status: 503, details: { leaderId: LEADER_ID, leaderUrl: LEADER_URL } };

@@ -40,7 +40,7 @@ export interface ClusterOffsetsLogOptions {
   producer: Producer;
   store: GroupStore;
   coordinator: CoordinatedGroups;
-  replication: () => Replication;
+  replication: Replication;
   /** Default 200 ms. */
   applyIntervalMs?: number;
   onError?: (error: unknown, context: string) => void;
@@ -64,11 +64,11 @@ export class ClusterOffsetsLog implements OffsetsLog {
   }
 
   get isClustered(): boolean {
-    return this.options.replication().isClustered;
+    return this.options.replication.isClustered;
   }
 
   get nodeId(): number {
-    return this.options.replication().nodeId;
+    return this.options.replication.nodeId;
   }
 
   /** Starts applying every applyIntervalMs (does nothing on a single node); close() stops it. */
@@ -150,7 +150,7 @@ export class ClusterOffsetsLog implements OffsetsLog {
     const { nodeId } = this;
     if (state.leader !== nodeId) {
       const leaderId = state.leader < 0 ? null : state.leader;
-      const leaderUrl = leaderId === null ? null : this.options.replication().nodeUrl(leaderId);
+      const leaderUrl = leaderId === null ? null : this.options.replication.nodeUrl(leaderId);
       throw new RunnelError('NOT_LEADER', leaderId === null
         ? `group '${groupId}' has no coordinator right now (partition ${state.partition} of ${OFFSETS_TOPIC} has no leader); retry shortly`
         : `node ${leaderId} coordinates group '${groupId}' (it leads partition ${state.partition} of ${OFFSETS_TOPIC}), not node ${nodeId}`,
