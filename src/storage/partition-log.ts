@@ -25,7 +25,9 @@ import { offsetOutOfRange } from '../errors.js';
 import { LeaderEpochCache } from './leader-epoch-checkpoint.js';
 import { LogSegment, type SegmentRecovery } from './segment.js';
 import type { LogConfig } from './log-config.js';
-import { decodeRecords, readBatchHeader, setBaseOffset, setLeaderEpoch, validateBatch, type BatchHeader } from './record-batch.js';
+import { decodeRecords } from '../record/decode.js';
+import { readBatchHeader, setBaseOffset, setLeaderEpoch, type BatchHeader } from '../record/header.js';
+import { validateBatch } from '../record/validate.js';
 
 const CHECKPOINT_FILE = 'partition.checkpoint';
 const EPOCH_FILE = 'leader-epoch-checkpoint';

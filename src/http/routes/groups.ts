@@ -6,7 +6,8 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Broker } from '../../broker/broker.js';
 import type { JoinRequest, ResetTarget } from '../../broker/groups/group-coordinator.js';
 import { fromTopicAssignments } from '../../broker/groups/partition-key.js';
-import { JsonBuffer, writeRecords } from '../record-json.js';
+import { JsonBuffer } from '../../record/json-buffer.js';
+import { writeRecords } from '../../record/json-writer.js';
 import {
   commitBodySchema, committedOffsetsSchema, groupDescriptionSchema, groupListSchema, groupParams,
   joinBodySchema, memberParams, memberReplySchema, offsetsQuerySchema, offsetsViewSchema, pollQuerySchema, pollResponseSchema, resetBodySchema,

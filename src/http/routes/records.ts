@@ -4,7 +4,8 @@ import type { Acks, ProduceRequest } from '../../broker/produce.js';
 import type { ProduceRecord, ValueFormat } from '../../broker/record-input.js';
 import { RunnelError } from '../../errors.js';
 import { refuseInternalTopic } from '../../broker/internal-topics.js';
-import { JsonBuffer, writeRecords } from '../record-json.js';
+import { JsonBuffer } from '../../record/json-buffer.js';
+import { writeRecords } from '../../record/json-writer.js';
 import {
   errorResponses, fetchQuerySchema, fetchResponseSchema, partitionOffsetsQuerySchema, partitionOffsetsSchema, partitionParam,
   produceBodySchema, produceHeadersSchema, produceQuerySchema, produceResponseSchema, topicNameParam,

@@ -17,7 +17,7 @@ import { SingleNodeReplication, type Replication } from '../../../src/broker/rep
 import type { PartitionState } from '../../../src/broker/topic-manager.js';
 import { RunnelError } from '../../../src/errors.js';
 import { GroupStore } from '../../../src/meta/group-store.js';
-import { decodeRecords } from '../../../src/storage/record-batch.js';
+import { decodeRecords } from '../../../src/record/decode.js';
 
 /** A broker in a temp directory with a data topic `orders` (2 partitions) and the offsets topic. */
 function openBroker(t: Test, dataDir?: string): { broker: Broker; dataDir: string; store: GroupStore } {
