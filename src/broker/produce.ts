@@ -16,7 +16,8 @@ import { createHash } from 'node:crypto';
 import { RunnelError } from '../errors.js';
 import { limits } from '../limits.js';
 import type { MetadataStore } from '../meta/metadata-store.js';
-import { encodeBatch, type RecordInput, type ValueFormat } from '../storage/record-batch.js';
+import { encodeBatch, type RecordInput } from '../record/encode.js';
+import { BATCH_HEADER_BYTES, type ValueFormat } from '../record/layout.js';
 import { partitionForKey } from './partitioner.js';
 import { encodeRecord, estimatedRecordBytes } from './record-input.js';
 import type { PartitionState, Topic, TopicManager } from './topic-manager.js';
@@ -59,7 +60,7 @@ interface LocalAppends {
 }
 
 /** A batch overhead of 61 bytes: kept out of the records' share of max.message.bytes. */
-const BATCH_OVERHEAD_BYTES = 61;
+const BATCH_OVERHEAD_BYTES = BATCH_HEADER_BYTES;
 
 /** How long acks=all waits for the in-sync replicas (Kafka's request.timeout.ms default). */
 const REPLICATION_TIMEOUT_MS = 30_000;

@@ -37,8 +37,10 @@ import t from 'tap';
 import { Runnel } from '../../src/index.js';
 import { DEFAULT_LOG_CONFIG } from '../../src/storage/log-config.js';
 import { PartitionLog } from '../../src/storage/partition-log.js';
-import { batchPositions, decodeRecords, readBatchHeader } from '../../src/storage/record-batch.js';
+import { decodeRecords } from '../../src/record/decode.js';
+import { readBatchHeader } from '../../src/record/header.js';
 import { AckLedger, FailureList, pick, seededRandom } from '../helpers/ack-ledger.js';
+import { batchPositions } from '../record/helpers.js';
 import { startCluster, type Cluster, type ClusterStatus, type TopicView } from '../helpers/cluster.js';
 import { requestJson } from '../helpers/http.js';
 

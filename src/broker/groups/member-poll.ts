@@ -17,7 +17,7 @@
  */
 import { RunnelError } from '../../errors.js';
 import { limits } from '../../limits.js';
-import { readBatchHeader } from '../../storage/record-batch.js';
+import { readBatchHeader } from '../../record/header.js';
 import type { TopicManager, PartitionState } from '../topic-manager.js';
 import type { Member } from './consumer-group.js';
 import type { GroupCoordinator } from './group-coordinator.js';

@@ -5,7 +5,8 @@
 import type { FastifyInstance } from 'fastify';
 import type { Broker } from '../../broker/broker.js';
 import { fromTopicAssignments } from '../../broker/groups/topic-assignment.js';
-import { JsonBuffer, writeRecords } from '../record-json.js';
+import { JsonBuffer } from '../../record/json-buffer.js';
+import { writeRecords } from '../../record/json-writer.js';
 import {
   commitBodySchema, committedOffsetsSchema, groupDescriptionSchema, groupListSchema, groupParams,
   joinBodySchema, memberParams, memberReplySchema, offsetsQuerySchema, offsetsViewSchema, pollQuerySchema, pollResponseSchema, resetBodySchema,

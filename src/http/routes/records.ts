@@ -9,7 +9,8 @@ import type { Broker } from '../../broker/broker.js';
 import type { RecordOffset } from '../../broker/produce-request.js';
 import { RunnelError } from '../../errors.js';
 import { refuseInternalTopic } from '../../broker/internal-topics.js';
-import { JsonBuffer, writeRecords } from '../record-json.js';
+import { JsonBuffer } from '../../record/json-buffer.js';
+import { writeRecords } from '../../record/json-writer.js';
 import {
   errorResponses, fetchQuerySchema, fetchResponseSchema, partitionOffsetsQuerySchema, partitionOffsetsSchema, partitionParam,
   produceBodySchema, produceHeadersSchema, produceQuerySchema, produceResponseSchema, topicNameParam,

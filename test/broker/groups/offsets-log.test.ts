@@ -18,7 +18,7 @@ import type { PartitionState } from '../../../src/broker/topic-manager.js';
 import { RunnelError } from '../../../src/errors.js';
 import { GroupStore } from '../../../src/meta/group-store.js';
 import { openBroker as openNodeBroker } from '../../../src/node/broker-assembly.js';
-import { decodeRecords } from '../../../src/storage/record-batch.js';
+import { decodeRecords } from '../../../src/record/decode.js';
 
 /**
  * A broker in a temp directory with a data topic `orders` (2 partitions) and the
