@@ -4,7 +4,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { openApiDocument, openApiText } from '../src/http/openapi-document.js';
+import { openApiDocument, openApiText } from '../src/node/openapi-document.js';
 import { packageRoot } from '../src/util/package-info.js';
 
 const target = path.join(packageRoot, 'openapi', 'openapi.json');

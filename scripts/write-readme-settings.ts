@@ -1,10 +1,10 @@
 /**
- * Rewrites the configuration table in README.md from src/config.ts:
+ * Rewrites the configuration table in README.md from src/node/settings.ts:
  * `npm run readme-settings`. test/cli/readme-settings.test.ts fails when it is stale.
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { settingsTable } from '../src/config.js';
+import { settingsTable } from '../src/node/settings.js';
 import { packageRoot } from '../src/util/package-info.js';
 
 const readmePath = path.join(packageRoot, 'README.md');

@@ -1,15 +1,15 @@
 /**
  * Broker: one node's topics, produce, fetch and background work, built on storage/
- * and meta/, with no knowledge of HTTP. open() recovers every log before returning,
- * so a broker that exists is ready to serve; close() stops background work and shuts
- * every log down cleanly (fsync, clean checkpoint, SQLite closed).
+ * and meta/, with no knowledge of HTTP. node/ builds its parts (SQLite, the log
+ * manager, the topics, replication and topic administration, single node or cluster)
+ * and hands them in; recover() brings the logs back, and only then is the broker
+ * ready to serve; close() stops background work and shuts every log down cleanly
+ * (fsync, clean checkpoint, SQLite closed).
  */
-import fs from 'node:fs';
-import path from 'node:path';
 import { ApiKeyStore } from '../meta/api-key-store.js';
 import { GroupStore } from '../meta/group-store.js';
-import { MetadataStore } from '../meta/metadata-store.js';
-import { LogManager } from '../storage/log-manager.js';
+import type { MetadataStore } from '../meta/metadata-store.js';
+import type { LogManager } from '../storage/log-manager.js';
 import { limits } from '../limits.js';
 import { KeyManager } from './access-control.js';
 import { Fetcher } from './fetch.js';
@@ -17,10 +17,10 @@ import { GroupCoordinator } from './groups/group-coordinator.js';
 import { MemberPoller } from './groups/member-poll.js';
 import { ClusterOffsetsLog } from './groups/offsets-log.js';
 import { Producer } from './produce.js';
-import { TopicManager } from './topic-manager.js';
+import type { TopicManager } from './topic-manager.js';
 import type { TopicConfigs } from './topic-config.js';
-import { SingleNodeReplication, type Replication } from './replication.js';
-import { LocalTopicAdmin, type TopicAdmin } from './topic-admin.js';
+import type { Replication } from './replication.js';
+import type { TopicAdmin } from './topic-admin.js';
 
 export interface BrokerOptions {
   dataDir: string;
@@ -37,6 +37,17 @@ export interface BrokerOptions {
   isClustered?: boolean;
   /** Where background failures go (a logger in the server). */
   onError?: (error: unknown, context: string) => void;
+}
+
+/** What a broker is built on; node/ makes them in this order and wires the cluster in between. */
+export interface BrokerParts {
+  store: MetadataStore;
+  logs: LogManager;
+  topics: TopicManager;
+  /** Single node, or leadership, high watermark and forwarding from the cluster. */
+  replication: Replication;
+  /** Topic create/alter/delete: local on a single node, through the controller in a cluster. */
+  admin: TopicAdmin;
 }
 
 export interface RecoverySummary {
@@ -59,30 +70,25 @@ export class Broker {
   /** Told the duration of every log fsync (the HTTP layer's metrics set it). */
   fsyncListener: ((seconds: number) => void) | undefined;
   readonly recovery: RecoverySummary;
-  /** Single node by default; the cluster wiring replaces it before recovery ends. */
-  replication: Replication;
+  /** Single node, or the cluster's (node/ decides before the broker exists). */
+  readonly replication: Replication;
   /** Topic create/alter/delete: local on a single node, through the controller in a cluster. */
-  admin: TopicAdmin;
+  readonly admin: TopicAdmin;
+  readonly store: MetadataStore;
+  readonly logs: LogManager;
   private isClosed = false;
   private isRecovered = false;
   private idempotencyTimer: NodeJS.Timeout | undefined;
 
-  private constructor(
-    readonly options: BrokerOptions,
-    readonly store: MetadataStore,
-    readonly logs: LogManager,
-  ) {
-    this.topics = new TopicManager(store, logs, {
-      nodeId: options.nodeId,
-      brokerDefaults: options.topicDefaults,
-      defaultPartitionCount: options.defaultPartitionCount,
-      isClustered: options.isClustered === true,
-    });
-    this.replication = new SingleNodeReplication(options.nodeId);
-    this.admin = new LocalTopicAdmin(this.topics);
-    this.producer = new Producer(this.topics, store, () => this.replication);
-    this.fetcher = new Fetcher(this.topics, () => this.replication);
-    const groupStore = new GroupStore(store.database);
+  constructor(readonly options: BrokerOptions, parts: BrokerParts) {
+    this.store = parts.store;
+    this.logs = parts.logs;
+    this.topics = parts.topics;
+    this.replication = parts.replication;
+    this.admin = parts.admin;
+    this.producer = new Producer(this.topics, this.store, this.replication);
+    this.fetcher = new Fetcher(this.topics, this.replication);
+    const groupStore = new GroupStore(this.store.database);
     this.groups = new GroupCoordinator(this.topics, groupStore, {
       offsetsRetentionMs: options.offsetsRetentionMs ?? 7 * 24 * 60 * 60 * 1000,
       offsetsLog: () => (this.replication.isClustered ? this.offsetsLog : undefined),
@@ -93,49 +99,19 @@ export class Broker {
       producer: this.producer,
       store: groupStore,
       coordinator: this.groups,
-      replication: () => this.replication,
+      replication: this.replication,
       onError: options.onError,
     });
     this.poller = new MemberPoller(this.groups, this.topics);
-    this.keys = new KeyManager(new ApiKeyStore(store.database), options.adminKey);
+    this.keys = new KeyManager(new ApiKeyStore(this.store.database), options.adminKey);
     this.recovery = { partitions: 0, cleanPartitions: 0, recoveredSegments: 0, truncatedBytes: 0, durationMs: 0 };
   }
 
-  /** Opens the broker and recovers every log before returning (tests, tools). */
-  static open(options: BrokerOptions): Broker {
-    const broker = Broker.create(options);
-    try {
-      const startedMs = Date.now();
-      broker.topics.loadAll();
-      broker.finishRecovery(startedMs);
-      return broker;
-    } catch (error) {
-      broker.store.close();
-      throw error;
-    }
-  }
-
-  /**
-   * Opens SQLite and sets the broker up without touching the logs: the server listens
-   * (answering 503 NOT_READY) while recover() brings the logs back.
-   */
-  static create(options: BrokerOptions): Broker {
-    fs.mkdirSync(options.dataDir, { recursive: true });
-    const store = MetadataStore.open(path.join(options.dataDir, 'meta.db'));
-    let opened: Broker | undefined;
-    const logs = new LogManager(path.join(options.dataDir, 'logs'), {
-      retentionCheckIntervalMs: options.retentionCheckIntervalMs,
-      onSegmentsDeleted: (name, log) => opened?.topics.recordLogStartOffset(name, log.logStartOffset),
-      onFsync: (seconds) => opened?.fsyncListener?.(seconds),
-      onError: options.onError,
-    });
-    try {
-      opened = new Broker(options, store, logs);
-      return opened;
-    } catch (error) {
-      store.close();
-      throw error;
-    }
+  /** Recovers every partition log at once, without yielding (tests and tools, before serving). */
+  recoverAtOnce(): void {
+    const startedMs = Date.now();
+    this.topics.loadAll();
+    this.finishRecovery(startedMs);
   }
 
   /** Recovers every partition log, yielding between partitions; then the broker is ready. */

@@ -34,34 +34,36 @@ export interface FetchResult {
   logStartOffset: number;
 }
 
+/** Where a read starts: the partition, led here, and an offset within its range. */
+export interface FetchPosition {
+  state: PartitionState;
+  startOffset: number;
+}
+
 export class Fetcher {
   constructor(
-    private readonly topics: TopicManager,
-    private readonly replication: () => Replication,
+    private readonly topics: Pick<TopicManager, 'partition'>,
+    private readonly replication: Replication,
   ) {}
 
-  /** Resolves 'earliest'/'latest' and checks [logStartOffset, highWatermark]. */
-  resolveOffset(state: PartitionState, offset: OffsetSpec): number {
-    const { log } = state;
-    if (offset === 'earliest') return log.logStartOffset;
-    if (offset === 'latest') return log.highWatermark;
-    if (!Number.isSafeInteger(offset) || offset < 0) {
-      throw new RunnelError('INVALID_OFFSET', `offset must be a non-negative integer, 'earliest' or 'latest'`);
-    }
-    if (offset < log.logStartOffset || offset > log.highWatermark) {
-      throw offsetOutOfRange(offset, log.logStartOffset, log.highWatermark);
-    }
-    return offset;
+  /**
+   * Checks a read in Kafka's order: the partition exists, this node leads it (a follower
+   * answers NOT_LEADER whatever the offset), then the offset is within [logStartOffset,
+   * highWatermark]. Streams start here and keep their own position after.
+   */
+  position(topic: string, partition: number, offset: OffsetSpec): FetchPosition {
+    const state = this.topics.partition(topic, partition);
+    requireLeader(this.replication, state);
+    return { state, startOffset: resolveOffset(state, offset) };
   }
 
+  /** One read: position(), then up to maxRecords/maxBytes from there, waiting up to waitMs for a record. */
   async fetch(request: FetchRequest): Promise<FetchResult> {
-    const state = this.topics.partition(request.topic, request.partition);
-    requireLeader(this.replication(), state);
-    const startOffset = this.resolveOffset(state, request.offset);
+    const { state, startOffset } = this.position(request.topic, request.partition, request.offset);
     return this.fetchFrom(state, startOffset, request);
   }
 
-  /** Reads from a resolved offset; used by fetch and by streams, which keep their own position. */
+  /** Reads from a position; used by fetch and by streams, which keep their own position. */
   async fetchFrom(state: PartitionState, startOffset: number, request: Pick<FetchRequest, 'maxRecords' | 'maxBytes' | 'waitMs' | 'signal'>): Promise<FetchResult> {
     const maxRecords = Math.min(request.maxRecords ?? limits.fetchRecordCountDefault, limits.fetchRecordCountMax);
     const maxBytes = Math.min(request.maxBytes ?? limits.fetchBytesDefault, limits.fetchBytesMax);
@@ -75,7 +77,7 @@ export class Fetcher {
       throw new RunnelError('TOPIC_NOT_FOUND', `topic '${state.topic}' was deleted`);
     }
     // Leadership may have moved while this reader waited (streams call this in a loop).
-    requireLeader(this.replication(), state);
+    requireLeader(this.replication, state);
     if (startOffset < log.logStartOffset) {
       // Retention moved past the reader while it waited.
       throw offsetOutOfRange(startOffset, log.logStartOffset, log.highWatermark);
@@ -94,11 +96,25 @@ export class Fetcher {
   /** Kafka's ListOffsets: earliest and latest, or the first offset at or after a time. */
   offsets(topic: string, partition: number, timestampMs?: number): { logStartOffset: number; highWatermark: number; logEndOffset: number; offset?: number | null; timestamp?: number | null } {
     const state = this.topics.partition(topic, partition);
-    requireLeader(this.replication(), state);
+    requireLeader(this.replication, state);
     const { log } = state;
     const base = { logStartOffset: log.logStartOffset, highWatermark: log.highWatermark, logEndOffset: log.logEndOffset };
     if (timestampMs === undefined) return base;
     const found = log.offsetForTimestamp(timestampMs);
     return { ...base, offset: found?.offset ?? null, timestamp: found?.timestampMs ?? null };
   }
+}
+
+/** Resolves 'earliest'/'latest' and checks [logStartOffset, highWatermark]. */
+function resolveOffset(state: PartitionState, offset: OffsetSpec): number {
+  const { log } = state;
+  if (offset === 'earliest') return log.logStartOffset;
+  if (offset === 'latest') return log.highWatermark;
+  if (!Number.isSafeInteger(offset) || offset < 0) {
+    throw new RunnelError('INVALID_OFFSET', `offset must be a non-negative integer, 'earliest' or 'latest'`);
+  }
+  if (offset < log.logStartOffset || offset > log.highWatermark) {
+    throw offsetOutOfRange(offset, log.logStartOffset, log.highWatermark);
+  }
+  return offset;
 }

@@ -16,46 +16,51 @@ import { createHash } from 'node:crypto';
 import { RunnelError } from '../errors.js';
 import { limits } from '../limits.js';
 import type { MetadataStore } from '../meta/metadata-store.js';
-import { encodeBatch, type RecordInput, type ValueFormat } from '../storage/record-batch.js';
+import { encodeBatch, type RecordInput } from '../record/encode.js';
+import { BATCH_HEADER_BYTES, type ValueFormat } from '../record/layout.js';
 import { partitionForKey } from './partitioner.js';
-import { encodeRecord, estimatedRecordBytes, type ProduceRecord } from './record-input.js';
+import { encodeRecord, estimatedRecordBytes } from './record-input.js';
 import type { PartitionState, Topic, TopicManager } from './topic-manager.js';
 import { requireLeader, type Replication } from './replication.js';
+import type { Acks, ProduceRequest, ProduceResult, RecordOffset } from './produce-request.js';
 
-export type Acks = 'none' | 'leader' | 'all';
-
-export interface ProduceRequest {
-  topic: string;
-  /** From the path /partitions/{p}/records: every record goes there. */
-  partition?: number;
-  records: ProduceRecord[];
-  keyFormat?: ValueFormat;
-  valueFormat?: ValueFormat;
-  acks?: Acks;
-  idempotencyKey?: string;
-  /**
-   * Sent on by another node (a cluster): every record names its partition, which must be
-   * led here; it is never forwarded again.
-   */
-  isForwarded?: boolean;
+/** One request's append, worked out before the first byte is written. */
+interface AppendPlan {
+  readonly topic: Topic;
+  readonly request: ProduceRequest;
+  readonly replication: Replication;
+  readonly keyFormat: ValueFormat;
+  readonly valueFormat: ValueFormat;
+  readonly acks: Acks;
+  readonly nowMs: number;
+  readonly isLogAppendTime: boolean;
+  readonly minInsyncReplicas: number;
+  /** Every record validated and encoded, in request order. */
+  readonly encoded: RecordInput[];
+  /** The partition of each record, in request order. */
+  readonly partitionOf: Int32Array;
+  /** Record indexes by partition led here, in request order. */
+  readonly byPartition: Map<number, number[]>;
+  /** Record indexes by the node that leads their partition, for the others. */
+  readonly forwards: Map<number, number[]>;
 }
 
-export interface RecordOffset {
-  partition: number;
-  offset: number;
-  timestamp: number;
+/** One partition's share of a request: its batches and the records they hold, in order. */
+interface PartitionAppend {
+  state: PartitionState;
+  batches: Buffer[];
+  members: number[];
 }
 
-export interface ProduceResult {
-  offsets: RecordOffset[];
-  /** True when the answer was replayed for a repeated Idempotency-Key. */
-  isReplay: boolean;
-  /** Bytes of record batches appended (0 for a replay). */
+/** What the local appends left to wait for. */
+interface LocalAppends {
   appendedBytes: number;
+  flushes: Array<Promise<void>>;
+  lastOffsets: Array<{ state: PartitionState; lastOffset: number }>;
 }
 
 /** A batch overhead of 61 bytes: kept out of the records' share of max.message.bytes. */
-const BATCH_OVERHEAD_BYTES = 61;
+const BATCH_OVERHEAD_BYTES = BATCH_HEADER_BYTES;
 
 /** How long acks=all waits for the in-sync replicas (Kafka's request.timeout.ms default). */
 const REPLICATION_TIMEOUT_MS = 30_000;
@@ -67,7 +72,7 @@ export class Producer {
   constructor(
     private readonly topics: TopicManager,
     private readonly store: MetadataStore,
-    private readonly replication: () => Replication,
+    private readonly replication: Replication,
   ) {}
 
   async produce(request: ProduceRequest): Promise<ProduceResult> {
@@ -106,14 +111,30 @@ export class Producer {
   }
 
   private async append(topic: Topic, request: ProduceRequest, requestHash: string | undefined): Promise<ProduceResult> {
+    // 1. Validate and encode everything, choose partitions and plan the batches: bad
+    // input fails here, before anything is written.
+    const plan = this.plan(topic, request);
+    const appends = planBatches(plan, Number(topic.effective['max.message.bytes']));
+    // 2. Send the other leaders their records, then append every local batch
+    // (synchronous: no other request interleaves).
+    const offsets: RecordOffset[] = new Array(request.records.length);
+    const forwarded = forwardRecords(plan, offsets);
+    const local = appendLocally(plan, appends, offsets);
+    // 3. Durability, then the answer.
+    await awaitDurability(plan, local, forwarded);
+    // Stored once the answer is final: a retry of a request that failed above appends again.
+    if (request.idempotencyKey !== undefined && requestHash !== undefined) {
+      this.store.putIdempotentResponse(request.topic, request.idempotencyKey, JSON.stringify({ hash: requestHash, offsets }), plan.nowMs);
+    }
+    return { offsets, isReplay: false, appendedBytes: local.appendedBytes };
+  }
+
+  /** Encodes every record and groups them by partition: led here, or by the node that leads it. */
+  private plan(topic: Topic, request: ProduceRequest): AppendPlan {
     const keyFormat = request.keyFormat ?? 'string';
     const valueFormat = request.valueFormat ?? 'json';
     const nowMs = Date.now();
-    const isLogAppendTime = topic.effective['message.timestamp.type'] === 'LogAppendTime';
-    const maxMessageBytes = Number(topic.effective['max.message.bytes']);
-
-    // 1. Validate and encode everything; choose partitions.
-    const replication = this.replication();
+    const replication = this.replication;
     const stickyPartition = this.stickyPartition(topic, replication);
     const encoded: RecordInput[] = new Array(request.records.length);
     const partitionOf = new Int32Array(request.records.length);
@@ -128,89 +149,13 @@ export class Producer {
       if (members === undefined) byPartition.set(partition, (members = []));
       members.push(i);
     }
-    const acks = request.acks ?? 'all';
-    const minInsyncReplicas = Number(topic.effective['min.insync.replicas']);
-    // A cluster: records for partitions led elsewhere go to their leaders (a request to
-    // the topic may hold keys of every partition). Only the topic-level endpoint does
-    // this; a request for one partition, or one already forwarded, gets NOT_LEADER.
-    const forwards = new Map<number, number[]>();
-    if (replication.isClustered && request.partition === undefined && request.isForwarded !== true) {
-      for (const [partition, members] of byPartition) {
-        const leader = topic.partitions[partition].leader;
-        if (leader === replication.nodeId || leader < 0) continue;
-        byPartition.delete(partition);
-        let forwarded = forwards.get(leader);
-        if (forwarded === undefined) forwards.set(leader, (forwarded = []));
-        for (const index of members) forwarded.push(index);
-      }
-    }
-    const plans: Array<{ state: PartitionState; batches: Buffer[]; members: number[] }> = [];
-    for (const [partition, members] of byPartition) {
-      const state = topic.partitions[partition];
-      requireLeader(replication, state);
-      // Kafka refuses acks=all before appending when the ISR is too small (NOT_ENOUGH_REPLICAS).
-      if (acks === 'all' && state.isr.length < minInsyncReplicas) {
-        throw new RunnelError('NOT_ENOUGH_REPLICAS', `partition ${partition} of topic '${topic.record.name}' has ${state.isr.length} in-sync replicas; min.insync.replicas is ${minInsyncReplicas}`);
-      }
-      const batches = buildBatches(members, encoded, maxMessageBytes, state.leaderEpoch, isLogAppendTime, nowMs, keyFormat, valueFormat);
-      plans.push({ state, batches, members });
-    }
-
-    // 2. Send the other leaders their records, then append every local batch
-    // (synchronous: no other request interleaves).
-    const offsets: RecordOffset[] = new Array(request.records.length);
-    const forwarded = [...forwards].map(async ([leader, members]) => {
-      const answer = await replication.forwardProduce(leader, {
-        topic: request.topic,
-        records: members.map((index) => ({ ...request.records[index], partition: partitionOf[index] })),
-        keyFormat,
-        valueFormat,
-        acks,
-      });
-      for (let i = 0; i < members.length; i++) offsets[members[i]] = answer[i];
-    });
-    const flushes: Array<Promise<void>> = [];
-    const lastOffsets: Array<{ state: PartitionState; lastOffset: number }> = [];
-    let appendedBytes = 0;
-    for (const { state, batches, members } of plans) {
-      let memberIndex = 0;
-      for (const batch of batches) {
-        appendedBytes += batch.length;
-        const header = state.log.appendAsLeader(batch, state.leaderEpoch, nowMs);
-        for (let offset = header.baseOffset; offset <= header.lastOffset; offset++) {
-          const recordIndex = members[memberIndex++];
-          offsets[recordIndex] = {
-            partition: state.partition,
-            offset,
-            timestamp: isLogAppendTime ? header.maxTimestamp : encoded[recordIndex].timestampMs,
-          };
-        }
-      }
-      lastOffsets.push({ state, lastOffset: state.log.logEndOffset - 1 });
-      replication.onAppend(state);
-      if (state.log.isFlushDue(nowMs)) flushes.push(state.log.flushUpTo(state.log.logEndOffset));
-    }
-    // 3. Durability: acks=leader|all wait for the fsync that flush.messages/flush.ms asked
-    // for; acks=all also for the in-sync replicas (the high watermark passing the records).
-    // Forwarded parts answer after their leader's own wait. A request spanning several
-    // leaders is whole on each leader, not across them: one failing fails the request.
-    const forwardedAll = Promise.all(forwarded);
-    forwardedAll.catch(() => undefined);
-    if (acks === 'none') {
-      for (const flush of flushes) flush.catch(() => undefined);
-    } else {
-      await Promise.all(flushes);
-      if (acks === 'all') {
-        await Promise.all(lastOffsets.map(({ state, lastOffset }) =>
-          replication.waitForHighWatermark(state, lastOffset, minInsyncReplicas, REPLICATION_TIMEOUT_MS)));
-      }
-    }
-    await forwardedAll;
-    // Stored once the answer is final: a retry of a request that failed above appends again.
-    if (request.idempotencyKey !== undefined && requestHash !== undefined) {
-      this.store.putIdempotentResponse(request.topic, request.idempotencyKey, JSON.stringify({ hash: requestHash, offsets }), nowMs);
-    }
-    return { offsets, isReplay: false, appendedBytes };
+    return {
+      topic, request, replication, keyFormat, valueFormat, nowMs, encoded, partitionOf, byPartition,
+      acks: request.acks ?? 'all',
+      isLogAppendTime: topic.effective['message.timestamp.type'] === 'LogAppendTime',
+      minInsyncReplicas: Number(topic.effective['min.insync.replicas']),
+      forwards: takeForwards(topic, request, replication, byPartition),
+    };
   }
 
   /**
@@ -245,6 +190,104 @@ export class Producer {
     }
     return parsed.offsets;
   }
+}
+
+/**
+ * A cluster: records for partitions led elsewhere go to their leaders (a request to the
+ * topic may hold keys of every partition). Only the topic-level endpoint does this; a
+ * request for one partition, or one already forwarded, gets NOT_LEADER. Takes those
+ * partitions out of byPartition and returns their records by leader.
+ */
+function takeForwards(topic: Topic, request: ProduceRequest, replication: Replication, byPartition: Map<number, number[]>): Map<number, number[]> {
+  const forwards = new Map<number, number[]>();
+  if (!replication.isClustered || request.partition !== undefined || request.isForwarded === true) return forwards;
+  for (const [partition, members] of byPartition) {
+    const leader = topic.partitions[partition].leader;
+    if (leader === replication.nodeId || leader < 0) continue;
+    byPartition.delete(partition);
+    let forwarded = forwards.get(leader);
+    if (forwarded === undefined) forwards.set(leader, (forwarded = []));
+    for (const index of members) forwarded.push(index);
+  }
+  return forwards;
+}
+
+/** Checks each local partition's leadership and ISR, then packs its records into batches. */
+function planBatches(plan: AppendPlan, maxMessageBytes: number): PartitionAppend[] {
+  const { topic, acks, minInsyncReplicas } = plan;
+  const appends: PartitionAppend[] = [];
+  for (const [partition, members] of plan.byPartition) {
+    const state = topic.partitions[partition];
+    requireLeader(plan.replication, state);
+    // Kafka refuses acks=all before appending when the ISR is too small (NOT_ENOUGH_REPLICAS).
+    if (acks === 'all' && state.isr.length < minInsyncReplicas) {
+      throw new RunnelError('NOT_ENOUGH_REPLICAS', `partition ${partition} of topic '${topic.record.name}' has ${state.isr.length} in-sync replicas; min.insync.replicas is ${minInsyncReplicas}`);
+    }
+    const batches = buildBatches(members, plan.encoded, maxMessageBytes, state.leaderEpoch, plan.isLogAppendTime, plan.nowMs, plan.keyFormat, plan.valueFormat);
+    appends.push({ state, batches, members });
+  }
+  return appends;
+}
+
+/** Sends each other leader its records; each answer fills in its records' offsets. */
+function forwardRecords(plan: AppendPlan, offsets: RecordOffset[]): Array<Promise<void>> {
+  const { request, partitionOf } = plan;
+  return [...plan.forwards].map(async ([leader, members]) => {
+    const answer = await plan.replication.forwardProduce(leader, {
+      topic: request.topic,
+      records: members.map((index) => ({ ...request.records[index], partition: partitionOf[index] })),
+      keyFormat: plan.keyFormat,
+      valueFormat: plan.valueFormat,
+      acks: plan.acks,
+    });
+    for (let i = 0; i < members.length; i++) offsets[members[i]] = answer[i];
+  });
+}
+
+/** Appends every local batch as leader and fills in its records' offsets. */
+function appendLocally(plan: AppendPlan, appends: PartitionAppend[], offsets: RecordOffset[]): LocalAppends {
+  const { encoded, isLogAppendTime, nowMs } = plan;
+  const local: LocalAppends = { appendedBytes: 0, flushes: [], lastOffsets: [] };
+  for (const { state, batches, members } of appends) {
+    let memberIndex = 0;
+    for (const batch of batches) {
+      local.appendedBytes += batch.length;
+      const header = state.log.appendAsLeader(batch, state.leaderEpoch, nowMs);
+      for (let offset = header.baseOffset; offset <= header.lastOffset; offset++) {
+        const recordIndex = members[memberIndex++];
+        offsets[recordIndex] = {
+          partition: state.partition,
+          offset,
+          timestamp: isLogAppendTime ? header.maxTimestamp : encoded[recordIndex].timestampMs,
+        };
+      }
+    }
+    local.lastOffsets.push({ state, lastOffset: state.log.logEndOffset - 1 });
+    plan.replication.onAppend(state);
+    if (state.log.isFlushDue(nowMs)) local.flushes.push(state.log.flushUpTo(state.log.logEndOffset));
+  }
+  return local;
+}
+
+/**
+ * acks=leader|all wait for the fsync that flush.messages/flush.ms asked for; acks=all
+ * also for the in-sync replicas (the high watermark passing the records). Forwarded
+ * parts answer after their leader's own wait. A request spanning several leaders is
+ * whole on each leader, not across them: one failing fails the request.
+ */
+async function awaitDurability(plan: AppendPlan, local: LocalAppends, forwarded: Array<Promise<void>>): Promise<void> {
+  const forwardedAll = Promise.all(forwarded);
+  forwardedAll.catch(() => undefined);
+  if (plan.acks === 'none') {
+    for (const flush of local.flushes) flush.catch(() => undefined);
+  } else {
+    await Promise.all(local.flushes);
+    if (plan.acks === 'all') {
+      await Promise.all(local.lastOffsets.map(({ state, lastOffset }) =>
+        plan.replication.waitForHighWatermark(state, lastOffset, plan.minInsyncReplicas, REPLICATION_TIMEOUT_MS)));
+    }
+  }
+  await forwardedAll;
 }
 
 /**

@@ -9,7 +9,8 @@
  */
 import { RunnelError } from '../errors.js';
 import { limits } from '../limits.js';
-import type { RecordInput, ValueFormat } from '../storage/record-batch.js';
+import type { RecordInput } from '../record/encode.js';
+import type { ValueFormat } from '../record/layout.js';
 
 export type { ValueFormat };
 

@@ -5,9 +5,9 @@
  * replica manager (cluster/replication) moves it as followers fetch.
  */
 import { RunnelError } from '../errors.js';
-import type { Acks, RecordOffset } from './produce.js';
+import type { Acks, RecordOffset } from './produce-request.js';
 import type { ProduceRecord } from './record-input.js';
-import type { ValueFormat } from '../storage/record-batch.js';
+import type { ValueFormat } from '../record/layout.js';
 import type { PartitionState } from './topic-manager.js';
 
 /** Records for partitions another node leads, each naming its partition. */

@@ -3,7 +3,7 @@
  * The `runnel` command. `runnel serve` runs a node (what `npm start` runs); every
  * other command is a client of a node, in program.ts (commander, over the HTTP client).
  */
-import { loadSettings, settingsHelp, SettingsError } from '../config.js';
+import { loadSettings, settingsHelp, SettingsError } from '../node/settings.js';
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;

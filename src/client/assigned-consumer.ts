@@ -15,7 +15,7 @@
  */
 import type { FetchResponse, OffsetsView } from '../api/types.js';
 import { RunnelApiError } from './client-errors.js';
-import type { CommitMode, ConsumedRecord } from './group-consumer.js';
+import { ConsumerLoop, type CommitMode, type ConsumedRecord } from './consumer-loop.js';
 import { groupPath, partitionPath } from './paths.js';
 import type { Transport } from './transport.js';
 
@@ -48,74 +48,41 @@ interface PartitionReader {
   fetching: Promise<void> | undefined;
 }
 
-export class AssignedConsumer implements AsyncIterable<ConsumedRecord> {
+export class AssignedConsumer extends ConsumerLoop {
   private readers: PartitionReader[] | undefined;
   private cursor = 0;
-  private current: ConsumedRecord | undefined;
   private readonly processed = new Map<number, number>();
   private readonly controller = new AbortController();
   private failure: unknown;
   private wake: (() => void) | undefined;
-  private commitTimer: NodeJS.Timeout | undefined;
-  private committing: Promise<void> = Promise.resolve();
-  private closing: Promise<void> | undefined;
-  private isIterating = false;
-  private readonly mode: CommitMode;
 
   constructor(
     private readonly transport: Transport,
     private readonly options: AssignOptions,
     private readonly onClose?: (consumer: AssignedConsumer) => void,
   ) {
+    super(options.commit);
     if (options.partitions.length === 0) throw new TypeError('expected at least one partition');
     if (options.from === 'committed' && options.group === undefined) throw new TypeError("from: 'committed' needs a group");
-    this.mode = options.commit ?? 'after-processing';
-    if (options.group !== undefined && this.mode === 'interval') {
-      this.commitTimer = setInterval(() => void this.commit().catch(() => undefined), options.commitIntervalMs ?? 5_000);
-      this.commitTimer.unref();
+    if (options.group !== undefined) this.startCommitTimer(options.commitIntervalMs);
+  }
+
+  protected async shutdown(): Promise<void> {
+    this.controller.abort();
+    this.wake?.();
+    this.stopCommitTimer();
+    try {
+      if (this.mode !== 'manual') await this.commit();
+    } finally {
+      this.onClose?.(this);
     }
   }
 
-  [Symbol.asyncIterator](): AsyncIterator<ConsumedRecord> {
-    if (this.isIterating) throw new TypeError('a consumer can be iterated only once');
-    this.isIterating = true;
-    return {
-      next: () => this.next(),
-      return: async () => {
-        this.current = undefined;
-        await this.close();
-        return { value: undefined, done: true };
-      },
-    };
+  protected markProcessed(record: ConsumedRecord): void {
+    this.processed.set(record.partition, record.offset + 1);
   }
 
-  /** Commits the processed offsets to the group (no-op without a group). */
-  commit(): Promise<void> {
-    const run = this.committing.then(() => this.commitOnce());
-    this.committing = run.catch(() => undefined);
-    return run;
-  }
-
-  /** Stops fetching and commits what was processed (with a group, unless 'manual'). */
-  close(): Promise<void> {
-    this.closing ??= (async () => {
-      this.controller.abort();
-      this.wake?.();
-      if (this.commitTimer !== undefined) clearInterval(this.commitTimer);
-      try {
-        if (this.mode !== 'manual') await this.commit();
-      } finally {
-        this.onClose?.(this);
-      }
-    })();
-    return this.closing;
-  }
-
-  private async next(): Promise<IteratorResult<ConsumedRecord>> {
-    if (this.current !== undefined) {
-      this.processed.set(this.current.partition, this.current.offset + 1);
-      this.current = undefined;
-    }
+  protected async next(): Promise<IteratorResult<ConsumedRecord>> {
     this.readers ??= await this.start();
     while (!this.controller.signal.aborted) {
       if (this.failure !== undefined) {
@@ -132,8 +99,7 @@ export class AssignedConsumer implements AsyncIterable<ConsumedRecord> {
             this.cursor = (this.cursor + i + 1) % readers.length;
             this.fetch(reader);
           }
-          this.current = record;
-          return { value: record, done: false };
+          return this.deliver(record);
         }
       }
       // Nothing buffered: commit what is done, then wait for any partition's fetch.
@@ -218,7 +184,7 @@ export class AssignedConsumer implements AsyncIterable<ConsumedRecord> {
     }
   }
 
-  private async commitOnce(): Promise<void> {
+  protected async commitOnce(): Promise<void> {
     if (this.options.group === undefined || this.processed.size === 0) return;
     const entries = [...this.processed];
     await this.transport.call({

@@ -12,11 +12,11 @@
  *   'after-processing' (default): processed offsets are committed before each poll;
  *   'interval': every commitIntervalMs; 'manual': only by commit(). close() commits
  *   what was processed (except in 'manual'), then leaves.
- * - Heartbeats: a poll is a heartbeat. While the loop body keeps the consumer from
- *   polling for heartbeatIntervalMs, a background heartbeat lists the partitions the
- *   consumer still holds (its assignment plus those with records not yet processed),
- *   so a partition being revoked is handed over only after its records are done and
- *   committed.
+ * - Heartbeats (group-heartbeat.ts): a poll is a heartbeat. While the loop body keeps
+ *   the consumer from polling for heartbeatIntervalMs, a background heartbeat lists
+ *   the partitions the consumer still holds (its assignment plus those with records
+ *   not yet processed), so a partition being revoked is handed over only after its
+ *   records are done and committed.
  * - UNKNOWN_MEMBER (the session expired, or the member was fenced): the consumer drops
  *   what it had not committed and joins again; those records come again.
  *   STALE_GENERATION on a commit: it heartbeats for the current assignment and commits
@@ -25,15 +25,15 @@
  *   offsets are not committed past; on resume the skipped range is read again with
  *   plain fetches, before anything newer of that partition.
  */
-import type {
-  CommitBody, FetchResponse, JoinBody, MemberReply, PollResponse, PolledRecord, TopicPartitions,
-} from '../api/types.js';
+import type { CommitBody, FetchResponse, JoinBody, MemberReply, PollResponse, TopicPartitions } from '../api/types.js';
+import { partitionKey, type PartitionKey } from '../util/partition-key.js';
 import { RunnelApiError } from './client-errors.js';
+import { ConsumerLoop, type CommitMode, type ConsumedRecord } from './consumer-loop.js';
+import { HeartbeatTimer, sendHeartbeat, toTopicPartitions } from './group-heartbeat.js';
 import { groupPath, memberPath, partitionPath } from './paths.js';
 import type { Transport } from './transport.js';
 
-export type ConsumedRecord = PolledRecord;
-export type CommitMode = 'after-processing' | 'interval' | 'manual';
+export type { CommitMode, ConsumedRecord } from './consumer-loop.js';
 
 export interface ConsumerOptions extends JoinBody {
   group: string;
@@ -48,8 +48,6 @@ export interface ConsumerOptions extends JoinBody {
   /** For commit: 'interval'. Default 5000 ms. */
   commitIntervalMs?: number;
 }
-
-type PartitionKey = string;
 
 interface Position {
   topic: string;
@@ -66,62 +64,38 @@ interface SkippedRange {
   to: number;
 }
 
-function keyOf(topic: string, partition: number): PartitionKey {
-  return topic + '\u0000' + partition;
-}
-
-function toAssignment(keys: Iterable<PartitionKey>): TopicPartitions[] {
-  const byTopic = new Map<string, number[]>();
-  for (const key of keys) {
-    const separator = key.lastIndexOf('\u0000');
-    const topic = key.slice(0, separator);
-    let partitions = byTopic.get(topic);
-    if (partitions === undefined) byTopic.set(topic, (partitions = []));
-    partitions.push(Number(key.slice(separator + 1)));
-  }
-  return [...byTopic].map(([topic, partitions]) => ({ topic, partitions: partitions.sort((a, b) => a - b) }));
-}
-
 function isMembershipLost(error: unknown): boolean {
   return error instanceof RunnelApiError && (error.code === 'UNKNOWN_MEMBER' || error.code === 'GROUP_NOT_FOUND');
 }
 
-export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
+export class GroupConsumer extends ConsumerLoop {
   private member: MemberReply | undefined;
   private assigned = new Set<PartitionKey>();
   private pollId: number | undefined;
   private buffer: ConsumedRecord[] = [];
   private index = 0;
-  /** Yielded, and the loop body is on it. */
-  private current: ConsumedRecord | undefined;
   /** Processed and not yet committed: the next offset per partition. */
   private readonly processed = new Map<PartitionKey, Position>();
   private readonly paused = new Set<PartitionKey>();
   private readonly skipped = new Map<PartitionKey, SkippedRange>();
   private pollController: AbortController | undefined;
-  private heartbeatTimer: NodeJS.Timeout | undefined;
-  private heartbeating: Promise<void> | undefined;
-  private commitTimer: NodeJS.Timeout | undefined;
-  private committing: Promise<void> = Promise.resolve();
-  private lastContactMs = 0;
+  private readonly heartbeats = new HeartbeatTimer({
+    heartbeatIntervalMs: () => (this.isClosing ? undefined : this.member?.heartbeatIntervalMs),
+    isPolling: () => this.pollController !== undefined,
+    heartbeat: () => this.heartbeat(),
+  });
   private isClosing = false;
-  private closing: Promise<void> | undefined;
-  private isIterating = false;
-  private readonly mode: CommitMode;
 
   constructor(
     private readonly transport: Transport,
     private readonly options: ConsumerOptions,
     private readonly onClose?: (consumer: GroupConsumer) => void,
   ) {
+    super(options.commit);
     if (options.topics === undefined && options.topicPrefix === undefined && options.topicPattern === undefined) {
       throw new TypeError('expected topics, topicPrefix or topicPattern');
     }
-    this.mode = options.commit ?? 'after-processing';
-    if (this.mode === 'interval') {
-      this.commitTimer = setInterval(() => void this.commitProcessed().catch(() => undefined), options.commitIntervalMs ?? 5_000);
-      this.commitTimer.unref();
-    }
+    this.startCommitTimer(options.commitIntervalMs);
   }
 
   /** The member id while joined. */
@@ -138,54 +112,25 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
     return this.member?.assignment ?? [];
   }
 
-  [Symbol.asyncIterator](): AsyncIterator<ConsumedRecord> {
-    if (this.isIterating) throw new TypeError('a consumer can be iterated only once');
-    this.isIterating = true;
-    return {
-      next: () => this.next(),
-      // The loop exited (break, throw): the record it was on is not counted as processed.
-      return: async () => {
-        this.current = undefined;
-        await this.close();
-        return { value: undefined, done: true };
-      },
-    };
-  }
-
   /** Skips these partitions' records (not committing past them) until resume(). */
   pause(partitions: TopicPartitions[]): void {
-    for (const { topic, partitions: numbers } of partitions) for (const partition of numbers) this.paused.add(keyOf(topic, partition));
+    for (const { topic, partitions: numbers } of partitions) for (const partition of numbers) this.paused.add(partitionKey(topic, partition));
   }
 
   /** Delivers these partitions' records again, from the first one skipped. */
   resume(partitions: TopicPartitions[]): void {
-    for (const { topic, partitions: numbers } of partitions) for (const partition of numbers) this.paused.delete(keyOf(topic, partition));
+    for (const { topic, partitions: numbers } of partitions) for (const partition of numbers) this.paused.delete(partitionKey(topic, partition));
   }
 
   /** The partitions paused now. */
   pausedPartitions(): TopicPartitions[] {
-    return toAssignment(this.paused);
+    return toTopicPartitions(this.paused);
   }
 
-  /** Commits the offsets of the records processed so far. */
-  commit(): Promise<void> {
-    return this.commitProcessed();
-  }
-
-  /** Stops polling, commits what was processed (unless commit is 'manual'), and leaves the group. */
-  close(): Promise<void> {
-    this.closing ??= this.shutdown();
-    return this.closing;
-  }
-
-  private async next(): Promise<IteratorResult<ConsumedRecord>> {
-    this.markCurrentProcessed();
+  protected async next(): Promise<IteratorResult<ConsumedRecord>> {
     while (!this.isClosing) {
       const record = await this.nextBuffered();
-      if (record !== undefined) {
-        this.current = record;
-        return { value: record, done: false };
-      }
+      if (record !== undefined) return this.deliver(record);
       try {
         await this.refill();
       } catch (error) {
@@ -196,18 +141,15 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
     return { value: undefined, done: true };
   }
 
-  private markCurrentProcessed(): void {
-    const record = this.current;
-    if (record === undefined) return;
-    this.current = undefined;
-    this.processed.set(keyOf(record.topic, record.partition), { topic: record.topic, partition: record.partition, offset: record.offset + 1 });
+  protected markProcessed(record: ConsumedRecord): void {
+    this.processed.set(partitionKey(record.topic, record.partition), { topic: record.topic, partition: record.partition, offset: record.offset + 1 });
   }
 
   private async nextBuffered(): Promise<ConsumedRecord | undefined> {
     if (this.skipped.size > 0) await this.refillResumed();
     while (this.index < this.buffer.length) {
       const record = this.buffer[this.index++];
-      const key = keyOf(record.topic, record.partition);
+      const key = partitionKey(record.topic, record.partition);
       if (!this.paused.has(key)) return record;
       const range = this.skipped.get(key);
       if (range === undefined) this.skipped.set(key, { topic: record.topic, partition: record.partition, from: record.offset, to: record.offset + 1 });
@@ -249,11 +191,11 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
 
   private async refill(): Promise<void> {
     if (this.member === undefined) await this.join();
-    if (this.mode === 'after-processing') await this.commitProcessed();
-    await this.heartbeating;
+    if (this.mode === 'after-processing') await this.commit();
+    await this.heartbeats.inFlight;
     const member = this.member;
     if (member === undefined || this.isClosing) return;
-    this.stopHeartbeats();
+    this.heartbeats.stop();
     const controller = new AbortController();
     this.pollController = controller;
     const waitMs = this.options.waitMs ?? 5_000;
@@ -267,7 +209,7 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
         waitMs,
         signal: controller.signal,
       });
-      this.lastContactMs = Date.now();
+      this.heartbeats.contact();
       this.pollId = reply.pollId;
       this.applyReply(reply);
       this.buffer = reply.records;
@@ -277,7 +219,7 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
       this.forgetMembership();
     } finally {
       this.pollController = undefined;
-      this.scheduleHeartbeat();
+      this.heartbeats.schedule();
     }
   }
 
@@ -285,7 +227,7 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
     const { group, maxRecords: _maxRecords, maxBytes: _maxBytes, waitMs: _waitMs, commit: _commit, commitIntervalMs: _commitIntervalMs, ...subscription } = this.options;
     const body: JoinBody = subscription;
     const reply = await this.transport.call<MemberReply>({ method: 'POST', path: groupPath(group) + '/members', body: JSON.stringify(body), isIdempotent: false });
-    this.lastContactMs = Date.now();
+    this.heartbeats.contact();
     this.pollId = undefined;
     this.applyReply(reply);
   }
@@ -295,7 +237,7 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
     if (this.member !== undefined && this.member.memberId === reply.memberId && reply.generation < this.member.generation) return;
     this.member = { groupId: reply.groupId, memberId: reply.memberId, generation: reply.generation, assignment: reply.assignment, heartbeatIntervalMs: reply.heartbeatIntervalMs };
     this.assigned = new Set();
-    for (const { topic, partitions } of reply.assignment) for (const partition of partitions) this.assigned.add(keyOf(topic, partition));
+    for (const { topic, partitions } of reply.assignment) for (const partition of partitions) this.assigned.add(partitionKey(topic, partition));
     for (const key of this.skipped.keys()) if (!this.assigned.has(key)) this.skipped.delete(key);
   }
 
@@ -306,7 +248,7 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
     this.pollId = undefined;
     this.buffer = [];
     this.index = 0;
-    this.current = undefined;
+    this.forgetCurrent();
     this.processed.clear();
     this.skipped.clear();
   }
@@ -314,19 +256,17 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
   /** Partitions this member must not give up yet: its assignment, plus any with records still to process. */
   private heldPartitions(): Set<PartitionKey> {
     const held = new Set(this.assigned);
-    if (this.current !== undefined) held.add(keyOf(this.current.topic, this.current.partition));
-    for (let i = this.index; i < this.buffer.length; i++) held.add(keyOf(this.buffer[i].topic, this.buffer[i].partition));
+    const current = this.currentRecord;
+    if (current !== undefined) held.add(partitionKey(current.topic, current.partition));
+    for (let i = this.index; i < this.buffer.length; i++) held.add(partitionKey(this.buffer[i].topic, this.buffer[i].partition));
     return held;
   }
 
-  private commitProcessed(): Promise<void> {
-    // One commit at a time: a later one must not be overtaken by an earlier one.
-    const run = this.committing.then(() => this.commitOnce(true));
-    this.committing = run.catch(() => undefined);
-    return run;
+  protected commitOnce(): Promise<void> {
+    return this.commitAttempt(true);
   }
 
-  private async commitOnce(isFirstTry: boolean): Promise<void> {
+  private async commitAttempt(isFirstTry: boolean): Promise<void> {
     const member = this.member;
     if (member === undefined || this.processed.size === 0) return;
     const positions = [...this.processed.values()];
@@ -337,7 +277,7 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
     };
     try {
       await this.transport.call({ method: 'POST', path: groupPath(this.options.group) + '/offsets', body: JSON.stringify(body), isIdempotent: true });
-      this.lastContactMs = Date.now();
+      this.heartbeats.contact();
     } catch (error) {
       if (isMembershipLost(error)) {
         this.forgetMembership();
@@ -347,11 +287,11 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
       // Learn the current assignment, give up what moved away, commit the rest.
       await this.heartbeat(false);
       for (const [key] of this.processed) if (!this.assigned.has(key)) this.processed.delete(key);
-      await this.commitOnce(false);
+      await this.commitAttempt(false);
       return;
     }
     for (const position of positions) {
-      const key = keyOf(position.topic, position.partition);
+      const key = partitionKey(position.topic, position.partition);
       if (this.processed.get(key)?.offset === position.offset) this.processed.delete(key);
     }
   }
@@ -365,20 +305,15 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
     if (isCommitting && this.mode !== 'manual') {
       for (const key of this.processed.keys()) {
         if (!held.has(key)) {
-          await this.commitProcessed();
+          await this.commit();
           break;
         }
       }
     }
     if (this.member !== member) return; // A commit found the membership gone.
     try {
-      const reply = await this.transport.call<MemberReply>({
-        method: 'POST',
-        path: memberPath(this.options.group, member.memberId) + '/heartbeat',
-        body: JSON.stringify({ ownedPartitions: toAssignment(held) }),
-        isIdempotent: true,
-      });
-      this.lastContactMs = Date.now();
+      const reply = await sendHeartbeat(this.transport, this.options.group, member.memberId, held);
+      this.heartbeats.contact();
       this.applyReply(reply);
     } catch (error) {
       if (!isMembershipLost(error)) throw error;
@@ -386,45 +321,17 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
     }
   }
 
-  private scheduleHeartbeat(): void {
-    if (this.isClosing || this.member === undefined || this.heartbeatTimer !== undefined) return;
-    const dueInMs = this.lastContactMs + this.member.heartbeatIntervalMs - Date.now();
-    this.heartbeatTimer = setTimeout(this.onHeartbeatDue, Math.max(0, dueInMs));
-    this.heartbeatTimer.unref();
-  }
-
-  private stopHeartbeats(): void {
-    if (this.heartbeatTimer !== undefined) clearTimeout(this.heartbeatTimer);
-    this.heartbeatTimer = undefined;
-  }
-
-  private readonly onHeartbeatDue = (): void => {
-    this.heartbeatTimer = undefined;
-    if (this.isClosing || this.pollController !== undefined || this.member === undefined) return;
-    if (Date.now() - this.lastContactMs < this.member.heartbeatIntervalMs) {
-      this.scheduleHeartbeat();
-      return;
-    }
-    // The loop body has kept us from polling for a heartbeat interval: tell the node we are alive.
-    this.heartbeating = this.heartbeat()
-      .catch(() => undefined) // A failed heartbeat is retried at the next interval; the next poll reports lasting trouble.
-      .finally(() => {
-        this.heartbeating = undefined;
-        if (this.pollController === undefined) this.scheduleHeartbeat();
-      });
-  };
-
-  private async shutdown(): Promise<void> {
+  protected async shutdown(): Promise<void> {
     this.isClosing = true;
     this.pollController?.abort();
-    this.stopHeartbeats();
-    if (this.commitTimer !== undefined) clearInterval(this.commitTimer);
-    await this.heartbeating;
+    this.heartbeats.stop();
+    this.stopCommitTimer();
+    await this.heartbeats.inFlight;
     try {
       if (this.member === undefined) return;
       // Leave even when the commit failed: the records come again to the next owner.
       let commitFailure: unknown;
-      if (this.mode !== 'manual') await this.commitProcessed().catch((error: unknown) => (commitFailure = error));
+      if (this.mode !== 'manual') await this.commit().catch((error: unknown) => (commitFailure = error));
       const member = this.member;
       if (member !== undefined) {
         try {

@@ -2,7 +2,8 @@
 export { Runnel, DEFAULT_URL, type RunnelOptions, type SendRequest, type FetchOptions } from './runnel.js';
 export { Topics, Groups, Keys } from './admin.js';
 export { Producer, type ProducerOptions } from './producer.js';
-export { GroupConsumer, type ConsumerOptions, type ConsumedRecord, type CommitMode } from './group-consumer.js';
+export { GroupConsumer, type ConsumerOptions } from './group-consumer.js';
+export type { ConsumedRecord, CommitMode } from './consumer-loop.js';
 export { AssignedConsumer, type AssignOptions } from './assigned-consumer.js';
 export type { StreamOptions, StreamFormat } from './record-stream.js';
 export type { BackoffOptions } from './backoff.js';

@@ -1,10 +1,11 @@
 /**
  * Producer: a batching producer in the manner of Kafka's (linger.ms, batch.size,
- * max.in.flight.requests), over the plain produce API.
+ * max.in.flight.requests), over the plain produce API. Kafka's batch.size counts
+ * bytes: here batchBytes does, and batchRecordsMax bounds the records.
  *
  * - send(topic, record) adds the record to its topic's open batch and returns a promise
  *   of where it landed, settled when the whole batch is acknowledged (or failed).
- * - A batch is sent when it holds batchSize records, when lingerMs has passed since its
+ * - A batch is sent when it holds batchRecordsMax records, when lingerMs has passed since its
  *   first record, or on flush(). Records of one topic go in one request: the body is
  *   serialised once per batch (one JSON.stringify of the batch), never per record.
  * - batchBytes bounds a request's body: the producer learns the average serialised
@@ -26,8 +27,8 @@ import type { Transport } from './transport.js';
 export interface ProducerOptions {
   /** How long a batch waits for more records after its first one. Default 5 ms. */
   lingerMs?: number;
-  /** Most records in one request. Default 1000. */
-  batchSize?: number;
+  /** Most records in one request (a count, not Kafka's batch.size in bytes: see batchBytes). Default 1000. */
+  batchRecordsMax?: number;
   /** Most bytes of JSON body in one request (a single larger record is still sent). Default 1 MiB. */
   batchBytes?: number;
   /** Most requests in flight at once. Default 5. */
@@ -49,7 +50,7 @@ interface Batch {
   timer: NodeJS.Timeout | undefined;
 }
 
-const DEFAULTS = { lingerMs: 5, batchSize: 1000, batchBytes: 1024 * 1024, maxInFlight: 5 } as const;
+const DEFAULTS = { lingerMs: 5, batchRecordsMax: 1000, batchBytes: 1024 * 1024, maxInFlight: 5 } as const;
 
 function positiveInteger(name: string, value: number | undefined, fallback: number, minimum = 1): number {
   if (value === undefined) return fallback;
@@ -59,7 +60,7 @@ function positiveInteger(name: string, value: number | undefined, fallback: numb
 
 export class Producer {
   private readonly lingerMs: number;
-  private readonly batchSize: number;
+  private readonly batchRecordsMax: number;
   private readonly batchBytes: number;
   private readonly maxInFlight: number;
   private readonly acks: Acks | undefined;
@@ -79,7 +80,7 @@ export class Producer {
 
   constructor(private readonly transport: Transport, options: ProducerOptions = {}, private readonly onClose?: (producer: Producer) => void) {
     this.lingerMs = positiveInteger('lingerMs', options.lingerMs, DEFAULTS.lingerMs, 0);
-    this.batchSize = positiveInteger('batchSize', options.batchSize, DEFAULTS.batchSize);
+    this.batchRecordsMax = positiveInteger('batchRecordsMax', options.batchRecordsMax, DEFAULTS.batchRecordsMax);
     this.batchBytes = positiveInteger('batchBytes', options.batchBytes, DEFAULTS.batchBytes);
     this.maxInFlight = positiveInteger('maxInFlight', options.maxInFlight, DEFAULTS.maxInFlight);
     this.acks = options.acks;
@@ -127,10 +128,10 @@ export class Producer {
     return this.closing;
   }
 
-  /** batchSize, or fewer when records are large enough that batchSize of them would pass batchBytes. */
+  /** batchRecordsMax, or fewer when records are large enough that batchRecordsMax of them would pass batchBytes. */
   private recordsPerBatch(): number {
-    if (this.recordBytesAverage === 0) return this.batchSize;
-    return Math.max(1, Math.min(this.batchSize, Math.floor(this.batchBytes / this.recordBytesAverage)));
+    if (this.recordBytesAverage === 0) return this.batchRecordsMax;
+    return Math.max(1, Math.min(this.batchRecordsMax, Math.floor(this.batchBytes / this.recordBytesAverage)));
   }
 
   private readonly onLinger = (batch: Batch): void => {

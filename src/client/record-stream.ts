@@ -102,6 +102,12 @@ async function* sseItems(body: Readable, what: string): AsyncGenerator<StreamIte
   }
 }
 
+/** Where a stream resumes, and how many drops in a row came without a record. */
+interface StreamCursor {
+  nextOffset: number | 'earliest';
+  dropCount: number;
+}
+
 export async function* streamPartition(
   transport: Transport,
   topic: string,
@@ -112,59 +118,77 @@ export async function* streamPartition(
   const { signal } = options;
   const path = partitionPath(topic, partition) + '/records';
   const what = `GET ${path} (${format} stream)`;
-  let nextOffset: number | 'earliest';
-  if (options.offset === 'latest') {
-    try {
-      const offsets = await transport.call<PartitionOffsets>({ method: 'GET', path: partitionPath(topic, partition) + '/offsets', isIdempotent: true, signal });
-      nextOffset = offsets.highWatermark;
-    } catch (error) {
-      if (isAborted(signal)) return;
-      throw error;
-    }
-  } else {
-    nextOffset = options.offset ?? 'earliest';
-  }
-  let dropCount = 0;
+  const nextOffset = await startOffset(transport, topic, partition, options);
+  if (nextOffset === undefined) return;
+  const cursor: StreamCursor = { nextOffset, dropCount: 0 };
   while (signal?.aborted !== true) {
-    let response: Dispatcher.ResponseData;
-    try {
-      response = await transport.open({
-        method: 'GET',
-        path,
-        query: { offset: nextOffset, maxRecords: options.maxRecords },
-        headers: { accept: format === 'sse' ? 'text/event-stream' : 'application/x-ndjson' },
-        isIdempotent: true,
-        signal,
-        bodyTimeoutMs: format === 'sse' ? SSE_SILENCE_MS_MAX : 0,
-      });
-    } catch (error) {
-      if (isAborted(signal)) return;
-      throw error;
-    }
-    let failure: unknown;
-    try {
-      const items = format === 'sse' ? sseItems(response.body, what) : ndjsonItems(response.body, what);
-      for await (const item of items) {
-        if ('error' in item) throw item.error;
-        const { record } = item;
-        if (typeof nextOffset === 'number' && record.offset < nextOffset) continue; // sent again after a resume
-        nextOffset = record.offset + 1;
-        dropCount = 0;
-        yield record;
-      }
-    } catch (error) {
-      if (error instanceof RunnelClientError) throw error;
-      if (isAborted(signal)) return;
-      failure = error;
-    } finally {
-      response.body.destroy();
-    }
+    const response = await openStream(transport, path, format, cursor, options);
+    if (response === undefined) return;
+    const failure = yield* readStream(response, format, what, cursor, signal);
     // The connection dropped or the node ended the stream: resume after the last record.
     if (isAborted(signal)) return;
-    dropCount += 1;
-    if (dropCount > transport.retries) {
-      throw new RunnelConnectionError(`${what}: the stream dropped ${dropCount} times in a row without a record`, (failure as { code?: string } | undefined)?.code, transport.url, { cause: failure });
+    cursor.dropCount += 1;
+    if (cursor.dropCount > transport.retries) {
+      throw new RunnelConnectionError(`${what}: the stream dropped ${cursor.dropCount} times in a row without a record`, (failure as { code?: string } | undefined)?.code, transport.url, { cause: failure });
     }
-    await sleep(backoffDelayMs(dropCount - 1, transport.backoffOptions), signal).catch(() => undefined);
+    await sleep(backoffDelayMs(cursor.dropCount - 1, transport.backoffOptions), signal).catch(() => undefined);
   }
+}
+
+/** The first offset to ask for: 'latest' is resolved to the high watermark now. Undefined: aborted meanwhile. */
+async function startOffset(transport: Transport, topic: string, partition: number, options: StreamOptions): Promise<number | 'earliest' | undefined> {
+  if (options.offset !== 'latest') return options.offset ?? 'earliest';
+  const { signal } = options;
+  try {
+    const offsets = await transport.call<PartitionOffsets>({ method: 'GET', path: partitionPath(topic, partition) + '/offsets', isIdempotent: true, signal });
+    return offsets.highWatermark;
+  } catch (error) {
+    if (isAborted(signal)) return undefined;
+    throw error;
+  }
+}
+
+/** Opens the stream at the cursor (retried like any call). Undefined: aborted meanwhile. */
+async function openStream(transport: Transport, path: string, format: StreamFormat, cursor: StreamCursor, options: StreamOptions): Promise<Dispatcher.ResponseData | undefined> {
+  const { signal } = options;
+  try {
+    return await transport.open({
+      method: 'GET',
+      path,
+      query: { offset: cursor.nextOffset, maxRecords: options.maxRecords },
+      headers: { accept: format === 'sse' ? 'text/event-stream' : 'application/x-ndjson' },
+      isIdempotent: true,
+      signal,
+      bodyTimeoutMs: format === 'sse' ? SSE_SILENCE_MS_MAX : 0,
+    });
+  } catch (error) {
+    if (isAborted(signal)) return undefined;
+    throw error;
+  }
+}
+
+/**
+ * Yields one connection's records past the cursor, moving it. Returns how the
+ * connection ended (the error of a drop; undefined when the node ended it or the
+ * signal aborted); an error the node sent in the stream is thrown.
+ */
+async function* readStream(response: Dispatcher.ResponseData, format: StreamFormat, what: string, cursor: StreamCursor, signal: AbortSignal | undefined): AsyncGenerator<FetchedRecord, unknown, undefined> {
+  try {
+    const items = format === 'sse' ? sseItems(response.body, what) : ndjsonItems(response.body, what);
+    for await (const item of items) {
+      if ('error' in item) throw item.error;
+      const { record } = item;
+      if (typeof cursor.nextOffset === 'number' && record.offset < cursor.nextOffset) continue; // sent again after a resume
+      cursor.nextOffset = record.offset + 1;
+      cursor.dropCount = 0;
+      yield record;
+    }
+  } catch (error) {
+    if (error instanceof RunnelClientError) throw error;
+    if (isAborted(signal)) return undefined;
+    return error;
+  } finally {
+    response.body.destroy();
+  }
+  return undefined;
 }

@@ -16,6 +16,7 @@
  *   `urls`, a node that refuses connections is skipped in turn.
  */
 import type { Dispatcher } from 'undici';
+import { partitionKey } from '../util/partition-key.js';
 import { backoffDelayMs, defaultBackoff, isAborted, sleep, type BackoffOptions } from './backoff.js';
 import { apiErrorFrom, RunnelApiError, RunnelClientError, RunnelConnectionError } from './client-errors.js';
 
@@ -52,6 +53,23 @@ export interface RequestSpec {
 const NOT_SENT_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'UND_ERR_CONNECT_TIMEOUT']);
 
 class DeadlineReached extends Error {}
+
+type OnSuccess<R> = (response: Dispatcher.ResponseData, what: string) => Promise<R> | R;
+
+/** One call's request, built once and sent unchanged by every attempt. */
+interface Exchange {
+  spec: RequestSpec;
+  /** "METHOD /path", for messages. */
+  what: string;
+  /** The partition or group whose leader the request goes to (leadershipKey). */
+  key: string | undefined;
+  pathAndQuery: string;
+  headers: Record<string, string>;
+  deadlineMs: number;
+}
+
+/** What one attempt came to: the value, or a failure to remember while waiting delayMs for the next. */
+type Outcome<R> = { isDone: true; value: R } | { isDone: false; error: RunnelClientError; delayMs: number };
 
 interface NodeUrl {
   /** scheme://host:port */
@@ -96,7 +114,7 @@ function retryAfterMs(headers: Dispatcher.ResponseData['headers']): number | und
 /** The partition or group a request is about, when it has one (its leader may be another node). */
 function leadershipKey(path: string): string | undefined {
   const partition = /^\/v1\/topics\/([^/]+)\/partitions\/(\d+)(\/|$)/.exec(path);
-  if (partition !== null) return `partition ${partition[1]} ${partition[2]}`;
+  if (partition !== null) return 'partition ' + partitionKey(partition[1], Number(partition[2]));
   const group = /^\/v1\/groups\/([^/]+)(\/|$)/.exec(path);
   return group === null ? undefined : `group ${group[1]}`;
 }
@@ -189,88 +207,106 @@ export class Transport {
     if (this.nodes[this.current].href === href) this.current = (this.current + 1) % this.nodes.length;
   }
 
-  private async perform<R>(
-    spec: RequestSpec,
-    isStream: boolean,
-    onSuccess: (response: Dispatcher.ResponseData, what: string) => Promise<R> | R,
-  ): Promise<R> {
-    const deadlineMs = Date.now() + this.options.timeoutMs + (spec.waitMs ?? 0);
-    const what = `${spec.method} ${spec.path}`;
-    const key = leadershipKey(spec.path);
-    const pathAndQuery = spec.path + queryString(spec.query);
-    const headers = spec.body === undefined
-      ? { ...this.baseHeaders, ...spec.headers }
-      : { ...this.baseHeaders, 'content-type': 'application/json', ...spec.headers };
+  private async perform<R>(spec: RequestSpec, isStream: boolean, onSuccess: OnSuccess<R>): Promise<R> {
+    const exchange: Exchange = {
+      spec,
+      what: `${spec.method} ${spec.path}`,
+      key: leadershipKey(spec.path),
+      pathAndQuery: spec.path + queryString(spec.query),
+      headers: spec.body === undefined
+        ? { ...this.baseHeaders, ...spec.headers }
+        : { ...this.baseHeaders, 'content-type': 'application/json', ...spec.headers },
+      deadlineMs: Date.now() + this.options.timeoutMs + (spec.waitMs ?? 0),
+    };
     let lastError: RunnelClientError | undefined;
     let delayMs = 0;
     for (let attempt = 0; ; attempt++) {
-      if (delayMs > 0) await sleep(Math.min(delayMs, deadlineMs - Date.now()), spec.signal);
-      const remainingMs = deadlineMs - Date.now();
+      if (delayMs > 0) await sleep(Math.min(delayMs, exchange.deadlineMs - Date.now()), spec.signal);
+      const remainingMs = exchange.deadlineMs - Date.now();
       if (remainingMs <= 0) {
-        throw lastError ?? new RunnelConnectionError(`${what}: no answer within ${this.options.timeoutMs} ms`, 'TIMEOUT', this.url);
+        throw lastError ?? new RunnelConnectionError(`${exchange.what}: no answer within ${this.options.timeoutMs} ms`, 'TIMEOUT', this.url);
       }
       if (isAborted(spec.signal)) throw spec.signal?.reason as Error;
-      const node = this.nodes[(key === undefined ? undefined : this.leaders.get(key)) ?? this.current];
-      const controller = new AbortController();
-      const timer = setTimeout(() => controller.abort(new DeadlineReached()), remainingMs);
-      const onAbort = (): void => controller.abort(spec.signal?.reason);
-      spec.signal?.addEventListener('abort', onAbort, { once: true });
-      let isHandedOver = false;
-      try {
-        const response = await this.options.dispatcher.request({
-          origin: node.origin,
-          path: node.prefix + pathAndQuery,
-          method: spec.method,
-          headers,
-          body: spec.body,
-          signal: controller.signal,
-          bodyTimeout: spec.bodyTimeoutMs,
-        });
-        if (response.statusCode >= 200 && response.statusCode < 300) {
-          if (isStream) {
-            // The body outlives this call: only the caller's signal may end it now.
-            clearTimeout(timer);
-            isHandedOver = true;
-            response.body.once('close', () => spec.signal?.removeEventListener('abort', onAbort));
-          }
-          return await onSuccess(response, what);
-        }
-        const error = apiErrorFrom(response.statusCode, await response.body.text(), what);
-        const leaderUrl = error.details.leaderUrl;
-        if (error.code === 'NOT_LEADER' && typeof leaderUrl === 'string') {
-          this.follow(leaderUrl, key);
-          delayMs = 0;
-        } else if (error.status === 429 || error.status === 503 || (spec.isIdempotent && (error.status === 502 || error.status === 504))) {
-          delayMs = retryAfterMs(response.headers) ?? backoffDelayMs(attempt, this.backoff);
-        } else {
-          throw error;
-        }
-        if (attempt >= this.options.retries) throw error;
-        lastError = error;
-      } catch (error) {
-        if (error instanceof RunnelClientError) throw error;
-        if (isAborted(spec.signal)) throw spec.signal?.reason as Error;
-        if (controller.signal.reason instanceof DeadlineReached) {
-          throw new RunnelConnectionError(`${what} to ${node.href}: no answer within ${this.options.timeoutMs} ms`, 'TIMEOUT', node.href, { cause: error });
-        }
-        const code = (error as { code?: unknown }).code;
-        const failure = new RunnelConnectionError(
-          `${what} to ${node.href} failed: ${(error as Error).message}`,
-          typeof code === 'string' ? code : undefined,
-          node.href,
-          { cause: error },
-        );
-        const isNotSent = typeof code === 'string' && NOT_SENT_CODES.has(code);
-        if (isNotSent) this.skip(node.href, key);
-        if (!(spec.isIdempotent || isNotSent) || attempt >= this.options.retries) throw failure;
-        lastError = failure;
-        delayMs = backoffDelayMs(attempt, this.backoff);
-      } finally {
-        if (!isHandedOver) {
+      const outcome = await this.attempt(exchange, attempt, remainingMs, isStream, onSuccess);
+      if (outcome.isDone) return outcome.value;
+      ({ error: lastError, delayMs } = outcome);
+    }
+  }
+
+  /** One try: the answer, or the failure and how long to wait before the next try; throws when there is no next. */
+  private async attempt<R>(exchange: Exchange, attempt: number, remainingMs: number, isStream: boolean, onSuccess: OnSuccess<R>): Promise<Outcome<R>> {
+    const { spec, what, key } = exchange;
+    const node = this.nodes[(key === undefined ? undefined : this.leaders.get(key)) ?? this.current];
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(new DeadlineReached()), remainingMs);
+    const onAbort = (): void => controller.abort(spec.signal?.reason);
+    spec.signal?.addEventListener('abort', onAbort, { once: true });
+    let isHandedOver = false;
+    try {
+      const response = await this.options.dispatcher.request({
+        origin: node.origin,
+        path: node.prefix + exchange.pathAndQuery,
+        method: spec.method,
+        headers: exchange.headers,
+        body: spec.body,
+        signal: controller.signal,
+        bodyTimeout: spec.bodyTimeoutMs,
+      });
+      if (response.statusCode >= 200 && response.statusCode < 300) {
+        if (isStream) {
+          // The body outlives this call: only the caller's signal may end it now.
           clearTimeout(timer);
-          spec.signal?.removeEventListener('abort', onAbort);
+          isHandedOver = true;
+          response.body.once('close', () => spec.signal?.removeEventListener('abort', onAbort));
         }
+        return { isDone: true, value: await onSuccess(response, what) };
+      }
+      const error = apiErrorFrom(response.statusCode, await response.body.text(), what);
+      return { isDone: false, error, delayMs: this.retryDelayAfterAnswer(error, response, exchange, attempt) };
+    } catch (error) {
+      if (error instanceof RunnelClientError) throw error;
+      return this.retryAfterNetworkFailure(error, node, controller, exchange, attempt);
+    } finally {
+      if (!isHandedOver) {
+        clearTimeout(timer);
+        spec.signal?.removeEventListener('abort', onAbort);
       }
     }
+  }
+
+  /** An error answer: follow NOT_LEADER at once, back off on 429/503 (and 502/504 when safe); otherwise throw it. */
+  private retryDelayAfterAnswer(error: RunnelApiError, response: Dispatcher.ResponseData, exchange: Exchange, attempt: number): number {
+    const leaderUrl = error.details.leaderUrl;
+    let delayMs: number;
+    if (error.code === 'NOT_LEADER' && typeof leaderUrl === 'string') {
+      this.follow(leaderUrl, exchange.key);
+      delayMs = 0;
+    } else if (error.status === 429 || error.status === 503 || (exchange.spec.isIdempotent && (error.status === 502 || error.status === 504))) {
+      delayMs = retryAfterMs(response.headers) ?? backoffDelayMs(attempt, this.backoff);
+    } else {
+      throw error;
+    }
+    if (attempt >= this.options.retries) throw error;
+    return delayMs;
+  }
+
+  /** No answer: retried (with backoff) only when the request is safe to send again or surely never left. */
+  private retryAfterNetworkFailure(error: unknown, node: NodeUrl, controller: AbortController, exchange: Exchange, attempt: number): Outcome<never> {
+    const { spec, what, key } = exchange;
+    if (isAborted(spec.signal)) throw spec.signal?.reason as Error;
+    if (controller.signal.reason instanceof DeadlineReached) {
+      throw new RunnelConnectionError(`${what} to ${node.href}: no answer within ${this.options.timeoutMs} ms`, 'TIMEOUT', node.href, { cause: error });
+    }
+    const code = (error as { code?: unknown }).code;
+    const failure = new RunnelConnectionError(
+      `${what} to ${node.href} failed: ${(error as Error).message}`,
+      typeof code === 'string' ? code : undefined,
+      node.href,
+      { cause: error },
+    );
+    const isNotSent = typeof code === 'string' && NOT_SENT_CODES.has(code);
+    if (isNotSent) this.skip(node.href, key);
+    if (!(spec.isIdempotent || isNotSent) || attempt >= this.options.retries) throw failure;
+    return { isDone: false, error: failure, delayMs: backoffDelayMs(attempt, this.backoff) };
   }
 }

@@ -59,6 +59,21 @@ export interface RunnelApp {
 }
 
 export async function buildApp(options: AppOptions): Promise<RunnelApp> {
+  const app = createFastify(options);
+  const streams = new StreamRegistry();
+  const lifecycle = installLifecycle(app, options.broker, streams);
+  await installOpenApi(app);
+  const metrics = await installRequestPipeline(app, options, lifecycle, streams);
+  installRoutes(app, options, lifecycle, streams);
+  return { app, metrics, streams, isStopping: lifecycle.isStopping };
+}
+
+/** Set once shutdown begins (Fastify's preClose). */
+interface Lifecycle {
+  isStopping: () => boolean;
+}
+
+function createFastify(options: AppOptions): FastifyInstance {
   const app = Fastify({
     ...(options.tls === undefined ? {} : { https: options.tls }),
     logger: options.logger ?? false,
@@ -69,7 +84,7 @@ export async function buildApp(options: AppOptions): Promise<RunnelApp> {
     // Unique across restarts (a random boot id) and cheap (a counter), unless the caller sent one.
     genReqId: ((bootId: string, counter: { next: number }) => () => `${bootId}-${(counter.next++).toString(36)}`)(randomBytes(4).toString('hex'), { next: 1 }),
     // Requests arriving while the node stops get the catalogue's NOT_READY (the hook
-    // below), not Fastify's own 503 body.
+    // in installRequestPipeline), not Fastify's own 503 body.
     return503OnClosing: false,
     // Topic names may be 249 characters (Fastify cuts path parameters at 100 by default).
     routerOptions: { maxParamLength: 1024 },
@@ -96,20 +111,27 @@ export async function buildApp(options: AppOptions): Promise<RunnelApp> {
   const bodyAjv = new Ajv({ strict: false, coerceTypes: false, useDefaults: true, removeAdditional: false, allErrors: false });
   const textAjv = new Ajv({ strict: false, coerceTypes: true, useDefaults: true, removeAdditional: false, allErrors: false });
   app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? bodyAjv : textAjv).compile(schema));
+  return app;
+}
 
+/** Connection draining, and on close: streams end and long-polls and group polls answer at once. */
+function installLifecycle(app: FastifyInstance, broker: Broker, streams: StreamRegistry): Lifecycle {
   installConnectionDraining(app);
   let isStopping = false;
-  const streams = new StreamRegistry();
   app.addHook('preClose', async () => {
     isStopping = true;
     streams.abortAll();
-    for (const topic of options.broker.topics.list()) for (const state of topic.partitions) state.notifier.notify();
-    options.broker.groups.close();
+    for (const topic of broker.topics.list()) for (const state of topic.partitions) state.notifier.notify();
+    broker.groups.close();
   });
   app.addHook('onResponse', async (request, reply) => {
     request.log.debug({ method: request.method, url: request.url, statusCode: reply.statusCode, ms: reply.elapsedTime }, 'request completed');
   });
+  return { isStopping: () => isStopping };
+}
 
+/** The OpenAPI document (from the route schemas) and its browser at /docs. */
+async function installOpenApi(app: FastifyInstance): Promise<void> {
   app.addSchema(errorBodySchema);
   app.addSchema(topicDescriptionSchema);
   await app.register(swagger, {
@@ -132,6 +154,10 @@ export async function buildApp(options: AppOptions): Promise<RunnelApp> {
     refResolver: { buildLocalReference: (json, _baseUri, _fragment, index) => (typeof json.$id === 'string' ? json.$id : `def-${index}`) },
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
+}
+
+/** What every request passes before its route: guard rails, request id, readiness, auth, metrics, errors, parsers. */
+async function installRequestPipeline(app: FastifyInstance, options: AppOptions, lifecycle: Lifecycle, streams: StreamRegistry): Promise<Metrics> {
   await installGuardRails(app, {
     inFlightRequestsMax: options.guardRails?.inFlightRequestsMax ?? 10_000,
     inFlightRequestsPerConnectionMax: options.guardRails?.inFlightRequestsPerConnectionMax ?? 1_000,
@@ -145,10 +171,10 @@ export async function buildApp(options: AppOptions): Promise<RunnelApp> {
   // Until storage is recovered, and once stopping has begun, only health, metrics and
   // the docs answer.
   app.addHook('onRequest', async (request) => {
-    if (options.broker.isReady && !isStopping) return;
+    if (options.broker.isReady && !lifecycle.isStopping()) return;
     const url = request.routeOptions.url ?? '';
     if (url.startsWith('/health/') || url === '/metrics' || url.startsWith('/docs') || url === '/openapi.json') return;
-    throw new RunnelError('NOT_READY', isStopping || !options.broker.isOpen
+    throw new RunnelError('NOT_READY', lifecycle.isStopping() || !options.broker.isOpen
       ? 'the node is shutting down; retry on another node or after it restarts'
       : 'the node is recovering its storage; retry shortly (GET /health/ready says when it is ready)');
   });
@@ -156,16 +182,18 @@ export async function buildApp(options: AppOptions): Promise<RunnelApp> {
   const metrics = installMetrics(app, options.broker, streams, options.cluster);
   installErrorHandler(app, { onInvariantBroken: options.onInvariantBroken ?? ((error) => { throw error; }) });
   installNdjsonParser(app);
+  return metrics;
+}
 
+function installRoutes(app: FastifyInstance, options: AppOptions, lifecycle: Lifecycle, streams: StreamRegistry): void {
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   topicRoutes(app, options.broker);
   recordRoutes(app, options.broker, streams);
   groupRoutes(app, options.broker);
   keyRoutes(app, options.broker.keys);
-  healthRoutes(app, options.broker, () => isStopping, options.cluster);
+  healthRoutes(app, options.broker, lifecycle.isStopping, options.cluster);
   clusterRoutes(app, options.broker, () => advertisedUrl(app), options.cluster);
   if (options.cluster !== undefined) internalRoutes(app, options.broker, options.cluster, options.clusterSecret);
-  return { app, metrics, streams, isStopping: () => isStopping };
 }
 
 function advertisedUrl(app: FastifyInstance): string {

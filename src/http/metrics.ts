@@ -45,91 +45,10 @@ export class Metrics {
       registers,
     });
 
-    const partitionGauge = (name: string, help: string, read: (state: PartitionState) => number): void => {
-      new Gauge({
-        name,
-        help,
-        labelNames: ['topic', 'partition'],
-        registers,
-        collect() {
-          this.reset();
-          for (const topic of broker.topics.list()) {
-            for (const state of topic.partitions) this.set({ topic: topic.record.name, partition: String(state.partition) }, read(state));
-          }
-        },
-      });
-    };
-    partitionGauge('runnel_log_end_offset', 'Offset the next record of the partition will get.', (state) => state.log.logEndOffset);
-    partitionGauge('runnel_log_start_offset', 'Earliest offset the partition still holds.', (state) => state.log.logStartOffset);
-    partitionGauge('runnel_high_watermark', 'Offset up to which consumers may read.', (state) => state.log.highWatermark);
-    partitionGauge('runnel_log_size_bytes', "Bytes of the partition's segments on disk.", (state) => state.log.sizeBytes);
-    partitionGauge('runnel_log_segments', 'Segment files of the partition.', (state) => state.log.segmentCount);
-
-    // Kafka's UnderReplicatedPartitions and leader count, for partitions this node leads
-    // (on a single node every partition is led here and fully replicated).
-    new Gauge({
-      name: 'runnel_partitions_led',
-      help: 'Partitions this node leads.',
-      registers,
-      collect() {
-        let led = 0;
-        for (const topic of broker.topics.list()) for (const state of topic.partitions) if (state.leader === broker.replication.nodeId) led += 1;
-        this.set(led);
-      },
-    });
-    new Gauge({
-      name: 'runnel_under_replicated_partitions',
-      help: 'Partitions this node leads whose in-sync replicas are fewer than their replicas.',
-      registers,
-      collect() {
-        let under = 0;
-        for (const topic of broker.topics.list()) {
-          for (const state of topic.partitions) if (state.leader === broker.replication.nodeId && state.isr.length < state.replicas.length) under += 1;
-        }
-        this.set(under);
-      },
-    });
-    if (cluster !== undefined) {
-      new Gauge({ name: 'runnel_metadata_epoch', help: "The metadata quorum's Raft epoch as this node knows it.", registers, collect() { this.set(cluster.status().metadata.epoch); } });
-      new Gauge({ name: 'runnel_metadata_applied_offset', help: 'Metadata log entries this node has applied.', registers, collect() { this.set(cluster.status().metadata.appliedOffset); } });
-      new Gauge({ name: 'runnel_active_controller', help: '1 when this node is the active controller.', registers, collect() { this.set(cluster.status().controller === broker.replication.nodeId ? 1 : 0); } });
-    }
-    new Gauge({
-      name: 'runnel_waiting_readers',
-      help: 'Long-polls and streams waiting for new records.',
-      registers,
-      collect() {
-        let waiting = 0;
-        for (const topic of broker.topics.list()) for (const state of topic.partitions) waiting += state.notifier.waiterCount;
-        this.set(waiting);
-      },
-    });
-    new Gauge({ name: 'runnel_open_streams', help: 'Open SSE and NDJSON partition streams.', registers, collect() { this.set(streams.size); } });
-    new Gauge({ name: 'runnel_topics', help: 'Topics on this node.', registers, collect() { this.set(broker.topics.list().length); } });
-    new Gauge({
-      name: 'runnel_group_members',
-      help: 'Live members per consumer group.',
-      labelNames: ['group'],
-      registers,
-      collect() {
-        this.reset();
-        for (const group of broker.groups.list()) this.set({ group: group.groupId }, group.members);
-      },
-    });
-    new Gauge({
-      name: 'runnel_group_lag',
-      help: 'High watermark minus committed offset, per group and partition.',
-      labelNames: ['group', 'topic', 'partition'],
-      registers,
-      collect() {
-        this.reset();
-        for (const group of broker.groups.list()) {
-          for (const view of broker.groups.offsets(group.groupId)) {
-            if (view.lag !== null) this.set({ group: group.groupId, topic: view.topic, partition: String(view.partition) }, view.lag);
-          }
-        }
-      },
-    });
+    registerPartitionGauges(registers, broker);
+    registerLeadershipGauges(registers, broker, cluster);
+    registerReaderGauges(registers, broker, streams);
+    registerGroupGauges(registers, broker);
   }
 
   request(method: string, route: string, statusCode: number, seconds: number): void {
@@ -148,6 +67,110 @@ export class Metrics {
     this.recordsOut.inc({ topic }, records);
     this.bytesOut.inc({ topic }, bytes);
   }
+}
+
+type Registers = Registry[];
+
+/** Per-partition log positions and sizes, read from the logs at scrape time. */
+function registerPartitionGauges(registers: Registers, broker: Broker): void {
+  const partitionGauge = (name: string, help: string, read: (state: PartitionState) => number): void => {
+    new Gauge({
+      name,
+      help,
+      labelNames: ['topic', 'partition'],
+      registers,
+      collect() {
+        this.reset();
+        for (const topic of broker.topics.list()) {
+          for (const state of topic.partitions) this.set({ topic: topic.record.name, partition: String(state.partition) }, read(state));
+        }
+      },
+    });
+  };
+  partitionGauge('runnel_log_end_offset', 'Offset the next record of the partition will get.', (state) => state.log.logEndOffset);
+  partitionGauge('runnel_log_start_offset', 'Earliest offset the partition still holds.', (state) => state.log.logStartOffset);
+  partitionGauge('runnel_high_watermark', 'Offset up to which consumers may read.', (state) => state.log.highWatermark);
+  partitionGauge('runnel_log_size_bytes', "Bytes of the partition's segments on disk.", (state) => state.log.sizeBytes);
+  partitionGauge('runnel_log_segments', 'Segment files of the partition.', (state) => state.log.segmentCount);
+}
+
+/**
+ * Kafka's UnderReplicatedPartitions and leader count, for partitions this node leads
+ * (on a single node every partition is led here and fully replicated); in a cluster,
+ * the metadata quorum as this node sees it.
+ */
+function registerLeadershipGauges(registers: Registers, broker: Broker, cluster: ClusterNode | undefined): void {
+  new Gauge({
+    name: 'runnel_partitions_led',
+    help: 'Partitions this node leads.',
+    registers,
+    collect() {
+      let led = 0;
+      for (const topic of broker.topics.list()) for (const state of topic.partitions) if (state.leader === broker.replication.nodeId) led += 1;
+      this.set(led);
+    },
+  });
+  new Gauge({
+    name: 'runnel_under_replicated_partitions',
+    help: 'Partitions this node leads whose in-sync replicas are fewer than their replicas.',
+    registers,
+    collect() {
+      let under = 0;
+      for (const topic of broker.topics.list()) {
+        for (const state of topic.partitions) if (state.leader === broker.replication.nodeId && state.isr.length < state.replicas.length) under += 1;
+      }
+      this.set(under);
+    },
+  });
+  if (cluster !== undefined) {
+    new Gauge({ name: 'runnel_metadata_epoch', help: "The metadata quorum's Raft epoch as this node knows it.", registers, collect() { this.set(cluster.status().metadata.epoch); } });
+    new Gauge({ name: 'runnel_metadata_applied_offset', help: 'Metadata log entries this node has applied.', registers, collect() { this.set(cluster.status().metadata.appliedOffset); } });
+    new Gauge({ name: 'runnel_active_controller', help: '1 when this node is the active controller.', registers, collect() { this.set(cluster.status().controller === broker.replication.nodeId ? 1 : 0); } });
+  }
+}
+
+/** Waiting long-polls, open streams and the topic count. */
+function registerReaderGauges(registers: Registers, broker: Broker, streams: StreamRegistry): void {
+  new Gauge({
+    name: 'runnel_waiting_readers',
+    help: 'Long-polls and streams waiting for new records.',
+    registers,
+    collect() {
+      let waiting = 0;
+      for (const topic of broker.topics.list()) for (const state of topic.partitions) waiting += state.notifier.waiterCount;
+      this.set(waiting);
+    },
+  });
+  new Gauge({ name: 'runnel_open_streams', help: 'Open SSE and NDJSON partition streams.', registers, collect() { this.set(streams.size); } });
+  new Gauge({ name: 'runnel_topics', help: 'Topics on this node.', registers, collect() { this.set(broker.topics.list().length); } });
+}
+
+/** Consumer groups: live members and lag per partition. */
+function registerGroupGauges(registers: Registers, broker: Broker): void {
+  new Gauge({
+    name: 'runnel_group_members',
+    help: 'Live members per consumer group.',
+    labelNames: ['group'],
+    registers,
+    collect() {
+      this.reset();
+      for (const group of broker.groups.list()) this.set({ group: group.groupId }, group.members);
+    },
+  });
+  new Gauge({
+    name: 'runnel_group_lag',
+    help: 'High watermark minus committed offset, per group and partition.',
+    labelNames: ['group', 'topic', 'partition'],
+    registers,
+    collect() {
+      this.reset();
+      for (const group of broker.groups.list()) {
+        for (const view of broker.groups.offsets(group.groupId)) {
+          if (view.lag !== null) this.set({ group: group.groupId, topic: view.topic, partition: String(view.partition) }, view.lag);
+        }
+      }
+    },
+  });
 }
 
 declare module 'fastify' {

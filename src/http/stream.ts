@@ -14,7 +14,8 @@ import type { Fetcher } from '../broker/fetch.js';
 import type { PartitionState } from '../broker/topic-manager.js';
 import { RunnelError } from '../errors.js';
 import { limits } from '../limits.js';
-import { JsonBuffer, writeRecords, type RecordStyle } from './record-json.js';
+import { JsonBuffer } from '../record/json-buffer.js';
+import { writeRecords, type RecordStyle } from '../record/json-writer.js';
 
 export type StreamMode = 'sse' | 'ndjson';
 

@@ -19,8 +19,10 @@ import path from 'node:path';
 import { assert } from '../util/assert.js';
 import { OffsetIndex } from './offset-index.js';
 import { TimeIndex } from './time-index.js';
-import { readFully, scanBatches } from './batch-scanner.js';
-import { validateBatch, type BatchHeader } from './record-batch.js';
+import { readFully, scanBatches } from '../record/scanner.js';
+import type { BatchHeader } from '../record/header.js';
+import { BATCH_LENGTH_OFFSET, LOG_OVERHEAD_BYTES } from '../record/layout.js';
+import { validateBatch } from '../record/validate.js';
 
 export function segmentFileName(baseOffset: number, suffix: '.log' | '.index' | '.timeindex'): string {
   return String(baseOffset).padStart(20, '0') + suffix;
@@ -246,9 +248,9 @@ export class LogSegment {
     const limit = Math.min(maxPosition, this.sizeBytes);
     if (position >= limit) return null;
     const wanted = Math.min(maxBytes, limit - position);
-    let buffer = Buffer.allocUnsafe(Math.max(wanted, 12));
+    let buffer = Buffer.allocUnsafe(Math.max(wanted, LOG_OVERHEAD_BYTES));
     let length = readFully(this.fd, buffer, Math.min(buffer.length, limit - position), position);
-    const firstBatchBytes = buffer.readInt32BE(8) + 12;
+    const firstBatchBytes = buffer.readInt32BE(BATCH_LENGTH_OFFSET) + LOG_OVERHEAD_BYTES;
     if (firstBatchBytes > length) {
       buffer = Buffer.allocUnsafe(firstBatchBytes);
       length = readFully(this.fd, buffer, firstBatchBytes, position);
@@ -257,19 +259,12 @@ export class LogSegment {
     }
     // Trim to whole batches.
     let end = 0;
-    while (end + 12 <= length) {
-      const size = buffer.readInt32BE(end + 8) + 12;
+    while (end + LOG_OVERHEAD_BYTES <= length) {
+      const size = buffer.readInt32BE(end + BATCH_LENGTH_OFFSET) + LOG_OVERHEAD_BYTES;
       if (end + size > length) break;
       end += size;
     }
     return buffer.subarray(0, end);
-  }
-
-  /** Reads `length` bytes at `position` exactly (used to walk batches for timestamp search). */
-  readAt(position: number, length: number): Buffer {
-    const buffer = Buffer.allocUnsafe(length);
-    const count = readFully(this.fd, buffer, length, position);
-    return buffer.subarray(0, count);
   }
 
   /** Walks batches from `position`; see scanBatches. */

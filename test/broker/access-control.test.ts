@@ -13,7 +13,7 @@ import t, { type Test } from 'tap';
 import {
   canDescribe, canReadPrefix, isAllowed, KeyManager, validateGrants, type Grant, type Principal,
 } from '../../src/broker/access-control.js';
-import { Broker } from '../../src/broker/broker.js';
+import { openBroker } from '../../src/node/broker-assembly.js';
 import { ApiKeyStore } from '../../src/meta/api-key-store.js';
 import { openDatabase, type SqliteDatabase } from '../../src/meta/database.js';
 
@@ -295,13 +295,13 @@ void t.test("a broker restarted on the same data directory knows the keys made b
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'runnel-acl-broker-'));
   t.teardown(() => fs.rmSync(dataDir, { recursive: true, force: true }));
   const options = { dataDir, nodeId: 1, topicDefaults: {}, defaultPartitionCount: 1, retentionCheckIntervalMs: 300_000 };
-  const first = Broker.open({ ...options, adminKey: 'first-admin-key-0123456789' });
+  const first = openBroker({ ...options, adminKey: 'first-admin-key-0123456789' });
   const kept = first.keys.create('kept', [{ resource: 'topic', prefix: 'a.', operations: ['write'] }]);
   const doomed = first.keys.create('doomed', []);
   first.keys.delete(doomed.keyId);
   await first.close();
 
-  const second = Broker.open({ ...options, adminKey: 'second-admin-key-0123456789' });
+  const second = openBroker({ ...options, adminKey: 'second-admin-key-0123456789' });
   t.teardown(() => second.close());
   t.equal(second.keys.authenticate(kept.key)?.keyId, kept.keyId, 'the key made before the restart works');
   t.same(second.keys.authenticate(kept.key)?.grants, [{ resource: 'topic', prefix: 'a.', operations: ['write'] }], 'with its grants');

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
-import { settingsTable } from '../../src/config.js';
+import { settingsTable } from '../../src/node/settings.js';
 import { errorCatalogue } from '../../src/errors.js';
 
 const readme = fs.readFileSync(path.join(import.meta.dirname, '..', '..', 'README.md'), 'utf8');

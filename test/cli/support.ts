@@ -16,7 +16,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { repoRoot, startNode } from '../helpers/child-node.js';
+import { childEnvironment, repoRoot, startNode } from '../helpers/child-node.js';
 
 export const binPath = path.join(repoRoot, 'bin', 'runnel.js');
 
@@ -44,18 +44,6 @@ const liveChildren = new Set<ChildProcess>();
 process.once('exit', () => {
   for (const child of liveChildren) child.kill('SIGKILL');
 });
-
-function childEnvironment(extra: Record<string, string | undefined> | undefined): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [name, value] of Object.entries(process.env)) {
-    if (!name.startsWith('RUNNEL_')) env[name] = value;
-  }
-  for (const [name, value] of Object.entries(extra ?? {})) {
-    if (value === undefined) delete env[name];
-    else env[name] = value;
-  }
-  return env;
-}
 
 export interface RunningCli {
   child: ChildProcess;

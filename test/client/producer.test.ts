@@ -21,7 +21,7 @@ async function serverRequestCount(url: string, method: string, route: string): P
   return total;
 }
 
-void t.test('many send() calls become few requests: batchSize records per request, one request per topic', async (t) => {
+void t.test('many send() calls become few requests: batchRecordsMax records per request, one request per topic', async (t) => {
   const server = await startServer(t);
   const agent = countingAgent(t);
   const runnel = new Runnel({ url: server.url, dispatcher: agent });
@@ -29,7 +29,7 @@ void t.test('many send() calls become few requests: batchSize records per reques
   await runnel.topics.create({ name: 'clicks', partitions: 3 });
   await runnel.topics.create({ name: 'views', partitions: 1 });
 
-  const producer = runnel.producer({ batchSize: 500, lingerMs: 1_000 });
+  const producer = runnel.producer({ batchRecordsMax: 500, lingerMs: 1_000 });
   const sends: Array<Promise<RecordMetadata>> = [];
   for (let i = 0; i < 2_000; i++) sends.push(producer.send('clicks', { key: `user-${i % 37}`, value: { i } }));
   for (let i = 0; i < 10; i++) sends.push(producer.send('views', { value: i }));
@@ -88,7 +88,7 @@ void t.test('batchBytes: large records are cut into requests under the limit, in
   t.teardown(() => runnel.close());
   await runnel.topics.create({ name: 'blobs', partitions: 1 });
 
-  const producer = runnel.producer({ batchBytes: 64 * 1024, batchSize: 1_000, maxInFlight: 1, lingerMs: 1_000 });
+  const producer = runnel.producer({ batchBytes: 64 * 1024, batchRecordsMax: 1_000, maxInFlight: 1, lingerMs: 1_000 });
   const value = 'x'.repeat(10_000);
   const sends = Array.from({ length: 60 }, (_, i) => producer.send('blobs', { key: String(i), value }));
   await producer.flush();

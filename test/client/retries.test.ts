@@ -44,7 +44,7 @@ void t.test('a produce whose answer is lost is retried with the same Idempotency
 
   // The batching producer: every third batch loses its answer once.
   proxy.dropReply(/^POST \/v1\/topics\/payments\/records/, 3);
-  const producer = runnel.producer({ batchSize: 100, lingerMs: 1_000, maxInFlight: 2 });
+  const producer = runnel.producer({ batchRecordsMax: 100, lingerMs: 1_000, maxInFlight: 2 });
   const sends: Array<Promise<RecordMetadata>> = [];
   for (let i = 0; i < 1_000; i++) sends.push(producer.send('payments', { value: `payment-${i}` }));
   await producer.flush();

@@ -7,8 +7,8 @@
  * - a topic created on any node appears on every node; RF=3 partitions have three
  *   replicas, all in sync, and their leaders are spread over the nodes;
  * - acks=all answers once every in-sync replica has the records; the leader serves them;
- * - a follower answers produce, fetch and offsets with 503 NOT_LEADER naming the leader,
- *   and the client follows it;
+ * - a follower answers produce, fetch (whatever the offset), streams and offsets with
+ *   503 NOT_LEADER naming the leader, and the client follows it;
  * - a replication factor above the live node count is refused;
  * - /internal routes refuse requests without the cluster secret.
  */
@@ -117,6 +117,10 @@ void t.test('a three-node cluster', async (t) => {
     const attempts = [
       { what: 'produce', response: await requestJson<ErrorBody>(`${base}/records`, { body: { records: [{ value: 'x' }] } }) },
       { what: 'fetch', response: await requestJson<ErrorBody>(`${base}/records?offset=0`) },
+      // Leadership is checked before the offset range: an offset this replica does not
+      // hold is still the leader's question, not 416 OFFSET_OUT_OF_RANGE from here.
+      { what: 'fetch out of range', response: await requestJson<ErrorBody>(`${base}/records?offset=1000000`) },
+      { what: 'stream', response: await requestJson<ErrorBody>(`${base}/records?offset=0`, { headers: { accept: 'text/event-stream' } }) },
       { what: 'offsets', response: await requestJson<ErrorBody>(`${base}/offsets`) },
     ];
     for (const { what, response } of attempts) {

@@ -32,11 +32,15 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import t from 'tap';
 import { Runnel } from '../../src/index.js';
 import { DEFAULT_LOG_CONFIG } from '../../src/storage/log-config.js';
 import { PartitionLog } from '../../src/storage/partition-log.js';
-import { batchPositions, decodeRecords, readBatchHeader } from '../../src/storage/record-batch.js';
+import { decodeRecords } from '../../src/record/decode.js';
+import { readBatchHeader } from '../../src/record/header.js';
+import { AckLedger, FailureList, pick, seededRandom } from '../helpers/ack-ledger.js';
+import { batchPositions } from '../record/helpers.js';
 import { startCluster, type Cluster, type ClusterStatus, type TopicView } from '../helpers/cluster.js';
 import { requestJson } from '../helpers/http.js';
 
@@ -66,27 +70,8 @@ const SETTLE_MS_MAX = 20_000;
 /** Failures listed in full; the count is always exact. */
 const FAILURES_LISTED_MAX = 30;
 
-// mulberry32: a tiny seeded PRNG, so a failing seed can be replayed.
-function seededRandom(seedValue: number): () => number {
-  let state = seedValue >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) | 0;
-    let x = Math.imul(state ^ (state >>> 15), 1 | state);
-    x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x;
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-function pick<T>(random: () => number, choices: readonly T[]): T {
-  return choices[Math.floor(random() * choices.length)];
-}
-
 function average(values: number[], fallback: number): number {
   return values.length === 0 ? fallback : values.reduce((sum, value) => sum + value, 0) / values.length;
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 interface Ack {
@@ -98,18 +83,13 @@ interface Ack {
 
 /** id -> where the cluster acknowledged it. */
 const acked = new Map<string, Ack>();
-/** `${partition}@${offset}` -> id, for every acknowledgement. */
-const ackedAt = new Map<string, string>();
 /** Every id sent, acknowledged or not, with its value's JSON. */
 const sentValues = new Map<string, string>();
 const ackCountByPartition = new Array<number>(PARTITION_COUNT).fill(0);
-const failures: string[] = [];
-let failureCount = 0;
-
-function fail(message: string): void {
-  failureCount += 1;
-  if (failures.length < FAILURES_LISTED_MAX) failures.push(message);
-}
+const failures = new FailureList(FAILURES_LISTED_MAX);
+const fail = (message: string): void => failures.fail(message);
+/** `${partition}@${offset}` -> id, for every acknowledgement. */
+const ledger = new AckLedger(failures);
 
 interface LoadState {
   isStopped: boolean;
@@ -157,23 +137,15 @@ async function producerLoop(cluster: Cluster, load: LoadState, worker: number): 
         fail(`a produce of ${size} records was answered with ${offsets.length} offsets`);
         continue;
       }
-      let previous: { partition: number; offset: number } | undefined;
       for (let index = 0; index < size; index++) {
         const id = ids[index];
         const { partition: landed, offset } = offsets[index];
         if (partition !== undefined && landed !== partition) fail(`${id} was sent to partition ${partition}, acknowledged in ${landed}`);
-        const place = `${landed}@${offset}`;
-        const holder = ackedAt.get(place);
-        if (holder !== undefined) fail(`${place} acknowledged twice: for ${holder} and for ${id}`);
-        ackedAt.set(place, id);
         acked.set(id, { partition: landed, offset, valueJson: sentValues.get(id)! });
         ackCountByPartition[landed] += 1;
-        // One request is one batch per partition: consecutive offsets in request order.
-        if (previous !== undefined && previous.partition === landed && offset !== previous.offset + 1) {
-          fail(`${id} acknowledged at ${place}, not right after ${previous.offset} (same request, same partition)`);
-        }
-        previous = { partition: landed, offset };
       }
+      ledger.noteRequest(ids.map((id, index) => ({ id, partition: offsets[index].partition, offset: offsets[index].offset })),
+        (ack) => `${ack.partition}@${ack.offset}`);
       await sleep(PRODUCER_PAUSE_MS);
     }
   } finally {
@@ -522,17 +494,17 @@ void t.test('a dead, cut-off or restarted node loses no acknowledged record, and
   if (unackedDuplicates.length > 0) t.comment(`unacknowledged records present twice, e.g. ${unackedDuplicates.join('; ')}`);
   t.ok(roundsRun >= Math.min(roundCount, 10), `ran ${roundsRun} fault rounds (seed ${seed})`);
   t.ok(acked.size > 0, 'some records were acknowledged');
-  if (failureCount > 0 || ackedDuplicateCount > 0) {
+  if (failures.count > 0 || ackedDuplicateCount > 0) {
     t.comment(`errors the nodes logged, by code: ${JSON.stringify(loggedErrorCodes(cluster))}`);
     // The whole logs outlive the test's directory, for the bug report.
     const logDirectory = path.join(os.tmpdir(), `runnel-cluster-faults-${seed}-${Date.now()}`);
     t.comment(`every node's whole log: ${logDirectory}/ (${cluster.writeLogs(logDirectory).length} files)`);
   }
-  if (failureCount > 0) {
+  if (failures.count > 0) {
     for (const nodeId of NODE_IDS) t.comment(cluster.output(nodeId, 15));
   }
-  t.equal(failureCount, 0, `every acknowledged record is on every replica, at its offset, with its value, and the replicas agree (seed ${seed})`);
-  t.strictSame(failures, [], 'failures (first ones)');
+  t.equal(failures.count, 0, `every acknowledged record is on every replica, at its offset, with its value, and the replicas agree (seed ${seed})`);
+  t.strictSame(failures.listed, [], 'failures (first ones)');
   if (ackedDuplicates.length > 0) t.comment(`acknowledged records present twice: ${ackedDuplicates.join('; ')}`);
   t.equal(ackedDuplicateCount, 0, `no acknowledged record is in the log twice (seed ${seed})`);
 });

@@ -19,6 +19,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
 import { Agent } from 'undici';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { AckLedger, FailureList, pick, seededRandom } from '../helpers/ack-ledger.js';
 import { startNode, type ChildNode } from '../helpers/child-node.js';
 import { createTopic, fetchAll, produce, requestOk, type FetchedRecord, type ProduceRecord, type ValueFormat } from '../helpers/http.js';
 
@@ -40,17 +42,6 @@ const topics = [
   { name: 'crash-fsynced', configs: { ...TOPIC_CONFIGS, 'flush.messages': 1 } },
   { name: 'crash-unflushed', configs: TOPIC_CONFIGS },
 ];
-
-// mulberry32: a tiny seeded PRNG, so a failing seed can be replayed.
-function seededRandom(seedValue: number): () => number {
-  let state = seedValue >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) | 0;
-    let x = Math.imul(state ^ (state >>> 15), 1 | state);
-    x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x;
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const ID_PATTERN = /^r\d+\.w\d+\.\d+$/;
 
@@ -74,17 +65,12 @@ interface Placement {
 const sent = new Map<string, SentRecord>();
 /** Records never acknowledged (their request was in flight at the kill) but read back after a restart: they must stay put. */
 const pinned = new Map<string, Placement>();
-/** topic/partition/offset -> id, for every acknowledged record. */
-const ackedAt = new Map<string, string>();
 /** highWatermark per topic/partition at the last verification: later acks must come after it. */
 const highWatermarkAtStart = new Map<string, number>();
-const failures: string[] = [];
-let failureCount = 0;
-
-function fail(message: string): void {
-  failureCount += 1;
-  if (failures.length < FAILURES_LISTED_MAX) failures.push(message);
-}
+const failures = new FailureList(FAILURES_LISTED_MAX);
+const fail = (message: string): void => failures.fail(message);
+/** topic/partition/offset -> id, for every acknowledged record. */
+const ledger = new AckLedger(failures);
 
 function where(topic: string, partition: number, offset?: number): string {
   return offset === undefined ? `${topic}-${partition}` : `${topic}-${partition}@${offset}`;
@@ -123,10 +109,6 @@ interface RoundContext {
   ackedRequestCount: number;
   ackedRecordCount: number;
   unansweredRecordCount: number;
-}
-
-function pick<T>(random: () => number, choices: readonly T[]): T {
-  return choices[Math.floor(random() * choices.length)];
 }
 
 /** One producer: sends requests until the kill (or its bounds), recording every acknowledgement. */
@@ -173,7 +155,6 @@ async function producerLoop(context: RoundContext, worker: number): Promise<void
     }
     context.ackedRequestCount += 1;
     context.ackedRecordCount += size;
-    const lastOffsetByPartition = new Map<number, number>();
     for (let index = 0; index < size; index++) {
       const id = ids[index];
       const { partition, offset, timestamp } = offsets[index];
@@ -186,20 +167,13 @@ async function producerLoop(context: RoundContext, worker: number): Promise<void
       if (records[index].timestamp !== undefined && timestamp !== records[index].timestamp) {
         fail(`round ${context.round}: ${id} sent with timestamp ${records[index].timestamp}, acknowledged with ${timestamp}`);
       }
-      const holder = ackedAt.get(place);
-      if (holder !== undefined) fail(`round ${context.round}: ${place} acknowledged twice: for ${holder} and for ${id}`);
-      ackedAt.set(place, id);
       const startHighWatermark = highWatermarkAtStart.get(where(topic, partition)) ?? 0;
       if (offset < startHighWatermark) {
         fail(`round ${context.round}: ${id} acknowledged at ${place}, below the highWatermark ${startHighWatermark} the restarted node reported`);
       }
-      // One request is one batch per partition: its records there get consecutive offsets in request order.
-      const previous = lastOffsetByPartition.get(partition);
-      if (previous !== undefined && offset !== previous + 1) {
-        fail(`round ${context.round}: ${id} acknowledged at ${place}, not right after ${previous} (same request, same partition)`);
-      }
-      lastOffsetByPartition.set(partition, offset);
     }
+    ledger.noteRequest(ids.map((id, index) => ({ id, partition: offsets[index].partition, offset: offsets[index].offset })),
+      (ack) => where(topic, ack.partition, ack.offset), `round ${context.round}`);
   }
 }
 
@@ -304,10 +278,6 @@ function segmentCounts(dataDir: string): Record<string, number> {
   return counts;
 }
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
 void t.test('an acknowledged record survives SIGKILL at any instant, exactly once, at its acknowledged offset', async (t) => {
   t.comment(`seed ${seed} (replay with RUNNEL_CRASH_SEED=${seed}), ${roundCount} rounds`);
   const random = seededRandom(seed);
@@ -362,6 +332,6 @@ void t.test('an acknowledged record survives SIGKILL at any instant, exactly onc
   const segments = segmentCounts(dataDir);
   t.ok(Object.values(segments).some((count) => count > 1), `segments rolled during the test: ${JSON.stringify(segments)}`);
   t.ok([...sent.values()].some((record) => record.ack !== undefined), 'some records were acknowledged');
-  t.equal(failureCount, 0, 'every acknowledged record is there exactly once, at its offset, whole');
-  t.strictSame(failures, [], 'failures (first ones)');
+  t.equal(failures.count, 0, 'every acknowledged record is there exactly once, at its offset, whole');
+  t.strictSame(failures.listed, [], 'failures (first ones)');
 });

@@ -116,7 +116,8 @@ export const repoRoot = findRepoRoot();
 /** The built command line, exactly what the container starts. */
 export const cliPath = path.join(repoRoot, 'dist', 'src', 'cli', 'runnel.js');
 
-function childEnvironment(extra: Record<string, string | undefined> | undefined): NodeJS.ProcessEnv {
+/** The test's environment without its RUNNEL_* settings, plus `extra` (undefined removes a name). */
+export function childEnvironment(extra: Record<string, string | undefined> | undefined): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
   for (const [name, value] of Object.entries(process.env)) {
     if (!name.startsWith('RUNNEL_')) env[name] = value;

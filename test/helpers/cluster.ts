@@ -27,6 +27,7 @@
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { startNode, type ChildNode, type ExitStatus } from './child-node.js';
 import { startFaultProxy, type FaultProxy } from './fault-proxy.js';
 import { requestJson, requestOk } from './http.js';
@@ -213,10 +214,6 @@ export async function reservePorts(count: number): Promise<{ ports: number[]; re
       await Promise.all(servers.map((server) => new Promise<void>((resolve) => server.close(() => resolve()))));
     },
   };
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 function describeError(error: unknown): string {

@@ -5,6 +5,7 @@
  * it was waiting for, it never hangs a test.
  */
 import net from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Test } from 'tap';
 import { errorCatalogue, type ErrorCode } from '../../src/errors.js';
 import { requestJson, requestOk, type JsonResponse } from './http.js';
@@ -19,13 +20,11 @@ export async function until(check: () => boolean | Promise<boolean>, what: strin
   const deadlineMs = Date.now() + timeoutMs;
   while (!(await check())) {
     if (Date.now() > deadlineMs) throw new Error(`not true after ${timeoutMs} ms: ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, intervalMs));
+    await sleep(intervalMs);
   }
 }
 
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
+export { sleep };
 
 /** Fields an error body may carry besides code and message, per code. */
 const extraFields: Partial<Record<ErrorCode, string[]>> = {

@@ -8,6 +8,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import t, { type Test } from 'tap';
 import { Agent } from 'undici';
 import { startNode, type ChildNode } from '../helpers/child-node.js';
@@ -71,9 +72,8 @@ async function offsetsOf(url: string, group: string, options: RequestOptions = {
   return response.body.offsets;
 }
 
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 /** A sleep that does not keep the process alive: for deadlines raced against events. */
-const deadline = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms).unref());
+const deadline = (ms: number): Promise<void> => sleep(ms, undefined, { ref: false });
 
 /** Produces `count` keyed records (key k<i%97>, value {i}) in batches; returns (partition, offset) -> i. */
 async function produceNumbered(url: string, topic: string, count: number, options: RequestOptions = {}): Promise<Map<string, number>> {

@@ -10,6 +10,7 @@
  * in rounds (bounded) until GET /v1/groups/{g} says Stable, and after every round
  * checks through HTTP that no partition is owned by two members at once.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import t, { type Test } from 'tap';
 import { createTopic, produce, requestJson } from '../helpers/http.js';
 import { startServer } from '../helpers/server.js';
@@ -49,7 +50,6 @@ interface GroupDescription {
   lag: number;
 }
 
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Rounds of heartbeats settle() allows before failing. */
 const SETTLE_ROUNDS_MAX = 20;

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
-import { openApiDocument, openApiText } from '../../src/http/openapi-document.js';
+import { openApiDocument, openApiText } from '../../src/node/openapi-document.js';
 import { errorCatalogue } from '../../src/errors.js';
 
 const committedPath = path.join(import.meta.dirname, '..', '..', 'openapi', 'openapi.json');

@@ -7,7 +7,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
-import { loadSettings, parsePeers, settingDefinitions, SettingsError } from '../../src/config.js';
+import { loadSettings, parsePeers, settingDefinitions, SettingsError } from '../../src/node/settings.js';
 import { startNode } from '../helpers/child-node.js';
 import { requestOk } from '../helpers/http.js';
 import { freePort, runCli, tempDir, type CliResult } from './support.js';

@@ -7,8 +7,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import t from 'tap';
-import { Broker } from '../../src/broker/broker.js';
-import { buildApp } from '../../src/http/app.js';
+import { RunnelNode } from '../../src/node/runnel-node.js';
 import { createTopic, produce, requestJson } from '../helpers/http.js';
 import { startServer } from '../helpers/server.js';
 
@@ -20,13 +19,15 @@ void t.test('before recovery the node is live but not ready; after it, ready wit
   const acknowledged = await produce(first.url, 'kept', Array.from({ length: 30 }, (_, i) => ({ value: i })));
   await first.close();
 
-  const broker = Broker.create({ dataDir, nodeId: 1, topicDefaults: {}, defaultPartitionCount: 1, retentionCheckIntervalMs: 300_000 });
-  const { app } = await buildApp({ broker, bodyLimitBytes: 1024 * 1024 });
-  const url = await app.listen({ host: '127.0.0.1', port: 0 });
-  t.teardown(async () => {
-    await app.close();
-    await broker.close();
+  // The steps of RunnelNode.start(), with the test looking in between.
+  const node = await RunnelNode.create({
+    host: '127.0.0.1',
+    port: 0,
+    broker: { dataDir, nodeId: 1, topicDefaults: {}, defaultPartitionCount: 1, retentionCheckIntervalMs: 300_000 },
+    app: { bodyLimitBytes: 1024 * 1024 },
   });
+  const url = await node.listen();
+  t.teardown(() => node.stop());
 
   t.equal((await requestJson(`${url}/health/live`)).status, 200, 'live while recovering');
   const notReady = await requestJson<{ status: string; reason: string }>(`${url}/health/ready`);
@@ -37,7 +38,7 @@ void t.test('before recovery the node is live but not ready; after it, ready wit
   t.equal(refused.body.error.code, 'NOT_READY', 'API routes answer NOT_READY');
   t.equal((await requestJson(`${url}/openapi.json`)).status, 200, 'docs are served while recovering');
 
-  await broker.recover();
+  await node.recover();
   const ready = await requestJson<{ status: string; recovery: { partitions: number; cleanPartitions: number } }>(`${url}/health/ready`);
   t.equal(ready.status, 200, 'ready after recovery');
   t.equal(ready.body.recovery.partitions, 3);

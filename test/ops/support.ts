@@ -1,7 +1,7 @@
 /**
  * Helpers shared by the operations tests (test/ops/*.test.ts): run the built CLI as a
- * short-lived child process, pick a free port, start an in-process node with options
- * helpers/server.ts does not pass on (guard rails, a logger), open an SSE stream, and
+ * short-lived child process, pick a free port, start an in-process node with app
+ * options startServer does not take (guard rails, a logger), open an SSE stream, and
  * parse Prometheus text. Every wait is bounded.
  */
 import { spawn } from 'node:child_process';
@@ -11,10 +11,10 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Writable } from 'node:stream';
 import { request, type Dispatcher } from 'undici';
-import { Broker, type BrokerOptions } from '../../src/broker/broker.js';
-import { buildApp, type AppOptions, type RunnelApp } from '../../src/http/app.js';
-import { limits } from '../../src/limits.js';
+import type { BrokerOptions } from '../../src/broker/broker.js';
+import type { NodeAppOptions } from '../../src/node/node-options.js';
 import { cliPath, repoRoot } from '../helpers/child-node.js';
+import { startInProcessNode, type TestServer } from '../helpers/server.js';
 
 export { cliPath, repoRoot };
 
@@ -92,50 +92,22 @@ export function tempDir(t: Teardownable, prefix = 'runnel-ops-'): string {
   return directory;
 }
 
-export interface InProcessNode {
-  url: string;
-  broker: Broker;
-  runnel: RunnelApp;
-  close: () => Promise<void>;
-}
+export type InProcessNode = TestServer;
 
 /**
- * A broker and buildApp in this process on 127.0.0.1:0, with any AppOptions (guard
- * rails, logger, ...). Like helpers/server.ts, closed at teardown.
+ * A node in this process on 127.0.0.1:0, with any app options (guard rails, logger,
+ * ...) and broker options: helpers/server.ts's, closed at teardown.
  */
 export async function startInProcess(
   t: Teardownable,
-  options: Partial<Omit<AppOptions, 'broker'>> & { broker?: Partial<BrokerOptions>; logStream?: Writable } = {},
+  options: Partial<NodeAppOptions> & { broker?: Partial<BrokerOptions>; logStream?: Writable } = {},
 ): Promise<InProcessNode> {
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'runnel-ops-node-'));
-  const { broker: brokerOptions, logStream, ...appOptions } = options;
-  const broker = Broker.open({
-    dataDir,
-    nodeId: 1,
-    topicDefaults: {},
-    defaultPartitionCount: 1,
-    retentionCheckIntervalMs: 300_000,
-    ...brokerOptions,
-  });
-  const runnel = await buildApp({
+  const { broker, logStream, ...appOptions } = options;
+  return startInProcessNode(t, {
     broker,
-    bodyLimitBytes: limits.requestBodyBytesDefault,
-    ...appOptions,
-    ...(logStream === undefined ? {} : { logger: { level: 'debug', stream: logStream } }),
+    app: { ...appOptions, ...(logStream === undefined ? {} : { logger: { level: 'debug', stream: logStream } }) },
+    prefix: 'runnel-ops-node-',
   });
-  const url = await runnel.app.listen({ host: '127.0.0.1', port: 0 });
-  let isClosed = false;
-  const close = async (): Promise<void> => {
-    if (isClosed) return;
-    isClosed = true;
-    await runnel.app.close();
-    await broker.close();
-  };
-  t.teardown(async () => {
-    await close();
-    fs.rmSync(dataDir, { recursive: true, force: true });
-  });
-  return { url, broker, runnel, close };
 }
 
 export interface OpenStream {

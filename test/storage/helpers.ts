@@ -10,14 +10,10 @@ import path from 'node:path';
 import type { Test } from 'tap';
 import { DEFAULT_LOG_CONFIG, type LogConfig } from '../../src/storage/log-config.js';
 import type { PartitionLog } from '../../src/storage/partition-log.js';
-import {
-  batchPositions,
-  decodeRecords,
-  encodeBatch,
-  readBatchHeader,
-  type BatchHeader,
-  type DecodedRecord,
-} from '../../src/storage/record-batch.js';
+import { decodeRecords, type DecodedRecord } from '../../src/record/decode.js';
+import { encodeBatch } from '../../src/record/encode.js';
+import { readBatchHeader, type BatchHeader } from '../../src/record/header.js';
+import { batchPositions } from '../record/helpers.js';
 
 /** A fresh directory under the OS temp dir, removed when the test ends. */
 export function makeTempDir(t: Test, label = 'storage'): string {

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { InvariantError } from '../../src/util/assert.js';
 import { OffsetIndex, type IndexEntry } from '../../src/storage/offset-index.js';
 import { makeTempDir } from './helpers.js';
+import { runIndexContract } from './index-contract.js';
 
 /** Kafka's OffsetIndexTest model: the floor entry of a sorted array, or the segment start. */
 function floorOf(model: readonly IndexEntry[], baseOffset: number, offset: number): IndexEntry {
@@ -45,49 +46,61 @@ function checkAgainstModel(t: Test, index: OffsetIndex, model: readonly IndexEnt
   t.equal(mismatches, 0, 'every lookup returns the floor entry of the model');
 }
 
-void t.test('lookups return the floor entry of a sorted-array model, before and after reopening', async (t) => {
-  const directory = makeTempDir(t, 'offset-index');
-  let run = 0;
-  fc.assert(
-    fc.property(
-      fc.nat({ max: 2 ** 40 }),
-      // Gaps between consecutive entries, in offsets and in bytes.
-      fc.array(fc.tuple(fc.integer({ min: 1, max: 40 }), fc.integer({ min: 1, max: 9000 })), { maxLength: 150 }),
-      (baseOffset, gaps) => {
-        const file = path.join(directory, `${run++}.index`);
-        const model: IndexEntry[] = [];
-        const index = OffsetIndex.open(file, baseOffset);
-        let offset = baseOffset;
-        let position = 0;
-        for (const [offsetGap, positionGap] of gaps) {
-          offset += offsetGap;
-          position += positionGap;
-          index.append(offset, position);
-          model.push({ offset, position });
-        }
-        let isMatching = index.count === model.length;
-        for (const probe of probesFor(model, baseOffset)) {
-          const found = index.lookup(probe);
-          const expected = floorOf(model, baseOffset, probe);
-          if (found.offset !== expected.offset || found.position !== expected.position) isMatching = false;
-        }
-        index.close();
-        if (fs.statSync(file).size !== model.length * 8) isMatching = false;
-        const reopened = OffsetIndex.open(file, baseOffset);
-        for (const probe of probesFor(model, baseOffset)) {
-          const found = reopened.lookup(probe);
-          const expected = floorOf(model, baseOffset, probe);
-          if (found.offset !== expected.offset || found.position !== expected.position) isMatching = false;
-        }
-        if (reopened.count !== model.length) isMatching = false;
-        reopened.close();
-        fs.rmSync(file);
-        return isMatching;
-      },
-    ),
-    { numRuns: 150, seed: 4101 },
-  );
-  t.pass('150 random indexes answered every lookup as the model does');
+runIndexContract<IndexEntry, OffsetIndex, [number, number]>(t, {
+  label: 'offset-index',
+  suffix: '.index',
+  entryBytes: 8,
+  open: (file, baseOffset) => OffsetIndex.open(file, baseOffset),
+  append: (index, entry) => index.append(entry.offset, entry.position),
+  offsetOf: (entry) => entry.offset,
+  model: {
+    name: 'lookups return the floor entry of a sorted-array model, before and after reopening',
+    // Gaps between consecutive entries, in offsets and in bytes.
+    steps: fc.array(fc.tuple(fc.integer({ min: 1, max: 40 }), fc.integer({ min: 1, max: 9000 })), { maxLength: 150 }),
+    seed: 4101,
+    passMessage: '150 random indexes answered every lookup as the model does',
+    apply(index, baseOffset, gaps) {
+      const entries: IndexEntry[] = [];
+      let offset = baseOffset;
+      let position = 0;
+      for (const [offsetGap, positionGap] of gaps) {
+        offset += offsetGap;
+        position += positionGap;
+        index.append(offset, position);
+        entries.push({ offset, position });
+      }
+      return { entries, isConsistent: true };
+    },
+    matches(index, model, baseOffset) {
+      if (index.count !== model.length) return false;
+      for (const probe of probesFor(model, baseOffset)) {
+        const found = index.lookup(probe);
+        const expected = floorOf(model, baseOffset, probe);
+        if (found.offset !== expected.offset || found.position !== expected.position) return false;
+      }
+      return true;
+    },
+  },
+  layout: {
+    name: 'entries are stored as big-endian (relative offset u32, position u32)',
+    baseOffset: 100,
+    entries: [{ offset: 105, position: 4200 }, { offset: 0x100000000 + 99, position: 0xfffffffe }],
+    hex: '00000005' + '00001068' + 'ffffffff' + 'fffffffe',
+  },
+  truncation: {
+    name: 'truncateTo removes exactly the entries at or above the offset, in memory and on disk',
+    baseOffset: 50,
+    entries: Array.from({ length: 80 }, (_, i) => ({ offset: 50 + (i + 1) * 3, position: (i + 1) * 100 })),
+    cuts: [50 + 200, 50 + 121, 50 + 120, 50 + 4, 50],
+    check: (t, index, model, baseOffset) => checkAgainstModel(t, index, model, baseOffset),
+    entryAfterEmpty: { offset: 50 + 1, position: 10 },
+    entryAfterEmptyMessage: 'after truncating everything an entry is accepted again',
+  },
+  tornTail: {
+    entries: [{ offset: 5, position: 100 }, { offset: 9, position: 300 }],
+    partialBytes: Buffer.from([0, 0, 0, 12, 0]),
+    nextEntry: { offset: 12, position: 400 },
+  },
 });
 
 void t.test('an index of many entries (past its initial capacity) matches the model entry by entry', async (t) => {
@@ -103,16 +116,6 @@ void t.test('an index of many entries (past its initial capacity) matches the mo
   }
   checkAgainstModel(t, index, model, baseOffset);
   for (let i = 0; i < model.length; i++) t.same(index.entryAt(i), model[i]);
-});
-
-void t.test('entries are stored as big-endian (relative offset u32, position u32)', async (t) => {
-  const directory = makeTempDir(t, 'offset-index');
-  const file = path.join(directory, 'layout.index');
-  const index = OffsetIndex.open(file, 100);
-  index.append(105, 4200);
-  index.append(0x100000000 + 99, 0xfffffffe);
-  index.close();
-  t.same(fs.readFileSync(file), Buffer.from('00000005' + '00001068' + 'ffffffff' + 'fffffffe', 'hex'));
 });
 
 void t.test('an append whose offset or position does not increase is refused, naming the file and both entries', async (t) => {
@@ -144,46 +147,6 @@ void t.test('an append whose offset or position does not increase is refused, na
   t.same(fs.readFileSync(file), before, 'refused appends write nothing');
   index.append(21, 501);
   t.equal(index.count, 2, 'a following entry is still accepted');
-});
-
-void t.test('truncateTo removes exactly the entries at or above the offset, in memory and on disk', async (t) => {
-  const directory = makeTempDir(t, 'offset-index');
-  const file = path.join(directory, 'truncate.index');
-  const baseOffset = 50;
-  const index = OffsetIndex.open(file, baseOffset);
-  const model: IndexEntry[] = [];
-  for (let i = 1; i <= 80; i++) {
-    model.push({ offset: baseOffset + i * 3, position: i * 100 });
-    index.append(baseOffset + i * 3, i * 100);
-  }
-  for (const cut of [baseOffset + 200, baseOffset + 121, baseOffset + 120, baseOffset + 4, baseOffset]) {
-    index.truncateTo(cut);
-    const kept = model.filter((entry) => entry.offset < cut);
-    checkAgainstModel(t, index, kept, baseOffset);
-    t.equal(fs.statSync(file).size, kept.length * 8, `the file is cut after truncateTo(${cut})`);
-  }
-  index.append(baseOffset + 1, 10);
-  index.close();
-  const reopened = OffsetIndex.open(file, baseOffset);
-  t.teardown(() => reopened.close());
-  checkAgainstModel(t, reopened, [{ offset: baseOffset + 1, position: 10 }], baseOffset);
-});
-
-void t.test('a torn tail (a partial entry) is cut off on open and the whole entries are kept', async (t) => {
-  const directory = makeTempDir(t, 'offset-index');
-  const file = path.join(directory, 'torn.index');
-  const index = OffsetIndex.open(file, 0);
-  index.append(5, 100);
-  index.append(9, 300);
-  index.close();
-  fs.appendFileSync(file, Buffer.from([0, 0, 0, 12, 0]));
-  const reopened = OffsetIndex.open(file, 0);
-  t.teardown(() => reopened.close());
-  t.equal(reopened.count, 2);
-  t.same(reopened.lastEntry(), { offset: 9, position: 300 });
-  t.equal(fs.statSync(file).size, 16, 'the partial entry is removed from the file');
-  reopened.append(12, 400);
-  t.equal(fs.statSync(file).size, 24, 'the next entry lands right after the whole ones');
 });
 
 void t.test('isConsistentWith accepts a sound index and rejects one that points past the log or goes backwards', async (t) => {

@@ -4,7 +4,8 @@ import path from 'node:path';
 import { InvariantError } from '../../src/util/assert.js';
 import { PartitionLog } from '../../src/storage/partition-log.js';
 import { segmentFileName } from '../../src/storage/segment.js';
-import { CRC_OFFSET, setLeaderEpoch } from '../../src/storage/record-batch.js';
+import { setLeaderEpoch } from '../../src/record/header.js';
+import { CRC_OFFSET } from '../../src/record/layout.js';
 import type { LogConfig } from '../../src/storage/log-config.js';
 import {
   asModel,

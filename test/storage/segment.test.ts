@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { InvariantError } from '../../src/util/assert.js';
 import { LogSegment, segmentFileName, type EpochCheck } from '../../src/storage/segment.js';
-import { readBatchHeader, setBaseOffset, setLeaderEpoch } from '../../src/storage/record-batch.js';
+import { readBatchHeader, setBaseOffset, setLeaderEpoch } from '../../src/record/header.js';
 import {
   batchesIn,
   decodeAll,

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { InvariantError } from '../../src/util/assert.js';
 import { TimeIndex, type TimeIndexEntry } from '../../src/storage/time-index.js';
 import { makeTempDir } from './helpers.js';
+import { runIndexContract } from './index-contract.js';
 
 /** The model: entries kept only when their timestamp beats the last kept one. */
 function appendToModel(model: TimeIndexEntry[], timestampMs: number, offset: number): void {
@@ -43,50 +44,51 @@ function matchesModel(index: TimeIndex, model: readonly TimeIndexEntry[]): boole
   return true;
 }
 
-void t.test('lookupBefore returns the last entry earlier than the target, as a sorted-array model does, before and after reopening', async (t) => {
-  const directory = makeTempDir(t, 'time-index');
-  let run = 0;
-  fc.assert(
-    fc.property(
-      fc.nat({ max: 2 ** 40 }),
-      // CreateTime timestamps may go backwards; offsets only move forward.
-      fc.array(fc.tuple(fc.integer({ min: -1, max: 2 ** 45 }), fc.integer({ min: 0, max: 30 })), { maxLength: 120 }),
-      (baseOffset, appends) => {
-        const file = path.join(directory, `${run++}.timeindex`);
-        const index = TimeIndex.open(file, baseOffset);
-        const model: TimeIndexEntry[] = [];
-        let offset = baseOffset;
-        for (const [timestampMs, offsetGap] of appends) {
-          offset += offsetGap;
-          index.maybeAppend(timestampMs, offset);
-          appendToModel(model, timestampMs, offset);
-        }
-        let isMatching = matchesModel(index, model) && index.isConsistentWith(offset + 1);
-        index.close();
-        if (fs.statSync(file).size !== model.length * 12) isMatching = false;
-        const reopened = TimeIndex.open(file, baseOffset);
-        isMatching &&= matchesModel(reopened, model);
-        reopened.close();
-        fs.rmSync(file);
-        return isMatching;
-      },
-    ),
-    { numRuns: 150, seed: 5202 },
-  );
-  t.pass('150 random time indexes answered every lookup as the model does');
-});
-
-void t.test('entries are stored as big-endian (timestamp i64, relative offset u32)', async (t) => {
-  const directory = makeTempDir(t, 'time-index');
-  const file = path.join(directory, 'layout.timeindex');
-  const index = TimeIndex.open(file, 1000);
-  index.maybeAppend(1_700_000_000_000, 1003);
-  index.maybeAppend(2 ** 42 + 5, 1000 + 0xfffffff0);
-  index.close();
-  t.same(fs.readFileSync(file), Buffer.from(
-    '0000018bcfe56800' + '00000003' + '0000040000000005' + 'fffffff0',
-    'hex',
-  ));
+runIndexContract<TimeIndexEntry, TimeIndex, [number, number]>(t, {
+  label: 'time-index',
+  suffix: '.timeindex',
+  entryBytes: 12,
+  open: (file, baseOffset) => TimeIndex.open(file, baseOffset),
+  append: (index, entry) => index.maybeAppend(entry.timestampMs, entry.offset),
+  offsetOf: (entry) => entry.offset,
+  model: {
+    name: 'lookupBefore returns the last entry earlier than the target, as a sorted-array model does, before and after reopening',
+    // CreateTime timestamps may go backwards; offsets only move forward.
+    steps: fc.array(fc.tuple(fc.integer({ min: -1, max: 2 ** 45 }), fc.integer({ min: 0, max: 30 })), { maxLength: 120 }),
+    seed: 5202,
+    passMessage: '150 random time indexes answered every lookup as the model does',
+    apply(index, baseOffset, appends) {
+      const entries: TimeIndexEntry[] = [];
+      let offset = baseOffset;
+      for (const [timestampMs, offsetGap] of appends) {
+        offset += offsetGap;
+        index.maybeAppend(timestampMs, offset);
+        appendToModel(entries, timestampMs, offset);
+      }
+      return { entries, isConsistent: index.isConsistentWith(offset + 1) };
+    },
+    matches: (index, model) => matchesModel(index, model),
+  },
+  layout: {
+    name: 'entries are stored as big-endian (timestamp i64, relative offset u32)',
+    baseOffset: 1000,
+    entries: [{ timestampMs: 1_700_000_000_000, offset: 1003 }, { timestampMs: 2 ** 42 + 5, offset: 1000 + 0xfffffff0 }],
+    hex: '0000018bcfe56800' + '00000003' + '0000040000000005' + 'fffffff0',
+  },
+  truncation: {
+    name: 'truncateTo removes the entries at or above the offset, in memory and on disk',
+    baseOffset: 0,
+    entries: Array.from({ length: 60 }, (_, i) => ({ timestampMs: 1000 + i * 10, offset: i * 2 })),
+    cuts: [200, 81, 80, 1, 0],
+    check: (t, index, model, _baseOffset, when) => t.ok(matchesModel(index, model), `${when} the index matches the model`),
+    entryAfterEmpty: { timestampMs: 10, offset: 0 },
+    entryAfterEmptyMessage: 'after truncating everything any timestamp is accepted again',
+  },
+  tornTail: {
+    entries: [{ timestampMs: 100, offset: 1 }, { timestampMs: 200, offset: 5 }],
+    partialBytes: Buffer.alloc(7, 0xff),
+    nextEntry: { timestampMs: 300, offset: 9 },
+  },
 });
 
 void t.test('a timestamp that does not grow adds no entry; a growing one at a lower offset is refused, naming the file and offsets', async (t) => {
@@ -114,41 +116,6 @@ void t.test('a timestamp that does not grow adds no entry; a growing one at a lo
   t.same(fs.readFileSync(file), before, 'refused appends write nothing');
   index.maybeAppend(6000, 120);
   t.same(index.lastEntry(), { timestampMs: 6000, offset: 120 }, 'a larger timestamp at the same offset is accepted');
-});
-
-void t.test('truncateTo removes the entries at or above the offset, in memory and on disk', async (t) => {
-  const directory = makeTempDir(t, 'time-index');
-  const file = path.join(directory, 'truncate.timeindex');
-  const index = TimeIndex.open(file, 0);
-  t.teardown(() => index.close());
-  const model: TimeIndexEntry[] = [];
-  for (let i = 0; i < 60; i++) {
-    index.maybeAppend(1000 + i * 10, i * 2);
-    appendToModel(model, 1000 + i * 10, i * 2);
-  }
-  for (const cut of [200, 81, 80, 1, 0]) {
-    index.truncateTo(cut);
-    const kept = model.filter((entry) => entry.offset < cut);
-    t.ok(matchesModel(index, kept), `after truncateTo(${cut}) the index matches the model`);
-    t.equal(fs.statSync(file).size, kept.length * 12);
-  }
-  index.maybeAppend(10, 0);
-  t.same(index.lastEntry(), { timestampMs: 10, offset: 0 }, 'after truncating everything any timestamp is accepted again');
-});
-
-void t.test('a torn tail is cut off on open', async (t) => {
-  const directory = makeTempDir(t, 'time-index');
-  const file = path.join(directory, 'torn.timeindex');
-  const index = TimeIndex.open(file, 0);
-  index.maybeAppend(100, 1);
-  index.maybeAppend(200, 5);
-  index.close();
-  fs.appendFileSync(file, Buffer.alloc(7, 0xff));
-  const reopened = TimeIndex.open(file, 0);
-  t.teardown(() => reopened.close());
-  t.equal(reopened.count, 2);
-  t.same(reopened.lastEntry(), { timestampMs: 200, offset: 5 });
-  t.equal(fs.statSync(file).size, 24);
 });
 
 void t.test('isConsistentWith rejects entries at or past the next offset and entries that go backwards', async (t) => {

@@ -12,7 +12,7 @@
  *   rebalance moves as few partitions as it can.
  * All are deterministic: members are taken in memberId order.
  */
-import { partitionKey, type PartitionKey } from './partition-key.js';
+import { parsePartitionKey, partitionKey, type PartitionKey } from '../../util/partition-key.js';
 
 import { ASSIGNOR_NAMES, type AssignorName } from '../../api/group-schemas.js';
 
@@ -90,23 +90,10 @@ export function assignSticky({ members, partitionCounts, previous }: AssignorInp
     const count = partitionCounts.get(topic)!;
     for (let partition = 0; partition < count; partition++) all.push(partitionKey(topic, partition));
   }
-  const topicOf = (key: PartitionKey): string => key.slice(0, key.lastIndexOf(':'));
-  const isEligible = (member: AssignorMember, key: PartitionKey): boolean => member.topics.has(topicOf(key));
   // Each member's fair share when everyone could take everything; retained partitions
   // above it are given up so newcomers get theirs.
   const quota = members.length === 0 ? 0 : Math.ceil(all.length / members.length);
-  const taken = new Set<PartitionKey>();
-  const valid = new Set(all);
-  for (const member of members) {
-    const kept = result.get(member.memberId)!;
-    for (const key of [...(previous.get(member.memberId) ?? [])].sort()) {
-      if (kept.size >= quota) break;
-      if (valid.has(key) && !taken.has(key) && isEligible(member, key)) {
-        kept.add(key);
-        taken.add(key);
-      }
-    }
-  }
+  const taken = keepPrevious(members, previous, quota, new Set(all), result);
   for (const key of all) {
     if (taken.has(key)) continue;
     const least = leastLoaded(subscribers.get(topicOf(key)) ?? [], result);
@@ -115,27 +102,55 @@ export function assignSticky({ members, partitionCounts, previous }: AssignorInp
       taken.add(key);
     }
   }
-  // Balance: move partitions from a member holding two or more than an eligible
-  // member. Each move lowers the spread, so this ends; the bound is a safety net.
-  for (let moves = 0; moves < all.length * members.length; moves++) {
-    let moved = false;
-    for (const donor of members) {
-      const donorSet = result.get(donor.memberId)!;
-      for (const key of [...donorSet].sort().reverse()) {
-        const recipients = (subscribers.get(topicOf(key)) ?? []).filter((member) => result.get(member.memberId)!.size + 1 < donorSet.size);
-        const recipient = leastLoaded(recipients, result);
-        if (recipient !== undefined) {
-          donorSet.delete(key);
-          result.get(recipient.memberId)!.add(key);
-          moved = true;
-          break;
-        }
-      }
-      if (moved) break;
-    }
-    if (!moved) break;
-  }
+  balance(members, subscribers, all.length, result);
   return result;
+}
+
+function topicOf(key: PartitionKey): string {
+  return parsePartitionKey(key).topic;
+}
+
+/** Sticky's first step: each member keeps what it had (up to quota) of the partitions still valid for it. Returns those kept. */
+function keepPrevious(members: AssignorMember[], previous: AssignorInput['previous'], quota: number, valid: ReadonlySet<PartitionKey>, result: Assignment): Set<PartitionKey> {
+  const taken = new Set<PartitionKey>();
+  for (const member of members) {
+    const kept = result.get(member.memberId)!;
+    for (const key of [...(previous.get(member.memberId) ?? [])].sort()) {
+      if (kept.size >= quota) break;
+      if (valid.has(key) && !taken.has(key) && member.topics.has(topicOf(key))) {
+        kept.add(key);
+        taken.add(key);
+      }
+    }
+  }
+  return taken;
+}
+
+/**
+ * Sticky's last step: moves partitions from a member holding two or more than an
+ * eligible member. Each move lowers the spread, so this ends; the bound is a safety net.
+ */
+function balance(members: AssignorMember[], subscribers: ReadonlyMap<string, AssignorMember[]>, partitionCount: number, result: Assignment): void {
+  for (let moves = 0; moves < partitionCount * members.length; moves++) {
+    if (!moveOne(members, subscribers, result)) break;
+  }
+}
+
+/** One move of balance(): false when no partition can move. */
+function moveOne(members: AssignorMember[], subscribers: ReadonlyMap<string, AssignorMember[]>, result: Assignment): boolean {
+  for (const donor of members) {
+    const donorSet = result.get(donor.memberId)!;
+    for (const key of [...donorSet].sort().reverse()) {
+      const recipients = (subscribers.get(topicOf(key)) ?? []).filter((member) => result.get(member.memberId)!.size + 1 < donorSet.size);
+      const recipient = leastLoaded(recipients, result);
+      if (recipient !== undefined) {
+        donorSet.delete(key);
+        result.get(recipient.memberId)!.add(key);
+        return true;
+      }
+    }
+  }
+  return false;
 }
 
 function leastLoaded(candidates: AssignorMember[], result: Assignment): AssignorMember | undefined {

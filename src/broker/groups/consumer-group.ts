@@ -1,7 +1,8 @@
 /**
  * ConsumerGroup: one group's membership and assignment, as a state machine with no
  * I/O and no clock of its own (every call takes nowMs), so a simulation can drive it
- * deterministically. The coordinator persists its snapshot and serves HTTP.
+ * deterministically. The coordinator persists its snapshot (group-snapshot.ts) and
+ * serves HTTP.
  *
  * Protocol (after Kafka's KIP-848, server-side and incremental):
  * - The group epoch rises whenever membership, a subscription or the subscribed
@@ -25,7 +26,7 @@
  */
 import { assert } from '../../util/assert.js';
 import { assignors, type AssignorName } from './assignors.js';
-import { parsePartitionKey, partitionKey, type PartitionKey } from './partition-key.js';
+import { parsePartitionKey, type PartitionKey } from '../../util/partition-key.js';
 
 export type GroupState = 'Empty' | 'Stable' | 'Reconciling';
 export type AutoOffsetReset = 'earliest' | 'latest';
@@ -76,25 +77,6 @@ export interface Acknowledgement {
   isImplicit?: boolean;
 }
 
-interface MemberSnapshot {
-  memberId: string;
-  clientId: string;
-  subscription: Subscription;
-  sessionTimeoutMs: number;
-  rebalanceTimeoutMs: number;
-  assignor: AssignorName;
-  autoOffsetReset: AutoOffsetReset;
-  generation: number;
-  owned: Array<[PartitionKey, number]>;
-  assigned: PartitionKey[];
-  joinedAtMs: number;
-}
-
-export interface GroupSnapshot {
-  members: MemberSnapshot[];
-  target: Array<[string, PartitionKey[]]>;
-}
-
 export class ConsumerGroup {
   readonly members = new Map<string, Member>();
   groupEpoch: number;
@@ -138,6 +120,11 @@ export class ConsumerGroup {
       }
     }
     return best;
+  }
+
+  /** The target assignment of every member (for snapshots). */
+  get targetAssignment(): ReadonlyMap<string, ReadonlySet<PartitionKey>> {
+    return this.target;
   }
 
   targetOf(memberId: string): ReadonlySet<PartitionKey> {
@@ -255,10 +242,9 @@ export class ConsumerGroup {
   private lastFingerprint = '';
 
   private dropTopic(topic: string): void {
-    const prefix = topic + ':';
     for (const member of this.members.values()) {
       for (const key of [...member.owned.keys()]) {
-        if (key.startsWith(prefix)) {
+        if (parsePartitionKey(key).topic === topic) {
           member.owned.delete(key);
           member.assigned.delete(key);
         }
@@ -358,42 +344,13 @@ export class ConsumerGroup {
     }
   }
 
-  snapshot(): GroupSnapshot {
-    return {
-      members: [...this.members.values()].map((member) => ({
-        memberId: member.memberId,
-        clientId: member.clientId,
-        subscription: member.subscription,
-        sessionTimeoutMs: member.sessionTimeoutMs,
-        rebalanceTimeoutMs: member.rebalanceTimeoutMs,
-        assignor: member.assignor,
-        autoOffsetReset: member.autoOffsetReset,
-        generation: member.generation,
-        owned: [...member.owned],
-        assigned: [...member.assigned],
-        joinedAtMs: member.joinedAtMs,
-      })),
-      target: [...this.target].map(([memberId, keys]) => [memberId, [...keys]]),
-    };
-  }
-
   /**
-   * Restores members after a restart. Sessions start afresh at nowMs; every member is
-   * taken to have seen its assignment (it was sent before the restart).
+   * Takes members and their target back after a restart (group-snapshot.ts decodes
+   * them), then follows whatever changed in the topics meanwhile.
    */
-  restore(snapshot: GroupSnapshot, nowMs: number, topics: TopicMetadata): void {
-    for (const saved of snapshot.members) {
-      this.members.set(saved.memberId, {
-        ...saved,
-        owned: new Map(saved.owned),
-        assigned: new Set(saved.assigned),
-        deliveredGeneration: saved.generation,
-        revokingSinceMs: saved.owned.length > saved.assigned.length ? nowMs : null,
-        lastSeenMs: nowMs,
-        activeCalls: 0,
-      });
-    }
-    this.target = new Map(snapshot.target.map(([memberId, keys]) => [memberId, new Set(keys)]));
+  restore(members: Member[], target: Map<string, Set<PartitionKey>>, topics: TopicMetadata): void {
+    for (const member of members) this.members.set(member.memberId, member);
+    this.target = target;
     if (this.members.size > 0) this.emptySinceMs = null;
     for (const [topic, { topicId }] of topics) this.topicIds.set(topic, topicId);
     this.checkInvariant();
@@ -430,4 +387,3 @@ function sameAssignment(a: ReadonlyMap<string, ReadonlySet<PartitionKey>>, b: Re
   return true;
 }
 
-export { partitionKey };

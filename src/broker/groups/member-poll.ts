@@ -17,11 +17,13 @@
  */
 import { RunnelError } from '../../errors.js';
 import { limits } from '../../limits.js';
-import { readBatchHeader } from '../../storage/record-batch.js';
+import { readBatchHeader } from '../../record/header.js';
 import type { TopicManager, PartitionState } from '../topic-manager.js';
 import type { Member } from './consumer-group.js';
-import type { GroupCoordinator, GroupEntry, MemberReply } from './group-coordinator.js';
-import { parsePartitionKey, type PartitionKey } from './partition-key.js';
+import type { GroupCoordinator } from './group-coordinator.js';
+import type { GroupEntry } from './group-metadata.js';
+import type { MemberReply } from './membership.js';
+import { parsePartitionKey, type PartitionKey } from '../../util/partition-key.js';
 
 export interface PollRequest {
   /**

@@ -19,7 +19,8 @@
  */
 import type { AppliedPosition, CommittedOffset, GroupStore } from '../../meta/group-store.js';
 import type { PartitionLog } from '../../storage/partition-log.js';
-import { decodeRecords, readBatchHeader } from '../../storage/record-batch.js';
+import { decodeRecords } from '../../record/decode.js';
+import { readBatchHeader } from '../../record/header.js';
 import { decodeOffsetsRecord } from './offsets-records.js';
 
 /** What the applier changes besides SQLite: the group coordinator's in-memory view. */

@@ -21,36 +21,26 @@
  */
 import { RunnelError } from '../../errors.js';
 import { limits } from '../../limits.js';
-import type { CommittedOffset, GroupStore } from '../../meta/group-store.js';
+import type { GroupStore } from '../../meta/group-store.js';
 import type { Producer } from '../produce.js';
 import type { Replication } from '../replication.js';
 import type { PartitionState, TopicManager } from '../topic-manager.js';
-import type { GroupCoordinator } from './group-coordinator.js';
-import { OffsetsApplier } from './offsets-applier.js';
+import { OffsetsApplier, type AppliedOffsetsSink } from './offsets-applier.js';
+import type { OffsetChange, OffsetsLog } from './offset-committer.js';
 import { groupKey, OFFSETS_TOPIC, offsetKey, offsetsPartitionOf } from './offsets-records.js';
 
-/** One partition's committed offset to write (null: delete it). */
-export interface OffsetChange {
-  topic: string;
-  partition: number;
-  committed: CommittedOffset | null;
-}
-
-/** What the group coordinator needs in a cluster (undefined on a single node). */
-export interface OffsetsLog {
-  readonly nodeId: number;
-  /** Resolves once the records are committed (the ISR has them); rejects with the append's error. */
-  append(groupId: string, changes: readonly OffsetChange[], isGroupDeleted: boolean): Promise<void>;
-  /** This node coordinates the group now (leads its partition and has loaded it). */
-  isCoordinating(groupId: string): boolean;
+/** What the offsets topic changes in this node's groups (GroupCoordinator). */
+export interface CoordinatedGroups extends AppliedOffsetsSink {
+  /** Drops the members of the groups this node starts or stops coordinating. */
+  dropMembers(isAffected: (groupId: string) => boolean): void;
 }
 
 export interface ClusterOffsetsLogOptions {
   topics: TopicManager;
   producer: Producer;
   store: GroupStore;
-  coordinator: GroupCoordinator;
-  replication: () => Replication;
+  coordinator: CoordinatedGroups;
+  replication: Replication;
   /** Default 200 ms. */
   applyIntervalMs?: number;
   onError?: (error: unknown, context: string) => void;
@@ -74,11 +64,11 @@ export class ClusterOffsetsLog implements OffsetsLog {
   }
 
   get isClustered(): boolean {
-    return this.options.replication().isClustered;
+    return this.options.replication.isClustered;
   }
 
   get nodeId(): number {
-    return this.options.replication().nodeId;
+    return this.options.replication.nodeId;
   }
 
   /** Starts applying every applyIntervalMs (does nothing on a single node); close() stops it. */
@@ -160,7 +150,7 @@ export class ClusterOffsetsLog implements OffsetsLog {
     const { nodeId } = this;
     if (state.leader !== nodeId) {
       const leaderId = state.leader < 0 ? null : state.leader;
-      const leaderUrl = leaderId === null ? null : this.options.replication().nodeUrl(leaderId);
+      const leaderUrl = leaderId === null ? null : this.options.replication.nodeUrl(leaderId);
       throw new RunnelError('NOT_LEADER', leaderId === null
         ? `group '${groupId}' has no coordinator right now (partition ${state.partition} of ${OFFSETS_TOPIC} has no leader); retry shortly`
         : `node ${leaderId} coordinates group '${groupId}' (it leads partition ${state.partition} of ${OFFSETS_TOPIC}), not node ${nodeId}`,

@@ -50,7 +50,7 @@ export function registerProduceCommand(program: Command): void {
         const startedAtMs = performance.now();
         const producer = client.producer({
           lingerMs: options.lingerMs,
-          batchSize: options.batchSize,
+          batchRecordsMax: options.batchSize,
           maxInFlight: options.maxInFlight,
           acks: options.acks,
           keyFormat: options.keyFormat,

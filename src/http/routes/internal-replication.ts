@@ -9,9 +9,11 @@
  */
 import type { FastifyInstance } from 'fastify';
 import type { ReplicaManager } from '../../cluster/replication/replica-manager.js';
-import { encodeFetchResponse, REPLICA_FETCH_PATH, replicaFetchRequestSchema, type ReplicaFetchRequest } from '../../cluster/replication/wire.js';
+import { encodeFetchResponse, REPLICA_FETCH_PATH, replicaFetchRequestSchema } from '../../cluster/replication/wire.js';
+import { typed } from '../type-provider.js';
 
-export function registerReplicationRoutes(app: FastifyInstance, manager: ReplicaManager): void {
+export function registerReplicationRoutes(fastify: FastifyInstance, manager: ReplicaManager): void {
+  const app = typed(fastify);
   app.post(REPLICA_FETCH_PATH, { schema: { hide: true, body: replicaFetchRequestSchema } }, async (request, reply) => {
     // The follower going away (its loop restarted, it stopped) ends the long-poll early.
     const controller = new AbortController();
@@ -19,7 +21,7 @@ export function registerReplicationRoutes(app: FastifyInstance, manager: Replica
     reply.raw.once('close', onClose);
     let answer: Awaited<ReturnType<ReplicaManager['handleFetch']>>;
     try {
-      answer = await manager.handleFetch(request.body as ReplicaFetchRequest, controller.signal);
+      answer = await manager.handleFetch(request.body, controller.signal);
     } finally {
       reply.raw.off('close', onClose);
     }

@@ -3,11 +3,13 @@
  * cluster admin grant when authentication is on.
  */
 import type { FastifyInstance } from 'fastify';
-import type { Grant, KeyManager } from '../../broker/access-control.js';
+import type { KeyManager } from '../../broker/access-control.js';
 import { createdKeySchema, createKeyBodySchema, keyListSchema } from '../../api/key-schemas.js';
 import { errorResponses } from '../../api/schemas.js';
+import { typed } from '../type-provider.js';
 
-export function keyRoutes(app: FastifyInstance, keys: KeyManager): void {
+export function keyRoutes(fastify: FastifyInstance, keys: KeyManager): void {
+  const app = typed(fastify);
   app.get('/v1/keys', {
     schema: {
       tags: ['keys'],
@@ -29,7 +31,7 @@ export function keyRoutes(app: FastifyInstance, keys: KeyManager): void {
       },
     },
   }, async (request, reply) => {
-    const body = request.body as { name: string; grants: Grant[] };
+    const { body } = request;
     return reply.code(201).send(keys.create(body.name, body.grants));
   });
 
@@ -42,7 +44,7 @@ export function keyRoutes(app: FastifyInstance, keys: KeyManager): void {
       response: { 204: { type: 'null', description: 'Deleted.' }, ...errorResponses('KEY_NOT_FOUND', 'UNAUTHENTICATED', 'FORBIDDEN') },
     },
   }, async (request, reply) => {
-    keys.delete((request.params as { keyId: string }).keyId);
+    keys.delete(request.params.keyId);
     return reply.code(204).send();
   });
 }

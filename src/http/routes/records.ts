@@ -1,31 +1,30 @@
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+/**
+ * Records over HTTP: produce (to a topic or one partition), fetch (a read, a long-poll
+ * or a live stream) and the offsets of a partition. The hot answers are written as JSON
+ * text here rather than through the schema serialiser.
+ */
+import type { IncomingHttpHeaders } from 'node:http';
+import type { FastifyInstance } from 'fastify';
 import type { Broker } from '../../broker/broker.js';
-import type { Acks, ProduceRequest } from '../../broker/produce.js';
-import type { ProduceRecord, ValueFormat } from '../../broker/record-input.js';
+import type { RecordOffset } from '../../broker/produce-request.js';
 import { RunnelError } from '../../errors.js';
 import { refuseInternalTopic } from '../../broker/internal-topics.js';
-import { JsonBuffer, writeRecords } from '../record-json.js';
+import { JsonBuffer } from '../../record/json-buffer.js';
+import { writeRecords } from '../../record/json-writer.js';
 import {
   errorResponses, fetchQuerySchema, fetchResponseSchema, partitionOffsetsQuerySchema, partitionOffsetsSchema, partitionParam,
   produceBodySchema, produceHeadersSchema, produceQuerySchema, produceResponseSchema, topicNameParam,
 } from '../../api/schemas.js';
-import { streamPartition, type StreamRegistry } from '../stream.js';
+import type { FetchQuery, ProduceBody, ProduceQuery } from '../../api/types.js';
+import type { Metrics } from '../metrics.js';
+import { streamPartition, type StreamMode, type StreamRegistry } from '../stream.js';
+import { typed, type TypedApp } from '../type-provider.js';
 
 const produceErrors = errorResponses('INVALID_JSON', 'INVALID_TOPIC_NAME', 'INVALID_RECORD', 'TOPIC_NOT_FOUND', 'PARTITION_NOT_FOUND', 'IDEMPOTENCY_KEY_REUSED', 'REQUEST_TOO_LARGE', 'RECORD_TOO_LARGE', 'UNSUPPORTED_MEDIA_TYPE', 'NOT_LEADER', 'NOT_ENOUGH_REPLICAS', 'REQUEST_TIMED_OUT');
 
 const produceDescription = 'Appends records: one batch per partition, the request whole or not at all. Body: application/json `{"records":[...], "keyFormat", "valueFormat"}` or application/x-ndjson (one record object per line, formats in the query). The answer lists partition, offset and timestamp per record in request order.';
 
-interface ProduceBody {
-  records: ProduceRecord[];
-  keyFormat?: ValueFormat;
-  valueFormat?: ValueFormat;
-}
-
-interface ProduceQuery {
-  acks?: Acks;
-  keyFormat?: ValueFormat;
-  valueFormat?: ValueFormat;
-}
+const produceResponses = { 200: produceResponseSchema, 202: { ...produceResponseSchema, description: 'Accepted (acks=none).' }, ...produceErrors };
 
 const partitionPathParams = {
   type: 'object',
@@ -33,15 +32,37 @@ const partitionPathParams = {
   properties: { topic: topicNameParam, partition: partitionParam },
 } as const;
 
-export function recordRoutes(app: FastifyInstance, broker: Broker, streams: StreamRegistry): void {
-  const produce = async (request: FastifyRequest, reply: FastifyReply, partition?: number): Promise<unknown> => {
-    const { topic } = request.params as { topic: string };
+export function recordRoutes(fastify: FastifyInstance, broker: Broker, streams: StreamRegistry): void {
+  const app = typed(fastify);
+  produceRoutes(app, broker);
+  fetchRoute(app, broker, streams);
+  offsetsRoute(app, broker);
+}
+
+/** The parts of a produce request the two produce routes share. */
+interface ProduceCall {
+  params: { topic: string };
+  body: ProduceBody;
+  query: ProduceQuery;
+  headers: IncomingHttpHeaders;
+  server: { runnelMetrics: Metrics };
+}
+
+/** The parts of the reply a produce sets before its answer. */
+interface ProduceReply {
+  header(name: string, value: string): unknown;
+  code(statusCode: number): unknown;
+  type(contentType: string): unknown;
+}
+
+function produceRoutes(app: TypedApp, broker: Broker): void {
+  const produce = async (request: ProduceCall, reply: ProduceReply, partition?: number): Promise<string> => {
+    const { topic } = request.params;
     refuseInternalTopic(topic, 'produce to');
-    const body = request.body as ProduceBody;
-    const query = request.query as ProduceQuery;
+    const { body, query } = request;
     const isNdjson = request.headers['content-type']?.startsWith('application/x-ndjson') === true;
     const idempotencyKey = request.headers['idempotency-key'];
-    const produceRequest: ProduceRequest = {
+    const result = await broker.producer.produce({
       topic,
       partition,
       records: body.records,
@@ -49,8 +70,7 @@ export function recordRoutes(app: FastifyInstance, broker: Broker, streams: Stre
       valueFormat: isNdjson ? query.valueFormat : body.valueFormat,
       acks: query.acks,
       idempotencyKey: typeof idempotencyKey === 'string' ? idempotencyKey : undefined,
-    };
-    const result = await broker.producer.produce(produceRequest);
+    });
     if (!result.isReplay) request.server.runnelMetrics.produced(topic, result.offsets.length, result.appendedBytes);
     if (result.isReplay) reply.header('idempotent-replayed', 'true');
     reply.code(query.acks === 'none' ? 202 : 200);
@@ -59,7 +79,6 @@ export function recordRoutes(app: FastifyInstance, broker: Broker, streams: Stre
     reply.type('application/json; charset=utf-8');
     return offsetsJson(result.offsets);
   };
-  const produceResponses = { 200: produceResponseSchema, 202: { ...produceResponseSchema, description: 'Accepted (acks=none).' }, ...produceErrors };
 
   app.post('/v1/topics/:topic/records', {
     schema: {
@@ -85,8 +104,10 @@ export function recordRoutes(app: FastifyInstance, broker: Broker, streams: Stre
       body: produceBodySchema,
       response: produceResponses,
     },
-  }, (request, reply) => produce(request, reply, (request.params as { partition: number }).partition));
+  }, (request, reply) => produce(request, reply, request.params.partition));
+}
 
+function fetchRoute(app: TypedApp, broker: Broker, streams: StreamRegistry): void {
   app.get('/v1/topics/:topic/partitions/:partition/records', {
     schema: {
       tags: ['records'],
@@ -104,43 +125,52 @@ export function recordRoutes(app: FastifyInstance, broker: Broker, streams: Stre
       },
     },
   }, async (request, reply) => {
-    const { topic, partition } = request.params as { topic: string; partition: number };
-    const query = request.query as { offset: string; maxRecords: number; maxBytes: number; waitMs: number };
-    const state = broker.topics.partition(topic, partition);
+    const { topic, partition } = request.params;
+    const { query } = request;
+    // An unknown topic or partition is refused before the offset is read (404 before 400).
+    broker.topics.partition(topic, partition);
     const accept = request.headers.accept ?? '';
-    const mode = accept.includes('text/event-stream') ? 'sse' : accept.includes('application/x-ndjson') ? 'ndjson' : undefined;
+    const mode: StreamMode | undefined = accept.includes('text/event-stream') ? 'sse' : accept.includes('application/x-ndjson') ? 'ndjson' : undefined;
     const lastEventId = request.headers['last-event-id'];
     const resumeAfter = mode === 'sse' && typeof lastEventId === 'string' && lastEventId !== ''
       ? parseOffset(lastEventId, 'Last-Event-ID')
       : undefined;
-    const requested = typeof resumeAfter === 'number' ? resumeAfter + 1 : parseOffset(query.offset, 'offset');
-    const startOffset = broker.fetcher.resolveOffset(state, requested);
+    const offset = typeof resumeAfter === 'number' ? resumeAfter + 1 : parseOffset(query.offset, 'offset');
     if (mode !== undefined) {
+      const { state, startOffset } = broker.fetcher.position(topic, partition, offset);
       await streamPartition(reply, broker.fetcher, streams, state, startOffset, mode, query.maxRecords);
-      return reply;
+      return;
     }
     const controller = new AbortController();
     const onClose = (): void => controller.abort();
     reply.raw.once('close', onClose);
     try {
-      const result = await broker.fetcher.fetchFrom(state, startOffset, {
-        maxRecords: query.maxRecords,
-        maxBytes: query.maxBytes,
-        waitMs: query.waitMs,
-        signal: controller.signal,
-      });
-      const out = new JsonBuffer(2 * (result.batches?.length ?? 0) + 256);
-      out.ascii('{"records":[');
-      const written = writeRecords(out, result.batches, partition, startOffset, result.maxRecords, ARRAY_STYLE);
-      out.ascii('],"nextOffset":' + written.nextOffset + ',"highWatermark":' + result.highWatermark + ',"logStartOffset":' + result.logStartOffset + '}');
-      request.server.runnelMetrics.consumed(topic, written.count, result.batches?.length ?? 0);
+      const answer = await fetchJson(broker, topic, partition, offset, query, controller.signal);
+      request.server.runnelMetrics.consumed(topic, answer.count, answer.bytesRead);
       reply.type('application/json; charset=utf-8');
-      return out.toBuffer();
+      return answer.json;
     } finally {
       reply.raw.off('close', onClose);
     }
   });
+}
 
+/** One fetch, its records written as the JSON answer. */
+async function fetchJson(
+  broker: Broker, topic: string, partition: number, offset: number | 'earliest' | 'latest', query: Required<FetchQuery>, signal: AbortSignal,
+): Promise<{ json: Buffer; count: number; bytesRead: number }> {
+  const result = await broker.fetcher.fetch({
+    topic, partition, offset, maxRecords: query.maxRecords, maxBytes: query.maxBytes, waitMs: query.waitMs, signal,
+  });
+  const bytesRead = result.batches?.length ?? 0;
+  const out = new JsonBuffer(2 * bytesRead + 256);
+  out.ascii('{"records":[');
+  const written = writeRecords(out, result.batches, partition, result.startOffset, result.maxRecords, ARRAY_STYLE);
+  out.ascii('],"nextOffset":' + written.nextOffset + ',"highWatermark":' + result.highWatermark + ',"logStartOffset":' + result.logStartOffset + '}');
+  return { json: out.toBuffer(), count: written.count, bytesRead };
+}
+
+function offsetsRoute(app: TypedApp, broker: Broker): void {
   app.get('/v1/topics/:topic/partitions/:partition/offsets', {
     schema: {
       tags: ['records'],
@@ -154,8 +184,8 @@ export function recordRoutes(app: FastifyInstance, broker: Broker, streams: Stre
       },
     },
   }, async (request) => {
-    const { topic, partition } = request.params as { topic: string; partition: number };
-    const { timestamp } = request.query as { timestamp?: number };
+    const { topic, partition } = request.params;
+    const { timestamp } = request.query;
     return { partition, ...broker.fetcher.offsets(topic, partition, timestamp) };
   });
 }
@@ -168,7 +198,7 @@ function parseOffset(text: string, what: string): number | 'earliest' | 'latest'
 
 const ARRAY_STYLE = { separator: ',' };
 
-function offsetsJson(offsets: Array<{ partition: number; offset: number; timestamp: number }>): string {
+function offsetsJson(offsets: RecordOffset[]): string {
   let text = '{"offsets":[';
   for (let i = 0; i < offsets.length; i++) {
     const entry = offsets[i];

@@ -5,9 +5,10 @@ import { refuseInternalTopic } from '../../broker/internal-topics.js';
 import {
   alterTopicBodySchema, createTopicBodySchema, errorResponses, topicListSchema, topicNameParam,
 } from '../../api/schemas.js';
-import type { AlterTopicBody, CreateTopicBody } from '../../api/types.js';
+import type { TopicDescription } from '../../api/types.js';
+import { typed, type TypedApp } from '../type-provider.js';
 
-export function describeTopic(topic: Topic, broker: Broker): object {
+export function describeTopic(topic: Topic, broker: Broker): TopicDescription {
   return {
     name: topic.record.name,
     topicId: topic.record.topicId,
@@ -36,7 +37,14 @@ const topicParams = {
   properties: { topic: topicNameParam },
 } as const;
 
-export function topicRoutes(app: FastifyInstance, broker: Broker): void {
+export function topicRoutes(fastify: FastifyInstance, broker: Broker): void {
+  const app = typed(fastify);
+  topicReadRoutes(app, broker);
+  topicChangeRoutes(app, broker);
+}
+
+/** List and describe: answered from this node's view of the metadata. */
+function topicReadRoutes(app: TypedApp, broker: Broker): void {
   app.get('/v1/topics', {
     schema: {
       tags: ['topics'],
@@ -55,6 +63,19 @@ export function topicRoutes(app: FastifyInstance, broker: Broker): void {
     })),
   }));
 
+  app.get('/v1/topics/:topic', {
+    schema: {
+      tags: ['topics'],
+      summary: 'Describe a topic',
+      description: 'Per partition: leader, replicas, in-sync replicas, logStartOffset, highWatermark, logEndOffset and size on disk; the configs set on the topic and the effective value of every config.',
+      params: topicParams,
+      response: { 200: { $ref: 'TopicDescription#' }, ...errorResponses('INVALID_TOPIC_NAME', 'TOPIC_NOT_FOUND') },
+    },
+  }, async (request) => describeTopic(broker.topics.get(request.params.topic), broker));
+}
+
+/** Create, alter and delete: changes the controller makes (internal topics refused). */
+function topicChangeRoutes(app: TypedApp, broker: Broker): void {
   app.post('/v1/topics', {
     schema: {
       tags: ['topics'],
@@ -67,22 +88,12 @@ export function topicRoutes(app: FastifyInstance, broker: Broker): void {
       },
     },
   }, async (request, reply) => {
-    const body = request.body as CreateTopicBody;
+    const { body } = request;
     refuseInternalTopic(body.name, 'create');
     const topic = await broker.admin.create(body);
     reply.code(201).header('location', `/v1/topics/${topic.record.name}`);
     return describeTopic(topic, broker);
   });
-
-  app.get('/v1/topics/:topic', {
-    schema: {
-      tags: ['topics'],
-      summary: 'Describe a topic',
-      description: 'Per partition: leader, replicas, in-sync replicas, logStartOffset, highWatermark, logEndOffset and size on disk; the configs set on the topic and the effective value of every config.',
-      params: topicParams,
-      response: { 200: { $ref: 'TopicDescription#' }, ...errorResponses('INVALID_TOPIC_NAME', 'TOPIC_NOT_FOUND') },
-    },
-  }, async (request) => describeTopic(broker.topics.get((request.params as { topic: string }).topic), broker));
 
   app.patch('/v1/topics/:topic', {
     schema: {
@@ -97,9 +108,9 @@ export function topicRoutes(app: FastifyInstance, broker: Broker): void {
       },
     },
   }, async (request) => {
-    const { topic } = request.params as { topic: string };
+    const { topic } = request.params;
     refuseInternalTopic(topic, 'alter');
-    return describeTopic(await broker.admin.alter(topic, request.body as AlterTopicBody), broker);
+    return describeTopic(await broker.admin.alter(topic, request.body), broker);
   });
 
   app.delete('/v1/topics/:topic', {
@@ -111,7 +122,7 @@ export function topicRoutes(app: FastifyInstance, broker: Broker): void {
       response: { 204: { description: 'Deleted.', type: 'null' }, ...errorResponses('INVALID_TOPIC_NAME', 'TOPIC_NOT_FOUND', 'NOT_CONTROLLER') },
     },
   }, async (request, reply) => {
-    const { topic } = request.params as { topic: string };
+    const { topic } = request.params;
     refuseInternalTopic(topic, 'delete');
     await broker.admin.delete(topic);
     return reply.code(204).send();

@@ -1,6 +1,6 @@
 import t from 'tap';
 import { assignors, ASSIGNOR_NAMES, type AssignorMember } from '../../../src/broker/groups/assignors.js';
-import { partitionKey } from '../../../src/broker/groups/partition-key.js';
+import { partitionKey } from '../../../src/util/partition-key.js';
 
 function members(count: number, topics: string[]): AssignorMember[] {
   return Array.from({ length: count }, (_, i) => ({ memberId: `m${i}`, topics: new Set(topics) }));

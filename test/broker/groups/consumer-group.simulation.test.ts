@@ -12,7 +12,7 @@
 import t from 'tap';
 import { ASSIGNOR_NAMES } from '../../../src/broker/groups/assignors.js';
 import { ConsumerGroup, resolveSubscription, type Member, type Subscription, type TopicMetadata } from '../../../src/broker/groups/consumer-group.js';
-import { partitionKey } from '../../../src/broker/groups/partition-key.js';
+import { partitionKey } from '../../../src/util/partition-key.js';
 
 const RUN_COUNT = Number(process.env.RUNNEL_GROUP_RUNS ?? 1500);
 const STEP_COUNT = 150;

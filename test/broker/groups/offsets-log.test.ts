@@ -10,25 +10,33 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import t, { type Test } from 'tap';
-import { Broker } from '../../../src/broker/broker.js';
+import type { Broker, BrokerOptions } from '../../../src/broker/broker.js';
 import { OffsetsApplier } from '../../../src/broker/groups/offsets-applier.js';
 import { OFFSETS_TOPIC, OFFSETS_TOPIC_PARTITIONS, groupKey, offsetKey, offsetsPartitionOf } from '../../../src/broker/groups/offsets-records.js';
 import { SingleNodeReplication, type Replication } from '../../../src/broker/replication.js';
 import type { PartitionState } from '../../../src/broker/topic-manager.js';
 import { RunnelError } from '../../../src/errors.js';
 import { GroupStore } from '../../../src/meta/group-store.js';
-import { decodeRecords } from '../../../src/storage/record-batch.js';
+import { openBroker as openNodeBroker } from '../../../src/node/broker-assembly.js';
+import { decodeRecords } from '../../../src/record/decode.js';
 
-/** A broker in a temp directory with a data topic `orders` (2 partitions) and the offsets topic. */
-function openBroker(t: Test, dataDir?: string): { broker: Broker; dataDir: string; store: GroupStore } {
+/**
+ * A broker in a temp directory with a data topic `orders` (2 partitions) and the
+ * offsets topic; with `replication`, one that believes it is in a cluster.
+ */
+function openBroker(t: Test, dataDir?: string, replication?: Replication): { broker: Broker; dataDir: string; store: GroupStore } {
   const directory = dataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'runnel-offsets-'));
   if (dataDir === undefined) t.teardown(() => fs.rmSync(directory, { recursive: true, force: true }));
-  const broker = Broker.open({ dataDir: directory, nodeId: 1, topicDefaults: {}, defaultPartitionCount: 1, retentionCheckIntervalMs: 300_000 });
+  const broker = openNodeBroker(brokerOptions(directory), replication === undefined ? undefined : () => ({ replication }));
   if (broker.topics.find('orders', 0) === undefined) {
     broker.topics.create({ name: 'orders', partitions: 2 });
     broker.topics.create({ name: OFFSETS_TOPIC, partitions: OFFSETS_TOPIC_PARTITIONS });
   }
   return { broker, dataDir: directory, store: new GroupStore(broker.store.database) };
+}
+
+function brokerOptions(dataDir: string): BrokerOptions {
+  return { dataDir, nodeId: 1, topicDefaults: {}, defaultPartitionCount: 1, retentionCheckIntervalMs: 300_000 };
 }
 
 /** Node 1 of a pretend cluster: appends commit at once (the leader is the whole ISR). */
@@ -136,9 +144,8 @@ void t.test('a commit of a topic this node does not know holds its partition bac
 });
 
 void t.test('in a cluster a commit is a record of __consumer_offsets before SQLite, and only the coordinator takes it', async (t) => {
-  const { broker, store } = openBroker(t);
+  const { broker, store } = openBroker(t, undefined, clusterReplication());
   t.teardown(() => broker.close());
-  broker.replication = clusterReplication();
   await broker.producer.produce({ topic: 'orders', partition: 0, records: Array.from({ length: 10 }, (_, i) => ({ value: i })) });
   const group = 'payments';
   const state = offsetsPartition(broker, group);
@@ -188,21 +195,22 @@ void t.test('in a cluster a commit is a record of __consumer_offsets before SQLi
 void t.test('without the offsets topic a cluster node answers NOT_READY; a single node keeps serving every group', async (t) => {
   const directory = fs.mkdtempSync(path.join(os.tmpdir(), 'runnel-offsets-'));
   t.teardown(() => fs.rmSync(directory, { recursive: true, force: true }));
-  const broker = Broker.open({ dataDir: directory, nodeId: 1, topicDefaults: {}, defaultPartitionCount: 1, retentionCheckIntervalMs: 300_000 });
+  const broker = openNodeBroker(brokerOptions(directory));
   t.teardown(() => broker.close());
   t.doesNotThrow(() => broker.offsetsLog.requireCoordinator('anything'), 'single node: no placement');
-  broker.replication = clusterReplication();
-  t.throws(() => broker.offsetsLog.requireCoordinator('anything'), { code: 'NOT_READY', message: /creating its offsets topic/ });
+  await broker.close();
+  const clustered = openNodeBroker(brokerOptions(directory), () => ({ replication: clusterReplication() }));
+  t.teardown(() => clustered.close());
+  t.throws(() => clustered.offsetsLog.requireCoordinator('anything'), { code: 'NOT_READY', message: /creating its offsets topic/ });
 });
 
 void t.test('in a cluster deleting or expiring a group writes tombstones first; the coordinator then forgets it', async (t) => {
   const directory = fs.mkdtempSync(path.join(os.tmpdir(), 'runnel-offsets-'));
   t.teardown(() => fs.rmSync(directory, { recursive: true, force: true }));
-  const broker = Broker.open({ dataDir: directory, nodeId: 1, topicDefaults: {}, defaultPartitionCount: 1, retentionCheckIntervalMs: 300_000, offsetsRetentionMs: 1000 });
+  const broker = openNodeBroker({ ...brokerOptions(directory), offsetsRetentionMs: 1000 }, () => ({ replication: clusterReplication() }));
   t.teardown(() => broker.close());
   broker.topics.create({ name: 'orders', partitions: 2 });
   broker.topics.create({ name: OFFSETS_TOPIC, partitions: OFFSETS_TOPIC_PARTITIONS });
-  broker.replication = clusterReplication();
   await broker.producer.produce({ topic: 'orders', partition: 0, records: [{ value: 1 }, { value: 2 }] });
   const keysIn = (state: PartitionState): Array<[string, boolean]> => {
     const batches = state.log.read(0, 1 << 20, state.log.highWatermark);
@@ -231,9 +239,8 @@ void t.test('in a cluster deleting or expiring a group writes tombstones first; 
 });
 
 void t.test('a member polling a partition this node follows waits at a committed offset past the local high watermark instead of resetting', async (t) => {
-  const { broker } = openBroker(t);
+  const { broker } = openBroker(t, undefined, clusterReplication());
   t.teardown(() => broker.close());
-  broker.replication = clusterReplication();
   await broker.producer.produce({ topic: 'orders', partition: 0, records: Array.from({ length: 10 }, (_, i) => ({ value: i })) });
   const group = 'followers';
   broker.offsetsLog.requireCoordinator(group);

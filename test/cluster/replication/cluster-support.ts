@@ -18,7 +18,9 @@ import type { ReplicaPartition } from '../../../src/cluster/replication/replica-
 import { RunnelError } from '../../../src/errors.js';
 import { registerReplicationRoutes } from '../../../src/http/routes/internal-replication.js';
 import { PartitionLog } from '../../../src/storage/partition-log.js';
-import { decodeRecords, encodeBatch, readBatchHeader } from '../../../src/storage/record-batch.js';
+import { decodeRecords } from '../../../src/record/decode.js';
+import { encodeBatch } from '../../../src/record/encode.js';
+import { readBatchHeader } from '../../../src/record/header.js';
 import { testConfig } from '../../storage/helpers.js';
 
 export const TOPIC = 'orders';

@@ -10,8 +10,8 @@
  */
 import fs from 'node:fs';
 import { parseArgs } from 'node:util';
-import { topicConfigDefinitions } from './broker/topic-config.js';
-import { limits } from './limits.js';
+import { topicConfigDefinitions } from '../broker/topic-config.js';
+import { limits } from '../limits.js';
 
 /** Kafka broker names a config file may hold: topic defaults, and num.partitions (= numPartitions). */
 const knownBrokerNames = new Set(['num.partitions', ...Object.values(topicConfigDefinitions).map((d) => d.brokerName)]);
@@ -98,20 +98,28 @@ export class SettingsError extends Error {
 
 function parseValue(definition: SettingDefinition, raw: unknown, source: string): string | number | boolean {
   const where = `setting ${definition.name} (--${definition.flag} / ${definition.env}) from ${source}`;
-  if (definition.type === 'boolean') {
-    if (raw === true || raw === 'true') return true;
-    if (raw === false || raw === 'false') return false;
-    throw new SettingsError(`${where}: expected true or false, got ${JSON.stringify(raw)}`);
+  if (definition.type === 'boolean') return parseBoolean(raw, where);
+  if (definition.type === 'integer') return parseInteger(definition, raw, where);
+  return parseString(definition, raw, where);
+}
+
+function parseBoolean(raw: unknown, where: string): boolean {
+  if (raw === true || raw === 'true') return true;
+  if (raw === false || raw === 'false') return false;
+  throw new SettingsError(`${where}: expected true or false, got ${JSON.stringify(raw)}`);
+}
+
+function parseInteger(definition: SettingDefinition, raw: unknown, where: string): number {
+  const text = typeof raw === 'number' ? String(raw) : typeof raw === 'string' ? raw.trim() : undefined;
+  if (text === undefined || !/^-?\d+$/.test(text)) throw new SettingsError(`${where}: expected an integer, got ${JSON.stringify(raw)}`);
+  const value = Number(text);
+  if ((definition.minimum !== undefined && value < definition.minimum) || (definition.maximum !== undefined && value > definition.maximum)) {
+    throw new SettingsError(`${where}: expected an integer between ${definition.minimum} and ${definition.maximum}, got ${value}`);
   }
-  if (definition.type === 'integer') {
-    const text = typeof raw === 'number' ? String(raw) : typeof raw === 'string' ? raw.trim() : undefined;
-    if (text === undefined || !/^-?\d+$/.test(text)) throw new SettingsError(`${where}: expected an integer, got ${JSON.stringify(raw)}`);
-    const value = Number(text);
-    if ((definition.minimum !== undefined && value < definition.minimum) || (definition.maximum !== undefined && value > definition.maximum)) {
-      throw new SettingsError(`${where}: expected an integer between ${definition.minimum} and ${definition.maximum}, got ${value}`);
-    }
-    return value;
-  }
+  return value;
+}
+
+function parseString(definition: SettingDefinition, raw: unknown, where: string): string {
   if (typeof raw !== 'string') throw new SettingsError(`${where}: expected a string, got ${JSON.stringify(raw)}`);
   if (definition.minimumLength !== undefined && raw !== '' && raw.length < definition.minimumLength) {
     throw new SettingsError(`${where}: expected at least ${definition.minimumLength} characters, got ${raw.length}`);
@@ -124,35 +132,59 @@ function parseValue(definition: SettingDefinition, raw: unknown, source: string)
 
 /** Resolves settings from flags (`argv` after the command), an environment and a config file. */
 export function loadSettings(argv: string[], env: NodeJS.ProcessEnv = process.env): Settings {
-  let parsed: ReturnType<typeof parseArgs>;
+  const flags = parseFlags(argv);
+  const configPath = flags.config ?? env.RUNNEL_CONFIG ?? '';
+  const file = configPath === '' ? {} : readConfigFile(configPath);
+  const brokerSettings = brokerSettingsOf(file, configPath);
+  // Fix: Kafka's num.partitions in the file is the file's value of numPartitions, so
+  // flags and env beat it like any setting (serve.ts used to let it override an
+  // explicit --num-partitions 1, and passed a non-number on unchecked).
+  if (file.numPartitions === undefined && file['num.partitions'] !== undefined) file.numPartitions = file['num.partitions'];
+  const settings: Record<string, unknown> = {};
+  for (const definition of settingDefinitions) {
+    settings[definition.name] = resolveSetting(definition, { flags, env, file, configPath });
+  }
+  const result = { ...(settings as Omit<Settings, 'brokerSettings'>), brokerSettings };
+  if ((result.tlsCertFile === '') !== (result.tlsKeyFile === '')) {
+    throw new SettingsError('settings tlsCertFile and tlsKeyFile (--tls-cert-file / --tls-key-file): give both or neither');
+  }
+  parsePeers(result.peers, result.nodeId);
+  return result;
+}
+
+function parseFlags(argv: string[]): Record<string, string | undefined> {
   try {
-    parsed = parseArgs({
+    const parsed = parseArgs({
       args: argv,
       options: Object.fromEntries(settingDefinitions.map((d) => [d.flag, { type: 'string' as const }])),
       strict: true,
       allowPositionals: false,
     });
+    return parsed.values as Record<string, string | undefined>;
   } catch (error) {
     throw new SettingsError(`${(error as Error).message}; see runnel serve --help`);
   }
-  const flags = parsed.values as Record<string, string | undefined>;
-  const configPath = flags.config ?? env.RUNNEL_CONFIG ?? '';
-  let file: Record<string, unknown> = {};
-  if (configPath !== '') {
-    let text: string;
-    try {
-      text = fs.readFileSync(configPath, 'utf8');
-    } catch (error) {
-      throw new SettingsError(`setting config: cannot read ${configPath}: ${(error as Error).message}`);
-    }
-    try {
-      file = JSON.parse(text) as Record<string, unknown>;
-    } catch (error) {
-      throw new SettingsError(`setting config: ${configPath} is not valid JSON: ${(error as Error).message}`);
-    }
-    if (typeof file !== 'object' || file === null || Array.isArray(file)) throw new SettingsError(`setting config: ${configPath} must hold a JSON object`);
+}
+
+function readConfigFile(configPath: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = fs.readFileSync(configPath, 'utf8');
+  } catch (error) {
+    throw new SettingsError(`setting config: cannot read ${configPath}: ${(error as Error).message}`);
   }
-  const settings: Record<string, unknown> = {};
+  let file: unknown;
+  try {
+    file = JSON.parse(text);
+  } catch (error) {
+    throw new SettingsError(`setting config: ${configPath} is not valid JSON: ${(error as Error).message}`);
+  }
+  if (typeof file !== 'object' || file === null || Array.isArray(file)) throw new SettingsError(`setting config: ${configPath} must hold a JSON object`);
+  return file as Record<string, unknown>;
+}
+
+/** The config file's Kafka broker names (log.retention.ms, ...); any other unknown key stops start-up. */
+function brokerSettingsOf(file: Record<string, unknown>, configPath: string): Record<string, unknown> {
   const brokerSettings: Record<string, unknown> = {};
   const known = new Set(settingDefinitions.map((d) => d.name as string));
   for (const [key, value] of Object.entries(file)) {
@@ -163,24 +195,24 @@ export function loadSettings(argv: string[], env: NodeJS.ProcessEnv = process.en
     else if (key.includes('.')) throw new SettingsError(`setting config: unknown broker setting '${key}' in ${configPath}; known: ${[...knownBrokerNames].join(', ')}`);
     else throw new SettingsError(`setting config: unknown setting '${key}' in ${configPath}; known: ${[...known].join(', ')} and Kafka broker names such as log.retention.ms`);
   }
-  // Fix: Kafka's num.partitions in the file is the file's value of numPartitions, so
-  // flags and env beat it like any setting (serve.ts used to let it override an
-  // explicit --num-partitions 1, and passed a non-number on unchecked).
-  if (file.numPartitions === undefined && file['num.partitions'] !== undefined) file.numPartitions = file['num.partitions'];
-  for (const definition of settingDefinitions) {
-    const flag = flags[definition.flag];
-    const fromEnv = env[definition.env];
-    if (flag !== undefined) settings[definition.name] = parseValue(definition, flag, 'the command line');
-    else if (fromEnv !== undefined && fromEnv !== '') settings[definition.name] = parseValue(definition, fromEnv, 'the environment');
-    else if (file[definition.name] !== undefined) settings[definition.name] = parseValue(definition, file[definition.name], configPath);
-    else settings[definition.name] = parseValue(definition, definition.defaultValue, 'the defaults');
-  }
-  const result = { ...(settings as Omit<Settings, 'brokerSettings'>), brokerSettings };
-  if ((result.tlsCertFile === '') !== (result.tlsKeyFile === '')) {
-    throw new SettingsError('settings tlsCertFile and tlsKeyFile (--tls-cert-file / --tls-key-file): give both or neither');
-  }
-  parsePeers(result.peers, result.nodeId);
-  return result;
+  return brokerSettings;
+}
+
+interface SettingSources {
+  flags: Record<string, string | undefined>;
+  env: NodeJS.ProcessEnv;
+  file: Record<string, unknown>;
+  configPath: string;
+}
+
+/** Flag > environment (empty counts as unset) > config file > default. */
+function resolveSetting(definition: SettingDefinition, sources: SettingSources): string | number | boolean {
+  const flag = sources.flags[definition.flag];
+  const fromEnv = sources.env[definition.env];
+  if (flag !== undefined) return parseValue(definition, flag, 'the command line');
+  if (fromEnv !== undefined && fromEnv !== '') return parseValue(definition, fromEnv, 'the environment');
+  if (sources.file[definition.name] !== undefined) return parseValue(definition, sources.file[definition.name], sources.configPath);
+  return parseValue(definition, definition.defaultValue, 'the defaults');
 }
 
 export interface Peer {

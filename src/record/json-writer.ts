@@ -9,77 +9,13 @@
  * Batches are checked right after reading (CRC and layout) and offsets must rise: a
  * batch damaged on disk after recovery stops the node rather than being served.
  */
-import {
-  readBatchHeader, RECORDS_OFFSET, UnsupportedCompressionError, validateBatch, type ValueFormat,
-} from '../storage/record-batch.js';
 import { assert } from '../util/assert.js';
 import { readVarint, readVarlong, varintNextOffset } from '../util/varint.js';
-
-/** An append-only byte buffer that grows by doubling. */
-export class JsonBuffer {
-  private buffer: Buffer;
-  length = 0;
-
-  constructor(initialBytes = 4096) {
-    this.buffer = Buffer.allocUnsafe(Math.max(256, initialBytes));
-  }
-
-  private reserve(bytes: number): void {
-    const needed = this.length + bytes;
-    if (needed <= this.buffer.length) return;
-    let size = this.buffer.length * 2;
-    while (size < needed) size *= 2;
-    const grown = Buffer.allocUnsafe(size);
-    this.buffer.copy(grown, 0, 0, this.length);
-    this.buffer = grown;
-  }
-
-  /**
-   * Text known to be ASCII (field names, numbers, base64). Short texts are written
-   * char by char: Buffer#write's per-call cost dominated fetch profiles.
-   */
-  ascii(text: string): void {
-    const length = text.length;
-    this.reserve(length);
-    if (length > 64) {
-      this.length += this.buffer.write(text, this.length, 'latin1');
-      return;
-    }
-    const buffer = this.buffer;
-    let at = this.length;
-    for (let i = 0; i < length; i++) buffer[at++] = text.charCodeAt(i);
-    this.length = at;
-  }
-
-  utf8(text: string): void {
-    this.reserve(Buffer.byteLength(text, 'utf8'));
-    this.length += this.buffer.write(text, this.length, 'utf8');
-  }
-
-  bytes(source: Buffer, start: number, end: number): void {
-    const length = end - start;
-    this.reserve(length);
-    if (length > 256) {
-      this.length += source.copy(this.buffer, this.length, start, end);
-      return;
-    }
-    // Small copies byte by byte: Buffer#copy's argument checks cost more than the copy.
-    const buffer = this.buffer;
-    let at = this.length;
-    for (let i = start; i < end; i++) buffer[at++] = source[i];
-    this.length = at;
-  }
-
-  byte(value: number): void {
-    this.reserve(1);
-    this.buffer[this.length++] = value;
-  }
-
-  /** The bytes written (a view: do not write more after handing it out). */
-  toBuffer(): Buffer {
-    return this.buffer.subarray(0, this.length);
-  }
-}
+import { UnsupportedCompressionError } from './errors.js';
+import { readBatchHeader } from './header.js';
+import type { JsonBuffer } from './json-buffer.js';
+import { RECORDS_OFFSET, type ValueFormat } from './layout.js';
+import { validateBatch } from './validate.js';
 
 export interface RecordStyle {
   /** Written between two records (also between records of different calls sharing `written`). */
@@ -137,6 +73,40 @@ function writeField(out: JsonBuffer, source: Buffer, start: number, length: numb
 }
 
 /**
+ * Writes the key, value and headers of the record whose key starts at `start`, as
+ * `key,"value":...,"headers":{...}`; returns the position after the record's last header.
+ */
+function writeKeyValueHeaders(out: JsonBuffer, batches: Buffer, start: number, keyFormat: ValueFormat, valueFormat: ValueFormat): number {
+  let cursor = start;
+  const keyLength = readVarint(batches, cursor);
+  cursor = varintNextOffset;
+  writeField(out, batches, cursor, keyLength, keyFormat);
+  if (keyLength > 0) cursor += keyLength;
+  out.ascii(',"value":');
+  const valueLength = readVarint(batches, cursor);
+  cursor = varintNextOffset;
+  writeField(out, batches, cursor, valueLength, valueFormat);
+  if (valueLength > 0) cursor += valueLength;
+  out.ascii(',"headers":{');
+  const headerCount = readVarint(batches, cursor);
+  cursor = varintNextOffset;
+  for (let h = 0; h < headerCount; h++) {
+    if (h > 0) out.byte(0x2c);
+    const nameLength = readVarint(batches, cursor);
+    cursor = varintNextOffset;
+    writeJsonString(out, batches, cursor, cursor + nameLength);
+    cursor += nameLength;
+    out.byte(0x3a);
+    const headerValueLength = readVarint(batches, cursor);
+    cursor = varintNextOffset;
+    writeField(out, batches, cursor, headerValueLength, 'string');
+    if (headerValueLength > 0) cursor += headerValueLength;
+  }
+  out.byte(0x7d);
+  return cursor;
+}
+
+/**
  * Writes the records of `batches` from `startOffset`, at most `maxRecords`, each as
  * `{"partition","offset","timestamp","key","value","headers"}` in `style`.
  * `written` counts records already in `out` (for separators) and is advanced.
@@ -183,31 +153,8 @@ export function writeRecords(
         if (written.count > 0) out.ascii(style.separator);
         if (style.before !== undefined) out.ascii(style.before(offset));
         out.ascii(recordHead + offset + ',"timestamp":' + timestampMs + ',"key":');
-        const keyLength = readVarint(batches, cursor);
-        cursor = varintNextOffset;
-        writeField(out, batches, cursor, keyLength, keyFormat);
-        if (keyLength > 0) cursor += keyLength;
-        out.ascii(',"value":');
-        const valueLength = readVarint(batches, cursor);
-        cursor = varintNextOffset;
-        writeField(out, batches, cursor, valueLength, valueFormat);
-        if (valueLength > 0) cursor += valueLength;
-        out.ascii(',"headers":{');
-        const headerCount = readVarint(batches, cursor);
-        cursor = varintNextOffset;
-        for (let h = 0; h < headerCount; h++) {
-          if (h > 0) out.byte(0x2c);
-          const nameLength = readVarint(batches, cursor);
-          cursor = varintNextOffset;
-          writeJsonString(out, batches, cursor, cursor + nameLength);
-          cursor += nameLength;
-          out.byte(0x3a);
-          const headerValueLength = readVarint(batches, cursor);
-          cursor = varintNextOffset;
-          writeField(out, batches, cursor, headerValueLength, 'string');
-          if (headerValueLength > 0) cursor += headerValueLength;
-        }
-        out.ascii('}}');
+        cursor = writeKeyValueHeaders(out, batches, cursor, keyFormat, valueFormat);
+        out.ascii('}');
         if (style.after !== undefined) out.ascii(style.after);
         assert(cursor === recordEnd, () => `partition ${partition}: record at offset ${offset} does not end where its length says`);
         cursor = recordEnd;

@@ -2,12 +2,12 @@
  * The broker's Replication in a cluster: leadership checks against the metadata the
  * node applied, the high watermark and acks=all from the replica manager.
  */
-import type { ClusterHost, ClusterNode } from '../cluster/cluster-node.js';
+import type { ClusterNode } from '../cluster/cluster-node.js';
 import { runnelErrorFromPeer } from '../cluster/peer-client.js';
 import { RunnelError } from '../errors.js';
-import type { ForwardedProduce, Replication } from './replication.js';
-import type { RecordOffset } from './produce.js';
-import type { PartitionState, TopicManager } from './topic-manager.js';
+import type { ForwardedProduce, Replication } from '../broker/replication.js';
+import type { RecordOffset } from '../broker/produce-request.js';
+import type { PartitionState } from '../broker/topic-manager.js';
 
 /** acks=all waits up to 30 s at the leader; the forwarding node waits a little longer. */
 const FORWARD_TIMEOUT_MS = 35_000;
@@ -42,15 +42,6 @@ export class ClusterReplication implements Replication {
       throw peerErrorAsRunnelError(error, leaderId, this.cluster.nodeUrl(leaderId));
     }
   }
-}
-
-/** What the cluster needs of this node's topics. */
-export function clusterHostOf(topics: TopicManager): ClusterHost {
-  return {
-    reconcile: (wanted, beforeRemove) => topics.reconcile(wanted, beforeRemove),
-    lookup: (topic, partition) => topics.find(topic, partition),
-    all: () => topics.list().flatMap((topic) => topic.partitions),
-  };
 }
 
 /** A leader's coded answer keeps its code; a leader that cannot be reached is NOT_LEADER (retry). */

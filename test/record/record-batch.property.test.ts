@@ -1,18 +1,12 @@
 import t from 'tap';
 import fc from 'fast-check';
 import { crc32c } from '../../src/util/crc32c.js';
-import {
-  ATTRIBUTES_OFFSET,
-  CRC_OFFSET,
-  CorruptBatchError,
-  UnsupportedCompressionError,
-  decodeRecords,
-  encodeBatch,
-  readBatchHeader,
-  validateBatch,
-  type EncodeBatchOptions,
-  type RecordInput,
-} from '../../src/storage/record-batch.js';
+import { decodeRecords } from '../../src/record/decode.js';
+import { encodeBatch, type EncodeBatchOptions, type RecordInput } from '../../src/record/encode.js';
+import { CorruptBatchError, UnsupportedCompressionError } from '../../src/record/errors.js';
+import { readBatchHeader } from '../../src/record/header.js';
+import { ATTRIBUTES_OFFSET, CRC_OFFSET } from '../../src/record/layout.js';
+import { validateBatch } from '../../src/record/validate.js';
 
 // Bounded runs with fixed seeds: a failure prints its seed and path, so it replays.
 const NUM_RUNS = 200;

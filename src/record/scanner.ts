@@ -9,10 +9,9 @@
  * `endPosition`): that is where a torn write begins.
  */
 import fs from 'node:fs';
-import { BATCH_HEADER_BYTES, CorruptBatchError, readBatchHeader, type BatchHeader } from './record-batch.js';
-
-/** Bytes 8..12 hold batchLength, the size of the batch after those 12 bytes. */
-const LOG_OVERHEAD_BYTES = 12;
+import { CorruptBatchError } from './errors.js';
+import { readBatchHeader, type BatchHeader } from './header.js';
+import { BATCH_HEADER_BYTES, BATCH_LENGTH_MIN, BATCH_LENGTH_OFFSET, LOG_OVERHEAD_BYTES } from './layout.js';
 
 export interface ScannedBatch {
   /** Byte position of the batch in the file. */
@@ -53,9 +52,9 @@ export function scanBatches(
       chunkLength = readFully(fd, chunk, Math.min(chunk.length, endPosition - position), position);
       if (chunkLength < BATCH_HEADER_BYTES) return { validEndPosition: position, isTorn: true };
     }
-    const batchLength = chunk.readInt32BE(position - chunkStart + 8);
+    const batchLength = chunk.readInt32BE(position - chunkStart + BATCH_LENGTH_OFFSET);
     const sizeBytes = batchLength + LOG_OVERHEAD_BYTES;
-    if (batchLength < BATCH_HEADER_BYTES - LOG_OVERHEAD_BYTES || position + sizeBytes > endPosition) {
+    if (batchLength < BATCH_LENGTH_MIN || position + sizeBytes > endPosition) {
       return { validEndPosition: position, isTorn: true };
     }
     // Make sure the whole batch is in the current chunk.

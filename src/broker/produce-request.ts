@@ -1,0 +1,40 @@
+/**
+ * What a produce asks for and what it answers, as the broker sees it: the value types
+ * shared by the producer, the replication that forwards records to their leaders, and
+ * the HTTP routes. The acks levels are the public API's own.
+ */
+import type { Acks } from '../api/types.js';
+import type { ProduceRecord, ValueFormat } from './record-input.js';
+
+export type { Acks };
+
+export interface ProduceRequest {
+  topic: string;
+  /** From the path /partitions/{p}/records: every record goes there. */
+  partition?: number;
+  records: ProduceRecord[];
+  keyFormat?: ValueFormat;
+  valueFormat?: ValueFormat;
+  acks?: Acks;
+  idempotencyKey?: string;
+  /**
+   * Sent on by another node (a cluster): every record names its partition, which must be
+   * led here; it is never forwarded again.
+   */
+  isForwarded?: boolean;
+}
+
+/** Where one produced record landed. */
+export interface RecordOffset {
+  partition: number;
+  offset: number;
+  timestamp: number;
+}
+
+export interface ProduceResult {
+  offsets: RecordOffset[];
+  /** True when the answer was replayed for a repeated Idempotency-Key. */
+  isReplay: boolean;
+  /** Bytes of record batches appended (0 for a replay). */
+  appendedBytes: number;
+}

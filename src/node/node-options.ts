@@ -1,0 +1,90 @@
+/**
+ * What a node is built from: the broker's options, the HTTP app's, the cluster's
+ * (absent on a single node) and where to listen. `runnel serve` derives them from
+ * its Settings (nodeOptionsFromSettings); tests write them directly, for values no
+ * setting can express (an offsets retention of 500 ms, a test's log stream).
+ */
+import fs from 'node:fs';
+import type { BrokerOptions } from '../broker/broker.js';
+import { topicDefaultsFromBrokerSettings } from '../broker/topic-config.js';
+import type { AppOptions } from '../http/app.js';
+import { parsePeers, SettingsError, type Peer, type Settings } from './settings.js';
+
+/** The HTTP app's options; the node supplies the broker and the cluster itself. */
+export type NodeAppOptions = Omit<AppOptions, 'broker' | 'cluster' | 'clusterSecret'>;
+
+export interface NodeClusterOptions {
+  /** Every node of the cluster, this one included. */
+  peers: Peer[];
+  /** Shared secret of node-to-node requests; '' accepts any caller. */
+  clusterSecret: string;
+  nodeSessionTimeoutMs: number;
+  replicaLagTimeMaxMs: number;
+  raftElectionTimeoutMs: number;
+}
+
+export interface NodeOptions {
+  host: string;
+  port: number;
+  /** Whether the broker is clustered follows from `cluster`; background errors go to the app's log unless onError is given. */
+  broker: Omit<BrokerOptions, 'isClustered'>;
+  app: NodeAppOptions;
+  /** Absent: a single node. */
+  cluster?: NodeClusterOptions;
+}
+
+export function nodeOptionsFromSettings(settings: Settings): NodeOptions {
+  const peers = parsePeers(settings.peers, settings.nodeId);
+  return {
+    host: settings.host,
+    port: settings.port,
+    broker: {
+      dataDir: settings.dataDir,
+      nodeId: settings.nodeId,
+      topicDefaults: topicDefaultsFromBrokerSettings(settings.brokerSettings),
+      // num.partitions from the config file is already folded into settings.numPartitions (settings.ts).
+      defaultPartitionCount: settings.numPartitions,
+      retentionCheckIntervalMs: settings.retentionCheckIntervalMs,
+      offsetsRetentionMs: settings.offsetsRetentionMinutes * 60_000,
+      adminKey: settings.adminKey === '' ? undefined : settings.adminKey,
+    },
+    app: {
+      bodyLimitBytes: settings.bodyLimitBytes,
+      isAuthEnabled: settings.auth === 'api-key',
+      isMetricsKeyRequired: settings.metricsRequireKey,
+      guardRails: {
+        inFlightRequestsMax: settings.maxInFlightRequests,
+        inFlightRequestsPerConnectionMax: settings.maxInFlightRequestsPerConnection,
+        eventLoopDelayMsMax: settings.maxEventLoopDelayMs,
+      },
+      connectionsMax: settings.maxConnections,
+      tls: readTls(settings),
+      logger: loggerOptions(settings),
+    },
+    cluster: peers.length === 0 ? undefined : {
+      peers,
+      clusterSecret: settings.clusterSecret,
+      nodeSessionTimeoutMs: settings.nodeSessionTimeoutMs,
+      replicaLagTimeMaxMs: settings.replicaLagTimeMaxMs,
+      raftElectionTimeoutMs: settings.raftElectionTimeoutMs,
+    },
+  };
+}
+
+function loggerOptions(settings: Settings): NodeAppOptions['logger'] {
+  return {
+    level: settings.logLevel,
+    // Keys never reach the logs, whatever a future log line includes.
+    redact: ['req.headers.authorization', 'req.headers["x-api-key"]', 'headers.authorization', 'headers["x-api-key"]'],
+    ...(settings.logFormat === 'pretty' ? { transport: { target: 'pino-pretty', options: { translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' } } } : {}),
+  };
+}
+
+function readTls(settings: Settings): { cert: Buffer; key: Buffer } | undefined {
+  if (settings.tlsCertFile === '') return undefined;
+  try {
+    return { cert: fs.readFileSync(settings.tlsCertFile), key: fs.readFileSync(settings.tlsKeyFile) };
+  } catch (error) {
+    throw new SettingsError(`settings tlsCertFile / tlsKeyFile: cannot read ${(error as Error).message}`);
+  }
+}

@@ -1,0 +1,119 @@
+/**
+ * One running Runnel node, built from NodeOptions in the order its parts depend on
+ * each other (SQLite, logs, topics, the cluster node, replication and topic admin,
+ * the broker, the HTTP app) and started and stopped in the order that keeps it
+ * correct:
+ *
+ * - start: listen first, so /health/live answers and /health/ready says 503
+ *   "recovering storage" while the logs are recovered; then recover; then join the
+ *   cluster (its metadata and replication need the recovered logs).
+ * - stop: the cluster first, so parked follower fetches and acks=all waits answer at
+ *   once and closing the app does not wait for them; then the app (streams and
+ *   long-polls end, in-flight requests finish); then the broker (fsync, clean
+ *   checkpoint, SQLite closed).
+ *
+ * `runnel serve`, the in-process test servers and everything else that runs a node
+ * start it here.
+ */
+import type { FastifyBaseLogger } from 'fastify';
+import type { Broker } from '../broker/broker.js';
+import type { ClusterNode } from '../cluster/cluster-node.js';
+import { buildApp, type RunnelApp } from '../http/app.js';
+import { checkLimits } from '../limits.js';
+import { createBroker } from './broker-assembly.js';
+import { clusterWiring, type BackgroundLog } from './cluster-wiring.js';
+import type { NodeOptions } from './node-options.js';
+
+export class RunnelNode {
+  private stopping: Promise<void> | undefined;
+
+  private constructor(
+    readonly options: NodeOptions,
+    readonly broker: Broker,
+    /** The Fastify app with its metrics and open streams. */
+    readonly http: RunnelApp,
+    /** This node's part in a cluster; absent on a single node. */
+    readonly cluster: ClusterNode | undefined,
+  ) {}
+
+  /** Builds every part; SQLite is open, the logs are not touched yet (start() recovers them). */
+  static async create(options: NodeOptions): Promise<RunnelNode> {
+    checkLimits();
+    // Background errors before the app (and its logger) exist go nowhere; there are none yet.
+    const background: { log?: BackgroundLog } = {};
+    let cluster: ClusterNode | undefined;
+    const brokerOptions = {
+      ...options.broker,
+      isClustered: options.cluster !== undefined,
+      onError: options.broker.onError ?? ((error: unknown, context: string) => background.log?.error({ err: error }, `background ${context} failed`)),
+    };
+    const broker = createBroker(brokerOptions, options.cluster === undefined
+      ? undefined
+      : clusterWiring(options.broker.nodeId, options.broker.dataDir, options.cluster, () => background.log, (built) => { cluster = built; }));
+    let http: RunnelApp;
+    try {
+      http = await buildApp({ ...options.app, broker, cluster, clusterSecret: options.cluster?.clusterSecret });
+    } catch (error) {
+      await broker.close();
+      throw error;
+    }
+    background.log = http.app.log;
+    return new RunnelNode(options, broker, http, cluster);
+  }
+
+  get log(): FastifyBaseLogger {
+    return this.http.app.log;
+  }
+
+  /** Listens, recovers the logs, joins the cluster; returns the URL it listens on. */
+  async start(): Promise<string> {
+    const url = await this.listen();
+    await this.recover();
+    if (this.isStopping) return url;
+    this.joinCluster();
+    this.warnAboutKeys();
+    return url;
+  }
+
+  /** Starts answering: health and docs at once, every other route 503 NOT_READY until recovered. */
+  async listen(): Promise<string> {
+    return this.http.app.listen({ host: this.options.host, port: this.options.port });
+  }
+
+  /** Recovers every partition log, yielding between partitions; then the broker is ready. */
+  async recover(): Promise<void> {
+    await this.broker.recover();
+    if (this.isStopping) return;
+    this.log.info({ recovery: this.broker.recovery, dataDir: this.options.broker.dataDir }, 'storage recovered');
+  }
+
+  /** Starts the metadata quorum, the controller and replication (nothing on a single node). */
+  joinCluster(): void {
+    if (this.cluster === undefined || this.options.cluster === undefined) return;
+    this.cluster.start();
+    this.log.info({ nodeId: this.options.broker.nodeId, peers: this.options.cluster.peers }, 'joined the cluster');
+    if (this.options.cluster.clusterSecret === '') this.log.warn('no --cluster-secret: node-to-node routes (/internal) accept any caller; set one outside a trusted network');
+  }
+
+  /** Cluster, app, broker; a second call waits for the first. */
+  stop(): Promise<void> {
+    this.stopping ??= this.stopInOrder();
+    return this.stopping;
+  }
+
+  private get isStopping(): boolean {
+    return this.stopping !== undefined;
+  }
+
+  private async stopInOrder(): Promise<void> {
+    await this.cluster?.stop();
+    await this.http.app.close();
+    await this.broker.close();
+  }
+
+  private warnAboutKeys(): void {
+    if (this.options.app.isAuthEnabled === true && this.options.broker.adminKey === undefined && this.broker.keys.list().length === 0) {
+      this.log.warn('auth is api-key but there is no API key yet: set --admin-key (RUNNEL_ADMIN_KEY) to make the first ones');
+    }
+  }
+}

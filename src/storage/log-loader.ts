@@ -1,0 +1,174 @@
+/**
+ * Loading a partition log from its directory, Kafka's LogLoader: the segments on
+ * disk, the offsets the log resumes with, and recovery after a crash.
+ *
+ * A clean shutdown is recorded in partition.checkpoint and the next open trusts the
+ * files. Otherwise every segment from the recovery point (the offset below which
+ * everything was fsynced) is re-validated batch by batch and truncated at the first
+ * bad one; the segments after a truncation are garbage and deleted. The leader-epoch
+ * checkpoint is then brought in line with what the log holds.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import type { LeaderEpochCache } from './leader-epoch-checkpoint.js';
+import type { LogConfig } from './log-config.js';
+import { readCheckpoint } from './partition-checkpoint.js';
+import { LogSegment, segmentFileName, type EpochCheck, type SegmentOptions, type SegmentRecovery } from './segment.js';
+
+export interface RecoveryReport {
+  isCleanShutdown: boolean;
+  recoveredSegments: number;
+  truncatedBytes: number;
+}
+
+/** What a partition log resumes with. */
+export interface LoadedLog {
+  segments: LogSegment[];
+  recovery: RecoveryReport;
+  logStartOffset: number;
+  recoveryPoint: number;
+  highWatermark: number;
+}
+
+/**
+ * Opens (and where needed recovers) the segments in `directory`. `persistedLogStartOffset`
+ * is the logStartOffset the caller kept; the first segment may start lower.
+ */
+export function loadLog(
+  directory: string,
+  config: LogConfig,
+  epochCache: LeaderEpochCache,
+  persistedLogStartOffset: number,
+  nowMs: number,
+): LoadedLog {
+  const checkpoint = readCheckpoint(directory);
+  const isClean = checkpoint?.isCleanShutdown === true;
+  const checkpointRecoveryPoint = checkpoint?.recoveryPoint ?? 0;
+  const recovery: RecoveryReport = { isCleanShutdown: isClean, recoveredSegments: 0, truncatedBytes: 0 };
+  const options: SegmentOptions = { indexIntervalBytes: config.indexIntervalBytes };
+  const recoveryPoint = isClean ? Number.MAX_SAFE_INTEGER : checkpointRecoveryPoint;
+  const { segments, epochStarts } = loadSegments(directory, listSegmentFiles(directory), recoveryPoint, epochCache, options, recovery);
+  if (segments.length === 0) {
+    segments.push(LogSegment.create(directory, persistedLogStartOffset, options, nowMs));
+  }
+  const activeSegment = segments[segments.length - 1];
+  const logEndOffset = activeSegment.nextOffset;
+  rebuildEpochCacheIfNeeded(epochCache, segments, epochStarts);
+  const logStartOffset = Math.min(Math.max(persistedLogStartOffset, segments[0].baseOffset), logEndOffset);
+  if (!isClean) {
+    // What recovery validated is made durable before it counts as recovered.
+    // That is every segment holding offsets at or past the old recovery point (the ones
+    // recovered), including one that starts below it: its tail may be in the page cache only.
+    for (const segment of segments) if (segment.nextOffset > checkpointRecoveryPoint || segment === activeSegment) segment.flushSync();
+  }
+  const checkpointHighWatermark = checkpoint?.highWatermark ?? 0;
+  const highWatermark = Math.min(Math.max(checkpointHighWatermark, logStartOffset), logEndOffset);
+  return { segments, recovery, logStartOffset, recoveryPoint: logEndOffset, highWatermark };
+}
+
+/**
+ * Opens the segments in order, recovering each one that may hold offsets at or past
+ * `recoveryPoint`, and stops at the first one recovery had to cut: later ones go.
+ */
+function loadSegments(
+  directory: string,
+  baseOffsets: readonly number[],
+  recoveryPoint: number,
+  epochCache: LeaderEpochCache,
+  options: SegmentOptions,
+  recovery: RecoveryReport,
+): { segments: LogSegment[]; epochStarts: SegmentRecovery['epochStarts'] } {
+  const segments: LogSegment[] = [];
+  const epochStarts: SegmentRecovery['epochStarts'] = [];
+  const isEpochPlausible: EpochCheck = epochCache.isEmpty
+    ? () => true
+    : (epoch: number, baseOffset: number) => epoch === epochCache.epochForOffset(baseOffset);
+  for (let i = 0; i < baseOffsets.length; i++) {
+    const baseOffset = baseOffsets[i];
+    const nextBase = baseOffsets[i + 1] ?? Number.MAX_SAFE_INTEGER;
+    const mustRecover = nextBase > recoveryPoint;
+    if (!mustRecover) {
+      segments.push(LogSegment.open(directory, baseOffset, options));
+      continue;
+    }
+    const segment = LogSegment.open(directory, baseOffset, options);
+    const expectedBase = segments.length === 0 ? baseOffset : segments[segments.length - 1].nextOffset;
+    if (baseOffset !== expectedBase) {
+      // A gap or overlap after a truncated segment: this and every later segment is garbage.
+      for (const stale of baseOffsets.slice(i)) deleteSegmentFiles(directory, stale);
+      segment.delete();
+      break;
+    }
+    const result = segment.recover(isEpochPlausible);
+    // open() may already have cut a torn tail; counting only this pass reported 0 bytes
+    // lost and relied on the gap check above to drop the later segments, uncounted.
+    const truncatedBytes = segment.truncatedBytesOnOpen + result.truncatedBytes;
+    recovery.recoveredSegments += 1;
+    recovery.truncatedBytes += truncatedBytes;
+    epochStarts.push(...result.epochStarts);
+    if (segment.isEmpty && segments.length > 0) {
+      segment.delete();
+    } else {
+      segments.push(segment);
+    }
+    if (truncatedBytes > 0) {
+      for (const stale of baseOffsets.slice(i + 1)) {
+        recovery.truncatedBytes += fs.statSync(path.join(directory, segmentFileName(stale, '.log'))).size;
+        deleteSegmentFiles(directory, stale);
+      }
+      break;
+    }
+  }
+  return { segments, epochStarts };
+}
+
+function rebuildEpochCacheIfNeeded(
+  epochCache: LeaderEpochCache,
+  segments: readonly LogSegment[],
+  recovered: SegmentRecovery['epochStarts'],
+): void {
+  const logEndOffset = segments[segments.length - 1].nextOffset;
+  if (epochCache.isEmpty && logEndOffset > segments[0].baseOffset) {
+    // The checkpoint file was lost: read every batch header once to rebuild it.
+    const starts: SegmentRecovery['epochStarts'] = [];
+    for (const segment of segments) {
+      segment.scan(0, ({ header }) => {
+        const last = starts[starts.length - 1];
+        if (last === undefined || header.partitionLeaderEpoch > last.epoch) {
+          starts.push({ epoch: header.partitionLeaderEpoch, startOffset: header.baseOffset });
+        }
+        return true;
+      });
+    }
+    epochCache.replace(starts);
+  } else if (recovered.length > 0) {
+    // Recovery reports the epochs of each recovered segment from its first batch, so
+    // epochs the checkpoint already holds come back (assign() asserts on an older one).
+    // Every recovered batch matched the checkpoint, so only a newer epoch can be missing.
+    for (const entry of recovered) {
+      if (entry.epoch > epochCache.latestEpoch()) epochCache.assign(entry.epoch, entry.startOffset);
+    }
+  }
+  // Entries written just before a batch that never reached the log are dropped.
+  epochCache.truncateFromEnd(logEndOffset);
+}
+
+/** Base offsets of the segments in `directory`, ascending; leftover .tmp files are removed. */
+function listSegmentFiles(directory: string): number[] {
+  const baseOffsets: number[] = [];
+  for (const name of fs.readdirSync(directory)) {
+    if (name.endsWith('.tmp')) {
+      fs.rmSync(path.join(directory, name), { force: true });
+      continue;
+    }
+    const match = /^(\d{20})\.log$/.exec(name);
+    if (match) baseOffsets.push(Number(match[1]));
+  }
+  return baseOffsets.sort((a, b) => a - b);
+}
+
+function deleteSegmentFiles(directory: string, baseOffset: number): void {
+  for (const suffix of ['.log', '.index', '.timeindex'] as const) {
+    fs.rmSync(path.join(directory, segmentFileName(baseOffset, suffix)), { force: true });
+  }
+}
