@@ -8,7 +8,8 @@
  */
 import { RunnelError, offsetOutOfRange } from '../errors.js';
 import { limits } from '../limits.js';
-import type { PartitionState, TopicManager } from './topic-manager.js';
+import type { TopicManager } from './topic-manager.js';
+import type { PartitionState } from './topic-state.js';
 import { requireLeader, type Replication } from './replication.js';
 
 export type OffsetSpec = number | 'earliest' | 'latest';

@@ -20,7 +20,8 @@ import { encodeBatch, type RecordInput } from '../record/encode.js';
 import { BATCH_HEADER_BYTES, type ValueFormat } from '../record/layout.js';
 import { partitionForKey } from './partitioner.js';
 import { encodeRecord, estimatedRecordBytes } from './record-input.js';
-import type { PartitionState, Topic, TopicManager } from './topic-manager.js';
+import type { TopicManager } from './topic-manager.js';
+import type { PartitionState, Topic } from './topic-state.js';
 import { requireLeader, type Replication } from './replication.js';
 import type { Acks, ProduceRequest, ProduceResult, RecordOffset } from './produce-request.js';
 
@@ -59,11 +60,6 @@ interface LocalAppends {
   lastOffsets: Array<{ state: PartitionState; lastOffset: number }>;
 }
 
-/** A batch overhead of 61 bytes: kept out of the records' share of max.message.bytes. */
-const BATCH_OVERHEAD_BYTES = BATCH_HEADER_BYTES;
-
-/** How long acks=all waits for the in-sync replicas (Kafka's request.timeout.ms default). */
-const REPLICATION_TIMEOUT_MS = 30_000;
 
 export class Producer {
   /** Requests with an Idempotency-Key still waiting for their answer, by topic and key. */
@@ -284,7 +280,7 @@ async function awaitDurability(plan: AppendPlan, local: LocalAppends, forwarded:
     await Promise.all(local.flushes);
     if (plan.acks === 'all') {
       await Promise.all(local.lastOffsets.map(({ state, lastOffset }) =>
-        plan.replication.waitForHighWatermark(state, lastOffset, plan.minInsyncReplicas, REPLICATION_TIMEOUT_MS)));
+        plan.replication.waitForHighWatermark(state, lastOffset, plan.minInsyncReplicas, limits.acksAllTimeoutMs)));
     }
   }
   await forwardedAll;
@@ -319,14 +315,15 @@ function buildBatches(
     }
   };
   let group: RecordInput[] = [];
-  let groupBytes = BATCH_OVERHEAD_BYTES;
+  // A batch's header (61 bytes) counts against max.message.bytes as well as its records.
+  let groupBytes = BATCH_HEADER_BYTES;
   for (const index of members) {
     const record = encoded[index];
     const size = estimatedRecordBytes(record);
     if (group.length > 0 && groupBytes + size > maxMessageBytes) {
       encodeGroup(group);
       group = [];
-      groupBytes = BATCH_OVERHEAD_BYTES;
+      groupBytes = BATCH_HEADER_BYTES;
     }
     group.push(record);
     groupBytes += size;

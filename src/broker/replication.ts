@@ -8,7 +8,7 @@ import { RunnelError } from '../errors.js';
 import type { Acks, RecordOffset } from './produce-request.js';
 import type { ProduceRecord } from './record-input.js';
 import type { ValueFormat } from '../record/layout.js';
-import type { PartitionState } from './topic-manager.js';
+import type { PartitionState } from './topic-state.js';
 
 /** Records for partitions another node leads, each naming its partition. */
 export interface ForwardedProduce {

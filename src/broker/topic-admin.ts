@@ -3,7 +3,8 @@
  * local TopicManager; in a cluster node/cluster-topic-admin.ts sends it to the
  * active controller instead.
  */
-import type { CreateTopicInput, Topic, TopicManager } from './topic-manager.js';
+import type { CreateTopicInput, TopicManager } from './topic-manager.js';
+import type { Topic } from './topic-state.js';
 
 export interface TopicAdmin {
   create(input: CreateTopicInput): Promise<Topic>;

@@ -21,7 +21,6 @@ import { reconcileTopics, type ReconciledTopics, type ReconcileResult, type Want
 import type { PartitionState, Topic } from './topic-state.js';
 import type { PartitionAssignment } from '../cluster/metadata/records.js';
 
-export type { PartitionState, Topic } from './topic-state.js';
 
 export interface CreateTopicInput {
   name: string;

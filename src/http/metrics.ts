@@ -10,7 +10,7 @@ import type { FastifyInstance } from 'fastify';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { ClusterNode } from '../cluster/cluster-node.js';
 import type { Broker } from '../broker/broker.js';
-import type { PartitionState } from '../broker/topic-manager.js';
+import type { PartitionState } from '../broker/topic-state.js';
 import type { StreamRegistry } from './stream.js';
 
 export class Metrics {

@@ -11,7 +11,7 @@
 import { once } from 'node:events';
 import type { FastifyReply } from 'fastify';
 import type { Fetcher } from '../broker/fetch.js';
-import type { PartitionState } from '../broker/topic-manager.js';
+import type { PartitionState } from '../broker/topic-state.js';
 import { RunnelError } from '../errors.js';
 import { limits } from '../limits.js';
 import { JsonBuffer } from '../record/json-buffer.js';

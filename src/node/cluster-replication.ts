@@ -5,12 +5,11 @@
 import type { ClusterNode } from '../cluster/cluster-node.js';
 import { runnelErrorFromPeer } from '../cluster/peer-client.js';
 import { RunnelError } from '../errors.js';
+import { limits } from '../limits.js';
 import type { ForwardedProduce, Replication } from '../broker/replication.js';
 import type { RecordOffset } from '../broker/produce-request.js';
-import type { PartitionState } from '../broker/topic-manager.js';
+import type { PartitionState } from '../broker/topic-state.js';
 
-/** acks=all waits up to 30 s at the leader; the forwarding node waits a little longer. */
-const FORWARD_TIMEOUT_MS = 35_000;
 
 export class ClusterReplication implements Replication {
   readonly isClustered = true;
@@ -36,7 +35,7 @@ export class ClusterReplication implements Replication {
   /** POST /internal/v1/produce on the leader; its coded refusal (NOT_LEADER, ...) becomes this request's. */
   async forwardProduce(leaderId: number, request: ForwardedProduce): Promise<RecordOffset[]> {
     try {
-      const answer = await this.cluster.peers.post<{ offsets: RecordOffset[] }>(leaderId, '/internal/v1/produce', request, FORWARD_TIMEOUT_MS);
+      const answer = await this.cluster.peers.post<{ offsets: RecordOffset[] }>(leaderId, '/internal/v1/produce', request, limits.forwardProduceTimeoutMs);
       return answer.offsets;
     } catch (error) {
       throw peerErrorAsRunnelError(error, leaderId, this.cluster.nodeUrl(leaderId));

@@ -4,7 +4,8 @@
  * once this node has applied that decision, so a GET right after sees it.
  */
 import type { TopicAdmin } from '../broker/topic-admin.js';
-import type { CreateTopicInput, Topic, TopicManager } from '../broker/topic-manager.js';
+import type { CreateTopicInput, TopicManager } from '../broker/topic-manager.js';
+import type { Topic } from '../broker/topic-state.js';
 import { RunnelError } from '../errors.js';
 
 /** Asks the cluster's controller (through this node's channel) and waits for the local apply. */

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { AppendNotifier } from '../../src/broker/append-notifier.js';
 import { Fetcher } from '../../src/broker/fetch.js';
 import type { Replication } from '../../src/broker/replication.js';
-import type { PartitionState } from '../../src/broker/topic-manager.js';
+import type { PartitionState } from '../../src/broker/topic-state.js';
 import { PartitionLog } from '../../src/storage/partition-log.js';
 import { makeTempDir, testConfig } from '../storage/helpers.js';
 

@@ -18,7 +18,8 @@
 import { RunnelError } from '../../errors.js';
 import { limits } from '../../limits.js';
 import { readBatchHeader } from '../../record/header.js';
-import type { TopicManager, PartitionState } from '../topic-manager.js';
+import type { TopicManager } from '../topic-manager.js';
+import type { PartitionState } from '../topic-state.js';
 import type { Member } from './consumer-group.js';
 import type { GroupCoordinator } from './group-coordinator.js';
 import type { GroupEntry } from './group-metadata.js';

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { Broker } from '../../broker/broker.js';
-import type { Topic } from '../../broker/topic-manager.js';
+import type { Topic } from '../../broker/topic-state.js';
 import { refuseInternalTopic } from '../../broker/internal-topics.js';
 import {
   alterTopicBodySchema, createTopicBodySchema, errorResponses, topicListSchema, topicNameParam,

@@ -14,7 +14,7 @@ import type { Broker, BrokerOptions } from '../../../src/broker/broker.js';
 import { OffsetsApplier } from '../../../src/broker/groups/offsets-applier.js';
 import { OFFSETS_TOPIC, OFFSETS_TOPIC_PARTITIONS, groupKey, offsetKey, offsetsPartitionOf } from '../../../src/broker/groups/offsets-records.js';
 import { SingleNodeReplication, type Replication } from '../../../src/broker/replication.js';
-import type { PartitionState } from '../../../src/broker/topic-manager.js';
+import type { PartitionState } from '../../../src/broker/topic-state.js';
 import { RunnelError } from '../../../src/errors.js';
 import { GroupStore } from '../../../src/meta/group-store.js';
 import { openBroker as openNodeBroker } from '../../../src/node/broker-assembly.js';
