@@ -60,7 +60,6 @@ interface LocalAppends {
   lastOffsets: Array<{ state: PartitionState; lastOffset: number }>;
 }
 
-
 export class Producer {
   /** Requests with an Idempotency-Key still waiting for their answer, by topic and key. */
   private readonly running = new Map<string, { hash: string; promise: Promise<ProduceResult> }>();
