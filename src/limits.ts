@@ -33,6 +33,9 @@ export const limits = {
   /** Idempotency-Key length and how long an answer is remembered. */
   idempotencyKeyLengthMax: 255,
   idempotencyRetentionMs: 24 * 60 * 60 * 1000,
+  /** Answers remembered per node by default, by count and by bytes (--idempotency-keys-max, --idempotency-bytes-max). */
+  idempotencyKeyCountDefault: 100_000,
+  idempotencyBytesDefault: 64 * 1024 * 1024,
   /** Header name length and header count per record. */
   headerNameLengthMax: 1024,
   headerCountMax: 1024,

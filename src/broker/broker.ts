@@ -6,6 +6,7 @@
  * ready to serve; close() stops background work and shuts every log down cleanly
  * (fsync, clean checkpoint, SQLite closed).
  */
+import type { IdempotencyBounds } from '../meta/idempotency-store.js';
 import { ApiKeyStore } from '../meta/api-key-store.js';
 import { GroupStore } from '../meta/group-store.js';
 import type { MetadataStore } from '../meta/metadata-store.js';
@@ -31,6 +32,8 @@ export interface BrokerOptions {
   retentionCheckIntervalMs: number;
   /** Kafka's offsets.retention.minutes, in ms: offsets of groups empty this long expire. Default 7 days. */
   offsetsRetentionMs?: number;
+  /** Bounds of the Idempotency-Key answers kept in meta.db (defaults: limits.ts). */
+  idempotency?: IdempotencyBounds;
   /** The bootstrap admin API key (--admin-key), if any. */
   adminKey?: string;
   /** Part of a cluster (--peers): high watermarks come from the ISR, leadership is checked. */
@@ -134,7 +137,7 @@ export class Broker {
     this.groups.start();
     this.offsetsLog.start();
     this.idempotencyTimer = setInterval(() => {
-      this.store.expireIdempotentResponses(Date.now() - limits.idempotencyRetentionMs);
+      this.store.idempotency.expire(Date.now() - limits.idempotencyRetentionMs);
     }, 60 * 60 * 1000);
     this.idempotencyTimer.unref();
     this.isRecovered = true;

@@ -119,7 +119,7 @@ export class Producer {
     await awaitDurability(plan, local, forwarded);
     // Stored once the answer is final: a retry of a request that failed above appends again.
     if (request.idempotencyKey !== undefined && requestHash !== undefined) {
-      this.store.putIdempotentResponse(request.topic, request.idempotencyKey, JSON.stringify({ hash: requestHash, offsets }), plan.nowMs);
+      this.store.idempotency.put(request.topic, request.idempotencyKey, JSON.stringify({ hash: requestHash, offsets }), plan.nowMs);
     }
     return { offsets, isReplay: false, appendedBytes: local.appendedBytes };
   }
@@ -177,7 +177,7 @@ export class Producer {
   }
 
   private replay(topic: string, key: string, hash: string): RecordOffset[] | undefined {
-    const stored = this.store.getIdempotentResponse(topic, key);
+    const stored = this.store.idempotency.get(topic, key);
     if (stored === undefined || stored.createdAtMs < Date.now() - limits.idempotencyRetentionMs) return undefined;
     const parsed = JSON.parse(stored.responseJson) as { hash: string; offsets: RecordOffset[] };
     if (parsed.hash !== hash) {

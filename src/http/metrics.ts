@@ -49,6 +49,7 @@ export class Metrics {
     registerLeadershipGauges(registers, broker, cluster);
     registerReaderGauges(registers, broker, streams);
     registerGroupGauges(registers, broker);
+    registerIdempotencyMetrics(registers, broker);
   }
 
   request(method: string, route: string, statusCode: number, seconds: number): void {
@@ -199,4 +200,21 @@ export function installMetrics(app: FastifyInstance, broker: Broker, streams: St
     return reply.type(metrics.registry.contentType).send(text);
   });
   return metrics;
+}
+
+/** The Idempotency-Key answers kept in meta.db, against their bounds, and how many the bounds evicted. */
+function registerIdempotencyMetrics(registers: Registers, broker: Broker): void {
+  const store = broker.store.idempotency;
+  new Gauge({ name: 'runnel_idempotency_keys', help: 'Idempotency-Key answers remembered on this node.', registers, collect() { this.set(store.size.count); } });
+  new Gauge({ name: 'runnel_idempotency_bytes', help: 'Bytes of Idempotency-Key answers remembered on this node (topic, key and answer).', registers, collect() { this.set(store.size.bytes); } });
+  let reported = 0;
+  new Counter({
+    name: 'runnel_idempotency_evictions_total',
+    help: 'Idempotency-Key answers evicted (oldest first) to keep within --idempotency-keys-max and --idempotency-bytes-max.',
+    registers,
+    collect() {
+      this.inc(store.evictedCount - reported);
+      reported = store.evictedCount;
+    },
+  });
 }

@@ -1,12 +1,14 @@
 /**
  * MetadataStore: what this node knows about topics, partitions and idempotent
- * answers, in SQLite (see database.ts for the PRAGMAs). Every statement is prepared
+ * answers (idempotency-store.ts), in SQLite (see database.ts for the PRAGMAs). Every statement is prepared
  * once here; every multi-row change is one transaction.
  */
 import { randomBytes } from 'node:crypto';
 import type { Statement } from 'better-sqlite3';
 import { assert } from '../util/assert.js';
+import { limits } from '../limits.js';
 import { openDatabase, type SqliteDatabase } from './database.js';
+import { IdempotencyStore, type IdempotencyBounds } from './idempotency-store.js';
 
 export interface TopicRecord {
   name: string;
@@ -40,7 +42,11 @@ export class MetadataStore {
   readonly clusterId: string;
   private readonly statements: Record<string, Statement>;
 
-  private constructor(private readonly db: SqliteDatabase) {
+  /** Answers remembered for Idempotency-Keys, bounded in count and bytes. */
+  readonly idempotency: IdempotencyStore;
+
+  private constructor(private readonly db: SqliteDatabase, idempotencyBounds: IdempotencyBounds) {
+    this.idempotency = new IdempotencyStore(db, idempotencyBounds);
     const s = (sql: string): Statement => db.prepare(sql);
     this.statements = {
       clusterGet: s('SELECT cluster_id FROM cluster WHERE id = 1'),
@@ -60,10 +66,6 @@ export class MetadataStore {
       leadershipSet: s('UPDATE partitions SET leader = ?, leader_epoch = ?, isr = ?, replicas = ?, partition_epoch = ? WHERE topic = ? AND partition = ?'),
       imageGet: s('SELECT applied_offset, image_json FROM metadata_image WHERE id = 1'),
       imageSet: s('INSERT OR REPLACE INTO metadata_image (id, applied_offset, image_json) VALUES (1, ?, ?)'),
-      idempotencyGet: s('SELECT response_json, created_at_ms FROM idempotency WHERE topic = ? AND idempotency_key = ?'),
-      idempotencyPut: s('INSERT OR REPLACE INTO idempotency (topic, idempotency_key, response_json, created_at_ms) VALUES (?, ?, ?, ?)'),
-      idempotencyExpire: s('DELETE FROM idempotency WHERE created_at_ms < ?'),
-      idempotencyCount: s('SELECT COUNT(*) AS count FROM idempotency'),
     };
     const row = this.statements.clusterGet.get() as { cluster_id: string } | undefined;
     if (row === undefined) {
@@ -75,8 +77,11 @@ export class MetadataStore {
   }
 
   /** Opens (creating if needed) the store at `path`; ':memory:' for a throwaway one. */
-  static open(path: string): MetadataStore {
-    return new MetadataStore(openDatabase(path));
+  static open(path: string, options: { idempotency?: IdempotencyBounds } = {}): MetadataStore {
+    return new MetadataStore(openDatabase(path), options.idempotency ?? {
+      countMax: limits.idempotencyKeyCountDefault,
+      bytesMax: limits.idempotencyBytesDefault,
+    });
   }
 
   /** The open database, for later stores (groups, keys) that share the file. */
@@ -124,7 +129,10 @@ export class MetadataStore {
   }
 
   deleteTopic(name: string): boolean {
-    return this.statements.topicDelete.run(name).changes > 0;
+    const isDeleted = this.statements.topicDelete.run(name).changes > 0;
+    // The topic's idempotent answers went with it (ON DELETE CASCADE).
+    if (isDeleted) this.idempotency.recount();
+    return isDeleted;
   }
 
   addPartitions(topic: string, partitions: PartitionRecord[]): void {
@@ -181,22 +189,5 @@ export class MetadataStore {
   /** Runs `work` in one transaction (a metadata change and the image that records it). */
   transaction(work: () => void): void {
     this.db.transaction(work)();
-  }
-
-  getIdempotentResponse(topic: string, key: string): { responseJson: string; createdAtMs: number } | undefined {
-    const row = this.statements.idempotencyGet.get(topic, key) as { response_json: string; created_at_ms: number } | undefined;
-    return row === undefined ? undefined : { responseJson: row.response_json, createdAtMs: row.created_at_ms };
-  }
-
-  putIdempotentResponse(topic: string, key: string, responseJson: string, createdAtMs: number): void {
-    this.statements.idempotencyPut.run(topic, key, responseJson, createdAtMs);
-  }
-
-  expireIdempotentResponses(olderThanMs: number): number {
-    return this.statements.idempotencyExpire.run(olderThanMs).changes;
-  }
-
-  countIdempotentResponses(): number {
-    return (this.statements.idempotencyCount.get() as { count: number }).count;
   }
 }

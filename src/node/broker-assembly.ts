@@ -31,7 +31,7 @@ export type BrokerWiring = (foundation: BrokerFoundation) => { replication?: Rep
  */
 export function createBroker(options: BrokerOptions, wire: BrokerWiring = () => ({})): Broker {
   fs.mkdirSync(options.dataDir, { recursive: true });
-  const store = MetadataStore.open(path.join(options.dataDir, 'meta.db'));
+  const store = MetadataStore.open(path.join(options.dataDir, 'meta.db'), { idempotency: options.idempotency });
   try {
     // The log manager reports to the topics and the broker, made just below.
     const made: { topics?: TopicManager; broker?: Broker } = {};

@@ -46,6 +46,7 @@ export function nodeOptionsFromSettings(settings: Settings): NodeOptions {
       defaultPartitionCount: settings.numPartitions,
       retentionCheckIntervalMs: settings.retentionCheckIntervalMs,
       offsetsRetentionMs: settings.offsetsRetentionMinutes * 60_000,
+      idempotency: { countMax: settings.idempotencyKeysMax, bytesMax: settings.idempotencyBytesMax },
       adminKey: settings.adminKey === '' ? undefined : settings.adminKey,
     },
     app: {

@@ -41,6 +41,8 @@ export interface Settings {
   maxInFlightRequestsPerConnection: number;
   maxEventLoopDelayMs: number;
   maxConnections: number;
+  idempotencyKeysMax: number;
+  idempotencyBytesMax: number;
   logFormat: string;
   config: string;
   /** Broker-level Kafka settings from the config file (log.retention.ms, ...). */
@@ -88,6 +90,8 @@ export const settingDefinitions: SettingDefinition[] = [
   { name: 'maxInFlightRequestsPerConnection', flag: 'max-in-flight-requests-per-connection', env: 'RUNNEL_MAX_IN_FLIGHT_REQUESTS_PER_CONNECTION', type: 'integer', defaultValue: '1000', minimum: 1, maximum: 1_000_000, description: 'Requests one connection may have in flight; more get 429 TOO_MANY_REQUESTS.' },
   { name: 'maxEventLoopDelayMs', flag: 'max-event-loop-delay-ms', env: 'RUNNEL_MAX_EVENT_LOOP_DELAY_MS', type: 'integer', defaultValue: '2000', minimum: 0, maximum: 600_000, description: 'Event-loop delay past which new requests get 503 OVERLOADED (0: never).' },
   { name: 'maxConnections', flag: 'max-connections', env: 'RUNNEL_MAX_CONNECTIONS', type: 'integer', defaultValue: '20000', minimum: 0, maximum: 1_000_000, description: 'Open connections at most; more are refused (0: no limit).' },
+  { name: 'idempotencyKeysMax', flag: 'idempotency-keys-max', env: 'RUNNEL_IDEMPOTENCY_KEYS_MAX', type: 'integer', defaultValue: String(limits.idempotencyKeyCountDefault), minimum: 1, maximum: 100_000_000, description: 'Idempotency-Key answers remembered per node at most; past it the oldest are evicted first (runnel_idempotency_evictions_total).' },
+  { name: 'idempotencyBytesMax', flag: 'idempotency-bytes-max', env: 'RUNNEL_IDEMPOTENCY_BYTES_MAX', type: 'integer', defaultValue: String(limits.idempotencyBytesDefault), minimum: 1024, maximum: 2 ** 40, description: 'Bytes of Idempotency-Key answers (topic, key and offsets) remembered per node at most; past it the oldest are evicted first.' },
   { name: 'logFormat', flag: 'log-format', env: 'RUNNEL_LOG_FORMAT', type: 'string', defaultValue: 'json', choices: ['json', 'pretty'], description: 'json: one pino JSON object per line. pretty: human-readable lines for a terminal.' },
   { name: 'config', flag: 'config', env: 'RUNNEL_CONFIG', type: 'string', defaultValue: '', description: 'JSON config file: any setting above by name (e.g. "dataDir") plus broker topic defaults by Kafka name (e.g. "log.retention.ms").' },
 ];

@@ -98,7 +98,7 @@ void t.test('reopening keeps the cluster id, topics, configs, partitions, logSta
   first.addPartitions('orders', [{ topic: 'orders', partition: 2, leader: 1, leaderEpoch: 0, replicas: [1], isr: [1], logStartOffset: 0, partitionEpoch: 0 }]);
   first.setTopicConfigs('orders', { 'retention.ms': '2000', 'segment.bytes': '4096' });
   first.setLogStartOffset('orders', 1, 42);
-  first.putIdempotentResponse('orders', 'key-1', '{"offsets":[]}', 1_700_000_000_000);
+  first.idempotency.put('orders', 'key-1', '{"offsets":[]}', 1_700_000_000_000);
   first.close();
 
   const store = openStore(t, file);
@@ -108,7 +108,7 @@ void t.test('reopening keeps the cluster id, topics, configs, partitions, logSta
     ['orders', 3, { 'retention.ms': '2000', 'segment.bytes': '4096' }],
   ]);
   t.same(store.listPartitions('orders').map((p) => [p.partition, p.logStartOffset, p.replicas, p.isr]), [[0, 0, [1], [1]], [1, 42, [1], [1]], [2, 0, [1], [1]]]);
-  t.same(store.getIdempotentResponse('orders', 'key-1'), { responseJson: '{"offsets":[]}', createdAtMs: 1_700_000_000_000 });
+  t.same(store.idempotency.get('orders', 'key-1'), { responseJson: '{"offsets":[]}', createdAtMs: 1_700_000_000_000 });
   t.equal(store.database.pragma('user_version', { simple: true }), migrations.length, 'no migration ran twice');
 });
 
@@ -116,8 +116,8 @@ void t.test('deleting a topic removes its configs, partitions and idempotent ans
   const store = openStore(t, tempDbPath(t));
   store.createTopic(topic('orders', { 'retention.ms': '1000' }), partitions('orders'));
   store.createTopic(topic('keep', { 'retention.ms': '1000' }), partitions('keep'));
-  store.putIdempotentResponse('orders', 'k', '{}', Date.now());
-  store.putIdempotentResponse('keep', 'k', '{}', Date.now());
+  store.idempotency.put('orders', 'k', '{}', Date.now());
+  store.idempotency.put('keep', 'k', '{}', Date.now());
   t.equal(store.deleteTopic('orders'), true);
   t.equal(store.deleteTopic('orders'), false, 'a second delete finds nothing');
   const db = store.database;
@@ -140,10 +140,10 @@ void t.test('a topic name is created once; logStartOffset never moves back', asy
 void t.test('idempotent answers expire by age', async (t) => {
   const store = openStore(t, tempDbPath(t));
   store.createTopic(topic('orders'), partitions('orders'));
-  store.putIdempotentResponse('orders', 'old', '{}', 1_000);
-  store.putIdempotentResponse('orders', 'new', '{}', 5_000);
-  t.equal(store.expireIdempotentResponses(2_000), 1);
-  t.equal(store.getIdempotentResponse('orders', 'old'), undefined);
-  t.ok(store.getIdempotentResponse('orders', 'new'));
-  t.equal(store.countIdempotentResponses(), 1);
+  store.idempotency.put('orders', 'old', '{}', 1_000);
+  store.idempotency.put('orders', 'new', '{}', 5_000);
+  t.equal(store.idempotency.expire(2_000), 1);
+  t.equal(store.idempotency.get('orders', 'old'), undefined);
+  t.ok(store.idempotency.get('orders', 'new'));
+  t.equal(store.idempotency.size.count, 1);
 });
