@@ -12,6 +12,8 @@ export const limits = {
   partitionCountMax: 10_000,
   /** Default request body limit (--body-limit-bytes). */
   requestBodyBytesDefault: 64 * 1024 * 1024,
+  /** Default time to receive a whole request, headers and body (--request-body-timeout-ms): a client trickling a body cannot hold a slot for ever. */
+  requestBodyTimeoutMsDefault: 60_000,
   /** Records in one produce request. */
   produceRecordCountMax: 100_000,
   /** Records one fetch returns at most, and the default. */

@@ -28,6 +28,7 @@ export const errorCatalogue = {
   GROUP_NOT_EMPTY: { status: 409, description: 'The group has live members: the request needs the group empty (delete, reset), or must come from a member (commit with memberId and generation).' },
   FENCED_LEADER_EPOCH: { status: 409, description: "Internal (KIP-497 AlterPartition): the request names a leader epoch that is not the partition's current one, or comes from a node that no longer leads it." },
   INVALID_UPDATE_VERSION: { status: 409, description: "Internal (KIP-497 AlterPartition): the request names a partition epoch that is not the partition's current one (the ISR changed since); read the partition again." },
+  REQUEST_BODY_TIMEOUT: { status: 408, description: 'The request, headers and body, did not arrive within the node\'s --request-body-timeout-ms; the connection is closed.' },
   REQUEST_TOO_LARGE: { status: 413, description: 'The request body is larger than the body limit.' },
   RECORD_TOO_LARGE: { status: 413, description: "A partition's batch of records is larger than the topic's max.message.bytes." },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, description: 'The Content-Type is not application/json or application/x-ndjson.' },

@@ -4,6 +4,7 @@
  * document served at /openapi.json and browsed at /docs (assets bundled: works offline).
  */
 import { randomBytes } from 'node:crypto';
+import type { Duplex } from 'node:stream';
 import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyServerOptions } from 'fastify';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
@@ -21,6 +22,7 @@ import { topicRoutes } from './routes/topics.js';
 import { installAuth } from './auth.js';
 import { installConnectionDraining } from './connections.js';
 import { RunnelError } from '../errors.js';
+import { limits } from '../limits.js';
 import { installMetrics, type Metrics } from './metrics.js';
 import { installGuardRails, type GuardRailOptions } from './guard-rails.js';
 import { keyRoutes } from './routes/keys.js';
@@ -42,6 +44,8 @@ export interface AppOptions {
   guardRails?: Partial<GuardRailOptions>;
   /** Most open connections (0: no limit). */
   connectionsMax?: number;
+  /** Time to receive a whole request, headers and body, before 408 (default limits.requestBodyTimeoutMsDefault). */
+  requestBodyTimeoutMs?: number;
   /** Serve HTTPS with this certificate and private key (PEM). */
   tls?: { cert: Buffer; key: Buffer };
   /** This node's part in a cluster (--peers); absent on a single node. */
@@ -74,8 +78,11 @@ interface Lifecycle {
 }
 
 function createFastify(options: AppOptions): FastifyInstance {
+  const server = serverTimeouts(options.requestBodyTimeoutMs ?? limits.requestBodyTimeoutMsDefault);
   const app = Fastify({
-    ...(options.tls === undefined ? {} : { https: options.tls }),
+    ...(options.tls === undefined ? { http: server } : { https: { ...options.tls, ...server } }),
+    requestTimeout: server.requestTimeout,
+    clientErrorHandler: answerClientError,
     logger: options.logger ?? false,
     bodyLimit: options.bodyLimitBytes,
     // Per-request lines are logged at debug by our onResponse hook instead.
@@ -112,6 +119,40 @@ function createFastify(options: AppOptions): FastifyInstance {
   const textAjv = new Ajv({ strict: false, coerceTypes: true, useDefaults: true, removeAdditional: false, allErrors: false });
   app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? bodyAjv : textAjv).compile(schema));
   return app;
+}
+
+/**
+ * Node's own bound on receiving a request (server.requestTimeout): a request whose
+ * headers and body have not all arrived in time gets 408 and its connection closes, so
+ * slow uploads cannot hold in-flight slots. Node checks open requests every
+ * connectionsCheckingInterval (30 s by default: far too coarse for the bound), and
+ * wants the headers' own timeout no longer than the whole request's.
+ */
+function serverTimeouts(requestTimeout: number): { requestTimeout: number; headersTimeout: number; connectionsCheckingInterval: number } {
+  return {
+    requestTimeout,
+    headersTimeout: Math.min(60_000, requestTimeout),
+    connectionsCheckingInterval: Math.max(50, Math.min(1_000, Math.floor(requestTimeout / 4))),
+  };
+}
+
+/**
+ * What Node cannot parse, or did not receive in time, is answered in Runnel's error
+ * shape (not Node's or Fastify's own bodies) and the connection is closed.
+ */
+function answerClientError(error: Error & { code?: string }, socket: Duplex): void {
+  if (error.code === 'ECONNRESET' || socket.destroyed) return;
+  const [status, code, message] = error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+    ? [408, 'REQUEST_BODY_TIMEOUT', 'the request (headers and body) did not arrive in time']
+    : error.code === 'HPE_HEADER_OVERFLOW'
+      ? [431, 'INVALID_REQUEST', 'the request headers are too large']
+      : [400, 'INVALID_REQUEST', `the request cannot be read as HTTP (${error.code ?? 'parse error'})`];
+  const body = JSON.stringify({ error: { code, message } });
+  const reason = status === 408 ? 'Request Timeout' : status === 431 ? 'Request Header Fields Too Large' : 'Bad Request';
+  if (socket.writable) {
+    socket.write(`HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+  }
+  socket.destroy();
 }
 
 /** Connection draining, and on close: streams end and long-polls and group polls answer at once. */

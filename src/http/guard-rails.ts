@@ -6,7 +6,8 @@
  * - Event-loop delay (@fastify/under-pressure): when the loop is stuck behind more
  *   work than it can do, new requests get 503 OVERLOADED with Retry-After.
  *   /health/live and /metrics are still answered, so an orchestrator does not kill a
- *   node that is merely busy and operators can still see why.
+ *   node that is merely busy and operators can still see why; /health/ready is outside
+ *   the in-flight limits but says 503 while the event loop lags.
  * Connection count is capped by the server (maxConnections) in app.ts.
  */
 import type { FastifyInstance, FastifyReply } from 'fastify';
@@ -24,7 +25,13 @@ export interface GuardRailOptions {
 const inFlightOnSocket = Symbol('runnelInFlight');
 type CountedSocket = Socket & { [inFlightOnSocket]?: number };
 
+// Liveness and metrics are never refused: an orchestrator must not restart a node that
+// is merely busy, and operators must see why it is.
 const ALWAYS_ANSWERED = new Set(['/health/live', '/metrics']);
+// Nor is readiness counted against the in-flight limits: slow clients holding every
+// slot must not make a healthy node look unready. A stalled event loop still makes it
+// answer 503, as the node then truly cannot take work.
+const OUTSIDE_IN_FLIGHT_LIMITS = new Set([...ALWAYS_ANSWERED, '/health/ready']);
 
 /**
  * Answers a refusal with Runnel's error body, already serialised. Fix: these bodies
@@ -48,7 +55,7 @@ export async function installGuardRails(app: FastifyInstance, options: GuardRail
     reply.header('x-request-id', request.id);
     const socket = request.raw.socket as CountedSocket | null;
     const onSocket = socket?.[inFlightOnSocket] ?? 0;
-    if (!ALWAYS_ANSWERED.has(request.routeOptions.url ?? '')) {
+    if (!OUTSIDE_IN_FLIGHT_LIMITS.has(request.routeOptions.url ?? '')) {
       if (inFlight >= options.inFlightRequestsMax) {
         return refuse(reply, 'OVERLOADED', `the node is answering ${inFlight} requests; retry shortly`);
       }

@@ -59,6 +59,7 @@ export function nodeOptionsFromSettings(settings: Settings): NodeOptions {
         eventLoopDelayMsMax: settings.maxEventLoopDelayMs,
       },
       connectionsMax: settings.maxConnections,
+      requestBodyTimeoutMs: settings.requestBodyTimeoutMs,
       tls: readTls(settings),
       logger: loggerOptions(settings),
     },

@@ -41,6 +41,7 @@ export interface Settings {
   maxInFlightRequestsPerConnection: number;
   maxEventLoopDelayMs: number;
   maxConnections: number;
+  requestBodyTimeoutMs: number;
   idempotencyKeysMax: number;
   idempotencyBytesMax: number;
   logFormat: string;
@@ -90,6 +91,7 @@ export const settingDefinitions: SettingDefinition[] = [
   { name: 'maxInFlightRequestsPerConnection', flag: 'max-in-flight-requests-per-connection', env: 'RUNNEL_MAX_IN_FLIGHT_REQUESTS_PER_CONNECTION', type: 'integer', defaultValue: '1000', minimum: 1, maximum: 1_000_000, description: 'Requests one connection may have in flight; more get 429 TOO_MANY_REQUESTS.' },
   { name: 'maxEventLoopDelayMs', flag: 'max-event-loop-delay-ms', env: 'RUNNEL_MAX_EVENT_LOOP_DELAY_MS', type: 'integer', defaultValue: '2000', minimum: 0, maximum: 600_000, description: 'Event-loop delay past which new requests get 503 OVERLOADED (0: never).' },
   { name: 'maxConnections', flag: 'max-connections', env: 'RUNNEL_MAX_CONNECTIONS', type: 'integer', defaultValue: '20000', minimum: 0, maximum: 1_000_000, description: 'Open connections at most; more are refused (0: no limit).' },
+  { name: 'requestBodyTimeoutMs', flag: 'request-body-timeout-ms', env: 'RUNNEL_REQUEST_BODY_TIMEOUT_MS', type: 'integer', defaultValue: String(limits.requestBodyTimeoutMsDefault), minimum: 100, maximum: 3_600_000, description: 'A request whose headers and body have not all arrived this long after it began gets 408 REQUEST_BODY_TIMEOUT and its connection is closed.' },
   { name: 'idempotencyKeysMax', flag: 'idempotency-keys-max', env: 'RUNNEL_IDEMPOTENCY_KEYS_MAX', type: 'integer', defaultValue: String(limits.idempotencyKeyCountDefault), minimum: 1, maximum: 100_000_000, description: 'Idempotency-Key answers remembered per node at most; past it the oldest are evicted first (runnel_idempotency_evictions_total).' },
   { name: 'idempotencyBytesMax', flag: 'idempotency-bytes-max', env: 'RUNNEL_IDEMPOTENCY_BYTES_MAX', type: 'integer', defaultValue: String(limits.idempotencyBytesDefault), minimum: 1024, maximum: 2 ** 40, description: 'Bytes of Idempotency-Key answers (topic, key and offsets) remembered per node at most; past it the oldest are evicted first.' },
   { name: 'logFormat', flag: 'log-format', env: 'RUNNEL_LOG_FORMAT', type: 'string', defaultValue: 'json', choices: ['json', 'pretty'], description: 'json: one pino JSON object per line. pretty: human-readable lines for a terminal.' },

@@ -36,6 +36,7 @@ const exercisedElsewhere: Partial<Record<ErrorCode, string>> = {
   NOT_LEADER: 'a cluster: produce or fetch on a follower (test/cluster/cluster-basics.test.ts)',
   NOT_ENOUGH_REPLICAS: 'acks=all with fewer in-sync replicas than min.insync.replicas (test/cluster/replication/replication.test.ts)',
   REQUEST_TIMED_OUT: 'acks=all when the in-sync replicas do not confirm in time (test/cluster/replication/high-watermark-waiters.test.ts)',
+  REQUEST_BODY_TIMEOUT: 'a request whose body does not arrive within --request-body-timeout-ms (test/ops/slow-requests.test.ts)',
   FENCED_LEADER_EPOCH: "the controller refusing an ISR change from a stale leader (test/cluster/controller/controller-logic.test.ts)",
   INVALID_UPDATE_VERSION: "the controller refusing an ISR change based on an old partition epoch (test/cluster/controller/controller-logic.test.ts)",
 };

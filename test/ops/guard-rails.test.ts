@@ -48,10 +48,10 @@ void t.test('past the node-wide in-flight limit, requests get 503 OVERLOADED wit
   const metrics = await fetch(`${node.url}/metrics`, { signal: AbortSignal.timeout(10_000) });
   t.equal(metrics.status, 200, '/metrics still answers, so operators can see why');
   await metrics.text();
-  // /health/ready has a 503 response schema of its own ({status, reason}); the refusal must still be a clean 503.
-  const ready = await requestJson<{ error?: { code: string } }>(`${node.url}/health/ready`, { dispatcher: agent });
-  t.equal(ready.status, 503, '/health/ready is refused with 503 (not a 500 from its response schema)');
-  t.equal(ready.body?.error?.code, 'OVERLOADED', '/health/ready refusal says OVERLOADED');
+  // Readiness is outside the in-flight limits (issue: slow clients holding every slot
+  // made a healthy node look unready); a lagging event loop still turns it 503 (below).
+  const ready = await requestJson<{ status?: string }>(`${node.url}/health/ready`, { dispatcher: agent });
+  t.equal(ready.status, 200, '/health/ready answers 200 while every in-flight slot is held');
 
   abort.abort();
   t.same(await Promise.all(longPolls), Array(IN_FLIGHT_MAX).fill('aborted'), 'the long-polls were cut by the client');
