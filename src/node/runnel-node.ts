@@ -92,7 +92,7 @@ export class RunnelNode {
     if (this.cluster === undefined || this.options.cluster === undefined) return;
     this.cluster.start();
     this.log.info({ nodeId: this.options.broker.nodeId, peers: this.options.cluster.peers }, 'joined the cluster');
-    if (this.options.cluster.clusterSecret === '') this.log.warn('no --cluster-secret: node-to-node routes (/internal) accept any caller; set one outside a trusted network');
+    if (this.options.cluster.clusterSecret === '') this.log.warn('no cluster secret (--cluster-secret / RUNNEL_CLUSTER_SECRET): node-to-node routes (/internal: controller, replication, forwarded produce) accept any caller, who can create and delete topics and append records; set one outside a trusted network');
   }
 
   /** Cluster, app, broker; a second call waits for the first. */

@@ -72,7 +72,7 @@ export const settingDefinitions: SettingDefinition[] = [
   { name: 'dataDir', flag: 'data-dir', env: 'RUNNEL_DATA_DIR', type: 'string', defaultValue: './data', description: 'Directory for partition logs and meta.db.' },
   { name: 'nodeId', flag: 'node-id', env: 'RUNNEL_NODE_ID', type: 'integer', defaultValue: '1', minimum: 0, maximum: 2 ** 31 - 1, description: "This node's id in a cluster." },
   { name: 'peers', flag: 'peers', env: 'RUNNEL_PEERS', type: 'string', defaultValue: '', description: 'Cluster seed list `1@http://h1:8080,2@http://h2:8080`, this node included (empty: a single node). Every listed node votes in the metadata quorum.' },
-  { name: 'clusterSecret', flag: 'cluster-secret', env: 'RUNNEL_CLUSTER_SECRET', type: 'string', defaultValue: '', minimumLength: 16, description: 'Shared secret of node-to-node requests (header x-runnel-cluster-secret); when set, /internal routes refuse requests without it. Prefer the environment variable.' },
+  { name: 'clusterSecret', flag: 'cluster-secret', env: 'RUNNEL_CLUSTER_SECRET', type: 'string', defaultValue: '', minimumLength: 16, description: 'Shared secret of node-to-node requests (header x-runnel-cluster-secret); when set, every /internal route refuses requests without it. Required in a cluster (--peers) with --auth api-key; without one a cluster logs a warning at start. Prefer the environment variable.' },
   { name: 'nodeSessionTimeoutMs', flag: 'node-session-timeout-ms', env: 'RUNNEL_NODE_SESSION_TIMEOUT_MS', type: 'integer', defaultValue: '6000', minimum: 200, maximum: 600_000, description: "A node that has not heartbeated the controller this long is fenced and its partitions get new leaders (Kafka's broker.session.timeout.ms)." },
   { name: 'replicaLagTimeMaxMs', flag: 'replica-lag-time-max-ms', env: 'RUNNEL_REPLICA_LAG_TIME_MAX_MS', type: 'integer', defaultValue: '10000', minimum: 100, maximum: 600_000, description: "A follower not caught up for this long leaves the ISR (Kafka's replica.lag.time.max.ms)." },
   { name: 'raftElectionTimeoutMs', flag: 'raft-election-timeout-ms', env: 'RUNNEL_RAFT_ELECTION_TIMEOUT_MS', type: 'integer', defaultValue: '1000', minimum: 50, maximum: 60_000, description: "A metadata quorum follower that hears nothing from the leader this long (randomised up to twice) starts an election (Kafka's controller.quorum.election.timeout.ms)." },
@@ -154,7 +154,12 @@ export function loadSettings(argv: string[], env: NodeJS.ProcessEnv = process.en
   if ((result.tlsCertFile === '') !== (result.tlsKeyFile === '')) {
     throw new SettingsError('settings tlsCertFile and tlsKeyFile (--tls-cert-file / --tls-key-file): give both or neither');
   }
-  parsePeers(result.peers, result.nodeId);
+  const peers = parsePeers(result.peers, result.nodeId);
+  // With API keys on, a cluster without a secret would leave its node-to-node routes
+  // (/internal: controller, replication, forwarded produce) open to any caller.
+  if (peers.length > 0 && result.auth === 'api-key' && result.clusterSecret === '') {
+    throw new SettingsError('setting clusterSecret (--cluster-secret / RUNNEL_CLUSTER_SECRET): required in a cluster (--peers) with --auth api-key, or anyone who reaches a node could create and delete topics and append records through its /internal routes');
+  }
   return result;
 }
 

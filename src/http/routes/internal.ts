@@ -2,9 +2,10 @@
  * Node-to-node routes under /internal/v1: the metadata quorum's messages, requests to
  * the active controller, and replica fetches. They are not part of the public API
  * (hidden from the OpenAPI document, no API keys); when a cluster secret is set, a
- * request without it in x-runnel-cluster-secret is refused before anything runs.
+ * request to any route registered here (decided on the matched route, not the raw URL)
+ * without it in x-runnel-cluster-secret is refused before anything runs.
  */
-import { timingSafeEqual } from 'node:crypto';
+import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import type { ClusterNode } from '../../cluster/cluster-node.js';
 import type { ControllerOperation } from '../../cluster/controller-channel.js';
@@ -35,13 +36,24 @@ const controllerBodies: Record<ControllerOperation, object> = {
   'controlled-shutdown': strict(['nodeId'], { nodeId }),
 };
 
+/** True for a route registered under /internal, however the request spelled its path. */
+export function isInternalRoute(routeUrl: string | undefined): boolean {
+  return routeUrl !== undefined && (routeUrl === '/internal' || routeUrl.startsWith('/internal/'));
+}
+
+const digest = (value: string): Buffer => createHash('sha256').update(value).digest();
+
 export function internalRoutes(app: FastifyInstance, broker: Broker, cluster: ClusterNode, clusterSecret: string | undefined): void {
-  const secret = clusterSecret === undefined || clusterSecret === '' ? undefined : Buffer.from(clusterSecret);
+  const secret = clusterSecret === undefined || clusterSecret === '' ? undefined : digest(clusterSecret);
+  // Fix: the check looked at request.url, the raw request target, while the router
+  // matches a normalised path: an absolute-form target (POST http://host/internal/...)
+  // or a percent-encoded letter (/%69nternal/...) reached these routes with no secret.
+  // It now decides on the route that matched (as auth.ts does), whatever the spelling,
+  // and compares equal-length digests in constant time (test/cluster/cluster-secret.test.ts).
   app.addHook('onRequest', async (request) => {
-    if (secret === undefined || !request.url.startsWith('/internal/')) return;
+    if (secret === undefined || !isInternalRoute(request.routeOptions.url)) return;
     const presented = request.headers[clusterSecretHeader];
-    const given = Buffer.from(typeof presented === 'string' ? presented : '');
-    if (given.length !== secret.length || !timingSafeEqual(given, secret)) {
+    if (typeof presented !== 'string' || !timingSafeEqual(digest(presented), secret)) {
       throw new RunnelError('UNAUTHENTICATED', `internal routes need the cluster secret (header ${clusterSecretHeader})`);
     }
   });
