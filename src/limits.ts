@@ -45,6 +45,8 @@ export const limits = {
   groupIdLengthMax: 249,
   groupCountMax: 10_000,
   groupMembersMax: 1_000,
+  /** Characters in a member's topicPattern (RE2 syntax, matched in linear time: the cap bounds each match's cost). */
+  topicPatternLengthMax: 1_000,
   /** Session and rebalance timeouts a member may ask for, and their defaults (Kafka's group.consumer.* settings). */
   sessionTimeoutMsMin: 500,
   sessionTimeoutMsMax: 30 * 60 * 1000,

@@ -61,7 +61,7 @@ export const joinBodySchema = {
   properties: {
     topics: { type: 'array', items: topicNameParam, maxItems: 10_000, description: 'Topic names to consume.' },
     topicPrefix: { type: 'string', minLength: 1, maxLength: limits.topicNameLengthMax, description: 'Also every topic whose name starts with this (topics created later included).' },
-    topicPattern: { type: 'string', minLength: 1, maxLength: 1000, description: 'Also every topic whose whole name matches this regular expression.' },
+    topicPattern: { type: 'string', minLength: 1, maxLength: limits.topicPatternLengthMax, description: 'Also every topic whose whole name matches this regular expression, in RE2 syntax (matched in linear time; no backreferences or lookaround: 400 INVALID_REQUEST).' },
     clientId: { type: 'string', pattern: '^[a-zA-Z0-9._-]{1,64}$', description: 'A name for the consumer, the start of its memberId.' },
     sessionTimeoutMs: { type: 'integer', minimum: limits.sessionTimeoutMsMin, maximum: limits.sessionTimeoutMsMax, default: limits.sessionTimeoutMsDefault, description: 'Removed after this long without a call.' },
     rebalanceTimeoutMs: { type: 'integer', minimum: limits.rebalanceTimeoutMsMin, maximum: limits.rebalanceTimeoutMsMax, default: limits.rebalanceTimeoutMsDefault, description: 'Removed if it holds on to a revoked partition longer than this.' },

@@ -27,6 +27,7 @@
 import { assert } from '../../util/assert.js';
 import { assignors, type AssignorName } from './assignors.js';
 import { parsePartitionKey, type PartitionKey } from '../../util/partition-key.js';
+import { TopicPatternMatcher } from './topic-pattern.js';
 
 export type GroupState = 'Empty' | 'Stable' | 'Reconciling';
 export type AutoOffsetReset = 'earliest' | 'latest';
@@ -34,7 +35,7 @@ export type AutoOffsetReset = 'earliest' | 'latest';
 export interface Subscription {
   /** Topic names. */
   topics?: string[];
-  /** A regular expression a whole topic name must match. */
+  /** A regular expression (RE2 syntax, topic-pattern.ts) a whole topic name must match. */
   topicPattern?: string;
   /** A prefix of topic names. */
   topicPrefix?: string;
@@ -82,6 +83,8 @@ export class ConsumerGroup {
   groupEpoch: number;
   private target = new Map<string, Set<PartitionKey>>();
   private topicIds = new Map<string, string>();
+  /** Each topic pattern's matches, so a name is matched once, not on every sweep. */
+  private readonly patterns = new TopicPatternMatcher();
   /** Bumped on every change worth persisting (membership, assignment). */
   version = 0;
   /** When the group last became empty; null while it has members. */
@@ -256,7 +259,7 @@ export class ConsumerGroup {
   /** Every existing topic some member subscribes to. */
   subscribedTopics(topics: TopicMetadata): Set<string> {
     const result = new Set<string>();
-    for (const member of this.members.values()) for (const topic of resolveSubscription(member.subscription, topics)) result.add(topic);
+    for (const member of this.members.values()) for (const topic of resolveSubscription(member.subscription, topics, this.patterns)) result.add(topic);
     return result;
   }
 
@@ -272,10 +275,11 @@ export class ConsumerGroup {
     const subscribed = this.subscribedTopics(topics);
     this.lastFingerprint = [...subscribed].sort().map((topic) => `${topic}:${topics.get(topic)!.topicId}:${topics.get(topic)!.partitionCount}`).join(',');
     const next = assignors[this.assignorName]({
-      members: members.map((member) => ({ memberId: member.memberId, topics: resolveSubscription(member.subscription, topics) })),
+      members: members.map((member) => ({ memberId: member.memberId, topics: resolveSubscription(member.subscription, topics, this.patterns) })),
       partitionCounts,
       previous: this.target,
     });
+    this.patterns.retain(new Set(members.flatMap((member) => member.subscription.topicPattern ?? [])), topics);
     if (!sameAssignment(next, this.target)) {
       this.target = next;
       this.groupEpoch += 1;
@@ -358,15 +362,15 @@ export class ConsumerGroup {
   }
 }
 
-/** The existing topics a subscription covers. */
-export function resolveSubscription(subscription: Subscription, topics: TopicMetadata): Set<string> {
+/** The existing topics a subscription covers (`patterns`: whose cache to match a pattern with). */
+export function resolveSubscription(subscription: Subscription, topics: TopicMetadata, patterns = new TopicPatternMatcher()): Set<string> {
   const result = new Set<string>();
   for (const topic of subscription.topics ?? []) if (topics.has(topic)) result.add(topic);
-  if (subscription.topicPrefix !== undefined || subscription.topicPattern !== undefined) {
-    const pattern = subscription.topicPattern === undefined ? undefined : new RegExp(`^(?:${subscription.topicPattern})$`);
+  const { topicPrefix, topicPattern } = subscription;
+  if (topicPrefix !== undefined || topicPattern !== undefined) {
     for (const topic of topics.keys()) {
-      if (subscription.topicPrefix !== undefined && topic.startsWith(subscription.topicPrefix)) result.add(topic);
-      if (pattern !== undefined && pattern.test(topic)) result.add(topic);
+      if (topicPrefix !== undefined && topic.startsWith(topicPrefix)) result.add(topic);
+      if (topicPattern !== undefined && patterns.matches(topicPattern, topic)) result.add(topic);
     }
   }
   return result;

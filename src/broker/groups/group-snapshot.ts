@@ -8,6 +8,7 @@ import type { StoredGroup } from '../../meta/group-store.js';
 import type { PartitionKey } from '../../util/partition-key.js';
 import type { AssignorName } from './assignors.js';
 import { ConsumerGroup, type AutoOffsetReset, type Member, type Subscription, type TopicMetadata } from './consumer-group.js';
+import { topicPatternProblem } from './topic-pattern.js';
 
 interface MemberSnapshot {
   memberId: string;
@@ -61,6 +62,7 @@ export function restoreGroup(stored: StoredGroup, nowMs: number, topics: TopicMe
   const snapshot = JSON.parse(stored.stateJson) as GroupSnapshot;
   const members = snapshot.members.map((saved): Member => ({
     ...saved,
+    subscription: acceptedSubscription(stored.groupId, saved.memberId, saved.subscription),
     owned: new Map(saved.owned),
     assigned: new Set(saved.assigned),
     deliveredGeneration: saved.generation,
@@ -70,4 +72,18 @@ export function restoreGroup(stored: StoredGroup, nowMs: number, topics: TopicMe
   }));
   group.restore(members, new Map(snapshot.target.map(([memberId, keys]) => [memberId, new Set(keys)])), topics);
   return group;
+}
+
+/**
+ * A saved subscription, without a topicPattern this version refuses (saved by an older
+ * one: a JavaScript RegExp with lookaround, say): the member keeps its other topics,
+ * the pattern is dropped with a warning rather than matched or allowed to stop the start.
+ */
+function acceptedSubscription(groupId: string, memberId: string, subscription: Subscription): Subscription {
+  if (subscription.topicPattern === undefined) return subscription;
+  const problem = topicPatternProblem(subscription.topicPattern);
+  if (problem === undefined) return subscription;
+  process.emitWarning(`group '${groupId}': member ${memberId}'s saved topicPattern is dropped: ${problem}`, { code: 'RUNNEL_TOPIC_PATTERN_DROPPED' });
+  const { topicPattern: _dropped, ...rest } = subscription;
+  return rest;
 }

@@ -12,6 +12,7 @@ import type { AssignorName } from './assignors.js';
 import { ConsumerGroup, type Acknowledgement, type AutoOffsetReset, type Member, type Subscription } from './consumer-group.js';
 import type { GroupEntry, GroupMetadataManager } from './group-metadata.js';
 import { toTopicAssignments, type TopicAssignment } from './topic-assignment.js';
+import { compileTopicPattern } from './topic-pattern.js';
 
 export interface JoinRequest {
   subscription: Subscription;
@@ -141,12 +142,6 @@ export class GroupMembership {
 function validateSubscription(subscription: Subscription): Subscription {
   const hasAny = (subscription.topics?.length ?? 0) > 0 || subscription.topicPattern !== undefined || subscription.topicPrefix !== undefined;
   if (!hasAny) throw new RunnelError('INVALID_REQUEST', 'a member must subscribe to topics, a topicPrefix or a topicPattern');
-  if (subscription.topicPattern !== undefined) {
-    try {
-      new RegExp(subscription.topicPattern);
-    } catch (error) {
-      throw new RunnelError('INVALID_REQUEST', `topicPattern is not a valid regular expression: ${(error as Error).message}`);
-    }
-  }
+  if (subscription.topicPattern !== undefined) compileTopicPattern(subscription.topicPattern);
   return subscription;
 }
