@@ -43,13 +43,13 @@ export function encodeField(input: unknown, format: ValueFormat, what: string): 
 
 function encodeHeaders(headers: Record<string, unknown> | null | undefined, index: number): Array<[string, Buffer | null]> | null {
   if (headers === null || headers === undefined) return null;
-  const names = Object.keys(headers);
-  if (names.length > limits.headerCountMax) {
-    throw new RunnelError('INVALID_RECORD', `records[${index}].headers has ${names.length} headers; at most ${limits.headerCountMax}`);
+  // Own entries only: a header may be called 'constructor' or '__proto__'.
+  const entries = Object.entries(headers);
+  if (entries.length > limits.headerCountMax) {
+    throw new RunnelError('INVALID_RECORD', `records[${index}].headers has ${entries.length} headers; at most ${limits.headerCountMax}`);
   }
   const encoded: Array<[string, Buffer | null]> = [];
-  for (const name of names) {
-    const value = headers[name];
+  for (const [name, value] of entries) {
     if (name.length > limits.headerNameLengthMax) throw new RunnelError('INVALID_RECORD', `records[${index}] has a header name longer than ${limits.headerNameLengthMax}`);
     if (value !== null && typeof value !== 'string') {
       throw new RunnelError('INVALID_RECORD', `records[${index}].headers.${name} must be a string or null`);
