@@ -33,6 +33,14 @@ export const limits = {
   /** Idempotency-Key length and how long an answer is remembered. */
   idempotencyKeyLengthMax: 255,
   idempotencyRetentionMs: 24 * 60 * 60 * 1000,
+  /**
+   * Levels of arrays and objects a record's JSON key or value may nest (deeper: 400
+   * INVALID_REQUEST). Real documents nest a few levels, rarely past 20; .NET's
+   * System.Text.Json refuses past 64 by default. 128 leaves room for generated trees
+   * and stays far below the few thousand levels at which V8's JSON.stringify (run on
+   * every value, and on the whole request to hash an Idempotency-Key) overflows the stack.
+   */
+  jsonDepthMax: 128,
   /** Header name length and header count per record. */
   headerNameLengthMax: 1024,
   headerCountMax: 1024,

@@ -5,7 +5,7 @@
  * README list exactly these (a test keeps the three in step).
  */
 export const errorCatalogue = {
-  INVALID_REQUEST: { status: 400, description: 'The request does not match the documented schema (wrong type, missing or unknown field, bad query parameter).' },
+  INVALID_REQUEST: { status: 400, description: 'The request does not match the documented schema (wrong type, missing or unknown field, bad query parameter, a key or value nested too deep).' },
   INVALID_JSON: { status: 400, description: 'The body is not valid JSON (or a line of an NDJSON body is not).' },
   INVALID_TOPIC_NAME: { status: 400, description: "Topic names are 1-249 characters of [a-zA-Z0-9._-], and not '.' or '..'." },
   INVALID_PARTITIONS: { status: 400, description: 'A partition count must be a positive integer within the limit, and can only grow.' },
