@@ -12,6 +12,7 @@ import type { Broker } from '../broker/broker.js';
 import type { InvariantError } from '../util/assert.js';
 import { packageVersion } from '../util/package-info.js';
 import { installErrorHandler } from './error-handler.js';
+import { answerClientError } from './client-errors.js';
 import { installNdjsonParser } from './ndjson.js';
 import { clusterRoutes } from './routes/cluster.js';
 import { groupRoutes } from './routes/groups.js';
@@ -98,6 +99,8 @@ function createFastify(options: AppOptions): FastifyInstance {
         },
       });
     },
+    // Requests Node's parser cannot read get our error shape too (not Fastify's body).
+    clientErrorHandler: answerClientError,
     forceCloseConnections: 'idle',
     ajv: { customOptions: {} },
     // Bodies are parsed with plain JSON.parse: Runnel never merges parsed objects into
