@@ -38,6 +38,14 @@ export const limits = {
   /** Answers remembered per node by default, by count and by bytes (--idempotency-keys-max, --idempotency-bytes-max). */
   idempotencyKeyCountDefault: 100_000,
   idempotencyBytesDefault: 64 * 1024 * 1024,
+  /**
+   * Levels of arrays and objects a record's JSON key or value may nest (deeper: 400
+   * INVALID_REQUEST). Real documents nest a few levels, rarely past 20; .NET's
+   * System.Text.Json refuses past 64 by default. 128 leaves room for generated trees
+   * and stays far below the few thousand levels at which V8's JSON.stringify (run on
+   * every value, and on the whole request to hash an Idempotency-Key) overflows the stack.
+   */
+  jsonDepthMax: 128,
   /** Header name length and header count per record. */
   headerNameLengthMax: 1024,
   headerCountMax: 1024,

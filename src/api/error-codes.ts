@@ -5,7 +5,7 @@
  * README list exactly these (a test keeps the three in step).
  */
 export const errorCatalogue = {
-  INVALID_REQUEST: { status: 400, description: 'The request does not match the documented schema (wrong type, missing or unknown field, bad query parameter).' },
+  INVALID_REQUEST: { status: 400, description: 'The request does not match the documented schema (wrong type, missing or unknown field, bad query parameter, a key or value nested too deep).' },
   INVALID_JSON: { status: 400, description: 'The body is not valid JSON (or a line of an NDJSON body is not).' },
   INVALID_TOPIC_NAME: { status: 400, description: "Topic names are 1-249 characters of [a-zA-Z0-9._-], and not '.' or '..'." },
   INVALID_PARTITIONS: { status: 400, description: 'A partition count must be a positive integer within the limit, and can only grow.' },
@@ -28,13 +28,14 @@ export const errorCatalogue = {
   GROUP_NOT_EMPTY: { status: 409, description: 'The group has live members: the request needs the group empty (delete, reset), or must come from a member (commit with memberId and generation).' },
   FENCED_LEADER_EPOCH: { status: 409, description: "Internal (KIP-497 AlterPartition): the request names a leader epoch that is not the partition's current one, or comes from a node that no longer leads it." },
   INVALID_UPDATE_VERSION: { status: 409, description: "Internal (KIP-497 AlterPartition): the request names a partition epoch that is not the partition's current one (the ISR changed since); read the partition again." },
-  REQUEST_BODY_TIMEOUT: { status: 408, description: 'The request, headers and body, did not arrive within the node\'s --request-body-timeout-ms; the connection is closed.' },
+  REQUEST_BODY_TIMEOUT: { status: 408, description: "The request, its headers or its body, did not arrive within the node's --request-body-timeout-ms; the connection is closed." },
   REQUEST_TOO_LARGE: { status: 413, description: 'The request body is larger than the body limit.' },
   RECORD_TOO_LARGE: { status: 413, description: "A partition's batch of records is larger than the topic's max.message.bytes." },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, description: 'The Content-Type is not application/json or application/x-ndjson.' },
   OFFSET_OUT_OF_RANGE: { status: 416, description: 'The offset is outside [logStartOffset, highWatermark]; the body carries both.' },
   TOO_MANY_REQUESTS: { status: 429, description: 'This connection has too many requests in flight; wait for answers before sending more.' },
   TOO_MANY_WAITERS: { status: 429, description: 'Too many long-polls or streams are open on this partition or node; retry later.' },
+  HEADERS_TOO_LARGE: { status: 431, description: 'The request headers are larger than the server accepts; the connection is closed.' },
   INTERNAL_ERROR: { status: 500, description: 'An unexpected server error. The message says what failed.' },
   OVERLOADED: { status: 503, description: 'The node has more work than it can take now (requests in flight, event-loop delay); retry after a moment.' },
   NOT_READY: { status: 503, description: 'The node is starting or stopping and cannot serve this request now.' },

@@ -106,8 +106,8 @@ export const produceRecordSchema = {
   type: 'object',
   additionalProperties: false,
   properties: {
-    key: { description: 'Optional key in keyFormat (default string). Keyed records go to murmur2(key) % partitions, as in Kafka.', example: 'customer-42' },
-    value: { description: 'The value in valueFormat (default json). null is a tombstone.', example: { item: 'book', quantity: 1 } },
+    key: { description: `Optional key in keyFormat (default string). Keyed records go to murmur2(key) % partitions, as in Kafka. A json key nests at most ${limits.jsonDepthMax} levels of arrays and objects (deeper: 400 INVALID_REQUEST).`, example: 'customer-42' },
+    value: { description: `The value in valueFormat (default json). null is a tombstone. A json value nests at most ${limits.jsonDepthMax} levels of arrays and objects (deeper: 400 INVALID_REQUEST).`, example: { item: 'book', quantity: 1 } },
     headers: { type: ['object', 'null'], additionalProperties: { type: ['string', 'null'] }, description: 'Header names to UTF-8 string values.', example: { source: 'web' } },
     partition: { type: 'integer', minimum: 0, description: 'Explicit partition (overrides the key).' },
     timestamp: { type: 'integer', minimum: 0, description: 'CreateTime in ms since the epoch; the node stamps it when absent or when the topic uses LogAppendTime.' },

@@ -19,7 +19,7 @@ import type { MetadataStore } from '../meta/metadata-store.js';
 import { encodeBatch, type RecordInput } from '../record/encode.js';
 import { BATCH_HEADER_BYTES, type ValueFormat } from '../record/layout.js';
 import { partitionForKey } from './partitioner.js';
-import { encodeRecord, estimatedRecordBytes } from './record-input.js';
+import { checkJsonDepth, encodeRecord, estimatedRecordBytes } from './record-input.js';
 import type { TopicManager } from './topic-manager.js';
 import type { PartitionState, Topic } from './topic-state.js';
 import { requireLeader, type Replication } from './replication.js';
@@ -76,6 +76,8 @@ export class Producer {
     if (request.records.length > limits.produceRecordCountMax) {
       throw new RunnelError('INVALID_REQUEST', `a request may hold at most ${limits.produceRecordCountMax} records`);
     }
+    // Before anything recursive (hashing, encoding) touches a key or value.
+    checkJsonDepth(request.records);
     if (request.idempotencyKey === undefined) return this.append(topic, request, undefined);
     const requestHash = hashRequest(request);
     const id = `${request.topic}\n${request.idempotencyKey}`;

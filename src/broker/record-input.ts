@@ -11,6 +11,7 @@ import { RunnelError } from '../errors.js';
 import { limits } from '../limits.js';
 import type { RecordInput } from '../record/encode.js';
 import type { ValueFormat } from '../record/layout.js';
+import { isJsonDeeperThan } from '../util/json-depth.js';
 
 export type { ValueFormat };
 
@@ -43,13 +44,13 @@ export function encodeField(input: unknown, format: ValueFormat, what: string): 
 
 function encodeHeaders(headers: Record<string, unknown> | null | undefined, index: number): Array<[string, Buffer | null]> | null {
   if (headers === null || headers === undefined) return null;
-  const names = Object.keys(headers);
-  if (names.length > limits.headerCountMax) {
-    throw new RunnelError('INVALID_RECORD', `records[${index}].headers has ${names.length} headers; at most ${limits.headerCountMax}`);
+  // Own entries only: a header may be called 'constructor' or '__proto__'.
+  const entries = Object.entries(headers);
+  if (entries.length > limits.headerCountMax) {
+    throw new RunnelError('INVALID_RECORD', `records[${index}].headers has ${entries.length} headers; at most ${limits.headerCountMax}`);
   }
   const encoded: Array<[string, Buffer | null]> = [];
-  for (const name of names) {
-    const value = headers[name];
+  for (const [name, value] of entries) {
     if (name.length > limits.headerNameLengthMax) throw new RunnelError('INVALID_RECORD', `records[${index}] has a header name longer than ${limits.headerNameLengthMax}`);
     if (value !== null && typeof value !== 'string') {
       throw new RunnelError('INVALID_RECORD', `records[${index}].headers.${name} must be a string or null`);
@@ -57,6 +58,22 @@ function encodeHeaders(headers: Record<string, unknown> | null | undefined, inde
     encoded.push([name, value === null ? null : Buffer.from(value, 'utf8')]);
   }
   return encoded;
+}
+
+/**
+ * Refuses (400 INVALID_REQUEST) a record whose key, value or headers nest deeper than
+ * limits.jsonDepthMax: JSON.stringify of such a value overflows the stack (a 500).
+ * Runs before anything recursive touches the records; itself iterative.
+ */
+export function checkJsonDepth(records: readonly ProduceRecord[]): void {
+  for (let index = 0; index < records.length; index++) {
+    const record = records[index];
+    for (const field of ['key', 'value', 'headers'] as const) {
+      if (isJsonDeeperThan(record[field], limits.jsonDepthMax)) {
+        throw new RunnelError('INVALID_REQUEST', `records[${index}].${field} nests deeper than ${limits.jsonDepthMax} levels of arrays and objects`);
+      }
+    }
+  }
 }
 
 /** Validates and encodes one record; `nowMs` stamps records without a timestamp. */

@@ -30,7 +30,12 @@ const intAtLeast = (minimum: number): Parser => (raw) => {
 const oneOf = (...choices: string[]): Parser => (raw) => (choices.includes(raw.trim()) ? raw.trim() : undefined);
 const LONG_MAX = '9223372036854775807';
 
-export const topicConfigDefinitions: Record<string, ConfigDefinition> = {
+/**
+ * Every topic config by name. A Map, not a plain object: names come from users, and a
+ * plain-object lookup of 'constructor' or '__proto__' finds Object.prototype's members
+ * (that used to answer 500 instead of INVALID_CONFIG).
+ */
+export const topicConfigDefinitions: ReadonlyMap<string, ConfigDefinition> = new Map(Object.entries({
   'cleanup.policy': { brokerName: 'log.cleanup.policy', defaultValue: 'delete', parse: oneOf('delete'), expectation: "'delete' (compaction is not supported yet)", description: 'What retention does with old segments.' },
   'retention.ms': { brokerName: 'log.retention.ms', defaultValue: String(7 * 24 * 3600 * 1000), parse: longAtLeast(-1), expectation: 'an integer >= -1 (-1: keep forever)', description: 'Delete segments whose newest record is older than this.' },
   'retention.bytes': { brokerName: 'log.retention.bytes', defaultValue: '-1', parse: longAtLeast(-1), expectation: 'an integer >= -1 (-1: no limit)', description: 'Delete the oldest segments while a partition is larger than this.' },
@@ -43,7 +48,12 @@ export const topicConfigDefinitions: Record<string, ConfigDefinition> = {
   'flush.ms': { brokerName: 'log.flush.interval.ms', defaultValue: LONG_MAX, parse: (raw) => (raw.trim() === LONG_MAX ? LONG_MAX : longAtLeast(0)(raw)), expectation: 'an integer >= 0', description: 'fsync when data has waited this long.' },
   'message.timestamp.type': { brokerName: 'log.message.timestamp.type', defaultValue: 'CreateTime', parse: oneOf('CreateTime', 'LogAppendTime'), expectation: "'CreateTime' or 'LogAppendTime'", description: "Whose clock stamps records: the producer's or the node's at append." },
   'unclean.leader.election.enable': { brokerName: 'unclean.leader.election.enable', defaultValue: 'false', parse: oneOf('true', 'false'), expectation: "'true' or 'false'", description: 'Allow an out-of-sync replica to become leader (may lose records).' },
-};
+} satisfies Record<string, ConfigDefinition>));
+
+/** True when `name` is a topic config (a user-supplied name: never looked up on a plain object). */
+export function isTopicConfigName(name: string): boolean {
+  return topicConfigDefinitions.has(name);
+}
 
 export type TopicConfigs = Record<string, string>;
 
@@ -51,9 +61,9 @@ export type TopicConfigs = Record<string, string>;
 export function validateTopicConfigs(input: Record<string, unknown>): TopicConfigs {
   const configs: TopicConfigs = {};
   for (const [name, raw] of Object.entries(input)) {
-    const definition = topicConfigDefinitions[name];
+    const definition = topicConfigDefinitions.get(name);
     if (definition === undefined) {
-      throw new RunnelError('INVALID_CONFIG', `unknown topic config '${name}'; known: ${Object.keys(topicConfigDefinitions).join(', ')}`);
+      throw new RunnelError('INVALID_CONFIG', `unknown topic config '${name}'; known: ${[...topicConfigDefinitions.keys()].join(', ')}`);
     }
     const text = typeof raw === 'string' || typeof raw === 'number' || typeof raw === 'boolean' ? String(raw) : undefined;
     const value = text === undefined ? undefined : definition.parse(text);
@@ -70,7 +80,7 @@ export type BrokerTopicDefaults = Record<string, string>;
 
 /** Validates broker-level defaults (log.retention.ms, ...) and returns them by topic config name. */
 export function topicDefaultsFromBrokerSettings(settings: Record<string, unknown>): TopicConfigs {
-  const byBrokerName = new Map(Object.entries(topicConfigDefinitions).map(([name, d]) => [d.brokerName, name]));
+  const byBrokerName = new Map([...topicConfigDefinitions].map(([name, d]) => [d.brokerName, name]));
   const defaults: TopicConfigs = {};
   for (const [brokerName, raw] of Object.entries(settings)) {
     const topicName = byBrokerName.get(brokerName);
@@ -87,10 +97,14 @@ export function topicDefaultsFromBrokerSettings(settings: Record<string, unknown
 /** The effective value of every config: topic's own, else the broker default, else Kafka's. */
 export function effectiveConfigs(topicConfigs: TopicConfigs, brokerDefaults: TopicConfigs): TopicConfigs {
   const effective: TopicConfigs = {};
-  for (const [name, definition] of Object.entries(topicConfigDefinitions)) {
-    effective[name] = topicConfigs[name] ?? brokerDefaults[name] ?? definition.defaultValue;
+  for (const [name, definition] of topicConfigDefinitions) {
+    effective[name] = ownValue(topicConfigs, name) ?? ownValue(brokerDefaults, name) ?? definition.defaultValue;
   }
   return effective;
+}
+
+function ownValue(configs: TopicConfigs, name: string): string | undefined {
+  return Object.hasOwn(configs, name) ? configs[name] : undefined;
 }
 
 function toNumber(value: string): number {

@@ -15,7 +15,7 @@ import type { LogManager } from '../storage/log-manager.js';
 import { randomBytes } from 'node:crypto';
 import { AppendNotifier } from './append-notifier.js';
 import { StickyPartitioner } from './partitioner.js';
-import { effectiveConfigs, logConfigOf, topicConfigDefinitions, validateTopicConfigs, type TopicConfigs } from './topic-config.js';
+import { effectiveConfigs, isTopicConfigName, logConfigOf, validateTopicConfigs, type TopicConfigs } from './topic-config.js';
 import { logDirectoryName, validateTopicName } from './topic-names.js';
 import { reconcileTopics, type ReconciledTopics, type ReconcileResult, type WantedTopic } from './topic-reconcile.js';
 import type { PartitionState, Topic } from './topic-state.js';
@@ -197,7 +197,7 @@ export class TopicManager implements ReconciledTopics {
       const set = Object.fromEntries(Object.entries(change.configs).filter(([, value]) => value !== null));
       const merged: TopicConfigs = { ...topic.record.configs, ...validateTopicConfigs(set) };
       for (const key of removed) {
-        if (!(key in topicConfigDefinitions)) throw new RunnelError('INVALID_CONFIG', `unknown topic config '${key}'`);
+        if (!isTopicConfigName(key)) throw new RunnelError('INVALID_CONFIG', `unknown topic config '${key}'`);
         delete merged[key];
       }
       nextConfigs = merged;

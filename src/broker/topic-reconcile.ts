@@ -106,5 +106,5 @@ function sameNumbers(a: readonly number[], b: readonly number[]): boolean {
 
 function sameConfigs(a: Record<string, string>, b: Record<string, string>): boolean {
   const keys = Object.keys(a);
-  return keys.length === Object.keys(b).length && keys.every((key) => a[key] === b[key]);
+  return keys.length === Object.keys(b).length && keys.every((key) => Object.hasOwn(b, key) && a[key] === b[key]);
 }

@@ -54,7 +54,7 @@ export function formatRenderer(format: string): RecordRenderer {
   for (let index = 0; index < format.length; index++) {
     const character = format[index];
     const next = format[index + 1];
-    if (character === '%' && next !== undefined && (next === '%' || next in fieldsByLetter)) {
+    if (character === '%' && next !== undefined && (next === '%' || Object.hasOwn(fieldsByLetter, next))) {
       if (next === '%') {
         literal += '%';
       } else {
@@ -65,7 +65,7 @@ export function formatRenderer(format: string): RecordRenderer {
       index++;
     } else if (character === '%') {
       throw new UsageError(`--format: unknown field '%${next ?? ''}' (known: %t %p %o %k %s %K %S %T %h %%)`);
-    } else if (character === '\\' && next !== undefined && next in escapes) {
+    } else if (character === '\\' && next !== undefined && Object.hasOwn(escapes, next)) {
       literal += escapes[next];
       index++;
     } else {

@@ -4,7 +4,6 @@
  * document served at /openapi.json and browsed at /docs (assets bundled: works offline).
  */
 import { randomBytes } from 'node:crypto';
-import type { Duplex } from 'node:stream';
 import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyServerOptions } from 'fastify';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
@@ -13,6 +12,7 @@ import type { Broker } from '../broker/broker.js';
 import type { InvariantError } from '../util/assert.js';
 import { packageVersion } from '../util/package-info.js';
 import { installErrorHandler } from './error-handler.js';
+import { answerClientError } from './client-errors.js';
 import { installNdjsonParser } from './ndjson.js';
 import { clusterRoutes } from './routes/cluster.js';
 import { groupRoutes } from './routes/groups.js';
@@ -82,7 +82,6 @@ function createFastify(options: AppOptions): FastifyInstance {
   const app = Fastify({
     ...(options.tls === undefined ? { http: server } : { https: { ...options.tls, ...server } }),
     requestTimeout: server.requestTimeout,
-    clientErrorHandler: answerClientError,
     logger: options.logger ?? false,
     bodyLimit: options.bodyLimitBytes,
     // Per-request lines are logged at debug by our onResponse hook instead.
@@ -105,6 +104,8 @@ function createFastify(options: AppOptions): FastifyInstance {
         },
       });
     },
+    // Requests Node's parser cannot read get our error shape too (not Fastify's body).
+    clientErrorHandler: answerClientError,
     forceCloseConnections: 'idle',
     ajv: { customOptions: {} },
     // Bodies are parsed with plain JSON.parse: Runnel never merges parsed objects into
@@ -134,25 +135,6 @@ function serverTimeouts(requestTimeout: number): { requestTimeout: number; heade
     headersTimeout: Math.min(60_000, requestTimeout),
     connectionsCheckingInterval: Math.max(50, Math.min(1_000, Math.floor(requestTimeout / 4))),
   };
-}
-
-/**
- * What Node cannot parse, or did not receive in time, is answered in Runnel's error
- * shape (not Node's or Fastify's own bodies) and the connection is closed.
- */
-function answerClientError(error: Error & { code?: string }, socket: Duplex): void {
-  if (error.code === 'ECONNRESET' || socket.destroyed) return;
-  const [status, code, message] = error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
-    ? [408, 'REQUEST_BODY_TIMEOUT', 'the request (headers and body) did not arrive in time']
-    : error.code === 'HPE_HEADER_OVERFLOW'
-      ? [431, 'INVALID_REQUEST', 'the request headers are too large']
-      : [400, 'INVALID_REQUEST', `the request cannot be read as HTTP (${error.code ?? 'parse error'})`];
-  const body = JSON.stringify({ error: { code, message } });
-  const reason = status === 408 ? 'Request Timeout' : status === 431 ? 'Request Header Fields Too Large' : 'Bad Request';
-  if (socket.writable) {
-    socket.write(`HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
-  }
-  socket.destroy();
 }
 
 /** Connection draining, and on close: streams end and long-polls and group polls answer at once. */

@@ -7,7 +7,8 @@
  *   work than it can do, new requests get 503 OVERLOADED with Retry-After.
  *   /health/live and /metrics are still answered, so an orchestrator does not kill a
  *   node that is merely busy and operators can still see why; /health/ready is outside
- *   the in-flight limits but says 503 while the event loop lags.
+ *   the in-flight limits but says 503 while the event loop lags. A delay not measured
+ *   yet (no sample) counts as none.
  * Connection count is capped by the server (maxConnections) in app.ts.
  */
 import type { FastifyInstance, FastifyReply } from 'fastify';
@@ -77,6 +78,10 @@ export async function installGuardRails(app: FastifyInstance, options: GuardRail
       // Returning without sending lets the request through (under-pressure's contract).
       pressureHandler: (request, reply, type, value) => {
         if (ALWAYS_ANSWERED.has(request.routeOptions.url ?? '')) return;
+        // Fix: under-pressure reports Infinity when its histogram holds no sample yet (a
+        // loop busy from the start, on a loaded machine), and every request got 503 for
+        // about a second after listening. Not measured is not overloaded.
+        if (type === 'eventLoopDelay' && !Number.isFinite(Number(value))) return;
         void refuse(reply, 'OVERLOADED', `the node is overloaded (${type}: ${Math.round(Number(value))}); retry shortly`);
       },
     });

@@ -14,7 +14,7 @@ import { topicConfigDefinitions } from '../broker/topic-config.js';
 import { limits } from '../limits.js';
 
 /** Kafka broker names a config file may hold: topic defaults, and num.partitions (= numPartitions). */
-const knownBrokerNames = new Set(['num.partitions', ...Object.values(topicConfigDefinitions).map((d) => d.brokerName)]);
+const knownBrokerNames = new Set(['num.partitions', ...[...topicConfigDefinitions.values()].map((d) => d.brokerName)]);
 
 export interface Settings {
   host: string;
