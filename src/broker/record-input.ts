@@ -63,12 +63,14 @@ function encodeHeaders(headers: Record<string, unknown> | null | undefined, inde
 /**
  * Refuses (400 INVALID_REQUEST) a record whose key, value or headers nest deeper than
  * limits.jsonDepthMax: JSON.stringify of such a value overflows the stack (a 500).
- * Runs before anything recursive touches the records; itself iterative.
+ * Runs before anything recursive touches the records; its own recursion is bounded by the limit.
  */
+const JSON_FIELDS = ['key', 'value', 'headers'] as const;
+
 export function checkJsonDepth(records: readonly ProduceRecord[]): void {
   for (let index = 0; index < records.length; index++) {
     const record = records[index];
-    for (const field of ['key', 'value', 'headers'] as const) {
+    for (const field of JSON_FIELDS) {
       if (isJsonDeeperThan(record[field], limits.jsonDepthMax)) {
         throw new RunnelError('INVALID_REQUEST', `records[${index}].${field} nests deeper than ${limits.jsonDepthMax} levels of arrays and objects`);
       }
