@@ -124,6 +124,4 @@ export function killAllChildrenNow(): void {
   liveChildren.clear();
 }
 
-export function sleep(milliseconds: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, milliseconds));
-}
+export { setTimeout as sleep } from 'node:timers/promises';

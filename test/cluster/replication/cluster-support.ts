@@ -323,9 +323,7 @@ export async function until(check: () => boolean, what: string | (() => string),
   }
 }
 
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
+export { setTimeout as sleep } from 'node:timers/promises';
 
 /** True once every running node's log ends where the leader's does, with the same high watermark. */
 export function isInSync(cluster: TestCluster, nodeIds = [...cluster.nodes.keys()], partition = 0): boolean {
