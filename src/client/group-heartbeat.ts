@@ -10,7 +10,7 @@
  * counts as contact and pushes the next heartbeat back.
  */
 import type { MemberReply, TopicPartitions } from '../api/types.js';
-import { parsePartitionKey, type PartitionKey } from '../util/partition-key.js';
+import { partitionsByTopic, type PartitionKey } from '../util/partition-key.js';
 import { memberPath } from './paths.js';
 import type { Transport } from './transport.js';
 
@@ -84,12 +84,5 @@ export function sendHeartbeat(transport: Transport, group: string, memberId: str
 
 /** Topics in the order first met (not sorted), partitions sorted. */
 export function toTopicPartitions(keys: Iterable<PartitionKey>): TopicPartitions[] {
-  const byTopic = new Map<string, number[]>();
-  for (const key of keys) {
-    const { topic, partition } = parsePartitionKey(key);
-    let partitions = byTopic.get(topic);
-    if (partitions === undefined) byTopic.set(topic, (partitions = []));
-    partitions.push(partition);
-  }
-  return [...byTopic].map(([topic, partitions]) => ({ topic, partitions: partitions.sort((a, b) => a - b) }));
+  return [...partitionsByTopic(keys)].map(([topic, partitions]) => ({ topic, partitions }));
 }

@@ -2,7 +2,7 @@
  * The shape an assignment has in replies and requests: `[{topic, partitions}]`, and
  * the conversion from and to the partition keys the groups keep in sets and maps.
  */
-import { parsePartitionKey, partitionKey, type PartitionKey } from '../../util/partition-key.js';
+import { partitionKey, partitionsByTopic, type PartitionKey } from '../../util/partition-key.js';
 
 export interface TopicAssignment {
   topic: string;
@@ -11,14 +11,8 @@ export interface TopicAssignment {
 
 /** `[{topic, partitions:[...]}]`, topics and partitions sorted: the shape replies carry. */
 export function toTopicAssignments(keys: Iterable<PartitionKey>): TopicAssignment[] {
-  const byTopic = new Map<string, number[]>();
-  for (const key of keys) {
-    const { topic, partition } = parsePartitionKey(key);
-    let partitions = byTopic.get(topic);
-    if (partitions === undefined) byTopic.set(topic, (partitions = []));
-    partitions.push(partition);
-  }
-  return [...byTopic.keys()].sort().map((topic) => ({ topic, partitions: byTopic.get(topic)!.sort((a, b) => a - b) }));
+  const byTopic = partitionsByTopic(keys);
+  return [...byTopic.keys()].sort().map((topic) => ({ topic, partitions: byTopic.get(topic)! }));
 }
 
 export function fromTopicAssignments(assignments: TopicAssignment[]): PartitionKey[] {
