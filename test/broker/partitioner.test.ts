@@ -5,17 +5,7 @@ import t from 'tap';
 import { Partitioners, type PartitionMetadata } from 'kafkajs';
 import { partitionForKey, StickyPartitioner } from '../../src/broker/partitioner.js';
 import { InvariantError } from '../../src/util/assert.js';
-
-// mulberry32: a tiny seeded PRNG so a failure names a reproducible key.
-function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) | 0;
-    let x = Math.imul(state ^ (state >>> 15), 1 | state);
-    x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x;
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededRandom } from '../helpers/seeded-random.js';
 
 void t.test('a keyed record lands where the Java client (via kafkajs) puts it', async (t) => {
   const kafkajsPartitioner = Partitioners.DefaultPartitioner();

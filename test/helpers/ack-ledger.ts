@@ -1,26 +1,13 @@
 /**
- * The bookkeeping the crash and fault tests share: a seeded PRNG so a failing run can be
- * replayed, a failure list that counts every failure but keeps only the first few in
+ * The bookkeeping the crash and fault tests share: the seeded PRNG (seeded-random.ts) so a
+ * failing run can be replayed, a failure list that counts every failure but keeps only the first few in
  * full, and a ledger of acknowledgements that catches the two ways an acknowledgement
  * can already be wrong when it arrives — one place acknowledged for two records, and
  * the records of one request not consecutive within a partition (one request is one
  * batch per partition, so its records there get consecutive offsets in request order).
  */
 
-/** mulberry32: a tiny seeded PRNG, so a failing seed can be replayed. */
-export function seededRandom(seedValue: number): () => number {
-  let state = seedValue >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) | 0;
-    let x = Math.imul(state ^ (state >>> 15), 1 | state);
-    x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x;
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-export function pick<T>(random: () => number, choices: readonly T[]): T {
-  return choices[Math.floor(random() * choices.length)];
-}
+export { pick, seededRandom } from './seeded-random.js';
 
 /** Every failure counted; the first `listedMax` kept in full for the report. */
 export class FailureList {
