@@ -6,7 +6,9 @@
  * has no entry, so no route can be added unguarded.
  * - onRequest authenticates (401 UNAUTHENTICATED) before a body is even read.
  * - preHandler authorises (403 FORBIDDEN) once params and body are parsed and valid.
- * - Lists (topics, groups) show only what the key may see.
+ * - Lists (topics, groups) show only what the key may see, and a group's answers only
+ *   the topics the key may read (group-visibility.ts).
+ * - A member is removed by the key that joined it, or by admin on the group.
  * - Deleting a key ends the streams and long-polls it still has open.
  * /health, /docs and /openapi.json stay open; /metrics is open unless
  * --metrics-require-key.
@@ -15,7 +17,9 @@ import type { ServerResponse } from 'node:http';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { canDescribe, canReadPrefix, isAllowed, type KeyManager, type Principal } from '../broker/access-control.js';
 import type { Broker } from '../broker/broker.js';
+import type { Member } from '../broker/groups/consumer-group.js';
 import { RunnelError } from '../errors.js';
+import { visibleGroup, visibleGroupLags, visibleOffsets } from './group-visibility.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -86,12 +90,23 @@ function filterList(key: 'topics' | 'groups', resource: 'topic' | 'group', nameF
 }
 
 function routeAccess(broker: Broker): Record<string, Access> {
-  // Member calls consume the member's subscribed topics: the caller must be able to read them.
-  const memberTopics: Check = (principal, request) => {
+  // The member named in the path (elsewhere than at its coordinator: 503 NOT_LEADER, as without keys).
+  const memberOf = (request: FastifyRequest): Member => {
     const { group: groupId, member: memberId } = request.params as Params;
-    const found = broker.groups.find(groupId, memberId);
-    checkSubscription(principal, found.member.subscription);
+    broker.offsetsLog.requireCoordinator(groupId);
+    return broker.groups.find(groupId, memberId).member;
   };
+  // Member calls consume the member's subscribed topics: the caller must be able to read them.
+  const memberTopics: Check = (principal, request) => checkSubscription(principal, memberOf(request).subscription);
+  // Removing a member takes the key that joined it, or admin on the group.
+  const memberOwner: Check = (principal, request) => {
+    const member = memberOf(request);
+    if (member.ownerKeyId === principal.keyId) return;
+    const groupId = (request.params as Params).group;
+    if (!isAllowed(principal, 'group', groupId, 'admin')) forbid(principal, `remove member ${member.memberId} of group '${groupId}' (joined with another key; needs admin on the group)`);
+  };
+  const groupList = filterList('groups', 'group', 'groupId');
+  const groupLags = visibleGroupLags(broker);
   return {
     'GET /health/live': { isOpen: true },
     'GET /health/ready': { isOpen: true },
@@ -106,10 +121,16 @@ function routeAccess(broker: Broker): Record<string, Access> {
     'POST /v1/topics/:topic/partitions/:partition/records': { check: topic('write', paramTopic) },
     'GET /v1/topics/:topic/partitions/:partition/records': { check: topic('read', paramTopic) },
     'GET /v1/topics/:topic/partitions/:partition/offsets': { check: topic('read', paramTopic) },
-    'GET /v1/groups': { check: authenticated, filter: filterList('groups', 'group', 'groupId') },
-    'GET /v1/groups/:group': { check: group('read') },
+    'GET /v1/groups': {
+      check: authenticated,
+      filter: (principal, payload) => {
+        const listed = groupList(principal, payload) as { groups: Array<{ groupId: string; lag: number }> };
+        return { ...listed, groups: groupLags(principal, listed.groups) };
+      },
+    },
+    'GET /v1/groups/:group': { check: group('read'), filter: visibleGroup },
     'DELETE /v1/groups/:group': { check: group('admin') },
-    'GET /v1/groups/:group/offsets': { check: group('read') },
+    'GET /v1/groups/:group/offsets': { check: group('read'), filter: visibleOffsets },
     'POST /v1/groups/:group/offsets': {
       check: all(group('read'), (principal, request) => {
         for (const entry of (request.body as { offsets: Array<{ topic: string }> }).offsets) {
@@ -122,7 +143,7 @@ function routeAccess(broker: Broker): Record<string, Access> {
       check: all(group('read'), (principal, request) => checkSubscription(principal, request.body as SubscriptionLike)),
     },
     'POST /v1/groups/:group/members/:member/heartbeat': { check: all(group('read'), memberTopics) },
-    'DELETE /v1/groups/:group/members/:member': { check: group('read') },
+    'DELETE /v1/groups/:group/members/:member': { check: all(group('read'), memberOwner) },
     'GET /v1/groups/:group/members/:member/records': { check: all(group('read'), memberTopics) },
     'GET /v1/keys': { check: clusterAdmin },
     'POST /v1/keys': { check: clusterAdmin },

@@ -183,6 +183,11 @@ const commitAsAdmin = (group: string, topic: string, offset: number): Promise<Re
   admin('POST', `/v1/groups/${group}/offsets`, { offsets: [{ topic, partition: 0, offset }] }, 200);
 const joinAsAdmin = async (group: string, subscription: object): Promise<string> =>
   (await admin('POST', `/v1/groups/${group}/members`, { ...subscription, ...MEMBER_SESSION, autoOffsetReset: 'earliest' }, 201)).json.memberId;
+const joinAs = async (token: string, group: string, subscription: object): Promise<string> => {
+  const reply = await call('POST', `/v1/groups/${group}/members`, { headers: bearer(token), body: { ...subscription, ...MEMBER_SESSION, autoOffsetReset: 'earliest' } });
+  if (reply.status !== 201) throw new Error(`setup join ${group}: HTTP ${reply.status} ${reply.text.slice(0, 300)}`);
+  return reply.json.memberId;
+};
 const leaveAsAdmin = (group: string, memberId: string): Promise<Reply> => admin('DELETE', `/v1/groups/${group}/members/${memberId}`, undefined, 204, 404);
 const ensureTopic = (name: string): Promise<Reply> => admin('POST', '/v1/topics', { name, partitions: 1 }, 201, 409);
 
@@ -450,9 +455,18 @@ const rows: Row[] = [
     },
   },
   {
-    route: 'DELETE /v1/groups/:group/members/:member', what: 'leave needs group read', allowed: GROUP_READ, okStatus: 204,
+    route: 'DELETE /v1/groups/:group/members/:member', what: "removing another key's member needs group admin (group read is not enough)", allowed: GROUP_ADMIN, okStatus: 204,
     before: async () => {
       doomedMember = await joinAsAdmin('app.main', { topics: ['orders'] });
+    },
+    send: (headers) => call('DELETE', `/v1/groups/app.main/members/${doomedMember}`, { headers }),
+    observe: () => memberIds('app.main'),
+    afterAll: async () => void await leaveAsAdmin('app.main', doomedMember),
+  },
+  {
+    route: 'DELETE /v1/groups/:group/members/:member', what: 'the key that joined a member may remove it, as may group admin', allowed: ['consumer', ...GROUP_ADMIN], okStatus: 204,
+    before: async () => {
+      doomedMember = await joinAs(tokens.consumer as string, 'app.main', { topics: ['orders'] });
     },
     send: (headers) => call('DELETE', `/v1/groups/app.main/members/${doomedMember}`, { headers }),
     observe: () => memberIds('app.main'),
@@ -666,6 +680,44 @@ void t.test('a key that may not manage keys cannot delete or see another key', a
     t.equal((await call('DELETE', `/v1/keys/${victim}`, { headers: bearer(tokens[name]) })).status, 403, `${name} cannot delete a key`);
   }
   t.equal((await call('GET', '/v1/topics/orders/partitions/0/records', { headers: bearer(tokens.consumer) })).status, 200, 'the key still works');
+});
+
+void t.test("a group's answers show a key only the topics it may read: members, offsets and lag", async (t) => {
+  // app.main: a commit at 0 on orders, billing.invoices and other (one record each: lag 1 each),
+  // and a member subscribed to orders and other by name and to billing. by prefix.
+  for (const topic of ['orders', 'billing.invoices', 'other']) await commitAsAdmin('app.main', topic, 0);
+  const memberId = await joinAsAdmin('app.main', { topics: ['orders', 'other'], topicPrefix: 'billing.' });
+  t.teardown(() => leaveAsAdmin('app.main', memberId));
+  const all = ['billing.invoices', 'orders', 'other'];
+  const expected: Array<[KeyName, string[], object]> = [
+    ['groupRead', [], { topics: [] }],
+    ['groupAdmin', [], { topics: [] }],
+    ['groupAdminOrdersRead', ['orders'], { topics: ['orders'] }],
+    ['consumer', ['billing.invoices', 'orders'], { topics: ['orders'], topicPrefix: 'billing.' }],
+    ['bootstrap', all, { topics: ['orders', 'other'], topicPrefix: 'billing.' }],
+  ];
+  const topicsOf = (entries: Array<{ topic: string }>): string[] => [...new Set(entries.map((entry) => entry.topic))].sort();
+  for (const [name, topics, subscription] of expected) {
+    const headers = bearer(tokens[name]);
+    const described = await call('GET', '/v1/groups/app.main', { headers });
+    t.equal(described.status, 200, `${name}: describe`);
+    t.same(topicsOf(described.json.offsets), topics, `${name}: described offsets are of these topics`);
+    t.equal(described.json.lag, topics.length, `${name}: the group's lag counts only those topics`);
+    const member = described.json.members.find((entry: { memberId: string }) => entry.memberId === memberId);
+    t.same(member.subscription, subscription, `${name}: the member's subscription as the key may see it`);
+    for (const field of ['assignment', 'targetAssignment', 'revoking']) {
+      t.ok(topicsOf(member[field]).every((topic) => topics.includes(topic)), `${name}: ${field} names no other topic`);
+    }
+    t.same(topicsOf(member.assignment), topics, `${name}: the member's assignment, readable topics only`);
+    for (const hidden of all.filter((topic) => !topics.includes(topic))) {
+      t.notOk(described.text.includes(`"${hidden}"`), `${name}: describe never names ${hidden}`);
+    }
+    const offsets = await call('GET', '/v1/groups/app.main/offsets', { headers });
+    t.equal(offsets.status, 200, `${name}: offsets`);
+    t.same(topicsOf(offsets.json.offsets), topics, `${name}: offsets of these topics only`);
+    const listed = await call('GET', '/v1/groups', { headers });
+    t.same(listed.json.groups.find((group: { groupId: string }) => group.groupId === 'app.main')?.lag, topics.length, `${name}: the list's lag counts only those topics`);
+  }
 });
 
 void t.test('the matrix: every row x every key', async (t) => {

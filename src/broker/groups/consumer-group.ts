@@ -49,6 +49,11 @@ export interface JoinInput {
   rebalanceTimeoutMs: number;
   assignor: AssignorName;
   autoOffsetReset: AutoOffsetReset;
+  /**
+   * The API key that joined the member (--auth api-key): it, or a key with admin on
+   * the group, may remove the member. Undefined when the node ran without keys.
+   */
+  ownerKeyId?: string;
 }
 
 export interface Member extends JoinInput {

@@ -22,6 +22,8 @@ interface MemberSnapshot {
   owned: Array<[PartitionKey, number]>;
   assigned: PartitionKey[];
   joinedAtMs: number;
+  /** Absent in rows saved before owners were kept, and for members joined without a key. */
+  ownerKeyId?: string;
 }
 
 export interface GroupSnapshot {
@@ -43,6 +45,7 @@ export function snapshotOf(group: ConsumerGroup): GroupSnapshot {
       owned: [...member.owned],
       assigned: [...member.assigned],
       joinedAtMs: member.joinedAtMs,
+      ownerKeyId: member.ownerKeyId,
     })),
     target: [...group.targetAssignment].map(([memberId, keys]) => [memberId, [...keys]]),
   };

@@ -21,6 +21,8 @@ export interface JoinRequest {
   rebalanceTimeoutMs?: number;
   assignor?: AssignorName;
   autoOffsetReset?: AutoOffsetReset;
+  /** The API key making the call (kept as the member's owner). */
+  ownerKeyId?: string;
 }
 
 export interface MemberReply {
@@ -66,6 +68,7 @@ export class GroupMembership {
       rebalanceTimeoutMs: request.rebalanceTimeoutMs ?? limits.rebalanceTimeoutMsDefault,
       assignor: request.assignor ?? 'sticky',
       autoOffsetReset: request.autoOffsetReset ?? 'latest',
+      ownerKeyId: request.ownerKeyId,
     }, groups.now(), groups.topicMetadata());
     const reply = this.reply(entry, member);
     groups.persist(entry);

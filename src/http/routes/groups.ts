@@ -161,6 +161,7 @@ function membershipRoutes(app: TypedApp, broker: Broker, coordinated: Coordinate
       rebalanceTimeoutMs: body.rebalanceTimeoutMs,
       assignor: body.assignor,
       autoOffsetReset: body.autoOffsetReset,
+      ownerKeyId: request.principal?.keyId,
     });
     return reply.code(201).send(joined);
   });
