@@ -3,8 +3,9 @@
  * - In-flight requests, node-wide (503 OVERLOADED) and per connection (429
  *   TOO_MANY_REQUESTS: one client pipelining without end). A request counts until its
  *   response closes, so long-polls and streams count while they are open.
- * - Event-loop delay (@fastify/under-pressure): when the loop is stuck behind more
- *   work than it can do, new requests get 503 OVERLOADED with Retry-After.
+ * - Event-loop delay (sampled here with perf_hooks' monitorEventLoopDelay): when the
+ *   loop is stuck behind more work than it can do, new requests get 503 OVERLOADED
+ *   with Retry-After.
  *   /health/live and /metrics are still answered, so an orchestrator does not kill a
  *   node that is merely busy and operators can still see why; /health/ready is outside
  *   the in-flight limits but says 503 while the event loop lags. A delay not measured
@@ -12,8 +13,8 @@
  * Connection count is capped by the server (maxConnections) in app.ts.
  */
 import type { FastifyInstance, FastifyReply } from 'fastify';
-import underPressure from '@fastify/under-pressure';
 import type { Socket } from 'node:net';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { errorCatalogue } from '../errors.js';
 
 export interface GuardRailOptions {
@@ -71,19 +72,35 @@ export async function installGuardRails(app: FastifyInstance, options: GuardRail
       if (socket !== null) socket[inFlightOnSocket] = (socket[inFlightOnSocket] ?? 1) - 1;
     });
   });
-  if (options.eventLoopDelayMsMax > 0) {
-    await app.register(underPressure, {
-      maxEventLoopDelay: options.eventLoopDelayMsMax,
-      retryAfter: 1,
-      // Returning without sending lets the request through (under-pressure's contract).
-      pressureHandler: (request, reply, type, value) => {
-        if (ALWAYS_ANSWERED.has(request.routeOptions.url ?? '')) return;
-        // Fix: under-pressure reports Infinity when its histogram holds no sample yet (a
-        // loop busy from the start, on a loaded machine), and every request got 503 for
-        // about a second after listening. Not measured is not overloaded.
-        if (type === 'eventLoopDelay' && !Number.isFinite(Number(value))) return;
-        void refuse(reply, 'OVERLOADED', `the node is overloaded (${type}: ${Math.round(Number(value))}); retry shortly`);
-      },
-    });
-  }
+  if (options.eventLoopDelayMsMax > 0) watchEventLoop(app, options.eventLoopDelayMsMax);
+}
+
+const SAMPLE_INTERVAL_MS = 1000;
+const RESOLUTION_MS = 10;
+
+/**
+ * The mean event-loop delay over the last second, past `delayMsMax` refuses new
+ * requests. Fix: @fastify/under-pressure did this before, but its sampler also called
+ * process.memoryUsage(), which opens /proc/self/stat: once the node ran out of file
+ * descriptors that call threw EMFILE in a timer and killed the process. This sampler
+ * needs no file. A delay not measured yet (no sample: a loop busy from the start)
+ * counts as none, not as overloaded.
+ */
+function watchEventLoop(app: FastifyInstance, delayMsMax: number): void {
+  const histogram = monitorEventLoopDelay({ resolution: RESOLUTION_MS });
+  histogram.enable();
+  let delayMs = 0;
+  const timer = setInterval(() => {
+    delayMs = histogram.count === 0 ? 0 : Math.max(0, histogram.mean / 1e6 - RESOLUTION_MS);
+    histogram.reset();
+  }, SAMPLE_INTERVAL_MS);
+  timer.unref();
+  app.addHook('onClose', async () => {
+    clearInterval(timer);
+    histogram.disable();
+  });
+  app.addHook('onRequest', async (request, reply) => {
+    if (delayMs <= delayMsMax || ALWAYS_ANSWERED.has(request.routeOptions.url ?? '')) return;
+    return refuse(reply, 'OVERLOADED', `the node is overloaded (eventLoopDelay: ${Math.round(delayMs)}); retry shortly`);
+  });
 }

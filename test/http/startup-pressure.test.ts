@@ -1,6 +1,6 @@
 /**
  * Issue 12 item 9: a node must not refuse work because it has not measured its event
- * loop yet. @fastify/under-pressure's sampler reports an event-loop delay of Infinity
+ * loop yet. The event-loop sampler (then @fastify/under-pressure) reported Infinity
  * when its histogram holds no sample (the loop was busy from the start, as on a loaded
  * machine); every request, /health/ready included, got 503 OVERLOADED for about a second.
  */
