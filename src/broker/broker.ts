@@ -29,6 +29,8 @@ export interface BrokerOptions {
   /** Broker-wide topic config defaults, by topic config name. */
   topicDefaults: TopicConfigs;
   defaultPartitionCount: number;
+  /** Partitions this node holds at most (the cap in force: node/open-file-budget.ts). */
+  partitionsMax?: number;
   retentionCheckIntervalMs: number;
   /** Kafka's offsets.retention.minutes, in ms: offsets of groups empty this long expire. Default 7 days. */
   offsetsRetentionMs?: number;

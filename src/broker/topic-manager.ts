@@ -3,16 +3,19 @@
  * a topic is; storage/ holds each partition's log; this joins the two and keeps the
  * in-memory view the hot paths use (no SQLite query per produce or fetch).
  *
- * Order of effects, chosen for crashes: a topic is created in SQLite first and its
- * logs opened after; it is deleted from SQLite first and its directories removed
- * after. At start, directories no topic claims are removed, so a crash between the
- * two steps leaves nothing behind.
+ * Order of effects, chosen for crashes and failures: a topic's (or new partitions')
+ * logs are made first and SQLite written after, so a create that fails half-way (out
+ * of file descriptors, disk full) is undone by closing and removing the logs it made,
+ * and leaves no row behind; a topic is deleted from SQLite first and its directories
+ * removed after. At start, directories no topic claims are removed, so a crash
+ * between the two steps leaves nothing behind.
  */
 import { RunnelError } from '../errors.js';
 import { limits } from '../limits.js';
 import type { MetadataStore, PartitionRecord, TopicRecord } from '../meta/metadata-store.js';
 import type { LogManager } from '../storage/log-manager.js';
 import { randomBytes } from 'node:crypto';
+import { isOutOfFiles } from '../util/open-files.js';
 import { AppendNotifier } from './append-notifier.js';
 import { StickyPartitioner } from './partitioner.js';
 import { effectiveConfigs, isTopicConfigName, logConfigOf, validateTopicConfigs, type TopicConfigs } from './topic-config.js';
@@ -38,6 +41,12 @@ export interface TopicManagerOptions {
    * so a reopened log keeps its checkpointed one; a single node's whole log is committed.
    */
   isClustered?: boolean;
+  /**
+   * Partitions this node holds at most (--max-partitions, lowered to what the open-file
+   * limit allows). A single node checks it here; in a cluster the controller checks it
+   * per node when it places replicas.
+   */
+  partitionsMax?: number;
 }
 
 export class TopicManager implements ReconciledTopics {
@@ -143,6 +152,7 @@ export class TopicManager implements ReconciledTopics {
     checkPartitionCount(partitionCount);
     const configs = validateTopicConfigs(input.configs ?? {});
     if (this.topics.has(input.name)) throw new RunnelError('TOPIC_EXISTS', `topic '${input.name}' already exists`);
+    this.checkPartitionsMax(partitionCount);
     return { name: input.name, partitions: partitionCount, configs };
   }
 
@@ -174,10 +184,61 @@ export class TopicManager implements ReconciledTopics {
     return this.createFromRecord(record, partitions);
   }
 
-  /** Creates the topic `record` describes, with these partitions: SQLite first, then the logs. */
+  /** Partitions on this node, over all topics. */
+  get partitionCount(): number {
+    let count = 0;
+    for (const topic of this.topics.values()) count += topic.partitions.length;
+    return count;
+  }
+
+  private checkPartitionsMax(adding: number): void {
+    const { partitionsMax, isClustered } = this.options;
+    if (partitionsMax === undefined || isClustered === true || adding <= 0) return;
+    const count = this.partitionCount;
+    if (count + adding > partitionsMax) {
+      throw new RunnelError('TOO_MANY_PARTITIONS', `this node holds ${count} partitions and takes at most ${partitionsMax} (--max-partitions, and the open-file limit); ${adding} more do not fit`, {
+        partitions: count, partitionsMax,
+      });
+    }
+  }
+
+  /** Creates the topic `record` describes, all or nothing: the logs first, then SQLite. */
   createFromRecord(record: TopicRecord, partitions: PartitionRecord[]): Topic {
-    this.store.createTopic(record, partitions);
-    return this.materialise(record, partitions);
+    if (this.topics.has(record.name)) throw new RunnelError('TOPIC_EXISTS', `topic '${record.name}' already exists`);
+    const effective = effectiveConfigs(record.configs, this.options.brokerDefaults);
+    const opened = this.openAll(record.name, partitions, effective);
+    try {
+      this.store.createTopic(record, partitions);
+    } catch (error) {
+      this.discard(record.name, opened);
+      throw error;
+    }
+    const topic: Topic = { record, partitions: opened, effective, sticky: new StickyPartitioner() };
+    this.topics.set(record.name, topic);
+    return topic;
+  }
+
+  /**
+   * Opens new partitions' logs; if one fails, those opened are closed and removed and
+   * the error thrown (out of file descriptors: 503 TOO_MANY_OPEN_FILES).
+   */
+  private openAll(topic: string, records: PartitionRecord[], effective: TopicConfigs): PartitionState[] {
+    const opened: PartitionState[] = [];
+    try {
+      for (const record of records) opened.push(this.openPartition(topic, record, effective));
+      return opened;
+    } catch (error) {
+      this.discard(topic, opened);
+      if (isOutOfFiles(error)) {
+        throw new RunnelError('TOO_MANY_OPEN_FILES', `the node ran out of file descriptors opening partition ${opened.length} of ${records.length} of topic '${topic}' (${(error as Error).message}); nothing was created`);
+      }
+      throw error;
+    }
+  }
+
+  /** Closes and removes logs made for a create that failed. */
+  private discard(topic: string, opened: PartitionState[]): void {
+    for (const state of opened) this.logs.deleteLog(logDirectoryName(topic, state.partition));
   }
 
   private newPartitionRecord(topic: string, partition: number): PartitionRecord {
@@ -207,6 +268,7 @@ export class TopicManager implements ReconciledTopics {
       if (change.partitions < topic.partitions.length) {
         throw new RunnelError('INVALID_PARTITIONS', `topic '${name}' has ${topic.partitions.length} partitions; the count can only grow`);
       }
+      this.checkPartitionsMax(change.partitions - topic.partitions.length);
     }
     return { ...(nextConfigs === undefined ? {} : { configs: nextConfigs }), ...(change.partitions === undefined ? {} : { partitions: change.partitions }) };
   }
@@ -234,17 +296,18 @@ export class TopicManager implements ReconciledTopics {
     for (const state of topic.partitions) state.log.updateConfig(logConfigOf(topic.effective));
   }
 
-  /** Adds partitions after the last one: SQLite first, then their logs. Returns the new partitions. */
+  /** Adds partitions after the last one, all or nothing: their logs first, then SQLite. Returns the new partitions. */
   addPartitions(topic: Topic, records: PartitionRecord[]): PartitionState[] {
     const name = topic.record.name;
-    this.store.addPartitions(name, records);
-    topic.record = { ...topic.record, partitionCount: topic.partitions.length + records.length };
-    const added: PartitionState[] = [];
-    for (const record of records) {
-      const state = this.openPartition(name, record, topic.effective);
-      topic.partitions.push(state);
-      added.push(state);
+    const added = this.openAll(name, records, topic.effective);
+    try {
+      this.store.addPartitions(name, records);
+    } catch (error) {
+      this.discard(name, added);
+      throw error;
     }
+    topic.record = { ...topic.record, partitionCount: topic.partitions.length + records.length };
+    topic.partitions.push(...added);
     return added;
   }
 

@@ -11,6 +11,7 @@ import { RunnelError } from '../errors.js';
 import { limits } from '../limits.js';
 import type { ControllerAnswer, ControllerOperation } from './controller-channel.js';
 import { ControllerLogic } from './controller/controller-logic.js';
+import { checkPartitionsPerNode } from './controller/partition-cap.js';
 import type { MetadataImage } from './metadata/metadata-image.js';
 import type { MetadataRecord } from './metadata/records.js';
 import type { MetadataQuorum } from './quorum/metadata-quorum.js';
@@ -20,6 +21,8 @@ export interface ActiveControllerOptions {
   nodeId: number;
   voterIds: number[];
   sessionTimeoutMs: number;
+  /** Partitions one node holds at most (user topic creates and partition adds; the offsets topic is exempt). */
+  partitionsPerNodeMax?: number;
   quorum: MetadataQuorum;
   image: () => MetadataImage;
   onError?: (error: unknown, context: string) => void;
@@ -40,6 +43,11 @@ export class ActiveController {
   private isStopped = false;
 
   constructor(private readonly options: ActiveControllerOptions) {}
+
+  private withinPartitionCap(image: MetadataImage, records: MetadataRecord[]): MetadataRecord[] {
+    if (this.options.partitionsPerNodeMax !== undefined) checkPartitionsPerNode(image, records, this.options.partitionsPerNodeMax);
+    return records;
+  }
 
   /** The quorum's role changed: become the active controller, or stop being it. */
   onLeadershipChange(): void {
@@ -72,10 +80,10 @@ export class ActiveController {
       const input = body as never;
       switch (operation) {
         case 'heartbeat': return this.commit(logic.heartbeat(image, input, nowMs));
-        case 'create-topic': return this.commit(logic.createTopic(image, input, nowMs));
+        case 'create-topic': return this.commit(this.withinPartitionCap(image, logic.createTopic(image, input, nowMs)));
         case 'alter-topic': {
           const { name, ...change } = body as { name: string; partitions?: number; configs?: Record<string, string> };
-          return this.commit(logic.alterTopic(image, name, change));
+          return this.commit(this.withinPartitionCap(image, logic.alterTopic(image, name, change)));
         }
         case 'delete-topic': return this.commit(logic.deleteTopic(image, (body as { name: string }).name));
         case 'alter-partition': return this.commit(logic.alterPartition(image, input, nowMs));

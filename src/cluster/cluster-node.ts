@@ -48,6 +48,8 @@ export interface ClusterNodeOptions {
   nodeSessionTimeoutMs: number;
   replicaLagTimeMaxMs: number;
   raftElectionTimeoutMs: number;
+  /** Partitions one node holds at most: topic creates and partition adds that would place more are refused. */
+  partitionsPerNodeMax?: number;
   onError?: (error: unknown, context: string) => void;
   onInfo?: (message: string, details?: object) => void;
 }
@@ -103,6 +105,7 @@ export class ClusterNode {
       nodeId: options.nodeId,
       voterIds: options.peers.map((peer) => peer.nodeId),
       sessionTimeoutMs: options.nodeSessionTimeoutMs,
+      partitionsPerNodeMax: options.partitionsPerNodeMax,
       quorum: this.quorum,
       image: () => this.image,
       onError: options.onError,

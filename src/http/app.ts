@@ -75,6 +75,8 @@ export async function buildApp(options: AppOptions): Promise<RunnelApp> {
 /** Set once shutdown begins (Fastify's preClose). */
 interface Lifecycle {
   isStopping: () => boolean;
+  /** When a request last failed for want of file descriptors (readiness reports it). */
+  outOfFiles: { lastAtMs: number | undefined };
 }
 
 function createFastify(options: AppOptions): FastifyInstance {
@@ -150,7 +152,7 @@ function installLifecycle(app: FastifyInstance, broker: Broker, streams: StreamR
   app.addHook('onResponse', async (request, reply) => {
     request.log.debug({ method: request.method, url: request.url, statusCode: reply.statusCode, ms: reply.elapsedTime }, 'request completed');
   });
-  return { isStopping: () => isStopping };
+  return { isStopping: () => isStopping, outOfFiles: { lastAtMs: undefined } };
 }
 
 /** The OpenAPI document (from the route schemas) and its browser at /docs. */
@@ -203,7 +205,10 @@ async function installRequestPipeline(app: FastifyInstance, options: AppOptions,
   });
   installAuth(app, options.broker, { keys: options.isAuthEnabled === true ? options.broker.keys : undefined, isMetricsKeyRequired: options.isMetricsKeyRequired === true });
   const metrics = installMetrics(app, options.broker, streams, options.cluster);
-  installErrorHandler(app, { onInvariantBroken: options.onInvariantBroken ?? ((error) => { throw error; }) });
+  installErrorHandler(app, {
+    onInvariantBroken: options.onInvariantBroken ?? ((error) => { throw error; }),
+    onOutOfFiles: () => { lifecycle.outOfFiles.lastAtMs = Date.now(); },
+  });
   installNdjsonParser(app);
   return metrics;
 }
@@ -214,7 +219,7 @@ function installRoutes(app: FastifyInstance, options: AppOptions, lifecycle: Lif
   recordRoutes(app, options.broker, streams);
   groupRoutes(app, options.broker);
   keyRoutes(app, options.broker.keys);
-  healthRoutes(app, options.broker, lifecycle.isStopping, options.cluster);
+  healthRoutes(app, options.broker, { isStopping: lifecycle.isStopping, outOfFiles: lifecycle.outOfFiles }, options.cluster);
   clusterRoutes(app, options.broker, () => advertisedUrl(app), options.cluster);
   if (options.cluster !== undefined) internalRoutes(app, options.broker, options.cluster, options.clusterSecret);
 }

@@ -6,6 +6,7 @@
 import type { FastifyError, FastifyInstance } from 'fastify';
 import { errorCatalogue, RunnelError, type ErrorCode } from '../errors.js';
 import { InvariantError } from '../util/assert.js';
+import { isOutOfFiles } from '../util/open-files.js';
 
 const fastifyCodes: Record<string, ErrorCode> = {
   FST_ERR_CTP_BODY_TOO_LARGE: 'REQUEST_TOO_LARGE',
@@ -26,10 +27,20 @@ const byStatus: Record<number, ErrorCode> = {
 export interface ErrorHandlerOptions {
   /** Called after answering 500 for a broken invariant: the process must stop. */
   onInvariantBroken: (error: InvariantError) => void;
+  /** Called when a request failed for want of file descriptors (readiness reports it). */
+  onOutOfFiles?: () => void;
 }
 
 export function installErrorHandler(app: FastifyInstance, options: ErrorHandlerOptions): void {
   app.setErrorHandler((error: FastifyError | RunnelError | InvariantError | Error, request, reply) => {
+    if (isOutOfFiles(error) || (error instanceof RunnelError && error.code === 'TOO_MANY_OPEN_FILES')) {
+      options.onOutOfFiles?.();
+      if (!(error instanceof RunnelError)) {
+        request.log.warn({ err: error }, 'out of file descriptors');
+        return reply.code(503).header('retry-after', '1').send({ error: { code: 'TOO_MANY_OPEN_FILES', message: `the node is out of file descriptors (${error.message}); nothing was changed, retry later` } });
+      }
+      void reply.header('retry-after', '1');
+    }
     if (error instanceof RunnelError) {
       if (error.status >= 500) request.log.warn({ err: error }, error.message);
       return reply.code(error.status).send({ error: { code: error.code, message: error.message, ...error.details } });

@@ -46,6 +46,7 @@ export function createBroker(options: BrokerOptions, wire: BrokerWiring = () => 
       brokerDefaults: options.topicDefaults,
       defaultPartitionCount: options.defaultPartitionCount,
       isClustered: options.isClustered === true,
+      partitionsMax: options.partitionsMax,
     });
     made.topics = topics;
     const wired = wire({ store, logs, topics });

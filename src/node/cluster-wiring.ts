@@ -50,6 +50,7 @@ export function clusterWiring(
       nodeSessionTimeoutMs: options.nodeSessionTimeoutMs,
       replicaLagTimeMaxMs: options.replicaLagTimeMaxMs,
       raftElectionTimeoutMs: options.raftElectionTimeoutMs,
+      partitionsPerNodeMax: options.partitionsPerNodeMax,
       // Expected refusals (a coded RunnelError: not the controller, a fenced node) are one
       // warning line; anything else is an error with its stack.
       onError: (error, context) => error instanceof RunnelError

@@ -21,6 +21,8 @@ export interface NodeClusterOptions {
   nodeSessionTimeoutMs: number;
   replicaLagTimeMaxMs: number;
   raftElectionTimeoutMs: number;
+  /** Partitions one node holds at most (the controller checks every node it places replicas on). */
+  partitionsPerNodeMax?: number;
 }
 
 export interface NodeOptions {
@@ -44,6 +46,7 @@ export function nodeOptionsFromSettings(settings: Settings): NodeOptions {
       topicDefaults: topicDefaultsFromBrokerSettings(settings.brokerSettings),
       // num.partitions from the config file is already folded into settings.numPartitions (settings.ts).
       defaultPartitionCount: settings.numPartitions,
+      partitionsMax: settings.maxPartitions,
       retentionCheckIntervalMs: settings.retentionCheckIntervalMs,
       offsetsRetentionMs: settings.offsetsRetentionMinutes * 60_000,
       idempotency: { countMax: settings.idempotencyKeysMax, bytesMax: settings.idempotencyBytesMax },

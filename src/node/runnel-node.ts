@@ -19,10 +19,12 @@ import type { FastifyBaseLogger } from 'fastify';
 import type { Broker } from '../broker/broker.js';
 import type { ClusterNode } from '../cluster/cluster-node.js';
 import { buildApp, type RunnelApp } from '../http/app.js';
-import { checkLimits } from '../limits.js';
+import { checkLimits, limits } from '../limits.js';
+import { openFilesSoftLimit } from '../util/open-files.js';
 import { createBroker } from './broker-assembly.js';
 import { clusterWiring, type BackgroundLog } from './cluster-wiring.js';
 import type { NodeOptions } from './node-options.js';
+import { partitionBudget, type PartitionBudget } from './open-file-budget.js';
 
 export class RunnelNode {
   private stopping: Promise<void> | undefined;
@@ -34,6 +36,8 @@ export class RunnelNode {
     readonly http: RunnelApp,
     /** This node's part in a cluster; absent on a single node. */
     readonly cluster: ClusterNode | undefined,
+    /** How many partitions this node takes, and why. */
+    readonly partitionBudget: PartitionBudget,
   ) {}
 
   /** Builds every part; SQLite is open, the logs are not touched yet (start() recovers them). */
@@ -42,14 +46,16 @@ export class RunnelNode {
     // Background errors before the app (and its logger) exist go nowhere; there are none yet.
     const background: { log?: BackgroundLog } = {};
     let cluster: ClusterNode | undefined;
+    const budget = partitionBudget(options.broker.partitionsMax ?? limits.partitionsPerNodeDefault, openFilesSoftLimit());
     const brokerOptions = {
       ...options.broker,
+      partitionsMax: budget.partitionsMax,
       isClustered: options.cluster !== undefined,
       onError: options.broker.onError ?? ((error: unknown, context: string) => background.log?.error({ err: error }, `background ${context} failed`)),
     };
     const broker = createBroker(brokerOptions, options.cluster === undefined
       ? undefined
-      : clusterWiring(options.broker.nodeId, options.broker.dataDir, options.cluster, () => background.log, (built) => { cluster = built; }));
+      : clusterWiring(options.broker.nodeId, options.broker.dataDir, { ...options.cluster, partitionsPerNodeMax: budget.partitionsMax }, () => background.log, (built) => { cluster = built; }));
     let http: RunnelApp;
     try {
       http = await buildApp({ ...options.app, broker, cluster, clusterSecret: options.cluster?.clusterSecret });
@@ -58,7 +64,7 @@ export class RunnelNode {
       throw error;
     }
     background.log = http.app.log;
-    return new RunnelNode(options, broker, http, cluster);
+    return new RunnelNode(options, broker, http, cluster, budget);
   }
 
   get log(): FastifyBaseLogger {
@@ -72,6 +78,7 @@ export class RunnelNode {
     if (this.isStopping) return url;
     this.joinCluster();
     this.warnAboutKeys();
+    this.logPartitionBudget();
     return url;
   }
 
@@ -109,6 +116,16 @@ export class RunnelNode {
     await this.cluster?.stop();
     await this.http.app.close();
     await this.broker.close();
+  }
+
+  private logPartitionBudget(): void {
+    const { partitionsMax, configured, openFilesLimit, openFilesAllow } = this.partitionBudget;
+    const details = { partitionsMax, maxPartitionsSetting: configured, openFilesLimit: openFilesLimit ?? 'unknown', partitions: this.broker.topics.partitionCount };
+    if (partitionsMax < configured) {
+      this.log.warn(details, `partitions per node: at most ${partitionsMax}, lowered from --max-partitions ${configured} because the open-file limit ${openFilesLimit} (ulimit -n) allows ${openFilesAllow}`);
+    } else {
+      this.log.info(details, `partitions per node: at most ${partitionsMax}`);
+    }
   }
 
   private warnAboutKeys(): void {

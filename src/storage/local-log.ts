@@ -56,8 +56,10 @@ export class LocalLog {
   /** Starts a new active segment at logEndOffset; returns the one it replaced and the new one. */
   roll(nowMs: number): { rolled: LogSegment; next: LogSegment } {
     const rolled = this.activeSegment;
-    rolled.onBecomeInactive();
+    // The new segment first: if it cannot be made (out of file descriptors, disk full)
+    // the active one stays active and untouched, and the append that wanted the roll fails.
     const next = LogSegment.create(this.directory, rolled.nextOffset, { indexIntervalBytes: this.config.indexIntervalBytes }, nowMs);
+    rolled.onBecomeInactive();
     this.segments.push(next);
     return { rolled, next };
   }

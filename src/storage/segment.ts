@@ -123,9 +123,17 @@ export class LogSegment {
   private static openFiles(directory: string, baseOffset: number, options: SegmentOptions, createdAtMs: number): LogSegment {
     const logPath = path.join(directory, segmentFileName(baseOffset, '.log'));
     const fd = fs.openSync(logPath, fs.existsSync(logPath) ? 'r+' : 'w+');
-    const offsetIndex = OffsetIndex.open(path.join(directory, segmentFileName(baseOffset, '.index')), baseOffset);
-    const timeIndex = TimeIndex.open(path.join(directory, segmentFileName(baseOffset, '.timeindex')), baseOffset);
-    return new LogSegment(directory, baseOffset, fd, offsetIndex, timeIndex, options, createdAtMs);
+    let offsetIndex: OffsetIndex | undefined;
+    try {
+      offsetIndex = OffsetIndex.open(path.join(directory, segmentFileName(baseOffset, '.index')), baseOffset);
+      const timeIndex = TimeIndex.open(path.join(directory, segmentFileName(baseOffset, '.timeindex')), baseOffset);
+      return new LogSegment(directory, baseOffset, fd, offsetIndex, timeIndex, options, createdAtMs);
+    } catch (error) {
+      // Out of descriptors (EMFILE) half-way: give back the ones this segment took.
+      offsetIndex?.close();
+      fs.closeSync(fd);
+      throw error;
+    }
   }
 
   get isEmpty(): boolean {

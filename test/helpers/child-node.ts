@@ -52,6 +52,8 @@ export interface StartNodeOptions {
   waitForReady?: boolean;
   /** Lines of stdout/stderr kept (the newest). Default 10 000 each. */
   lineCountMax?: number;
+  /** The child's open-file limit (`ulimit -n`, soft and hard), set by a shell that then execs node. */
+  openFilesLimit?: number;
 }
 
 export interface ChildNode {
@@ -144,7 +146,11 @@ export async function startNode(options: StartNodeOptions): Promise<ChildNode> {
     ...(options.args ?? []),
   ];
   installExitHook();
-  const child = spawn(process.execPath, args, {
+  // With openFilesLimit, sh sets it and execs node in its place (same pid).
+  const command = options.openFilesLimit === undefined
+    ? { file: process.execPath, args }
+    : { file: '/bin/sh', args: ['-c', `ulimit -n ${options.openFilesLimit} && exec "$0" "$@"`, process.execPath, ...args] };
+  const child = spawn(command.file, command.args, {
     cwd: repoRoot,
     env: childEnvironment(options.env),
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -39,6 +39,8 @@ const exercisedElsewhere: Partial<Record<ErrorCode, string>> = {
   REQUEST_TIMED_OUT: 'acks=all when the in-sync replicas do not confirm in time (test/cluster/replication/high-watermark-waiters.test.ts)',
   REQUEST_BODY_TIMEOUT: 'a request whose body does not arrive within --request-body-timeout-ms (test/ops/slow-requests.test.ts)',
   FENCED_LEADER_EPOCH: "the controller refusing an ISR change from a stale leader (test/cluster/controller/controller-logic.test.ts)",
+  TOO_MANY_PARTITIONS: 'a topic create or partition add past --max-partitions or the open-file limit (test/ops/open-files.test.ts, test/cluster/controller/partition-cap.test.ts)',
+  TOO_MANY_OPEN_FILES: 'a produce that needs a new segment when the node is out of file descriptors (test/ops/open-files.test.ts)',
   INVALID_UPDATE_VERSION: "the controller refusing an ISR change based on an old partition epoch (test/cluster/controller/controller-logic.test.ts)",
 };
 

@@ -1,6 +1,27 @@
 import type { FastifyInstance } from 'fastify';
 import type { Broker } from '../../broker/broker.js';
 import type { ClusterNode } from '../../cluster/cluster-node.js';
+import { openFileCount, openFilesSoftLimit } from '../../util/open-files.js';
+
+/** After a request ran out of file descriptors, readiness says so for this long. */
+const OUT_OF_FILES_REPORTED_MS = 10_000;
+
+export interface HealthState {
+  isStopping: () => boolean;
+  outOfFiles: { lastAtMs: number | undefined };
+}
+
+/** Why the node cannot open files now, or undefined when it can. */
+function openFilesProblem(limit: number | undefined, outOfFiles: HealthState['outOfFiles']): string | undefined {
+  const open = openFileCount();
+  const of = limit === undefined ? '' : ` of the limit ${limit} (ulimit -n)`;
+  if (open === 'exhausted') return `out of file descriptors: every one${of} is in use; requests that open files get 503 TOO_MANY_OPEN_FILES`;
+  const sinceMs = outOfFiles.lastAtMs === undefined ? Infinity : Date.now() - outOfFiles.lastAtMs;
+  if (sinceMs < OUT_OF_FILES_REPORTED_MS) {
+    return `a request ran out of file descriptors ${sinceMs} ms ago (${open ?? 'unknown'} open${of}); fewer partitions (--max-partitions) or a higher ulimit -n`;
+  }
+  return undefined;
+}
 
 const healthSchema = {
   type: 'object',
@@ -22,7 +43,9 @@ const healthSchema = {
   },
 } as const;
 
-export function healthRoutes(app: FastifyInstance, broker: Broker, isStopping: () => boolean, cluster?: ClusterNode): void {
+export function healthRoutes(app: FastifyInstance, broker: Broker, state: HealthState, cluster?: ClusterNode): void {
+  const { isStopping } = state;
+  const openFilesLimit = openFilesSoftLimit();
   app.get('/health/live', {
     schema: {
       tags: ['health'],
@@ -36,7 +59,7 @@ export function healthRoutes(app: FastifyInstance, broker: Broker, isStopping: (
     schema: {
       tags: ['health'],
       summary: 'Readiness',
-      description: 'Storage recovered, metadata open and the node accepting writes; 503 with the reason while stopping.',
+      description: 'Storage recovered, metadata open and the node accepting writes; 503 with the reason while stopping, recovering, catching up with the cluster, or out of file descriptors.',
       response: { 200: healthSchema, 503: healthSchema },
     },
   }, async (_request, reply) => {
@@ -51,6 +74,11 @@ export function healthRoutes(app: FastifyInstance, broker: Broker, isStopping: (
     if (cluster !== undefined && !cluster.isCaughtUp) {
       reply.code(503);
       return { status: 'unavailable', reason: 'catching up with the cluster metadata log (no controller elected yet, or this node is behind)' };
+    }
+    const filesProblem = openFilesProblem(openFilesLimit, state.outOfFiles);
+    if (filesProblem !== undefined) {
+      reply.code(503);
+      return { status: 'unavailable', reason: filesProblem };
     }
     return { status: 'ok', recovery: broker.recovery };
   });
