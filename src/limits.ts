@@ -11,11 +11,13 @@ export const limits = {
   /** Partitions per topic. */
   partitionCountMax: 10_000,
   /** Default partitions (replicas) one node holds at most (--max-partitions). */
-  partitionsPerNodeDefault: 10_000,
-  /** Files a partition keeps open: its active segment's log, offset index and time index. */
-  openFilesPerPartition: 3,
-  /** Open files kept for everything but partition logs (sockets, SQLite, closed segments), at most a quarter of the limit. */
-  openFilesReserved: 1_024,
+  partitionsPerNodeDefault: 50_000,
+  /** Segment files kept open by default at most (half of ulimit -n, up to this). */
+  openLogFilesDefaultMax: 10_000,
+  /** ... and when the open-file limit cannot be read. */
+  openLogFilesUnknownLimitDefault: 4_096,
+  /** Fewest segment files kept open: an append may need a log and both its indexes. */
+  openLogFilesMin: 16,
   /** Default request body limit (--body-limit-bytes). */
   requestBodyBytesDefault: 64 * 1024 * 1024,
   /** Default time to receive a whole request, headers and body (--request-body-timeout-ms): a client trickling a body cannot hold a slot for ever. */

@@ -29,8 +29,10 @@ export interface BrokerOptions {
   /** Broker-wide topic config defaults, by topic config name. */
   topicDefaults: TopicConfigs;
   defaultPartitionCount: number;
-  /** Partitions this node holds at most (the cap in force: node/open-file-budget.ts). */
+  /** Partitions this node holds at most (--max-partitions). */
   partitionsMax?: number;
+  /** Segment files kept open at most (0 or absent: unbounded; node/open-file-budget.ts sets it). */
+  openLogFilesMax?: number;
   retentionCheckIntervalMs: number;
   /** Kafka's offsets.retention.minutes, in ms: offsets of groups empty this long expire. Default 7 days. */
   offsetsRetentionMs?: number;

@@ -12,18 +12,27 @@ export interface TopicAdmin {
   delete(name: string): Promise<void>;
 }
 
+/** One topic change at a time: a create of thousands of partitions yields to the event loop, and nothing may change topics meanwhile. */
 export class LocalTopicAdmin implements TopicAdmin {
+  private queue: Promise<unknown> = Promise.resolve();
+
   constructor(private readonly topics: TopicManager) {}
 
-  async create(input: CreateTopicInput): Promise<Topic> {
-    return this.topics.create(input);
+  create(input: CreateTopicInput): Promise<Topic> {
+    return this.inTurn(() => this.topics.createGradually(input));
   }
 
-  async alter(name: string, change: { partitions?: number; configs?: Record<string, unknown> }): Promise<Topic> {
-    return this.topics.alter(name, change);
+  alter(name: string, change: { partitions?: number; configs?: Record<string, unknown> }): Promise<Topic> {
+    return this.inTurn(async () => this.topics.alter(name, change));
   }
 
-  async delete(name: string): Promise<void> {
-    this.topics.delete(name);
+  delete(name: string): Promise<void> {
+    return this.inTurn(async () => this.topics.delete(name));
+  }
+
+  private inTurn<T>(change: () => Promise<T>): Promise<T> {
+    const result = this.queue.then(change);
+    this.queue = result.catch(() => undefined);
+    return result;
   }
 }

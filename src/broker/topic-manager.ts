@@ -167,6 +167,25 @@ export class TopicManager implements ReconciledTopics {
   }
 
   create(input: CreateTopicInput): Topic {
+    const { record, partitions } = this.newTopic(input);
+    return this.createFromRecord(record, partitions);
+  }
+
+  /**
+   * create(), yielding to the event loop every few hundred partitions so a topic of
+   * thousands does not stall every other request (and /health/live) meanwhile. The
+   * caller runs one topic change at a time (LocalTopicAdmin): the topic appears, whole,
+   * only at the end.
+   */
+  async createGradually(input: CreateTopicInput): Promise<Topic> {
+    const { record, partitions } = this.newTopic(input);
+    if (this.topics.has(record.name)) throw new RunnelError('TOPIC_EXISTS', `topic '${record.name}' already exists`);
+    const effective = effectiveConfigs(record.configs, this.options.brokerDefaults);
+    const opened = await this.openAllGradually(record.name, partitions, effective);
+    return this.commitTopic(record, partitions, opened, effective);
+  }
+
+  private newTopic(input: CreateTopicInput): { record: TopicRecord; partitions: PartitionRecord[] } {
     const { partitions: partitionCount, configs } = this.planCreate(input);
     const replicationFactor = input.replicationFactor ?? 1;
     if (!Number.isInteger(replicationFactor) || replicationFactor < 1 || replicationFactor > 1) {
@@ -181,7 +200,7 @@ export class TopicManager implements ReconciledTopics {
       createdAtMs: Date.now(),
     };
     const partitions = Array.from({ length: partitionCount }, (_, partition) => this.newPartitionRecord(input.name, partition));
-    return this.createFromRecord(record, partitions);
+    return { record, partitions };
   }
 
   /** Partitions on this node, over all topics. */
@@ -206,7 +225,11 @@ export class TopicManager implements ReconciledTopics {
   createFromRecord(record: TopicRecord, partitions: PartitionRecord[]): Topic {
     if (this.topics.has(record.name)) throw new RunnelError('TOPIC_EXISTS', `topic '${record.name}' already exists`);
     const effective = effectiveConfigs(record.configs, this.options.brokerDefaults);
-    const opened = this.openAll(record.name, partitions, effective);
+    return this.commitTopic(record, partitions, this.openAll(record.name, partitions, effective), effective);
+  }
+
+  /** SQLite, once the logs are open; then the topic is visible. A failure removes the logs. */
+  private commitTopic(record: TopicRecord, partitions: PartitionRecord[], opened: PartitionState[], effective: TopicConfigs): Topic {
     try {
       this.store.createTopic(record, partitions);
     } catch (error) {
@@ -234,6 +257,20 @@ export class TopicManager implements ReconciledTopics {
       }
       throw error;
     }
+  }
+
+  private async openAllGradually(topic: string, records: PartitionRecord[], effective: TopicConfigs): Promise<PartitionState[]> {
+    const opened: PartitionState[] = [];
+    for (let start = 0; start < records.length; start += PARTITIONS_PER_TURN) {
+      if (start > 0) await new Promise((resolve) => setImmediate(resolve));
+      try {
+        opened.push(...this.openAll(topic, records.slice(start, start + PARTITIONS_PER_TURN), effective));
+      } catch (error) {
+        this.discard(topic, opened);
+        throw error;
+      }
+    }
+    return opened;
   }
 
   /** Closes and removes logs made for a create that failed. */
@@ -348,6 +385,9 @@ export class TopicManager implements ReconciledTopics {
     }
   }
 }
+
+/** Partitions a gradual create opens between two turns of the event loop. */
+const PARTITIONS_PER_TURN = 200;
 
 function checkPartitionCount(count: number): void {
   if (!Number.isInteger(count) || count < 1 || count > limits.partitionCountMax) {

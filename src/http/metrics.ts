@@ -50,6 +50,7 @@ export class Metrics {
     registerReaderGauges(registers, broker, streams);
     registerGroupGauges(registers, broker);
     registerIdempotencyMetrics(registers, broker);
+    registerOpenFileMetrics(registers, broker);
   }
 
   request(method: string, route: string, statusCode: number, seconds: number): void {
@@ -200,6 +201,22 @@ export function installMetrics(app: FastifyInstance, broker: Broker, streams: St
     return reply.type(metrics.registry.contentType).send(text);
   });
   return metrics;
+}
+
+/** Segment files held open by the LRU (storage/file-cache.ts), and how many it closed to make room. */
+function registerOpenFileMetrics(registers: Registers, broker: Broker): void {
+  const { files } = broker.logs;
+  new Gauge({ name: 'runnel_log_files_open', help: 'Segment files (logs and indexes) open now; at most --max-open-log-files.', registers, collect() { this.set(files.openCount); } });
+  let reported = 0;
+  new Counter({
+    name: 'runnel_log_files_evicted_total',
+    help: 'Segment files closed (least recently used first) to stay within --max-open-log-files; reopened when next used.',
+    registers,
+    collect() {
+      this.inc(files.evictions - reported);
+      reported = files.evictions;
+    },
+  });
 }
 
 /** The Idempotency-Key answers kept in meta.db, against their bounds, and how many the bounds evicted. */

@@ -40,6 +40,7 @@ export function createBroker(options: BrokerOptions, wire: BrokerWiring = () => 
       onSegmentsDeleted: (name, log) => made.topics?.recordLogStartOffset(name, log.logStartOffset),
       onFsync: (seconds) => made.broker?.fsyncListener?.(seconds),
       onError: options.onError,
+      openFilesMax: options.openLogFilesMax === undefined || options.openLogFilesMax === 0 ? undefined : options.openLogFilesMax,
     });
     const topics = new TopicManager(store, logs, {
       nodeId: options.nodeId,

@@ -47,6 +47,7 @@ export function nodeOptionsFromSettings(settings: Settings): NodeOptions {
       // num.partitions from the config file is already folded into settings.numPartitions (settings.ts).
       defaultPartitionCount: settings.numPartitions,
       partitionsMax: settings.maxPartitions,
+      openLogFilesMax: settings.maxOpenLogFiles,
       retentionCheckIntervalMs: settings.retentionCheckIntervalMs,
       offsetsRetentionMs: settings.offsetsRetentionMinutes * 60_000,
       idempotency: { countMax: settings.idempotencyKeysMax, bytesMax: settings.idempotencyBytesMax },

@@ -1,25 +1,26 @@
 /**
- * How many partitions this node takes: --max-partitions, lowered to what the process's
- * open-file limit allows (each partition keeps its active segment's three files open),
- * so a topic create that the limit could not hold is refused with 400 before any file
- * is made, instead of failing half-way with EMFILE.
+ * How many segment files this node keeps open: --max-open-log-files, or by default
+ * half the process's open-file limit (ulimit -n), at most 10,000 (4,096 when the limit
+ * is unknown). The rest of the limit is left to connections, SQLite and the files a
+ * node opens for a moment (checkpoints). Idle partitions' files are closed first
+ * (storage/file-cache.ts), so the number of partitions is bounded by --max-partitions,
+ * not by the limit.
  */
 import { limits } from '../limits.js';
 
-export interface PartitionBudget {
-  /** The cap in force. */
-  partitionsMax: number;
-  /** --max-partitions as set. */
-  configured: number;
+export interface OpenFileBudget {
+  /** Segment files kept open at most. */
+  openLogFilesMax: number;
   /** The soft open-file limit (ulimit -n), when known. */
   openFilesLimit: number | undefined;
-  /** Partitions that limit allows, when known. */
-  openFilesAllow: number | undefined;
+  /** True when --max-open-log-files was set (not derived from the limit). */
+  isConfigured: boolean;
 }
 
-export function partitionBudget(configured: number, openFilesLimit: number | undefined): PartitionBudget {
-  if (openFilesLimit === undefined) return { partitionsMax: configured, configured, openFilesLimit, openFilesAllow: undefined };
-  const reserved = Math.min(limits.openFilesReserved, Math.floor(openFilesLimit / 4));
-  const openFilesAllow = Math.max(1, Math.floor((openFilesLimit - reserved) / limits.openFilesPerPartition));
-  return { partitionsMax: Math.min(configured, openFilesAllow), configured, openFilesLimit, openFilesAllow };
+export function openFileBudget(configured: number, openFilesLimit: number | undefined): OpenFileBudget {
+  if (configured > 0) return { openLogFilesMax: configured, openFilesLimit, isConfigured: true };
+  const derived = openFilesLimit === undefined
+    ? limits.openLogFilesUnknownLimitDefault
+    : Math.max(limits.openLogFilesMin, Math.min(limits.openLogFilesDefaultMax, Math.floor(openFilesLimit / 2)));
+  return { openLogFilesMax: derived, openFilesLimit, isConfigured: false };
 }

@@ -24,7 +24,7 @@ import { openFilesSoftLimit } from '../util/open-files.js';
 import { createBroker } from './broker-assembly.js';
 import { clusterWiring, type BackgroundLog } from './cluster-wiring.js';
 import type { NodeOptions } from './node-options.js';
-import { partitionBudget, type PartitionBudget } from './open-file-budget.js';
+import { openFileBudget, type OpenFileBudget } from './open-file-budget.js';
 
 export class RunnelNode {
   private stopping: Promise<void> | undefined;
@@ -36,8 +36,8 @@ export class RunnelNode {
     readonly http: RunnelApp,
     /** This node's part in a cluster; absent on a single node. */
     readonly cluster: ClusterNode | undefined,
-    /** How many partitions this node takes, and why. */
-    readonly partitionBudget: PartitionBudget,
+    /** How many segment files this node keeps open, and why. */
+    readonly openFiles: OpenFileBudget,
   ) {}
 
   /** Builds every part; SQLite is open, the logs are not touched yet (start() recovers them). */
@@ -46,16 +46,18 @@ export class RunnelNode {
     // Background errors before the app (and its logger) exist go nowhere; there are none yet.
     const background: { log?: BackgroundLog } = {};
     let cluster: ClusterNode | undefined;
-    const budget = partitionBudget(options.broker.partitionsMax ?? limits.partitionsPerNodeDefault, openFilesSoftLimit());
+    const budget = openFileBudget(options.broker.openLogFilesMax ?? 0, openFilesSoftLimit());
+    const partitionsMax = options.broker.partitionsMax ?? limits.partitionsPerNodeDefault;
     const brokerOptions = {
       ...options.broker,
-      partitionsMax: budget.partitionsMax,
+      partitionsMax,
+      openLogFilesMax: budget.openLogFilesMax,
       isClustered: options.cluster !== undefined,
       onError: options.broker.onError ?? ((error: unknown, context: string) => background.log?.error({ err: error }, `background ${context} failed`)),
     };
     const broker = createBroker(brokerOptions, options.cluster === undefined
       ? undefined
-      : clusterWiring(options.broker.nodeId, options.broker.dataDir, { ...options.cluster, partitionsPerNodeMax: budget.partitionsMax }, () => background.log, (built) => { cluster = built; }));
+      : clusterWiring(options.broker.nodeId, options.broker.dataDir, { ...options.cluster, partitionsPerNodeMax: partitionsMax }, () => background.log, (built) => { cluster = built; }));
     let http: RunnelApp;
     try {
       http = await buildApp({ ...options.app, broker, cluster, clusterSecret: options.cluster?.clusterSecret });
@@ -78,7 +80,7 @@ export class RunnelNode {
     if (this.isStopping) return url;
     this.joinCluster();
     this.warnAboutKeys();
-    this.logPartitionBudget();
+    this.logOpenFileBudget();
     return url;
   }
 
@@ -118,14 +120,14 @@ export class RunnelNode {
     await this.broker.close();
   }
 
-  private logPartitionBudget(): void {
-    const { partitionsMax, configured, openFilesLimit, openFilesAllow } = this.partitionBudget;
-    const details = { partitionsMax, maxPartitionsSetting: configured, openFilesLimit: openFilesLimit ?? 'unknown', partitions: this.broker.topics.partitionCount };
-    if (partitionsMax < configured) {
-      this.log.warn(details, `partitions per node: at most ${partitionsMax}, lowered from --max-partitions ${configured} because the open-file limit ${openFilesLimit} (ulimit -n) allows ${openFilesAllow}`);
-    } else {
-      this.log.info(details, `partitions per node: at most ${partitionsMax}`);
-    }
+  private logOpenFileBudget(): void {
+    const { openLogFilesMax, openFilesLimit, isConfigured } = this.openFiles;
+    const partitionsMax = this.broker.options.partitionsMax ?? limits.partitionsPerNodeDefault;
+    const details = { openLogFilesMax, openFilesLimit: openFilesLimit ?? 'unknown', partitionsMax, partitions: this.broker.topics.partitionCount };
+    const why = isConfigured ? '--max-open-log-files' : openFilesLimit === undefined ? 'the open-file limit is unknown' : `half of the open-file limit ${openFilesLimit} (ulimit -n)`;
+    const message = `open files: at most ${openLogFilesMax} segment files kept open (${why}); partitions per node: at most ${partitionsMax}`;
+    if (openFilesLimit !== undefined && openLogFilesMax >= openFilesLimit) this.log.warn(details, `${message}; that is not below ulimit -n ${openFilesLimit}: raise the limit or lower --max-open-log-files`);
+    else this.log.info(details, message);
   }
 
   private warnAboutKeys(): void {

@@ -30,6 +30,7 @@ export interface Settings {
   bodyLimitBytes: number;
   numPartitions: number;
   maxPartitions: number;
+  maxOpenLogFiles: number;
   retentionCheckIntervalMs: number;
   shutdownTimeoutMs: number;
   offsetsRetentionMinutes: number;
@@ -79,7 +80,8 @@ export const settingDefinitions: SettingDefinition[] = [
   { name: 'raftElectionTimeoutMs', flag: 'raft-election-timeout-ms', env: 'RUNNEL_RAFT_ELECTION_TIMEOUT_MS', type: 'integer', defaultValue: '1000', minimum: 50, maximum: 60_000, description: "A metadata quorum follower that hears nothing from the leader this long (randomised up to twice) starts an election (Kafka's controller.quorum.election.timeout.ms)." },
   { name: 'logLevel', flag: 'log-level', env: 'RUNNEL_LOG_LEVEL', type: 'string', defaultValue: 'info', choices: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], description: 'Log level (pino); debug logs every request.' },
   { name: 'bodyLimitBytes', flag: 'body-limit-bytes', env: 'RUNNEL_BODY_LIMIT_BYTES', type: 'integer', defaultValue: String(limits.requestBodyBytesDefault), minimum: 1024, maximum: 1024 ** 3, description: 'Largest request body; larger ones get 413 REQUEST_TOO_LARGE.' },
-  { name: 'maxPartitions', flag: 'max-partitions', env: 'RUNNEL_MAX_PARTITIONS', type: 'integer', defaultValue: String(limits.partitionsPerNodeDefault), minimum: 1, maximum: 1_000_000, description: "Partitions (replicas) this node holds at most; a topic create or partition add past it gets 400 TOO_MANY_PARTITIONS and makes nothing. Lowered at start to what the open-file limit allows (each partition keeps 3 files open; (ulimit -n minus up to 1,024) / 3); the cap in force is logged." },
+  { name: 'maxPartitions', flag: 'max-partitions', env: 'RUNNEL_MAX_PARTITIONS', type: 'integer', defaultValue: String(limits.partitionsPerNodeDefault), minimum: 1, maximum: 1_000_000, description: 'Partitions (replicas) this node holds at most; a topic create or partition add past it gets 400 TOO_MANY_PARTITIONS and makes nothing.' },
+  { name: 'maxOpenLogFiles', flag: 'max-open-log-files', env: 'RUNNEL_MAX_OPEN_LOG_FILES', type: 'integer', defaultValue: '0', minimum: 0, maximum: 1_000_000, description: 'Segment files (logs and indexes) kept open at most; the least recently used are closed first and reopened when needed. 0: half of ulimit -n, at most 10,000. The value in force is logged at start.' },
   { name: 'numPartitions', flag: 'num-partitions', env: 'RUNNEL_NUM_PARTITIONS', type: 'integer', defaultValue: '1', minimum: 1, maximum: limits.partitionCountMax, description: "Partitions of a topic created without a count (Kafka's num.partitions)." },
   { name: 'retentionCheckIntervalMs', flag: 'retention-check-interval-ms', env: 'RUNNEL_RETENTION_CHECK_INTERVAL_MS', type: 'integer', defaultValue: '300000', minimum: 10, maximum: 2 ** 31 - 1, description: "How often retention runs (Kafka's log.retention.check.interval.ms)." },
   { name: 'shutdownTimeoutMs', flag: 'shutdown-timeout-ms', env: 'RUNNEL_SHUTDOWN_TIMEOUT_MS', type: 'integer', defaultValue: '10000', minimum: 0, maximum: 600_000, description: 'Longest a graceful shutdown may take before the process exits anyway.' },

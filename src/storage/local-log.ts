@@ -7,10 +7,11 @@
  *
  * Concurrency: owned by one PartitionLog on the event loop.
  */
+import type { FileCache } from './file-cache.js';
 import type { BatchHeader } from '../record/header.js';
 import { decodeRecords } from '../record/decode.js';
 import type { LogConfig } from './log-config.js';
-import { LogSegment } from './segment.js';
+import { LogSegment, type SegmentOptions } from './segment.js';
 
 /** Relative offsets in the offset index are u32: a segment rolls before its span reaches that. */
 const SEGMENT_OFFSET_SPAN_MAX = 0xfffffff0;
@@ -22,6 +23,8 @@ export class LocalLog {
     readonly directory: string,
     public config: LogConfig,
     public segments: LogSegment[],
+    /** The node's open-file LRU, for the segments this log makes. */
+    private readonly files?: FileCache,
   ) {}
 
   get logEndOffset(): number {
@@ -58,7 +61,7 @@ export class LocalLog {
     const rolled = this.activeSegment;
     // The new segment first: if it cannot be made (out of file descriptors, disk full)
     // the active one stays active and untouched, and the append that wanted the roll fails.
-    const next = LogSegment.create(this.directory, rolled.nextOffset, { indexIntervalBytes: this.config.indexIntervalBytes }, nowMs);
+    const next = LogSegment.create(this.directory, rolled.nextOffset, this.segmentOptions(), nowMs);
     rolled.onBecomeInactive();
     this.segments.push(next);
     return { rolled, next };
@@ -130,13 +133,17 @@ export class LocalLog {
     this.activeSegment.truncateTo(offset);
   }
 
+  private segmentOptions(): SegmentOptions {
+    return { indexIntervalBytes: this.config.indexIntervalBytes, files: this.files };
+  }
+
   /** Deletes every segment and starts again with an empty one at `offset`. */
   truncateFullyAndStartAt(offset: number, nowMs: number): void {
     // Old segments go first (one may have this very base offset). A crash before the new
     // one exists leaves an empty directory: the replica fetches, is out of range, and
     // comes back here.
     for (const segment of this.segments) segment.delete();
-    this.segments = [LogSegment.create(this.directory, offset, { indexIntervalBytes: this.config.indexIntervalBytes }, nowMs)];
+    this.segments = [LogSegment.create(this.directory, offset, this.segmentOptions(), nowMs)];
   }
 
   deleteOldestSegment(): void {

@@ -8,6 +8,7 @@
  * bad one; the segments after a truncation are garbage and deleted. The leader-epoch
  * checkpoint is then brought in line with what the log holds.
  */
+import type { FileCache } from './file-cache.js';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { LeaderEpochCache } from './leader-epoch-checkpoint.js';
@@ -40,14 +41,16 @@ export function loadLog(
   epochCache: LeaderEpochCache,
   persistedLogStartOffset: number,
   nowMs: number,
+  files?: FileCache,
 ): LoadedLog {
   const checkpoint = readCheckpoint(directory);
   const isClean = checkpoint?.isCleanShutdown === true;
   const checkpointRecoveryPoint = checkpoint?.recoveryPoint ?? 0;
   const recovery: RecoveryReport = { isCleanShutdown: isClean, recoveredSegments: 0, truncatedBytes: 0 };
-  const options: SegmentOptions = { indexIntervalBytes: config.indexIntervalBytes };
+  const options: SegmentOptions = { indexIntervalBytes: config.indexIntervalBytes, files };
   const recoveryPoint = isClean ? Number.MAX_SAFE_INTEGER : checkpointRecoveryPoint;
   const { segments, epochStarts } = loadSegments(directory, listSegmentFiles(directory), recoveryPoint, epochCache, options, recovery);
+  const isNew = segments.length === 0 && checkpoint === undefined;
   if (segments.length === 0) {
     segments.push(LogSegment.create(directory, persistedLogStartOffset, options, nowMs));
   }
@@ -55,7 +58,8 @@ export function loadLog(
   const logEndOffset = activeSegment.nextOffset;
   rebuildEpochCacheIfNeeded(epochCache, segments, epochStarts);
   const logStartOffset = Math.min(Math.max(persistedLogStartOffset, segments[0].baseOffset), logEndOffset);
-  if (!isClean) {
+  // A new partition (no segment file yet) has nothing to make durable.
+  if (!isClean && !isNew) {
     // What recovery validated is made durable before it counts as recovered.
     // That is every segment holding offsets at or past the old recovery point (the ones
     // recovered), including one that starts below it: its tail may be in the page cache only.

@@ -6,6 +6,7 @@
  *
  * Timers are unref'd and all cancelled by close(), which also closes every log cleanly.
  */
+import { FileCache } from './file-cache.js';
 import fs from 'node:fs';
 import path from 'node:path';
 import { assert } from '../util/assert.js';
@@ -25,14 +26,22 @@ export interface LogManagerOptions {
   onFsync?: (seconds: number) => void;
   /** Background failures (an fsync error, a full disk) are reported here. */
   onError?: (error: unknown, context: string) => void;
+  /** Segment files (logs and indexes) kept open at most; idle ones are closed first. Unbounded when not given. */
+  openFilesMax?: number;
 }
 
+/** Logs closed (and fsynced) at the same time at shutdown. */
+const CLOSES_AT_ONCE = 64;
+
 export class LogManager {
+  /** Every log's segment files share one LRU of open descriptors. */
+  readonly files: FileCache;
   private readonly logs = new Map<string, PartitionLog>();
   private readonly timers: NodeJS.Timeout[] = [];
 
   constructor(readonly logsDirectory: string, private readonly options: LogManagerOptions) {
     fs.mkdirSync(logsDirectory, { recursive: true });
+    this.files = options.openFilesMax === undefined ? FileCache.unbounded() : new FileCache(options.openFilesMax);
   }
 
   /** Directory names found on disk (partitions that may or may not still be wanted). */
@@ -45,7 +54,7 @@ export class LogManager {
   open(name: string, config: LogConfig, options: OpenOptions = {}): PartitionLog {
     assert(/^[a-zA-Z0-9._-]+$/.test(name) && name !== '.' && name !== '..', () => `log name ${JSON.stringify(name)} is not a plain directory name`);
     assert(!this.logs.has(name), () => `log ${name} is already open`);
-    const log = PartitionLog.open(path.join(this.logsDirectory, name), config, { onFsync: this.options.onFsync, ...options });
+    const log = PartitionLog.open(path.join(this.logsDirectory, name), config, { onFsync: this.options.onFsync, files: this.files, ...options });
     this.logs.set(name, log);
     return log;
   }
@@ -117,6 +126,10 @@ export class LogManager {
     this.timers.length = 0;
     const logs = [...this.logs.values()];
     this.logs.clear();
-    await Promise.all(logs.map((log) => log.close()));
+    // A bounded number at once: each close fsyncs with its files held open (pinned), and
+    // twenty thousand at once would need twenty thousand descriptors.
+    for (let start = 0; start < logs.length; start += CLOSES_AT_ONCE) {
+      await Promise.all(logs.slice(start, start + CLOSES_AT_ONCE).map((log) => log.close()));
+    }
   }
 }

@@ -18,6 +18,7 @@
  * Concurrency: one owner (the partition's LogSegment) on the event loop; no locking.
  */
 import fs from 'node:fs';
+import { CachedFile, FileCache } from './file-cache.js';
 import { assert } from '../util/assert.js';
 
 const ENTRY_BYTES = 8;
@@ -30,31 +31,38 @@ export interface IndexEntry {
 export class OffsetIndex {
   private entries: Buffer;
   private entryCount: number;
-  private readonly fd: number;
+  private readonly file: CachedFile;
   private readonly scratch = Buffer.alloc(ENTRY_BYTES);
 
   private constructor(
     readonly path: string,
     readonly baseOffset: number,
-    fd: number,
+    file: CachedFile,
     entries: Buffer,
     entryCount: number,
   ) {
-    this.fd = fd;
+    this.file = file;
     this.entries = entries;
     this.entryCount = entryCount;
   }
 
   /** Opens (or creates) the index file and loads its whole entries into memory. */
-  static open(path: string, baseOffset: number): OffsetIndex {
-    const fd = fs.openSync(path, fs.existsSync(path) ? 'r+' : 'w+');
-    const sizeBytes = fs.fstatSync(fd).size;
-    // A torn tail (a partial entry) is cut off; the segment decides whether the rest is sound.
-    const entryCount = Math.floor(sizeBytes / ENTRY_BYTES);
-    const entries = Buffer.alloc(Math.max(64, entryCount * 2) * ENTRY_BYTES);
-    if (entryCount > 0) fs.readSync(fd, entries, 0, entryCount * ENTRY_BYTES, 0);
-    if (sizeBytes !== entryCount * ENTRY_BYTES) fs.ftruncateSync(fd, entryCount * ENTRY_BYTES);
-    return new OffsetIndex(path, baseOffset, fd, entries, entryCount);
+  static open(path: string, baseOffset: number, files: FileCache = FileCache.unbounded()): OffsetIndex {
+    const file = CachedFile.open(path, files, { isCreated: true });
+    try {
+      return file.withFd((fd) => {
+        const sizeBytes = fs.fstatSync(fd).size;
+        // A torn tail (a partial entry) is cut off; the segment decides whether the rest is sound.
+        const entryCount = Math.floor(sizeBytes / ENTRY_BYTES);
+        const entries = Buffer.alloc(Math.max(64, entryCount * 2) * ENTRY_BYTES);
+        if (entryCount > 0) fs.readSync(fd, entries, 0, entryCount * ENTRY_BYTES, 0);
+        if (sizeBytes !== entryCount * ENTRY_BYTES) fs.ftruncateSync(fd, entryCount * ENTRY_BYTES);
+        return new OffsetIndex(path, baseOffset, file, entries, entryCount);
+      });
+    } catch (error) {
+      file.close();
+      throw error;
+    }
   }
 
   get count(): number {
@@ -99,7 +107,7 @@ export class OffsetIndex {
     this.entries.writeUInt32BE(relativeOffset, at);
     this.entries.writeUInt32BE(position, at + 4);
     this.entries.copy(this.scratch, 0, at, at + ENTRY_BYTES);
-    fs.writeSync(this.fd, this.scratch, 0, ENTRY_BYTES, at);
+    fs.writeSync(this.file.fd(), this.scratch, 0, ENTRY_BYTES, at);
     this.entryCount += 1;
   }
 
@@ -151,15 +159,15 @@ export class OffsetIndex {
   }
 
   flush(): void {
-    fs.fsyncSync(this.fd);
+    fs.fsyncSync(this.file.fd());
   }
 
   close(): void {
-    fs.closeSync(this.fd);
+    this.file.close();
   }
 
   private truncateToCount(count: number): void {
     this.entryCount = count;
-    fs.ftruncateSync(this.fd, count * ENTRY_BYTES);
+    fs.ftruncateSync(this.file.fd(), count * ENTRY_BYTES);
   }
 }

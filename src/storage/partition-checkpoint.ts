@@ -25,6 +25,11 @@ export function readCheckpoint(directory: string): PartitionCheckpoint | undefin
   return { recoveryPoint: value.recoveryPoint!, highWatermark: value.highWatermark!, isCleanShutdown: value.isCleanShutdown === true };
 }
 
-export function writeCheckpoint(directory: string, checkpoint: PartitionCheckpoint): void {
-  writeFileDurably(path.join(directory, CHECKPOINT_FILE), JSON.stringify(checkpoint) + '\n');
+/** The file's content for a checkpoint (compared to skip rewriting an unchanged one). */
+export function checkpointText(checkpoint: PartitionCheckpoint): string {
+  return JSON.stringify(checkpoint) + '\n';
+}
+
+export function writeCheckpoint(directory: string, checkpoint: PartitionCheckpoint, options: { isSynced?: boolean } = {}): void {
+  writeFileDurably(path.join(directory, CHECKPOINT_FILE), checkpointText(checkpoint), options);
 }

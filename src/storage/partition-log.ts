@@ -14,6 +14,7 @@
  *
  * Concurrency: one instance per partition, used from the event loop only.
  */
+import type { FileCache } from './file-cache.js';
 import fs from 'node:fs';
 import path from 'node:path';
 import { assert } from '../util/assert.js';
@@ -25,7 +26,7 @@ import { LocalLog } from './local-log.js';
 import type { LogConfig } from './log-config.js';
 import { LogFlusher } from './log-flusher.js';
 import { loadLog, type RecoveryReport } from './log-loader.js';
-import { writeCheckpoint } from './partition-checkpoint.js';
+import { checkpointText, writeCheckpoint, type PartitionCheckpoint } from './partition-checkpoint.js';
 import { deleteRetainedSegments } from './retention.js';
 import type { LogSegment } from './segment.js';
 
@@ -37,12 +38,16 @@ export interface OpenOptions {
   nowMs?: number;
   /** Told how long each group-commit fsync took (for metrics). */
   onFsync?: (seconds: number) => void;
+  /** The node's open-file LRU (file-cache.ts); unbounded when not given. */
+  files?: FileCache;
 }
 
 export class PartitionLog {
   logStartOffset: number;
   highWatermark: number;
   readonly recovery: RecoveryReport;
+  /** The checkpoint file's content as last written with an fsync. */
+  private lastSyncedCheckpoint: string | undefined;
   private readonly local: LocalLog;
   private readonly flusher: LogFlusher;
 
@@ -53,8 +58,8 @@ export class PartitionLog {
     options: OpenOptions,
     nowMs: number,
   ) {
-    const loaded = loadLog(directory, config, epochCache, options.logStartOffset ?? 0, nowMs);
-    this.local = new LocalLog(directory, config, loaded.segments);
+    const loaded = loadLog(directory, config, epochCache, options.logStartOffset ?? 0, nowMs, options.files);
+    this.local = new LocalLog(directory, config, loaded.segments, options.files);
     this.flusher = new LogFlusher(this.local, loaded.recoveryPoint, nowMs, options.onFsync, () => this.writeCheckpoint(false));
     this.recovery = loaded.recovery;
     this.logStartOffset = loaded.logStartOffset;
@@ -65,7 +70,7 @@ export class PartitionLog {
     const nowMs = options.nowMs ?? Date.now();
     fs.mkdirSync(directory, { recursive: true });
     const log = new PartitionLog(directory, config, LeaderEpochCache.open(path.join(directory, EPOCH_FILE)), options, nowMs);
-    log.writeCheckpoint(false);
+    log.markOpen();
     log.checkInvariant();
     return log;
   }
@@ -255,9 +260,29 @@ export class PartitionLog {
     return this.flusher.flushUpTo(offset);
   }
 
-  /** Persists the recovery point and high watermark (periodically and on roll). */
+  /**
+   * Persists the recovery point and high watermark (periodically, on roll, on flush),
+   * durably. Unchanged since the last durable write: nothing is written, so the
+   * periodic pass costs idle partitions no fsync.
+   */
   writeCheckpoint(isCleanShutdown: boolean): void {
-    writeCheckpoint(this.directory, { recoveryPoint: this.recoveryPoint, highWatermark: this.highWatermark, isCleanShutdown });
+    const checkpoint: PartitionCheckpoint = { recoveryPoint: this.recoveryPoint, highWatermark: this.highWatermark, isCleanShutdown };
+    const text = checkpointText(checkpoint);
+    if (text === this.lastSyncedCheckpoint) return;
+    writeCheckpoint(this.directory, checkpoint);
+    this.lastSyncedCheckpoint = text;
+  }
+
+  /**
+   * At open the partition stops counting as cleanly shut down: the next start must scan
+   * what this run appends. Written without an fsync (a killed process leaves the page
+   * cache, and so this file, behind; the first periodic or flush checkpoint makes it
+   * durable), so opening thousands of partitions does not cost an fsync each. A new
+   * partition's first checkpoint is the same.
+   */
+  private markOpen(): void {
+    writeCheckpoint(this.directory, { recoveryPoint: this.recoveryPoint, highWatermark: this.highWatermark, isCleanShutdown: false }, { isSynced: false });
+    this.lastSyncedCheckpoint = undefined;
   }
 
   /**

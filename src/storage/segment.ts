@@ -19,6 +19,7 @@ import path from 'node:path';
 import { assert } from '../util/assert.js';
 import { OffsetIndex } from './offset-index.js';
 import { TimeIndex } from './time-index.js';
+import { CachedFile, FileCache } from './file-cache.js';
 import { readFully, scanBatches } from '../record/scanner.js';
 import type { BatchHeader } from '../record/header.js';
 import { BATCH_LENGTH_OFFSET, LOG_OVERHEAD_BYTES } from '../record/layout.js';
@@ -30,6 +31,8 @@ export function segmentFileName(baseOffset: number, suffix: '.log' | '.index' | 
 
 export interface SegmentOptions {
   indexIntervalBytes: number;
+  /** The node's open-file LRU (file-cache.ts); unbounded when not given. */
+  files?: FileCache;
 }
 
 /** What recovery of one segment found. */
@@ -60,13 +63,13 @@ export class LogSegment {
   private constructor(
     readonly directory: string,
     readonly baseOffset: number,
-    private readonly fd: number,
+    private readonly file: CachedFile,
     readonly offsetIndex: OffsetIndex,
     readonly timeIndex: TimeIndex,
     private readonly options: SegmentOptions,
     readonly createdAtMs: number,
   ) {
-    this.sizeBytes = fs.fstatSync(fd).size;
+    this.sizeBytes = file.withFd((fd) => fs.fstatSync(fd).size);
     this.nextOffset = baseOffset;
     this.offsetOfMaxTimestamp = baseOffset;
   }
@@ -108,10 +111,10 @@ export class LogSegment {
       segment.maxTimestampMs = lastTime.timestampMs;
       segment.offsetOfMaxTimestamp = lastTime.offset;
     }
-    const end = scanBatches(segment.fd, startPosition, segment.sizeBytes, ({ header }) => {
+    const end = segment.file.withFd((fd) => scanBatches(fd, startPosition, segment.sizeBytes, ({ header }) => {
       segment.observeBatch(header);
       return true;
-    });
+    }));
     // A clean shutdown never leaves a torn tail, so one here means the caller should
     // have asked for recovery; do it rather than serve a broken tail.
     if (end.isTorn || !segment.timeIndex.isConsistentWith(segment.nextOffset)) {
@@ -121,17 +124,18 @@ export class LogSegment {
   }
 
   private static openFiles(directory: string, baseOffset: number, options: SegmentOptions, createdAtMs: number): LogSegment {
+    const files = options.files ?? FileCache.unbounded();
     const logPath = path.join(directory, segmentFileName(baseOffset, '.log'));
-    const fd = fs.openSync(logPath, fs.existsSync(logPath) ? 'r+' : 'w+');
+    const file = CachedFile.open(logPath, files, { isCreated: true });
     let offsetIndex: OffsetIndex | undefined;
     try {
-      offsetIndex = OffsetIndex.open(path.join(directory, segmentFileName(baseOffset, '.index')), baseOffset);
-      const timeIndex = TimeIndex.open(path.join(directory, segmentFileName(baseOffset, '.timeindex')), baseOffset);
-      return new LogSegment(directory, baseOffset, fd, offsetIndex, timeIndex, options, createdAtMs);
+      offsetIndex = OffsetIndex.open(path.join(directory, segmentFileName(baseOffset, '.index')), baseOffset, files);
+      const timeIndex = TimeIndex.open(path.join(directory, segmentFileName(baseOffset, '.timeindex')), baseOffset, files);
+      return new LogSegment(directory, baseOffset, file, offsetIndex, timeIndex, options, createdAtMs);
     } catch (error) {
       // Out of descriptors (EMFILE) half-way: give back the ones this segment took.
       offsetIndex?.close();
-      fs.closeSync(fd);
+      file.close();
       throw error;
     }
   }
@@ -151,9 +155,10 @@ export class LogSegment {
     assert(batch.length === header.sizeBytes, () =>
       `segment ${this.logPath}: batch of ${batch.length} bytes declares ${header.sizeBytes}`);
     const position = this.sizeBytes;
+    const fd = this.file.fd();
     let written = 0;
     while (written < batch.length) {
-      written += fs.writeSync(this.fd, batch, written, batch.length - written, position + written);
+      written += fs.writeSync(fd, batch, written, batch.length - written, position + written);
     }
     this.indexBatch(header, position);
     this.sizeBytes += batch.length;
@@ -194,7 +199,7 @@ export class LogSegment {
     let lastEpoch = -1;
     let validBatchCount = 0;
     let isBad = false;
-    const end = scanBatches(this.fd, 0, this.sizeBytes, ({ position, header, buffer, bufferPosition }) => {
+    const end = this.file.withFd((fd) => scanBatches(fd, 0, this.sizeBytes, ({ position, header, buffer, bufferPosition }) => {
       const problem = validateBatch(buffer, bufferPosition, this.nextOffset);
       if (problem !== null || header.partitionLeaderEpoch < lastEpoch ||
           !isEpochPlausible(header.partitionLeaderEpoch, header.baseOffset)) {
@@ -208,10 +213,10 @@ export class LogSegment {
       this.indexBatch(header, position);
       validBatchCount += 1;
       return true;
-    });
+    }));
     const truncatedBytes = this.sizeBytes - end.validEndPosition;
     if (truncatedBytes > 0 || isBad) {
-      fs.ftruncateSync(this.fd, end.validEndPosition);
+      fs.ftruncateSync(this.file.fd(), end.validEndPosition);
       this.sizeBytes = end.validEndPosition;
     }
     return { validBatchCount, truncatedBytes, epochStarts };
@@ -225,11 +230,11 @@ export class LogSegment {
     if (offset >= this.nextOffset) return { position: this.sizeBytes, baseOffset: this.nextOffset };
     const start = this.offsetIndex.lookup(offset);
     let found = { position: this.sizeBytes, baseOffset: this.nextOffset };
-    scanBatches(this.fd, start.position, this.sizeBytes, ({ position, header }) => {
+    this.file.withFd((fd) => scanBatches(fd, start.position, this.sizeBytes, ({ position, header }) => {
       if (header.lastOffset < offset) return true;
       found = { position, baseOffset: header.baseOffset };
       return false;
-    }, 16 * 1024);
+    }, 16 * 1024));
     return found;
   }
 
@@ -238,11 +243,11 @@ export class LogSegment {
     if (offset >= this.nextOffset) return this.sizeBytes;
     const start = this.offsetIndex.lookup(offset);
     let end = this.sizeBytes;
-    scanBatches(this.fd, start.position, this.sizeBytes, ({ position, header }) => {
+    this.file.withFd((fd) => scanBatches(fd, start.position, this.sizeBytes, ({ position, header }) => {
       if (header.lastOffset < offset) return true;
       end = position + header.sizeBytes;
       return false;
-    }, 16 * 1024);
+    }, 16 * 1024));
     return end;
   }
 
@@ -256,12 +261,13 @@ export class LogSegment {
     const limit = Math.min(maxPosition, this.sizeBytes);
     if (position >= limit) return null;
     const wanted = Math.min(maxBytes, limit - position);
+    const fd = this.file.fd();
     let buffer = Buffer.allocUnsafe(Math.max(wanted, LOG_OVERHEAD_BYTES));
-    let length = readFully(this.fd, buffer, Math.min(buffer.length, limit - position), position);
+    let length = readFully(fd, buffer, Math.min(buffer.length, limit - position), position);
     const firstBatchBytes = buffer.readInt32BE(BATCH_LENGTH_OFFSET) + LOG_OVERHEAD_BYTES;
     if (firstBatchBytes > length) {
       buffer = Buffer.allocUnsafe(firstBatchBytes);
-      length = readFully(this.fd, buffer, firstBatchBytes, position);
+      length = readFully(fd, buffer, firstBatchBytes, position);
       assert(length === firstBatchBytes, () => `segment ${this.logPath}: short read of a batch at ${position}`);
       return buffer;
     }
@@ -277,7 +283,7 @@ export class LogSegment {
 
   /** Walks batches from `position`; see scanBatches. */
   scan(position: number, visit: Parameters<typeof scanBatches>[3]): void {
-    scanBatches(this.fd, position, this.sizeBytes, visit, 64 * 1024);
+    this.file.withFd((fd) => scanBatches(fd, position, this.sizeBytes, visit, 64 * 1024));
   }
 
   /**
@@ -288,7 +294,7 @@ export class LogSegment {
     if (offset >= this.nextOffset) return 0;
     const { position, baseOffset } = this.positionOf(offset);
     const removed = this.sizeBytes - position;
-    fs.ftruncateSync(this.fd, position);
+    fs.ftruncateSync(this.file.fd(), position);
     this.sizeBytes = position;
     this.offsetIndex.truncateTo(baseOffset);
     this.timeIndex.truncateTo(baseOffset);
@@ -303,11 +309,11 @@ export class LogSegment {
     }
     const last = this.offsetIndex.lastEntry();
     this.bytesSinceLastIndexEntry = 0;
-    scanBatches(this.fd, last?.position ?? 0, this.sizeBytes, ({ header }) => {
+    this.file.withFd((fd) => scanBatches(fd, last?.position ?? 0, this.sizeBytes, ({ header }) => {
       this.observeBatch(header);
       this.bytesSinceLastIndexEntry += header.sizeBytes;
       return true;
-    });
+    }));
     return removed;
   }
 
@@ -322,9 +328,11 @@ export class LogSegment {
   /** fsyncs the log on the thread pool, so appends continue meanwhile. */
   flush(): Promise<void> {
     if (this.isClosed) return Promise.resolve();
-    const fd = this.fd;
+    // Pinned while the fsync runs: the LRU must not close (and the kernel reuse) this descriptor meanwhile.
+    const fd = this.file.pin();
     return new Promise((resolve, reject) => {
       fs.fsync(fd, (error) => {
+        this.file.unpin();
         // A segment deleted by retention while its fsync was queued has nothing left to make durable.
         if (error && !(this.isClosed && error.code === 'EBADF')) reject(error);
         else resolve();
@@ -342,14 +350,14 @@ export class LogSegment {
   }
 
   flushSync(): void {
-    fs.fsyncSync(this.fd);
+    fs.fsyncSync(this.file.fd());
     this.flushIndexes();
   }
 
   close(): void {
     if (this.isClosed) return;
     this.isClosed = true;
-    fs.closeSync(this.fd);
+    this.file.close();
     this.offsetIndex.close();
     this.timeIndex.close();
   }

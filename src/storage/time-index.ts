@@ -13,6 +13,7 @@
  * Consistency after a crash is checked and repaired like the offset index.
  */
 import fs from 'node:fs';
+import { CachedFile, FileCache } from './file-cache.js';
 import { assert } from '../util/assert.js';
 
 const ENTRY_BYTES = 12;
@@ -30,7 +31,7 @@ export class TimeIndex {
   private constructor(
     readonly path: string,
     readonly baseOffset: number,
-    private readonly fd: number,
+    private readonly file: CachedFile,
     entries: Buffer,
     entryCount: number,
   ) {
@@ -38,14 +39,21 @@ export class TimeIndex {
     this.entryCount = entryCount;
   }
 
-  static open(path: string, baseOffset: number): TimeIndex {
-    const fd = fs.openSync(path, fs.existsSync(path) ? 'r+' : 'w+');
-    const sizeBytes = fs.fstatSync(fd).size;
-    const entryCount = Math.floor(sizeBytes / ENTRY_BYTES);
-    const entries = Buffer.alloc(Math.max(32, entryCount * 2) * ENTRY_BYTES);
-    if (entryCount > 0) fs.readSync(fd, entries, 0, entryCount * ENTRY_BYTES, 0);
-    if (sizeBytes !== entryCount * ENTRY_BYTES) fs.ftruncateSync(fd, entryCount * ENTRY_BYTES);
-    return new TimeIndex(path, baseOffset, fd, entries, entryCount);
+  static open(path: string, baseOffset: number, files: FileCache = FileCache.unbounded()): TimeIndex {
+    const file = CachedFile.open(path, files, { isCreated: true });
+    try {
+      return file.withFd((fd) => {
+        const sizeBytes = fs.fstatSync(fd).size;
+        const entryCount = Math.floor(sizeBytes / ENTRY_BYTES);
+        const entries = Buffer.alloc(Math.max(32, entryCount * 2) * ENTRY_BYTES);
+        if (entryCount > 0) fs.readSync(fd, entries, 0, entryCount * ENTRY_BYTES, 0);
+        if (sizeBytes !== entryCount * ENTRY_BYTES) fs.ftruncateSync(fd, entryCount * ENTRY_BYTES);
+        return new TimeIndex(path, baseOffset, file, entries, entryCount);
+      });
+    } catch (error) {
+      file.close();
+      throw error;
+    }
   }
 
   get count(): number {
@@ -90,7 +98,7 @@ export class TimeIndex {
     this.entries.writeBigInt64BE(BigInt(timestampMs), at);
     this.entries.writeUInt32BE(relativeOffset, at + 8);
     this.entries.copy(this.scratch, 0, at, at + ENTRY_BYTES);
-    fs.writeSync(this.fd, this.scratch, 0, ENTRY_BYTES, at);
+    fs.writeSync(this.file.fd(), this.scratch, 0, ENTRY_BYTES, at);
     this.entryCount += 1;
   }
 
@@ -119,12 +127,12 @@ export class TimeIndex {
     let keep = this.entryCount;
     while (keep > 0 && this.entryAt(keep - 1).offset >= offset) keep -= 1;
     this.entryCount = keep;
-    fs.ftruncateSync(this.fd, keep * ENTRY_BYTES);
+    fs.ftruncateSync(this.file.fd(), keep * ENTRY_BYTES);
   }
 
   reset(): void {
     this.entryCount = 0;
-    fs.ftruncateSync(this.fd, 0);
+    fs.ftruncateSync(this.file.fd(), 0);
   }
 
   /** Entries must not decrease in either column and must point below `nextOffset`. */
@@ -142,10 +150,10 @@ export class TimeIndex {
   }
 
   flush(): void {
-    fs.fsyncSync(this.fd);
+    fs.fsyncSync(this.file.fd());
   }
 
   close(): void {
-    fs.closeSync(this.fd);
+    this.file.close();
   }
 }

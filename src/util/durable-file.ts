@@ -4,12 +4,14 @@ import fs from 'node:fs';
  * Writes a small file so that a crash at any instant leaves either the old or the new
  * content: write a temporary file, fsync it, then rename it over the old one.
  */
-export function writeFileDurably(path: string, content: string): void {
+export function writeFileDurably(path: string, content: string, options: { isSynced?: boolean } = {}): void {
   const temporary = `${path}.tmp`;
   const fd = fs.openSync(temporary, 'w');
   try {
     fs.writeSync(fd, content);
-    fs.fsyncSync(fd);
+    // Without the fsync the swap is still atomic for a killed process (the page cache
+    // survives it), not for a power loss.
+    if (options.isSynced !== false) fs.fsyncSync(fd);
   } finally {
     fs.closeSync(fd);
   }
