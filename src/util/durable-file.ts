@@ -8,12 +8,19 @@ export function writeFileDurably(path: string, content: string): void {
   const temporary = `${path}.tmp`;
   const fd = fs.openSync(temporary, 'w');
   try {
-    fs.writeSync(fd, content);
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
+    try {
+      fs.writeSync(fd, content);
+      fs.fsyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+    fs.renameSync(temporary, path);
+  } catch (error) {
+    // A full disk (ENOSPC) fails the write: the old file stays, and a half-written
+    // temporary one must not keep the space.
+    fs.rmSync(temporary, { force: true });
+    throw error;
   }
-  fs.renameSync(temporary, path);
 }
 
 /** Reads a JSON file, or undefined when it is missing or not valid JSON (a torn write of an old version). */
