@@ -40,6 +40,7 @@ const exercisedElsewhere: Partial<Record<ErrorCode, string>> = {
   REQUEST_BODY_TIMEOUT: 'a request whose body does not arrive within --request-body-timeout-ms (test/ops/slow-requests.test.ts)',
   FENCED_LEADER_EPOCH: "the controller refusing an ISR change from a stale leader (test/cluster/controller/controller-logic.test.ts)",
   INVALID_UPDATE_VERSION: "the controller refusing an ISR change based on an old partition epoch (test/cluster/controller/controller-logic.test.ts)",
+  DISK_FULL: 'produce on a full disk or below --disk-free-min-bytes, on a real tmpfs (test/ops/disk-full.test.ts)',
 };
 
 /** No request of a healthy single node produces these. */

@@ -8,6 +8,16 @@ const healthSchema = {
   properties: {
     status: { type: 'string', enum: ['ok', 'unavailable'] },
     reason: { type: 'string' },
+    diskFull: { type: 'boolean', description: 'True while produce is refused with 507 DISK_FULL (free space at or below --disk-free-min-bytes). Readiness stays 200: reads, group polls and commits are still served here.' },
+    disk: {
+      type: 'object',
+      description: "The data directory's filesystem as last read (every second).",
+      properties: {
+        freeBytes: { type: 'integer' },
+        freeMinBytes: { type: 'integer', description: 'The floor (--disk-free-min-bytes).' },
+        totalBytes: { type: 'integer' },
+      },
+    },
     recovery: {
       type: 'object',
       description: 'What start-up recovery did.',
@@ -36,7 +46,7 @@ export function healthRoutes(app: FastifyInstance, broker: Broker, isStopping: (
     schema: {
       tags: ['health'],
       summary: 'Readiness',
-      description: 'Storage recovered, metadata open and the node accepting writes; 503 with the reason while stopping.',
+      description: 'Storage recovered, metadata open and the node accepting requests; 503 with the reason while starting or stopping. A full disk keeps it 200 (reads still work) with diskFull: true.',
       response: { 200: healthSchema, 503: healthSchema },
     },
   }, async (_request, reply) => {
@@ -52,6 +62,13 @@ export function healthRoutes(app: FastifyInstance, broker: Broker, isStopping: (
       reply.code(503);
       return { status: 'unavailable', reason: 'catching up with the cluster metadata log (no controller elected yet, or this node is behind)' };
     }
-    return { status: 'ok', recovery: broker.recovery };
+    // A full disk stops writes only: a load balancer keeps routing reads here.
+    const { disk } = broker;
+    return {
+      status: 'ok',
+      recovery: broker.recovery,
+      diskFull: disk.isFull,
+      disk: { freeBytes: Math.max(0, Math.floor(disk.freeBytes)), freeMinBytes: disk.freeMinBytes, totalBytes: disk.totalBytes },
+    };
   });
 }
