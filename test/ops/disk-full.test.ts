@@ -9,57 +9,16 @@
  * requests answered 200.
  */
 import t, { type Test } from 'tap';
-import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startNode, type ChildNode } from '../helpers/child-node.js';
 import { createTopic, fetchAll, requestJson, requestOk } from '../helpers/http.js';
+import { fillTo, freeBytes, mountTmpfs, smallDisk } from '../helpers/tmpfs.js';
 
 const MIB = 1024 * 1024;
 const RECORD_BYTES = 4096;
 const RECORDS_PER_REQUEST = 16;
-
-/** Mounts a tmpfs of `sizeMiB` at `directory`; unmounted at teardown (after the node is killed). */
-function mountTmpfs(t: Test, directory: string, sizeMiB: number): void {
-  fs.mkdirSync(directory, { recursive: true });
-  execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${sizeMiB}m`, 'tmpfs', directory]);
-  t.teardown(() => {
-    execFileSync('umount', ['-l', directory]);
-  });
-}
-
-/** A fresh directory with a 20 MiB tmpfs mounted on it; this process must be root. */
-function smallDisk(t: Test, sizeMiB = 20): string {
-  if (process.getuid?.() !== 0) throw new Error('disk-full tests mount a tmpfs and must run as root (CI does); not skipping');
-  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'runnel-disk-full-'));
-  t.teardown(() => fs.rmSync(root, { recursive: true, force: true }));
-  mountTmpfs(t, root, sizeMiB);
-  return root;
-}
-
-function freeBytes(directory: string): number {
-  const stats = fs.statfsSync(directory);
-  return stats.bavail * stats.bsize;
-}
-
-/** Writes a file that leaves about `leaveBytes` free on the filesystem of `directory`. */
-function fillTo(directory: string, leaveBytes: number): string {
-  const filler = path.join(directory, 'filler');
-  const size = Math.max(0, freeBytes(directory) - leaveBytes);
-  const chunk = Buffer.alloc(MIB, 7);
-  const fd = fs.openSync(filler, 'w');
-  try {
-    for (let written = 0; written < size;) {
-      const length = Math.min(chunk.length, size - written);
-      written += fs.writeSync(fd, chunk, 0, length);
-    }
-  } finally {
-    fs.closeSync(fd);
-  }
-  return filler;
-}
 
 function records(tag: string, index: number): Array<{ value: string }> {
   return Array.from({ length: RECORDS_PER_REQUEST }, (_, i) => ({ value: `${tag}:${index}:${i}:`.padEnd(RECORD_BYTES, 'x') }));
