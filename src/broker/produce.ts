@@ -12,12 +12,13 @@
  * Idempotency-Key: the first answer is stored with a hash of the request; a retry
  * with the same key and body gets that answer and appends nothing.
  *
- * A failed request leaves nothing visible: the batches are appended, the answer is
- * stored (with a key), and only then does the high watermark move. A write that fails
- * on the way (a full disk: ENOSPC in a segment, an index, a roll or an epoch file;
- * SQLITE_FULL storing the answer) takes every batch of the request back before the
- * 507 DISK_FULL answer, so a retry appends exactly one copy. Before any of that, a
- * disk at or below its free-space floor refuses the request (DiskSpace).
+ * A failed request leaves nothing visible: the batches are appended, on a single node
+ * the answer is stored (with a key), and only then does the high watermark move (in a
+ * cluster it moves once the ISR has the records, and the answer is stored after that).
+ * A write that fails on the way (a full disk: ENOSPC in a segment, an index, a roll or
+ * an epoch file; SQLITE_FULL storing the answer) takes every batch of the request back
+ * before the 507 DISK_FULL answer, so a retry appends exactly one copy. Before any of
+ * that, a disk at or below its free-space floor refuses the request (DiskSpace).
  */
 import { RunnelError } from '../errors.js';
 import { limits } from '../limits.js';
@@ -95,9 +96,9 @@ export class Producer {
     if (request.idempotencyKey === undefined) return this.append(topic, request, undefined);
     const requestHash = hashRequest(request);
     const id = `${request.topic}\n${request.idempotencyKey}`;
-    // The answer is stored with the append, before the records become visible, and
-    // removed again if the request then fails (durability, the ISR); a retry that arrives
-    // while the first attempt is still waiting waits for it and replays its answer.
+    // On a single node the answer is stored with the append, before the records become
+    // visible, and removed again if the request then fails (durability); a retry that
+    // arrives while the first attempt is still running waits for it and replays its answer.
     for (;;) {
       const running = this.running.get(id);
       if (running === undefined) {

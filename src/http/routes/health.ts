@@ -68,7 +68,10 @@ export function healthRoutes(app: FastifyInstance, broker: Broker, isStopping: (
       status: 'ok',
       recovery: broker.recovery,
       diskFull: disk.isFull,
-      disk: { freeBytes: Math.max(0, Math.floor(disk.freeBytes)), freeMinBytes: disk.freeMinBytes, totalBytes: disk.totalBytes },
+      // Absent until statfs has answered once (it never fails on a directory that exists).
+      ...(Number.isFinite(disk.freeBytes)
+        ? { disk: { freeBytes: Math.max(0, Math.floor(disk.freeBytes)), freeMinBytes: disk.freeMinBytes, totalBytes: disk.totalBytes } }
+        : {}),
     };
   });
 }
