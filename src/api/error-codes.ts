@@ -45,6 +45,7 @@ export const errorCatalogue = {
   NOT_LEADER: { status: 503, description: "This node does not lead the partition; the body names the leader's id and URL (leaderId, leaderUrl) when one is known." },
   NOT_CONTROLLER: { status: 503, description: 'No active controller answered in time (an election, or most nodes down): topic changes wait for one. Node-to-node requests to a node that is not the controller get it too, naming the one that is (controllerId).' },
   REQUEST_TIMED_OUT: { status: 503, description: 'The in-sync replicas did not confirm the write in time; it may or may not be committed. Retry with the same Idempotency-Key.' },
+  DISK_FULL: { status: 507, description: "The node's disk is full, or its free space is at or below --disk-free-min-bytes: produce is refused and nothing of the request is written (an Idempotency-Key retry later appends exactly once). Produce resumes by itself once space is freed (retention, a deleted topic); reads, group polls and health keep working. Offset commits and topic changes get it only when one of their writes fails for space." },
 } as const satisfies Record<string, { status: number; description: string }>;
 
 export type ErrorCode = keyof typeof errorCatalogue;

@@ -10,6 +10,7 @@ import type { IdempotencyBounds } from '../meta/idempotency-store.js';
 import { ApiKeyStore } from '../meta/api-key-store.js';
 import { GroupStore } from '../meta/group-store.js';
 import type { MetadataStore } from '../meta/metadata-store.js';
+import { DiskSpace } from '../storage/disk-space.js';
 import type { LogManager } from '../storage/log-manager.js';
 import { limits } from '../limits.js';
 import { KeyManager } from './access-control.js';
@@ -44,6 +45,8 @@ export interface BrokerOptions {
   isClustered?: boolean;
   /** Where background failures go (a logger in the server). */
   onError?: (error: unknown, context: string) => void;
+  /** Produce is refused (507 DISK_FULL) at or below this many free bytes; default 1% of the filesystem, at most 256 MiB. */
+  diskFreeMinBytes?: number;
 }
 
 /** What a broker is built on; node/ makes them in this order and wires the cluster in between. */
@@ -83,6 +86,8 @@ export class Broker {
   readonly admin: TopicAdmin;
   readonly store: MetadataStore;
   readonly logs: LogManager;
+  /** The data directory's free space against the floor (--disk-free-min-bytes). */
+  readonly disk: DiskSpace;
   private isClosed = false;
   private isRecovered = false;
   private idempotencyTimer: NodeJS.Timeout | undefined;
@@ -93,7 +98,8 @@ export class Broker {
     this.topics = parts.topics;
     this.replication = parts.replication;
     this.admin = parts.admin;
-    this.producer = new Producer(this.topics, this.store, this.replication);
+    this.disk = new DiskSpace(options.dataDir, { freeMinBytes: options.diskFreeMinBytes, onError: options.onError });
+    this.producer = new Producer(this.topics, this.store, this.replication, this.disk);
     this.fetcher = new Fetcher(this.topics, this.replication);
     const groupStore = new GroupStore(this.store.database);
     this.groups = new GroupCoordinator(this.topics, groupStore, {
@@ -138,10 +144,16 @@ export class Broker {
     this.recovery.durationMs = Date.now() - startedMs;
     this.groups.load();
     this.logs.start();
+    this.disk.start();
     this.groups.start();
     this.offsetsLog.start();
     this.idempotencyTimer = setInterval(() => {
-      this.store.idempotency.expire(Date.now() - limits.idempotencyRetentionMs);
+      try {
+        this.store.idempotency.expire(Date.now() - limits.idempotencyRetentionMs);
+      } catch (error) {
+        // A full disk (SQLITE_FULL) must not end the process from a timer.
+        this.options.onError?.(error, 'idempotency expiry');
+      }
     }, 60 * 60 * 1000);
     this.idempotencyTimer.unref();
     this.isRecovered = true;
@@ -169,6 +181,7 @@ export class Broker {
     if (this.isClosed) return;
     this.isClosed = true;
     clearInterval(this.idempotencyTimer);
+    this.disk.close();
     this.groups.close();
     this.offsetsLog.close();
     for (const topic of this.topics.list()) for (const state of topic.partitions) state.notifier.notify();

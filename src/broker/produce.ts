@@ -11,15 +11,26 @@
  * share one partition (sticky per batch), chosen round-robin per request.
  * Idempotency-Key: the first answer is stored with a hash of the request; a retry
  * with the same key and body gets that answer and appends nothing.
+ *
+ * A failed request leaves nothing visible: the batches are appended, on a single node
+ * the answer is stored (with a key), and only then does the high watermark move (in a
+ * cluster it moves once the ISR has the records, and the answer is stored after that).
+ * A write that fails on the way (a full disk: ENOSPC in a segment, an index, a roll or
+ * an epoch file; SQLITE_FULL storing the answer) takes every batch of the request back
+ * before the 507 DISK_FULL answer, so a retry appends exactly one copy. Before any of
+ * that, a disk at or below its free-space floor refuses the request (DiskSpace).
  */
-import { createHash } from 'node:crypto';
 import { RunnelError } from '../errors.js';
 import { limits } from '../limits.js';
 import type { MetadataStore } from '../meta/metadata-store.js';
-import { encodeBatch, type RecordInput } from '../record/encode.js';
-import { BATCH_HEADER_BYTES, type ValueFormat } from '../record/layout.js';
+import type { DiskSpace } from '../storage/disk-space.js';
+import { isDiskFullError } from '../util/disk-full.js';
+import { isInternalTopic } from './internal-topics.js';
+import type { RecordInput } from '../record/encode.js';
+import type { ValueFormat } from '../record/layout.js';
+import { buildBatches, hashRequest } from './produce-batches.js';
 import { partitionForKey } from './partitioner.js';
-import { checkJsonDepth, encodeRecord, estimatedRecordBytes } from './record-input.js';
+import { checkJsonDepth, encodeRecord } from './record-input.js';
 import type { TopicManager } from './topic-manager.js';
 import type { PartitionState, Topic } from './topic-state.js';
 import { requireLeader, type Replication } from './replication.js';
@@ -58,6 +69,8 @@ interface LocalAppends {
   appendedBytes: number;
   flushes: Array<Promise<void>>;
   lastOffsets: Array<{ state: PartitionState; lastOffset: number }>;
+  /** Each appended partition's log end before the request: where a failure takes it back to. */
+  startOffsets: Array<{ state: PartitionState; startOffset: number }>;
 }
 
 export class Producer {
@@ -68,6 +81,8 @@ export class Producer {
     private readonly topics: TopicManager,
     private readonly store: MetadataStore,
     private readonly replication: Replication,
+    /** The data directory's free space against its floor; absent in tools that do not watch it. */
+    private readonly disk?: DiskSpace,
   ) {}
 
   async produce(request: ProduceRequest): Promise<ProduceResult> {
@@ -81,13 +96,16 @@ export class Producer {
     if (request.idempotencyKey === undefined) return this.append(topic, request, undefined);
     const requestHash = hashRequest(request);
     const id = `${request.topic}\n${request.idempotencyKey}`;
-    // The answer is stored once final (after the ISR's acknowledgement); a retry that
-    // arrives while the first attempt is still waiting waits for it and replays its answer.
+    // On a single node the answer is stored with the append, before the records become
+    // visible, and removed again if the request then fails (durability); a retry that
+    // arrives while the first attempt is still running waits for it and replays its answer.
     for (;;) {
-      const replay = this.replay(request.topic, request.idempotencyKey, requestHash);
-      if (replay !== undefined) return { offsets: replay, isReplay: true, appendedBytes: 0 };
       const running = this.running.get(id);
-      if (running === undefined) break;
+      if (running === undefined) {
+        const replay = this.replay(request.topic, request.idempotencyKey, requestHash);
+        if (replay !== undefined) return { offsets: replay, isReplay: true, appendedBytes: 0 };
+        break;
+      }
       if (running.hash !== requestHash) {
         throw new RunnelError('IDEMPOTENCY_KEY_REUSED', `Idempotency-Key '${request.idempotencyKey}' was used for a different request`);
       }
@@ -112,18 +130,93 @@ export class Producer {
     // input fails here, before anything is written.
     const plan = this.plan(topic, request);
     const appends = planBatches(plan, Number(topic.effective['max.message.bytes']));
-    // 2. Send the other leaders their records, then append every local batch
-    // (synchronous: no other request interleaves).
+    if (plan.byPartition.size > 0) this.refuseWhenDiskFull(request.topic);
+    // 2. Send the other leaders their records, then append every local batch and store
+    // the answer (synchronous: no other request interleaves, no reader sees the records
+    // until published).
     const offsets: RecordOffset[] = new Array(request.records.length);
     const forwarded = forwardRecords(plan, offsets);
-    const local = appendLocally(plan, appends, offsets);
-    // 3. Durability, then the answer.
-    await awaitDurability(plan, local, forwarded);
-    // Stored once the answer is final: a retry of a request that failed above appends again.
-    if (request.idempotencyKey !== undefined && requestHash !== undefined) {
-      this.store.idempotency.put(request.topic, request.idempotencyKey, JSON.stringify({ hash: requestHash, offsets }), plan.nowMs);
+    // On a single node the high watermark moves at publish, so the answer is stored
+    // before it; in a cluster it moves once the ISR has the records, and storing the
+    // answer before that could replay offsets a leader change then truncated away.
+    const remember = requestHash === undefined ? undefined : (): void => this.remember(request, requestHash, offsets, plan.nowMs);
+    const isRememberedFirst = !plan.replication.isClustered;
+    const local = this.appendLocal(plan, appends, offsets, isRememberedFirst ? remember : undefined);
+    publish(plan, local);
+    // 3. Durability, then the answer. Failing here, the records are visible: a stored
+    // answer goes again (a retry appends again).
+    try {
+      await awaitDurability(plan, local, forwarded);
+    } catch (error) {
+      if (isRememberedFirst && local.startOffsets.length > 0) this.forget(request);
+      throw error;
     }
+    if (!isRememberedFirst && remember !== undefined) this.rememberCommitted(remember);
     return { offsets, isReplay: false, appendedBytes: local.appendedBytes };
+  }
+
+  private remember(request: ProduceRequest, requestHash: string, offsets: RecordOffset[], nowMs: number): void {
+    if (request.idempotencyKey === undefined) return;
+    this.store.idempotency.put(request.topic, request.idempotencyKey, JSON.stringify({ hash: requestHash, offsets }), nowMs);
+  }
+
+  /**
+   * A cluster's answer, stored once the ISR has the records. They are committed and
+   * visible: answering 507 for a full SQLite now would only invite a duplicate, so the
+   * offsets are answered and the key is not remembered.
+   */
+  private rememberCommitted(remember: () => void): void {
+    try {
+      remember();
+    } catch (error) {
+      if (!isDiskFullError(error)) throw error;
+      this.disk?.onDiskFull();
+    }
+  }
+
+  /**
+   * Appends every local batch, then (on a single node) stores the answer; if either
+   * fails, every batch of the request is taken back (nothing was visible yet) and a
+   * full disk is answered 507 DISK_FULL.
+   */
+  private appendLocal(plan: AppendPlan, appends: PartitionAppend[], offsets: RecordOffset[], remember: (() => void) | undefined): LocalAppends {
+    const local: LocalAppends = { appendedBytes: 0, flushes: [], lastOffsets: [], startOffsets: [] };
+    try {
+      appendLocally(plan, appends, offsets, local);
+      if (remember !== undefined && local.startOffsets.length > 0) remember();
+    } catch (error) {
+      for (const { state, startOffset } of local.startOffsets) state.log.undoAppendsFrom(startOffset);
+      if (!isDiskFullError(error)) throw error;
+      this.disk?.onDiskFull();
+      this.countRefusal();
+      throw diskFull(`a write failed: ${(error as Error).message}; nothing of the request was written`);
+    }
+    this.disk?.onWritten(local.appendedBytes);
+    return local;
+  }
+
+  /** 507 DISK_FULL before anything is written, while free space is at or below the floor (internal topics excepted). */
+  private refuseWhenDiskFull(topic: string): void {
+    const disk = this.disk;
+    // Group commits in a cluster (__consumer_offsets) are small and keep consumers
+    // moving: they may use the room the floor keeps, and fail only when a write does.
+    if (disk === undefined || !disk.isFull || isInternalTopic(topic)) return;
+    this.countRefusal();
+    throw diskFull(`the data directory's filesystem has ${Math.max(0, disk.freeBytes)} bytes free, at or below the floor of ${disk.freeMinBytes} (--disk-free-min-bytes)`);
+  }
+
+  private countRefusal(): void {
+    if (this.disk !== undefined) this.disk.refusedCount += 1;
+  }
+
+  /** Removes a stored answer whose request failed after all; a failure to remove is a full disk, and then the answer stays. */
+  private forget(request: ProduceRequest): void {
+    if (request.idempotencyKey === undefined) return;
+    try {
+      this.store.idempotency.remove(request.topic, request.idempotencyKey);
+    } catch (error) {
+      if (!isDiskFullError(error)) throw error;
+    }
   }
 
   /** Encodes every record and groups them by partition: led here, or by the node that leads it. */
@@ -241,11 +334,11 @@ function forwardRecords(plan: AppendPlan, offsets: RecordOffset[]): Array<Promis
   });
 }
 
-/** Appends every local batch as leader and fills in its records' offsets. */
-function appendLocally(plan: AppendPlan, appends: PartitionAppend[], offsets: RecordOffset[]): LocalAppends {
+/** Appends every local batch as leader and fills in its records' offsets; nothing is visible yet (see publish). */
+function appendLocally(plan: AppendPlan, appends: PartitionAppend[], offsets: RecordOffset[], local: LocalAppends): void {
   const { encoded, isLogAppendTime, nowMs } = plan;
-  const local: LocalAppends = { appendedBytes: 0, flushes: [], lastOffsets: [] };
   for (const { state, batches, members } of appends) {
+    local.startOffsets.push({ state, startOffset: state.log.logEndOffset });
     let memberIndex = 0;
     for (const batch of batches) {
       local.appendedBytes += batch.length;
@@ -260,10 +353,19 @@ function appendLocally(plan: AppendPlan, appends: PartitionAppend[], offsets: Re
       }
     }
     local.lastOffsets.push({ state, lastOffset: state.log.logEndOffset - 1 });
-    plan.replication.onAppend(state);
-    if (state.log.isFlushDue(nowMs)) local.flushes.push(state.log.flushUpTo(state.log.logEndOffset));
   }
-  return local;
+}
+
+/** The request's batches are all written and its answer stored: readers may see them, fsyncs begin. */
+function publish(plan: AppendPlan, local: LocalAppends): void {
+  for (const { state } of local.lastOffsets) {
+    plan.replication.onAppend(state);
+    if (state.log.isFlushDue(plan.nowMs)) local.flushes.push(state.log.flushUpTo(state.log.logEndOffset));
+  }
+}
+
+function diskFull(reason: string): RunnelError {
+  return new RunnelError('DISK_FULL', `the disk is full: ${reason}. New records are refused until space is freed (retention, a deleted topic); reads keep working`);
 }
 
 /**
@@ -285,56 +387,4 @@ async function awaitDurability(plan: AppendPlan, local: LocalAppends, forwarded:
     }
   }
   await forwardedAll;
-}
-
-/**
- * Packs one partition's records into as few batches as fit max.message.bytes. A
- * record too large to fit even alone is refused (413) before anything is written.
- */
-function buildBatches(
-  members: number[], encoded: RecordInput[], maxMessageBytes: number, leaderEpoch: number,
-  isLogAppendTime: boolean, nowMs: number, keyFormat: ValueFormat, valueFormat: ValueFormat,
-): Buffer[] {
-  const options = {
-    leaderEpoch,
-    timestampType: isLogAppendTime ? 'LogAppendTime' as const : 'CreateTime' as const,
-    logAppendTimeMs: nowMs,
-    keyFormat,
-    valueFormat,
-  };
-  const batches: Buffer[] = [];
-  const encodeGroup = (records: RecordInput[]): void => {
-    const batch = encodeBatch(records, options);
-    if (batch.length <= maxMessageBytes) {
-      batches.push(batch);
-    } else if (records.length === 1) {
-      throw new RunnelError('RECORD_TOO_LARGE', `a record of ${batch.length} bytes as a batch exceeds max.message.bytes (${maxMessageBytes})`);
-    } else {
-      const half = records.length >>> 1;
-      encodeGroup(records.slice(0, half));
-      encodeGroup(records.slice(half));
-    }
-  };
-  let group: RecordInput[] = [];
-  // A batch's header (61 bytes) counts against max.message.bytes as well as its records.
-  let groupBytes = BATCH_HEADER_BYTES;
-  for (const index of members) {
-    const record = encoded[index];
-    const size = estimatedRecordBytes(record);
-    if (group.length > 0 && groupBytes + size > maxMessageBytes) {
-      encodeGroup(group);
-      group = [];
-      groupBytes = BATCH_HEADER_BYTES;
-    }
-    group.push(record);
-    groupBytes += size;
-  }
-  if (group.length > 0) encodeGroup(group);
-  return batches;
-}
-
-function hashRequest(request: ProduceRequest): string {
-  return createHash('sha256')
-    .update(JSON.stringify([request.partition ?? null, request.keyFormat ?? null, request.valueFormat ?? null, request.records]))
-    .digest('base64url');
 }

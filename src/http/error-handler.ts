@@ -7,6 +7,7 @@ import type { FastifyError, FastifyInstance } from 'fastify';
 import { errorCatalogue, RunnelError, type ErrorCode } from '../errors.js';
 import { InvariantError } from '../util/assert.js';
 import { isOutOfFiles } from '../util/open-files.js';
+import { isDiskFullError } from '../util/disk-full.js';
 
 const fastifyCodes: Record<string, ErrorCode> = {
   FST_ERR_CTP_BODY_TOO_LARGE: 'REQUEST_TOO_LARGE',
@@ -62,6 +63,12 @@ export function installErrorHandler(app: FastifyInstance, options: ErrorHandlerO
       (fastifyError.statusCode !== undefined ? byStatus[fastifyError.statusCode] : undefined);
     if (code !== undefined) {
       return reply.code(errorCatalogue[code].status).send({ error: { code, message: error.message } });
+    }
+    if (isDiskFullError(error)) {
+      // A write met a full disk (ENOSPC, EDQUOT, SQLITE_FULL) outside produce, which
+      // answers DISK_FULL itself: a commit, a topic change. Nothing is wrong with the node.
+      request.log.warn({ err: error }, 'a write failed: the disk is full');
+      return reply.code(errorCatalogue.DISK_FULL.status).send({ error: { code: 'DISK_FULL', message: `the disk is full: ${error.message}; retry once space is freed` } });
     }
     request.log.error({ err: error }, 'request failed');
     return reply.code(500).send({ error: { code: 'INTERNAL_ERROR', message: error.message } });

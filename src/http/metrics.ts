@@ -51,6 +51,7 @@ export class Metrics {
     registerGroupGauges(registers, broker);
     registerIdempotencyMetrics(registers, broker);
     registerOpenFileMetrics(registers, broker);
+    registerDiskMetrics(registers, broker);
   }
 
   request(method: string, route: string, statusCode: number, seconds: number): void {
@@ -232,6 +233,24 @@ function registerIdempotencyMetrics(registers: Registers, broker: Broker): void 
     collect() {
       this.inc(store.evictedCount - reported);
       reported = store.evictedCount;
+    },
+  });
+}
+
+/** The data directory's free space, the floor and produce refused for a full disk. */
+function registerDiskMetrics(registers: Registers, broker: Broker): void {
+  const { disk } = broker;
+  new Gauge({ name: 'runnel_disk_free_bytes', help: "Free bytes on the data directory's filesystem (last reading, less what was appended since).", registers, collect() { this.set(Math.max(0, disk.freeBytes === Number.POSITIVE_INFINITY ? 0 : disk.freeBytes)); } });
+  new Gauge({ name: 'runnel_disk_free_min_bytes', help: 'The free-space floor: produce is refused at or below it (--disk-free-min-bytes).', registers, collect() { this.set(disk.freeMinBytes); } });
+  new Gauge({ name: 'runnel_disk_full', help: '1 while produce is refused with 507 DISK_FULL.', registers, collect() { this.set(disk.isFull ? 1 : 0); } });
+  let reported = 0;
+  new Counter({
+    name: 'runnel_disk_full_refusals_total',
+    help: 'Produce requests refused with 507 DISK_FULL (free space at or below the floor, or a write that failed for space).',
+    registers,
+    collect() {
+      this.inc(disk.refusedCount - reported);
+      reported = disk.refusedCount;
     },
   });
 }

@@ -26,7 +26,7 @@ const EVICT_TO_FRACTION = 0.9;
 const ROW_BYTES = 'LENGTH(CAST(topic AS BLOB)) + LENGTH(CAST(idempotency_key AS BLOB)) + LENGTH(CAST(response_json AS BLOB))';
 
 export class IdempotencyStore {
-  private readonly statements: Record<'get' | 'sizeOf' | 'put' | 'expire' | 'evictOldest' | 'totals', Statement>;
+  private readonly statements: Record<'get' | 'sizeOf' | 'put' | 'remove' | 'expire' | 'evictOldest' | 'totals', Statement>;
   private count: number;
   private bytes: number;
   /** Answers evicted by the bounds since the node started (runnel_idempotency_evictions_total). */
@@ -38,6 +38,7 @@ export class IdempotencyStore {
       get: s('SELECT response_json, created_at_ms FROM idempotency WHERE topic = ? AND idempotency_key = ?'),
       sizeOf: s(`SELECT ${ROW_BYTES} AS bytes FROM idempotency WHERE topic = ? AND idempotency_key = ?`),
       put: s('INSERT OR REPLACE INTO idempotency (topic, idempotency_key, response_json, created_at_ms) VALUES (?, ?, ?, ?)'),
+      remove: s(`DELETE FROM idempotency WHERE topic = ? AND idempotency_key = ? RETURNING ${ROW_BYTES} AS bytes`),
       expire: s(`DELETE FROM idempotency WHERE created_at_ms < ? RETURNING ${ROW_BYTES} AS bytes`),
       evictOldest: s(`DELETE FROM idempotency WHERE rowid IN (SELECT rowid FROM idempotency ORDER BY created_at_ms, rowid LIMIT ?) RETURNING ${ROW_BYTES} AS bytes`),
       totals: s(`SELECT COUNT(*) AS count, COALESCE(SUM(${ROW_BYTES}), 0) AS bytes FROM idempotency`),
@@ -82,6 +83,11 @@ export class IdempotencyStore {
       this.count += 1;
       this.bytes += rowBytes;
     })();
+  }
+
+  /** Forgets one answer (its request failed after the answer was stored). */
+  remove(topic: string, key: string): void {
+    this.removeRows(this.statements.remove.all(topic, key) as Array<{ bytes: number }>);
   }
 
   /** Removes answers older than `olderThanMs`; returns how many. */

@@ -52,6 +52,7 @@ export function nodeOptionsFromSettings(settings: Settings): NodeOptions {
       offsetsRetentionMs: settings.offsetsRetentionMinutes * 60_000,
       idempotency: { countMax: settings.idempotencyKeysMax, bytesMax: settings.idempotencyBytesMax },
       adminKey: settings.adminKey === '' ? undefined : settings.adminKey,
+      diskFreeMinBytes: settings.diskFreeMinBytes < 0 ? undefined : settings.diskFreeMinBytes,
     },
     app: {
       bodyLimitBytes: settings.bodyLimitBytes,

@@ -65,9 +65,9 @@ export class LeaderEpochCache {
     assert(latest === undefined || startOffset >= latest.startOffset, () =>
       `${this.path}: epoch ${epoch} starts at ${startOffset}, before epoch ${latest?.epoch} at ${latest?.startOffset}`);
     // An earlier epoch that never wrote a batch is replaced, as in Kafka.
-    if (latest !== undefined && latest.startOffset === startOffset) this.entries.pop();
-    this.entries.push({ epoch, startOffset });
-    this.persist();
+    const entries = latest !== undefined && latest.startOffset === startOffset ? this.entries.slice(0, -1) : this.entries.slice();
+    entries.push({ epoch, startOffset });
+    this.persist(entries);
   }
 
   /**
@@ -90,10 +90,7 @@ export class LeaderEpochCache {
   /** Forgets epochs that start at or after `offset` (the log was truncated there). */
   truncateFromEnd(offset: number): void {
     const kept = this.entries.filter((entry) => entry.startOffset < offset);
-    if (kept.length !== this.entries.length) {
-      this.entries = kept;
-      this.persist();
-    }
+    if (kept.length !== this.entries.length) this.persist(kept);
   }
 
   /** The log now starts at `logStartOffset`: the first kept epoch is moved up to it. */
@@ -104,21 +101,22 @@ export class LeaderEpochCache {
     if (kept.length > 0 && kept[0].startOffset < logStartOffset) kept[0] = { epoch: kept[0].epoch, startOffset: logStartOffset };
     const isChanged = kept.length !== this.entries.length ||
       (kept.length > 0 && kept[0].startOffset !== this.entries[firstKept].startOffset);
-    if (isChanged) {
-      this.entries = kept;
-      this.persist();
-    }
+    if (isChanged) this.persist(kept);
   }
 
   /** Replaces the whole cache (after recovery rebuilt it from the log). */
   replace(entries: EpochEntry[]): void {
-    this.entries = entries.slice();
-    this.persist();
+    this.persist(entries.slice());
   }
 
-  private persist(): void {
-    const lines = ['0', String(this.entries.length), ...this.entries.map((e) => `${e.epoch} ${e.startOffset}`)];
+  /**
+   * Writes `entries` and only then makes them the cache's: a write that fails (a full
+   * disk) leaves memory and file alike, so no epoch is ever known here but missing there.
+   */
+  private persist(entries: EpochEntry[]): void {
+    const lines = ['0', String(entries.length), ...entries.map((e) => `${e.epoch} ${e.startOffset}`)];
     writeFileDurably(this.path, lines.join('\n') + '\n');
+    this.entries = entries;
   }
 }
 

@@ -40,6 +40,8 @@ export class LogFlusher {
     private readonly onFsync: ((seconds: number) => void) | undefined,
     /** Told when a rolled segment's fsync moved the recovery point (to checkpoint it). */
     private readonly onRecoveryPointAdvanced: () => void,
+    /** A rolled segment's fsync or checkpoint that failed (a full disk): reported, never thrown. */
+    private readonly onError?: (error: unknown, context: string) => void,
   ) {
     this.recoveryPoint = recoveryPoint;
     this.lastFlushMs = nowMs;
@@ -110,7 +112,11 @@ export class LogFlusher {
         this.recoveryPoint = next.baseOffset;
         this.onRecoveryPointAdvanced();
       }
-    }, () => undefined);
+    }).catch((error: unknown) => {
+      // Nothing awaits this promise: a checkpoint that met a full disk (ENOSPC) here was an
+      // unhandled rejection that ended the process. The next checkpoint writes it again.
+      this.onError?.(error, `flush of rolled segment ${rolled.logPath}`);
+    });
     this.pendingSegmentFlushes.add(flushed);
     void flushed.finally(() => this.pendingSegmentFlushes.delete(flushed));
   }

@@ -54,7 +54,7 @@ export class LogManager {
   open(name: string, config: LogConfig, options: OpenOptions = {}): PartitionLog {
     assert(/^[a-zA-Z0-9._-]+$/.test(name) && name !== '.' && name !== '..', () => `log name ${JSON.stringify(name)} is not a plain directory name`);
     assert(!this.logs.has(name), () => `log ${name} is already open`);
-    const log = PartitionLog.open(path.join(this.logsDirectory, name), config, { onFsync: this.options.onFsync, files: this.files, ...options });
+    const log = PartitionLog.open(path.join(this.logsDirectory, name), config, { onFsync: this.options.onFsync, onError: this.options.onError, files: this.files, ...options });
     this.logs.set(name, log);
     return log;
   }

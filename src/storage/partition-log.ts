@@ -18,6 +18,7 @@ import type { FileCache } from './file-cache.js';
 import fs from 'node:fs';
 import path from 'node:path';
 import { assert } from '../util/assert.js';
+import { isDiskFullError } from '../util/disk-full.js';
 import { offsetOutOfRange } from '../errors.js';
 import { readBatchHeader, setBaseOffset, setLeaderEpoch, type BatchHeader } from '../record/header.js';
 import { validateBatch } from '../record/validate.js';
@@ -40,6 +41,8 @@ export interface OpenOptions {
   onFsync?: (seconds: number) => void;
   /** The node's open-file LRU (file-cache.ts); unbounded when not given. */
   files?: FileCache;
+  /** Background failures (a rolled segment's fsync or checkpoint on a full disk) are reported here. */
+  onError?: (error: unknown, context: string) => void;
 }
 
 export class PartitionLog {
@@ -60,7 +63,7 @@ export class PartitionLog {
   ) {
     const loaded = loadLog(directory, config, epochCache, options.logStartOffset ?? 0, nowMs, options.files);
     this.local = new LocalLog(directory, config, loaded.segments, options.files);
-    this.flusher = new LogFlusher(this.local, loaded.recoveryPoint, nowMs, options.onFsync, () => this.writeCheckpoint(false));
+    this.flusher = new LogFlusher(this.local, loaded.recoveryPoint, nowMs, options.onFsync, () => this.writeCheckpoint(false), options.onError);
     this.recovery = loaded.recovery;
     this.logStartOffset = loaded.logStartOffset;
     this.highWatermark = loaded.highWatermark;
@@ -214,6 +217,26 @@ export class PartitionLog {
     this.flusher.onTruncated(this.logEndOffset);
     this.highWatermark = Math.min(this.highWatermark, this.logEndOffset);
     this.writeCheckpoint(false);
+    this.checkInvariant();
+  }
+
+  /**
+   * Takes back appends no reader has seen, from `offset` on (a produce whose request
+   * fails before its answer: the records must not become visible). Never needs disk
+   * space, so it works on a full disk: the checkpoint (recovery point and high
+   * watermark, both at or below `offset`) is unchanged, and an epoch entry that
+   * cannot be rewritten now is one past the log end, which a later append reuses.
+   */
+  undoAppendsFrom(offset: number): void {
+    assert(offset >= this.highWatermark, () => `log ${this.directory}: cannot undo appends from ${offset}, below the high watermark ${this.highWatermark}`);
+    if (offset >= this.logEndOffset) return;
+    this.local.truncateTo(offset);
+    this.flusher.onTruncated(this.logEndOffset);
+    try {
+      this.epochCache.truncateFromEnd(this.logEndOffset);
+    } catch (error) {
+      if (!isDiskFullError(error)) throw error;
+    }
     this.checkInvariant();
   }
 

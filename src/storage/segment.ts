@@ -155,12 +155,24 @@ export class LogSegment {
     assert(batch.length === header.sizeBytes, () =>
       `segment ${this.logPath}: batch of ${batch.length} bytes declares ${header.sizeBytes}`);
     const position = this.sizeBytes;
-    const fd = this.file.fd();
-    let written = 0;
-    while (written < batch.length) {
-      written += fs.writeSync(fd, batch, written, batch.length - written, position + written);
+    const before = { nextOffset: this.nextOffset, maxTimestampMs: this.maxTimestampMs, offsetOfMaxTimestamp: this.offsetOfMaxTimestamp, bytesSinceLastIndexEntry: this.bytesSinceLastIndexEntry };
+    try {
+      // The log's descriptor is only fetched here: indexBatch may open (and so evict) index files.
+      const fd = this.file.fd();
+      let written = 0;
+      while (written < batch.length) {
+        written += fs.writeSync(fd, batch, written, batch.length - written, position + written);
+      }
+      this.indexBatch(header, position);
+    } catch (error) {
+      // A full disk (ENOSPC) can stop the write halfway or the index entry after it: the
+      // segment goes back to where it was, with no torn bytes left taking space.
+      Object.assign(this, before);
+      this.offsetIndex.truncateTo(header.baseOffset);
+      this.timeIndex.truncateTo(header.baseOffset);
+      fs.ftruncateSync(this.file.fd(), position);
+      throw error;
     }
-    this.indexBatch(header, position);
     this.sizeBytes += batch.length;
   }
 

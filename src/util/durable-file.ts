@@ -8,14 +8,21 @@ export function writeFileDurably(path: string, content: string, options: { isSyn
   const temporary = `${path}.tmp`;
   const fd = fs.openSync(temporary, 'w');
   try {
-    fs.writeSync(fd, content);
-    // Without the fsync the swap is still atomic for a killed process (the page cache
-    // survives it), not for a power loss.
-    if (options.isSynced !== false) fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
+    try {
+      fs.writeSync(fd, content);
+      // Without the fsync the swap is still atomic for a killed process (the page cache
+      // survives it), not for a power loss.
+      if (options.isSynced !== false) fs.fsyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+    fs.renameSync(temporary, path);
+  } catch (error) {
+    // A full disk (ENOSPC) fails the write: the old file stays, and a half-written
+    // temporary one must not keep the space.
+    fs.rmSync(temporary, { force: true });
+    throw error;
   }
-  fs.renameSync(temporary, path);
 }
 
 /** Reads a JSON file, or undefined when it is missing or not valid JSON (a torn write of an old version). */

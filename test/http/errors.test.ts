@@ -42,6 +42,7 @@ const exercisedElsewhere: Partial<Record<ErrorCode, string>> = {
   TOO_MANY_PARTITIONS: 'a topic create or partition add past --max-partitions or the open-file limit (test/ops/open-files.test.ts, test/cluster/controller/partition-cap.test.ts)',
   TOO_MANY_OPEN_FILES: 'a produce that needs a new segment when the node is out of file descriptors (test/ops/open-files.test.ts)',
   INVALID_UPDATE_VERSION: "the controller refusing an ISR change based on an old partition epoch (test/cluster/controller/controller-logic.test.ts)",
+  DISK_FULL: 'produce on a full disk or below --disk-free-min-bytes, on a real tmpfs (test/ops/disk-full.test.ts)',
 };
 
 /** No request of a healthy single node produces these. */

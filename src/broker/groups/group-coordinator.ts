@@ -57,9 +57,18 @@ export class GroupCoordinator {
 
   /** Starts the session sweep and offset expiry; close() stops them. */
   start(): void {
-    const sweep = setInterval(() => this.sweep(), limits.groupSweepIntervalMs);
+    // Both write SQLite: on a full disk (SQLITE_FULL) a throw from a timer would end the
+    // process; it is reported and the next round tries again.
+    const guarded = (task: () => unknown, context: string) => (): void => {
+      try {
+        task();
+      } catch (error) {
+        this.options.onError?.(error, context);
+      }
+    };
+    const sweep = setInterval(guarded(() => this.sweep(), 'group session sweep'), limits.groupSweepIntervalMs);
     sweep.unref();
-    const expiry = setInterval(() => this.expireOffsets(), Math.min(60_000, Math.max(1000, this.options.offsetsRetentionMs / 10)));
+    const expiry = setInterval(guarded(() => this.expireOffsets(), 'offset expiry'), Math.min(60_000, Math.max(1000, this.options.offsetsRetentionMs / 10)));
     expiry.unref();
     this.timers.push(sweep, expiry);
   }

@@ -29,6 +29,16 @@ const healthSchema = {
   properties: {
     status: { type: 'string', enum: ['ok', 'unavailable'] },
     reason: { type: 'string' },
+    diskFull: { type: 'boolean', description: 'True while produce is refused with 507 DISK_FULL (free space at or below --disk-free-min-bytes). Readiness stays 200: reads, group polls and commits are still served here.' },
+    disk: {
+      type: 'object',
+      description: "The data directory's filesystem as last read (every second).",
+      properties: {
+        freeBytes: { type: 'integer' },
+        freeMinBytes: { type: 'integer', description: 'The floor (--disk-free-min-bytes).' },
+        totalBytes: { type: 'integer' },
+      },
+    },
     recovery: {
       type: 'object',
       description: 'What start-up recovery did.',
@@ -59,7 +69,7 @@ export function healthRoutes(app: FastifyInstance, broker: Broker, state: Health
     schema: {
       tags: ['health'],
       summary: 'Readiness',
-      description: 'Storage recovered, metadata open and the node accepting writes; 503 with the reason while stopping, recovering, catching up with the cluster, or out of file descriptors.',
+      description: 'Storage recovered, metadata open and the node accepting requests; 503 with the reason while starting, stopping, catching up with the cluster, or out of file descriptors. A full disk keeps it 200 (reads still work) with diskFull: true.',
       response: { 200: healthSchema, 503: healthSchema },
     },
   }, async (_request, reply) => {
@@ -80,6 +90,16 @@ export function healthRoutes(app: FastifyInstance, broker: Broker, state: Health
       reply.code(503);
       return { status: 'unavailable', reason: filesProblem };
     }
-    return { status: 'ok', recovery: broker.recovery };
+    // A full disk stops writes only: a load balancer keeps routing reads here.
+    const { disk } = broker;
+    return {
+      status: 'ok',
+      recovery: broker.recovery,
+      diskFull: disk.isFull,
+      // Absent until statfs has answered once (it never fails on a directory that exists).
+      ...(Number.isFinite(disk.freeBytes)
+        ? { disk: { freeBytes: Math.max(0, Math.floor(disk.freeBytes)), freeMinBytes: disk.freeMinBytes, totalBytes: disk.totalBytes } }
+        : {}),
+    };
   });
 }
