@@ -52,6 +52,8 @@ export interface StartNodeOptions {
   waitForReady?: boolean;
   /** Lines of stdout/stderr kept (the newest). Default 10 000 each. */
   lineCountMax?: number;
+  /** Working directory of the child. Default the repository root. */
+  cwd?: string;
 }
 
 export interface ChildNode {
@@ -145,7 +147,7 @@ export async function startNode(options: StartNodeOptions): Promise<ChildNode> {
   ];
   installExitHook();
   const child = spawn(process.execPath, args, {
-    cwd: repoRoot,
+    cwd: options.cwd ?? repoRoot,
     env: childEnvironment(options.env),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
