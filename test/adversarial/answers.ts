@@ -37,7 +37,8 @@ export interface JudgeContext {
 export function judge(answer: Answer, context: JudgeContext): string | undefined {
   const { status } = answer;
   if (!Number.isInteger(status) || status < 100 || status > 599) return `no valid status (${status})`;
-  if (status < 300 && status >= 200) return undefined;
+  // 100 Continue is an interim answer (the final one follows); 2xx needs no error shape.
+  if (status === 100 || (status >= 200 && status < 300)) return undefined;
   const contentType = String(answer.headers['content-type'] ?? '');
   if (!contentType.startsWith('application/json')) return `status ${status} with content-type '${contentType}', not JSON`;
   let body: unknown;

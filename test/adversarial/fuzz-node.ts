@@ -127,7 +127,7 @@ export async function seedResources(url: string, pool: ResourcePool, victims: Re
     }
   }
   remember(pool.members, await join(url, 'fuzz-g1', ['fuzz-a', 'fuzz-b']));
-  await expectStatus('commit fuzz-g2', [200, 204, 409], call(`${url}/v1/groups/fuzz-g2/offsets`, 'POST', { offsets: [{ topic: 'fuzz-a', partition: 0, offset: 1 }] }));
+  await expectStatus('commit fuzz-g2', [200, 204, 409], call(`${url}/v1/groups/fuzz-g2/offsets`, 'POST', { offsets: [{ topic: 'fuzz-a', partition: 0, offset: 0 }] }));
   for (const group of SEED_GROUPS) remember(pool.groups, group);
   remember(pool.keyIds, await spareKey(url));
 

@@ -90,7 +90,8 @@ const clone = <T>(value: T): T => (value === undefined ? value : (JSON.parse(JSO
 /** A small integer within the schema's bounds (long-poll waits stay short: the fuzzer is bounded in time). */
 function integerFor(schema: Schema, name: string, random: () => number): number {
   const low = schema.minimum ?? 0;
-  const cap = /wait/i.test(name) ? 200 : /^partitions?$/.test(name) ? 2 : 100;
+  // Partitions and offsets that exist in the seeded topics (3 partitions, a few records each).
+  const cap = /wait/i.test(name) ? 200 : /^(partitions?|offset)$/.test(name) ? 2 : 100;
   const high = Math.min(schema.maximum ?? low + cap, low + cap);
   return low + Math.floor(random() * (high - low + 1));
 }
@@ -140,7 +141,10 @@ function objectFor(schema: Schema, pool: ResourcePool, random: () => number, dep
   const result: Record<string, unknown> = {};
   const required = new Set(schema.required ?? []);
   for (const [property, propertySchema] of Object.entries(schema.properties ?? {})) {
-    if (!required.has(property) && random() < 0.4) continue;
+    // A commit naming a member must carry that member's generation, so most leave both
+    // out (an admin's commit from outside the group) and reach the code past the check.
+    const omitChance = property === 'memberId' || property === 'generation' ? 0.85 : 0.4;
+    if (!required.has(property) && random() < omitChance) continue;
     result[property] = exampleFor(propertySchema, property, pool, random, depth + 1);
   }
   if (schema.properties === undefined && schema.example !== undefined) return clone(schema.example) as Record<string, unknown>;

@@ -35,8 +35,10 @@ export interface BuildContext {
 
 const ACCEPTS = ['application/json', 'application/json', 'application/json', '*/*', 'text/event-stream', 'text/html', 'application/x-ndjson', 'application/xml', '', 'garbage/;;;'];
 
-function pathSegment(parameter: Parameter, pool: ResourcePool, random: () => number, mutations: string[]): string {
-  if (random() < 0.2) {
+type Chance = (probability: number) => boolean;
+
+function pathSegment(parameter: Parameter, pool: ResourcePool, random: () => number, chance: Chance, mutations: string[]): string {
+  if (chance(0.2)) {
     const hostile = pick(random, HOSTILE_SEGMENTS);
     mutations.push(`path ${parameter.name} = ${hostile.length > 40 ? `${hostile.slice(0, 20)}... (${hostile.length} chars)` : hostile}`);
     return hostile;
@@ -46,10 +48,9 @@ function pathSegment(parameter: Parameter, pool: ResourcePool, random: () => num
   return encodeURIComponent(String(value));
 }
 
-function authHeaders(context: BuildContext, random: () => number, mutations: string[]): Record<string, string> {
-  const choice = random();
-  if (choice < 0.8) return random() < 0.8 ? { authorization: `Bearer ${context.adminKey}` } : { 'x-api-key': context.adminKey };
-  if (choice < 0.87) return { authorization: `Bearer ${context.narrowKey}` };
+function authHeaders(context: BuildContext, random: () => number, chance: Chance, mutations: string[]): Record<string, string> {
+  if (!chance(0.2)) return random() < 0.8 ? { authorization: `Bearer ${context.adminKey}` } : { 'x-api-key': context.adminKey };
+  if (random() < 0.35) return { authorization: `Bearer ${context.narrowKey}` };
   const wrong = pick(random, [
     {}, { authorization: 'Bearer ' }, { authorization: 'Bearer nope' }, { authorization: `Basic ${Buffer.from('a:b').toString('base64')}` },
     { authorization: `Bearer ${'k'.repeat(8_000)}` }, { 'x-api-key': 'rk_AAAAAAAAAAAA_wrong' }, { authorization: `bearer ${context.adminKey} extra` },
@@ -60,9 +61,9 @@ function authHeaders(context: BuildContext, random: () => number, mutations: str
 }
 
 /** A valid JSON value for the body, changed 0-3 times; formats and base64 are made hostile for produce bodies. */
-function bodyValue(operation: Operation, context: BuildContext, random: () => number, mutations: string[]): unknown {
+function bodyValue(operation: Operation, context: BuildContext, random: () => number, chance: Chance, mutations: string[]): unknown {
   let value = exampleFor(operation.bodySchema!, 'body', context.pool, random);
-  if (operation.path.endsWith('/records') && random() < 0.25 && typeof value === 'object' && value !== null) {
+  if (operation.path.endsWith('/records') && chance(0.25) && typeof value === 'object' && value !== null) {
     const body = value as Record<string, unknown>;
     const format = random() < 0.5 ? 'keyFormat' : 'valueFormat';
     body[format] = pick(random, ['binary', 'binary', 'string', 'json']);
@@ -70,7 +71,7 @@ function bodyValue(operation: Operation, context: BuildContext, random: () => nu
     for (const record of records as Array<Record<string, unknown>>) record[format === 'keyFormat' ? 'key' : 'value'] = pick(random, [...BAD_BASE64, 'YWJj', 1, null, { a: 1 }]);
     mutations.push(`${format} ${String(body[format])} with bad values`);
   }
-  const count = random() < 0.25 ? 0 : 1 + Math.floor(random() * 3);
+  const count = chance(0.75) ? 1 + Math.floor(random() * 3) : 0;
   for (let i = 0; i < count; i++) {
     const mutated = mutateValue(value, random);
     value = mutated.value;
@@ -79,59 +80,67 @@ function bodyValue(operation: Operation, context: BuildContext, random: () => nu
   return value;
 }
 
+/**
+ * One request for `operation`. About one in seven is left valid (clean), so the
+ * resources change as a user would change them and deeper code runs; the rest get
+ * hostile parts, each with its own chance.
+ */
 export function buildRequest(operation: Operation, context: BuildContext, random: () => number): FuzzRequest {
   const mutations: string[] = [];
+  const isClean = random() < 0.15;
+  // A clean request draws no mutation: every chance below is out of reach.
+  const chance = (p: number): boolean => random() < (isClean ? 0 : p);
   let target = operation.path.replace(/\{(\w+)\}/g, (_, name: string) => {
     const parameter = operation.parameters.find((p) => p.in === 'path' && p.name === name) ?? { in: 'path', name, required: true, schema: { type: 'string' } };
-    return pathSegment(parameter, operation.method === 'DELETE' ? context.victims : context.pool, random, mutations);
+    return pathSegment(parameter, operation.method === 'DELETE' ? context.victims : context.pool, random, chance, mutations);
   });
   const queryParameters = operation.parameters.filter((p) => p.in === 'query');
   const query: Array<[string, string]> = [];
   for (const parameter of queryParameters) {
     if (random() < 0.5) query.push([parameter.name, encodeURIComponent(String(exampleFor(parameter.schema, parameter.name, context.pool, random)))]);
   }
-  if (random() < 0.35) {
+  if (chance(0.35)) {
     const mutated = mutateQuery(query, queryParameters.map((p) => p.name), random);
     target += `?${mutated.query}`;
     mutations.push(mutated.what);
   } else if (query.length > 0) {
     target += `?${query.map(([name, value]) => `${name}=${value}`).join('&')}`;
   }
-  if (random() < 0.04) {
+  if (chance(0.04)) {
     const variant = pick(random, ['/', '//', '/.', '/..', '/%2e', '?', '#x', '%2F']);
     target = target.includes('?') ? target.replace('?', `${variant}?`) : `${target}${variant}`;
     mutations.push(`path suffix ${variant}`);
   }
-  const headers: Record<string, string> = { ...authHeaders(context, random, mutations) };
+  const headers: Record<string, string> = { ...authHeaders(context, random, chance, mutations) };
   const accept = pick(random, ACCEPTS);
   if (accept !== '') headers.accept = accept;
-  if (operation.path.endsWith('/records') && operation.method === 'POST' && random() < 0.3) {
+  if (operation.path.endsWith('/records') && operation.method === 'POST' && chance(0.3)) {
     const key = pick(random, ['fuzz-idem-1', `fuzz-idem-${Math.floor(random() * 20)}`, 'k'.repeat(256), 'k'.repeat(255), ' ', '\u00e9t\u00e9', '__proto__']);
     headers['idempotency-key'] = key;
     mutations.push(`idempotency-key ${key.length > 30 ? `(${key.length} chars)` : key}`);
   }
-  if (operation.path.endsWith('/records') && operation.method === 'GET' && random() < 0.1) {
+  if (operation.path.endsWith('/records') && operation.method === 'GET' && chance(0.1)) {
     headers['last-event-id'] = pick(random, ['0', '-1', 'abc', '0:5', '99999999999999999999', '1e3', '']);
   }
 
   let method = operation.method;
-  if (random() < 0.03) {
+  if (chance(0.03)) {
     method = pick(random, ['PUT', 'PATCH', 'DELETE', 'POST', 'OPTIONS', 'GET']);
     mutations.push(`method ${method}`);
   }
   let body: Buffer | string | undefined;
   if (operation.bodySchema !== undefined) {
-    const text = serialise(bodyValue(operation, context, random, mutations));
+    const text = serialise(bodyValue(operation, context, random, chance, mutations));
     body = text;
     headers['content-type'] = 'application/json';
-    if (random() < 0.3) {
+    if (chance(0.3)) {
       const damaged = mutateBody(text, context.bodyLimitBytes, random);
       body = damaged.body;
       if (damaged.contentType === undefined) delete headers['content-type'];
       else headers['content-type'] = damaged.contentType;
       mutations.push(damaged.what);
     }
-  } else if (random() < 0.08) {
+  } else if (chance(0.08)) {
     body = pick(random, ['{}', '{"a":1}', 'garbage', '[[[[[[']);
     headers['content-type'] = pick(random, ['application/json', 'text/plain']);
     mutations.push('a body where none is expected');
