@@ -51,6 +51,8 @@ export const HOSTILE_VALUES: readonly unknown[] = [
   -1, 0, 1.5, -0.5, 1e308, -1e308, 2_147_483_648, -2_147_483_649, Number.MAX_SAFE_INTEGER, Number.MIN_SAFE_INTEGER,
   new Raw('-0'), new Raw('1e999'), new Raw('-1e999'), new Raw('9007199254740993'), new Raw('18446744073709551616'),
   new Raw('1E400'), new Raw('1e-400'), new Raw('123456789012345678901234567890'),
+  65_536, 100_001, 1_800_001, 4_294_967_295, 4_294_967_296, -2_147_483_648, 9_223_372_036_854_775_807,
+  new Raw('9223372036854775807'), new Raw('9223372036854775808'), new Raw('-9223372036854775809'),
   new Raw('NaN'), new Raw('Infinity'), new Raw('-Infinity'), new Raw('00012'), new Raw('0x10'), new Raw('+1'), new Raw('.5'),
   // strings
   '', ' ', '\u0000', '\ud800', '\udfff', 'a\ud800b', new Raw('"\\udc00\\ud800"'), LONG_STRING, '\u{1F4A9}'.repeat(2_000),
@@ -226,4 +228,27 @@ export function mutateQuery(params: Array<[string, string]>, names: string[], ra
   // Shuffle a little so a repeated parameter is not always last.
   if (parts.length > 1 && random() < 0.3) parts.unshift(parts.pop()!);
   return { query: parts.join('&'), what };
+}
+
+/**
+ * Topic configs by their Kafka names. segment.bytes and segment.ms are left out: at
+ * their documented minimums every produce rolls a segment that keeps three files open
+ * for good, so a run would use up the file descriptors; that finding has its own test
+ * (open-files.test.ts).
+ */
+const CONFIG_NAMES = [
+  'cleanup.policy', 'retention.ms', 'retention.bytes', 'index.interval.bytes', 'max.message.bytes', 'min.insync.replicas',
+  'flush.messages', 'flush.ms', 'message.timestamp.type', 'unclean.leader.election.enable', 'compression.type', 'segment.index.bytes', 'Retention.MS',
+];
+const CONFIG_VALUES: readonly unknown[] = [
+  '1', '0', '-1', '-2', '1024', '2147483647', '2147483648', '9223372036854775807', '9223372036854775808', '1e3', '0x10', '', ' 1', '1.5',
+  'true', 'false', 'delete', 'compact', 'compact,delete', 'CreateTime', 'LogAppendTime', 'createtime', 1, 0, -1, 1.5, 1e308, true, false, null,
+];
+
+/** A configs object naming real and unknown configs with valid and hostile values. */
+export function hostileConfigs(random: () => number): Record<string, unknown> {
+  const configs: Record<string, unknown> = {};
+  const count = 1 + Math.floor(random() * 3);
+  for (let i = 0; i < count; i++) configs[pick(random, CONFIG_NAMES)] = random() < 0.8 ? pick(random, CONFIG_VALUES) : pick(random, HOSTILE_VALUES);
+  return configs;
 }

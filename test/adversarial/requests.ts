@@ -10,7 +10,7 @@
 import type { Dispatcher } from 'undici';
 import { pick } from '../helpers/seeded-random.js';
 import { exampleFor, type Operation, type Parameter, type ResourcePool } from './openapi-walk.js';
-import { HOSTILE_SEGMENTS, mutateBody, mutateQuery, mutateValue, serialise, BAD_BASE64 } from './mutations.js';
+import { BAD_BASE64, HOSTILE_SEGMENTS, hostileConfigs, mutateBody, mutateQuery, mutateValue, serialise } from './mutations.js';
 import type { Answer } from './answers.js';
 
 export interface FuzzRequest {
@@ -70,6 +70,11 @@ function bodyValue(operation: Operation, context: BuildContext, random: () => nu
     const records = Array.isArray(body.records) ? body.records : [];
     for (const record of records as Array<Record<string, unknown>>) record[format === 'keyFormat' ? 'key' : 'value'] = pick(random, [...BAD_BASE64, 'YWJj', 1, null, { a: 1 }]);
     mutations.push(`${format} ${String(body[format])} with bad values`);
+  }
+  if (operation.path.startsWith('/v1/topics') && (operation.method === 'POST' || operation.method === 'PATCH') && chance(0.3) && typeof value === 'object' && value !== null && !Array.isArray(value) && !operation.path.endsWith('/records')) {
+    const configs = hostileConfigs(random);
+    (value as Record<string, unknown>).configs = configs;
+    mutations.push(`configs ${JSON.stringify(configs).slice(0, 120)}`);
   }
   const count = chance(0.75) ? 1 + Math.floor(random() * 3) : 0;
   for (let i = 0; i < count; i++) {
