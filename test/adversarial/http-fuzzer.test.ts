@@ -60,7 +60,7 @@ void t.test(`${REQUEST_COUNT} mutated requests over every public route: no 5xx, 
   t.teardown(() => agent.destroy());
   const histogram = new StatusHistogram();
   const failures: string[] = [];
-  const reached = new Set<string>();
+  const reached = new Map<string, number>();
   const liveAnswers: number[] = [];
   const startedAtMs = Date.now();
   for (let sent = 0; sent < REQUEST_COUNT;) {
@@ -81,7 +81,10 @@ void t.test(`${REQUEST_COUNT} mutated requests over every public route: no 5xx, 
       }
       histogram.add(exchange.answer.status);
       // Reached: past validation and auth to a resource (2xx, or a conflict with its state).
-      if (exchange.answer.status < 400 || exchange.answer.status === 409 || exchange.answer.status === 416) reached.add(`${operation.method} ${operation.path}`);
+      if (exchange.answer.status < 400 || exchange.answer.status === 409 || exchange.answer.status === 416) {
+        const name = `${operation.method} ${operation.path}`;
+        reached.set(name, (reached.get(name) ?? 0) + 1);
+      }
       const problem = judge(exchange.answer, { isProduce: request.isProduce });
       if (problem !== undefined) failures.push(`#${sent + i} ${describeRequest(request)} -> ${exchange.answer.status} ${exchange.answer.body.slice(0, 300)}: ${problem}`);
     });
@@ -100,7 +103,9 @@ void t.test(`${REQUEST_COUNT} mutated requests over every public route: no 5xx, 
   t.equal(failures.length, 0, `no 5xx, no hang, every non-2xx in the documented error shape (seed ${SEED})`);
   for (const failure of failures.slice(0, FAILURES_SHOWN)) t.comment(`failure: ${failure}`);
   if (failures.length > FAILURES_SHOWN) t.comment(`... and ${failures.length - FAILURES_SHOWN} more`);
-  const unreached = operations.map((o) => `${o.method} ${o.path}`).filter((name) => !reached.has(name));
+  const reachCounts = operations.map((o) => `${o.method} ${o.path}`).map((name) => [name, reached.get(name) ?? 0] as const).sort((x, y) => x[1] - y[1]);
+  t.comment(`fuzz: the operations that reached a resource least often: ${reachCounts.slice(0, 4).map(([name, count]) => `${name} ${count}`).join(', ')}`);
+  const unreached = reachCounts.filter(([, count]) => count === 0).map(([name]) => name);
   // With fewer requests (RUNNEL_FUZZ_REQUESTS) an operation may not get a clean one.
   if (REQUEST_COUNT >= 5_000) t.same(unreached, [], 'every operation reached a resource at least once: 2xx, 409 or 416 (the seeds make mutated requests meet real resources)');
   else t.comment(`operations that never reached a resource: ${JSON.stringify(unreached)}`);
