@@ -66,6 +66,19 @@ export const HOSTILE_VALUES: readonly unknown[] = [
   Array.from({ length: 2_000 }, (_, i) => i), Object.fromEntries(Array.from({ length: 2_000 }, (_, i) => [`k${i}`, i])),
 ];
 
+/**
+ * A fresh copy of a hostile value: the catalogue's arrays and objects are shared, and a
+ * later mutation writes into what it was given (a shared one could end up holding itself).
+ */
+export function freshCopy(value: unknown): unknown {
+  if (value instanceof Raw || typeof value !== 'object' || value === null) return value;
+  if (value instanceof Duplicated) return new Duplicated(value.entries.map(([key, item]) => [key, freshCopy(item)]));
+  if (Array.isArray(value)) return value.map(freshCopy);
+  const copy = Object.create(Object.getPrototypeOf(value) as object | null) as Record<string, unknown>;
+  for (const key of Object.keys(value)) copy[key] = freshCopy((value as Record<string, unknown>)[key]);
+  return copy;
+}
+
 /** Names for extra properties: unknown fields, prototype members, odd text. */
 const EXTRA_KEYS = ['extra', '__proto__', 'constructor', 'prototype', 'hasOwnProperty', '', ' ', '\u0000', 'x'.repeat(5_000), '\ud800', '$ref', 'records', 'a.b', '\u{1F4A9}'];
 
@@ -105,7 +118,7 @@ export function mutateValue(root: unknown, random: () => number): { value: unkno
   const where = slot.key === undefined ? 'the body' : JSON.stringify(slot.key);
   const choice = random();
   if (choice < 0.55) {
-    const hostile = pick(random, HOSTILE_VALUES);
+    const hostile = freshCopy(pick(random, HOSTILE_VALUES));
     return { value: set(hostile), what: `${where} = ${describeValue(hostile)}` };
   }
   const current = get();
@@ -117,7 +130,7 @@ export function mutateValue(root: unknown, random: () => number): { value: unkno
   if (choice < 0.85 && typeof current === 'object' && current !== null && !Array.isArray(current) && !(current instanceof Raw)) {
     const key = pick(random, EXTRA_KEYS);
     const entries = Object.entries(current);
-    const extra = pick(random, HOSTILE_VALUES);
+    const extra = freshCopy(pick(random, HOSTILE_VALUES));
     if (random() < 0.5 && entries.length > 0) {
       // A duplicate of an existing key, with a hostile value first or last.
       const [name] = pick(random, entries);
@@ -249,6 +262,6 @@ const CONFIG_VALUES: readonly unknown[] = [
 export function hostileConfigs(random: () => number): Record<string, unknown> {
   const configs: Record<string, unknown> = {};
   const count = 1 + Math.floor(random() * 3);
-  for (let i = 0; i < count; i++) configs[pick(random, CONFIG_NAMES)] = random() < 0.8 ? pick(random, CONFIG_VALUES) : pick(random, HOSTILE_VALUES);
+  for (let i = 0; i < count; i++) configs[pick(random, CONFIG_NAMES)] = freshCopy(random() < 0.8 ? pick(random, CONFIG_VALUES) : pick(random, HOSTILE_VALUES));
   return configs;
 }
