@@ -33,6 +33,17 @@ const FAILURES_SHOWN = 15;
 
 t.comment(`fuzz seed ${SEED}: replay with RUNNEL_FUZZ_SEED=${SEED} npx tap test/adversarial/http-fuzzer.test.ts`);
 
+/**
+ * The node answers a body over the limit with 413 as soon as the headers announce it
+ * and closes the connection (test/http covers that answer); a client still writing the
+ * body may then see EPIPE or a reset instead of the answer. Not a fault: the only
+ * failure allowed without an answer, and only for such a body.
+ */
+function isCutOffUpload(request: FuzzRequest, failure: string | undefined): boolean {
+  const bodyBytes = request.body === undefined ? 0 : Buffer.byteLength(request.body);
+  return bodyBytes > BODY_LIMIT_BYTES && /EPIPE|ECONNRESET|UND_ERR_SOCKET|other side closed/.test(failure ?? '');
+}
+
 /** Runs `count` tasks with at most `concurrency` at once. */
 async function runPool(count: number, concurrency: number, task: (index: number) => Promise<void>): Promise<void> {
   let next = 0;
@@ -74,6 +85,10 @@ void t.test(`${REQUEST_COUNT} mutated requests over every public route: no 5xx, 
     await runPool(size, CONNECTIONS, async (i) => {
       const { operation, fuzz: request } = round[i];
       const exchange = await send(fuzz.url, request, agent, REQUEST_TIMEOUT_MS);
+      if (exchange.answer === undefined && isCutOffUpload(request, exchange.failure)) {
+        histogram.add('closed during an upload over the limit');
+        return;
+      }
       if (exchange.answer === undefined) {
         histogram.add('no answer');
         failures.push(`#${sent + i} ${describeRequest(request)} -> no answer: ${exchange.failure}`);
