@@ -12,7 +12,7 @@ import type { Broker } from '../broker/broker.js';
 import type { InvariantError } from '../util/assert.js';
 import { packageVersion } from '../util/package-info.js';
 import { installErrorHandler } from './error-handler.js';
-import { answerClientError } from './client-errors.js';
+import { answerClientError, refuseWithoutHost, serveUnknownExpectations } from './client-errors.js';
 import { installNdjsonParser } from './ndjson.js';
 import { clusterRoutes } from './routes/cluster.js';
 import { groupRoutes } from './routes/groups.js';
@@ -80,7 +80,8 @@ interface Lifecycle {
 }
 
 function createFastify(options: AppOptions): FastifyInstance {
-  const server = serverTimeouts(options.requestBodyTimeoutMs ?? limits.requestBodyTimeoutMsDefault);
+  // Node's own Host check answers a bare 400; refuseWithoutHost answers in our shape.
+  const server = { ...serverTimeouts(options.requestBodyTimeoutMs ?? limits.requestBodyTimeoutMsDefault), requireHostHeader: false };
   const app = Fastify({
     ...(options.tls === undefined ? { http: server } : { https: { ...options.tls, ...server } }),
     requestTimeout: server.requestTimeout,
@@ -121,6 +122,7 @@ function createFastify(options: AppOptions): FastifyInstance {
   const bodyAjv = new Ajv({ strict: false, coerceTypes: false, useDefaults: true, removeAdditional: false, allErrors: false });
   const textAjv = new Ajv({ strict: false, coerceTypes: true, useDefaults: true, removeAdditional: false, allErrors: false });
   app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? bodyAjv : textAjv).compile(schema));
+  serveUnknownExpectations(app.server);
   return app;
 }
 
@@ -192,6 +194,7 @@ async function installRequestPipeline(app: FastifyInstance, options: AppOptions,
   // Every response says which request it answers (the id logs carry too).
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);
+    refuseWithoutHost(request, reply);
   });
   // Until storage is recovered, and once stopping has begun, only health, metrics and
   // the docs answer.

@@ -54,6 +54,8 @@ export interface StartNodeOptions {
   lineCountMax?: number;
   /** The child's open-file limit (`ulimit -n`, soft and hard), set by a shell that then execs node. */
   openFilesLimit?: number;
+  /** Working directory of the child. Default the repository root. */
+  cwd?: string;
 }
 
 export interface ChildNode {
@@ -151,7 +153,7 @@ export async function startNode(options: StartNodeOptions): Promise<ChildNode> {
     ? { file: process.execPath, args }
     : { file: '/bin/sh', args: ['-c', `ulimit -n ${options.openFilesLimit} && exec "$0" "$@"`, process.execPath, ...args] };
   const child = spawn(command.file, command.args, {
-    cwd: repoRoot,
+    cwd: options.cwd ?? repoRoot,
     env: childEnvironment(options.env),
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -69,9 +69,21 @@ void t.test('malformed HTTP/1.1 gets the documented error shape and a closed con
     ['Content-Length with Transfer-Encoding chunked', 'POST /v1/topics HTTP/1.1\r\nhost: a\r\ncontent-length: 2\r\ntransfer-encoding: chunked\r\n\r\n0\r\n\r\n', 'INVALID_REQUEST'],
     ['a request line that is not HTTP', 'HELLO\r\n\r\n', 'INVALID_REQUEST'],
     ['headers of 100 KB', `GET /v1/topics HTTP/1.1\r\nhost: a\r\nx-big: ${'a'.repeat(100_000)}\r\n\r\n`, 'HEADERS_TOO_LARGE'],
+    // Found by test/adversarial/raw-framing.test.ts: Node answered this with a bare 400.
+    ['an HTTP/1.1 request without Host', 'GET /v1/topics HTTP/1.1\r\naccept: application/json\r\n\r\n', 'INVALID_REQUEST'],
   ];
   for (const [what, bytes, code] of cases) assertRefusal(t, await exchange(server.url, bytes), code, what);
   t.equal((await requestJson(`${server.url}/health/live`)).status, 200, 'the node still answers');
+});
+
+void t.test('an Expect other than 100-continue is ignored (RFC 9110), not a bodiless 417; HTTP/1.0 needs no Host', async (t) => {
+  const server = await startServer(t);
+  const body = '{"name":"expect-odd"}';
+  const answer = await exchange(server.url, `POST /v1/topics HTTP/1.1\r\nhost: a\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\nexpect: 200-ok\r\nconnection: close\r\n\r\n${body}`);
+  t.equal(answer.status, 201, 'the topic is created');
+  t.match(JSON.parse(answer.body), { name: 'expect-odd' });
+  const old = await exchange(server.url, 'GET /health/live HTTP/1.0\r\n\r\n');
+  t.equal(old.status, 200, 'an HTTP/1.0 request without Host is served');
 });
 
 void t.test('a request not received in time is 408 REQUEST_BODY_TIMEOUT in the documented shape', async (t) => {
