@@ -37,6 +37,7 @@ export const errorCatalogue = {
   TOO_MANY_WAITERS: { status: 429, description: 'Too many long-polls or streams are open on this partition or node; retry later.' },
   HEADERS_TOO_LARGE: { status: 431, description: 'The request headers are larger than the server accepts; the connection is closed.' },
   INTERNAL_ERROR: { status: 500, description: 'An unexpected server error. The message says what failed.' },
+  CORRUPT_LOG: { status: 500, description: "A stored batch of this partition failed its check on read (CRC, framing or offsets: damage on disk, not bad input). It is never served, and the partition refuses appends until the node restarts; the message and body name the offset and segment file. Other partitions are unaffected. The next start re-validates the partition and truncates it at the damaged batch (see README, Damaged storage)." },
   OVERLOADED: { status: 503, description: 'The node has more work than it can take now (requests in flight, event-loop delay); retry after a moment.' },
   NOT_READY: { status: 503, description: 'The node is starting or stopping and cannot serve this request now.' },
   NOT_ENOUGH_REPLICAS: { status: 503, description: "Fewer in-sync replicas than the topic's min.insync.replicas; retry later." },

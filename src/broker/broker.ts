@@ -40,6 +40,8 @@ export interface BrokerOptions {
   isClustered?: boolean;
   /** Where background failures go (a logger in the server). */
   onError?: (error: unknown, context: string) => void;
+  /** Where storage warnings go (truncations at recovery, damaged batches found on read): a warn line in the server. */
+  onWarning?: (message: string, details: Record<string, unknown>) => void;
 }
 
 /** What a broker is built on; node/ makes them in this order and wires the cluster in between. */

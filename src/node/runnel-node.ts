@@ -21,6 +21,7 @@ import type { ClusterNode } from '../cluster/cluster-node.js';
 import { buildApp, type RunnelApp } from '../http/app.js';
 import { checkLimits } from '../limits.js';
 import { createBroker } from './broker-assembly.js';
+import { stopOnInvariantBroken, throwOutsideTheLoop, type BackgroundErrorHandler } from './background-errors.js';
 import { clusterWiring, type BackgroundLog } from './cluster-wiring.js';
 import type { NodeOptions } from './node-options.js';
 
@@ -41,15 +42,20 @@ export class RunnelNode {
     checkLimits();
     // Background errors before the app (and its logger) exist go nowhere; there are none yet.
     const background: { log?: BackgroundLog } = {};
+    // A broken invariant in a background loop stops the node the way one on the request path does.
+    const onInvariantBroken = options.app.onInvariantBroken ?? throwOutsideTheLoop;
+    const stopOnInvariant = (report: BackgroundErrorHandler): BackgroundErrorHandler =>
+      stopOnInvariantBroken(() => background.log, onInvariantBroken, report);
     let cluster: ClusterNode | undefined;
     const brokerOptions = {
       ...options.broker,
       isClustered: options.cluster !== undefined,
-      onError: options.broker.onError ?? ((error: unknown, context: string) => background.log?.error({ err: error }, `background ${context} failed`)),
+      onError: stopOnInvariant(options.broker.onError ?? ((error: unknown, context: string) => background.log?.error({ err: error }, `background ${context} failed`))),
+      onWarning: options.broker.onWarning ?? ((message: string, details: Record<string, unknown>) => background.log?.warn(details, message)),
     };
     const broker = createBroker(brokerOptions, options.cluster === undefined
       ? undefined
-      : clusterWiring(options.broker.nodeId, options.broker.dataDir, options.cluster, () => background.log, (built) => { cluster = built; }));
+      : clusterWiring(options.broker.nodeId, options.broker.dataDir, options.cluster, () => background.log, (built) => { cluster = built; }, stopOnInvariant));
     let http: RunnelApp;
     try {
       http = await buildApp({ ...options.app, broker, cluster, clusterSecret: options.cluster?.clusterSecret });

@@ -17,12 +17,13 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { assert } from '../util/assert.js';
-import { offsetOutOfRange } from '../errors.js';
+import { offsetOutOfRange, RunnelError } from '../errors.js';
 import { readBatchHeader, setBaseOffset, setLeaderEpoch, type BatchHeader } from '../record/header.js';
 import { validateBatch } from '../record/validate.js';
 import { LeaderEpochCache } from './leader-epoch-checkpoint.js';
 import { LocalLog } from './local-log.js';
 import type { LogConfig } from './log-config.js';
+import { LogDamageError, type StorageWarning } from './log-damage.js';
 import { LogFlusher } from './log-flusher.js';
 import { loadLog, type RecoveryReport } from './log-loader.js';
 import { writeCheckpoint } from './partition-checkpoint.js';
@@ -37,12 +38,20 @@ export interface OpenOptions {
   nowMs?: number;
   /** Told how long each group-commit fsync took (for metrics). */
   onFsync?: (seconds: number) => void;
+  /** Told what recovery truncated and which damaged batches reads found (one warn line each). */
+  onWarning?: (warning: StorageWarning) => void;
 }
 
 export class PartitionLog {
   logStartOffset: number;
   highWatermark: number;
   readonly recovery: RecoveryReport;
+  /** Distinct damaged batches reads have found since the log was opened (a metric). */
+  damagedBatchesFound = 0;
+  /** Set once a read found damage: base offset of the first damaged segment, where the next start's recovery begins. */
+  private damagedSegmentBaseOffset: number | undefined;
+  private readonly damagedPositions = new Set<string>();
+  private readonly onWarning: ((warning: StorageWarning) => void) | undefined;
   private readonly local: LocalLog;
   private readonly flusher: LogFlusher;
 
@@ -53,7 +62,8 @@ export class PartitionLog {
     options: OpenOptions,
     nowMs: number,
   ) {
-    const loaded = loadLog(directory, config, epochCache, options.logStartOffset ?? 0, nowMs);
+    const loaded = loadLog(directory, config, epochCache, options.logStartOffset ?? 0, nowMs, options.onWarning);
+    this.onWarning = options.onWarning;
     this.local = new LocalLog(directory, config, loaded.segments);
     this.flusher = new LogFlusher(this.local, loaded.recoveryPoint, nowMs, options.onFsync, () => this.writeCheckpoint(false));
     this.recovery = loaded.recovery;
@@ -113,6 +123,7 @@ export class PartitionLog {
    * Returns the header as appended.
    */
   appendAsLeader(batch: Buffer, leaderEpoch: number, nowMs = Date.now()): BatchHeader {
+    this.refuseAppendIfDamaged();
     const baseOffset = this.logEndOffset;
     setBaseOffset(batch, baseOffset);
     setLeaderEpoch(batch, leaderEpoch);
@@ -126,6 +137,7 @@ export class PartitionLog {
    * Each is validated first; nothing is written unless all are sound and contiguous.
    */
   appendAsFollower(batches: Buffer, nowMs = Date.now()): BatchHeader[] {
+    this.refuseAppendIfDamaged();
     const headers: BatchHeader[] = [];
     let expected = this.logEndOffset;
     let latestEpoch = this.epochCache.latestEpoch();
@@ -186,7 +198,51 @@ export class PartitionLog {
     }
     if (startOffset >= maxOffset) return null;
     const lastWanted = maxRecords === undefined ? maxOffset - 1 : Math.min(maxOffset - 1, startOffset + maxRecords - 1);
-    return this.local.read(startOffset, maxBytes, maxOffset, lastWanted);
+    try {
+      return this.local.read(startOffset, maxBytes, maxOffset, lastWanted);
+    } catch (error) {
+      if (error instanceof LogDamageError) throw this.onDamagedRead(error);
+      throw error;
+    }
+  }
+
+  /**
+   * A read found a damaged batch (an I/O fault: bit rot, an overwritten file). It is
+   * never served; this log asks for a full recovery scan from the damaged segment at the
+   * next start (its checkpoint is no longer clean, even after a clean stop), reports the
+   * damage once, and answers CORRUPT_LOG to this read and every one that meets it.
+   */
+  private onDamagedRead(damage: LogDamageError): RunnelError {
+    const name = path.basename(this.directory);
+    const segmentFile = path.basename(damage.segmentPath);
+    const key = `${segmentFile}:${damage.position}`;
+    if (!this.damagedPositions.has(key)) {
+      this.damagedPositions.add(key);
+      this.damagedBatchesFound += 1;
+      this.damagedSegmentBaseOffset = Math.min(this.damagedSegmentBaseOffset ?? Number.MAX_SAFE_INTEGER, damage.segmentBaseOffset);
+      if (!this.local.isClosed) this.writeCheckpoint(false);
+      this.onWarning?.({
+        message: `damaged batch in segment ${segmentFile} at byte position ${damage.position} (offset ${damage.offset}): ${damage.problem}; ` +
+          `it is not served, appends are refused, and the next start recovers the log from offset ${this.damagedSegmentBaseOffset}`,
+        details: { segment: segmentFile, position: damage.position, offset: damage.offset, problem: damage.problem },
+      });
+    }
+    return new RunnelError('CORRUPT_LOG',
+      `log ${name}: the stored batch at offset ${damage.offset} (segment ${segmentFile}, byte position ${damage.position}) is damaged ` +
+      `and is not served: ${damage.problem}. The node re-validates this partition and truncates it there at its next start.`,
+      { offset: damage.offset, segment: segmentFile });
+  }
+
+  /** True once a read found damage in this log (until the next start recovers it). */
+  get isDamaged(): boolean {
+    return this.damagedSegmentBaseOffset !== undefined;
+  }
+
+  /** The next start truncates at the damage: an append acknowledged now would be lost then. */
+  private refuseAppendIfDamaged(): void {
+    if (this.damagedSegmentBaseOffset === undefined) return;
+    throw new RunnelError('CORRUPT_LOG', `log ${path.basename(this.directory)}: a stored batch is damaged (see the node's log); ` +
+      `appends are refused until the node restarts and recovers this partition from offset ${this.damagedSegmentBaseOffset}`);
   }
 
   /**
@@ -257,7 +313,13 @@ export class PartitionLog {
 
   /** Persists the recovery point and high watermark (periodically and on roll). */
   writeCheckpoint(isCleanShutdown: boolean): void {
-    writeCheckpoint(this.directory, { recoveryPoint: this.recoveryPoint, highWatermark: this.highWatermark, isCleanShutdown });
+    // A log with damage found on read is never marked clean: the next open rescans from the damaged segment.
+    const damagedFrom = this.damagedSegmentBaseOffset;
+    writeCheckpoint(this.directory, {
+      recoveryPoint: damagedFrom === undefined ? this.recoveryPoint : Math.min(this.recoveryPoint, damagedFrom),
+      highWatermark: this.highWatermark,
+      isCleanShutdown: isCleanShutdown && damagedFrom === undefined,
+    });
   }
 
   /**

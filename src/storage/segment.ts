@@ -20,9 +20,10 @@ import { assert } from '../util/assert.js';
 import { OffsetIndex } from './offset-index.js';
 import { TimeIndex } from './time-index.js';
 import { readFully, scanBatches } from '../record/scanner.js';
-import type { BatchHeader } from '../record/header.js';
-import { BATCH_LENGTH_OFFSET, LOG_OVERHEAD_BYTES } from '../record/layout.js';
+import { readBatchHeader, type BatchHeader } from '../record/header.js';
+import { BATCH_HEADER_BYTES, BATCH_LENGTH_OFFSET, LOG_OVERHEAD_BYTES } from '../record/layout.js';
 import { validateBatch } from '../record/validate.js';
+import { checkReadBatches, LogDamageError } from './log-damage.js';
 
 export function segmentFileName(baseOffset: number, suffix: '.log' | '.index' | '.timeindex'): string {
   return String(baseOffset).padStart(20, '0') + suffix;
@@ -40,6 +41,17 @@ export interface SegmentRecovery {
   epochStarts: Array<{ epoch: number; startOffset: number }>;
 }
 
+/** What the last truncation by recover() removed, for the warn line that reports it. */
+export interface SegmentCut {
+  /** Byte position the file was cut at; the first offset removed is the segment's nextOffset after the cut. */
+  position: number;
+  bytes: number;
+  /** Offsets of the first batch removed, when its header could still be read. */
+  batchOffsets?: { baseOffset: number; lastOffset: number };
+  /** Why the batch there was refused (CRC, framing, offsets, leader epoch; or a torn tail). */
+  problem: string;
+}
+
 /** Decides whether a batch's leader epoch is believable during recovery. */
 export type EpochCheck = (epoch: number, baseOffset: number) => boolean;
 
@@ -53,6 +65,8 @@ export class LogSegment {
    * not fit): a later recover() finds nothing left to cut, so the caller adds these.
    */
   truncatedBytesOnOpen = 0;
+  /** Set by recover() when it cut the file: what was removed. */
+  lastCut: SegmentCut | undefined;
   private offsetOfMaxTimestamp: number;
   private bytesSinceLastIndexEntry = 0;
   private isClosed = false;
@@ -186,11 +200,14 @@ export class LogSegment {
     let lastEpoch = -1;
     let validBatchCount = 0;
     let isBad = false;
+    let problem = 'torn tail: the bytes there cannot form a whole batch';
     const end = scanBatches(this.fd, 0, this.sizeBytes, ({ position, header, buffer, bufferPosition }) => {
-      const problem = validateBatch(buffer, bufferPosition, this.nextOffset);
-      if (problem !== null || header.partitionLeaderEpoch < lastEpoch ||
-          !isEpochPlausible(header.partitionLeaderEpoch, header.baseOffset)) {
+      const batchProblem = validateBatch(buffer, bufferPosition, this.nextOffset) ??
+        (header.partitionLeaderEpoch < lastEpoch || !isEpochPlausible(header.partitionLeaderEpoch, header.baseOffset)
+          ? `leader epoch ${header.partitionLeaderEpoch} is not plausible at offset ${header.baseOffset}` : null);
+      if (batchProblem !== null) {
         isBad = true;
+        problem = batchProblem;
         return false;
       }
       if (header.partitionLeaderEpoch > lastEpoch) {
@@ -203,39 +220,56 @@ export class LogSegment {
     });
     const truncatedBytes = this.sizeBytes - end.validEndPosition;
     if (truncatedBytes > 0 || isBad) {
+      this.lastCut = { position: end.validEndPosition, bytes: truncatedBytes, batchOffsets: this.batchOffsetsAt(end.validEndPosition), problem };
       fs.ftruncateSync(this.fd, end.validEndPosition);
       this.sizeBytes = end.validEndPosition;
     }
     return { validBatchCount, truncatedBytes, epochStarts };
   }
 
+  /** The offsets of the batch header at `position`, if one can be read there. */
+  private batchOffsetsAt(position: number): SegmentCut['batchOffsets'] {
+    const header = Buffer.alloc(BATCH_HEADER_BYTES);
+    if (readFully(this.fd, header, header.length, position) < header.length) return undefined;
+    try {
+      const { baseOffset, lastOffset } = readBatchHeader(header, 0);
+      return { baseOffset, lastOffset };
+    } catch {
+      return undefined; // Garbage where a header should be: the offsets are unknown.
+    }
+  }
+
   /**
    * Byte position of the first batch whose last offset is at or above `offset`, or
-   * sizeBytes when no batch in this segment reaches it.
+   * sizeBytes when no batch in this segment reaches it. Framing that breaks before
+   * `offset` is reached (a length or header no batch has) is damage: LogDamageError.
    */
   positionOf(offset: number): { position: number; baseOffset: number } {
     if (offset >= this.nextOffset) return { position: this.sizeBytes, baseOffset: this.nextOffset };
     const start = this.offsetIndex.lookup(offset);
     let found = { position: this.sizeBytes, baseOffset: this.nextOffset };
-    scanBatches(this.fd, start.position, this.sizeBytes, ({ position, header }) => {
+    const end = scanBatches(this.fd, start.position, this.sizeBytes, ({ position, header }) => {
       if (header.lastOffset < offset) return true;
       found = { position, baseOffset: header.baseOffset };
       return false;
     }, 16 * 1024);
+    if (end.isTorn) throw this.damageAt(end.validEndPosition, offset, 'the batch framing (length or header) is broken');
     return found;
   }
 
   /** Byte position just after the batch holding `offset` (sizeBytes when none holds it). */
   endPositionOf(offset: number): number {
     if (offset >= this.nextOffset) return this.sizeBytes;
-    const start = this.offsetIndex.lookup(offset);
-    let end = this.sizeBytes;
-    scanBatches(this.fd, start.position, this.sizeBytes, ({ position, header }) => {
-      if (header.lastOffset < offset) return true;
-      end = position + header.sizeBytes;
-      return false;
-    }, 16 * 1024);
-    return end;
+    const { position } = this.positionOf(offset);
+    const lengthBytes = Buffer.alloc(LOG_OVERHEAD_BYTES);
+    if (readFully(this.fd, lengthBytes, LOG_OVERHEAD_BYTES, position) < LOG_OVERHEAD_BYTES) return this.sizeBytes;
+    // A length no batch has is left for read() to report as damage.
+    const size = lengthBytes.readInt32BE(BATCH_LENGTH_OFFSET) + LOG_OVERHEAD_BYTES;
+    return size < BATCH_HEADER_BYTES ? this.sizeBytes : Math.min(position + size, this.sizeBytes);
+  }
+
+  private damageAt(position: number, offset: number, problem: string): LogDamageError {
+    return new LogDamageError(this.logPath, position, offset, this.baseOffset, problem);
   }
 
   /**
@@ -250,21 +284,29 @@ export class LogSegment {
     const wanted = Math.min(maxBytes, limit - position);
     let buffer = Buffer.allocUnsafe(Math.max(wanted, LOG_OVERHEAD_BYTES));
     let length = readFully(this.fd, buffer, Math.min(buffer.length, limit - position), position);
-    const firstBatchBytes = buffer.readInt32BE(BATCH_LENGTH_OFFSET) + LOG_OVERHEAD_BYTES;
+    const firstBatchBytes = length < LOG_OVERHEAD_BYTES ? 0 : buffer.readInt32BE(BATCH_LENGTH_OFFSET) + LOG_OVERHEAD_BYTES;
+    // A length no batch has would allocate garbage-sized buffers or loop: damage, not a bug.
+    if (firstBatchBytes < BATCH_HEADER_BYTES || position + firstBatchBytes > limit) {
+      throw this.damageAt(position, startOffset, `the batch length there (${firstBatchBytes} bytes) does not fit the segment`);
+    }
     if (firstBatchBytes > length) {
       buffer = Buffer.allocUnsafe(firstBatchBytes);
       length = readFully(this.fd, buffer, firstBatchBytes, position);
-      assert(length === firstBatchBytes, () => `segment ${this.logPath}: short read of a batch at ${position}`);
+      if (length !== firstBatchBytes) throw this.damageAt(position, startOffset, `short read: ${length} of ${firstBatchBytes} bytes`);
+      checkReadBatches(buffer, this.logPath, this.baseOffset, position, startOffset);
       return buffer;
     }
     // Trim to whole batches.
     let end = 0;
     while (end + LOG_OVERHEAD_BYTES <= length) {
       const size = buffer.readInt32BE(end + BATCH_LENGTH_OFFSET) + LOG_OVERHEAD_BYTES;
-      if (end + size > length) break;
+      if (size < BATCH_HEADER_BYTES || end + size > length) break;
       end += size;
     }
-    return buffer.subarray(0, end);
+    // Check data right after reading it: CRC, framing and offsets of every batch served.
+    const batches = buffer.subarray(0, end);
+    checkReadBatches(batches, this.logPath, this.baseOffset, position, startOffset);
+    return batches;
   }
 
   /** Walks batches from `position`; see scanBatches. */
