@@ -41,22 +41,26 @@ export interface StorageWarning {
  * Checks the whole batches in `buffer`, read from `segmentPath` at byte `filePosition`
  * for a reader that asked for `startOffset`: each batch must validate (header, length,
  * CRC), the first must hold `startOffset` and every next one must continue the offsets
- * of the one before. Throws LogDamageError at the first that does not.
+ * of the one before. Returns the length of the sound batches before the first one that
+ * does not, so a reader gets everything before the damage; throws LogDamageError when
+ * the very first batch is damaged (the read that starts there).
  */
-export function checkReadBatches(buffer: Buffer, segmentPath: string, segmentBaseOffset: number, filePosition: number, startOffset: number): void {
+export function checkReadBatches(buffer: Buffer, segmentPath: string, segmentBaseOffset: number, filePosition: number, startOffset: number): number {
   let position = 0;
   let expectedBaseOffset: number | undefined;
   while (position < buffer.length) {
-    const offset = expectedBaseOffset ?? startOffset;
-    const damaged = (problem: string): LogDamageError =>
-      new LogDamageError(segmentPath, filePosition + position, offset, segmentBaseOffset, problem);
-    const problem = validateBatch(buffer, position, expectedBaseOffset);
-    if (problem !== null) throw damaged(problem);
-    const header = readBatchHeader(buffer, position);
-    if (expectedBaseOffset === undefined && (header.baseOffset > startOffset || header.lastOffset < startOffset || header.baseOffset < segmentBaseOffset)) {
-      throw damaged(`the batch found for offset ${startOffset} holds offsets ${header.baseOffset}..${header.lastOffset}`);
+    const isFirst = expectedBaseOffset === undefined;
+    let problem = validateBatch(buffer, position, expectedBaseOffset);
+    const header = problem === null ? readBatchHeader(buffer, position) : undefined;
+    if (header !== undefined && isFirst && (header.baseOffset > startOffset || header.lastOffset < startOffset || header.baseOffset < segmentBaseOffset)) {
+      problem = `the batch found for offset ${startOffset} holds offsets ${header.baseOffset}..${header.lastOffset}`;
+    }
+    if (problem !== null || header === undefined) {
+      if (!isFirst) return position;
+      throw new LogDamageError(segmentPath, filePosition + position, startOffset, segmentBaseOffset, problem ?? 'unreadable header');
     }
     expectedBaseOffset = header.lastOffset + 1;
     position += header.sizeBytes;
   }
+  return position;
 }

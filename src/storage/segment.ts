@@ -304,9 +304,8 @@ export class LogSegment {
       end += size;
     }
     // Check data right after reading it: CRC, framing and offsets of every batch served.
-    const batches = buffer.subarray(0, end);
-    checkReadBatches(batches, this.logPath, this.baseOffset, position, startOffset);
-    return batches;
+    // Sound batches before a damaged one are served; the read that starts at it fails.
+    return buffer.subarray(0, checkReadBatches(buffer.subarray(0, end), this.logPath, this.baseOffset, position, startOffset));
   }
 
   /** Walks batches from `position`; see scanBatches. */

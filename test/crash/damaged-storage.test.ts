@@ -82,6 +82,26 @@ async function corruptionsMetric(node: ChildNode, partition: number): Promise<nu
 }
 
 /**
+ * A group member assigned both partitions gets every record of the sound one and those
+ * before the damage; once nothing else is left, its poll answers CORRUPT_LOG.
+ */
+async function expectGroupPollsOtherPartitions(t: Test, node: ChildNode, damagedOffset: number): Promise<void> {
+  const groupUrl = `${node.url}/v1/groups/damage-readers`;
+  const joined = await requestJson<any>(`${groupUrl}/members`, { method: 'POST', body: { topics: [TOPIC], autoOffsetReset: 'earliest' } });
+  t.equal(joined.status, 201, 'a group member joins');
+  const seen = new Map<number, number[]>([[0, []], [1, []]]);
+  let last: { status: number; body: any } = { status: 0, body: undefined };
+  for (let round = 0; round < 40; round++) {
+    last = await requestJson<any>(`${groupUrl}/members/${joined.body.memberId}/records?maxRecords=20`);
+    if (last.status !== 200) break;
+    for (const record of last.body.records) seen.get(record.partition)?.push(record.offset);
+  }
+  t.same(seen.get(1), range(REQUEST_COUNT * RECORDS_PER_REQUEST + 1), 'the group poll served every record of the sound partition');
+  t.same(seen.get(0), range(damagedOffset), 'and every record before the damage');
+  t.equal(last.body?.error?.code, 'CORRUPT_LOG', 'then, with nothing else to serve, the poll answers CORRUPT_LOG');
+}
+
+/**
  * The promises shared by both kinds of damage: CORRUPT_LOG on that partition only, the
  * node up, counted and warned about; then a restart that truncates there and serves
  * everything before. Returns the first offset that was not served.
@@ -104,6 +124,7 @@ async function expectDamageHandled(t: Test, dataDir: string, damagedSegment: str
   t.equal(late.offset, REQUEST_COUNT * RECORDS_PER_REQUEST, 'the other partition takes records');
   const refused = await requestJson<any>(`${node.url}/v1/topics/${TOPIC}/partitions/0/records`, { method: 'POST', body: { records: [{ value: 'x' }] } });
   t.equal(refused.body?.error?.code, 'CORRUPT_LOG', 'the damaged partition refuses appends (the restart will cut the log there)');
+  await expectGroupPollsOtherPartitions(t, node, damagedOffset);
   t.equal((await requestJson(`${node.url}/health/live`)).status, 200, '/health/live answers');
   t.equal(await corruptionsMetric(node, 0), 1, 'runnel_log_corruptions_total counts the damaged batch');
   const again = await readUntilError(node, 0);

@@ -40,6 +40,7 @@ const exercisedElsewhere: Partial<Record<ErrorCode, string>> = {
   REQUEST_BODY_TIMEOUT: 'a request whose body does not arrive within --request-body-timeout-ms (test/ops/slow-requests.test.ts)',
   FENCED_LEADER_EPOCH: "the controller refusing an ISR change from a stale leader (test/cluster/controller/controller-logic.test.ts)",
   INVALID_UPDATE_VERSION: "the controller refusing an ISR change based on an old partition epoch (test/cluster/controller/controller-logic.test.ts)",
+  CORRUPT_LOG: 'a stored batch damaged on disk, found by a read (test/crash/damaged-storage.test.ts, test/storage/damaged-segment.test.ts)',
 };
 
 /** No request of a healthy single node produces these. */
