@@ -7,6 +7,11 @@
  * everything was fsynced) is re-validated batch by batch and truncated at the first
  * bad one; the segments after a truncation are garbage and deleted. The leader-epoch
  * checkpoint is then brought in line with what the log holds.
+ *
+ * A read that found a damaged batch leaves the checkpoint unclean with the recovery
+ * point at the damaged segment (see PartitionLog), so that segment and the later ones
+ * are re-validated here and cut at the damage, as Kafka's recovery cuts at the first
+ * invalid batch. Every cut, after a crash or a clean stop, is told to `onWarning`.
  */
 import fs from 'node:fs';
 import path from 'node:path';

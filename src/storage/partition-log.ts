@@ -220,7 +220,11 @@ export class PartitionLog {
       this.damagedPositions.add(key);
       this.damagedBatchesFound += 1;
       this.damagedSegmentBaseOffset = Math.min(this.damagedSegmentBaseOffset ?? Number.MAX_SAFE_INTEGER, damage.segmentBaseOffset);
-      if (!this.local.isClosed) this.writeCheckpoint(false);
+      try {
+        if (!this.local.isClosed) this.writeCheckpoint(false);
+      } catch {
+        // A full or failing disk: the periodic checkpoint and close() write the mark again.
+      }
       this.onWarning?.({
         message: `damaged batch in segment ${segmentFile} at byte position ${damage.position} (offset ${damage.offset}): ${damage.problem}; ` +
           `it is not served, appends are refused, and the next start recovers the log from offset ${this.damagedSegmentBaseOffset}`,

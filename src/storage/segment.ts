@@ -7,7 +7,8 @@
  * log's flush policy). Index entries are added once index.interval.bytes of log have
  * gone by since the last one.
  * Reads: positioned reads of whole batches, bounded by maxBytes; a segment is never
- * read into memory whole.
+ * read into memory whole. Every batch read is checked (log-damage.ts) before it is
+ * served: damage is a LogDamageError, never a broken invariant.
  * Recovery: recover() re-validates every batch (length, magic, CRC, offset continuity,
  * leader epoch), truncates at the first bad one and rebuilds both indexes.
  *
