@@ -39,6 +39,7 @@ export const errorCatalogue = {
   HEADERS_TOO_LARGE: { status: 431, description: 'The request headers are larger than the server accepts; the connection is closed.' },
   INTERNAL_ERROR: { status: 500, description: 'An unexpected server error. The message says what failed.' },
   TOO_MANY_OPEN_FILES: { status: 503, description: "The node reached its open-file limit (ulimit -n) and could not open a log file; nothing was changed. /health/ready says so until files are free again; retry later." },
+  CORRUPT_LOG: { status: 500, description: "A stored batch of this partition failed its check on read (CRC, framing or offsets: damage on disk, not bad input). It is never served, and the partition refuses appends until the node restarts; the message and body name the offset and segment file. Other partitions are unaffected. The next start re-validates the partition and truncates it at the damaged batch (see README, Damaged storage)." },
   OVERLOADED: { status: 503, description: 'The node has more work than it can take now (requests in flight, event-loop delay); retry after a moment.' },
   NOT_READY: { status: 503, description: 'The node is starting or stopping and cannot serve this request now.' },
   NOT_ENOUGH_REPLICAS: { status: 503, description: "Fewer in-sync replicas than the topic's min.insync.replicas; retry later." },

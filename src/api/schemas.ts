@@ -8,7 +8,7 @@ import { limits } from '../limits.js';
 export const errorBodySchema = {
   $id: 'Error',
   type: 'object',
-  description: 'Every error: a stable upper-case code and a human message. OFFSET_OUT_OF_RANGE adds logStartOffset and highWatermark; NOT_LEADER adds leaderId and leaderUrl (null when no leader is known).',
+  description: 'Every error: a stable upper-case code and a human message. OFFSET_OUT_OF_RANGE adds logStartOffset and highWatermark; NOT_LEADER adds leaderId and leaderUrl (null when no leader is known); CORRUPT_LOG adds the damaged offset and segment file.',
   required: ['error'],
   properties: {
     error: {
@@ -21,6 +21,8 @@ export const errorBodySchema = {
         highWatermark: { type: 'integer' },
         leaderId: { type: ['integer', 'null'] },
         leaderUrl: { type: ['string', 'null'] },
+        offset: { type: 'integer' },
+        segment: { type: 'string' },
       },
     },
   },

@@ -47,6 +47,8 @@ export interface BrokerOptions {
   onError?: (error: unknown, context: string) => void;
   /** Produce is refused (507 DISK_FULL) at or below this many free bytes; default 1% of the filesystem, at most 256 MiB. */
   diskFreeMinBytes?: number;
+  /** Where storage warnings go (truncations at recovery, damaged batches found on read): a warn line in the server. */
+  onWarning?: (message: string, details: Record<string, unknown>) => void;
 }
 
 /** What a broker is built on; node/ makes them in this order and wires the cluster in between. */

@@ -9,6 +9,7 @@
 import { nodeOptionsFromSettings } from '../node/node-options.js';
 import { RunnelNode } from '../node/runnel-node.js';
 import type { Settings } from '../node/settings.js';
+import { InvariantError } from '../util/assert.js';
 
 export async function serve(settings: Settings): Promise<void> {
   const options = nodeOptionsFromSettings(settings);
@@ -19,6 +20,13 @@ export async function serve(settings: Settings): Promise<void> {
       // Stop before anything else is written; recovery on restart repairs the log.
       onInvariantBroken: () => setImmediate(() => process.exit(70)),
     },
+  });
+  // A throw outside every catch (a timer's callback, a default hook that rethrows) ends
+  // the process as Node would, but with a fatal last line saying why.
+  process.once('uncaughtException', (error) => {
+    const isInvariant = error instanceof InvariantError;
+    node.log.fatal({ err: error }, isInvariant ? 'invariant broken; stopping' : 'uncaught exception; stopping');
+    process.exit(isInvariant ? 70 : 1);
   });
   let isShuttingDown = false;
   const shutdown = async (signal: string): Promise<void> => {

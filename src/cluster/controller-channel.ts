@@ -7,6 +7,7 @@
  * decision; the caller may wait until its own image has applied it (read your writes).
  */
 import { RunnelError } from '../errors.js';
+import { InvariantError } from '../util/assert.js';
 import { limits } from '../limits.js';
 import { PeerRequestError, runnelErrorFromPeer, type PeerClient } from './peer-client.js';
 
@@ -73,6 +74,8 @@ export class ControllerChannel {
 }
 
 function isRetriable(error: unknown): boolean {
+  // A broken invariant in this node's own controller is a bug, not a peer that went away.
+  if (error instanceof InvariantError) return false;
   if (error instanceof RunnelError) return error.code === 'NOT_CONTROLLER';
   if (error instanceof PeerRequestError) {
     const code = (error.body as { error?: { code?: string } } | undefined)?.error?.code;

@@ -95,6 +95,20 @@ function registerPartitionGauges(registers: Registers, broker: Broker): void {
   partitionGauge('runnel_high_watermark', 'Offset up to which consumers may read.', (state) => state.log.highWatermark);
   partitionGauge('runnel_log_size_bytes', "Bytes of the partition's segments on disk.", (state) => state.log.sizeBytes);
   partitionGauge('runnel_log_segments', 'Segment files of the partition.', (state) => state.log.segmentCount);
+  new Counter({
+    name: 'runnel_log_corruptions_total',
+    help: 'Damaged stored batches (CRC, framing or offsets) that reads found since the node started, each counted once, by partition.',
+    labelNames: ['topic', 'partition'],
+    registers,
+    collect() {
+      this.reset();
+      for (const topic of broker.topics.list()) {
+        for (const state of topic.partitions) {
+          if (state.log.damagedBatchesFound > 0) this.inc({ topic: topic.record.name, partition: String(state.partition) }, state.log.damagedBatchesFound);
+        }
+      }
+    },
+  });
 }
 
 /**

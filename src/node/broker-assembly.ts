@@ -39,6 +39,7 @@ export function createBroker(options: BrokerOptions, wire: BrokerWiring = () => 
       retentionCheckIntervalMs: options.retentionCheckIntervalMs,
       onSegmentsDeleted: (name, log) => made.topics?.recordLogStartOffset(name, log.logStartOffset),
       onFsync: (seconds) => made.broker?.fsyncListener?.(seconds),
+      onWarning: (name, warning) => options.onWarning?.(`partition ${name}: ${warning.message}`, { partition: name, ...warning.details }),
       onError: options.onError,
       openFilesMax: options.openLogFilesMax === undefined || options.openLogFilesMax === 0 ? undefined : options.openLogFilesMax,
     });

@@ -6,6 +6,7 @@
  */
 import type { TopicManager } from '../broker/topic-manager.js';
 import { ClusterNode, type ClusterHost } from '../cluster/cluster-node.js';
+import type { BackgroundErrorHandler } from './background-errors.js';
 import { RunnelError } from '../errors.js';
 import type { BrokerFoundation, BrokerWiring } from './broker-assembly.js';
 import { ClusterReplication } from './cluster-replication.js';
@@ -14,6 +15,7 @@ import type { NodeClusterOptions } from './node-options.js';
 
 /** Where the cluster's background failures and news go (the app's logger, once it exists). */
 export interface BackgroundLog {
+  fatal(object: object, message: string): void;
   error(object: object, message: string): void;
   warn(object: object, message: string): void;
   info(object: object, message: string): void;
@@ -38,6 +40,8 @@ export function clusterWiring(
   options: NodeClusterOptions,
   log: () => BackgroundLog | undefined,
   built: (cluster: ClusterNode) => void,
+  /** Makes a broken invariant stop the node instead of being logged (background-errors.ts). */
+  stopOnInvariant: (report: BackgroundErrorHandler) => BackgroundErrorHandler = (report) => report,
 ): BrokerWiring {
   return (foundation: BrokerFoundation) => {
     const cluster = new ClusterNode({
@@ -53,9 +57,9 @@ export function clusterWiring(
       partitionsPerNodeMax: options.partitionsPerNodeMax,
       // Expected refusals (a coded RunnelError: not the controller, a fenced node) are one
       // warning line; anything else is an error with its stack.
-      onError: (error, context) => error instanceof RunnelError
+      onError: stopOnInvariant((error, context) => error instanceof RunnelError
         ? log()?.warn({ code: error.code }, `cluster: ${context}: ${error.message}`)
-        : log()?.error({ err: error }, `cluster: ${context} failed`),
+        : log()?.error({ err: error }, `cluster: ${context} failed`)),
       onInfo: (message, details) => log()?.info(details ?? {}, message),
     });
     built(cluster);

@@ -22,6 +22,7 @@ import { buildApp, type RunnelApp } from '../http/app.js';
 import { checkLimits, limits } from '../limits.js';
 import { openFilesSoftLimit } from '../util/open-files.js';
 import { createBroker } from './broker-assembly.js';
+import { stopOnInvariantBroken, throwOutsideTheLoop, type BackgroundErrorHandler } from './background-errors.js';
 import { clusterWiring, type BackgroundLog } from './cluster-wiring.js';
 import type { NodeOptions } from './node-options.js';
 import { openFileBudget, type OpenFileBudget } from './open-file-budget.js';
@@ -45,6 +46,10 @@ export class RunnelNode {
     checkLimits();
     // Background errors before the app (and its logger) exist go nowhere; there are none yet.
     const background: { log?: BackgroundLog } = {};
+    // A broken invariant in a background loop stops the node the way one on the request path does.
+    const onInvariantBroken = options.app.onInvariantBroken ?? throwOutsideTheLoop;
+    const stopOnInvariant = (report: BackgroundErrorHandler): BackgroundErrorHandler =>
+      stopOnInvariantBroken(() => background.log, onInvariantBroken, report);
     let cluster: ClusterNode | undefined;
     const budget = openFileBudget(options.broker.openLogFilesMax ?? 0, openFilesSoftLimit());
     const partitionsMax = options.broker.partitionsMax ?? limits.partitionsPerNodeDefault;
@@ -53,11 +58,12 @@ export class RunnelNode {
       partitionsMax,
       openLogFilesMax: budget.openLogFilesMax,
       isClustered: options.cluster !== undefined,
-      onError: options.broker.onError ?? ((error: unknown, context: string) => background.log?.error({ err: error }, `background ${context} failed`)),
+      onError: stopOnInvariant(options.broker.onError ?? ((error: unknown, context: string) => background.log?.error({ err: error }, `background ${context} failed`))),
+      onWarning: options.broker.onWarning ?? ((message: string, details: Record<string, unknown>) => background.log?.warn(details, message)),
     };
     const broker = createBroker(brokerOptions, options.cluster === undefined
       ? undefined
-      : clusterWiring(options.broker.nodeId, options.broker.dataDir, { ...options.cluster, partitionsPerNodeMax: partitionsMax }, () => background.log, (built) => { cluster = built; }));
+      : clusterWiring(options.broker.nodeId, options.broker.dataDir, { ...options.cluster, partitionsPerNodeMax: partitionsMax }, () => background.log, (built) => { cluster = built; }, stopOnInvariant));
     let http: RunnelApp;
     try {
       http = await buildApp({ ...options.app, broker, cluster, clusterSecret: options.cluster?.clusterSecret });

@@ -7,12 +7,18 @@
  * everything was fsynced) is re-validated batch by batch and truncated at the first
  * bad one; the segments after a truncation are garbage and deleted. The leader-epoch
  * checkpoint is then brought in line with what the log holds.
+ *
+ * A read that found a damaged batch leaves the checkpoint unclean with the recovery
+ * point at the damaged segment (see PartitionLog), so that segment and the later ones
+ * are re-validated here and cut at the damage, as Kafka's recovery cuts at the first
+ * invalid batch. Every cut, after a crash or a clean stop, is told to `onWarning`.
  */
 import type { FileCache } from './file-cache.js';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { LeaderEpochCache } from './leader-epoch-checkpoint.js';
 import type { LogConfig } from './log-config.js';
+import type { StorageWarning } from './log-damage.js';
 import { readCheckpoint } from './partition-checkpoint.js';
 import { LogSegment, segmentFileName, type EpochCheck, type SegmentOptions, type SegmentRecovery } from './segment.js';
 
@@ -42,6 +48,7 @@ export function loadLog(
   persistedLogStartOffset: number,
   nowMs: number,
   files?: FileCache,
+  onWarning?: (warning: StorageWarning) => void,
 ): LoadedLog {
   const checkpoint = readCheckpoint(directory);
   const isClean = checkpoint?.isCleanShutdown === true;
@@ -49,7 +56,7 @@ export function loadLog(
   const recovery: RecoveryReport = { isCleanShutdown: isClean, recoveredSegments: 0, truncatedBytes: 0 };
   const options: SegmentOptions = { indexIntervalBytes: config.indexIntervalBytes, files };
   const recoveryPoint = isClean ? Number.MAX_SAFE_INTEGER : checkpointRecoveryPoint;
-  const { segments, epochStarts } = loadSegments(directory, listSegmentFiles(directory), recoveryPoint, epochCache, options, recovery);
+  const { segments, epochStarts } = loadSegments(directory, listSegmentFiles(directory), recoveryPoint, epochCache, options, recovery, onWarning);
   const isNew = segments.length === 0 && checkpoint === undefined;
   if (segments.length === 0) {
     segments.push(LogSegment.create(directory, persistedLogStartOffset, options, nowMs));
@@ -59,8 +66,8 @@ export function loadLog(
   rebuildEpochCacheIfNeeded(epochCache, segments, epochStarts);
   const logStartOffset = Math.min(Math.max(persistedLogStartOffset, segments[0].baseOffset), logEndOffset);
   // A new partition (no segment file yet) has nothing to make durable.
-  if (!isClean && !isNew) {
-    // What recovery validated is made durable before it counts as recovered.
+  if ((!isClean && !isNew) || recovery.truncatedBytes > 0) {
+    // What recovery validated (or cut) is made durable before it counts as recovered.
     // That is every segment holding offsets at or past the old recovery point (the ones
     // recovered), including one that starts below it: its tail may be in the page cache only.
     for (const segment of segments) if (segment.nextOffset > checkpointRecoveryPoint || segment === activeSegment) segment.flushSync();
@@ -72,7 +79,9 @@ export function loadLog(
 
 /**
  * Opens the segments in order, recovering each one that may hold offsets at or past
- * `recoveryPoint`, and stops at the first one recovery had to cut: later ones go.
+ * `recoveryPoint`, and stops at the first one that had to be cut (by recovery, or by
+ * open() finding a torn tail even after a clean shutdown): later ones go. Every cut is
+ * counted in the report and told to `onWarning`.
  */
 function loadSegments(
   directory: string,
@@ -81,6 +90,7 @@ function loadSegments(
   epochCache: LeaderEpochCache,
   options: SegmentOptions,
   recovery: RecoveryReport,
+  onWarning: ((warning: StorageWarning) => void) | undefined,
 ): { segments: LogSegment[]; epochStarts: SegmentRecovery['epochStarts'] } {
   const segments: LogSegment[] = [];
   const epochStarts: SegmentRecovery['epochStarts'] = [];
@@ -91,39 +101,83 @@ function loadSegments(
     const baseOffset = baseOffsets[i];
     const nextBase = baseOffsets[i + 1] ?? Number.MAX_SAFE_INTEGER;
     const mustRecover = nextBase > recoveryPoint;
-    if (!mustRecover) {
-      segments.push(LogSegment.open(directory, baseOffset, options));
-      continue;
-    }
     const segment = LogSegment.open(directory, baseOffset, options);
     const expectedBase = segments.length === 0 ? baseOffset : segments[segments.length - 1].nextOffset;
-    if (baseOffset !== expectedBase) {
+    if (mustRecover && baseOffset !== expectedBase) {
       // A gap or overlap after a truncated segment: this and every later segment is garbage.
       for (const stale of baseOffsets.slice(i)) deleteSegmentFiles(directory, stale);
       segment.delete();
       break;
     }
-    const result = segment.recover(isEpochPlausible);
-    // open() may already have cut a torn tail; counting only this pass reported 0 bytes
-    // lost and relied on the gap check above to drop the later segments, uncounted.
-    const truncatedBytes = segment.truncatedBytesOnOpen + result.truncatedBytes;
-    recovery.recoveredSegments += 1;
+    let truncatedBytes = segment.truncatedBytesOnOpen;
+    if (mustRecover) {
+      const result = segment.recover(isEpochPlausible);
+      // open() may already have cut a torn tail; counting only this pass reported 0 bytes
+      // lost and relied on the gap check above to drop the later segments, uncounted.
+      truncatedBytes += result.truncatedBytes;
+      recovery.recoveredSegments += 1;
+      epochStarts.push(...result.epochStarts);
+    }
     recovery.truncatedBytes += truncatedBytes;
-    epochStarts.push(...result.epochStarts);
+    const cut = truncatedBytes > 0 ? describeCut(segment, truncatedBytes) : undefined;
     if (segment.isEmpty && segments.length > 0) {
       segment.delete();
     } else {
       segments.push(segment);
     }
-    if (truncatedBytes > 0) {
+    if (cut !== undefined) {
+      let laterBytes = 0;
       for (const stale of baseOffsets.slice(i + 1)) {
-        recovery.truncatedBytes += fs.statSync(path.join(directory, segmentFileName(stale, '.log'))).size;
+        laterBytes += fs.statSync(path.join(directory, segmentFileName(stale, '.log'))).size;
         deleteSegmentFiles(directory, stale);
       }
+      recovery.truncatedBytes += laterBytes;
+      onWarning?.(truncationWarning(cut, baseOffsets.slice(i + 1), laterBytes));
       break;
     }
   }
   return { segments, epochStarts };
+}
+
+interface Cut {
+  segmentFile: string;
+  position: number;
+  fromOffset: number;
+  bytes: number;
+  batchOffsets?: { baseOffset: number; lastOffset: number };
+  problem: string;
+}
+
+function describeCut(segment: LogSegment, bytes: number): Cut {
+  const last = segment.lastCut;
+  return {
+    segmentFile: segmentFileName(segment.baseOffset, '.log'),
+    position: last?.position ?? segment.sizeBytes,
+    fromOffset: segment.nextOffset,
+    bytes,
+    batchOffsets: last?.batchOffsets,
+    problem: last?.problem ?? 'unknown',
+  };
+}
+
+/** One warn line per truncation: the segment, the offsets and the bytes removed, and why. */
+function truncationWarning(cut: Cut, deletedBaseOffsets: readonly number[], deletedBytes: number): StorageWarning {
+  const batch = cut.batchOffsets === undefined ? '' : ` (the first batch removed held offsets ${cut.batchOffsets.baseOffset}..${cut.batchOffsets.lastOffset})`;
+  const later = deletedBaseOffsets.length === 0 ? '' :
+    `; ${deletedBaseOffsets.length} later segment(s) from offset ${deletedBaseOffsets[0]} on (${deletedBytes} bytes) were deleted`;
+  return {
+    message: `recovery truncated segment ${cut.segmentFile} at byte position ${cut.position}: removed ${cut.bytes} bytes, ` +
+      `every offset from ${cut.fromOffset} on${batch}${later}: ${cut.problem}`,
+    details: {
+      segment: cut.segmentFile,
+      position: cut.position,
+      fromOffset: cut.fromOffset,
+      ...(cut.batchOffsets === undefined ? {} : { removedBatch: cut.batchOffsets }),
+      truncatedBytes: cut.bytes + deletedBytes,
+      deletedSegments: deletedBaseOffsets.length,
+      problem: cut.problem,
+    },
+  };
 }
 
 function rebuildEpochCacheIfNeeded(

@@ -11,6 +11,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { assert } from '../util/assert.js';
 import type { LogConfig } from './log-config.js';
+import type { StorageWarning } from './log-damage.js';
 import { PartitionLog, type OpenOptions } from './partition-log.js';
 
 export interface LogManagerOptions {
@@ -24,6 +25,8 @@ export interface LogManagerOptions {
   onSegmentsDeleted?: (name: string, log: PartitionLog, deletedCount: number) => void;
   /** Told how long each fsync of a log took. */
   onFsync?: (seconds: number) => void;
+  /** Told what recovery truncated and which damaged batches reads found, with the log's name. */
+  onWarning?: (name: string, warning: StorageWarning) => void;
   /** Background failures (an fsync error, a full disk) are reported here. */
   onError?: (error: unknown, context: string) => void;
   /** Segment files (logs and indexes) kept open at most; idle ones are closed first. Unbounded when not given. */
@@ -54,7 +57,14 @@ export class LogManager {
   open(name: string, config: LogConfig, options: OpenOptions = {}): PartitionLog {
     assert(/^[a-zA-Z0-9._-]+$/.test(name) && name !== '.' && name !== '..', () => `log name ${JSON.stringify(name)} is not a plain directory name`);
     assert(!this.logs.has(name), () => `log ${name} is already open`);
-    const log = PartitionLog.open(path.join(this.logsDirectory, name), config, { onFsync: this.options.onFsync, onError: this.options.onError, files: this.files, ...options });
+    const { onWarning } = this.options;
+    const log = PartitionLog.open(path.join(this.logsDirectory, name), config, {
+      onFsync: this.options.onFsync,
+      onError: this.options.onError,
+      onWarning: onWarning === undefined ? undefined : (warning) => onWarning(name, warning),
+      files: this.files,
+      ...options,
+    });
     this.logs.set(name, log);
     return log;
   }

@@ -19,12 +19,13 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { assert } from '../util/assert.js';
 import { isDiskFullError } from '../util/disk-full.js';
-import { offsetOutOfRange } from '../errors.js';
+import { offsetOutOfRange, RunnelError } from '../errors.js';
 import { readBatchHeader, setBaseOffset, setLeaderEpoch, type BatchHeader } from '../record/header.js';
 import { validateBatch } from '../record/validate.js';
 import { LeaderEpochCache } from './leader-epoch-checkpoint.js';
 import { LocalLog } from './local-log.js';
 import type { LogConfig } from './log-config.js';
+import { LogDamageError, type StorageWarning } from './log-damage.js';
 import { LogFlusher } from './log-flusher.js';
 import { loadLog, type RecoveryReport } from './log-loader.js';
 import { checkpointText, writeCheckpoint, type PartitionCheckpoint } from './partition-checkpoint.js';
@@ -43,6 +44,8 @@ export interface OpenOptions {
   files?: FileCache;
   /** Background failures (a rolled segment's fsync or checkpoint on a full disk) are reported here. */
   onError?: (error: unknown, context: string) => void;
+  /** Told what recovery truncated and which damaged batches reads found (one warn line each). */
+  onWarning?: (warning: StorageWarning) => void;
 }
 
 export class PartitionLog {
@@ -51,6 +54,12 @@ export class PartitionLog {
   readonly recovery: RecoveryReport;
   /** The checkpoint file's content as last written with an fsync. */
   private lastSyncedCheckpoint: string | undefined;
+  /** Distinct damaged batches reads have found since the log was opened (a metric). */
+  damagedBatchesFound = 0;
+  /** Set once a read found damage: base offset of the first damaged segment, where the next start's recovery begins. */
+  private damagedSegmentBaseOffset: number | undefined;
+  private readonly damagedPositions = new Set<string>();
+  private readonly onWarning: ((warning: StorageWarning) => void) | undefined;
   private readonly local: LocalLog;
   private readonly flusher: LogFlusher;
 
@@ -61,7 +70,8 @@ export class PartitionLog {
     options: OpenOptions,
     nowMs: number,
   ) {
-    const loaded = loadLog(directory, config, epochCache, options.logStartOffset ?? 0, nowMs, options.files);
+    const loaded = loadLog(directory, config, epochCache, options.logStartOffset ?? 0, nowMs, options.files, options.onWarning);
+    this.onWarning = options.onWarning;
     this.local = new LocalLog(directory, config, loaded.segments, options.files);
     this.flusher = new LogFlusher(this.local, loaded.recoveryPoint, nowMs, options.onFsync, () => this.writeCheckpoint(false), options.onError);
     this.recovery = loaded.recovery;
@@ -121,6 +131,7 @@ export class PartitionLog {
    * Returns the header as appended.
    */
   appendAsLeader(batch: Buffer, leaderEpoch: number, nowMs = Date.now()): BatchHeader {
+    this.refuseAppendIfDamaged();
     const baseOffset = this.logEndOffset;
     setBaseOffset(batch, baseOffset);
     setLeaderEpoch(batch, leaderEpoch);
@@ -134,6 +145,7 @@ export class PartitionLog {
    * Each is validated first; nothing is written unless all are sound and contiguous.
    */
   appendAsFollower(batches: Buffer, nowMs = Date.now()): BatchHeader[] {
+    this.refuseAppendIfDamaged();
     const headers: BatchHeader[] = [];
     let expected = this.logEndOffset;
     let latestEpoch = this.epochCache.latestEpoch();
@@ -194,7 +206,55 @@ export class PartitionLog {
     }
     if (startOffset >= maxOffset) return null;
     const lastWanted = maxRecords === undefined ? maxOffset - 1 : Math.min(maxOffset - 1, startOffset + maxRecords - 1);
-    return this.local.read(startOffset, maxBytes, maxOffset, lastWanted);
+    try {
+      return this.local.read(startOffset, maxBytes, maxOffset, lastWanted);
+    } catch (error) {
+      if (error instanceof LogDamageError) throw this.onDamagedRead(error);
+      throw error;
+    }
+  }
+
+  /**
+   * A read found a damaged batch (an I/O fault: bit rot, an overwritten file). It is
+   * never served; this log asks for a full recovery scan from the damaged segment at the
+   * next start (its checkpoint is no longer clean, even after a clean stop), reports the
+   * damage once, and answers CORRUPT_LOG to this read and every one that meets it.
+   */
+  private onDamagedRead(damage: LogDamageError): RunnelError {
+    const name = path.basename(this.directory);
+    const segmentFile = path.basename(damage.segmentPath);
+    const key = `${segmentFile}:${damage.position}`;
+    if (!this.damagedPositions.has(key)) {
+      this.damagedPositions.add(key);
+      this.damagedBatchesFound += 1;
+      this.damagedSegmentBaseOffset = Math.min(this.damagedSegmentBaseOffset ?? Number.MAX_SAFE_INTEGER, damage.segmentBaseOffset);
+      try {
+        if (!this.local.isClosed) this.writeCheckpoint(false);
+      } catch {
+        // A full or failing disk: the periodic checkpoint and close() write the mark again.
+      }
+      this.onWarning?.({
+        message: `damaged batch in segment ${segmentFile} at byte position ${damage.position} (offset ${damage.offset}): ${damage.problem}; ` +
+          `it is not served, appends are refused, and the next start recovers the log from offset ${this.damagedSegmentBaseOffset}`,
+        details: { segment: segmentFile, position: damage.position, offset: damage.offset, problem: damage.problem },
+      });
+    }
+    return new RunnelError('CORRUPT_LOG',
+      `log ${name}: the stored batch at offset ${damage.offset} (segment ${segmentFile}, byte position ${damage.position}) is damaged ` +
+      `and is not served: ${damage.problem}. The node re-validates this partition and truncates it there at its next start.`,
+      { offset: damage.offset, segment: segmentFile });
+  }
+
+  /** True once a read found damage in this log (until the next start recovers it). */
+  get isDamaged(): boolean {
+    return this.damagedSegmentBaseOffset !== undefined;
+  }
+
+  /** The next start truncates at the damage: an append acknowledged now would be lost then. */
+  private refuseAppendIfDamaged(): void {
+    if (this.damagedSegmentBaseOffset === undefined) return;
+    throw new RunnelError('CORRUPT_LOG', `log ${path.basename(this.directory)}: a stored batch is damaged (see the node's log); ` +
+      `appends are refused until the node restarts and recovers this partition from offset ${this.damagedSegmentBaseOffset}`);
   }
 
   /**
@@ -283,13 +343,15 @@ export class PartitionLog {
     return this.flusher.flushUpTo(offset);
   }
 
-  /**
-   * Persists the recovery point and high watermark (periodically, on roll, on flush),
-   * durably. Unchanged since the last durable write: nothing is written, so the
-   * periodic pass costs idle partitions no fsync.
-   */
+  /** Persists the recovery point and high watermark durably; an unchanged one is not rewritten (idle partitions cost no fsync). */
   writeCheckpoint(isCleanShutdown: boolean): void {
-    const checkpoint: PartitionCheckpoint = { recoveryPoint: this.recoveryPoint, highWatermark: this.highWatermark, isCleanShutdown };
+    // A log with damage found on read is never marked clean: the next open rescans from the damaged segment.
+    const damagedFrom = this.damagedSegmentBaseOffset;
+    const checkpoint: PartitionCheckpoint = {
+      recoveryPoint: damagedFrom === undefined ? this.recoveryPoint : Math.min(this.recoveryPoint, damagedFrom),
+      highWatermark: this.highWatermark,
+      isCleanShutdown: isCleanShutdown && damagedFrom === undefined,
+    };
     const text = checkpointText(checkpoint);
     if (text === this.lastSyncedCheckpoint) return;
     writeCheckpoint(this.directory, checkpoint);
@@ -297,11 +359,8 @@ export class PartitionLog {
   }
 
   /**
-   * At open the partition stops counting as cleanly shut down: the next start must scan
-   * what this run appends. Written without an fsync (a killed process leaves the page
-   * cache, and so this file, behind; the first periodic or flush checkpoint makes it
-   * durable), so opening thousands of partitions does not cost an fsync each. A new
-   * partition's first checkpoint is the same.
+   * At open the partition stops counting as cleanly shut down, without an fsync: a killed
+   * process leaves the page cache behind, and the next durable checkpoint follows soon.
    */
   private markOpen(): void {
     writeCheckpoint(this.directory, { recoveryPoint: this.recoveryPoint, highWatermark: this.highWatermark, isCleanShutdown: false }, { isSynced: false });

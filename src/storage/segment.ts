@@ -7,7 +7,8 @@
  * log's flush policy). Index entries are added once index.interval.bytes of log have
  * gone by since the last one.
  * Reads: positioned reads of whole batches, bounded by maxBytes; a segment is never
- * read into memory whole.
+ * read into memory whole. Every batch read is checked (log-damage.ts) before it is
+ * served: damage is a LogDamageError, never a broken invariant.
  * Recovery: recover() re-validates every batch (length, magic, CRC, offset continuity,
  * leader epoch), truncates at the first bad one and rebuilds both indexes.
  *
@@ -22,29 +23,12 @@ import { TimeIndex } from './time-index.js';
 import { CachedFile, FileCache } from './file-cache.js';
 import { readFully, scanBatches } from '../record/scanner.js';
 import type { BatchHeader } from '../record/header.js';
-import { BATCH_LENGTH_OFFSET, LOG_OVERHEAD_BYTES } from '../record/layout.js';
+import { BATCH_HEADER_BYTES, BATCH_LENGTH_OFFSET, LOG_OVERHEAD_BYTES } from '../record/layout.js';
 import { validateBatch } from '../record/validate.js';
+import { checkReadBatches, LogDamageError } from './log-damage.js';
+import { batchOffsetsAt, segmentFileName, type EpochCheck, type SegmentCut, type SegmentOptions, type SegmentRecovery } from './segment-files.js';
 
-export function segmentFileName(baseOffset: number, suffix: '.log' | '.index' | '.timeindex'): string {
-  return String(baseOffset).padStart(20, '0') + suffix;
-}
-
-export interface SegmentOptions {
-  indexIntervalBytes: number;
-  /** The node's open-file LRU (file-cache.ts); unbounded when not given. */
-  files?: FileCache;
-}
-
-/** What recovery of one segment found. */
-export interface SegmentRecovery {
-  validBatchCount: number;
-  truncatedBytes: number;
-  /** (epoch, first offset) for each change of leader epoch seen, in log order. */
-  epochStarts: Array<{ epoch: number; startOffset: number }>;
-}
-
-/** Decides whether a batch's leader epoch is believable during recovery. */
-export type EpochCheck = (epoch: number, baseOffset: number) => boolean;
+export { segmentFileName, type EpochCheck, type SegmentCut, type SegmentOptions, type SegmentRecovery } from './segment-files.js';
 
 export class LogSegment {
   sizeBytes: number;
@@ -56,6 +40,8 @@ export class LogSegment {
    * not fit): a later recover() finds nothing left to cut, so the caller adds these.
    */
   truncatedBytesOnOpen = 0;
+  /** Set by recover() when it cut the file: what was removed. */
+  lastCut: SegmentCut | undefined;
   private offsetOfMaxTimestamp: number;
   private bytesSinceLastIndexEntry = 0;
   private isClosed = false;
@@ -72,6 +58,15 @@ export class LogSegment {
     this.sizeBytes = file.withFd((fd) => fs.fstatSync(fd).size);
     this.nextOffset = baseOffset;
     this.offsetOfMaxTimestamp = baseOffset;
+  }
+
+  /**
+   * The log file's descriptor, reopened if the LRU closed it. Valid until another file
+   * is opened through the cache: a scan whose callback touches the indexes pins it
+   * (this.file.withFd) instead.
+   */
+  private get fd(): number {
+    return this.file.fd();
   }
 
   get logPath(): string {
@@ -211,11 +206,15 @@ export class LogSegment {
     let lastEpoch = -1;
     let validBatchCount = 0;
     let isBad = false;
+    let problem = 'torn tail: the bytes there cannot form a whole batch';
+    // Pinned: indexBatch below opens the index files, which may evict the log's descriptor otherwise.
     const end = this.file.withFd((fd) => scanBatches(fd, 0, this.sizeBytes, ({ position, header, buffer, bufferPosition }) => {
-      const problem = validateBatch(buffer, bufferPosition, this.nextOffset);
-      if (problem !== null || header.partitionLeaderEpoch < lastEpoch ||
-          !isEpochPlausible(header.partitionLeaderEpoch, header.baseOffset)) {
+      const batchProblem = validateBatch(buffer, bufferPosition, this.nextOffset) ??
+        (header.partitionLeaderEpoch < lastEpoch || !isEpochPlausible(header.partitionLeaderEpoch, header.baseOffset)
+          ? `leader epoch ${header.partitionLeaderEpoch} is not plausible at offset ${header.baseOffset}` : null);
+      if (batchProblem !== null) {
         isBad = true;
+        problem = batchProblem;
         return false;
       }
       if (header.partitionLeaderEpoch > lastEpoch) {
@@ -228,7 +227,8 @@ export class LogSegment {
     }));
     const truncatedBytes = this.sizeBytes - end.validEndPosition;
     if (truncatedBytes > 0 || isBad) {
-      fs.ftruncateSync(this.file.fd(), end.validEndPosition);
+      this.lastCut = { position: end.validEndPosition, bytes: truncatedBytes, batchOffsets: batchOffsetsAt(this.fd, end.validEndPosition), problem };
+      fs.ftruncateSync(this.fd, end.validEndPosition);
       this.sizeBytes = end.validEndPosition;
     }
     return { validBatchCount, truncatedBytes, epochStarts };
@@ -236,31 +236,35 @@ export class LogSegment {
 
   /**
    * Byte position of the first batch whose last offset is at or above `offset`, or
-   * sizeBytes when no batch in this segment reaches it.
+   * sizeBytes when no batch in this segment reaches it. Framing that breaks before
+   * `offset` is reached (a length or header no batch has) is damage: LogDamageError.
    */
   positionOf(offset: number): { position: number; baseOffset: number } {
     if (offset >= this.nextOffset) return { position: this.sizeBytes, baseOffset: this.nextOffset };
     const start = this.offsetIndex.lookup(offset);
     let found = { position: this.sizeBytes, baseOffset: this.nextOffset };
-    this.file.withFd((fd) => scanBatches(fd, start.position, this.sizeBytes, ({ position, header }) => {
+    const end = scanBatches(this.fd, start.position, this.sizeBytes, ({ position, header }) => {
       if (header.lastOffset < offset) return true;
       found = { position, baseOffset: header.baseOffset };
       return false;
-    }, 16 * 1024));
+    }, 16 * 1024);
+    if (end.isTorn) throw this.damageAt(end.validEndPosition, offset, 'the batch framing (length or header) is broken');
     return found;
   }
 
   /** Byte position just after the batch holding `offset` (sizeBytes when none holds it). */
   endPositionOf(offset: number): number {
     if (offset >= this.nextOffset) return this.sizeBytes;
-    const start = this.offsetIndex.lookup(offset);
-    let end = this.sizeBytes;
-    this.file.withFd((fd) => scanBatches(fd, start.position, this.sizeBytes, ({ position, header }) => {
-      if (header.lastOffset < offset) return true;
-      end = position + header.sizeBytes;
-      return false;
-    }, 16 * 1024));
-    return end;
+    const { position } = this.positionOf(offset);
+    const lengthBytes = Buffer.alloc(LOG_OVERHEAD_BYTES);
+    if (readFully(this.fd, lengthBytes, LOG_OVERHEAD_BYTES, position) < LOG_OVERHEAD_BYTES) return this.sizeBytes;
+    // A length no batch has is left for read() to report as damage.
+    const size = lengthBytes.readInt32BE(BATCH_LENGTH_OFFSET) + LOG_OVERHEAD_BYTES;
+    return size < BATCH_HEADER_BYTES ? this.sizeBytes : Math.min(position + size, this.sizeBytes);
+  }
+
+  private damageAt(position: number, offset: number, problem: string): LogDamageError {
+    return new LogDamageError(this.logPath, position, offset, this.baseOffset, problem);
   }
 
   /**
@@ -273,24 +277,30 @@ export class LogSegment {
     const limit = Math.min(maxPosition, this.sizeBytes);
     if (position >= limit) return null;
     const wanted = Math.min(maxBytes, limit - position);
-    const fd = this.file.fd();
     let buffer = Buffer.allocUnsafe(Math.max(wanted, LOG_OVERHEAD_BYTES));
-    let length = readFully(fd, buffer, Math.min(buffer.length, limit - position), position);
-    const firstBatchBytes = buffer.readInt32BE(BATCH_LENGTH_OFFSET) + LOG_OVERHEAD_BYTES;
+    let length = readFully(this.fd, buffer, Math.min(buffer.length, limit - position), position);
+    const firstBatchBytes = length < LOG_OVERHEAD_BYTES ? 0 : buffer.readInt32BE(BATCH_LENGTH_OFFSET) + LOG_OVERHEAD_BYTES;
+    // A length no batch has would allocate garbage-sized buffers or loop: damage, not a bug.
+    if (firstBatchBytes < BATCH_HEADER_BYTES || position + firstBatchBytes > limit) {
+      throw this.damageAt(position, startOffset, `the batch length there (${firstBatchBytes} bytes) does not fit the segment`);
+    }
     if (firstBatchBytes > length) {
       buffer = Buffer.allocUnsafe(firstBatchBytes);
-      length = readFully(fd, buffer, firstBatchBytes, position);
-      assert(length === firstBatchBytes, () => `segment ${this.logPath}: short read of a batch at ${position}`);
+      length = readFully(this.fd, buffer, firstBatchBytes, position);
+      if (length !== firstBatchBytes) throw this.damageAt(position, startOffset, `short read: ${length} of ${firstBatchBytes} bytes`);
+      checkReadBatches(buffer, this.logPath, this.baseOffset, position, startOffset);
       return buffer;
     }
     // Trim to whole batches.
     let end = 0;
     while (end + LOG_OVERHEAD_BYTES <= length) {
       const size = buffer.readInt32BE(end + BATCH_LENGTH_OFFSET) + LOG_OVERHEAD_BYTES;
-      if (end + size > length) break;
+      if (size < BATCH_HEADER_BYTES || end + size > length) break;
       end += size;
     }
-    return buffer.subarray(0, end);
+    // Check data right after reading it: CRC, framing and offsets of every batch served.
+    // Sound batches before a damaged one are served; the read that starts at it fails.
+    return buffer.subarray(0, checkReadBatches(buffer.subarray(0, end), this.logPath, this.baseOffset, position, startOffset));
   }
 
   /** Walks batches from `position`; see scanBatches. */

@@ -43,6 +43,7 @@ const exercisedElsewhere: Partial<Record<ErrorCode, string>> = {
   TOO_MANY_OPEN_FILES: 'a produce that needs a new segment when the node is out of file descriptors (test/ops/open-files.test.ts)',
   INVALID_UPDATE_VERSION: "the controller refusing an ISR change based on an old partition epoch (test/cluster/controller/controller-logic.test.ts)",
   DISK_FULL: 'produce on a full disk or below --disk-free-min-bytes, on a real tmpfs (test/ops/disk-full.test.ts)',
+  CORRUPT_LOG: 'a stored batch damaged on disk, found by a read (test/crash/damaged-storage.test.ts, test/storage/damaged-segment.test.ts)',
 };
 
 /** No request of a healthy single node produces these. */

@@ -18,6 +18,7 @@
 import { RunnelError } from '../../errors.js';
 import { limits } from '../../limits.js';
 import { readBatchHeader } from '../../record/header.js';
+import type { PartitionLog } from '../../storage/partition-log.js';
 import type { TopicManager } from '../topic-manager.js';
 import type { PartitionState } from '../topic-state.js';
 import type { Member } from './consumer-group.js';
@@ -155,6 +156,7 @@ export class MemberPoller {
     }
     const keys = [...member.assigned].sort();
     const result: PolledPartition[] = [];
+    let damage: RunnelError | undefined;
     let recordsLeft = maxRecords;
     let bytesLeft = maxBytes;
     progress.cursor = keys.length === 0 ? 0 : (progress.cursor + 1) % keys.length;
@@ -165,8 +167,9 @@ export class MemberPoller {
       const { log } = state;
       const position = this.positionOf(entry, member, progress, key, state);
       if (position >= log.highWatermark) continue;
-      const batches = log.read(position, bytesLeft, log.highWatermark, recordsLeft);
-      if (batches === null) continue;
+      const batches = readUnlessDamaged(log, position, bytesLeft, recordsLeft);
+      if (batches instanceof RunnelError) damage ??= batches;
+      if (batches === null || batches instanceof RunnelError) continue;
       let lastOffset = position - 1;
       for (let at = 0; at < batches.length;) {
         const header = readBatchHeader(batches, at);
@@ -180,6 +183,8 @@ export class MemberPoller {
       recordsLeft -= recordCount;
       bytesLeft -= batches.length;
     }
+    // A damaged partition does not hold the member's other partitions up; alone, it is the answer.
+    if (result.length === 0 && damage !== undefined) throw damage;
     return result;
   }
 
@@ -223,5 +228,15 @@ export class MemberPoller {
       controller.abort();
       signal?.removeEventListener('abort', onAbort);
     }
+  }
+}
+
+/** The batches from `position`, or the CORRUPT_LOG error when a damaged batch is in the way. */
+function readUnlessDamaged(log: PartitionLog, position: number, bytesLeft: number, recordsLeft: number): Buffer | null | RunnelError {
+  try {
+    return log.read(position, bytesLeft, log.highWatermark, recordsLeft);
+  } catch (error) {
+    if (error instanceof RunnelError && error.code === 'CORRUPT_LOG') return error;
+    throw error;
   }
 }

@@ -7,12 +7,14 @@
  * UNKNOWN_LEADER_EPOCH); the fetching node is a replica; the fetchOffset is not below
  * logStartOffset; KIP-320's divergence check against lastFetchedEpoch; then the
  * fetchOffset counts as the follower's logEndOffset and the bytes from it are read up
- * to the log end (followers read past the high watermark).
+ * to the log end (followers read past the high watermark). A damaged stored batch
+ * answers CORRUPT_LOG for its partition alone.
  *
  * When no partition has anything to say (no bytes, no error, no divergence, no high
  * watermark moved by this fetch) the request is parked until one of its partitions gets new bytes or a new high watermark,
  * leadership changes, maxWaitMs passes or the caller goes away; then it is read again.
  */
+import { RunnelError } from '../../errors.js';
 import { limits } from '../../limits.js';
 import type { PartitionLeader } from './partition-leader.js';
 import { logOffsetsOf, type ReplicaPartition } from './replica-partition.js';
@@ -84,7 +86,12 @@ function readPartitions(context: FetchHandlerContext, request: ReplicaFetchReque
     // This very fetch moved the high watermark (it came from the last ISR member to
     // catch up): the follower learns it now rather than after maxWaitMs.
     if (log.highWatermark > highWatermarkBefore) hasNews = true;
-    const bytes = remainingBytes > 0 ? log.read(wanted.fetchOffset, remainingBytes, log.logEndOffset) : null;
+    const bytes = remainingBytes > 0 ? readOrDamaged(partition, wanted.fetchOffset, remainingBytes) : null;
+    if (bytes === 'CORRUPT_LOG') {
+      partitions.push(errorAnswer(wanted, bytes, partition));
+      hasNews = true;
+      continue;
+    }
     const byteLength = bytes?.length ?? 0;
     if (bytes !== null && byteLength > 0) {
       body.push(bytes);
@@ -94,6 +101,20 @@ function readPartitions(context: FetchHandlerContext, request: ReplicaFetchReque
     partitions.push({ ...offsetsOf(wanted, partition), byteLength });
   }
   return { header: { partitions }, body, hasNews, leaders };
+}
+
+/**
+ * The bytes from fetchOffset to the log end; CORRUPT_LOG when a damaged batch is on the
+ * way (the log reported it): this partition answers the error and the follower retries
+ * it later, while the others in the request are served.
+ */
+function readOrDamaged(partition: ReplicaPartition, fetchOffset: number, maxBytes: number): Buffer | null | 'CORRUPT_LOG' {
+  try {
+    return partition.log.read(fetchOffset, maxBytes, partition.log.logEndOffset);
+  } catch (error) {
+    if (error instanceof RunnelError && error.code === 'CORRUPT_LOG') return 'CORRUPT_LOG';
+    throw error;
+  }
 }
 
 function refusalOf(leader: PartitionLeader, wanted: ReplicaFetchPartitionRequest, replicaId: number): ReplicaFetchError | undefined {

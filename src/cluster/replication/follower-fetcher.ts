@@ -276,7 +276,8 @@ export class FollowerFetcher {
         return;
       }
       // NOT_LEADER, UNKNOWN_LEADER_EPOCH, NOT_REPLICA, UNKNOWN_PARTITION: the leader's
-      // metadata and ours disagree for now; ask again shortly.
+      // metadata and ours disagree for now; CORRUPT_LOG: the leader's stored batch is
+      // damaged until it restarts and recovers. Either way, ask again shortly.
       followed.state = 'retrying';
       followed.retryAtMs = nowMs + limits.replicaPartitionRetryBackoffMs;
       return;

@@ -33,6 +33,8 @@ export const replicaFetchErrors = [
   'OFFSET_OUT_OF_RANGE',
   /** The node has no such partition. */
   'UNKNOWN_PARTITION',
+  /** A stored batch the follower asked for is damaged on the leader's disk (Kafka's KAFKA_STORAGE_ERROR): retry later. */
+  'CORRUPT_LOG',
 ] as const;
 
 export type ReplicaFetchError = typeof replicaFetchErrors[number];

@@ -212,7 +212,7 @@ function pollRoute(app: TypedApp, broker: Broker, coordinated: Coordinated): voi
       description: "Records from every partition assigned to the member, from its positions (the committed offset, else autoOffsetReset at join). Long-polls up to waitMs when nothing is there. The reply also carries the assignment and generation, and counts as a heartbeat that confirms the previous reply. With autoCommit=true the positions delivered by the previous poll are committed first (at-least-once). Send each reply's pollId back as `ack` so a reply lost on the way is delivered again instead of skipped.",
       params: memberParams,
       querystring: pollQuerySchema,
-      response: { 200: pollResponseSchema, ...errorResponses('GROUP_NOT_FOUND', 'UNKNOWN_MEMBER', 'TOO_MANY_WAITERS', ...commitErrors) },
+      response: { 200: pollResponseSchema, ...errorResponses('GROUP_NOT_FOUND', 'UNKNOWN_MEMBER', 'TOO_MANY_WAITERS', 'CORRUPT_LOG', ...commitErrors) },
     },
     ...coordinated,
   }, async (request, reply) => {

@@ -20,7 +20,7 @@ import type { Metrics } from '../metrics.js';
 import { streamPartition, type StreamMode, type StreamRegistry } from '../stream.js';
 import { typed, type TypedApp } from '../type-provider.js';
 
-const produceErrors = errorResponses('INVALID_JSON', 'INVALID_TOPIC_NAME', 'INVALID_RECORD', 'TOPIC_NOT_FOUND', 'PARTITION_NOT_FOUND', 'IDEMPOTENCY_KEY_REUSED', 'REQUEST_TOO_LARGE', 'RECORD_TOO_LARGE', 'UNSUPPORTED_MEDIA_TYPE', 'NOT_LEADER', 'NOT_ENOUGH_REPLICAS', 'REQUEST_TIMED_OUT');
+const produceErrors = errorResponses('INVALID_JSON', 'INVALID_TOPIC_NAME', 'INVALID_RECORD', 'TOPIC_NOT_FOUND', 'PARTITION_NOT_FOUND', 'IDEMPOTENCY_KEY_REUSED', 'REQUEST_TOO_LARGE', 'RECORD_TOO_LARGE', 'UNSUPPORTED_MEDIA_TYPE', 'NOT_LEADER', 'NOT_ENOUGH_REPLICAS', 'REQUEST_TIMED_OUT', 'CORRUPT_LOG');
 
 const produceDescription = 'Appends records: one batch per partition, the request whole or not at all. Body: application/json `{"records":[...], "keyFormat", "valueFormat"}` or application/x-ndjson (one record object per line, formats in the query). The answer lists partition, offset and timestamp per record in request order.';
 
@@ -121,7 +121,7 @@ function fetchRoute(app: TypedApp, broker: Broker, streams: StreamRegistry): voi
       },
       response: {
         200: { ...fetchResponseSchema, description: 'Records (JSON), or a live stream for Accept: text/event-stream / application/x-ndjson.' },
-        ...errorResponses('INVALID_TOPIC_NAME', 'INVALID_OFFSET', 'TOPIC_NOT_FOUND', 'PARTITION_NOT_FOUND', 'OFFSET_OUT_OF_RANGE', 'TOO_MANY_WAITERS', 'NOT_LEADER'),
+        ...errorResponses('INVALID_TOPIC_NAME', 'INVALID_OFFSET', 'TOPIC_NOT_FOUND', 'PARTITION_NOT_FOUND', 'OFFSET_OUT_OF_RANGE', 'TOO_MANY_WAITERS', 'NOT_LEADER', 'CORRUPT_LOG'),
       },
     },
   }, async (request, reply) => {
