@@ -101,9 +101,12 @@ export class ChildHandle {
     await this.exited;
   }
 
-  /** SIGTERM, then SIGKILL if it has not exited after `graceMs`. Resolves once it is gone. */
-  async stop(graceMs = 10_000): Promise<void> {
-    if (this.hasExited) return;
+  /**
+   * SIGTERM, then SIGKILL if it has not exited after `graceMs`. Resolves once it is
+   * gone: true when SIGTERM alone ended it (or it had already exited).
+   */
+  async stop(graceMs = 10_000): Promise<boolean> {
+    if (this.hasExited) return true;
     this.child.kill('SIGTERM');
     let timer: NodeJS.Timeout | undefined;
     const timedOut = new Promise<boolean>((resolve) => {
@@ -114,7 +117,9 @@ export class ChildHandle {
     if (isTimedOut && !this.hasExited) {
       this.child.kill('SIGKILL');
       await this.exited;
+      return false;
     }
+    return true;
   }
 }
 

@@ -53,3 +53,48 @@ export function formatTargets(targets: TargetResult[]): string {
   const headers = ['target', 'goal', 'measured', 'status'];
   return alignedTable(headers, targets.map((target) => [target.name, target.goal, target.actual, status(target)]), headers.length);
 }
+
+const STARTUP_HEADERS = [
+  'scenario', 'empty ready ms', 'create ms', 'fds empty', 'fds idle', 'fds/partition', 'log files open', 'RSS MB',
+  'SIGTERM ms', 'restart ready ms', 'RSS MB', 'fds',
+  'kill -9 ready ms', 'RSS MB', 'recovered segments',
+] as const;
+
+function formatMegabytes(bytes: number): string {
+  return (bytes / 1e6).toFixed(1);
+}
+
+function startupCells(row: ResultRow): string[] {
+  const resources = row.startup;
+  if (resources === undefined) return [row.label, ...STARTUP_HEADERS.slice(1).map(() => '-')];
+  const { idle, afterStop, afterKill } = resources;
+  const perPartition = (idle.openFiles - resources.emptyOpenFiles) / resources.partitions;
+  return [
+    row.label,
+    Math.round(resources.emptyReadyMs).toLocaleString('en-US'),
+    Math.round(resources.createMs).toLocaleString('en-US'),
+    String(resources.emptyOpenFiles),
+    String(idle.openFiles),
+    perPartition.toFixed(3),
+    idle.logFilesOpen === null ? '-' : String(idle.logFilesOpen),
+    formatMegabytes(idle.rssBytes),
+    Math.round(resources.stopMs).toLocaleString('en-US') + (resources.isStopGraceful ? '' : ' (killed)'),
+    Math.round(afterStop.readyMs).toLocaleString('en-US'),
+    formatMegabytes(afterStop.rssBytes),
+    String(afterStop.openFiles),
+    Math.round(afterKill.readyMs).toLocaleString('en-US'),
+    formatMegabytes(afterKill.rssBytes),
+    afterKill.recovery?.recoveredSegments === undefined ? '-' : String(afterKill.recovery.recoveredSegments),
+  ];
+}
+
+/**
+ * The `partitions` rows: the first start's time to ready (empty data directory), the
+ * time creating the topics took, idle descriptors (before any topic, and with one record in
+ * each partition), descriptors per partition ((idle - empty) / partitions),
+ * runnel_log_files_open and RSS; then the time SIGTERM took, and after it and after
+ * a kill -9 the time from spawn to ready, RSS and descriptors at ready.
+ */
+export function formatStartupTable(rows: ResultRow[]): string {
+  return alignedTable(STARTUP_HEADERS, rows.map(startupCells), 1);
+}

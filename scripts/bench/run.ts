@@ -3,8 +3,9 @@
  * over real HTTP against one Runnel node started as a child process (the built CLI,
  * a free loopback port, a temporary data directory), measures Redis Streams the same
  * way when redis-server is on PATH, starts a three-node cluster of its own for the
- * cluster scenario, prints a table on stdout (progress goes to
- * stderr) and writes every row as JSON to bench-results/<ISO date>.json.
+ * cluster scenario and nodes of its own for the partitions scenario, prints a table
+ * on stdout (the partitions rows in a second one, "start-up and resources"; progress
+ * goes to stderr) and writes every row as JSON to bench-results/<ISO date>.json.
  *
  * Not a test: nothing here asserts timings, and `npm test` never runs it. Every load
  * loop is bounded in count and time (see options.ts); a failing scenario is reported
@@ -18,7 +19,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { killAllChildrenNow } from './child.js';
 import { parseOptions, settingsFor, usage, type BenchOptions, type ScenarioName } from './options.js';
-import { formatNotes, formatResultsTable, formatTargets } from './report.js';
+import { formatNotes, formatResultsTable, formatStartupTable, formatTargets } from './report.js';
 import { RunnelHttp } from './runnel-http.js';
 import { cpuProfileDir, isCpuProfileWanted, startRunnel, type RunnelNode } from './runnel-node.js';
 import type { BenchContext, ResultRow, Scenario } from './scenario.js';
@@ -26,6 +27,7 @@ import { clusterScenario } from './scenarios/cluster.js';
 import { endToEndScenario } from './scenarios/end-to-end.js';
 import { fetchScenario } from './scenarios/fetch.js';
 import { groupScenario } from './scenarios/group.js';
+import { partitionsScenario, removePartitionsDataDirsNow } from './scenarios/partitions.js';
 import { produceFsyncScenario } from './scenarios/produce-fsync.js';
 import { produceLatencyScenario } from './scenarios/produce-latency.js';
 import { produceScenario } from './scenarios/produce.js';
@@ -41,6 +43,7 @@ const SCENARIOS: Record<ScenarioName, Scenario> = {
   group: groupScenario,
   redis: redisScenario,
   cluster: clusterScenario,
+  partitions: partitionsScenario,
 };
 
 /** Connections to the node: the highest concurrency of any row (8) plus the end-to-end consumer's long-poll. */
@@ -122,6 +125,7 @@ async function main(options: BenchOptions): Promise<number> {
     log(`\n${signal}: stopping child processes`);
     killAllChildrenNow();
     if (node !== undefined) rmSync(node.dataDir, { recursive: true, force: true });
+    removePartitionsDataDirsNow();
     process.exit(130);
   };
   process.once('SIGINT', onSignal);
@@ -193,7 +197,11 @@ async function main(options: BenchOptions): Promise<number> {
     timings,
   }, null, 2) + '\n');
 
-  const out: string[] = ['', formatResultsTable(rows)];
+  const throughputRows = rows.filter((row) => row.startup === undefined);
+  const startupRows = rows.filter((row) => row.startup !== undefined);
+  const out: string[] = [];
+  if (throughputRows.length > 0 || startupRows.length === 0) out.push('', formatResultsTable(throughputRows));
+  if (startupRows.length > 0) out.push('', 'start-up and resources:', formatStartupTable(startupRows));
   const notes = formatNotes(rows);
   if (notes.length > 0) out.push('', 'notes:', ...notes);
   out.push('', formatTargets(targets));

@@ -14,13 +14,14 @@ const REQUEST_TIMEOUT_MS = 30_000;
 export class RunnelHttp {
   readonly pool: Pool;
 
-  constructor(readonly origin: string, connections: number) {
+  /** `requestTimeoutMs` bounds each request's headers and body (30 s by default). */
+  constructor(readonly origin: string, connections: number, requestTimeoutMs = REQUEST_TIMEOUT_MS) {
     this.pool = new Pool(origin, {
       connections,
       pipelining: 1,
       keepAliveTimeout: 60_000,
-      headersTimeout: REQUEST_TIMEOUT_MS,
-      bodyTimeout: REQUEST_TIMEOUT_MS,
+      headersTimeout: requestTimeoutMs,
+      bodyTimeout: requestTimeoutMs,
     });
   }
 

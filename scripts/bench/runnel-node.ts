@@ -1,7 +1,8 @@
 /**
  * Starts a Runnel node as a child process on a free loopback port with a temporary
- * data directory, waits until GET /health/ready answers 200, and stops it (SIGTERM,
- * SIGKILL after a deadline) and removes the directory at the end.
+ * data directory (or one the caller gives and keeps), waits until GET /health/ready
+ * answers 200, and stops it (SIGTERM, SIGKILL after a deadline) and removes the
+ * temporary directory at the end.
  *
  * RUNNEL_BENCH_CPU_PROF=1 starts the node under `node --cpu-prof`, writing its
  * profile into bench-results/profiles/ when it exits after SIGTERM (a graceful
@@ -24,7 +25,15 @@ export interface RunnelNode {
   origin: string;
   dataDir: string;
   pid: number | undefined;
-  stop(): Promise<void>;
+  /** From spawning the process to the first GET /health/ready 200 (polled every 50 ms). */
+  readyMs: number;
+  /**
+   * SIGTERM, SIGKILL after `graceMs` (10 s by default); removes the data directory
+   * unless the caller gave it. True when the node exited on SIGTERM alone.
+   */
+  stop(graceMs?: number): Promise<boolean>;
+  /** SIGKILL, as a crash would end it; the data directory stays. */
+  kill(): Promise<void>;
 }
 
 /** dist/scripts/bench/runnel-node.js -> dist/src/cli/runnel.js */
@@ -51,10 +60,24 @@ async function isReady(origin: string): Promise<boolean> {
   }
 }
 
-export async function startRunnel(): Promise<RunnelNode> {
+export interface StartRunnelOptions {
+  /** Use this data directory and keep it at stop (the caller removes it); a new temporary one otherwise. */
+  dataDir?: string;
+  /** More `serve` flags, e.g. ['--max-open-log-files', '1000']. */
+  extraArgs?: string[];
+  /** How long to wait for GET /health/ready 200 on each attempt; 20 s by default. */
+  readyTimeoutMs?: number;
+}
+
+export async function startRunnel(startOptions: StartRunnelOptions = {}): Promise<RunnelNode> {
   const cliPath = runnelCliPath();
   if (!existsSync(cliPath)) throw new Error(`${cliPath} is missing: run \`npm run build\` first (npm run bench does)`);
-  const dataDir = await mkdtemp(path.join(os.tmpdir(), 'runnel-bench-'));
+  const ownsDataDir = startOptions.dataDir === undefined;
+  const dataDir = startOptions.dataDir ?? await mkdtemp(path.join(os.tmpdir(), 'runnel-bench-'));
+  const readyTimeoutMs = startOptions.readyTimeoutMs ?? READY_TIMEOUT_MS;
+  const removeDataDir = async (): Promise<void> => {
+    if (ownsDataDir) await rm(dataDir, { recursive: true, force: true, maxRetries: 3 });
+  };
   let lastProblem = '';
   // The port is free when we ask; another process could take it before the node
   // binds it, so a node that exits during start is retried on a new port.
@@ -62,29 +85,34 @@ export async function startRunnel(): Promise<RunnelNode> {
     const port = await freePort();
     const origin = `http://127.0.0.1:${port}`;
     const profileFlags = isCpuProfileWanted() ? ['--cpu-prof', `--cpu-prof-dir=${cpuProfileDir()}`] : [];
+    const spawnedAt = performance.now();
     const child = ChildHandle.spawn('runnel', process.execPath, [
       ...profileFlags, cliPath, 'serve', '--host', '127.0.0.1', '--port', String(port), '--data-dir', dataDir, '--log-level', 'warn',
+      ...(startOptions.extraArgs ?? []),
     ]);
-    const deadline = performance.now() + READY_TIMEOUT_MS;
+    const deadline = spawnedAt + readyTimeoutMs;
     while (!child.hasExited && performance.now() < deadline) {
       if (await isReady(origin)) {
         return {
           origin,
           dataDir,
           pid: child.pid,
-          stop: async () => {
-            await child.stop();
-            await rm(dataDir, { recursive: true, force: true, maxRetries: 3 });
+          readyMs: performance.now() - spawnedAt,
+          stop: async (graceMs) => {
+            const isGraceful = await child.stop(graceMs);
+            await removeDataDir();
+            return isGraceful;
           },
+          kill: () => child.kill(),
         };
       }
       await sleep(READY_POLL_MS);
     }
     lastProblem = child.hasExited
       ? child.describe()
-      : `runnel did not answer GET /health/ready with 200 within ${READY_TIMEOUT_MS} ms; ${child.describe()}`;
+      : `runnel did not answer GET /health/ready with 200 within ${readyTimeoutMs} ms; ${child.describe()}`;
     await child.stop();
   }
-  await rm(dataDir, { recursive: true, force: true, maxRetries: 3 });
+  await removeDataDir();
   throw new Error(`could not start a Runnel node after ${START_ATTEMPTS} attempts: ${lastProblem}`);
 }

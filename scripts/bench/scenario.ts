@@ -24,6 +24,45 @@ export interface ResultRow {
   /** Runnel records/s divided by the matching Redis row's; filled in by run.ts. */
   vsRedis?: number;
   notes?: string[];
+  /** Rows of the `partitions` scenario: shown in the "start-up and resources" table, not the throughput one. */
+  startup?: StartupResources;
+}
+
+/** GET /health/ready's `recovery` object. */
+export interface RecoverySummary {
+  partitions?: number;
+  cleanPartitions?: number;
+  recoveredSegments?: number;
+  truncatedBytes?: number;
+  durationMs?: number;
+}
+
+export interface StartReading {
+  /** Spawn to the first GET /health/ready 200. */
+  readyMs: number;
+  rssBytes: number;
+  openFiles: number;
+  recovery: RecoverySummary | null;
+}
+
+/** What a node holding `partitions` partitions costs idle and at start-up. */
+export interface StartupResources {
+  partitions: number;
+  /** Filesystem type and directory the data directory was on. */
+  filesystem: string;
+  /** Creating the topics (one request per 10,000 partitions). */
+  createMs: number;
+  /** The first start, on an empty data directory: spawn to ready (the node's fixed start-up cost). */
+  emptyReadyMs: number;
+  /** Open descriptors of the node before any topic exists. */
+  emptyOpenFiles: number;
+  /** After one record in each partition and a settle: descriptors, runnel_log_files_open, RSS. */
+  idle: { openFiles: number; logFilesOpen: number | null; rssBytes: number };
+  /** SIGTERM to exit. */
+  stopMs: number;
+  isStopGraceful: boolean;
+  afterStop: StartReading;
+  afterKill: StartReading;
 }
 
 export interface BenchContext {
