@@ -52,7 +52,7 @@ function refuse(reply: FastifyReply, code: 'OVERLOADED' | 'TOO_MANY_REQUESTS', m
 export async function installGuardRails(app: FastifyInstance, options: GuardRailOptions): Promise<void> {
   let inFlight = 0;
   app.addHook('onRequest', async (request, reply) => {
-    // Fix: refusals (here and under-pressure's) end the onRequest chain before app.ts
+    // Fix: refusals (in-flight and event-loop) end the onRequest chain before app.ts
     // sets x-request-id, so they went out without one. Set it first.
     reply.header('x-request-id', request.id);
     const socket = request.raw.socket as CountedSocket | null;
