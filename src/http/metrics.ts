@@ -218,20 +218,26 @@ export function installMetrics(app: FastifyInstance, broker: Broker, streams: St
   return metrics;
 }
 
+/** A counter that reports a running total kept elsewhere: on each scrape it goes up by what the total grew since. */
+function totalCounter(registers: Registers, name: string, help: string, total: () => number): void {
+  let reported = 0;
+  new Counter({
+    name,
+    help,
+    registers,
+    collect() {
+      const now = total();
+      this.inc(now - reported);
+      reported = now;
+    },
+  });
+}
+
 /** Segment files held open by the LRU (storage/file-cache.ts), and how many it closed to make room. */
 function registerOpenFileMetrics(registers: Registers, broker: Broker): void {
   const { files } = broker.logs;
   new Gauge({ name: 'runnel_log_files_open', help: 'Segment files (logs and indexes) open now; at most --max-open-log-files.', registers, collect() { this.set(files.openCount); } });
-  let reported = 0;
-  new Counter({
-    name: 'runnel_log_files_evicted_total',
-    help: 'Segment files closed (least recently used first) to stay within --max-open-log-files; reopened when next used.',
-    registers,
-    collect() {
-      this.inc(files.evictions - reported);
-      reported = files.evictions;
-    },
-  });
+  totalCounter(registers, 'runnel_log_files_evicted_total', 'Segment files closed (least recently used first) to stay within --max-open-log-files; reopened when next used.', () => files.evictions);
 }
 
 /** The Idempotency-Key answers kept in meta.db, against their bounds, and how many the bounds evicted. */
@@ -239,16 +245,7 @@ function registerIdempotencyMetrics(registers: Registers, broker: Broker): void 
   const store = broker.store.idempotency;
   new Gauge({ name: 'runnel_idempotency_keys', help: 'Idempotency-Key answers remembered on this node.', registers, collect() { this.set(store.size.count); } });
   new Gauge({ name: 'runnel_idempotency_bytes', help: 'Bytes of Idempotency-Key answers remembered on this node (topic, key and answer).', registers, collect() { this.set(store.size.bytes); } });
-  let reported = 0;
-  new Counter({
-    name: 'runnel_idempotency_evictions_total',
-    help: 'Idempotency-Key answers evicted (oldest first) to keep within --idempotency-keys-max and --idempotency-bytes-max.',
-    registers,
-    collect() {
-      this.inc(store.evictedCount - reported);
-      reported = store.evictedCount;
-    },
-  });
+  totalCounter(registers, 'runnel_idempotency_evictions_total', 'Idempotency-Key answers evicted (oldest first) to keep within --idempotency-keys-max and --idempotency-bytes-max.', () => store.evictedCount);
 }
 
 /** The data directory's free space, the floor and produce refused for a full disk. */
@@ -257,14 +254,5 @@ function registerDiskMetrics(registers: Registers, broker: Broker): void {
   new Gauge({ name: 'runnel_disk_free_bytes', help: "Free bytes on the data directory's filesystem (last reading, less what was appended since).", registers, collect() { this.set(Math.max(0, disk.freeBytes === Number.POSITIVE_INFINITY ? 0 : disk.freeBytes)); } });
   new Gauge({ name: 'runnel_disk_free_min_bytes', help: 'The free-space floor: produce is refused at or below it (--disk-free-min-bytes).', registers, collect() { this.set(disk.freeMinBytes); } });
   new Gauge({ name: 'runnel_disk_full', help: '1 while produce is refused with 507 DISK_FULL.', registers, collect() { this.set(disk.isFull ? 1 : 0); } });
-  let reported = 0;
-  new Counter({
-    name: 'runnel_disk_full_refusals_total',
-    help: 'Produce requests refused with 507 DISK_FULL (free space at or below the floor, or a write that failed for space).',
-    registers,
-    collect() {
-      this.inc(disk.refusedCount - reported);
-      reported = disk.refusedCount;
-    },
-  });
+  totalCounter(registers, 'runnel_disk_full_refusals_total', 'Produce requests refused with 507 DISK_FULL (free space at or below the floor, or a write that failed for space).', () => disk.refusedCount);
 }
