@@ -128,3 +128,25 @@ export class CachedFile {
     return fd;
   }
 }
+
+/**
+ * Opens (or creates) an index file of fixed-size entries and loads them whole into a
+ * buffer with room to grow (at least `minEntries`). A torn tail (a partial entry) is
+ * cut off; the caller decides whether the rest is sound. The file stays in the cache.
+ */
+export function loadEntriesFile(path: string, files: FileCache, entryBytes: number, minEntries: number): { file: CachedFile; entries: Buffer; entryCount: number } {
+  const file = CachedFile.open(path, files, { isCreated: true });
+  try {
+    return file.withFd((fd) => {
+      const sizeBytes = fs.fstatSync(fd).size;
+      const entryCount = Math.floor(sizeBytes / entryBytes);
+      const entries = Buffer.alloc(Math.max(minEntries, entryCount * 2) * entryBytes);
+      if (entryCount > 0) fs.readSync(fd, entries, 0, entryCount * entryBytes, 0);
+      if (sizeBytes !== entryCount * entryBytes) fs.ftruncateSync(fd, entryCount * entryBytes);
+      return { file, entries, entryCount };
+    });
+  } catch (error) {
+    file.close();
+    throw error;
+  }
+}

@@ -18,7 +18,7 @@
  * Concurrency: one owner (the partition's LogSegment) on the event loop; no locking.
  */
 import fs from 'node:fs';
-import { CachedFile, FileCache } from './file-cache.js';
+import { FileCache, loadEntriesFile, type CachedFile } from './file-cache.js';
 import { assert } from '../util/assert.js';
 
 const ENTRY_BYTES = 8;
@@ -48,21 +48,8 @@ export class OffsetIndex {
 
   /** Opens (or creates) the index file and loads its whole entries into memory. */
   static open(path: string, baseOffset: number, files: FileCache = FileCache.unbounded()): OffsetIndex {
-    const file = CachedFile.open(path, files, { isCreated: true });
-    try {
-      return file.withFd((fd) => {
-        const sizeBytes = fs.fstatSync(fd).size;
-        // A torn tail (a partial entry) is cut off; the segment decides whether the rest is sound.
-        const entryCount = Math.floor(sizeBytes / ENTRY_BYTES);
-        const entries = Buffer.alloc(Math.max(64, entryCount * 2) * ENTRY_BYTES);
-        if (entryCount > 0) fs.readSync(fd, entries, 0, entryCount * ENTRY_BYTES, 0);
-        if (sizeBytes !== entryCount * ENTRY_BYTES) fs.ftruncateSync(fd, entryCount * ENTRY_BYTES);
-        return new OffsetIndex(path, baseOffset, file, entries, entryCount);
-      });
-    } catch (error) {
-      file.close();
-      throw error;
-    }
+    const { file, entries, entryCount } = loadEntriesFile(path, files, ENTRY_BYTES, 64);
+    return new OffsetIndex(path, baseOffset, file, entries, entryCount);
   }
 
   get count(): number {

@@ -13,7 +13,7 @@
  * Consistency after a crash is checked and repaired like the offset index.
  */
 import fs from 'node:fs';
-import { CachedFile, FileCache } from './file-cache.js';
+import { FileCache, loadEntriesFile, type CachedFile } from './file-cache.js';
 import { assert } from '../util/assert.js';
 
 const ENTRY_BYTES = 12;
@@ -40,20 +40,8 @@ export class TimeIndex {
   }
 
   static open(path: string, baseOffset: number, files: FileCache = FileCache.unbounded()): TimeIndex {
-    const file = CachedFile.open(path, files, { isCreated: true });
-    try {
-      return file.withFd((fd) => {
-        const sizeBytes = fs.fstatSync(fd).size;
-        const entryCount = Math.floor(sizeBytes / ENTRY_BYTES);
-        const entries = Buffer.alloc(Math.max(32, entryCount * 2) * ENTRY_BYTES);
-        if (entryCount > 0) fs.readSync(fd, entries, 0, entryCount * ENTRY_BYTES, 0);
-        if (sizeBytes !== entryCount * ENTRY_BYTES) fs.ftruncateSync(fd, entryCount * ENTRY_BYTES);
-        return new TimeIndex(path, baseOffset, file, entries, entryCount);
-      });
-    } catch (error) {
-      file.close();
-      throw error;
-    }
+    const { file, entries, entryCount } = loadEntriesFile(path, files, ENTRY_BYTES, 32);
+    return new TimeIndex(path, baseOffset, file, entries, entryCount);
   }
 
   get count(): number {
