@@ -46,6 +46,8 @@ export const limits = {
   /** Answers remembered per node by default, by count and by bytes (--idempotency-keys-max, --idempotency-bytes-max). */
   idempotencyKeyCountDefault: 100_000,
   idempotencyBytesDefault: 64 * 1024 * 1024,
+  /** Producers remembered per node by default (--producer-states-max): producer-state.ts. */
+  producerStatesDefault: 200_000,
   /**
    * Levels of arrays and objects a record's JSON key or value may nest (deeper: 400
    * INVALID_REQUEST). Real documents nest a few levels, rarely past 20; .NET's
@@ -83,6 +85,8 @@ export const limits = {
   acksAllTimeoutMs: 30_000,
   /** How long a node that forwarded a produce waits for the leader: the leader's acks=all wait, and a little more. */
   forwardProduceTimeoutMs: 35_000,
+  /** One attempt of a forwarded share: a frozen leader is given up on after this, and the share goes to the partition's leader again. */
+  forwardAttemptTimeoutMs: 10_000,
 
   // ---- cluster: metadata quorum and controller ----
   /** The quorum's Raft is ticked this often (its timers fire on the next tick). */

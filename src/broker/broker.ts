@@ -34,6 +34,8 @@ export interface BrokerOptions {
   partitionsMax?: number;
   /** Segment files kept open at most (0 or absent: unbounded; node/open-file-budget.ts sets it). */
   openLogFilesMax?: number;
+  /** Producers remembered at most across every partition (--producer-states-max); unbounded when not given. */
+  producerStatesMax?: number;
   retentionCheckIntervalMs: number;
   /** Kafka's offsets.retention.minutes, in ms: offsets of groups empty this long expire. Default 7 days. */
   offsetsRetentionMs?: number;

@@ -9,6 +9,7 @@ import { encodeBatch, type RecordInput } from '../record/encode.js';
 import { BATCH_HEADER_BYTES, type ValueFormat } from '../record/layout.js';
 import { estimatedRecordBytes } from './record-input.js';
 import type { ProduceRequest } from './produce-request.js';
+import type { BatchProducer } from './produce-sequences.js';
 
 /**
  * Packs one partition's records into as few batches as fit max.message.bytes. A
@@ -16,7 +17,7 @@ import type { ProduceRequest } from './produce-request.js';
  */
 export function buildBatches(
   members: number[], encoded: RecordInput[], maxMessageBytes: number, leaderEpoch: number,
-  isLogAppendTime: boolean, nowMs: number, keyFormat: ValueFormat, valueFormat: ValueFormat,
+  isLogAppendTime: boolean, nowMs: number, keyFormat: ValueFormat, valueFormat: ValueFormat, producer?: BatchProducer,
 ): Buffer[] {
   const options = {
     leaderEpoch,
@@ -26,10 +27,13 @@ export function buildBatches(
     valueFormat,
   };
   const batches: Buffer[] = [];
+  // With a producer, batches carry its id and epoch, and sequences count the partition's records from 0.
+  let sequence = 0;
   const encodeGroup = (records: RecordInput[]): void => {
-    const batch = encodeBatch(records, options);
+    const batch = encodeBatch(records, producer === undefined ? options : { ...options, ...producer, baseSequence: sequence });
     if (batch.length <= maxMessageBytes) {
       batches.push(batch);
+      sequence += records.length;
     } else if (records.length === 1) {
       throw new RunnelError('RECORD_TOO_LARGE', `a record of ${batch.length} bytes as a batch exceeds max.message.bytes (${maxMessageBytes})`);
     } else {

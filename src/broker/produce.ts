@@ -20,6 +20,7 @@
  * before the 507 DISK_FULL answer, so a retry appends exactly one copy. Before any of
  * that, a disk at or below its free-space floor refuses the request (DiskSpace).
  */
+import { randomUUID } from 'node:crypto';
 import { RunnelError } from '../errors.js';
 import { limits } from '../limits.js';
 import type { MetadataStore } from '../meta/metadata-store.js';
@@ -29,6 +30,8 @@ import { isInternalTopic } from './internal-topics.js';
 import type { RecordInput } from '../record/encode.js';
 import type { ValueFormat } from '../record/layout.js';
 import { buildBatches, hashRequest } from './produce-batches.js';
+import { forwardShare, takeForwards, type SendShare } from './produce-forward.js';
+import { appendOnce, keyProducerEpoch, keyProducerId, keylessPartitionForKey, storedTimestamps } from './produce-sequences.js';
 import { partitionForKey } from './partitioner.js';
 import { checkJsonDepth, encodeRecord } from './record-input.js';
 import type { TopicManager } from './topic-manager.js';
@@ -93,7 +96,9 @@ export class Producer {
     }
     // Before anything recursive (hashing, encoding) touches a key or value.
     checkJsonDepth(request.records);
-    if (request.idempotencyKey === undefined) return this.append(topic, request, undefined);
+    // A forwarded share of a request relies on the partitions' producer state alone: its
+    // body is not the request the key was first sent with, so the stored answers do not apply.
+    if (request.idempotencyKey === undefined || request.isForwarded === true) return this.append(topic, request, undefined);
     const requestHash = hashRequest(request);
     const id = `${request.topic}\n${request.idempotencyKey}`;
     // On a single node the answer is stored with the append, before the records become
@@ -135,7 +140,7 @@ export class Producer {
     // the answer (synchronous: no other request interleaves, no reader sees the records
     // until published).
     const offsets: RecordOffset[] = new Array(request.records.length);
-    const forwarded = forwardRecords(plan, offsets);
+    const forwarded = this.forwardRecords(plan, offsets);
     // On a single node the high watermark moves at publish, so the answer is stored
     // before it; in a cluster it moves once the ISR has the records, and storing the
     // answer before that could replay offsets a leader change then truncated away.
@@ -153,6 +158,32 @@ export class Producer {
     }
     if (!isRememberedFirst && remember !== undefined) this.rememberCommitted(remember);
     return { offsets, isReplay: false, appendedBytes: local.appendedBytes };
+  }
+
+  /**
+   * Sends each other leader its share, each under the request's Idempotency-Key (or one
+   * made for it) so the share can be sent again safely (produce-forward.ts); each answer
+   * fills in its records' offsets.
+   */
+  private forwardRecords(plan: AppendPlan, offsets: RecordOffset[]): Array<Promise<void>> {
+    const { request, partitionOf, replication } = plan;
+    const idempotencyKey = request.idempotencyKey ?? randomUUID();
+    const currentTopic = (): Topic => this.topics.get(request.topic);
+    const send: SendShare = async (leaderId, share, timeoutMs) => leaderId === replication.nodeId
+      ? (await this.append(currentTopic(), { ...share, isForwarded: true }, undefined)).offsets
+      : replication.forwardProduce(leaderId, share, timeoutMs);
+    return [...plan.forwards].map(async ([leader, members]) => {
+      const share = {
+        topic: request.topic,
+        records: members.map((index) => ({ ...request.records[index], partition: partitionOf[index] })),
+        keyFormat: plan.keyFormat,
+        valueFormat: plan.valueFormat,
+        acks: plan.acks,
+        idempotencyKey,
+      };
+      const answer = await forwardShare(currentTopic, leader, share, send);
+      for (let i = 0; i < members.length; i++) offsets[members[i]] = answer[i];
+    });
   }
 
   private remember(request: ProduceRequest, requestHash: string, offsets: RecordOffset[], nowMs: number): void {
@@ -225,7 +256,9 @@ export class Producer {
     const valueFormat = request.valueFormat ?? 'json';
     const nowMs = Date.now();
     const replication = this.replication;
-    const stickyPartition = this.stickyPartition(topic, replication);
+    const stickyPartition = request.idempotencyKey === undefined
+      ? this.stickyPartition(topic, replication)
+      : keylessPartitionForKey(topic.record.name, request.idempotencyKey, topic.partitions.length);
     const encoded: RecordInput[] = new Array(request.records.length);
     const partitionOf = new Int32Array(request.records.length);
     const byPartition = new Map<number, number[]>();
@@ -282,26 +315,6 @@ export class Producer {
   }
 }
 
-/**
- * A cluster: records for partitions led elsewhere go to their leaders (a request to the
- * topic may hold keys of every partition). Only the topic-level endpoint does this; a
- * request for one partition, or one already forwarded, gets NOT_LEADER. Takes those
- * partitions out of byPartition and returns their records by leader.
- */
-function takeForwards(topic: Topic, request: ProduceRequest, replication: Replication, byPartition: Map<number, number[]>): Map<number, number[]> {
-  const forwards = new Map<number, number[]>();
-  if (!replication.isClustered || request.partition !== undefined || request.isForwarded === true) return forwards;
-  for (const [partition, members] of byPartition) {
-    const leader = topic.partitions[partition].leader;
-    if (leader === replication.nodeId || leader < 0) continue;
-    byPartition.delete(partition);
-    let forwarded = forwards.get(leader);
-    if (forwarded === undefined) forwards.set(leader, (forwarded = []));
-    for (const index of members) forwarded.push(index);
-  }
-  return forwards;
-}
-
 /** Checks each local partition's leadership and ISR, then packs its records into batches. */
 function planBatches(plan: AppendPlan, maxMessageBytes: number): PartitionAppend[] {
   const { topic, acks, minInsyncReplicas } = plan;
@@ -313,25 +326,15 @@ function planBatches(plan: AppendPlan, maxMessageBytes: number): PartitionAppend
     if (acks === 'all' && state.isr.length < minInsyncReplicas) {
       throw new RunnelError('NOT_ENOUGH_REPLICAS', `partition ${partition} of topic '${topic.record.name}' has ${state.isr.length} in-sync replicas; min.insync.replicas is ${minInsyncReplicas}`);
     }
-    const batches = buildBatches(members, plan.encoded, maxMessageBytes, state.leaderEpoch, plan.isLogAppendTime, plan.nowMs, plan.keyFormat, plan.valueFormat);
+    const key = plan.request.idempotencyKey;
+    const producer = key === undefined ? undefined : {
+      producerId: keyProducerId(topic.record.name, key),
+      producerEpoch: keyProducerEpoch(plan.request.records, members, plan.keyFormat, plan.valueFormat),
+    };
+    const batches = buildBatches(members, plan.encoded, maxMessageBytes, state.leaderEpoch, plan.isLogAppendTime, plan.nowMs, plan.keyFormat, plan.valueFormat, producer);
     appends.push({ state, batches, members });
   }
   return appends;
-}
-
-/** Sends each other leader its records; each answer fills in its records' offsets. */
-function forwardRecords(plan: AppendPlan, offsets: RecordOffset[]): Array<Promise<void>> {
-  const { request, partitionOf } = plan;
-  return [...plan.forwards].map(async ([leader, members]) => {
-    const answer = await plan.replication.forwardProduce(leader, {
-      topic: request.topic,
-      records: members.map((index) => ({ ...request.records[index], partition: partitionOf[index] })),
-      keyFormat: plan.keyFormat,
-      valueFormat: plan.valueFormat,
-      acks: plan.acks,
-    });
-    for (let i = 0; i < members.length; i++) offsets[members[i]] = answer[i];
-  });
 }
 
 /** Appends every local batch as leader and fills in its records' offsets; nothing is visible yet (see publish). */
@@ -340,19 +343,23 @@ function appendLocally(plan: AppendPlan, appends: PartitionAppend[], offsets: Re
   for (const { state, batches, members } of appends) {
     local.startOffsets.push({ state, startOffset: state.log.logEndOffset });
     let memberIndex = 0;
+    let lastOffset = -1;
     for (const batch of batches) {
-      local.appendedBytes += batch.length;
-      const header = state.log.appendAsLeader(batch, state.leaderEpoch, nowMs);
-      for (let offset = header.baseOffset; offset <= header.lastOffset; offset++) {
+      const placed = appendOnce(state.log, batch, state.leaderEpoch, nowMs);
+      // A duplicate (a retry of records an earlier attempt wrote) answers their stored timestamps.
+      const timestamps = placed.isDuplicate ? storedTimestamps(state.log, placed.baseOffset, placed.lastOffset) : undefined;
+      if (!placed.isDuplicate) local.appendedBytes += batch.length;
+      for (let offset = placed.baseOffset; offset <= placed.lastOffset; offset++) {
         const recordIndex = members[memberIndex++];
         offsets[recordIndex] = {
           partition: state.partition,
           offset,
-          timestamp: isLogAppendTime ? header.maxTimestamp : encoded[recordIndex].timestampMs,
+          timestamp: timestamps?.[offset - placed.baseOffset] ?? (isLogAppendTime ? placed.maxTimestamp! : encoded[recordIndex].timestampMs),
         };
       }
+      lastOffset = Math.max(lastOffset, placed.lastOffset);
     }
-    local.lastOffsets.push({ state, lastOffset: state.log.logEndOffset - 1 });
+    local.lastOffsets.push({ state, lastOffset });
   }
 }
 

@@ -17,6 +17,8 @@ export interface ForwardedProduce {
   keyFormat: ValueFormat;
   valueFormat: ValueFormat;
   acks: Acks;
+  /** The request's Idempotency-Key: the leader stamps it into the batches, so a retry through any node appends nothing twice. */
+  idempotencyKey?: string;
 }
 
 export interface Replication {
@@ -30,7 +32,7 @@ export interface Replication {
   /** acks=all: resolves once the high watermark passed lastOffset (the ISR has the records). */
   waitForHighWatermark(state: PartitionState, lastOffset: number, minInsyncReplicas: number, timeoutMs: number): Promise<void>;
   /** Sends records to the node that leads their partitions; resolves with their offsets in order. */
-  forwardProduce(leaderId: number, request: ForwardedProduce): Promise<RecordOffset[]>;
+  forwardProduce(leaderId: number, request: ForwardedProduce, timeoutMs: number): Promise<RecordOffset[]>;
 }
 
 export class SingleNodeReplication implements Replication {

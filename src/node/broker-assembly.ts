@@ -42,6 +42,7 @@ export function createBroker(options: BrokerOptions, wire: BrokerWiring = () => 
       onWarning: (name, warning) => options.onWarning?.(`partition ${name}: ${warning.message}`, { partition: name, ...warning.details }),
       onError: options.onError,
       openFilesMax: options.openLogFilesMax === undefined || options.openLogFilesMax === 0 ? undefined : options.openLogFilesMax,
+      producerStatesMax: options.producerStatesMax,
     });
     const topics = new TopicManager(store, logs, {
       nodeId: options.nodeId,

@@ -51,6 +51,7 @@ export function nodeOptionsFromSettings(settings: Settings): NodeOptions {
       retentionCheckIntervalMs: settings.retentionCheckIntervalMs,
       offsetsRetentionMs: settings.offsetsRetentionMinutes * 60_000,
       idempotency: { countMax: settings.idempotencyKeysMax, bytesMax: settings.idempotencyBytesMax },
+      producerStatesMax: settings.producerStatesMax,
       adminKey: settings.adminKey === '' ? undefined : settings.adminKey,
       diskFreeMinBytes: settings.diskFreeMinBytes < 0 ? undefined : settings.diskFreeMinBytes,
     },

@@ -46,6 +46,7 @@ export interface Settings {
   requestBodyTimeoutMs: number;
   idempotencyKeysMax: number;
   idempotencyBytesMax: number;
+  producerStatesMax: number;
   diskFreeMinBytes: number;
   logFormat: string;
   config: string;
@@ -99,6 +100,7 @@ export const settingDefinitions: SettingDefinition[] = [
   { name: 'requestBodyTimeoutMs', flag: 'request-body-timeout-ms', env: 'RUNNEL_REQUEST_BODY_TIMEOUT_MS', type: 'integer', defaultValue: String(limits.requestBodyTimeoutMsDefault), minimum: 100, maximum: 3_600_000, description: 'A request whose headers and body have not all arrived this long after it began gets 408 REQUEST_BODY_TIMEOUT and its connection is closed.' },
   { name: 'idempotencyKeysMax', flag: 'idempotency-keys-max', env: 'RUNNEL_IDEMPOTENCY_KEYS_MAX', type: 'integer', defaultValue: String(limits.idempotencyKeyCountDefault), minimum: 1, maximum: 100_000_000, description: 'Idempotency-Key answers remembered per node at most; past it the oldest are evicted first (runnel_idempotency_evictions_total).' },
   { name: 'idempotencyBytesMax', flag: 'idempotency-bytes-max', env: 'RUNNEL_IDEMPOTENCY_BYTES_MAX', type: 'integer', defaultValue: String(limits.idempotencyBytesDefault), minimum: 1024, maximum: 2 ** 40, description: 'Bytes of Idempotency-Key answers (topic, key and offsets) remembered per node at most; past it the oldest are evicted first.' },
+  { name: 'producerStatesMax', flag: 'producer-states-max', env: 'RUNNEL_PRODUCER_STATES_MAX', type: 'integer', defaultValue: String(limits.producerStatesDefault), minimum: 100, maximum: 100_000_000, description: "Producers (allocated producer ids and Idempotency-Keys) whose recent batches a node remembers across its partitions, to answer a retry with the first answer; past it the least recently written producer of a partition is forgotten (runnel_producer_states_evicted_total). A producer silent for 24 hours is forgotten (Kafka's producer.id.expiration.ms)." },
   { name: 'diskFreeMinBytes', flag: 'disk-free-min-bytes', env: 'RUNNEL_DISK_FREE_MIN_BYTES', type: 'integer', defaultValue: '-1', minimum: -1, maximum: 2 ** 50, description: "Free space on the data directory's filesystem at or below which produce is refused with 507 DISK_FULL, so checkpoints and meta.db always find room; produce resumes by itself once space is freed. -1: 1% of the filesystem, at most 256 MiB. 0: no floor (refused only once a write fails)." },
   { name: 'logFormat', flag: 'log-format', env: 'RUNNEL_LOG_FORMAT', type: 'string', defaultValue: 'json', choices: ['json', 'pretty'], description: 'json: one pino JSON object per line. pretty: human-readable lines for a terminal.' },
   { name: 'config', flag: 'config', env: 'RUNNEL_CONFIG', type: 'string', defaultValue: '', description: 'JSON config file: any setting above by name (e.g. "dataDir") plus broker topic defaults by Kafka name (e.g. "log.retention.ms").' },

@@ -98,6 +98,12 @@ export class LocalLog {
     return low;
   }
 
+  /** Base offset of the oldest segment holding a record at or after timestampMs (the log end when none). */
+  firstOffsetSince(timestampMs: number): number {
+    const segment = this.segments.find((candidate) => candidate.maxTimestampMs >= timestampMs || candidate === this.activeSegment);
+    return segment?.baseOffset ?? this.logEndOffset;
+  }
+
   /**
    * The first offset in [startOffset, endOffset) whose record timestamp is at or after
    * `timestampMs`; null when there is none.

@@ -9,6 +9,8 @@
  * Storage knows nothing of loggers: what it found is handed to an `onWarning`
  * callback as a sentence plus fields, and the node writes one warn line.
  */
+import path from 'node:path';
+import { RunnelError } from '../errors.js';
 import { validateBatch } from '../record/validate.js';
 import { readBatchHeader } from '../record/header.js';
 
@@ -63,4 +65,38 @@ export function checkReadBatches(buffer: Buffer, segmentPath: string, segmentBas
     position += header.sizeBytes;
   }
   return position;
+}
+
+/** The damage reads found in one log: each batch counted once, and the lowest damaged segment, where the next recovery begins. */
+export class FoundDamage {
+  count = 0;
+  recoverFrom: number | undefined;
+  private readonly positions = new Set<string>();
+
+  /** True the first time this batch is reported. */
+  add(damage: LogDamageError): boolean {
+    const key = `${damage.segmentPath}:${damage.position}`;
+    if (this.positions.has(key)) return false;
+    this.positions.add(key);
+    this.count += 1;
+    this.recoverFrom = Math.min(this.recoverFrom ?? Number.MAX_SAFE_INTEGER, damage.segmentBaseOffset);
+    return true;
+  }
+}
+
+export function damageWarning(damage: LogDamageError, recoverFrom: number): StorageWarning {
+  const segment = path.basename(damage.segmentPath);
+  return {
+    message: `damaged batch in segment ${segment} at byte position ${damage.position} (offset ${damage.offset}): ${damage.problem}; ` +
+      `it is not served, appends are refused, and the next start recovers the log from offset ${recoverFrom}`,
+    details: { segment, position: damage.position, offset: damage.offset, problem: damage.problem },
+  };
+}
+
+export function corruptLogError(logName: string, damage: LogDamageError): RunnelError {
+  const segment = path.basename(damage.segmentPath);
+  return new RunnelError('CORRUPT_LOG',
+    `log ${logName}: the stored batch at offset ${damage.offset} (segment ${segment}, byte position ${damage.position}) is damaged ` +
+    `and is not served: ${damage.problem}. The node re-validates this partition and truncates it there at its next start.`,
+    { offset: damage.offset, segment });
 }

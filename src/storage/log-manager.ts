@@ -6,6 +6,8 @@
  *
  * Timers are unref'd and all cancelled by close(), which also closes every log cleanly.
  */
+import { limits } from '../limits.js';
+import { ProducerStateBudget } from './producer-state.js';
 import { FileCache } from './file-cache.js';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -31,6 +33,8 @@ export interface LogManagerOptions {
   onError?: (error: unknown, context: string) => void;
   /** Segment files (logs and indexes) kept open at most; idle ones are closed first. Unbounded when not given. */
   openFilesMax?: number;
+  /** Producers remembered at most across every log (--producer-states-max); unbounded when not given. */
+  producerStatesMax?: number;
 }
 
 /** Logs closed (and fsynced) at the same time at shutdown. */
@@ -39,12 +43,15 @@ const CLOSES_AT_ONCE = 64;
 export class LogManager {
   /** Every log's segment files share one LRU of open descriptors. */
   readonly files: FileCache;
+  /** Every log's producer state shares one bound (producer-state.ts). */
+  readonly producerStates: ProducerStateBudget;
   private readonly logs = new Map<string, PartitionLog>();
   private readonly timers: NodeJS.Timeout[] = [];
 
   constructor(readonly logsDirectory: string, private readonly options: LogManagerOptions) {
     fs.mkdirSync(logsDirectory, { recursive: true });
     this.files = options.openFilesMax === undefined ? FileCache.unbounded() : new FileCache(options.openFilesMax);
+    this.producerStates = new ProducerStateBudget(options.producerStatesMax ?? Number.MAX_SAFE_INTEGER, limits.idempotencyRetentionMs);
   }
 
   /** Directory names found on disk (partitions that may or may not still be wanted). */
@@ -63,6 +70,7 @@ export class LogManager {
       onError: this.options.onError,
       onWarning: onWarning === undefined ? undefined : (warning) => onWarning(name, warning),
       files: this.files,
+      producerStates: this.producerStates,
       ...options,
     });
     this.logs.set(name, log);

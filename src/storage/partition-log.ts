@@ -25,10 +25,11 @@ import { validateBatch } from '../record/validate.js';
 import { LeaderEpochCache } from './leader-epoch-checkpoint.js';
 import { LocalLog } from './local-log.js';
 import type { LogConfig } from './log-config.js';
-import { LogDamageError, type StorageWarning } from './log-damage.js';
+import { corruptLogError, damageWarning, FoundDamage, LogDamageError, type StorageWarning } from './log-damage.js';
 import { LogFlusher } from './log-flusher.js';
 import { loadLog, type RecoveryReport } from './log-loader.js';
 import { checkpointText, writeCheckpoint, type PartitionCheckpoint } from './partition-checkpoint.js';
+import { ProducerStateBudget, ProducerStateManager } from './producer-state.js';
 import { deleteRetainedSegments } from './retention.js';
 import type { LogSegment } from './segment.js';
 
@@ -46,6 +47,8 @@ export interface OpenOptions {
   onError?: (error: unknown, context: string) => void;
   /** Told what recovery truncated and which damaged batches reads found (one warn line each). */
   onWarning?: (warning: StorageWarning) => void;
+  /** The node's bound on remembered producers (producer-state.ts); a private one when not given. */
+  producerStates?: ProducerStateBudget;
 }
 
 export class PartitionLog {
@@ -54,14 +57,13 @@ export class PartitionLog {
   readonly recovery: RecoveryReport;
   /** The checkpoint file's content as last written with an fsync. */
   private lastSyncedCheckpoint: string | undefined;
-  /** Distinct damaged batches reads have found since the log was opened (a metric). */
-  damagedBatchesFound = 0;
-  /** Set once a read found damage: base offset of the first damaged segment, where the next start's recovery begins. */
-  private damagedSegmentBaseOffset: number | undefined;
-  private readonly damagedPositions = new Set<string>();
+  /** What reads found damaged since the log was opened. */
+  private readonly damage = new FoundDamage();
   private readonly onWarning: ((warning: StorageWarning) => void) | undefined;
   private readonly local: LocalLog;
   private readonly flusher: LogFlusher;
+  /** Producer ids, epochs and sequences of recent batches: duplicates of a retry are found here. */
+  readonly producers: ProducerStateManager;
 
   private constructor(
     readonly directory: string,
@@ -77,6 +79,9 @@ export class PartitionLog {
     this.recovery = loaded.recovery;
     this.logStartOffset = loaded.logStartOffset;
     this.highWatermark = loaded.highWatermark;
+    this.producers = new ProducerStateManager(this, options.producerStates ?? new ProducerStateBudget(Number.MAX_SAFE_INTEGER, 24 * 3600_000));
+    // A crash may have lost a tail a snapshot already covers.
+    if (!loaded.recovery.isCleanShutdown) this.producers.onTruncated(this.logEndOffset);
   }
 
   static open(directory: string, config: LogConfig, options: OpenOptions = {}): PartitionLog {
@@ -122,14 +127,15 @@ export class PartitionLog {
     return this.local.config;
   }
 
+  firstOffsetSince(timestampMs: number): number {
+    return this.local.firstOffsetSince(timestampMs);
+  }
+
   updateConfig(config: LogConfig): void {
     this.local.config = config;
   }
 
-  /**
-   * Appends a batch built by the broker: it gets the next offsets and `leaderEpoch`.
-   * Returns the header as appended.
-   */
+  /** Appends a batch built by the broker: it gets the next offsets and `leaderEpoch`. Returns the header as appended. */
   appendAsLeader(batch: Buffer, leaderEpoch: number, nowMs = Date.now()): BatchHeader {
     this.refuseAppendIfDamaged();
     const baseOffset = this.logEndOffset;
@@ -140,10 +146,7 @@ export class PartitionLog {
     return header;
   }
 
-  /**
-   * Appends batches exactly as the leader wrote them (one buffer, several batches).
-   * Each is validated first; nothing is written unless all are sound and contiguous.
-   */
+  /** Appends a leader's batches byte for byte (one buffer); nothing is written unless all are sound and contiguous. */
   appendAsFollower(batches: Buffer, nowMs = Date.now()): BatchHeader[] {
     this.refuseAppendIfDamaged();
     const headers: BatchHeader[] = [];
@@ -179,10 +182,12 @@ export class PartitionLog {
     if (this.local.shouldRoll(header, nowMs)) this.roll(nowMs);
     this.epochCache.assign(header.partitionLeaderEpoch, header.baseOffset);
     this.local.append(batch, header);
+    this.producers.onAppend(header, nowMs);
   }
 
-  /** Starts a new active segment at logEndOffset; the old one is fsynced in the background. */
+  /** Starts a new active segment at logEndOffset (and a producer-state snapshot there); the old one is fsynced in the background. */
   roll(nowMs = Date.now()): void {
+    this.producers.writeSnapshot(nowMs);
     const { rolled, next } = this.local.roll(nowMs);
     this.flusher.flushRolledSegment(rolled, next);
   }
@@ -221,40 +226,32 @@ export class PartitionLog {
    * damage once, and answers CORRUPT_LOG to this read and every one that meets it.
    */
   private onDamagedRead(damage: LogDamageError): RunnelError {
-    const name = path.basename(this.directory);
-    const segmentFile = path.basename(damage.segmentPath);
-    const key = `${segmentFile}:${damage.position}`;
-    if (!this.damagedPositions.has(key)) {
-      this.damagedPositions.add(key);
-      this.damagedBatchesFound += 1;
-      this.damagedSegmentBaseOffset = Math.min(this.damagedSegmentBaseOffset ?? Number.MAX_SAFE_INTEGER, damage.segmentBaseOffset);
+    if (this.damage.add(damage)) {
       try {
         if (!this.local.isClosed) this.writeCheckpoint(false);
       } catch {
         // A full or failing disk: the periodic checkpoint and close() write the mark again.
       }
-      this.onWarning?.({
-        message: `damaged batch in segment ${segmentFile} at byte position ${damage.position} (offset ${damage.offset}): ${damage.problem}; ` +
-          `it is not served, appends are refused, and the next start recovers the log from offset ${this.damagedSegmentBaseOffset}`,
-        details: { segment: segmentFile, position: damage.position, offset: damage.offset, problem: damage.problem },
-      });
+      this.onWarning?.(damageWarning(damage, this.damage.recoverFrom ?? damage.segmentBaseOffset));
     }
-    return new RunnelError('CORRUPT_LOG',
-      `log ${name}: the stored batch at offset ${damage.offset} (segment ${segmentFile}, byte position ${damage.position}) is damaged ` +
-      `and is not served: ${damage.problem}. The node re-validates this partition and truncates it there at its next start.`,
-      { offset: damage.offset, segment: segmentFile });
+    return corruptLogError(path.basename(this.directory), damage);
   }
 
   /** True once a read found damage in this log (until the next start recovers it). */
+  /** Distinct damaged batches reads have found since the log was opened (a metric). */
+  get damagedBatchesFound(): number {
+    return this.damage.count;
+  }
+
   get isDamaged(): boolean {
-    return this.damagedSegmentBaseOffset !== undefined;
+    return this.damage.recoverFrom !== undefined;
   }
 
   /** The next start truncates at the damage: an append acknowledged now would be lost then. */
   private refuseAppendIfDamaged(): void {
-    if (this.damagedSegmentBaseOffset === undefined) return;
+    if (this.damage.recoverFrom === undefined) return;
     throw new RunnelError('CORRUPT_LOG', `log ${path.basename(this.directory)}: a stored batch is damaged (see the node's log); ` +
-      `appends are refused until the node restarts and recovers this partition from offset ${this.damagedSegmentBaseOffset}`);
+      `appends are refused until the node restarts and recovers this partition from offset ${this.damage.recoverFrom}`);
   }
 
   /**
@@ -265,16 +262,14 @@ export class PartitionLog {
     return this.local.offsetForTimestamp(timestampMs, this.logStartOffset, this.highWatermark);
   }
 
-  /**
-   * Removes every batch from the one holding `offset` onwards (a follower truncating
-   * to its leader's epoch boundary). The high watermark and recovery point follow.
-   */
+  /** Removes every batch from the one holding `offset` on (a follower truncating to its leader's epoch boundary). */
   truncateTo(offset: number): void {
     if (offset >= this.logEndOffset) return;
     assert(offset >= this.logStartOffset, () => `log ${this.directory}: truncation to ${offset} below logStartOffset ${this.logStartOffset}`);
     this.local.truncateTo(offset);
     this.epochCache.truncateFromEnd(this.logEndOffset);
     this.flusher.onTruncated(this.logEndOffset);
+    this.producers.onTruncated(this.logEndOffset);
     this.highWatermark = Math.min(this.highWatermark, this.logEndOffset);
     this.writeCheckpoint(false);
     this.checkInvariant();
@@ -292,6 +287,7 @@ export class PartitionLog {
     if (offset >= this.logEndOffset) return;
     this.local.truncateTo(offset);
     this.flusher.onTruncated(this.logEndOffset);
+    this.producers.onTruncated(this.logEndOffset);
     try {
       this.epochCache.truncateFromEnd(this.logEndOffset);
     } catch (error) {
@@ -311,6 +307,7 @@ export class PartitionLog {
     assert(offset >= 0, () => `log ${this.directory}: cannot start at ${offset}`);
     this.local.truncateFullyAndStartAt(offset, nowMs);
     this.epochCache.replace([]);
+    this.producers.onRestarted();
     this.logStartOffset = offset;
     this.flusher.onRestartedAt(offset);
     this.highWatermark = offset;
@@ -346,7 +343,7 @@ export class PartitionLog {
   /** Persists the recovery point and high watermark durably; an unchanged one is not rewritten (idle partitions cost no fsync). */
   writeCheckpoint(isCleanShutdown: boolean): void {
     // A log with damage found on read is never marked clean: the next open rescans from the damaged segment.
-    const damagedFrom = this.damagedSegmentBaseOffset;
+    const damagedFrom = this.damage.recoverFrom;
     const checkpoint: PartitionCheckpoint = {
       recoveryPoint: damagedFrom === undefined ? this.recoveryPoint : Math.min(this.recoveryPoint, damagedFrom),
       highWatermark: this.highWatermark,
@@ -375,6 +372,8 @@ export class PartitionLog {
     if (this.local.isClosed) return;
     await this.flusher.rolledSegmentsFlushed();
     await this.flushUpTo(this.logEndOffset);
+    this.producers.writeSnapshot(Date.now());
+    this.producers.unload();
     this.local.close();
     this.flusher.recoveryPoint = this.logEndOffset;
     this.writeCheckpoint(true);
@@ -382,6 +381,7 @@ export class PartitionLog {
 
   /** Closes without flushing or marking clean: what a crash leaves, for tests. */
   closeAbruptly(): void {
+    this.producers.unload();
     this.local.closeAbruptly();
     this.flusher.rejectAll(new Error('log closed'));
   }

@@ -88,6 +88,7 @@ export function internalRoutes(app: FastifyInstance, broker: Broker, cluster: Cl
           keyFormat: { type: 'string', enum: ['json', 'string', 'binary'] },
           valueFormat: { type: 'string', enum: ['json', 'string', 'binary'] },
           acks: { type: 'string', enum: ['none', 'leader', 'all'] },
+          idempotencyKey: { type: 'string', minLength: 1, maxLength: 255 },
         },
       },
     },
