@@ -24,7 +24,7 @@ function open(directory: string, budget = new ProducerStateBudget(1000, 24 * 360
   return PartitionLog.open(directory, testConfig({ segmentBytes }), { nowMs: NOW, producerStates: budget });
 }
 
-t.test('a producer batch is new, a duplicate of a remembered one, out of order, or fenced', async (t) => {
+void t.test('a producer batch is new, a duplicate of a remembered one, out of order, or fenced', async (t) => {
   const log = open(makeTempDir(t));
   t.teardown(() => log.closeAbruptly());
   const p = log.producers;
@@ -44,7 +44,7 @@ t.test('a producer batch is new, a duplicate of a remembered one, out of order, 
   t.equal(log.logEndOffset, 7, 'checks append nothing');
 });
 
-t.test('an Idempotency-Key producer: any cut of its records is found, a different body is told apart', async (t) => {
+void t.test('an Idempotency-Key producer: any cut of its records is found, a different body is told apart', async (t) => {
   const log = open(makeTempDir(t));
   t.teardown(() => log.closeAbruptly());
   const key = KEY_PRODUCER_ID_BASE + 12345;
@@ -57,7 +57,7 @@ t.test('an Idempotency-Key producer: any cut of its records is found, a differen
   t.match(log.producers.check(key, 78, 0, 7, NOW), { kind: 'refused', code: 'IDEMPOTENCY_KEY_REUSED' }, 'another body under the key');
 });
 
-t.test('the state is rebuilt after a restart: from the snapshots and the batches after them, or from the log alone', async (t) => {
+void t.test('the state is rebuilt after a restart: from the snapshots and the batches after them, or from the log alone', async (t) => {
   const directory = makeTempDir(t);
   let log = open(directory, undefined, 512);
   for (let sequence = 0; sequence < 40; sequence += 2) log.appendAsLeader(batch(5, 3, sequence, 2, 60), 0, NOW);
@@ -77,7 +77,7 @@ t.test('the state is rebuilt after a restart: from the snapshots and the batches
   t.same(log.producers.check(5, 3, 56, 57, NOW), { kind: 'duplicate', firstOffset: 56, lastOffset: 57 }, 'without snapshots, from the batches');
 });
 
-t.test('a truncated tail takes its batches out of the state; a follower keeps the state from what it appends', async (t) => {
+void t.test('a truncated tail takes its batches out of the state; a follower keeps the state from what it appends', async (t) => {
   const leader = open(makeTempDir(t, 'leader'));
   const follower = open(makeTempDir(t, 'follower'));
   t.teardown(() => { leader.closeAbruptly(); follower.closeAbruptly(); });
@@ -90,7 +90,7 @@ t.test('a truncated tail takes its batches out of the state; a follower keeps th
   t.same(follower.producers.check(4, 0, 2, 3, NOW), { kind: 'duplicate', firstOffset: 2, lastOffset: 3 }, 'the batches kept are still found');
 });
 
-t.test('the node-wide budget evicts the least recently written producer; silent producers expire', async (t) => {
+void t.test('the node-wide budget evicts the least recently written producer; silent producers expire', async (t) => {
   const budget = new ProducerStateBudget(3, 60_000);
   const log = open(makeTempDir(t), budget);
   t.teardown(() => log.closeAbruptly());
