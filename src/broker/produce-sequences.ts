@@ -47,7 +47,11 @@ export function keyProducerId(topic: string, key: string): number {
 /** The epoch of a key's batches in one partition: 15 bits of a hash of what the request sends there. */
 export function keyProducerEpoch(records: ProduceRecord[], members: number[], keyFormat: ValueFormat, valueFormat: ValueFormat): number {
   const hash = createHash('sha256').update(keyFormat).update('\n').update(valueFormat);
-  for (const index of members) hash.update('\n').update(JSON.stringify(records[index]));
+  // The record as sent, without the partition a forwarding node adds to it.
+  for (const index of members) {
+    const { key, value, headers, timestamp } = records[index];
+    hash.update('\n').update(JSON.stringify([key, value, headers, timestamp]));
+  }
   return hash.digest().readUInt16BE(0) & 0x7fff;
 }
 

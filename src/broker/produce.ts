@@ -172,7 +172,7 @@ export class Producer {
     const send: SendShare = async (leaderId, share, timeoutMs) => leaderId === replication.nodeId
       ? (await this.append(currentTopic(), { ...share, isForwarded: true }, undefined)).offsets
       : replication.forwardProduce(leaderId, share, timeoutMs);
-    return [...plan.forwards].map(async ([leader, members]) => {
+    const shares = [...plan.forwards].map(async ([leader, members]) => {
       const share = {
         topic: request.topic,
         records: members.map((index) => ({ ...request.records[index], partition: partitionOf[index] })),
@@ -184,6 +184,9 @@ export class Producer {
       const answer = await forwardShare(currentTopic, leader, share, send);
       for (let i = 0; i < members.length; i++) offsets[members[i]] = answer[i];
     });
+    // A local append that fails first leaves these unawaited: their failure is the request's only if it gets that far.
+    for (const share of shares) share.catch(() => undefined);
+    return shares;
   }
 
   private remember(request: ProduceRequest, requestHash: string, offsets: RecordOffset[], nowMs: number): void {
