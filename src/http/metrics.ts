@@ -246,6 +246,9 @@ function registerIdempotencyMetrics(registers: Registers, broker: Broker): void 
   new Gauge({ name: 'runnel_idempotency_keys', help: 'Idempotency-Key answers remembered on this node.', registers, collect() { this.set(store.size.count); } });
   new Gauge({ name: 'runnel_idempotency_bytes', help: 'Bytes of Idempotency-Key answers remembered on this node (topic, key and answer).', registers, collect() { this.set(store.size.bytes); } });
   totalCounter(registers, 'runnel_idempotency_evictions_total', 'Idempotency-Key answers evicted (oldest first) to keep within --idempotency-keys-max and --idempotency-bytes-max.', () => store.evictedCount);
+  const producers = broker.logs.producerStates;
+  new Gauge({ name: 'runnel_producer_states', help: 'Producers (producer ids and Idempotency-Keys) whose recent batches this node remembers across its partitions; at most --producer-states-max.', registers, collect() { this.set(producers.count); } });
+  totalCounter(registers, 'runnel_producer_states_evicted_total', 'Producers forgotten (least recently written first) to stay within --producer-states-max.', () => producers.evictedCount);
 }
 
 /** The data directory's free space, the floor and produce refused for a full disk. */
