@@ -48,6 +48,10 @@ export const limits = {
   idempotencyBytesDefault: 64 * 1024 * 1024,
   /** Producers remembered per node by default (--producer-states-max): producer-state.ts. */
   producerStatesDefault: 200_000,
+  /** Producer ids a node gets from the controller at a time (Kafka's KIP-730 uses 1000). */
+  producerIdBlockSize: 1000,
+  /** Producer ids are below this (Idempotency-Key producers use the ids above: storage/producer-state.ts). */
+  producerIdMax: 2 ** 52 - 1,
   /**
    * Levels of arrays and objects a record's JSON key or value may nest (deeper: 400
    * INVALID_REQUEST). Real documents nest a few levels, rarely past 20; .NET's

@@ -124,6 +124,9 @@ export const produceBodySchema = {
     records: { type: 'array', minItems: 1, maxItems: limits.produceRecordCountMax, items: produceRecordSchema },
     keyFormat: { ...valueFormatSchema, default: 'string' },
     valueFormat: { ...valueFormatSchema, default: 'json' },
+    producerId: { type: 'integer', minimum: 0, maximum: limits.producerIdMax, description: 'An idempotent producer (POST /v1/producers); with producerEpoch and baseSequence, on the one-partition route only.' },
+    producerEpoch: { type: 'integer', minimum: 0, maximum: 32767 },
+    baseSequence: { type: 'integer', minimum: 0, maximum: 2147483647, description: "The producer's sequence of the first record here: 0 for its first batch to this partition, then each batch's baseSequence plus its record count." },
   },
   example: { records: [{ key: 'customer-42', value: { item: 'book', quantity: 1 } }] },
 } as const;

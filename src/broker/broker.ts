@@ -23,6 +23,7 @@ import type { TopicManager } from './topic-manager.js';
 import type { TopicConfigs } from './topic-config.js';
 import type { Replication } from './replication.js';
 import type { TopicAdmin } from './topic-admin.js';
+import { ProducerIds, type TakeProducerIdBlock } from './producer-ids.js';
 
 export interface BrokerOptions {
   dataDir: string;
@@ -62,6 +63,8 @@ export interface BrokerParts {
   replication: Replication;
   /** Topic create/alter/delete: local on a single node, through the controller in a cluster. */
   admin: TopicAdmin;
+  /** Blocks of producer ids: from meta.db on a single node, from the controller in a cluster. */
+  takeProducerIdBlock?: TakeProducerIdBlock;
 }
 
 export interface RecoverySummary {
@@ -88,6 +91,8 @@ export class Broker {
   readonly replication: Replication;
   /** Topic create/alter/delete: local on a single node, through the controller in a cluster. */
   readonly admin: TopicAdmin;
+  /** POST /v1/producers: ids for idempotent producers. */
+  readonly producerIds: ProducerIds;
   readonly store: MetadataStore;
   readonly logs: LogManager;
   /** The data directory's free space against the floor (--disk-free-min-bytes). */
@@ -102,6 +107,8 @@ export class Broker {
     this.topics = parts.topics;
     this.replication = parts.replication;
     this.admin = parts.admin;
+    const blockSize = limits.producerIdBlockSize;
+    this.producerIds = new ProducerIds(parts.takeProducerIdBlock ?? (async () => ({ firstProducerId: parts.store.takeProducerIdBlock(blockSize), count: blockSize })));
     this.disk = new DiskSpace(options.dataDir, { freeMinBytes: options.diskFreeMinBytes, onError: options.onError });
     this.producer = new Producer(this.topics, this.store, this.replication, this.disk);
     this.fetcher = new Fetcher(this.topics, this.replication);

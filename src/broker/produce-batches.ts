@@ -28,9 +28,10 @@ export function buildBatches(
   };
   const batches: Buffer[] = [];
   // With a producer, batches carry its id and epoch, and sequences count the partition's records from 0.
-  let sequence = 0;
+  let sequence = producer?.firstSequence ?? 0;
   const encodeGroup = (records: RecordInput[]): void => {
-    const batch = encodeBatch(records, producer === undefined ? options : { ...options, ...producer, baseSequence: sequence });
+    const batch = encodeBatch(records, producer === undefined ? options
+      : { ...options, producerId: producer.producerId, producerEpoch: producer.producerEpoch, baseSequence: sequence });
     if (batch.length <= maxMessageBytes) {
       batches.push(batch);
       sequence += records.length;

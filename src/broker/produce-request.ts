@@ -17,6 +17,8 @@ export interface ProduceRequest {
   valueFormat?: ValueFormat;
   acks?: Acks;
   idempotencyKey?: string;
+  /** An idempotent producer's batch (POST /v1/producers): one partition, sequences from baseSequence. */
+  producer?: { producerId: number; producerEpoch: number; baseSequence: number };
   /**
    * Sent on by another node (a cluster): every record names its partition, which must be
    * led here; it is never forwarded again.

@@ -19,12 +19,39 @@ import { readBatchHeader, type BatchHeader } from '../record/header.js';
 import { KEY_PRODUCER_ID_BASE, type SequenceCheck } from '../storage/producer-state.js';
 import type { PartitionLog } from '../storage/partition-log.js';
 import type { ProduceRecord } from './record-input.js';
+import type { ProduceRequest } from './produce-request.js';
 import { PRODUCER_ID_OFFSET, type ValueFormat } from '../record/layout.js';
 
-/** The producer fields of one partition's batches: the first batch starts at sequence 0. */
+/** The producer fields of one partition's batches; sequences count on from firstSequence (0 for a key). */
 export interface BatchProducer {
   producerId: number;
   producerEpoch: number;
+  firstSequence: number;
+}
+
+/** The producer of one partition's share of a request: its own (POST /v1/producers), its key's, or none. */
+export function batchProducer(request: ProduceRequest, topic: string, members: number[], keyFormat: ValueFormat, valueFormat: ValueFormat): BatchProducer | undefined {
+  if (request.producer !== undefined) {
+    return { producerId: request.producer.producerId, producerEpoch: request.producer.producerEpoch, firstSequence: request.producer.baseSequence };
+  }
+  const key = request.idempotencyKey;
+  if (key === undefined) return undefined;
+  return { producerId: keyProducerId(topic, key), producerEpoch: keyProducerEpoch(request.records, members, keyFormat, valueFormat), firstSequence: 0 };
+}
+
+/** An idempotent producer's batch names one partition and no Idempotency-Key, and its sequences fit an int32. */
+export function checkProducerFields(request: ProduceRequest): void {
+  const { producer } = request;
+  if (producer === undefined) return;
+  if (request.partition === undefined) {
+    throw new RunnelError('INVALID_REQUEST', 'producerId needs one partition: produce to /v1/topics/{topic}/partitions/{partition}/records (sequences count per partition)');
+  }
+  if (request.idempotencyKey !== undefined) {
+    throw new RunnelError('INVALID_REQUEST', 'give an Idempotency-Key or producerId, not both: each makes retries safe on its own');
+  }
+  if (producer.baseSequence + request.records.length - 1 > 0x7fffffff) {
+    throw new RunnelError('INVALID_REQUEST', `sequences ${producer.baseSequence}.. of ${request.records.length} records pass 2147483647`);
+  }
 }
 
 /** Where one batch's records are: appended now, or found in the log from an earlier attempt. */

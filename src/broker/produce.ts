@@ -31,7 +31,8 @@ import type { RecordInput } from '../record/encode.js';
 import type { ValueFormat } from '../record/layout.js';
 import { buildBatches, hashRequest } from './produce-batches.js';
 import { forwardShare, takeForwards, type SendShare } from './produce-forward.js';
-import { appendOnce, keyProducerEpoch, keyProducerId, keylessPartitionForKey, storedTimestamps } from './produce-sequences.js';
+import { checkProducerFields } from './produce-sequences.js';
+import { appendOnce, batchProducer, keylessPartitionForKey, storedTimestamps } from './produce-sequences.js';
 import { partitionForKey } from './partitioner.js';
 import { checkJsonDepth, encodeRecord } from './record-input.js';
 import type { TopicManager } from './topic-manager.js';
@@ -94,6 +95,7 @@ export class Producer {
     if (request.records.length > limits.produceRecordCountMax) {
       throw new RunnelError('INVALID_REQUEST', `a request may hold at most ${limits.produceRecordCountMax} records`);
     }
+    checkProducerFields(request);
     // Before anything recursive (hashing, encoding) touches a key or value.
     checkJsonDepth(request.records);
     // A forwarded share of a request relies on the partitions' producer state alone: its
@@ -329,12 +331,8 @@ function planBatches(plan: AppendPlan, maxMessageBytes: number): PartitionAppend
     if (acks === 'all' && state.isr.length < minInsyncReplicas) {
       throw new RunnelError('NOT_ENOUGH_REPLICAS', `partition ${partition} of topic '${topic.record.name}' has ${state.isr.length} in-sync replicas; min.insync.replicas is ${minInsyncReplicas}`);
     }
-    const key = plan.request.idempotencyKey;
-    const producer = key === undefined ? undefined : {
-      producerId: keyProducerId(topic.record.name, key),
-      producerEpoch: keyProducerEpoch(plan.request.records, members, plan.keyFormat, plan.valueFormat),
-    };
-    const batches = buildBatches(members, plan.encoded, maxMessageBytes, state.leaderEpoch, plan.isLogAppendTime, plan.nowMs, plan.keyFormat, plan.valueFormat, producer);
+    const batches = buildBatches(members, plan.encoded, maxMessageBytes, state.leaderEpoch, plan.isLogAppendTime, plan.nowMs, plan.keyFormat, plan.valueFormat,
+      batchProducer(plan.request, topic.record.name, members, plan.keyFormat, plan.valueFormat));
     appends.push({ state, batches, members });
   }
   return appends;

@@ -40,6 +40,8 @@ export class ActiveController {
   private queue: Promise<unknown> = Promise.resolve();
   private timer: NodeJS.Timeout | undefined;
   private lastPreferredCheckMs = 0;
+  /** Past every producer-id block this controller proposed (committed or not): a floor for the next one. */
+  private nextProducerId = 0;
   private isStopped = false;
 
   constructor(private readonly options: ActiveControllerOptions) {}
@@ -88,6 +90,7 @@ export class ActiveController {
         case 'delete-topic': return this.commit(logic.deleteTopic(image, (body as { name: string }).name));
         case 'alter-partition': return this.commit(logic.alterPartition(image, input, nowMs));
         case 'controlled-shutdown': return this.commit(logic.controlledShutdown(image, (body as { nodeId: number }).nodeId));
+        case 'allocate-producer-ids': return this.allocateProducerIds(image, (body as { nodeId: number }).nodeId);
       }
     }, operation);
   }
@@ -125,6 +128,19 @@ export class ActiveController {
       return this.commit(logic.preferredLeaderElections(this.options.image()));
     }
     return { appliedOffset: 0 };
+  }
+
+  /**
+   * KIP-730: the next block of producer ids, to one node. Operations run one at a time,
+   * and the block is counted from what this controller proposed as well as from the
+   * image, so no two nodes ever get the same ids.
+   */
+  private async allocateProducerIds(image: MetadataImage, nodeId: number): Promise<ControllerAnswer> {
+    const first = Math.max(image.nextProducerId, this.nextProducerId);
+    const count = limits.producerIdBlockSize;
+    this.nextProducerId = first + count;
+    const answer = await this.commit([{ type: 'producer-ids', nodeId, nextProducerId: first + count }]);
+    return { ...answer, firstProducerId: first, producerIdCount: count };
   }
 
   private async commit(records: MetadataRecord[]): Promise<ControllerAnswer> {

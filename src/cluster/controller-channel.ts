@@ -11,11 +11,14 @@ import { InvariantError } from '../util/assert.js';
 import { limits } from '../limits.js';
 import { PeerRequestError, runnelErrorFromPeer, type PeerClient } from './peer-client.js';
 
-export type ControllerOperation = 'heartbeat' | 'create-topic' | 'alter-topic' | 'delete-topic' | 'alter-partition' | 'controlled-shutdown';
+export type ControllerOperation = 'heartbeat' | 'create-topic' | 'alter-topic' | 'delete-topic' | 'alter-partition' | 'controlled-shutdown' | 'allocate-producer-ids';
 
 export interface ControllerAnswer {
   /** Every record of the decision is below this metadata offset (0: nothing was written). */
   appliedOffset: number;
+  /** allocate-producer-ids: the block given to the node, ids firstProducerId .. firstProducerId + producerIdCount - 1. */
+  firstProducerId?: number;
+  producerIdCount?: number;
 }
 
 export interface ControllerChannelOptions {

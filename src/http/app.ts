@@ -25,6 +25,7 @@ import { RunnelError } from '../errors.js';
 import { limits } from '../limits.js';
 import { installMetrics, type Metrics } from './metrics.js';
 import { installGuardRails, type GuardRailOptions } from './guard-rails.js';
+import { producerRoutes } from './routes/producers.js';
 import { keyRoutes } from './routes/keys.js';
 import { errorBodySchema, topicDescriptionSchema } from '../api/schemas.js';
 import { StreamRegistry } from './stream.js';
@@ -222,6 +223,7 @@ function installRoutes(app: FastifyInstance, options: AppOptions, lifecycle: Lif
   recordRoutes(app, options.broker, streams);
   groupRoutes(app, options.broker);
   keyRoutes(app, options.broker.keys);
+  producerRoutes(app, options.broker.producerIds);
   healthRoutes(app, options.broker, { isStopping: lifecycle.isStopping, outOfFiles: lifecycle.outOfFiles }, options.cluster);
   clusterRoutes(app, options.broker, () => advertisedUrl(app), options.cluster);
   if (options.cluster !== undefined) internalRoutes(app, options.broker, options.cluster, options.clusterSecret);

@@ -64,6 +64,11 @@ const clusterAdmin: Check = (principal) => {
   if (!isAllowed(principal, 'cluster', undefined, 'admin')) forbid(principal, 'manage API keys');
 };
 const authenticated: Check = () => undefined;
+const writesSomeTopic: Check = (principal) => {
+  if (!principal.grants.some((grant) => grant.resource === 'topic' && grant.operations.some((operation) => operation === 'write' || operation === 'admin'))) {
+    forbid(principal, 'get a producer id (it needs write on some topic)');
+  }
+};
 const all = (...checks: Check[]): Check => (principal, request) => {
   for (const check of checks) check(principal, request);
 };
@@ -147,6 +152,8 @@ function routeAccess(broker: Broker): Record<string, Access> {
     'GET /v1/groups/:group/members/:member/records': { check: all(group('read'), memberTopics) },
     'GET /v1/keys': { check: clusterAdmin },
     'POST /v1/keys': { check: clusterAdmin },
+    // Kafka (KIP-679): an idempotent producer needs write on some topic.
+    'POST /v1/producers': { check: writesSomeTopic },
     'DELETE /v1/keys/:keyId': { check: clusterAdmin },
   };
 }

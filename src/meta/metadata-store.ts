@@ -66,6 +66,8 @@ export class MetadataStore {
       leadershipSet: s('UPDATE partitions SET leader = ?, leader_epoch = ?, isr = ?, replicas = ?, partition_epoch = ? WHERE topic = ? AND partition = ?'),
       imageGet: s('SELECT applied_offset, image_json FROM metadata_image WHERE id = 1'),
       imageSet: s('INSERT OR REPLACE INTO metadata_image (id, applied_offset, image_json) VALUES (1, ?, ?)'),
+      producerIdsNext: s('SELECT next_producer_id FROM producer_ids WHERE id = 1'),
+      producerIdsSet: s('INSERT OR REPLACE INTO producer_ids (id, next_producer_id) VALUES (1, ?)'),
     };
     const row = this.statements.clusterGet.get() as { cluster_id: string } | undefined;
     if (row === undefined) {
@@ -74,6 +76,16 @@ export class MetadataStore {
     } else {
       this.clusterId = row.cluster_id;
     }
+  }
+
+  /** A single node's next block of producer ids, `count` long: stored before it is handed out, so never given twice. */
+  takeProducerIdBlock(count: number): number {
+    return this.db.transaction(() => {
+      const row = this.statements.producerIdsNext.get() as { next_producer_id: number } | undefined;
+      const first = row?.next_producer_id ?? 0;
+      this.statements.producerIdsSet.run(first + count);
+      return first;
+    })();
   }
 
   /** Opens (creating if needed) the store at `path`; ':memory:' for a throwaway one. */

@@ -95,4 +95,12 @@ export const migrations: readonly string[] = [
     applied_offset INTEGER NOT NULL
   );
   `,
+  // v6: producer ids on a single node (KIP-98): the first id of the next block to hand
+  // out; a restart takes a new block, so no id is ever given twice.
+  `
+  CREATE TABLE producer_ids (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    next_producer_id INTEGER NOT NULL
+  );
+  `,
 ];

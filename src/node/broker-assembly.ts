@@ -10,6 +10,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Broker, type BrokerOptions } from '../broker/broker.js';
 import { SingleNodeReplication, type Replication } from '../broker/replication.js';
+import type { TakeProducerIdBlock } from '../broker/producer-ids.js';
 import { LocalTopicAdmin, type TopicAdmin } from '../broker/topic-admin.js';
 import { TopicManager } from '../broker/topic-manager.js';
 import { MetadataStore } from '../meta/metadata-store.js';
@@ -23,7 +24,7 @@ export interface BrokerFoundation {
 }
 
 /** Replication and topic administration for the broker; what is left out stays single-node. */
-export type BrokerWiring = (foundation: BrokerFoundation) => { replication?: Replication; admin?: TopicAdmin };
+export type BrokerWiring = (foundation: BrokerFoundation) => { replication?: Replication; admin?: TopicAdmin; takeProducerIdBlock?: TakeProducerIdBlock };
 
 /**
  * Opens SQLite and sets the broker up without touching the logs: a node listens
@@ -59,6 +60,7 @@ export function createBroker(options: BrokerOptions, wire: BrokerWiring = () => 
       topics,
       replication: wired.replication ?? new SingleNodeReplication(options.nodeId),
       admin: wired.admin ?? new LocalTopicAdmin(topics),
+      takeProducerIdBlock: wired.takeProducerIdBlock,
     });
     return made.broker;
   } catch (error) {

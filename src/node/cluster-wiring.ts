@@ -66,6 +66,10 @@ export function clusterWiring(
     return {
       replication: new ClusterReplication(cluster),
       admin: new ClusterTopicAdmin(foundation.topics, (operation, body) => cluster.requestController(operation, body), options.peers.length),
+      takeProducerIdBlock: async () => {
+        const answer = await cluster.requestController('allocate-producer-ids', { nodeId: cluster.nodeId });
+        return { firstProducerId: answer.firstProducerId as number, count: answer.producerIdCount as number };
+      },
     };
   };
 }

@@ -6,9 +6,8 @@
  * partition's leader from NOT_LEADER answers). Each request is sent once: the client
  * does not retry it (retries: 0), and the loop sends new ids next. So a value is in
  * exactly one request, and finding an acknowledged value twice means a node appended a
- * request twice. (A retried request whose first attempt was appended but not
- * acknowledged is appended again when the retry reaches another leader: an
- * Idempotency-Key is known only to the node that answered; the README says so.)
+ * request twice. (Retries, which must not duplicate either, are the chaos suite's and
+ * exactly-once.test.ts's subject.)
  * Seeded fault rounds, each one of:
  *   - SIGKILL the leader of a partition (or the controller), start it again shortly after;
  *   - cut a node off from the other two (both directions), then heal it;

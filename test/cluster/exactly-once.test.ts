@@ -7,7 +7,9 @@
  * - a forwarded share's answer is lost between nodes: the forwarding node sends it again
  *   under the key, and the client gets one answer with every record once;
  * - the ISR shrank below min.insync.replicas while an acks=all request waited (the
- *   records were appended): the retry, once the ISR is back, answers the same offsets.
+ *   records were appended): the retry, once the ISR is back, answers the same offsets;
+ * - an idempotent producer's batch (POST /v1/producers ids, which no two nodes share)
+ *   whose answer was lost is retried on the new leader after a SIGKILL.
  * Three real nodes, node-to-node traffic through fault proxies (helpers/cluster.ts).
  */
 import t from 'tap';
@@ -107,6 +109,33 @@ void t.test('exactly-once retries across leader changes, lost answers and a shru
       const stored = records.find((record) => record.partition === offsets[i].partition && record.offset === offsets[i].offset);
       t.same(stored?.value, body.records[i].value, `record ${i}: the answer points at it`);
     }
+    await cluster.start(leader);
+  });
+
+  await t.test('producer ids are unique across nodes; a sequenced batch retried on the new leader is appended once', async (t) => {
+    await createTopic(cluster, 'sequenced');
+    const ids: number[] = [];
+    for (const nodeId of cluster.runningIds()) {
+      for (let i = 0; i < 3; i++) ids.push((await requestOk<{ producerId: number }>(`${cluster.url(nodeId)}/v1/producers`, { method: 'POST' })).body.producerId);
+    }
+    t.equal(new Set(ids).size, ids.length, `every node hands out other ids (${ids.join(', ')})`);
+    const leader = (await cluster.leaderOf('sequenced', 0))!;
+    const proxy = await startFaultProxy(t, cluster.url(leader));
+    const body = { producerId: ids[0], producerEpoch: 0, baseSequence: 0, records: [{ value: 'seq 0' }, { value: 'seq 1' }, { value: 'seq 2' }] };
+    proxy.dropReply(/^POST \/v1\/topics\/sequenced\/partitions\/0\/records/);
+    await t.rejects(requestJson(`${proxy.url}/v1/topics/sequenced/partitions/0/records`, { body }), 'the first answer is lost');
+    await cluster.kill(leader);
+    t.teardown(async () => {
+      if (!cluster.isRunning(leader)) await cluster.start(leader);
+    });
+    const answer = await cluster.waitFor(async () => {
+      const next = await cluster.leaderOf('sequenced', 0);
+      if (next === null || next === leader) return undefined;
+      const retry = await requestJson<{ offsets: RecordOffset[] }>(`${cluster.url(next)}/v1/topics/sequenced/partitions/0/records`, { body });
+      return retry.status === 200 ? retry.body : undefined;
+    }, 30_000, 'the retry answered by the new leader');
+    t.same(answer.offsets.map((offset) => offset.offset), [0, 1, 2], 'the original offsets');
+    t.same((await allRecords(cluster, 'sequenced')).map((record) => record.value), ['seq 0', 'seq 1', 'seq 2'], 'each record once');
     await cluster.start(leader);
   });
 

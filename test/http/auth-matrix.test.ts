@@ -295,6 +295,11 @@ const rows: Row[] = [
 
   // ---- produce ----
   {
+    route: 'POST /v1/producers', what: 'a producer id needs write on some topic (Kafka KIP-679)', allowed: [...new Set([...WRITE_ORDERS, ...WRITE_BILLING])], okStatus: 200,
+    send: (headers) => call('POST', '/v1/producers', { headers }),
+    checkAllowed: (tt, reply) => tt.ok(Number.isInteger(reply.json.producerId), 'a producer id is answered'),
+  },
+  {
     route: 'POST /v1/topics/:topic/records', what: 'produce to orders needs write (read is not enough)', allowed: WRITE_ORDERS, okStatus: 200,
     send: (headers) => call('POST', '/v1/topics/orders/records', { headers, body: { records: [{ value: 'matrix' }] } }),
     observe: () => highWatermark('orders'),

@@ -44,15 +44,15 @@ const exercisedElsewhere: Partial<Record<ErrorCode, string>> = {
   INVALID_UPDATE_VERSION: "the controller refusing an ISR change based on an old partition epoch (test/cluster/controller/controller-logic.test.ts)",
   DISK_FULL: 'produce on a full disk or below --disk-free-min-bytes, on a real tmpfs (test/ops/disk-full.test.ts)',
   CORRUPT_LOG: 'a stored batch damaged on disk, found by a read (test/crash/damaged-storage.test.ts, test/storage/damaged-segment.test.ts)',
-  OUT_OF_ORDER_SEQUENCE: "a producer's batch that does not follow its last one, or an Idempotency-Key retry cut into other batches (test/storage/producer-state.test.ts)",
+  OUT_OF_ORDER_SEQUENCE: "a producer's batch that does not follow its last one (test/http/idempotent-producer.test.ts, test/storage/producer-state.test.ts)",
+  PRODUCER_FENCED: 'a batch from an older epoch of a producer id (test/http/idempotent-producer.test.ts)',
+  UNKNOWN_PRODUCER_ID: 'a producer id the partition never saw, not starting at sequence 0 (test/http/idempotent-producer.test.ts)',
 };
 
 /** No request of a healthy single node produces these. */
 const notReachable: Partial<Record<ErrorCode, string>> = {
   NOT_CONTROLLER: 'a topic change in a cluster that elects no controller within 15 s (most nodes down); node-to-node requests get it at once. Not exercised: it takes the 15 s deadline',
   INTERNAL_ERROR: 'only an unexpected failure (a broken disk, a bug) produces it; no well-formed or malformed request does',
-  PRODUCER_FENCED: 'only batches of allocated producer ids, which no route takes yet; the producer state refuses them (test/storage/producer-state.test.ts)',
-  UNKNOWN_PRODUCER_ID: 'only batches of allocated producer ids, which no route takes yet; the producer state refuses them (test/storage/producer-state.test.ts)',
   NOT_READY: "nothing produces it yet: a stopping node answers with Fastify's own 503 body (return503OnClosing in src/http/app.ts; see health-docs.test.ts)",
 };
 

@@ -43,6 +43,14 @@ void t.test('the README curl tour works step by step', async (t) => {
   t.same(retried.body, first.body, 'the retry gets the first answer');
   t.equal(retried.headers['idempotent-replayed'], 'true');
 
+  // An idempotent producer: an id once, then sequences per partition; a retried batch answers its first offsets.
+  const producer = await requestJson(`${base}/v1/producers`, { method: 'POST' });
+  t.same(producer.body, { producerId: 0, producerEpoch: 0 }, 'the first producer id of a new node');
+  const sequenced = { body: '{"producerId":0,"producerEpoch":0,"baseSequence":0,"records":[{"value":"first"},{"value":"second"}]}' };
+  const sent = await requestJson<{ offsets: RecordOffset[] }>(`${base}/v1/topics/orders/partitions/0/records`, sequenced);
+  t.equal(sent.status, 200, 'a sequenced batch');
+  t.same((await requestJson(`${base}/v1/topics/orders/partitions/0/records`, sequenced)).body, sent.body, 'its retry answers the same offsets');
+
   // acks=none answers 202.
   t.equal((await requestJson(`${base}/v1/topics/orders/records?acks=none`, { body: '{"records":[{"value":1}]}' })).status, 202, 'acks=none');
 

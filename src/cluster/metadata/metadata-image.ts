@@ -46,11 +46,17 @@ export interface MetadataDelta {
 
 export class MetadataImage implements NodeLookup, MetadataView {
   #clusterId: string | null = null;
+  /** The first producer id no node has been given yet (KIP-730 blocks). */
+  #nextProducerId = 0;
   readonly #nodes = new Map<number, NodeState>();
   readonly #topics = new Map<string, TopicState>();
 
   get clusterId(): string | null {
     return this.#clusterId;
+  }
+
+  get nextProducerId(): number {
+    return this.#nextProducerId;
   }
 
   get nodes(): ReadonlyMap<number, NodeState> {
@@ -71,6 +77,7 @@ export class MetadataImage implements NodeLookup, MetadataView {
     const delta = new DeltaBuilder();
     for (const record of records) next.#applyOne(record, delta);
     this.#clusterId = next.#clusterId;
+    this.#nextProducerId = next.#nextProducerId;
     replaceMap(this.#nodes, next.#nodes);
     replaceMap(this.#topics, next.#topics);
     return delta.build();
@@ -146,6 +153,13 @@ export class MetadataImage implements NodeLookup, MetadataView {
         assert(this.#clusterId === null, () => `cluster-id: the cluster id is already ${this.#clusterId}, the log says ${record.clusterId}`);
         this.#clusterId = record.clusterId;
         delta.clusterId = record.clusterId;
+        return;
+      }
+      case 'producer-ids': {
+        // KIP-730: a block of producer ids went to a node; ids below nextProducerId are never given again.
+        assert(Number.isSafeInteger(record.nextProducerId) && record.nextProducerId > this.#nextProducerId,
+          () => `producer-ids: nextProducerId ${record.nextProducerId} does not move past ${this.#nextProducerId}`);
+        this.#nextProducerId = record.nextProducerId;
         return;
       }
       case 'register-node': {
@@ -265,6 +279,7 @@ export class MetadataImage implements NodeLookup, MetadataView {
   #copy(): MetadataImage {
     const copy = new MetadataImage();
     copy.#clusterId = this.#clusterId;
+    copy.#nextProducerId = this.#nextProducerId;
     replaceMap(copy.#nodes, this.#nodes);
     replaceMap(copy.#topics, this.#topics);
     return copy;

@@ -33,6 +33,8 @@ interface SnapshotTopic {
 interface SnapshotBody {
   version: number;
   clusterId: string | null;
+  /** Absent in snapshots written before producer ids existed: 0. */
+  nextProducerId?: number;
   nodes: SnapshotNode[];
   topics: SnapshotTopic[];
 }
@@ -64,7 +66,7 @@ export function imageToSnapshot(image: MetadataView): string {
       })),
     };
   });
-  const body: SnapshotBody = { version: metadataSnapshotVersion, clusterId: image.clusterId, nodes, topics };
+  const body: SnapshotBody = { version: metadataSnapshotVersion, clusterId: image.clusterId, nextProducerId: image.nextProducerId, nodes, topics };
   return JSON.stringify(body);
 }
 
@@ -81,6 +83,7 @@ export function imageFromSnapshot(text: string): MetadataRecord[] {
   assert(Array.isArray(body.nodes) && Array.isArray(body.topics), 'metadata snapshot lacks its nodes or topics');
   const records: MetadataRecord[] = [];
   if (body.clusterId !== null) records.push({ type: 'cluster-id', clusterId: body.clusterId });
+  if ((body.nextProducerId ?? 0) > 0) records.push({ type: 'producer-ids', nodeId: -1, nextProducerId: body.nextProducerId as number });
   for (const node of body.nodes) {
     records.push({ type: 'register-node', node: { nodeId: node.nodeId, url: node.url, incarnationId: node.incarnationId } });
     if (node.isFenced) records.push({ type: 'fence-node', nodeId: node.nodeId });

@@ -21,6 +21,8 @@ export interface TopicState {
 /** The metadata of one moment, as the image exposes it for reading. */
 export interface MetadataView {
   readonly clusterId: string | null;
+  /** The first producer id not yet given to any node. */
+  readonly nextProducerId: number;
   readonly nodes: ReadonlyMap<number, NodeState>;
   readonly topics: ReadonlyMap<string, TopicState>;
 }

@@ -43,6 +43,8 @@ export type MetadataRecord =
   | { type: 'register-node'; node: NodeRegistration }
   /** The node stopped heartbeating: it leads nothing and leaves every ISR (unless it is the last member). */
   | { type: 'fence-node'; nodeId: number }
+  /** KIP-730: node `nodeId` was given the producer ids from the previous nextProducerId up to this one (exclusive). */
+  | { type: 'producer-ids'; nodeId: number; nextProducerId: number }
   | { type: 'unfence-node'; nodeId: number }
   | { type: 'create-topic'; topic: TopicSpec; partitions: PartitionAssignment[] }
   | { type: 'delete-topic'; name: string; topicId: string }

@@ -34,6 +34,7 @@ const controllerBodies: Record<ControllerOperation, object> = {
     isr: { type: 'array', minItems: 1, items: nodeId },
   }),
   'controlled-shutdown': strict(['nodeId'], { nodeId }),
+  'allocate-producer-ids': strict(['nodeId'], { nodeId }),
 };
 
 /** True for a route registered under /internal, however the request spelled its path. */

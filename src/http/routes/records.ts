@@ -6,7 +6,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { FastifyInstance } from 'fastify';
 import type { Broker } from '../../broker/broker.js';
-import type { RecordOffset } from '../../broker/produce-request.js';
+import type { ProduceRequest, RecordOffset } from '../../broker/produce-request.js';
 import { RunnelError } from '../../errors.js';
 import { refuseInternalTopic } from '../../broker/internal-topics.js';
 import { JsonBuffer } from '../../record/json-buffer.js';
@@ -55,6 +55,16 @@ interface ProduceReply {
   type(contentType: string): unknown;
 }
 
+/** producerId, producerEpoch and baseSequence come together or not at all. */
+function producerFields(body: ProduceBody): ProduceRequest['producer'] {
+  const { producerId, producerEpoch, baseSequence } = body;
+  if (producerId === undefined && producerEpoch === undefined && baseSequence === undefined) return undefined;
+  if (producerId === undefined || producerEpoch === undefined || baseSequence === undefined) {
+    throw new RunnelError('INVALID_REQUEST', 'producerId, producerEpoch and baseSequence go together: give all three or none');
+  }
+  return { producerId, producerEpoch, baseSequence };
+}
+
 function produceRoutes(app: TypedApp, broker: Broker): void {
   const produce = async (request: ProduceCall, reply: ProduceReply, partition?: number): Promise<string> => {
     const { topic } = request.params;
@@ -70,6 +80,7 @@ function produceRoutes(app: TypedApp, broker: Broker): void {
       valueFormat: isNdjson ? query.valueFormat : body.valueFormat,
       acks: query.acks,
       idempotencyKey: typeof idempotencyKey === 'string' ? idempotencyKey : undefined,
+      producer: producerFields(body),
     });
     if (!result.isReplay) request.server.runnelMetrics.produced(topic, result.offsets.length, result.appendedBytes);
     if (result.isReplay) reply.header('idempotent-replayed', 'true');
