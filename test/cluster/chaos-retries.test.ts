@@ -65,10 +65,17 @@ const PRODUCER_PAUSE_MS = 5;
 const SEND_TIMEOUT_MS = 10_000;
 /** The faults should be over this long after the test began (cluster start included): kills give way to shorter faults when they would not fit. */
 const FAULT_PHASE_MS_MAX = 85_000;
+/**
+ * No fault starts later than this: on a machine so loaded that the faults cannot fit,
+ * the run stops short (and fails, saying so) rather than run into tap's timeout.
+ */
+const FAULT_PHASE_HARD_MS_MAX = 170_000;
 /** After a fault: the node back in every ISR within this, else the next fault starts anyway (noted). */
 const REJOIN_MS_MAX = 8_000;
-/** A killed node's start (process up, listening, ready). */
-const START_MS_MAX = 20_000;
+/** The same wait once the fault phase is over its budget. */
+const REJOIN_LATE_MS_MAX = 3_000;
+/** A node's start (process up, listening, ready): seconds on a busy machine. */
+const START_MS_MAX = 30_000;
 /** At the end: full ISRs and one high watermark per partition, equal to its log end, within this. */
 const SETTLE_MS_MAX = 30_000;
 
@@ -347,7 +354,7 @@ function checkAckOrder(): void {
 
 interface FaultPhase {
   faults: FaultRecord[];
-  /** Faults after which the ISRs were not full again within REJOIN_MS_MAX. */
+  /** Faults after which the ISRs were not full again within REJOIN_MS_MAX (or REJOIN_LATE_MS_MAX). */
   slowRejoinCount: number;
   /** Kills the plan asked for, replaced by a pause or a cut to stay within the time budget. */
   substitutedCount: number;
@@ -362,7 +369,8 @@ function average(values: readonly number[], fallback: number): number {
  * A kill costs a process start (seconds on a busy machine): once one in KILL_SHARE_MIN
  * faults has been a kill, a kill that the rest of the budget (FAULT_PHASE_MS_MAX) cannot
  * fit with the faults still to come becomes a pause or a cut (said in a comment), so a
- * slow machine still runs every fault, with fewer restarts.
+ * slow machine still runs every fault, with fewer restarts. Past the budget the wait for
+ * full ISRs after a fault is shorter too, and past FAULT_PHASE_HARD_MS_MAX no fault starts.
  */
 async function runFaults(t: Test, cluster: Cluster, load: LoadState, random: () => number, startedAtMs: number): Promise<FaultPhase> {
   const phase: FaultPhase = { faults: [], slowRejoinCount: 0, substitutedCount: 0 };
@@ -375,7 +383,12 @@ async function runFaults(t: Test, cluster: Cluster, load: LoadState, random: () 
     const substituteDraw = random();
     const followerDraw = random();
     let kind = planned.kind;
-    const leftMs = FAULT_PHASE_MS_MAX - (Date.now() - startedAtMs);
+    const elapsedMs = Date.now() - startedAtMs;
+    if (elapsedMs > FAULT_PHASE_HARD_MS_MAX) {
+      t.comment(`fault ${index + 1}: ${elapsedMs} ms after the start, past ${FAULT_PHASE_HARD_MS_MAX} ms: no more faults (this machine is too busy for the run)`);
+      break;
+    }
+    const leftMs = FAULT_PHASE_MS_MAX - elapsedMs;
     const shortMs = average([...tookMs.pause, ...tookMs.cut], 4_000);
     const isKillRequired = tookMs.kill.length < killCountMin;
     if (kind === 'kill' && !isKillRequired && leftMs < average(tookMs.kill, 8_000) + (plan.length - index - 1) * shortMs) {
@@ -407,12 +420,13 @@ async function runFaults(t: Test, cluster: Cluster, load: LoadState, random: () 
     phase.faults.push({ kind, role: actualRole, nodeId });
     const endedAtMs = Date.now();
     let rejoin: string;
+    const rejoinMs = endedAtMs - startedAtMs > FAULT_PHASE_MS_MAX ? REJOIN_LATE_MS_MAX : REJOIN_MS_MAX;
     try {
-      await cluster.waitFor(() => fullIsrs(cluster, TOPIC, PARTITION_COUNT), REJOIN_MS_MAX, 'full ISRs again');
+      await cluster.waitFor(() => fullIsrs(cluster, TOPIC, PARTITION_COUNT), rejoinMs, 'full ISRs again');
       rejoin = `full ISRs ${Date.now() - endedAtMs} ms after`;
     } catch {
       phase.slowRejoinCount += 1;
-      rejoin = `ISRs still not full ${REJOIN_MS_MAX} ms after (going on): ${describeViews(await topicViews(cluster, TOPIC)).replaceAll('\n', ' | ')}`;
+      rejoin = `ISRs still not full ${rejoinMs} ms after (going on): ${describeViews(await topicViews(cluster, TOPIC)).replaceAll('\n', ' | ')}`;
     }
     tookMs[kind].push(Date.now() - faultStartedAtMs);
     t.comment(`fault ${index + 1}/${plan.length}: ${kind} node ${nodeId} (${actualRole === 'any' ? 'no leader known' : `${actualRole} of p${partition}`}) for ${endedAtMs - faultStartedAtMs} ms${startNote}; ${rejoin}; ` +
@@ -450,9 +464,9 @@ void t.test('with retries on, faults neither duplicate nor lose a record, and th
   // Heal everything, then wait for the ISRs to be full and the high watermarks to agree.
   cluster.healAll();
   for (const nodeId of NODE_IDS) cluster.resume(nodeId);
-  for (const nodeId of NODE_IDS) if (!cluster.isRunning(nodeId)) await cluster.start(nodeId);
   let highWatermarks: number[] | undefined;
   try {
+    for (const nodeId of NODE_IDS) if (!cluster.isRunning(nodeId)) await cluster.start(nodeId);
     highWatermarks = await cluster.waitFor(() => settledHighWatermarks(cluster, TOPIC, PARTITION_COUNT), SETTLE_MS_MAX,
       'full ISRs and one highWatermark (= logEndOffset) per partition on every node');
   } catch (error) {
