@@ -57,6 +57,8 @@ const TOPIC = 'chaos';
 const PARTITION_COUNT = 4;
 const NODE_IDS = [1, 2, 3];
 const PRODUCER_COUNT = 4;
+/** Bursts per producer in a run, at most (the load stops long before, when the faults are over). */
+const BURST_COUNT_MAX = 50_000;
 /** Records per burst (one burst is one batch: the producer lingers 5 ms, and the loop awaits each). */
 const BURST_SIZE_MAX = 8;
 /** A producer's pause between bursts: leaves most of the 2 CPUs to the nodes. */
@@ -129,7 +131,7 @@ async function producerLoop(cluster: Cluster, load: LoadState, index: number): P
   const producer = runnel.producer({ acks: 'all', maxInFlight: 1 });
   let sequence = 0;
   try {
-    while (!load.isStopped) {
+    for (let burst = 0; burst < BURST_COUNT_MAX && !load.isStopped; burst++) {
       const size = 1 + Math.floor(random() * BURST_SIZE_MAX);
       const ids: string[] = [];
       const sends: Array<Promise<RecordMetadata>> = [];
