@@ -7,6 +7,7 @@
  *   await cluster.kill(leader!);        // SIGKILL
  *   await cluster.start(leader!);       // the same data directory and port
  *   cluster.isolate(2); ...; cluster.heal(2);
+ *   cluster.pause(3); ...; cluster.resume(3);   // SIGSTOP / SIGCONT: frozen, sockets open
  *
  * Every node gets fixed ports (allocated before any node starts) and a --peers list in
  * which its own entry is its real URL (what it advertises to clients) and every other
@@ -121,11 +122,13 @@ export interface Cluster {
   runningIds(): number[];
   isRunning(nodeId: number): boolean;
   isIsolated(nodeId: number): boolean;
+  /** Between pause() and resume() (or the node's end). */
+  isPaused(nodeId: number): boolean;
   /** The proxy node `from` uses to reach node `to`. */
   proxy(from: number, to: number): FaultProxy;
-  /** SIGKILL; resolves once the process is gone. */
+  /** SIGKILL (a paused node too); resolves once the process is gone. */
   kill(nodeId: number): Promise<ExitStatus>;
-  /** SIGTERM (graceful); rejects if the node does not exit within timeoutMs (it is then SIGKILLed). */
+  /** SIGTERM (graceful; a paused node gets SIGCONT first); rejects if the node does not exit within timeoutMs (it is then SIGKILLed). */
   stop(nodeId: number, timeoutMs?: number): Promise<ExitStatus>;
   /** Starts a node that is down on its data directory and port; resolves once it is ready. */
   start(nodeId: number): Promise<ChildNode>;
@@ -135,6 +138,13 @@ export interface Cluster {
   isolate(nodeId: number): void;
   heal(nodeId: number): void;
   healAll(): void;
+  /**
+   * SIGSTOP: the node freezes as a stopped VM or a long GC pause does: its sockets stay
+   * open and connections are accepted by the kernel, but nothing answers until resume().
+   */
+  pause(nodeId: number): void;
+  /** SIGCONT to a paused node. */
+  resume(nodeId: number): void;
   /** GET /v1/cluster on every running node. */
   clusterStatus(): Promise<ClusterStatus>;
   /**
@@ -267,6 +277,8 @@ export async function startCluster(t: TestLike, options: StartClusterOptions = {
     members.map((member) => `${member.nodeId}@${member.nodeId === nodeId || !isProxied ? member.url : proxy(nodeId, member.nodeId).url}`).join(',');
 
   const isolated = new Set<number>();
+  /** Nodes SIGSTOPped and not yet SIGCONTed (a node leaves the set when its incarnation ends). */
+  const paused = new Set<number>();
   /** A proxy is blocked while either end is isolated. */
   const applyBlocks = (): void => {
     for (const [key, each] of proxies) {
@@ -309,6 +321,9 @@ export async function startCluster(t: TestLike, options: StartClusterOptions = {
     }
     member.child = child;
     member.incarnations.push(child);
+    void child.exited.then(() => {
+      if (member.child === child) paused.delete(nodeId);
+    });
     return child;
   };
 
@@ -319,7 +334,7 @@ export async function startCluster(t: TestLike, options: StartClusterOptions = {
   const runningIds = (): number[] => ids.filter((nodeId) => runningChild(nodeId) !== undefined);
   const defaultVia = (): number => {
     const candidates = runningIds();
-    const reachable = candidates.find((nodeId) => !isolated.has(nodeId));
+    const reachable = candidates.find((nodeId) => !isolated.has(nodeId) && !paused.has(nodeId));
     const via = reachable ?? candidates[0];
     if (via === undefined) throw new Error('no node of the cluster is running');
     return via;
@@ -337,6 +352,7 @@ export async function startCluster(t: TestLike, options: StartClusterOptions = {
     runningIds,
     isRunning: (nodeId) => runningChild(nodeId) !== undefined,
     isIsolated: (nodeId) => isolated.has(nodeId),
+    isPaused: (nodeId) => paused.has(nodeId) && runningChild(nodeId) !== undefined,
     proxy,
     kill: async (nodeId) => {
       const child = memberOf(nodeId).child;
@@ -344,11 +360,13 @@ export async function startCluster(t: TestLike, options: StartClusterOptions = {
     },
     stop: async (nodeId, timeoutMs) => {
       const child = memberOf(nodeId).child;
-      return child === undefined ? { code: null, signal: null } : child.stop('SIGTERM', timeoutMs);
+      if (child === undefined) return { code: null, signal: null };
+      if (paused.delete(nodeId) && child.isRunning()) child.process.kill('SIGCONT');
+      return child.stop('SIGTERM', timeoutMs);
     },
     start,
     restart: async (nodeId) => {
-      await memberOf(nodeId).child?.stop('SIGTERM');
+      await cluster.stop(nodeId);
       return start(nodeId);
     },
     isolate: (nodeId) => {
@@ -364,6 +382,17 @@ export async function startCluster(t: TestLike, options: StartClusterOptions = {
     healAll: () => {
       isolated.clear();
       applyBlocks();
+    },
+    pause: (nodeId) => {
+      const child = runningChild(nodeId);
+      if (child === undefined) throw new Error(`node ${nodeId} is not running: nothing to pause`);
+      paused.add(nodeId);
+      child.process.kill('SIGSTOP');
+    },
+    resume: (nodeId) => {
+      const child = runningChild(nodeId);
+      if (!paused.delete(nodeId) || child === undefined) return;
+      child.process.kill('SIGCONT');
     },
     clusterStatus: async () => {
       const byNode = new Map<number, ClusterDescription | string>();
@@ -431,7 +460,7 @@ export async function startCluster(t: TestLike, options: StartClusterOptions = {
     stopAll: async (timeoutMs) => {
       const statuses = new Map<number, ExitStatus>();
       await Promise.all(runningIds().map(async (nodeId) => {
-        statuses.set(nodeId, await memberOf(nodeId).child!.stop('SIGTERM', timeoutMs));
+        statuses.set(nodeId, await cluster.stop(nodeId, timeoutMs));
       }));
       return statuses;
     },
