@@ -132,6 +132,7 @@ export class TestCluster {
     const manager = new ReplicaManager({
       nodeId,
       peerUrl: (peerId) => this.nodes.get(peerId)?.url,
+      advertisedUrl: (peerId) => this.nodes.get(peerId)?.url ?? null,
       clusterSecret: 'test-secret',
       replicaLagTimeMaxMs: this.options.replicaLagTimeMaxMs ?? 10_000,
       fetchMaxWaitMs: this.options.fetchMaxWaitMs ?? 200,
