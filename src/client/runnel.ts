@@ -33,6 +33,11 @@ export interface RunnelOptions {
   apiKey?: string;
   /** Deadline of a call, its retries included (a long-poll's wait comes on top). Default 30 000 ms. */
   timeoutMs?: number;
+  /**
+   * Longest wait for one node's answer to a request safe to send twice (reads, produce)
+   * before it is retried on another node; a long-poll's wait comes on top. Default 2 000 ms.
+   */
+  attemptTimeoutMs?: number;
   /** Retries of a failed call (see README, Client). Default 5. */
   retries?: number;
   /** Backoff between retries (full jitter). Default 50 ms doubling up to 2 s. */
@@ -88,6 +93,7 @@ export class Runnel {
       urls,
       apiKey: options.apiKey,
       timeoutMs: options.timeoutMs ?? 30_000,
+      attemptTimeoutMs: options.attemptTimeoutMs ?? 2_000,
       retries: options.retries ?? 5,
       backoff: options.backoff,
       dispatcher: options.dispatcher ?? (this.ownAgent as Agent),
