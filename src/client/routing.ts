@@ -114,13 +114,18 @@ export class Routing {
     return this.topicLeaders.get(target.topic)?.some((index) => this.isSuspect(index)) ?? false;
   }
 
-  /** The current node, or the next one that is not suspect (undefined when every node is). */
-  healthyNode(): number | undefined {
+  /** The current node, or the next one that is not suspect nor in `except` (undefined when there is none). */
+  healthyNode(except?: ReadonlySet<number>): number | undefined {
     for (let step = 0; step < this.nodes.length; step++) {
       const index = (this.current + step) % this.nodes.length;
-      if (!this.isSuspect(index)) return index;
+      if (!this.isSuspect(index) && except?.has(index) !== true) return index;
     }
     return undefined;
+  }
+
+  /** The leaders of the topic's partitions at the last metadata refresh (none when never read). */
+  leadersOf(topic: string): readonly number[] {
+    return this.topicLeaders.get(topic) ?? [];
   }
 
   markSuspect(index: number): void {

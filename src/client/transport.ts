@@ -71,6 +71,8 @@ class AttemptTimedOut extends Error {}
 
 /** Pause between two metadata refreshes while a request waits for a new leader. */
 const REFRESH_INTERVAL_MS = 100;
+/** Longest wait for a node's answer to a metadata request (is it alive, which leaders does it know). */
+const PROBE_TIMEOUT_MS = 1_000;
 /** Bound on the refreshes of one wait (the suspicion, SUSPECT_MS, ends it first). */
 const REFRESH_ROUNDS_MAX = 100;
 
@@ -86,6 +88,10 @@ interface Exchange {
   pathAndQuery: string;
   headers: Record<string, string>;
   deadlineMs: number;
+  /** A node this topic-level produce timed out at, to ask before the next attempt (diagnose). */
+  timedOutAt: number | undefined;
+  /** Nodes that answer but still hold this request's first attempt: its retries go elsewhere. */
+  avoid: Set<number>;
 }
 
 /** What one attempt came to: the value, or a failure to remember while waiting delayMs for the next. */
@@ -177,11 +183,14 @@ export class Transport {
         ? { ...this.baseHeaders, ...spec.headers }
         : { ...this.baseHeaders, 'content-type': 'application/json', ...spec.headers },
       deadlineMs: Date.now() + this.options.timeoutMs + (spec.waitMs ?? 0),
+      timedOutAt: undefined,
+      avoid: new Set(),
     };
     let lastError: RunnelClientError | undefined;
     let delayMs = 0;
     for (let attempt = 0; ; attempt++) {
       if (delayMs > 0) await sleep(Math.min(delayMs, exchange.deadlineMs - Date.now()), spec.signal);
+      if (exchange.timedOutAt !== undefined) await this.diagnose(exchange, exchange.timedOutAt);
       const index = await this.route(exchange);
       const remainingMs = exchange.deadlineMs - Date.now();
       if (remainingMs <= 0) {
@@ -216,14 +225,43 @@ export class Transport {
       if (waitMs <= 0) break;
       await sleep(waitMs, spec.signal);
     }
-    return routing.nodeFor(target);
+    const index = routing.nodeFor(target);
+    return exchange.avoid.has(index) ? routing.healthyNode(exchange.avoid) ?? index : index;
   }
 
-  /** GET /v1/topics/{t} on another node: its partitions' leaders. A node that does not answer becomes suspect. */
-  private async refreshTopic(target: Target, index: number, deadlineMs: number, signal: AbortSignal | undefined): Promise<void> {
+  /**
+   * A topic-level produce timed out at a node: the node may be frozen, cut off, or alive
+   * and waiting for a partition leader it forwarded the records to. A node that does not
+   * answer a short question (the topic's leaders), or that leads a partition of the
+   * topic itself, is suspect. One that answers and leads none is waiting on a leader:
+   * the request avoids it from now on (its first attempt still runs there), and the
+   * leaders it names are asked too; those that do not answer are suspect, so route()
+   * holds the request until the metadata names new ones.
+   */
+  private async diagnose(exchange: Exchange, index: number): Promise<void> {
+    exchange.timedOutAt = undefined;
+    const { target, deadlineMs, spec } = exchange;
+    if (!(await this.refreshTopic(target, index, deadlineMs, spec.signal, true))) return;
+    const leaders = new Set(this.routing.leadersOf(target.topic as string));
+    if (leaders.has(index)) {
+      // It leads a partition of the topic itself: it may be cut off from its followers and
+      // the controller, still believing it leads. The others' metadata will tell.
+      this.routing.markSuspect(index);
+      return;
+    }
+    exchange.avoid.add(index);
+    await Promise.all([...leaders].map((leader) => this.refreshTopic(target, leader, deadlineMs, spec.signal, false)));
+  }
+
+  /**
+   * GET /v1/topics/{t} on a node: its partitions' leaders (learnt unless isLearning is
+   * false: a node asked only whether it answers may hold stale metadata). A node that
+   * does not answer becomes suspect. Returns whether it answered.
+   */
+  private async refreshTopic(target: Target, index: number, deadlineMs: number, signal: AbortSignal | undefined, isLearning = true): Promise<boolean> {
     const node = this.routing.nodes[index];
-    const timeoutMs = Math.min(this.options.attemptTimeoutMs, deadlineMs - Date.now());
-    if (timeoutMs <= 0) return;
+    const timeoutMs = Math.min(this.options.attemptTimeoutMs, PROBE_TIMEOUT_MS, deadlineMs - Date.now());
+    if (timeoutMs <= 0) return false;
     const timeout = AbortSignal.timeout(timeoutMs);
     try {
       const response = await this.options.dispatcher.request({
@@ -235,12 +273,15 @@ export class Transport {
       });
       const text = await response.body.text();
       this.routing.markAnswered(index);
+      if (!isLearning) return true;
       const partitions = response.statusCode === 200 ? (JSON.parse(text) as { partitions?: unknown }).partitions : undefined;
       if (Array.isArray(partitions)) this.routing.learnTopic(target.topic as string, partitions as Array<{ partition: number; leaderUrl: string | null }>);
       else this.routing.forgetTopic(target.topic as string, target.key);
+      return true;
     } catch {
       if (isAborted(signal)) throw signal?.reason as Error;
       this.routing.markSuspect(index);
+      return false;
     }
   }
 
@@ -324,8 +365,10 @@ export class Transport {
     const { spec, what } = exchange;
     const node = this.routing.nodes[index];
     if (isAborted(spec.signal)) throw spec.signal?.reason as Error;
-    this.routing.markSuspect(index);
     const reason: unknown = controller.signal.reason;
+    // A topic-level produce may be waiting on a leader the node forwarded to: see diagnose().
+    if (reason instanceof AttemptTimedOut && exchange.target.isTopicProduce) exchange.timedOutAt = index;
+    else this.routing.markSuspect(index);
     if (reason instanceof DeadlineReached || reason instanceof AttemptTimedOut) {
       const waitedMs = reason instanceof DeadlineReached ? this.options.timeoutMs : this.options.attemptTimeoutMs;
       const timeout = new RunnelConnectionError(`${what} to ${node.href}: no answer within ${waitedMs} ms`, 'TIMEOUT', node.href, { cause: error });
