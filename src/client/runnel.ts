@@ -27,7 +27,7 @@ export const DEFAULT_URL = 'http://127.0.0.1:8080';
 export interface RunnelOptions {
   /** The node to talk to. Default: the RUNNEL_URL environment variable, else http://127.0.0.1:8080. */
   url?: string;
-  /** Several nodes: one that refuses connections is skipped for the next. Overrides url. */
+  /** Several nodes (give every node of a cluster): one that refuses connections or stops answering is left for another. Overrides url. */
   urls?: string[];
   /** Sent as `Authorization: Bearer <key>`. */
   apiKey?: string;
