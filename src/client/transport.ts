@@ -30,6 +30,7 @@
 import type { Dispatcher } from 'undici';
 import { backoffDelayMs, defaultBackoff, isAborted, sleep, type BackoffOptions } from './backoff.js';
 import { apiErrorFrom, RunnelApiError, RunnelClientError, RunnelConnectionError } from './client-errors.js';
+import { isRetriableAnswer, NOT_SENT_CODES, retryAfterMs } from './retry-policy.js';
 import { Routing, targetOf, type Target } from './routing.js';
 
 export type HttpMethod = 'GET' | 'POST' | 'PATCH' | 'DELETE';
@@ -63,8 +64,6 @@ export interface RequestSpec {
   bodyTimeoutMs?: number;
 }
 
-/** Network failures where the request surely never reached the node. */
-const NOT_SENT_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'UND_ERR_CONNECT_TIMEOUT']);
 
 class DeadlineReached extends Error {}
 class AttemptTimedOut extends Error {}
@@ -108,14 +107,11 @@ function queryString(query: Query | undefined): string {
   return text;
 }
 
-function retryAfterMs(headers: Dispatcher.ResponseData['headers']): number | undefined {
-  const value = headers['retry-after'];
-  const seconds = Number(Array.isArray(value) ? value[0] : value);
-  return Number.isFinite(seconds) && seconds >= 0 ? seconds * 1000 : undefined;
-}
 
 export class Transport {
   private readonly routing: Routing;
+  /** Metadata refreshes in flight, by node and topic (sharedRefresh). */
+  private readonly refreshing = new Map<string, Promise<boolean>>();
   private readonly baseHeaders: Record<string, string>;
   private readonly backoff: BackoffOptions;
 
@@ -219,7 +215,7 @@ export class Transport {
         routing.forget(target.key);
         continue;
       }
-      await this.refreshTopic(target, healthy, exchange.deadlineMs, spec.signal);
+      await this.sharedRefresh(target, healthy);
       if (!routing.isHeldBack(target)) break;
       const waitMs = Math.min(REFRESH_INTERVAL_MS, exchange.deadlineMs - Date.now());
       if (waitMs <= 0) break;
@@ -227,6 +223,17 @@ export class Transport {
     }
     const index = routing.nodeFor(target);
     return exchange.avoid.has(index) ? routing.healthyNode(exchange.avoid) ?? index : index;
+  }
+
+  /** refreshTopic, one at a time per node and topic: the requests waiting on a topic's new leader share it. */
+  private sharedRefresh(target: Target, index: number): Promise<boolean> {
+    const id = `${index} ${target.topic as string}`;
+    let running = this.refreshing.get(id);
+    if (running === undefined) {
+      running = this.refreshTopic(target, index, Number.POSITIVE_INFINITY, undefined).finally(() => this.refreshing.delete(id));
+      this.refreshing.set(id, running);
+    }
+    return running;
   }
 
   /**
@@ -348,8 +355,7 @@ export class Transport {
     } else if (isRetriableAnswer(error, isIdempotent)) {
       // The node could not get the write to its replicas in time: another may know a newer leader.
       if (error.code === 'REQUEST_TIMED_OUT') this.routing.markSuspect(index);
-      const afterMs = retryAfterMs(response.headers);
-      delayMs = afterMs === undefined ? backoffDelayMs(attempt, this.backoff) : afterMs + Math.random() * afterMs * RETRY_AFTER_JITTER;
+      delayMs = retryAfterMs(response.headers) ?? backoffDelayMs(attempt, this.backoff);
     } else {
       throw error;
     }
@@ -386,14 +392,4 @@ export class Transport {
     if (!(spec.isIdempotent || isNotSent) || attempt >= this.options.retries) throw failure;
     return { isDone: false, error: failure, delayMs: backoffDelayMs(attempt, this.backoff) };
   }
-}
-
-/** Retry-After is waited, plus up to this fraction of it at random (so clients told the same do not return together). */
-const RETRY_AFTER_JITTER = 0.2;
-
-function isRetriableAnswer(error: RunnelApiError, isIdempotent: boolean): boolean {
-  const { status } = error;
-  if (status === 408 || status === 429) return true;
-  if (status === 503) return isIdempotent || error.code !== 'REQUEST_TIMED_OUT';
-  return isIdempotent && (status === 502 || status === 504);
 }
