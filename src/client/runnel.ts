@@ -27,12 +27,17 @@ export const DEFAULT_URL = 'http://127.0.0.1:8080';
 export interface RunnelOptions {
   /** The node to talk to. Default: the RUNNEL_URL environment variable, else http://127.0.0.1:8080. */
   url?: string;
-  /** Several nodes: one that refuses connections is skipped for the next. Overrides url. */
+  /** Several nodes (give every node of a cluster): one that refuses connections or stops answering is left for another. Overrides url. */
   urls?: string[];
   /** Sent as `Authorization: Bearer <key>`. */
   apiKey?: string;
   /** Deadline of a call, its retries included (a long-poll's wait comes on top). Default 30 000 ms. */
   timeoutMs?: number;
+  /**
+   * Longest wait for one node's answer to a request safe to send twice (reads, produce)
+   * before it is retried on another node; a long-poll's wait comes on top. Default 2 000 ms.
+   */
+  attemptTimeoutMs?: number;
   /** Retries of a failed call (see README, Client). Default 5. */
   retries?: number;
   /** Backoff between retries (full jitter). Default 50 ms doubling up to 2 s. */
@@ -88,6 +93,7 @@ export class Runnel {
       urls,
       apiKey: options.apiKey,
       timeoutMs: options.timeoutMs ?? 30_000,
+      attemptTimeoutMs: options.attemptTimeoutMs ?? 2_000,
       retries: options.retries ?? 5,
       backoff: options.backoff,
       dispatcher: options.dispatcher ?? (this.ownAgent as Agent),

@@ -1,24 +1,37 @@
 /**
  * Transport: one HTTP exchange with a Runnel node, retried when that is safe.
  *
- * - Deadline: a call, its retries and backoff included, ends within timeoutMs (plus
- *   the wait of a long-poll); past it the last failure is thrown.
- * - Retried: 429 and 503 (the node refused before doing anything) for every request;
- *   network failures only for requests that are safe to send twice (GETs, and writes
- *   carrying an Idempotency-Key), or that never left (connection refused). Other 4xx
- *   and 500 are answers, thrown at once as RunnelApiError.
- * - Backoff: exponential with full jitter, or the node's Retry-After when it sends one.
- * - 503 NOT_LEADER names the leader (`leaderUrl`): the request goes there at once.
- *   For a partition's requests (/v1/topics/{t}/partitions/{p}/...) and a group's
+ * - Deadline: a call, its retries, backoff and metadata refreshes included, ends within
+ *   timeoutMs (plus the wait of a long-poll); past it the last failure is thrown.
+ * - Attempts: a request safe to send twice (GETs, and writes carrying an
+ *   Idempotency-Key) waits attemptTimeoutMs for one node's answer (a long-poll's wait
+ *   on top: waiting for records is not a stall); then that node is suspect and the
+ *   request is retried, on another node when there is one (routing.ts). Other requests
+ *   have the whole deadline for their one attempt.
+ * - Retried answers: 408, 429 and 503 (the node refused before doing anything) for
+ *   every request except 503 REQUEST_TIMED_OUT; for a request safe to send twice, every
+ *   503 (NOT_LEADER, NOT_ENOUGH_REPLICAS and REQUEST_TIMED_OUT after an append
+ *   included: the retry carries the same Idempotency-Key) and 502/504. Network failures
+ *   are retried only for requests safe to send twice, or that never left (connection
+ *   refused). Other 4xx and 500 are answers, thrown at once as RunnelApiError.
+ * - Backoff: exponential with full jitter, or the node's Retry-After when it sends one
+ *   (plus up to a fifth of it at random).
+ * - 503 NOT_LEADER names the leader (`leaderUrl`): the request goes there at once. For
+ *   a partition's requests (/v1/topics/{t}/partitions/{p}/...) and a group's
  *   (/v1/groups/{g}/...) that leader is remembered for that partition or group, as
  *   Kafka's client keeps a leader per partition and a coordinator per group; for any
- *   other request the leader becomes the node the client talks to. With several
- *   `urls`, a node that refuses connections is skipped in turn.
+ *   other request the leader becomes the node the client talks to.
+ * - A node that timed out or failed a connection is suspect for a few seconds: requests
+ *   go to another of `urls`, and those whose leader is suspect read the topic's
+ *   metadata from another node until it names a new leader (Kafka's client likewise
+ *   drops a node whose request timed out and refreshes its metadata). So a frozen or
+ *   cut-off leader costs the cluster's failover time, not the fault's length.
  */
 import type { Dispatcher } from 'undici';
-import { partitionKey } from '../util/partition-key.js';
 import { backoffDelayMs, defaultBackoff, isAborted, sleep, type BackoffOptions } from './backoff.js';
 import { apiErrorFrom, RunnelApiError, RunnelClientError, RunnelConnectionError } from './client-errors.js';
+import { isRetriableAnswer, NOT_SENT_CODES, retryAfterMs } from './retry-policy.js';
+import { Routing, targetOf, type Target } from './routing.js';
 
 export type HttpMethod = 'GET' | 'POST' | 'PATCH' | 'DELETE';
 export type Query = Record<string, string | number | boolean | undefined>;
@@ -27,6 +40,8 @@ export interface TransportOptions {
   urls: readonly string[];
   apiKey?: string;
   timeoutMs: number;
+  /** Longest wait for one attempt's answer (a long-poll's wait on top) before a safe request tries another node. */
+  attemptTimeoutMs: number;
   retries: number;
   dispatcher: Dispatcher;
   backoff?: BackoffOptions;
@@ -49,10 +64,16 @@ export interface RequestSpec {
   bodyTimeoutMs?: number;
 }
 
-/** Network failures where the request surely never reached the node. */
-const NOT_SENT_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'UND_ERR_CONNECT_TIMEOUT']);
 
 class DeadlineReached extends Error {}
+class AttemptTimedOut extends Error {}
+
+/** Pause between two metadata refreshes while a request waits for a new leader. */
+const REFRESH_INTERVAL_MS = 100;
+/** Longest wait for a node's answer to a metadata request (is it alive, which leaders does it know). */
+const PROBE_TIMEOUT_MS = 1_000;
+/** Bound on the refreshes of one wait (the suspicion, SUSPECT_MS, ends it first). */
+const REFRESH_ROUNDS_MAX = 100;
 
 type OnSuccess<R> = (response: Dispatcher.ResponseData, what: string) => Promise<R> | R;
 
@@ -61,38 +82,19 @@ interface Exchange {
   spec: RequestSpec;
   /** "METHOD /path", for messages. */
   what: string;
-  /** The partition or group whose leader the request goes to (leadershipKey). */
-  key: string | undefined;
+  /** The partition or group whose leader the request goes to, and its topic. */
+  target: Target;
   pathAndQuery: string;
   headers: Record<string, string>;
   deadlineMs: number;
+  /** A node this topic-level produce timed out at, to ask before the next attempt (diagnose). */
+  timedOutAt: number | undefined;
+  /** Nodes that answer but still hold this request's first attempt: its retries go elsewhere. */
+  avoid: Set<number>;
 }
 
 /** What one attempt came to: the value, or a failure to remember while waiting delayMs for the next. */
 type Outcome<R> = { isDone: true; value: R } | { isDone: false; error: RunnelClientError; delayMs: number };
-
-interface NodeUrl {
-  /** scheme://host:port */
-  origin: string;
-  /** A path prefix in front of /v1 (a reverse proxy's), without a trailing slash. */
-  prefix: string;
-  /** As given, normalised: origin + prefix. */
-  href: string;
-}
-
-function parseNodeUrl(text: string): NodeUrl {
-  let url: URL;
-  try {
-    url = new URL(text);
-  } catch {
-    throw new TypeError(`expected a node URL like http://127.0.0.1:8080, got ${JSON.stringify(text)}`);
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    throw new TypeError(`expected an http: or https: URL, got ${JSON.stringify(text)}`);
-  }
-  const prefix = url.pathname.replace(/\/+$/, '');
-  return { origin: url.origin, prefix, href: url.origin + prefix };
-}
 
 function queryString(query: Query | undefined): string {
   if (query === undefined) return '';
@@ -105,36 +107,19 @@ function queryString(query: Query | undefined): string {
   return text;
 }
 
-function retryAfterMs(headers: Dispatcher.ResponseData['headers']): number | undefined {
-  const value = headers['retry-after'];
-  const seconds = Number(Array.isArray(value) ? value[0] : value);
-  return Number.isFinite(seconds) && seconds >= 0 ? seconds * 1000 : undefined;
-}
-
-/** The partition or group a request is about, when it has one (its leader may be another node). */
-function leadershipKey(path: string): string | undefined {
-  const partition = /^\/v1\/topics\/([^/]+)\/partitions\/(\d+)(\/|$)/.exec(path);
-  if (partition !== null) return 'partition ' + partitionKey(partition[1], Number(partition[2]));
-  const group = /^\/v1\/groups\/([^/]+)(\/|$)/.exec(path);
-  return group === null ? undefined : `group ${group[1]}`;
-}
-
-/** Most partitions and groups whose leader is remembered (the oldest is forgotten first). */
-const REMEMBERED_LEADERS_MAX = 10_000;
 
 export class Transport {
-  private readonly nodes: NodeUrl[];
-  private current = 0;
-  /** Leader (index into nodes) per partition or group, learnt from NOT_LEADER answers. */
-  private readonly leaders = new Map<string, number>();
+  private readonly routing: Routing;
+  /** Metadata refreshes in flight, by node and topic (sharedRefresh). */
+  private readonly refreshing = new Map<string, Promise<boolean>>();
   private readonly baseHeaders: Record<string, string>;
   private readonly backoff: BackoffOptions;
 
   constructor(private readonly options: TransportOptions) {
-    if (options.urls.length === 0) throw new TypeError('expected at least one node URL');
     if (!Number.isInteger(options.retries) || options.retries < 0) throw new TypeError(`expected retries to be a non-negative integer, got ${options.retries}`);
     if (!(options.timeoutMs > 0)) throw new TypeError(`expected timeoutMs to be positive, got ${options.timeoutMs}`);
-    this.nodes = options.urls.map(parseNodeUrl);
+    if (!(options.attemptTimeoutMs > 0)) throw new TypeError(`expected attemptTimeoutMs to be positive, got ${options.attemptTimeoutMs}`);
+    this.routing = new Routing(options.urls);
     this.baseHeaders = { accept: 'application/json' };
     if (options.apiKey !== undefined) this.baseHeaders.authorization = `Bearer ${options.apiKey}`;
     this.backoff = options.backoff ?? defaultBackoff;
@@ -154,12 +139,12 @@ export class Transport {
 
   /** The node requests go to now. */
   get url(): string {
-    return this.nodes[this.current].href;
+    return this.routing.nodes[this.routing.current].href;
   }
 
   /** Every node the client knows: those it was given and leaders it was sent to. */
   get urls(): string[] {
-    return this.nodes.map((node) => node.href);
+    return this.routing.nodes.map((node) => node.href);
   }
 
   /** Sends a request and parses its JSON answer (undefined for an empty one). */
@@ -184,61 +169,139 @@ export class Transport {
     return this.perform(spec, true, (response) => response);
   }
 
-  private follow(leaderUrl: string, key: string | undefined): void {
-    const leader = parseNodeUrl(leaderUrl);
-    let index = this.nodes.findIndex((node) => node.href === leader.href);
-    if (index === -1) index = this.nodes.push(leader) - 1;
-    if (key === undefined) {
-      this.current = index;
-      return;
-    }
-    this.leaders.delete(key);
-    this.leaders.set(key, index);
-    if (this.leaders.size > REMEMBERED_LEADERS_MAX) this.leaders.delete(this.leaders.keys().next().value as string);
-  }
-
-  /** Moves on from a node that refused the connection (when there is another). */
-  private skip(href: string, key: string | undefined): void {
-    // A remembered leader that went away is forgotten: the next answer names the new one.
-    if (key !== undefined && this.leaders.has(key)) {
-      this.leaders.delete(key);
-      return;
-    }
-    if (this.nodes[this.current].href === href) this.current = (this.current + 1) % this.nodes.length;
-  }
-
   private async perform<R>(spec: RequestSpec, isStream: boolean, onSuccess: OnSuccess<R>): Promise<R> {
     const exchange: Exchange = {
       spec,
       what: `${spec.method} ${spec.path}`,
-      key: leadershipKey(spec.path),
+      target: targetOf(spec.method, spec.path),
       pathAndQuery: spec.path + queryString(spec.query),
       headers: spec.body === undefined
         ? { ...this.baseHeaders, ...spec.headers }
         : { ...this.baseHeaders, 'content-type': 'application/json', ...spec.headers },
       deadlineMs: Date.now() + this.options.timeoutMs + (spec.waitMs ?? 0),
+      timedOutAt: undefined,
+      avoid: new Set(),
     };
     let lastError: RunnelClientError | undefined;
     let delayMs = 0;
     for (let attempt = 0; ; attempt++) {
       if (delayMs > 0) await sleep(Math.min(delayMs, exchange.deadlineMs - Date.now()), spec.signal);
+      if (exchange.timedOutAt !== undefined) await this.diagnose(exchange, exchange.timedOutAt);
+      const index = await this.route(exchange);
       const remainingMs = exchange.deadlineMs - Date.now();
       if (remainingMs <= 0) {
         throw lastError ?? new RunnelConnectionError(`${exchange.what}: no answer within ${this.options.timeoutMs} ms`, 'TIMEOUT', this.url);
       }
       if (isAborted(spec.signal)) throw spec.signal?.reason as Error;
-      const outcome = await this.attempt(exchange, attempt, remainingMs, isStream, onSuccess);
+      const outcome = await this.attempt(exchange, index, attempt, remainingMs, isStream, onSuccess);
       if (outcome.isDone) return outcome.value;
       ({ error: lastError, delayMs } = outcome);
     }
   }
 
+  /**
+   * The node for the next attempt. While its node is suspect (or, for a topic-level
+   * produce, a leader of the topic is), metadata is read again from another node until
+   * it names a leader that is not suspect or the suspicion ends, within the deadline.
+   */
+  private async route(exchange: Exchange): Promise<number> {
+    const { routing } = this;
+    const { target, spec } = exchange;
+    for (let round = 0; round < REFRESH_ROUNDS_MAX && routing.isHeldBack(target); round++) {
+      const healthy = routing.healthyNode() as number;
+      routing.current = healthy;
+      if (target.topic === undefined || !(target.isTopicProduce || target.key !== undefined)) {
+        // No metadata to read (a group, the cluster): the current node answers, or names the leader.
+        routing.forget(target.key);
+        continue;
+      }
+      await this.sharedRefresh(target, healthy);
+      if (!routing.isHeldBack(target)) break;
+      const waitMs = Math.min(REFRESH_INTERVAL_MS, exchange.deadlineMs - Date.now());
+      if (waitMs <= 0) break;
+      await sleep(waitMs, spec.signal);
+    }
+    const index = routing.nodeFor(target);
+    return exchange.avoid.has(index) ? routing.healthyNode(exchange.avoid) ?? index : index;
+  }
+
+  /** refreshTopic, one at a time per node and topic: the requests waiting on a topic's new leader share it. */
+  private sharedRefresh(target: Target, index: number): Promise<boolean> {
+    const id = `${index} ${target.topic as string}`;
+    let running = this.refreshing.get(id);
+    if (running === undefined) {
+      running = this.refreshTopic(target, index, Number.POSITIVE_INFINITY, undefined).finally(() => this.refreshing.delete(id));
+      this.refreshing.set(id, running);
+    }
+    return running;
+  }
+
+  /**
+   * A topic-level produce timed out at a node: the node may be frozen, cut off, or alive
+   * and waiting for a partition leader it forwarded the records to. A node that does not
+   * answer a short question (the topic's leaders), or that leads a partition of the
+   * topic itself, is suspect. One that answers and leads none is waiting on a leader:
+   * the request avoids it from now on (its first attempt still runs there), and the
+   * leaders it names are asked too; those that do not answer are suspect, so route()
+   * holds the request until the metadata names new ones.
+   */
+  private async diagnose(exchange: Exchange, index: number): Promise<void> {
+    exchange.timedOutAt = undefined;
+    const { target, deadlineMs, spec } = exchange;
+    if (!(await this.refreshTopic(target, index, deadlineMs, spec.signal, true))) return;
+    const leaders = new Set(this.routing.leadersOf(target.topic as string));
+    if (leaders.has(index)) {
+      // It leads a partition of the topic itself: it may be cut off from its followers and
+      // the controller, still believing it leads. The others' metadata will tell.
+      this.routing.markSuspect(index);
+      return;
+    }
+    exchange.avoid.add(index);
+    await Promise.all([...leaders].map((leader) => this.refreshTopic(target, leader, deadlineMs, spec.signal, false)));
+  }
+
+  /**
+   * GET /v1/topics/{t} on a node: its partitions' leaders (learnt unless isLearning is
+   * false: a node asked only whether it answers may hold stale metadata). A node that
+   * does not answer becomes suspect. Returns whether it answered.
+   */
+  private async refreshTopic(target: Target, index: number, deadlineMs: number, signal: AbortSignal | undefined, isLearning = true): Promise<boolean> {
+    const node = this.routing.nodes[index];
+    const timeoutMs = Math.min(this.options.attemptTimeoutMs, PROBE_TIMEOUT_MS, deadlineMs - Date.now());
+    if (timeoutMs <= 0) return false;
+    const timeout = AbortSignal.timeout(timeoutMs);
+    try {
+      const response = await this.options.dispatcher.request({
+        origin: node.origin,
+        path: `${node.prefix}/v1/topics/${target.topic as string}`,
+        method: 'GET',
+        headers: this.baseHeaders,
+        signal: signal === undefined ? timeout : AbortSignal.any([signal, timeout]),
+      });
+      const text = await response.body.text();
+      this.routing.markAnswered(index);
+      if (!isLearning) return true;
+      const partitions = response.statusCode === 200 ? (JSON.parse(text) as { partitions?: unknown }).partitions : undefined;
+      if (Array.isArray(partitions)) this.routing.learnTopic(target.topic as string, partitions as Array<{ partition: number; leaderUrl: string | null }>);
+      else this.routing.forgetTopic(target.topic as string, target.key);
+      return true;
+    } catch {
+      if (isAborted(signal)) throw signal?.reason as Error;
+      this.routing.markSuspect(index);
+      return false;
+    }
+  }
+
   /** One try: the answer, or the failure and how long to wait before the next try; throws when there is no next. */
-  private async attempt<R>(exchange: Exchange, attempt: number, remainingMs: number, isStream: boolean, onSuccess: OnSuccess<R>): Promise<Outcome<R>> {
-    const { spec, what, key } = exchange;
-    const node = this.nodes[(key === undefined ? undefined : this.leaders.get(key)) ?? this.current];
+  private async attempt<R>(exchange: Exchange, index: number, attempt: number, remainingMs: number, isStream: boolean, onSuccess: OnSuccess<R>): Promise<Outcome<R>> {
+    const { spec, what } = exchange;
+    const node = this.routing.nodes[index];
     const controller = new AbortController();
-    const timer = setTimeout(() => controller.abort(new DeadlineReached()), remainingMs);
+    // A request safe to send again waits attemptTimeoutMs (and its long-poll) for this node, then tries another.
+    const attemptMs = spec.isIdempotent ? this.options.attemptTimeoutMs + (spec.waitMs ?? 0) : Number.POSITIVE_INFINITY;
+    const timer = attemptMs < remainingMs
+      ? setTimeout(() => controller.abort(new AttemptTimedOut()), attemptMs)
+      : setTimeout(() => controller.abort(new DeadlineReached()), remainingMs);
     const onAbort = (): void => controller.abort(spec.signal?.reason);
     spec.signal?.addEventListener('abort', onAbort, { once: true });
     let isHandedOver = false;
@@ -252,6 +315,7 @@ export class Transport {
         signal: controller.signal,
         bodyTimeout: spec.bodyTimeoutMs,
       });
+      this.routing.markAnswered(index);
       if (response.statusCode >= 200 && response.statusCode < 300) {
         if (isStream) {
           // The body outlives this call: only the caller's signal may end it now.
@@ -262,10 +326,10 @@ export class Transport {
         return { isDone: true, value: await onSuccess(response, what) };
       }
       const error = apiErrorFrom(response.statusCode, await response.body.text(), what);
-      return { isDone: false, error, delayMs: this.retryDelayAfterAnswer(error, response, exchange, attempt) };
+      return { isDone: false, error, delayMs: this.retryDelayAfterAnswer(error, response, exchange, index, attempt) };
     } catch (error) {
       if (error instanceof RunnelClientError) throw error;
-      return this.retryAfterNetworkFailure(error, node, controller, exchange, attempt);
+      return this.retryAfterNetworkFailure(error, index, controller, exchange, attempt);
     } finally {
       if (!isHandedOver) {
         clearTimeout(timer);
@@ -274,14 +338,23 @@ export class Transport {
     }
   }
 
-  /** An error answer: follow NOT_LEADER at once, back off on 429/503 (and 502/504 when safe); otherwise throw it. */
-  private retryDelayAfterAnswer(error: RunnelApiError, response: Dispatcher.ResponseData, exchange: Exchange, attempt: number): number {
+  /**
+   * An error answer: NOT_LEADER is followed at once; 408, 429 and 503 are retried after
+   * Retry-After (jittered) or the backoff, and for a request safe to send again so are
+   * 502, 504 and 503 REQUEST_TIMED_OUT (the write may be committed; its retry is not
+   * appended twice). Anything else is thrown.
+   */
+  private retryDelayAfterAnswer(error: RunnelApiError, response: Dispatcher.ResponseData, exchange: Exchange, index: number, attempt: number): number {
+    const { isIdempotent } = exchange.spec;
     const leaderUrl = error.details.leaderUrl;
     let delayMs: number;
     if (error.code === 'NOT_LEADER' && typeof leaderUrl === 'string') {
-      this.follow(leaderUrl, exchange.key);
+      // A leader that is suspect is not tried at once: route() waits for fresher metadata.
+      this.routing.follow(leaderUrl, exchange.target.key);
       delayMs = 0;
-    } else if (error.status === 429 || error.status === 503 || (exchange.spec.isIdempotent && (error.status === 502 || error.status === 504))) {
+    } else if (isRetriableAnswer(error, isIdempotent)) {
+      // The node could not get the write to its replicas in time: another may know a newer leader.
+      if (error.code === 'REQUEST_TIMED_OUT') this.routing.markSuspect(index);
       delayMs = retryAfterMs(response.headers) ?? backoffDelayMs(attempt, this.backoff);
     } else {
       throw error;
@@ -290,12 +363,23 @@ export class Transport {
     return delayMs;
   }
 
-  /** No answer: retried (with backoff) only when the request is safe to send again or surely never left. */
-  private retryAfterNetworkFailure(error: unknown, node: NodeUrl, controller: AbortController, exchange: Exchange, attempt: number): Outcome<never> {
-    const { spec, what, key } = exchange;
+  /**
+   * No answer: the node is suspect. Retried (with backoff, on another node when there is
+   * one) only when the request is safe to send again or surely never left.
+   */
+  private retryAfterNetworkFailure(error: unknown, index: number, controller: AbortController, exchange: Exchange, attempt: number): Outcome<never> {
+    const { spec, what } = exchange;
+    const node = this.routing.nodes[index];
     if (isAborted(spec.signal)) throw spec.signal?.reason as Error;
-    if (controller.signal.reason instanceof DeadlineReached) {
-      throw new RunnelConnectionError(`${what} to ${node.href}: no answer within ${this.options.timeoutMs} ms`, 'TIMEOUT', node.href, { cause: error });
+    const reason: unknown = controller.signal.reason;
+    // A topic-level produce may be waiting on a leader the node forwarded to: see diagnose().
+    if (reason instanceof AttemptTimedOut && exchange.target.isTopicProduce) exchange.timedOutAt = index;
+    else this.routing.markSuspect(index);
+    if (reason instanceof DeadlineReached || reason instanceof AttemptTimedOut) {
+      const waitedMs = reason instanceof DeadlineReached ? this.options.timeoutMs : this.options.attemptTimeoutMs;
+      const timeout = new RunnelConnectionError(`${what} to ${node.href}: no answer within ${waitedMs} ms`, 'TIMEOUT', node.href, { cause: error });
+      if (reason instanceof DeadlineReached || attempt >= this.options.retries) throw timeout;
+      return { isDone: false, error: timeout, delayMs: 0 };
     }
     const code = (error as { code?: unknown }).code;
     const failure = new RunnelConnectionError(
@@ -305,7 +389,6 @@ export class Transport {
       { cause: error },
     );
     const isNotSent = typeof code === 'string' && NOT_SENT_CODES.has(code);
-    if (isNotSent) this.skip(node.href, key);
     if (!(spec.isIdempotent || isNotSent) || attempt >= this.options.retries) throw failure;
     return { isDone: false, error: failure, delayMs: backoffDelayMs(attempt, this.backoff) };
   }

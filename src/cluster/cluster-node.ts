@@ -122,6 +122,7 @@ export class ClusterNode {
     this.replicas = new ReplicaManager({
       nodeId: options.nodeId,
       peerUrl: (nodeId) => this.peers.url(nodeId),
+      advertisedUrl: (nodeId) => this.nodeUrl(nodeId),
       clusterSecret: options.clusterSecret,
       replicaLagTimeMaxMs: options.replicaLagTimeMaxMs,
       fetchMaxWaitMs: limits.replicaFetchWaitMs,

@@ -29,6 +29,11 @@ export type { ReplicaFetchRequest, ReplicaFetchResponseHeader } from './wire.js'
 export interface ReplicaManagerOptions extends PartitionLeaderOptions {
   /** Base URL of a node's HTTP API for node-to-node calls (from --peers); undefined if unknown. */
   peerUrl: (nodeId: number) => string | undefined;
+  /**
+   * The URL a node advertises to clients (its registration), which NOT_LEADER names:
+   * not peerUrl, the address this node uses to reach it (a proxy, a container name).
+   */
+  advertisedUrl: (nodeId: number) => string | null;
   /** Sent as header x-runnel-cluster-secret on every node-to-node request when set. */
   clusterSecret?: string;
   /** Follower long-poll at the leader (default 500). */
@@ -284,7 +289,7 @@ export class ReplicaManager {
     const isKnown = leaderId >= 0 && leaderId !== this.options.nodeId;
     return new RunnelError('NOT_LEADER', `node ${this.options.nodeId} does not lead ${partition.topic}-${partition.partition}` +
       (isKnown ? `; node ${leaderId} does` : ''),
-    isKnown ? { leaderId, leaderUrl: this.options.peerUrl(leaderId) } : undefined);
+    isKnown ? { leaderId, leaderUrl: this.options.advertisedUrl(leaderId) } : undefined);
   }
 
   private reportError(error: unknown, context: string): void {

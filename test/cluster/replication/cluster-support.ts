@@ -25,6 +25,11 @@ import { testConfig } from '../../storage/helpers.js';
 
 export const TOPIC = 'orders';
 
+/** The URL each test node advertises to clients (NOT_LEADER names it); never the one peers use. */
+export function advertisedUrl(nodeId: number): string {
+  return `http://node-${nodeId}.advertised.invalid:8080`;
+}
+
 export interface Metadata {
   leader: number;
   leaderEpoch: number;
@@ -132,6 +137,8 @@ export class TestCluster {
     const manager = new ReplicaManager({
       nodeId,
       peerUrl: (peerId) => this.nodes.get(peerId)?.url,
+      // What a node advertises to clients, unlike the URL its peers fetch from (a proxy, a container name).
+      advertisedUrl: (peerId) => advertisedUrl(peerId),
       clusterSecret: 'test-secret',
       replicaLagTimeMaxMs: this.options.replicaLagTimeMaxMs ?? 10_000,
       fetchMaxWaitMs: this.options.fetchMaxWaitMs ?? 200,

@@ -3,12 +3,13 @@
  * unreplicated suffix (an older epoch the new leader does not have) is truncated
  * (KIP-320 divergence in fetch) and its log ends identical to the new leader's; moving
  * leadership around while acks=all writes run loses no acknowledged record; fetches
- * with stale or future epochs are fenced.
+ * with stale or future epochs are fenced; an acks=all write waiting on a deposed leader
+ * is answered NOT_LEADER naming the new leader's advertised URL.
  */
 import t from 'tap';
 import { request } from 'undici';
 import { decodeFetchResponse, REPLICA_FETCH_PATH } from '../../../src/cluster/replication/wire.js';
-import { allBatchBytes, describeLogs, isInSync, isSettled, sleep, startCluster, until, valuesOf } from './cluster-support.js';
+import { advertisedUrl, allBatchBytes, describeLogs, isInSync, isSettled, sleep, startCluster, until, valuesOf } from './cluster-support.js';
 
 void t.test('a deposed leader truncates the batches the new leader does not have and ends identical to it', async (t) => {
   const cluster = await startCluster(t, { replicaLagTimeMaxMs: 60_000 });
@@ -150,4 +151,16 @@ void t.test('a parked fetch answers as soon as the leader appends, and when the 
   controller.abort();
   await t.rejects(parked);
   // Teardown closes the app; a request still parked for 60 s would hold it open past the test timeout.
+});
+
+void t.test('an acks=all write appended before its leader is deposed is answered NOT_LEADER naming the new leader by its advertised URL', async (t) => {
+  const cluster = await startCluster(t, { replicaLagTimeMaxMs: 60_000 });
+  // Node 3 stops fetching: the write cannot commit while node 3 is in the ISR.
+  await cluster.stopNode(3);
+  const waiting = cluster.produceAcked(['appended, then deposed'], 2, 10_000, 1).then(() => undefined, (error: unknown) => error);
+  cluster.elect(2);
+  await cluster.settled();
+  const error = await waiting;
+  t.match(error, { code: 'NOT_LEADER', details: { leaderId: 2, leaderUrl: advertisedUrl(2) } }, 'the answer names node 2 by the URL it advertises');
+  t.not(advertisedUrl(2), cluster.node(2).url, 'which is not the URL node 1 reaches it by');
 });
