@@ -63,6 +63,7 @@ async function everyRoute(t: Test, server: TestServer, headers: Record<string, s
   await expect('GET /v1/topics/:topic', call('GET', '/v1/topics/orders'), 200);
   await expect('PATCH /v1/topics/:topic', call('PATCH', '/v1/topics/orders', { configs: { 'retention.ms': '86400000' } }), 200);
   await expect('POST /v1/topics/:topic/records', call('POST', '/v1/topics/orders/records', { records: [{ value: 1 }] }), 200);
+  await expect('POST /v1/producers', call('POST', '/v1/producers'), 200);
   await expect('POST /v1/topics/:topic/partitions/:partition/records', call('POST', '/v1/topics/orders/partitions/0/records', { records: [{ value: 2 }] }), 200);
   const fetched = await expect('GET /v1/topics/:topic/partitions/:partition/records', call('GET', '/v1/topics/orders/partitions/0/records?offset=0'), 200);
   t.same(fetched.json.records.map((record: { value: unknown }) => record.value), [1, 2]);
