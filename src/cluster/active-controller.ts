@@ -11,6 +11,7 @@ import { RunnelError } from '../errors.js';
 import { limits } from '../limits.js';
 import type { ControllerAnswer, ControllerOperation } from './controller-channel.js';
 import { ControllerLogic } from './controller/controller-logic.js';
+import type { LastContact } from './controller/node-liveness.js';
 import { checkPartitionsPerNode } from './controller/partition-cap.js';
 import type { MetadataImage } from './metadata/metadata-image.js';
 import type { MetadataRecord } from './metadata/records.js';
@@ -25,6 +26,8 @@ export interface ActiveControllerOptions {
   partitionsPerNodeMax?: number;
   quorum: MetadataQuorum;
   image: () => MetadataImage;
+  /** The node that led the metadata quorum before this one, and when this node last heard from it. */
+  previousLeader?: () => LastContact | undefined;
   onError?: (error: unknown, context: string) => void;
   onInfo?: (message: string, details?: object) => void;
 }
@@ -40,6 +43,7 @@ export class ActiveController {
   private queue: Promise<unknown> = Promise.resolve();
   private timer: NodeJS.Timeout | undefined;
   private lastPreferredCheckMs = 0;
+  private lastTimerMs = 0;
   private isStopped = false;
 
   constructor(private readonly options: ActiveControllerOptions) {}
@@ -60,9 +64,11 @@ export class ActiveController {
       this.logic = new ControllerLogic({ voterIds: this.options.voterIds, sessionTimeoutMs: this.options.sessionTimeoutMs, random: Math.random });
       this.options.onInfo?.('this node is now the active controller', { epoch });
       this.lastPreferredCheckMs = Date.now();
-      void this.enqueue(async () => this.commit(this.requireLogic().activate(this.options.image(), Date.now())), 'activate');
+      const previousLeader = this.options.previousLeader?.();
+      void this.enqueue(async () => this.commit(this.requireLogic().activate(this.options.image(), Date.now(), previousLeader)), 'activate');
       clearInterval(this.timer);
-      this.timer = setInterval(() => void this.enqueue(async () => this.tick(), 'tick').catch(() => undefined), limits.controllerTickIntervalMs);
+      this.lastTimerMs = Date.now();
+      this.timer = setInterval(() => this.onTimer(), limits.controllerTickIntervalMs);
       this.timer.unref();
     } else if (this.logic !== undefined) {
       this.logic = undefined;
@@ -96,6 +102,19 @@ export class ActiveController {
     this.isStopped = true;
     this.logic = undefined;
     clearInterval(this.timer);
+  }
+
+  /**
+   * Timers run before the poll phase reads sockets: a timer this late means this
+   * process did not run for a while (a stalled event loop, SIGSTOP), and the heartbeats
+   * of that time are still unread. That time does not count against node sessions.
+   */
+  private onTimer(): void {
+    const nowMs = Date.now();
+    const lateMs = nowMs - this.lastTimerMs - limits.controllerTickIntervalMs;
+    this.lastTimerMs = nowMs;
+    if (lateMs > limits.controllerPauseForgivenMs) this.logic?.forgivePause(lateMs, nowMs);
+    void this.enqueue(async () => this.tick(), 'tick').catch(() => undefined);
   }
 
   private async tick(): Promise<ControllerAnswer> {

@@ -68,6 +68,8 @@ export interface TestNode {
 export interface ClusterOptions {
   nodeIds?: number[];
   replicaLagTimeMaxMs?: number;
+  /** The leaders' follower silence limit (default: the product's). */
+  followerFetchSilenceMaxMs?: number;
   fetchMaxWaitMs?: number;
   fetchMaxBytes?: number;
   partitionCount?: number;
@@ -134,6 +136,7 @@ export class TestCluster {
       peerUrl: (peerId) => this.nodes.get(peerId)?.url,
       clusterSecret: 'test-secret',
       replicaLagTimeMaxMs: this.options.replicaLagTimeMaxMs ?? 10_000,
+      followerFetchSilenceMaxMs: this.options.followerFetchSilenceMaxMs,
       fetchMaxWaitMs: this.options.fetchMaxWaitMs ?? 200,
       fetchMaxBytes: this.options.fetchMaxBytes ?? 8 * 1024 * 1024,
       alterIsr: (request) => this.alterIsr(nodeId, request),
