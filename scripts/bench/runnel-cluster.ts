@@ -5,8 +5,10 @@
  * GET /health/ready with 200, and stops them (SIGTERM, SIGKILL after a deadline) and
  * removes the directories at the end. No proxies: nodes talk to each other directly.
  *
- * A node can be SIGKILLed and started again on its data directory and port (the
- * failover rows). Every child is remembered by child.ts, so an interrupted run kills it.
+ * A node can be SIGKILLed and started again on its data directory and port, or frozen
+ * (SIGSTOP) and resumed (the failover rows). `peersOf` gives each node its own --peers
+ * list (the failover scenario puts a proxy on every link); by default every node gets
+ * the real URLs. Every child is remembered by child.ts, so an interrupted run kills it.
  */
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -33,6 +35,9 @@ export interface RunnelCluster {
   node(nodeId: number): ClusterNode;
   /** SIGKILL; resolves once the process is gone. */
   kill(nodeId: number): Promise<void>;
+  /** SIGSTOP (frozen: no answer, no timer) and SIGCONT. */
+  pause(nodeId: number): void;
+  resume(nodeId: number): void;
   /** Starts a stopped node again (same data directory and port); resolves once it is ready. */
   start(nodeId: number): Promise<void>;
   /** Stops every node and removes the data directories. */
@@ -61,7 +66,12 @@ async function distinctFreePorts(count: number): Promise<number[]> {
  * `args` are extra `serve` flags for every node (e.g. the session timeout). Nodes are
  * started together: none is ready before a majority of the metadata quorum is up.
  */
-export async function startRunnelCluster(nodeCount: number, args: string[] = []): Promise<RunnelCluster> {
+export interface StartClusterOptions {
+  /** Each node's --peers list, from the nodes (ports known, not started); default the real URLs for all. */
+  peersOf?: (nodes: readonly ClusterNode[]) => Promise<Map<number, string>>;
+}
+
+export async function startRunnelCluster(nodeCount: number, args: string[] = [], options: StartClusterOptions = {}): Promise<RunnelCluster> {
   const cliPath = runnelCliPath();
   if (!existsSync(cliPath)) throw new Error(`${cliPath} is missing: run \`npm run build\` first (npm run bench does)`);
   const ports = await distinctFreePorts(nodeCount);
@@ -75,7 +85,8 @@ export async function startRunnelCluster(nodeCount: number, args: string[] = [])
       child: undefined,
     });
   }
-  const peers = nodes.map((node) => `${node.nodeId}@${node.origin}`).join(',');
+  const realPeers = nodes.map((node) => `${node.nodeId}@${node.origin}`).join(',');
+  const peersByNode = options.peersOf === undefined ? new Map<number, string>() : await options.peersOf(nodes);
   const nodeOf = (nodeId: number): ClusterNode => {
     const found = nodes.find((node) => node.nodeId === nodeId);
     if (found === undefined) throw new Error(`no node ${nodeId} in the benchmark cluster`);
@@ -85,7 +96,7 @@ export async function startRunnelCluster(nodeCount: number, args: string[] = [])
   const spawnNode = (node: ClusterNode): void => {
     node.child = ChildHandle.spawn(`runnel node ${node.nodeId}`, process.execPath, [
       cliPath, 'serve', '--host', '127.0.0.1', '--port', String(node.port), '--data-dir', node.dataDir,
-      '--node-id', String(node.nodeId), '--peers', peers, '--log-level', 'warn', ...args,
+      '--node-id', String(node.nodeId), '--peers', peersByNode.get(node.nodeId) ?? realPeers, '--log-level', 'warn', ...args,
     ]);
   };
   const waitReady = async (node: ClusterNode): Promise<void> => {
@@ -98,6 +109,8 @@ export async function startRunnelCluster(nodeCount: number, args: string[] = [])
     throw new Error(`node ${node.nodeId} did not answer GET /health/ready with 200 within ${READY_TIMEOUT_MS} ms; ${node.child?.describe() ?? ''}`);
   };
   const stop = async (): Promise<void> => {
+    // A frozen node would only take SIGTERM once resumed.
+    for (const node of nodes) node.child?.signal('SIGCONT');
     await Promise.all(nodes.map(async (node) => node.child?.stop()));
     await Promise.all(nodes.map((node) => rm(node.dataDir, { recursive: true, force: true, maxRetries: 3 })));
   };
@@ -117,6 +130,8 @@ export async function startRunnelCluster(nodeCount: number, args: string[] = [])
       await node.child?.kill();
       node.child = undefined;
     },
+    pause: (nodeId) => nodeOf(nodeId).child?.signal('SIGSTOP'),
+    resume: (nodeId) => nodeOf(nodeId).child?.signal('SIGCONT'),
     start: async (nodeId) => {
       const node = nodeOf(nodeId);
       if (node.child !== undefined && !node.child.hasExited) throw new Error(`node ${nodeId} is already running`);
