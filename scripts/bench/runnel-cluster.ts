@@ -10,12 +10,13 @@
  * list (the failover scenario puts a proxy on every link); by default every node gets
  * the real URLs. Every child is remembered by child.ts, so an interrupted run kills it.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { request } from 'undici';
-import { ChildHandle, freePort, sleep } from './child.js';
+import { ChildHandle, sleep } from './child.js';
 import { runnelCliPath } from './runnel-node.js';
 
 const READY_TIMEOUT_MS = 30_000;
@@ -54,12 +55,42 @@ async function isReady(origin: string): Promise<boolean> {
   }
 }
 
-/** `count` distinct free ports (the kernel could hand the same one out twice in a row). */
-async function distinctFreePorts(count: number): Promise<number[]> {
-  const ports = new Set<number>();
-  for (let attempt = 0; ports.size < count && attempt < count * 10; attempt++) ports.add(await freePort());
-  if (ports.size < count) throw new Error(`could not find ${count} distinct free ports`);
-  return [...ports];
+function listenOn(port: number): Promise<net.Server | undefined> {
+  const server = net.createServer();
+  return new Promise((resolve) => {
+    server.once('error', () => resolve(undefined));
+    server.listen(port, '127.0.0.1', () => resolve(server));
+  });
+}
+
+/** The lower end of the kernel's ephemeral port range (Linux; the IANA default elsewhere). */
+function ephemeralPortLow(): number {
+  try {
+    const low = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
+    if (Number.isInteger(low) && low > 11_000) return low;
+  } catch {
+    // Not Linux.
+  }
+  return 49_152;
+}
+
+/**
+ * `count` distinct free ports below the kernel's ephemeral range, held open until
+ * released: no proxy, outgoing connection or other process's listen(0) on a busy
+ * machine takes a node's port between now and its (re)start.
+ */
+async function reservePorts(count: number): Promise<{ ports: number[]; release: () => Promise<void> }> {
+  const servers: net.Server[] = [];
+  const high = ephemeralPortLow();
+  for (let attempt = 0; servers.length < count && attempt < count * 50; attempt++) {
+    const server = await listenOn(10_000 + Math.floor(Math.random() * (high - 10_000)));
+    if (server !== undefined) servers.push(server);
+  }
+  if (servers.length < count) throw new Error(`could not find ${count} free ports below ${high}`);
+  return {
+    ports: servers.map((server) => (server.address() as net.AddressInfo).port),
+    release: () => Promise.all(servers.map((server) => new Promise<void>((resolve) => server.close(() => resolve())))).then(() => undefined),
+  };
 }
 
 /**
@@ -74,7 +105,8 @@ export interface StartClusterOptions {
 export async function startRunnelCluster(nodeCount: number, args: string[] = [], options: StartClusterOptions = {}): Promise<RunnelCluster> {
   const cliPath = runnelCliPath();
   if (!existsSync(cliPath)) throw new Error(`${cliPath} is missing: run \`npm run build\` first (npm run bench does)`);
-  const ports = await distinctFreePorts(nodeCount);
+  const reservation = await reservePorts(nodeCount);
+  const ports = reservation.ports;
   const nodes: ClusterNode[] = [];
   for (let index = 0; index < nodeCount; index++) {
     nodes.push({
@@ -86,7 +118,13 @@ export async function startRunnelCluster(nodeCount: number, args: string[] = [],
     });
   }
   const realPeers = nodes.map((node) => `${node.nodeId}@${node.origin}`).join(',');
-  const peersByNode = options.peersOf === undefined ? new Map<number, string>() : await options.peersOf(nodes);
+  let peersByNode = new Map<number, string>();
+  try {
+    // The proxies listen on port 0 while the node ports are still held.
+    if (options.peersOf !== undefined) peersByNode = await options.peersOf(nodes);
+  } finally {
+    await reservation.release();
+  }
   const nodeOf = (nodeId: number): ClusterNode => {
     const found = nodes.find((node) => node.nodeId === nodeId);
     if (found === undefined) throw new Error(`no node ${nodeId} in the benchmark cluster`);

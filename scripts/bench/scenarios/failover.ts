@@ -20,6 +20,7 @@
  * default): leader changes and ISR changes seen, and metadata entries written, which
  * should all be zero. Every loop is bounded in count and time.
  */
+import os from 'node:os';
 import { Pool } from 'undici';
 import { sleep } from '../child.js';
 import { Histogram } from '../histogram.js';
@@ -335,36 +336,58 @@ class FailoverRun {
     ];
   }
 
-  /** No fault for `seconds`: leader and ISR changes seen, and metadata entries written. */
+  /**
+   * No fault for `seconds`: leader and ISR changes seen (each logged with the time and
+   * the machine's load average), nodes fenced, controller changes, metadata entries written.
+   */
   async steady(seconds: number): Promise<ResultRow> {
     await this.settle();
-    const metadataEnd = async (): Promise<number> =>
-      (await this.admin.get(1)!.json<{ metadata: { logEndOffset: number } }>('GET', '/v1/cluster')).metadata.logEndOffset;
-    const startOffset = await metadataEnd();
+    const clusterView = (): Promise<{ controller: number | null; nodes: Array<{ nodeId: number; state: string }>; metadata: { logEndOffset: number } }> =>
+      this.admin.get(1)!.json('GET', '/v1/cluster');
+    const first = await clusterView();
     this.producers.clear();
     let previous = await this.view(1);
-    let leaderChanges = 0;
-    let isrChanges = 0;
+    let previousCluster = first;
+    const counts = { leaderChanges: 0, isrChanges: 0, fenced: 0, controllerChanges: 0 };
     const startedAt = performance.now();
+    const event = (what: string): void => this.context.log(`      ${((performance.now() - startedAt) / 1000).toFixed(1)} s: ${what} (load average ${os.loadavg()[0].toFixed(1)})`);
     while (performance.now() - startedAt < seconds * 1000) {
       await sleep(STEADY_SAMPLE_MS);
-      const current = await this.view(1);
+      const [current, cluster] = await Promise.all([this.view(1), clusterView()]);
       for (const partition of current) {
         const before = previous[partition.partition];
-        if (before.leaderEpoch !== partition.leaderEpoch) leaderChanges += 1;
-        if (before.isr.join(',') !== partition.isr.join(',')) isrChanges += 1;
+        if (before.leaderEpoch !== partition.leaderEpoch) {
+          counts.leaderChanges += 1;
+          event(`partition ${partition.partition}: leader ${before.leader} -> ${partition.leader}`);
+        }
+        if (before.isr.join(',') !== partition.isr.join(',')) {
+          counts.isrChanges += 1;
+          event(`partition ${partition.partition}: ISR [${before.isr}] -> [${partition.isr}]`);
+        }
+      }
+      for (const node of cluster.nodes) {
+        if (node.state === 'fenced' && previousCluster.nodes.find((each) => each.nodeId === node.nodeId)?.state !== 'fenced') {
+          counts.fenced += 1;
+          event(`node ${node.nodeId} fenced`);
+        }
+      }
+      if (cluster.controller !== previousCluster.controller) {
+        counts.controllerChanges += 1;
+        event(`controller ${previousCluster.controller} -> ${cluster.controller}`);
       }
       previous = current;
+      previousCluster = cluster;
     }
     const elapsedMs = performance.now() - startedAt;
-    const entries = (await metadataEnd()) - startOffset;
+    const entries = previousCluster.metadata.logEndOffset - first.metadata.logEndOffset;
     const acked = this.producers.acks.reduce((sum, list) => sum + list.length, 0) * RECORDS_PER_REQUEST;
     const note = `steady ${(elapsedMs / 1000).toFixed(0)} s, no fault, ${acked} records acked (acks=all): ` +
-      `${leaderChanges} leader changes, ${isrChanges} ISR changes, ${entries} metadata entries written`;
+      `${counts.leaderChanges} leader changes, ${counts.isrChanges} ISR changes, ${counts.fenced} nodes fenced, ` +
+      `${counts.controllerChanges} controller changes, ${entries} metadata entries written`;
     this.context.log(`    ${note}`);
     return {
       scenario: 'failover', system: 'runnel', label: 'failover steady: no fault, acks=all load',
-      params: { nodes: NODE_COUNT, partitions: PARTITIONS, seconds, leaderChanges, isrChanges, metadataEntries: entries },
+      params: { nodes: NODE_COUNT, partitions: PARTITIONS, seconds, ...counts, metadataEntries: entries },
       records: acked, elapsedMs, recordsPerSecond: acked / (elapsedMs / 1000), megabytesPerSecond: null, latency: null, notes: [note],
     };
   }
