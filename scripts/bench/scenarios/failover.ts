@@ -348,6 +348,7 @@ class FailoverRun {
     this.producers.clear();
     let previous = await this.view(1);
     let previousCluster = first;
+    let lastController = first.controller;
     const counts = { leaderChanges: 0, isrChanges: 0, fenced: 0, controllerChanges: 0 };
     const startedAt = performance.now();
     const event = (what: string): void => this.context.log(`      ${((performance.now() - startedAt) / 1000).toFixed(1)} s: ${what} (load average ${os.loadavg()[0].toFixed(1)})`);
@@ -371,9 +372,10 @@ class FailoverRun {
           event(`node ${node.nodeId} fenced`);
         }
       }
-      if (cluster.controller !== previousCluster.controller) {
+      if (cluster.controller !== null && cluster.controller !== lastController) {
         counts.controllerChanges += 1;
-        event(`controller ${previousCluster.controller} -> ${cluster.controller}`);
+        event(`controller ${lastController} -> ${cluster.controller}`);
+        lastController = cluster.controller;
       }
       previous = current;
       previousCluster = cluster;
