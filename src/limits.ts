@@ -133,10 +133,12 @@ export const limits = {
   /**
    * An ISR follower that sent no fetch for this long leaves the ISR, however far behind
    * it is (its fetches park for at most replicaFetchWaitMs, so a live one asks at least
-   * every half second): a dead, frozen or cut-off follower stops holding acks=all back
-   * well before its node is fenced. Lag (replica.lag.time.max.ms) is for live followers.
+   * every half second): a follower cut off from its leader but not from the controller
+   * (never fenced) stops holding acks=all back long before replica.lag.time.max.ms.
+   * A dead or frozen node is usually fenced first (the session timeout, 2 s by default).
+   * 1.5 s made ISRs flap on a machine overloaded 8 times over (load average 18 on 2 CPUs).
    */
-  followerFetchSilenceMsMax: 1_500,
+  followerFetchSilenceMsMax: 3_000,
   /** How often, at most, ISR members are checked for lag and silence (Kafka: replica.lag.time.max.ms / 2). */
   isrCheckIntervalMsMax: 250,
   /** The ISR check came this much later than due: this leader did not run, so followers' silence meanwhile is not theirs. */

@@ -28,6 +28,8 @@ export interface ActiveControllerOptions {
   image: () => MetadataImage;
   /** The node that led the metadata quorum before this one, and when this node last heard from it. */
   previousLeader?: () => LastContact | undefined;
+  /** When this node last received a Raft message from each node (proof of life, see ControllerLogic.recordContact). */
+  raftContacts?: () => ReadonlyMap<number, number>;
   onError?: (error: unknown, context: string) => void;
   onInfo?: (message: string, details?: object) => void;
 }
@@ -120,6 +122,7 @@ export class ActiveController {
   private async tick(): Promise<ControllerAnswer> {
     const logic = this.requireLogic();
     const nowMs = Date.now();
+    for (const [nodeId, atMs] of this.options.raftContacts?.() ?? []) logic.recordContact(nodeId, Math.min(atMs, nowMs));
     const records = logic.tick(this.options.image(), nowMs);
     if (records.length > 0) {
       this.options.onInfo?.('controller: fencing silent nodes', { records: records.filter((r) => r.type === 'fence-node') });

@@ -120,6 +120,7 @@ export class ClusterNode {
         const atMs = nodeId === undefined ? undefined : this.raftHeardMs.get(nodeId);
         return nodeId === undefined || atMs === undefined ? undefined : { nodeId, atMs };
       },
+      raftContacts: () => this.raftHeardMs,
       onError: options.onError,
       onInfo: options.onInfo,
     });

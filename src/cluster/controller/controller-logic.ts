@@ -128,6 +128,18 @@ export class ControllerLogic {
     return records;
   }
 
+  /**
+   * This node's Raft heard from `nodeId` at `atMs` (every node votes in the metadata
+   * quorum and fetches from its leader several times a second): its process runs and
+   * reaches the controller, which is what a heartbeat proves. It extends the session
+   * only; registration and unfencing stay the heartbeat's. Heartbeats wait in the
+   * controller's queue behind decisions being committed; Raft messages do not, so an
+   * overloaded controller does not fence nodes it hears from.
+   */
+  recordContact(nodeId: number, atMs: number): void {
+    if (this.#liveness.isActivated && this.#voterIds.has(nodeId)) this.#liveness.recordHeartbeat(nodeId, atMs);
+  }
+
   /** This controller could not listen for `pauseMs`: see NodeLiveness.forgivePause. */
   forgivePause(pauseMs: number, nowMs: number): void {
     if (this.#liveness.isActivated) this.#liveness.forgivePause(pauseMs, nowMs);

@@ -202,6 +202,18 @@ void t.test('a new active controller counts the previous quorum leader\'s sessio
   t.same(later.image.liveNodeIds(), [1, 2, 3], 'never more than a full session from activation');
 });
 
+void t.test('a node heard from over the metadata quorum keeps its session without heartbeats; a silent one is fenced', async (t) => {
+  const model = threeNodesOneTopic();
+  for (let step = 0; step < 10; step++) {
+    model.nowMs += SESSION_TIMEOUT_MS / 4;
+    model.logic.recordContact(3, model.nowMs);
+    model.logic.recordContact(99, model.nowMs);
+    model.heartbeat(2);
+    model.tick();
+  }
+  t.same(model.image.liveNodeIds(), [2, 3], 'node 3 only sent Raft messages and stays; node 1 sent nothing and is fenced');
+});
+
 void t.test('the controller\'s own pause does not count against node sessions', async (t) => {
   const model = threeNodesOneTopic();
   const pauseMs = 3 * SESSION_TIMEOUT_MS;
