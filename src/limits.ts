@@ -103,6 +103,8 @@ export const limits = {
   quorumSnapshotIntervalEntriesDefault: 1000,
   /** The active controller's tick: node liveness, leader elections, the offsets topic. */
   controllerTickIntervalMs: 200,
+  /** The controller's tick came this much later than due: its process did not run, and node sessions are extended by that time. */
+  controllerPauseForgivenMs: 300,
   /** Kafka's leader.imbalance.check.interval.seconds, shortened: leadership returns to preferred replicas. */
   preferredLeaderCheckIntervalMs: 5_000,
   /** How long an admin request may wait for the controller (election included). */
@@ -136,8 +138,19 @@ export const limits = {
   replicaFetchConnectionsMax: 4,
   /** A follower that fetched this recently counts as fetching now (its fetches park for at most replicaFetchWaitMs). */
   followerFetchingRecentlyMs: 2_000,
-  /** How often, at most, ISR members are checked for lag (Kafka: replica.lag.time.max.ms / 2). */
-  isrCheckIntervalMsMax: 1_000,
+  /**
+   * An ISR follower that sent no fetch for this long leaves the ISR, however far behind
+   * it is (its fetches park for at most replicaFetchWaitMs, so a live one asks at least
+   * every half second): a follower cut off from its leader but not from the controller
+   * (never fenced) stops holding acks=all back long before replica.lag.time.max.ms.
+   * A dead or frozen node is usually fenced first (the session timeout, 2 s by default).
+   * 1.5 s made ISRs flap on a machine overloaded 8 times over (load average 18 on 2 CPUs).
+   */
+  followerFetchSilenceMsMax: 3_000,
+  /** How often, at most, ISR members are checked for lag and silence (Kafka: replica.lag.time.max.ms / 2). */
+  isrCheckIntervalMsMax: 250,
+  /** The ISR check came this much later than due: this leader did not run, so followers' silence meanwhile is not theirs. */
+  isrCheckPauseForgivenMs: 300,
   /** How long a leader's AlterPartition request waits for the controller (one attempt of the channel). */
   alterPartitionRequestTimeoutMs: 5_000,
   /** An AlterPartition the controller has not answered by then counts as failed (no change stays in flight for good). */
@@ -162,6 +175,7 @@ function checkClusterLimits(): void {
   assert(limits.acksAllTimeoutMs < limits.forwardProduceTimeoutMs,
     'a forwarding node must wait longer than the leader waits for acks=all, or it gives up on a write that may still commit');
   assert(limits.replicaFetchWaitMs <= limits.fetchWaitMsMax, 'the replica fetch long-poll must be one the leader grants');
+  assert(limits.replicaFetchWaitMs * 2 < limits.followerFetchSilenceMsMax, 'a live follower must fetch well within the silence that drops it from the ISR');
   assert(limits.replicaFetchWaitMs < limits.followerFetchingRecentlyMs,
     'a follower parked at the leader for a whole long-poll must still count as fetching');
   assert(limits.replicaFetchBackoffMsMin <= limits.replicaFetchBackoffMsMax, 'replica fetch backoff: min above max');

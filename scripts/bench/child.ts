@@ -94,6 +94,11 @@ export class ChildHandle {
     return `${this.name} ${status}; last output:\n  ${tail}`;
   }
 
+  /** Sends `signal` (SIGSTOP / SIGCONT: freeze and resume the process) if it still runs. */
+  signal(signal: NodeJS.Signals): void {
+    if (!this.hasExited) this.child.kill(signal);
+  }
+
   /** SIGKILL now, as a crash would end it (no graceful shutdown). Resolves once it is gone. */
   async kill(): Promise<void> {
     if (this.hasExited) return;

@@ -24,6 +24,7 @@ import { RunnelHttp } from './runnel-http.js';
 import { cpuProfileDir, isCpuProfileWanted, startRunnel, type RunnelNode } from './runnel-node.js';
 import type { BenchContext, ResultRow, Scenario } from './scenario.js';
 import { clusterScenario } from './scenarios/cluster.js';
+import { failoverScenario } from './scenarios/failover.js';
 import { endToEndScenario } from './scenarios/end-to-end.js';
 import { fetchScenario } from './scenarios/fetch.js';
 import { groupScenario } from './scenarios/group.js';
@@ -43,6 +44,7 @@ const SCENARIOS: Record<ScenarioName, Scenario> = {
   group: groupScenario,
   redis: redisScenario,
   cluster: clusterScenario,
+  failover: failoverScenario,
   partitions: partitionsScenario,
 };
 

@@ -5,15 +5,18 @@
  * GET /health/ready with 200, and stops them (SIGTERM, SIGKILL after a deadline) and
  * removes the directories at the end. No proxies: nodes talk to each other directly.
  *
- * A node can be SIGKILLed and started again on its data directory and port (the
- * failover rows). Every child is remembered by child.ts, so an interrupted run kills it.
+ * A node can be SIGKILLed and started again on its data directory and port, or frozen
+ * (SIGSTOP) and resumed (the failover rows). `peersOf` gives each node its own --peers
+ * list (the failover scenario puts a proxy on every link); by default every node gets
+ * the real URLs. Every child is remembered by child.ts, so an interrupted run kills it.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { request } from 'undici';
-import { ChildHandle, freePort, sleep } from './child.js';
+import { ChildHandle, sleep } from './child.js';
 import { runnelCliPath } from './runnel-node.js';
 
 const READY_TIMEOUT_MS = 30_000;
@@ -33,6 +36,9 @@ export interface RunnelCluster {
   node(nodeId: number): ClusterNode;
   /** SIGKILL; resolves once the process is gone. */
   kill(nodeId: number): Promise<void>;
+  /** SIGSTOP (frozen: no answer, no timer) and SIGCONT. */
+  pause(nodeId: number): void;
+  resume(nodeId: number): void;
   /** Starts a stopped node again (same data directory and port); resolves once it is ready. */
   start(nodeId: number): Promise<void>;
   /** Stops every node and removes the data directories. */
@@ -49,22 +55,58 @@ async function isReady(origin: string): Promise<boolean> {
   }
 }
 
-/** `count` distinct free ports (the kernel could hand the same one out twice in a row). */
-async function distinctFreePorts(count: number): Promise<number[]> {
-  const ports = new Set<number>();
-  for (let attempt = 0; ports.size < count && attempt < count * 10; attempt++) ports.add(await freePort());
-  if (ports.size < count) throw new Error(`could not find ${count} distinct free ports`);
-  return [...ports];
+function listenOn(port: number): Promise<net.Server | undefined> {
+  const server = net.createServer();
+  return new Promise((resolve) => {
+    server.once('error', () => resolve(undefined));
+    server.listen(port, '127.0.0.1', () => resolve(server));
+  });
+}
+
+/** The lower end of the kernel's ephemeral port range (Linux; the IANA default elsewhere). */
+function ephemeralPortLow(): number {
+  try {
+    const low = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
+    if (Number.isInteger(low) && low > 11_000) return low;
+  } catch {
+    // Not Linux.
+  }
+  return 49_152;
+}
+
+/**
+ * `count` distinct free ports below the kernel's ephemeral range, held open until
+ * released: no proxy, outgoing connection or other process's listen(0) on a busy
+ * machine takes a node's port between now and its (re)start.
+ */
+async function reservePorts(count: number): Promise<{ ports: number[]; release: () => Promise<void> }> {
+  const servers: net.Server[] = [];
+  const high = ephemeralPortLow();
+  for (let attempt = 0; servers.length < count && attempt < count * 50; attempt++) {
+    const server = await listenOn(10_000 + Math.floor(Math.random() * (high - 10_000)));
+    if (server !== undefined) servers.push(server);
+  }
+  if (servers.length < count) throw new Error(`could not find ${count} free ports below ${high}`);
+  return {
+    ports: servers.map((server) => (server.address() as net.AddressInfo).port),
+    release: () => Promise.all(servers.map((server) => new Promise<void>((resolve) => server.close(() => resolve())))).then(() => undefined),
+  };
 }
 
 /**
  * `args` are extra `serve` flags for every node (e.g. the session timeout). Nodes are
  * started together: none is ready before a majority of the metadata quorum is up.
  */
-export async function startRunnelCluster(nodeCount: number, args: string[] = []): Promise<RunnelCluster> {
+export interface StartClusterOptions {
+  /** Each node's --peers list, from the nodes (ports known, not started); default the real URLs for all. */
+  peersOf?: (nodes: readonly ClusterNode[]) => Promise<Map<number, string>>;
+}
+
+export async function startRunnelCluster(nodeCount: number, args: string[] = [], options: StartClusterOptions = {}): Promise<RunnelCluster> {
   const cliPath = runnelCliPath();
   if (!existsSync(cliPath)) throw new Error(`${cliPath} is missing: run \`npm run build\` first (npm run bench does)`);
-  const ports = await distinctFreePorts(nodeCount);
+  const reservation = await reservePorts(nodeCount);
+  const ports = reservation.ports;
   const nodes: ClusterNode[] = [];
   for (let index = 0; index < nodeCount; index++) {
     nodes.push({
@@ -75,7 +117,14 @@ export async function startRunnelCluster(nodeCount: number, args: string[] = [])
       child: undefined,
     });
   }
-  const peers = nodes.map((node) => `${node.nodeId}@${node.origin}`).join(',');
+  const realPeers = nodes.map((node) => `${node.nodeId}@${node.origin}`).join(',');
+  let peersByNode = new Map<number, string>();
+  try {
+    // The proxies listen on port 0 while the node ports are still held.
+    if (options.peersOf !== undefined) peersByNode = await options.peersOf(nodes);
+  } finally {
+    await reservation.release();
+  }
   const nodeOf = (nodeId: number): ClusterNode => {
     const found = nodes.find((node) => node.nodeId === nodeId);
     if (found === undefined) throw new Error(`no node ${nodeId} in the benchmark cluster`);
@@ -85,7 +134,7 @@ export async function startRunnelCluster(nodeCount: number, args: string[] = [])
   const spawnNode = (node: ClusterNode): void => {
     node.child = ChildHandle.spawn(`runnel node ${node.nodeId}`, process.execPath, [
       cliPath, 'serve', '--host', '127.0.0.1', '--port', String(node.port), '--data-dir', node.dataDir,
-      '--node-id', String(node.nodeId), '--peers', peers, '--log-level', 'warn', ...args,
+      '--node-id', String(node.nodeId), '--peers', peersByNode.get(node.nodeId) ?? realPeers, '--log-level', 'warn', ...args,
     ]);
   };
   const waitReady = async (node: ClusterNode): Promise<void> => {
@@ -98,6 +147,8 @@ export async function startRunnelCluster(nodeCount: number, args: string[] = [])
     throw new Error(`node ${node.nodeId} did not answer GET /health/ready with 200 within ${READY_TIMEOUT_MS} ms; ${node.child?.describe() ?? ''}`);
   };
   const stop = async (): Promise<void> => {
+    // A frozen node would only take SIGTERM once resumed.
+    for (const node of nodes) node.child?.signal('SIGCONT');
     await Promise.all(nodes.map(async (node) => node.child?.stop()));
     await Promise.all(nodes.map((node) => rm(node.dataDir, { recursive: true, force: true, maxRetries: 3 })));
   };
@@ -117,6 +168,8 @@ export async function startRunnelCluster(nodeCount: number, args: string[] = [])
       await node.child?.kill();
       node.child = undefined;
     },
+    pause: (nodeId) => nodeOf(nodeId).child?.signal('SIGSTOP'),
+    resume: (nodeId) => nodeOf(nodeId).child?.signal('SIGCONT'),
     start: async (nodeId) => {
       const node = nodeOf(nodeId);
       if (node.child !== undefined && !node.child.hasExited) throw new Error(`node ${nodeId} is already running`);

@@ -11,6 +11,7 @@ import { RunnelError } from '../errors.js';
 import { limits } from '../limits.js';
 import type { ControllerAnswer, ControllerOperation } from './controller-channel.js';
 import { ControllerLogic } from './controller/controller-logic.js';
+import type { LastContact } from './controller/node-liveness.js';
 import { checkPartitionsPerNode } from './controller/partition-cap.js';
 import type { MetadataImage } from './metadata/metadata-image.js';
 import type { MetadataRecord } from './metadata/records.js';
@@ -25,6 +26,10 @@ export interface ActiveControllerOptions {
   partitionsPerNodeMax?: number;
   quorum: MetadataQuorum;
   image: () => MetadataImage;
+  /** The node that led the metadata quorum before this one, and when this node last heard from it. */
+  previousLeader?: () => LastContact | undefined;
+  /** When this node last received a Raft message from each node (proof of life, see ControllerLogic.recordContact). */
+  raftContacts?: () => ReadonlyMap<number, number>;
   onError?: (error: unknown, context: string) => void;
   onInfo?: (message: string, details?: object) => void;
 }
@@ -42,6 +47,7 @@ export class ActiveController {
   private lastPreferredCheckMs = 0;
   /** Past every producer-id block this controller proposed (committed or not): a floor for the next one. */
   private nextProducerId = 0;
+  private lastTimerMs = 0;
   private isStopped = false;
 
   constructor(private readonly options: ActiveControllerOptions) {}
@@ -62,9 +68,11 @@ export class ActiveController {
       this.logic = new ControllerLogic({ voterIds: this.options.voterIds, sessionTimeoutMs: this.options.sessionTimeoutMs, random: Math.random });
       this.options.onInfo?.('this node is now the active controller', { epoch });
       this.lastPreferredCheckMs = Date.now();
-      void this.enqueue(async () => this.commit(this.requireLogic().activate(this.options.image(), Date.now())), 'activate');
+      const previousLeader = this.options.previousLeader?.();
+      void this.enqueue(async () => this.commit(this.requireLogic().activate(this.options.image(), Date.now(), previousLeader)), 'activate');
       clearInterval(this.timer);
-      this.timer = setInterval(() => void this.enqueue(async () => this.tick(), 'tick').catch(() => undefined), limits.controllerTickIntervalMs);
+      this.lastTimerMs = Date.now();
+      this.timer = setInterval(() => this.onTimer(), limits.controllerTickIntervalMs);
       this.timer.unref();
     } else if (this.logic !== undefined) {
       this.logic = undefined;
@@ -101,9 +109,23 @@ export class ActiveController {
     clearInterval(this.timer);
   }
 
+  /**
+   * Timers run before the poll phase reads sockets: a timer this late means this
+   * process did not run for a while (a stalled event loop, SIGSTOP), and the heartbeats
+   * of that time are still unread. That time does not count against node sessions.
+   */
+  private onTimer(): void {
+    const nowMs = Date.now();
+    const lateMs = nowMs - this.lastTimerMs - limits.controllerTickIntervalMs;
+    this.lastTimerMs = nowMs;
+    if (lateMs > limits.controllerPauseForgivenMs) this.logic?.forgivePause(lateMs, nowMs);
+    void this.enqueue(async () => this.tick(), 'tick').catch(() => undefined);
+  }
+
   private async tick(): Promise<ControllerAnswer> {
     const logic = this.requireLogic();
     const nowMs = Date.now();
+    for (const [nodeId, atMs] of this.options.raftContacts?.() ?? []) logic.recordContact(nodeId, Math.min(atMs, nowMs));
     const records = logic.tick(this.options.image(), nowMs);
     if (records.length > 0) {
       this.options.onInfo?.('controller: fencing silent nodes', { records: records.filter((r) => r.type === 'fence-node') });

@@ -76,6 +76,9 @@ export class ClusterNode {
   private isHeartbeating = false;
   private hasCaughtUp = false;
   private isStopped = false;
+  /** When a Raft message last came from each peer, and the last other node seen leading the quorum. */
+  private readonly raftHeardMs = new Map<number, number>();
+  private lastOtherQuorumLeader: number | undefined;
 
   constructor(private readonly options: ClusterNodeOptions) {
     this.peers = new PeerClient({ urls: new Map(options.peers.map((peer) => [peer.nodeId, peer.url])), clusterSecret: options.clusterSecret });
@@ -98,7 +101,11 @@ export class ClusterNode {
         snapshotData: () => this.image.toSnapshot(),
         restore: (snapshot) => this.restore(snapshot),
       },
-      onLeadershipChange: () => this.controller.onLeadershipChange(),
+      onLeadershipChange: () => {
+        const leaderId = this.quorum.leaderId;
+        if (leaderId !== null && leaderId !== options.nodeId) this.lastOtherQuorumLeader = leaderId;
+        this.controller.onLeadershipChange();
+      },
       onError: options.onError,
     });
     this.controller = new ActiveController({
@@ -108,6 +115,12 @@ export class ClusterNode {
       partitionsPerNodeMax: options.partitionsPerNodeMax,
       quorum: this.quorum,
       image: () => this.image,
+      previousLeader: () => {
+        const nodeId = this.lastOtherQuorumLeader;
+        const atMs = nodeId === undefined ? undefined : this.raftHeardMs.get(nodeId);
+        return nodeId === undefined || atMs === undefined ? undefined : { nodeId, atMs };
+      },
+      raftContacts: () => this.raftHeardMs,
       onError: options.onError,
       onInfo: options.onInfo,
     });
@@ -159,6 +172,8 @@ export class ClusterNode {
 
   /** Messages from a peer's quorum. */
   receiveRaft(messages: RaftMessage[]): void {
+    const nowMs = Date.now();
+    for (const message of messages) this.raftHeardMs.set(message.from, nowMs);
     this.quorum.receive(messages);
   }
 

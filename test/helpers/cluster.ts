@@ -52,6 +52,8 @@ export interface StartClusterOptions {
   env?: Record<string, string | undefined>;
   /** Extra `serve` flags of every node, after FAST_CLUSTER_ARGS and the cluster's own. */
   args?: string[];
+  /** The product's default timeouts instead of FAST_CLUSTER_ARGS (what a user runs). Default false. */
+  isDefaultSettings?: boolean;
   /** Node-to-node traffic through fault proxies. Default true. */
   isProxied?: boolean;
   /** Sets RUNNEL_CLUSTER_SECRET on every node. */
@@ -306,7 +308,7 @@ export async function startCluster(t: TestLike, options: StartClusterOptions = {
       t,
       env,
       startTimeoutMs,
-      args: ['--node-id', String(nodeId), '--peers', peersOf(nodeId), ...FAST_CLUSTER_ARGS, ...(options.args ?? [])],
+      args: ['--node-id', String(nodeId), '--peers', peersOf(nodeId), ...(options.isDefaultSettings === true ? [] : FAST_CLUSTER_ARGS), ...(options.args ?? [])],
     });
     let child: ChildNode | undefined;
     // The port must stay the node's (the other nodes' peers lists name it); another

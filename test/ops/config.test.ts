@@ -108,7 +108,7 @@ void t.test('--peers lists every node of the cluster, this one included, sorted 
   ], 'ids and origins; spaces and a trailing slash are fine');
   const settings = loadSettings(['--node-id', '2', '--peers', '1@http://127.0.0.1:9091,2@http://127.0.0.1:9092'], { RUNNEL_CLUSTER_SECRET: 'a-secret-of-16-chars' });
   t.equal(settings.clusterSecret, 'a-secret-of-16-chars', 'the secret comes from the environment');
-  t.equal(settings.nodeSessionTimeoutMs, 6000, "Kafka-like default session timeout");
+  t.equal(settings.nodeSessionTimeoutMs, 2000, "default session timeout: a dead node is fenced within about 2 s");
 });
 
 void t.test('invalid settings stop `runnel serve` with exit code 2 and a message naming the setting', async (t) => {

@@ -26,7 +26,7 @@ const NODE_COUNT = 3;
 const REPLICATION_FACTOR = 3;
 const MIN_INSYNC_REPLICAS = '2';
 /** The product's default (--node-session-timeout-ms), passed explicitly so the row says what it measured. */
-const NODE_SESSION_TIMEOUT_MS = 6_000;
+const NODE_SESSION_TIMEOUT_MS = 2_000;
 const SHAPES = [
   { valueBytes: 100, batchSize: 1000, concurrency: 8 },
   { valueBytes: 1024, batchSize: 100, concurrency: 8 },

@@ -14,7 +14,7 @@ import { RunnelError } from '../../errors.js';
 import { assert } from '../../util/assert.js';
 import type { MetadataImage } from '../metadata/metadata-image.js';
 import type { MetadataRecord, PartitionAssignment, TopicSpec } from '../metadata/records.js';
-import { NodeLiveness } from './node-liveness.js';
+import { NodeLiveness, type LastContact } from './node-liveness.js';
 import { electLeaderAfterFencing, partitionChange, type PartitionChangeRecord } from './partition-election.js';
 import { placeReplicas } from './replica-placement.js';
 
@@ -78,10 +78,12 @@ export class ControllerLogic {
   /**
    * This node just became the active controller (on an image that holds every
    * committed record). Every registered node gets a full session from now; the first
-   * controller of a cluster also writes its cluster id.
+   * controller of a cluster also writes its cluster id. `previousLeader`: the node that
+   * led the metadata quorum before and when this node last heard from it (its session
+   * counts from then, see NodeLiveness).
    */
-  activate(image: MetadataImage, nowMs: number): MetadataRecord[] {
-    this.#liveness.reset(image.nodes.keys(), nowMs);
+  activate(image: MetadataImage, nowMs: number, previousLeader?: LastContact): MetadataRecord[] {
+    this.#liveness.reset(image.nodes.keys(), nowMs, previousLeader);
     if (image.clusterId !== null) return [];
     return [{ type: 'cluster-id', clusterId: this.#randomId() }];
   }
@@ -124,6 +126,23 @@ export class ControllerLogic {
       }
     }
     return records;
+  }
+
+  /**
+   * This node's Raft heard from `nodeId` at `atMs` (every node votes in the metadata
+   * quorum and fetches from its leader several times a second): its process runs and
+   * reaches the controller, which is what a heartbeat proves. It extends the session
+   * only; registration and unfencing stay the heartbeat's. Heartbeats wait in the
+   * controller's queue behind decisions being committed; Raft messages do not, so an
+   * overloaded controller does not fence nodes it hears from.
+   */
+  recordContact(nodeId: number, atMs: number): void {
+    if (this.#liveness.isActivated && this.#voterIds.has(nodeId)) this.#liveness.recordHeartbeat(nodeId, atMs);
+  }
+
+  /** This controller could not listen for `pauseMs`: see NodeLiveness.forgivePause. */
+  forgivePause(pauseMs: number, nowMs: number): void {
+    if (this.#liveness.isActivated) this.#liveness.forgivePause(pauseMs, nowMs);
   }
 
   /**

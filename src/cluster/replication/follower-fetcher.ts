@@ -50,6 +50,10 @@ export interface FollowerFetcherOptions {
   fetchMaxBytes: number;
   now: () => number;
   reportError: (error: unknown, context: string) => void;
+  /** The partition's high watermark moved (acks=all waiters handed over here may be settled). */
+  onHighWatermark?: (partition: ReplicaPartition) => void;
+  /** The partition's log was truncated to `offset` (offsets from there on are gone). */
+  onTruncated?: (partition: ReplicaPartition, offset: number) => void;
 }
 
 export interface FollowedPartitionStatus {
@@ -265,6 +269,7 @@ export class FollowerFetcher {
           // next): as Kafka does, empty the log and restart it at the leader's
           // logStartOffset; the next fetch asks from there.
           log.truncateFullyAndStartAt(entry.logStartOffset, nowMs);
+          this.options.onTruncated?.(partition, 0);
           followed.lastError = undefined;
           return;
         }
@@ -298,6 +303,7 @@ export class FollowerFetcher {
     if (highWatermark > log.highWatermark) {
       log.updateHighWatermark(highWatermark);
       partition.notifyReaders();
+      this.options.onHighWatermark?.(partition);
     }
   }
 
@@ -327,5 +333,6 @@ export class FollowerFetcher {
       return;
     }
     log.truncateTo(target);
+    this.options.onTruncated?.(followed.partition, target);
   }
 }

@@ -7,10 +7,16 @@
  * smaller than that (before, or at the moment the high watermark passes, Kafka's
  * NOT_ENOUGH_REPLICAS_AFTER_APPEND), REQUEST_TIMED_OUT at its deadline, or with the
  * error given to rejectAll (leadership lost, node stopping). The count is bounded.
+ *
+ * A waiter may move to another set (moveTo): a new leader epoch on the same node, or
+ * the hand-over to this node's follower side when it stops leading (HandoverWaiters),
+ * whose records are still in its log. Its deadline goes with it.
  */
 import { RunnelError } from '../../errors.js';
 
 interface Waiter {
+  /** The set it is in now (it changes on moveTo). */
+  owner: HighWatermarkWaiters;
   readonly lastOffset: number;
   readonly minInsyncReplicas: number;
   readonly resolve: () => void;
@@ -42,12 +48,13 @@ export class HighWatermarkWaiters {
     }
     return new Promise((resolve, reject) => {
       const waiter: Waiter = {
+        owner: this,
         lastOffset,
         minInsyncReplicas,
         resolve,
         reject,
         timer: setTimeout(() => {
-          this.waiters.delete(waiter);
+          waiter.owner.waiters.delete(waiter);
           reject(new RunnelError('REQUEST_TIMED_OUT',
             `the in-sync replicas of ${this.label} did not reach offset ${lastOffset} within ${timeoutMs} ms; the write may or may not be committed`));
         }, timeoutMs),
@@ -77,9 +84,25 @@ export class HighWatermarkWaiters {
     }
   }
 
-  /** Hands every waiter over (the same node leads again in a newer epoch: its log still holds them). */
+  /**
+   * The log was truncated to `offset` (offsets from there on are gone): every waiter
+   * whose last offset is at or above it lost records, and is rejected with `error`.
+   */
+  rejectFrom(offset: number, error: Error): void {
+    for (const waiter of this.waiters) {
+      if (waiter.lastOffset < offset) continue;
+      this.waiters.delete(waiter);
+      clearTimeout(waiter.timer);
+      waiter.reject(error);
+    }
+  }
+
+  /** Hands every waiter over (to a newer epoch's leader, or to the follower side): the log still holds their records. */
   moveTo(other: HighWatermarkWaiters): void {
-    for (const waiter of this.waiters) other.waiters.add(waiter);
+    for (const waiter of this.waiters) {
+      waiter.owner = other;
+      other.waiters.add(waiter);
+    }
     this.waiters = new Set();
   }
 

@@ -8,7 +8,9 @@
  *   logEndOffset at this fetch (lastCaughtUpMs = now), or at its previous fetch
  *   (lastCaughtUpMs = that fetch's time).
  * - ISR shrink (Kafka's maybeShrinkIsr): an ISR follower not caught up for
- *   replica.lag.time.max.ms leaves. ISR expand (maybeExpandIsr): a follower whose end
+ *   replica.lag.time.max.ms leaves, and so does one that sent no fetch for
+ *   followerFetchSilenceMaxMs (dead, frozen or cut off: it must not hold acks=all on
+ *   this partition back until the controller fences its node). ISR expand (maybeExpandIsr): a follower whose end
  *   reaches the high watermark and the start of the leader's epoch joins.
  * - KIP-497: at most one AlterPartition in flight. Meanwhile the high watermark and
  *   acks=all count the maximal ISR (committed ISR plus pending additions), so a
@@ -28,6 +30,8 @@ export interface FollowerState {
   /** The leader's logEndOffset and the time of the follower's previous fetch. */
   lastFetchLeaderLogEndOffset: number;
   lastFetchMs: number;
+  /** The last fetch, or when this leader started counting (its start, a pause of its own): silence counts from here. */
+  lastHeardMs: number;
 }
 
 export interface LeaderStateInit {
@@ -39,6 +43,8 @@ export interface LeaderStateInit {
   /** The leader's logEndOffset when it took this epoch (Kafka's leaderEpochStartOffset). */
   leaderEpochStartOffset: number;
   replicaLagTimeMaxMs: number;
+  /** An ISR follower that sent no fetch for this long leaves the ISR (default limits.followerFetchSilenceMsMax). */
+  followerFetchSilenceMaxMs?: number;
   nowMs: number;
 }
 
@@ -64,6 +70,7 @@ export class PartitionLeaderState {
   readonly leaderEpoch: number;
   readonly leaderEpochStartOffset: number;
   private readonly replicaLagTimeMaxMs: number;
+  private readonly followerFetchSilenceMaxMs: number;
   private currentPartitionEpoch: number;
   private currentReplicas: number[];
   private currentIsr: number[];
@@ -78,6 +85,7 @@ export class PartitionLeaderState {
     this.leaderEpoch = init.leaderEpoch;
     this.leaderEpochStartOffset = init.leaderEpochStartOffset;
     this.replicaLagTimeMaxMs = init.replicaLagTimeMaxMs;
+    this.followerFetchSilenceMaxMs = init.followerFetchSilenceMaxMs ?? limits.followerFetchSilenceMsMax;
     this.currentPartitionEpoch = init.partitionEpoch;
     this.currentReplicas = [...init.replicas];
     this.currentIsr = [...init.isr];
@@ -134,13 +142,30 @@ export class PartitionLeaderState {
     follower.logEndOffset = fetchOffset;
     follower.lastFetchLeaderLogEndOffset = leaderLogEndOffset;
     follower.lastFetchMs = nowMs;
+    follower.lastHeardMs = Math.max(follower.lastHeardMs, nowMs);
   }
 
-  /** Kafka's ReplicaState.isCaughtUp: at the leader's end, or caught up recently enough. */
+  /**
+   * This leader's process did not run for `pauseMs` (a stalled event loop, SIGSTOP):
+   * the fetches of that time are still unread, so the time counts neither as the
+   * followers' silence nor as their lag.
+   */
+  forgivePause(pauseMs: number, nowMs: number): void {
+    for (const follower of this.followers.values()) {
+      follower.lastHeardMs = Math.min(nowMs, follower.lastHeardMs + pauseMs);
+      if (follower.lastCaughtUpMs >= 0) follower.lastCaughtUpMs = Math.min(nowMs, follower.lastCaughtUpMs + pauseMs);
+    }
+  }
+
+  /**
+   * Kafka's ReplicaState.isCaughtUp: at the leader's end, or caught up recently enough;
+   * and, here, fetching: a follower silent for followerFetchSilenceMaxMs is not.
+   */
   isCaughtUp(replicaId: number, leaderLogEndOffset: number, nowMs: number): boolean {
     if (replicaId === this.leaderId) return true;
     const follower = this.followers.get(replicaId);
     if (follower === undefined) return false;
+    if (nowMs - follower.lastHeardMs > this.followerFetchSilenceMaxMs) return false;
     if (follower.logEndOffset === leaderLogEndOffset) return true;
     return follower.lastCaughtUpMs >= 0 && nowMs - follower.lastCaughtUpMs <= this.replicaLagTimeMaxMs;
   }
@@ -249,6 +274,7 @@ export class PartitionLeaderState {
         lastCaughtUpMs: this.currentIsr.includes(replicaId) ? nowMs : -1,
         lastFetchLeaderLogEndOffset: -1,
         lastFetchMs: -1,
+        lastHeardMs: nowMs,
       });
     }
   }

@@ -20,6 +20,8 @@ export interface PartitionLeaderOptions {
   nodeId: number;
   /** Kafka's replica.lag.time.max.ms. */
   replicaLagTimeMaxMs: number;
+  /** An ISR follower that sent no fetch for this long leaves the ISR (default limits.followerFetchSilenceMsMax). */
+  followerFetchSilenceMaxMs?: number;
   /**
    * Asks the controller to set a partition's ISR (KIP-497 AlterPartition). Resolves once
    * committed; the new ISR then arrives through onLeadershipChange. Rejects on
@@ -53,6 +55,7 @@ export class PartitionLeader {
       // everything earlier epochs wrote here.
       leaderEpochStartOffset: partition.log.logEndOffset,
       replicaLagTimeMaxMs: context.options.replicaLagTimeMaxMs,
+      followerFetchSilenceMaxMs: context.options.followerFetchSilenceMaxMs,
       nowMs: context.now(),
     });
     this.waiters = new HighWatermarkWaiters(`${partition.topic}-${partition.partition}`, limits.waitersPerPartitionMax);
@@ -97,6 +100,11 @@ export class PartitionLeader {
       this.wakeFetches();
     }
     this.waiters.check({ highWatermark: log.highWatermark, insyncReplicaCount: this.state.maximalIsr.length });
+  }
+
+  /** See PartitionLeaderState.forgivePause. */
+  forgivePause(pauseMs: number): void {
+    this.state.forgivePause(pauseMs, this.context.now());
   }
 
   /** Kafka's maybeShrinkIsr / maybeExpandIsr, through the controller (KIP-497). */
@@ -170,15 +178,16 @@ export class PartitionLeader {
   }
 
   /**
-   * Leadership of this epoch ended. Waiters not handed to a successor (`successor`) are
-   * rejected with `error`; parked fetches wake and read the news.
+   * Leadership of this epoch ended. Waiters not handed on (`successor`: the next epoch's
+   * leader here, or this node's follower side, see HandoverWaiters) are rejected with
+   * `error`; parked fetches wake and read the news.
    */
-  resign(error: RunnelError, successor?: PartitionLeader): void {
+  resign(error: RunnelError, successor?: HighWatermarkWaiters): void {
     if (this.isResigned) return;
     this.isResigned = true;
     for (const timer of this.alterIsrTimers) clearTimeout(timer);
     this.alterIsrTimers.clear();
-    if (successor !== undefined) this.waiters.moveTo(successor.waiters);
+    if (successor !== undefined) this.waiters.moveTo(successor);
     this.waiters.rejectAll(error);
     this.wakeFetches();
   }

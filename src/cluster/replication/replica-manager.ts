@@ -20,6 +20,7 @@ import { limits } from '../../limits.js';
 import { partitionKey } from '../../util/partition-key.js';
 import { handleReplicaFetch, type FetchHandlerContext } from './fetch-handler.js';
 import { FollowerFetcher, type FollowedPartitionStatus } from './follower-fetcher.js';
+import { HandoverWaiters } from './handover-waiters.js';
 import { PartitionLeader, type PartitionLeaderContext, type PartitionLeaderOptions } from './partition-leader.js';
 import { logOffsetsOf, type LogOffsets, type ReplicaPartition } from './replica-partition.js';
 import type { ReplicaFetchRequest, ReplicaFetchResponseHeader } from './wire.js';
@@ -81,11 +82,15 @@ export type PartitionReplicationStatus = {
 export class ReplicaManager {
   private readonly leaders = new Map<string, PartitionLeader>();
   private readonly fetchers = new Map<number, FollowerFetcher>();
+  /** acks=all waiters of partitions this node stopped leading and follows now. */
+  private readonly handover = new HandoverWaiters(limits.waitersPerPartitionMax);
   private readonly closingFetchers = new Set<Promise<void>>();
   private readonly dispatcher: Dispatcher;
   private readonly isDispatcherOwned: boolean;
   private readonly now: () => number;
   private readonly isrCheckTimer: NodeJS.Timeout;
+  private readonly isrCheckIntervalMs: number;
+  private lastIsrCheckMs: number;
   private isClosed = false;
   private closing: Promise<void> | undefined;
   private readonly leaderContext: PartitionLeaderContext;
@@ -98,6 +103,8 @@ export class ReplicaManager {
       keepAliveTimeout: limits.replicaFetchKeepAliveMs, keepAliveMaxTimeout: limits.replicaFetchKeepAliveMsMax, connections: limits.replicaFetchConnectionsMax,
     });
     const intervalMs = Math.max(10, Math.min(limits.isrCheckIntervalMsMax, Math.floor(options.replicaLagTimeMaxMs / 2)));
+    this.isrCheckIntervalMs = intervalMs;
+    this.lastIsrCheckMs = this.now();
     this.isrCheckTimer = setInterval(() => this.checkIsrs(), intervalMs);
     this.isrCheckTimer.unref();
     this.leaderContext = {
@@ -127,19 +134,26 @@ export class ReplicaManager {
       }
       const next = new PartitionLeader(partition, this.leaderContext);
       this.leaders.set(key, next);
-      current?.resign(this.notLeader(partition), current.partition === partition ? next : undefined);
+      current?.resign(this.notLeader(partition), current.partition === partition ? next.waiters : undefined);
+      // Waiters handed over when this node stopped leading: their records are still here.
+      this.handover.moveTo(partition, next.waiters);
       next.maybeAdvanceHighWatermark();
       return;
     }
+    const isFollower = partition.leader >= 0 && partition.replicas.includes(this.options.nodeId);
     if (current !== undefined) {
-      // Kafka's makeFollower: produce requests waiting here can no longer be acknowledged.
+      // Kafka's makeFollower rejects the produce requests waiting here. A follower keeps
+      // them instead (HandoverWaiters): their records are in its log, and the new leader
+      // most likely commits them; a retry after NOT_LEADER would append them twice.
       this.leaders.delete(key);
-      current.resign(this.notLeader(partition));
+      current.resign(this.notLeader(partition), isFollower && current.partition === partition ? this.handover.target(partition) : undefined);
     }
-    if (partition.leader >= 0 && partition.replicas.includes(this.options.nodeId)) {
+    if (isFollower) {
       this.follow(partition);
+      this.handover.onHighWatermark(partition);
     } else {
       this.stopFollowing(partition);
+      this.handover.reject(partition, this.notLeader(partition));
     }
   }
 
@@ -150,6 +164,7 @@ export class ReplicaManager {
       this.leaders.delete(key);
       leader.resign(new RunnelError('NOT_LEADER', `partition ${partition.topic}-${partition.partition} was removed from node ${this.options.nodeId}`));
     }
+    this.handover.reject(partition, new RunnelError('NOT_LEADER', `partition ${partition.topic}-${partition.partition} was removed from node ${this.options.nodeId}`));
     this.stopFollowing(partition);
   }
 
@@ -231,6 +246,7 @@ export class ReplicaManager {
       leader.resign(new RunnelError('NOT_READY', `node ${this.options.nodeId} is shutting down; the write may or may not be committed`));
     }
     this.leaders.clear();
+    this.handover.rejectAll(new RunnelError('NOT_READY', `node ${this.options.nodeId} is shutting down; the write may or may not be committed`));
     for (const fetcher of this.fetchers.values()) this.closingFetchers.add(fetcher.close());
     this.fetchers.clear();
     await Promise.all([...this.closingFetchers]);
@@ -258,6 +274,8 @@ export class ReplicaManager {
         fetchMaxBytes: this.options.fetchMaxBytes,
         now: this.now,
         reportError: (error, context) => this.reportError(error, context),
+        onHighWatermark: (followed) => this.handover.onHighWatermark(followed),
+        onTruncated: (followed, offset) => this.handover.onTruncated(followed, offset, this.notLeader(followed)),
       });
       this.fetchers.set(partition.leader, fetcher);
     }
@@ -279,9 +297,19 @@ export class ReplicaManager {
     this.closingFetchers.add(closed);
   }
 
-  /** Kafka's isr-expiration task: a follower that stopped fetching is noticed without a fetch. */
+  /**
+   * Kafka's isr-expiration task: a follower that stopped fetching is noticed without a
+   * fetch. Timers run before sockets are read: a check this late means this process did
+   * not run meanwhile, and the followers' fetches of that time wait unread.
+   */
   private checkIsrs(): void {
-    for (const leader of this.leaders.values()) leader.maybeProposeIsrChange();
+    const nowMs = this.now();
+    const lateMs = nowMs - this.lastIsrCheckMs - this.isrCheckIntervalMs;
+    this.lastIsrCheckMs = nowMs;
+    for (const leader of this.leaders.values()) {
+      if (lateMs > limits.isrCheckPauseForgivenMs) leader.forgivePause(lateMs);
+      leader.maybeProposeIsrChange();
+    }
   }
 
   private notLeader(partition: ReplicaPartition): RunnelError {

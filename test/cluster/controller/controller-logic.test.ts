@@ -184,6 +184,46 @@ void t.test('a new active controller gives every registered node a full session 
   t.same(model.image.liveNodeIds(), [2], 'then the silent ones are fenced');
 });
 
+void t.test('a new active controller counts the previous quorum leader\'s session from when it last heard from it', async (t) => {
+  const model = threeNodesOneTopic();
+  // Node 1 led the quorum (and partition t-0); node 2 last heard from it 1.5 sessions ago, then won the election.
+  const lastHeardMs = model.nowMs;
+  model.nowMs += Math.floor(SESSION_TIMEOUT_MS / 2);
+  model.newController();
+  model.commit(model.logic.activate(model.image, model.nowMs, { nodeId: 1, atMs: lastHeardMs }));
+  t.same(model.tick(), [], 'node 1 still has half a session');
+  model.advance(Math.floor(SESSION_TIMEOUT_MS / 2) + 200, [2, 3]);
+  t.same(model.image.liveNodeIds(), [2, 3], 'node 1 is fenced a session after it was last heard from, not an election plus a session');
+  t.equal(partitionOf(model, 't', 0).leader, 2, 'its partition moved');
+  const later = threeNodesOneTopic();
+  later.newController();
+  later.commit(later.logic.activate(later.image, later.nowMs, { nodeId: 1, atMs: later.nowMs + 10_000 }));
+  later.advance(SESSION_TIMEOUT_MS, [2, 3]);
+  t.same(later.image.liveNodeIds(), [1, 2, 3], 'never more than a full session from activation');
+});
+
+void t.test('a node heard from over the metadata quorum keeps its session without heartbeats; a silent one is fenced', async (t) => {
+  const model = threeNodesOneTopic();
+  for (let step = 0; step < 10; step++) {
+    model.nowMs += SESSION_TIMEOUT_MS / 4;
+    model.logic.recordContact(3, model.nowMs);
+    model.logic.recordContact(99, model.nowMs);
+    model.heartbeat(2);
+    model.tick();
+  }
+  t.same(model.image.liveNodeIds(), [2, 3], 'node 3 only sent Raft messages and stays; node 1 sent nothing and is fenced');
+});
+
+void t.test('the controller\'s own pause does not count against node sessions', async (t) => {
+  const model = threeNodesOneTopic();
+  const pauseMs = 3 * SESSION_TIMEOUT_MS;
+  model.nowMs += pauseMs;
+  model.logic.forgivePause(pauseMs, model.nowMs);
+  t.same(model.tick(), [], 'the heartbeats sent meanwhile are still unread: nobody is fenced');
+  model.advance(SESSION_TIMEOUT_MS + 1_000, [2, 3]);
+  t.same(model.image.liveNodeIds(), [2, 3], 'silence after the pause counts');
+});
+
 void t.test('createTopic refuses an existing name and an impossible replication factor', async (t) => {
   const model = threeNodesOneTopic();
   throwsCode(t, () => model.createTopic('t', 1, 1), 'TOPIC_EXISTS', /'t' already exists/, 'an existing topic');

@@ -73,6 +73,8 @@ export interface TestNode {
 export interface ClusterOptions {
   nodeIds?: number[];
   replicaLagTimeMaxMs?: number;
+  /** The leaders' follower silence limit (default: the product's). */
+  followerFetchSilenceMaxMs?: number;
   fetchMaxWaitMs?: number;
   fetchMaxBytes?: number;
   partitionCount?: number;
@@ -141,6 +143,7 @@ export class TestCluster {
       advertisedUrl: (peerId) => advertisedUrl(peerId),
       clusterSecret: 'test-secret',
       replicaLagTimeMaxMs: this.options.replicaLagTimeMaxMs ?? 10_000,
+      followerFetchSilenceMaxMs: this.options.followerFetchSilenceMaxMs,
       fetchMaxWaitMs: this.options.fetchMaxWaitMs ?? 200,
       fetchMaxBytes: this.options.fetchMaxBytes ?? 8 * 1024 * 1024,
       alterIsr: (request) => this.alterIsr(nodeId, request),

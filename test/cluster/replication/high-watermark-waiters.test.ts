@@ -55,3 +55,21 @@ void t.test('a waiter times out with REQUEST_TIMED_OUT; the count is bounded; re
   await t.rejects(second, { code: 'NOT_LEADER' });
   t.equal(successor.size, 0);
 });
+
+void t.test('rejectFrom rejects the waiters whose records a truncation removed; a moved waiter times out from its new set', async (t) => {
+  const waiters = new HighWatermarkWaiters('orders-0', 10);
+  const below = waiters.wait(4, 1, 10_000, { highWatermark: 0, insyncReplicaCount: 1 });
+  const at = waiters.wait(5, 1, 10_000, { highWatermark: 0, insyncReplicaCount: 1 });
+  const above = waiters.wait(7, 1, 10_000, { highWatermark: 0, insyncReplicaCount: 1 });
+  waiters.rejectFrom(5, new RunnelError('NOT_LEADER', 'truncated'));
+  await t.rejects(at, { code: 'NOT_LEADER' }, 'its last offset was cut');
+  await t.rejects(above, { code: 'NOT_LEADER' });
+  t.equal(await settledState(below), 'pending', 'records below the cut are still there');
+  const moved = waiters.wait(9, 1, 20, { highWatermark: 0, insyncReplicaCount: 1 });
+  const successor = new HighWatermarkWaiters('orders-0', 10);
+  waiters.moveTo(successor);
+  await t.rejects(moved, { code: 'REQUEST_TIMED_OUT' });
+  t.equal(successor.size, 1, 'the timed-out waiter left the set it was in');
+  successor.check({ highWatermark: 5, insyncReplicaCount: 1 });
+  t.equal(await settledState(below), 'resolved');
+});

@@ -1,7 +1,8 @@
 /**
  * The leader's view of its followers, driven with a hand-made clock: the high
  * watermark is the least logEndOffset over the (maximal) ISR and never moves back;
- * Kafka's catch-up rule; shrink after replica.lag.time.max.ms; expansion once a
+ * Kafka's catch-up rule; shrink after replica.lag.time.max.ms, or after a follower's
+ * fetch silence (a dead or frozen one), but not for the leader's own pause; expansion once a
  * follower reaches the high watermark and the epoch start; KIP-497's maximal ISR while
  * a change is in flight, and one change at a time.
  */
@@ -14,7 +15,8 @@ const LAG_MS = 10_000;
 function leaderState(overrides: Partial<LeaderStateInit> = {}): PartitionLeaderState {
   return new PartitionLeaderState({
     leaderId: 1, leaderEpoch: 3, partitionEpoch: 7, replicas: [1, 2, 3], isr: [1, 2, 3],
-    leaderEpochStartOffset: 0, replicaLagTimeMaxMs: LAG_MS, nowMs: 1_000, ...overrides,
+    // The silence rule is off (as long as the lag) except where a test turns it on.
+    leaderEpochStartOffset: 0, replicaLagTimeMaxMs: LAG_MS, followerFetchSilenceMaxMs: Number.POSITIVE_INFINITY, nowMs: 1_000, ...overrides,
   });
 }
 
@@ -45,7 +47,7 @@ void t.test('a follower is caught up at the leader\'s end now, or at the leader\
   t.equal(state.follower(2)?.lastCaughtUpMs, 200, 'reached the leader end of its previous fetch (9): caught up as of that fetch (200)');
   state.updateFollowerFetch(2, 10, 20, 400);
   t.equal(state.follower(2)?.lastCaughtUpMs, 200, 'short of both ends: no progress');
-  t.same({ ...state.follower(2) }, { replicaId: 2, logEndOffset: 10, lastCaughtUpMs: 200, lastFetchLeaderLogEndOffset: 20, lastFetchMs: 400 });
+  t.same({ ...state.follower(2) }, { replicaId: 2, logEndOffset: 10, lastCaughtUpMs: 200, lastFetchLeaderLogEndOffset: 20, lastFetchMs: 400, lastHeardMs: 400 });
   state.updateFollowerFetch(2, 20, 20, 350);
   t.equal(state.follower(2)?.lastCaughtUpMs, 350, 'moves with the clock');
   const fresh = leaderState({ replicas: [1, 2], isr: [1], nowMs: 0 });
@@ -69,6 +71,25 @@ void t.test('an ISR follower that has not caught up for replica.lag.time.max.ms 
   const fresh = leaderState({ nowMs: 1_000 });
   t.equal(fresh.isrChangeToPropose(5, 0, 1_000 + LAG_MS), undefined, 'a new leader gives ISR members the lag time to fetch');
   t.same(fresh.isrChangeToPropose(5, 0, 1_001 + LAG_MS)?.isr, [1]);
+});
+
+void t.test('an ISR follower silent for followerFetchSilenceMaxMs is shrunk out even at the leader\'s end; the leader\'s own pause does not count', async (t) => {
+  const SILENCE_MS = 1_500;
+  const state = leaderState({ nowMs: 0, followerFetchSilenceMaxMs: SILENCE_MS });
+  state.updateFollowerFetch(2, 10, 10, 0);
+  state.updateFollowerFetch(3, 10, 10, 0);
+  state.updateFollowerFetch(2, 10, 10, 1_000);
+  t.equal(state.isrChangeToPropose(10, 10, SILENCE_MS), undefined, 'exactly at the silence limit: still in sync');
+  t.same(state.isrChangeToPropose(10, 10, SILENCE_MS + 1), { kind: 'shrink', isr: [1, 2], replicaIds: [3] },
+    'follower 3 sent nothing for longer: out, though nothing was written since (it would hold the next acks=all write back)');
+  const paused = leaderState({ nowMs: 0, followerFetchSilenceMaxMs: SILENCE_MS });
+  paused.updateFollowerFetch(2, 10, 10, 0);
+  paused.updateFollowerFetch(3, 10, 10, 0);
+  paused.forgivePause(5_000, 5_200);
+  t.equal(paused.isrChangeToPropose(10, 10, 5_200), undefined, 'the leader did not run for 5 s: its followers\' fetches wait unread, nobody is shrunk');
+  t.same(paused.isrChangeToPropose(10, 10, 6_501)?.replicaIds, [2, 3], 'silence after the pause counts again');
+  const fresh = leaderState({ nowMs: 1_000, followerFetchSilenceMaxMs: SILENCE_MS });
+  t.equal(fresh.isrChangeToPropose(0, 0, 1_000 + SILENCE_MS), undefined, 'a new leader gives ISR members the silence limit to fetch');
 });
 
 void t.test('a follower joins once it reaches the high watermark and the start of the leader\'s epoch, one at a time', async (t) => {
