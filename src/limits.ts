@@ -89,8 +89,8 @@ export const limits = {
   acksAllTimeoutMs: 30_000,
   /** How long a node that forwarded a produce waits for the leader: the leader's acks=all wait, and a little more. */
   forwardProduceTimeoutMs: 35_000,
-  /** One attempt of a forwarded share: a frozen leader is given up on after this, and the share goes to the partition's leader again. */
-  forwardAttemptTimeoutMs: 10_000,
+  /** A forwarded share's leader that metadata still names but that has not answered this long is given up on (NOT_LEADER naming it). */
+  forwardUnreachableMs: 5_000,
 
   // ---- cluster: metadata quorum and controller ----
   /** The quorum's Raft is ticked this often (its timers fire on the next tick). */

@@ -171,9 +171,9 @@ export class Producer {
     const { request, partitionOf, replication } = plan;
     const idempotencyKey = request.idempotencyKey ?? randomUUID();
     const currentTopic = (): Topic => this.topics.get(request.topic);
-    const send: SendShare = async (leaderId, share, timeoutMs) => leaderId === replication.nodeId
+    const send: SendShare = async (leaderId, share, timeoutMs, signal) => leaderId === replication.nodeId
       ? (await this.append(currentTopic(), { ...share, isForwarded: true }, undefined)).offsets
-      : replication.forwardProduce(leaderId, share, timeoutMs);
+      : replication.forwardProduce(leaderId, share, timeoutMs, signal);
     const shares = [...plan.forwards].map(async ([leader, members]) => {
       const share = {
         topic: request.topic,

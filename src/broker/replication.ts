@@ -31,8 +31,12 @@ export interface Replication {
   onAppend(state: PartitionState): void;
   /** acks=all: resolves once the high watermark passed lastOffset (the ISR has the records). */
   waitForHighWatermark(state: PartitionState, lastOffset: number, minInsyncReplicas: number, timeoutMs: number): Promise<void>;
-  /** Sends records to the node that leads their partitions; resolves with their offsets in order. */
-  forwardProduce(leaderId: number, request: ForwardedProduce, timeoutMs: number): Promise<RecordOffset[]>;
+  /**
+   * Sends records to the node that leads their partitions; resolves with their offsets in
+   * order. A leader that does not answer (connection failed, timed out, aborted) is a
+   * LeaderUnreachableError.
+   */
+  forwardProduce(leaderId: number, request: ForwardedProduce, timeoutMs: number, signal?: AbortSignal): Promise<RecordOffset[]>;
 }
 
 export class SingleNodeReplication implements Replication {
@@ -67,4 +71,11 @@ export function requireLeader(replication: Replication, state: PartitionState): 
     ? `partition ${state.partition} of topic '${state.topic}' has no leader right now (no in-sync replica is alive); retry shortly`
     : `node ${replication.nodeId} does not lead partition ${state.partition} of topic '${state.topic}'; node ${leaderId} does (${leaderUrl ?? 'URL unknown'})`,
   { leaderId, leaderUrl });
+}
+
+/** NOT_LEADER for a leader this node could not reach (no answer at all): the records may or may not be written there. */
+export class LeaderUnreachableError extends RunnelError {
+  constructor(leaderId: number, leaderUrl: string | null, why: string) {
+    super('NOT_LEADER', `node ${leaderId}, the leader of some of these partitions, did not answer (${why})`, { leaderId, leaderUrl });
+  }
 }

@@ -4,8 +4,7 @@
  */
 import type { ClusterNode } from '../cluster/cluster-node.js';
 import { runnelErrorFromPeer } from '../cluster/peer-client.js';
-import { RunnelError } from '../errors.js';
-import type { ForwardedProduce, Replication } from '../broker/replication.js';
+import { LeaderUnreachableError, type ForwardedProduce, type Replication } from '../broker/replication.js';
 import type { RecordOffset } from '../broker/produce-request.js';
 import type { PartitionState } from '../broker/topic-state.js';
 
@@ -32,9 +31,9 @@ export class ClusterReplication implements Replication {
   }
 
   /** POST /internal/v1/produce on the leader; its coded refusal (NOT_LEADER, ...) becomes this request's. */
-  async forwardProduce(leaderId: number, request: ForwardedProduce, timeoutMs: number): Promise<RecordOffset[]> {
+  async forwardProduce(leaderId: number, request: ForwardedProduce, timeoutMs: number, signal?: AbortSignal): Promise<RecordOffset[]> {
     try {
-      const answer = await this.cluster.peers.post<{ offsets: RecordOffset[] }>(leaderId, '/internal/v1/produce', request, timeoutMs);
+      const answer = await this.cluster.peers.post<{ offsets: RecordOffset[] }>(leaderId, '/internal/v1/produce', request, timeoutMs, signal);
       return answer.offsets;
     } catch (error) {
       throw peerErrorAsRunnelError(error, leaderId, this.cluster.nodeUrl(leaderId));
@@ -42,8 +41,7 @@ export class ClusterReplication implements Replication {
   }
 }
 
-/** A leader's coded answer keeps its code; a leader that cannot be reached is NOT_LEADER (retry). */
+/** A leader's coded answer keeps its code; a leader that cannot be reached is NOT_LEADER (LeaderUnreachableError). */
 function peerErrorAsRunnelError(error: unknown, leaderId: number, leaderUrl: string | null): Error {
-  return runnelErrorFromPeer(error, `node ${leaderId}: `) ??
-    new RunnelError('NOT_LEADER', `node ${leaderId}, the leader of some of these partitions, did not answer (${(error as Error).message})`, { leaderId, leaderUrl });
+  return runnelErrorFromPeer(error, `node ${leaderId}: `) ?? new LeaderUnreachableError(leaderId, leaderUrl, (error as Error).message);
 }

@@ -153,13 +153,19 @@ void t.test('a parked fetch answers as soon as the leader appends, and when the 
   // Teardown closes the app; a request still parked for 60 s would hold it open past the test timeout.
 });
 
-void t.test('an acks=all write appended before its leader is deposed is answered NOT_LEADER naming the new leader by its advertised URL', async (t) => {
-  const cluster = await startCluster(t, { replicaLagTimeMaxMs: 60_000 });
-  // Node 3 stops fetching: the write cannot commit while node 3 is in the ISR.
+void t.test('an acks=all write appended before its leader is deposed, and truncated, is answered NOT_LEADER naming the new leader by its advertised URL', async (t) => {
+  const cluster = await startCluster(t, { replicaLagTimeMaxMs: 60_000, followerFetchSilenceMaxMs: 60_000, fetchMaxWaitMs: 100 });
+  await cluster.produceAcked(['committed'], 2);
+  // Nodes 2 and 3 stop fetching: the write stays on node 1 alone.
+  await cluster.stopNode(2);
   await cluster.stopNode(3);
   const waiting = cluster.produceAcked(['appended, then deposed'], 2, 10_000, 1).then(() => undefined, (error: unknown) => error);
-  cluster.elect(2);
+  // Node 2 is elected without it (as after node 1 was fenced): node 1 follows and truncates the record.
+  cluster.elect(2, [2, 3]);
   await cluster.settled();
+  await cluster.startNode(2);
+  await cluster.startNode(3);
+  await cluster.produceAcked(['the new leader\'s record'], 2, 10_000, 2);
   const error = await waiting;
   t.match(error, { code: 'NOT_LEADER', details: { leaderId: 2, leaderUrl: advertisedUrl(2) } }, 'the answer names node 2 by the URL it advertises');
   t.not(advertisedUrl(2), cluster.node(2).url, 'which is not the URL node 1 reaches it by');
