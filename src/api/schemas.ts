@@ -275,9 +275,11 @@ export const clusterSchema = {
       type: 'array',
       items: {
         type: 'object',
+        required: ['nodeId', 'url', 'rack', 'state'],
         properties: {
           nodeId: { type: 'integer' },
           url: { type: 'string' },
+          rack: { type: ['string', 'null'], description: "The node's rack (--rack); null when it has none. A client given the same rack reads from an in-sync replica on this node (Kafka's broker.rack and client.rack)." },
           state: { type: 'string', enum: ['online', 'fenced', 'unknown'], description: 'online: heartbeating the controller. fenced: silent past the session timeout, leads nothing. unknown: never registered.' },
         },
       },
@@ -294,5 +296,5 @@ export const clusterSchema = {
       },
     },
   },
-  example: { clusterId: 'q2KfX0cERmWGfZ1mRL6v2A', controller: 1, nodes: [{ nodeId: 1, url: 'http://127.0.0.1:9091', state: 'online' }, { nodeId: 2, url: 'http://127.0.0.1:9092', state: 'online' }, { nodeId: 3, url: 'http://127.0.0.1:9093', state: 'online' }], metadata: { leaderId: 1, epoch: 3, highWatermark: 42, logEndOffset: 42, appliedOffset: 42 } },
+  example: { clusterId: 'q2KfX0cERmWGfZ1mRL6v2A', controller: 1, nodes: [{ nodeId: 1, url: 'http://127.0.0.1:9091', rack: 'eu-west-1a', state: 'online' }, { nodeId: 2, url: 'http://127.0.0.1:9092', rack: 'eu-west-1b', state: 'online' }, { nodeId: 3, url: 'http://127.0.0.1:9093', rack: 'eu-west-1c', state: 'online' }], metadata: { leaderId: 1, epoch: 3, highWatermark: 42, logEndOffset: 42, appliedOffset: 42 } },
 } as const;

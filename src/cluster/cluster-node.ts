@@ -50,6 +50,8 @@ export interface ClusterNodeOptions {
   raftElectionTimeoutMs: number;
   /** Partitions one node holds at most: topic creates and partition adds that would place more are refused. */
   partitionsPerNodeMax?: number;
+  /** This node's rack (--rack), registered with the controller; clients in the same rack read from it. */
+  rack?: string;
   onError?: (error: unknown, context: string) => void;
   onInfo?: (message: string, details?: object) => void;
 }
@@ -57,7 +59,7 @@ export interface ClusterNodeOptions {
 export interface ClusterStatus {
   clusterId: string | null;
   controller: number | null;
-  nodes: Array<{ nodeId: number; url: string; state: 'online' | 'fenced' | 'unknown' }>;
+  nodes: Array<{ nodeId: number; url: string; rack: string | null; state: 'online' | 'fenced' | 'unknown' }>;
   metadata: { leaderId: number | null; epoch: number; highWatermark: number; logEndOffset: number; appliedOffset: number };
 }
 
@@ -214,6 +216,8 @@ export class ClusterNode {
         return {
           nodeId: peer.nodeId,
           url: node?.registration.url ?? peer.url,
+          // Until its registration is applied, a node knows its own rack only.
+          rack: node?.registration.rack ?? (peer.nodeId === this.options.nodeId ? this.options.rack : undefined) ?? null,
           state: node === undefined ? 'unknown' as const : node.isFenced ? 'fenced' as const : 'online' as const,
         };
       }),
@@ -247,7 +251,9 @@ export class ClusterNode {
   private heartbeat(): void {
     if (this.isHeartbeating || this.isStopped) return;
     this.isHeartbeating = true;
-    const body = { nodeId: this.options.nodeId, url: this.url, incarnationId: this.incarnationId };
+    const { rack } = this.options;
+    // Without a rack the heartbeat is as before racks existed, so a controller of an earlier version takes it.
+    const body = { nodeId: this.options.nodeId, url: this.url, incarnationId: this.incarnationId, ...(rack === undefined ? {} : { rack }) };
     this.channel.request('heartbeat', body, Math.max(200, Math.floor(this.options.nodeSessionTimeoutMs / 3)), false)
       .catch(() => undefined)
       .finally(() => { this.isHeartbeating = false; });

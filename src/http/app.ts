@@ -53,6 +53,8 @@ export interface AppOptions {
   cluster?: ClusterNode;
   /** Node-to-node requests must carry it (x-runnel-cluster-secret) when set. */
   clusterSecret?: string;
+  /** This node's rack (--rack), as GET /v1/cluster lists it on a single node (a cluster's nodes register theirs). */
+  rack?: string;
 }
 
 export interface RunnelApp {
@@ -225,7 +227,7 @@ function installRoutes(app: FastifyInstance, options: AppOptions, lifecycle: Lif
   keyRoutes(app, options.broker.keys);
   producerRoutes(app, options.broker.producerIds);
   healthRoutes(app, options.broker, { isStopping: lifecycle.isStopping, outOfFiles: lifecycle.outOfFiles }, options.cluster);
-  clusterRoutes(app, options.broker, () => advertisedUrl(app), options.cluster);
+  clusterRoutes(app, options.broker, () => advertisedUrl(app), options.cluster, options.rack);
   if (options.cluster !== undefined) internalRoutes(app, options.broker, options.cluster, options.clusterSecret);
 }
 

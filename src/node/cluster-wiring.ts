@@ -55,6 +55,7 @@ export function clusterWiring(
       replicaLagTimeMaxMs: options.replicaLagTimeMaxMs,
       raftElectionTimeoutMs: options.raftElectionTimeoutMs,
       partitionsPerNodeMax: options.partitionsPerNodeMax,
+      rack: options.rack,
       // Expected refusals (a coded RunnelError: not the controller, a fenced node) are one
       // warning line; anything else is an error with its stack.
       onError: stopOnInvariant((error, context) => error instanceof RunnelError

@@ -23,6 +23,8 @@ export interface NodeClusterOptions {
   raftElectionTimeoutMs: number;
   /** Partitions one node holds at most (the controller checks every node it places replicas on). */
   partitionsPerNodeMax?: number;
+  /** This node's rack (--rack), registered with the controller. */
+  rack?: string;
 }
 
 export interface NodeOptions {
@@ -68,6 +70,7 @@ export function nodeOptionsFromSettings(settings: Settings): NodeOptions {
       requestBodyTimeoutMs: settings.requestBodyTimeoutMs,
       tls: readTls(settings),
       logger: loggerOptions(settings),
+      rack: settings.rack === '' ? undefined : settings.rack,
     },
     cluster: peers.length === 0 ? undefined : {
       peers,
@@ -75,6 +78,7 @@ export function nodeOptionsFromSettings(settings: Settings): NodeOptions {
       nodeSessionTimeoutMs: settings.nodeSessionTimeoutMs,
       replicaLagTimeMaxMs: settings.replicaLagTimeMaxMs,
       raftElectionTimeoutMs: settings.raftElectionTimeoutMs,
+      rack: settings.rack === '' ? undefined : settings.rack,
     },
   };
 }

@@ -26,6 +26,7 @@ export interface Settings {
   nodeSessionTimeoutMs: number;
   replicaLagTimeMaxMs: number;
   raftElectionTimeoutMs: number;
+  rack: string;
   logLevel: string;
   bodyLimitBytes: number;
   numPartitions: number;
@@ -68,6 +69,8 @@ interface SettingDefinition {
   choices?: string[];
   /** For strings: the shortest non-empty value allowed. */
   minimumLength?: number;
+  /** For strings: what a non-empty value must match, and how to say so. */
+  pattern?: { regex: RegExp; expected: string };
 }
 
 export const settingDefinitions: SettingDefinition[] = [
@@ -80,6 +83,7 @@ export const settingDefinitions: SettingDefinition[] = [
   { name: 'nodeSessionTimeoutMs', flag: 'node-session-timeout-ms', env: 'RUNNEL_NODE_SESSION_TIMEOUT_MS', type: 'integer', defaultValue: '2000', minimum: 200, maximum: 600_000, description: "A node that has not heartbeated the controller this long is fenced and its partitions get new leaders (Kafka's broker.session.timeout.ms, 9 s there); nodes heartbeat every sixth of it. See Cluster for the trade-off." },
   { name: 'replicaLagTimeMaxMs', flag: 'replica-lag-time-max-ms', env: 'RUNNEL_REPLICA_LAG_TIME_MAX_MS', type: 'integer', defaultValue: '10000', minimum: 100, maximum: 600_000, description: "A follower not caught up for this long leaves the ISR (Kafka's replica.lag.time.max.ms)." },
   { name: 'raftElectionTimeoutMs', flag: 'raft-election-timeout-ms', env: 'RUNNEL_RAFT_ELECTION_TIMEOUT_MS', type: 'integer', defaultValue: '1000', minimum: 50, maximum: 60_000, description: "A metadata quorum follower that hears nothing from the leader this long (randomised up to twice) starts an election (Kafka's controller.quorum.election.timeout.ms)." },
+  { name: 'rack', flag: 'rack', env: 'RUNNEL_RACK', type: 'string', defaultValue: '', pattern: { regex: /^[A-Za-z0-9._-]{1,64}$/, expected: '1-64 characters of A-Z, a-z, 0-9, ".", "_" and "-"' }, description: "This node's rack, zone or data centre (Kafka's broker.rack), listed by GET /v1/cluster: a client given the same `rack` reads from an in-sync replica on this node instead of the leader (KIP-392). Empty: none." },
   { name: 'logLevel', flag: 'log-level', env: 'RUNNEL_LOG_LEVEL', type: 'string', defaultValue: 'info', choices: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], description: 'Log level (pino); debug logs every request.' },
   { name: 'bodyLimitBytes', flag: 'body-limit-bytes', env: 'RUNNEL_BODY_LIMIT_BYTES', type: 'integer', defaultValue: String(limits.requestBodyBytesDefault), minimum: 1024, maximum: 1024 ** 3, description: 'Largest request body; larger ones get 413 REQUEST_TOO_LARGE.' },
   { name: 'maxPartitions', flag: 'max-partitions', env: 'RUNNEL_MAX_PARTITIONS', type: 'integer', defaultValue: String(limits.partitionsPerNodeDefault), minimum: 1, maximum: 1_000_000, description: 'Partitions (replicas) this node holds at most; a topic create or partition add past it gets 400 TOO_MANY_PARTITIONS and makes nothing.' },
@@ -137,6 +141,9 @@ function parseString(definition: SettingDefinition, raw: unknown, where: string)
   if (typeof raw !== 'string') throw new SettingsError(`${where}: expected a string, got ${JSON.stringify(raw)}`);
   if (definition.minimumLength !== undefined && raw !== '' && raw.length < definition.minimumLength) {
     throw new SettingsError(`${where}: expected at least ${definition.minimumLength} characters, got ${raw.length}`);
+  }
+  if (definition.pattern !== undefined && raw !== '' && !definition.pattern.regex.test(raw)) {
+    throw new SettingsError(`${where}: expected ${definition.pattern.expected}, got ${JSON.stringify(raw)}`);
   }
   if (definition.choices !== undefined && !definition.choices.includes(raw)) {
     throw new SettingsError(`${where}: expected one of ${definition.choices.join(', ')}, got ${JSON.stringify(raw)}`);

@@ -84,7 +84,7 @@ void t.test('/v1/cluster names this node as the only node and the controller', a
   const cluster = await requestOk<{ clusterId: string; controller: number; nodes: unknown[] }>(`${server.url}/v1/cluster`);
   t.match(cluster.body.clusterId, /^[A-Za-z0-9_-]{22}$/);
   t.equal(cluster.body.controller, 7);
-  t.same(cluster.body.nodes, [{ nodeId: 7, url: server.url, state: 'online' }], 'the advertised URL is where the node listens');
+  t.same(cluster.body.nodes, [{ nodeId: 7, url: server.url, rack: null, state: 'online' }], 'the advertised URL is where the node listens; no rack without --rack');
 });
 
 void t.test('/openapi.json serves the committed openapi/openapi.json', async (t) => {

@@ -31,6 +31,8 @@ export interface NodeHeartbeat {
   nodeId: number;
   url: string;
   incarnationId: string;
+  /** The node's rack (--rack); absent when it has none. */
+  rack?: string;
 }
 
 export interface CreateTopicRequest {
@@ -104,7 +106,7 @@ export class ControllerLogic {
    */
   heartbeat(image: MetadataImage, heartbeat: NodeHeartbeat, nowMs: number): MetadataRecord[] {
     this.#requireActive();
-    const { nodeId, url, incarnationId } = heartbeat;
+    const { nodeId, url, incarnationId, rack } = heartbeat;
     if (!this.#voterIds.has(nodeId)) {
       throw new RunnelError('INVALID_REQUEST', `node ${nodeId} is not one of this cluster's nodes [${[...this.#voterIds].sort((a, b) => a - b)}]`);
     }
@@ -112,8 +114,9 @@ export class ControllerLogic {
     const node = image.nodes.get(nodeId);
     if (node !== undefined && !node.isFenced && node.registration.incarnationId !== incarnationId) return this.#fence(image, [nodeId]);
     const records: MetadataRecord[] = [];
-    if (node === undefined || node.registration.url !== url || node.registration.incarnationId !== incarnationId) {
-      records.push({ type: 'register-node', node: { nodeId, url, incarnationId } });
+    const { registration } = node ?? {};
+    if (registration === undefined || registration.url !== url || registration.incarnationId !== incarnationId || registration.rack !== rack) {
+      records.push({ type: 'register-node', node: { nodeId, url, incarnationId, ...(rack === undefined ? {} : { rack }) } });
     }
     if (node?.isFenced === true) records.push({ type: 'unfence-node', nodeId });
     for (const { spec, assignment } of image.allPartitions()) {

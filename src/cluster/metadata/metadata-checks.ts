@@ -16,6 +16,14 @@ export function checkNodeRegistration(node: NodeRegistration): void {
   assert(isNodeId(node.nodeId), () => `register-node: node id ${node.nodeId} is not a non-negative integer`);
   assert(isText(node.url), () => `register-node: node ${node.nodeId} has no URL`);
   assert(isText(node.incarnationId), () => `register-node: node ${node.nodeId} has no incarnation id`);
+  assert(node.rack === undefined || isRack(node.rack), () => `register-node: node ${node.nodeId} has rack ${JSON.stringify(node.rack)}, not 1-64 characters of [A-Za-z0-9._-]`);
+}
+
+/** A rack id (--rack): 1-64 characters of letters, digits, '.', '_' and '-'. */
+export const rackPattern = /^[A-Za-z0-9._-]{1,64}$/;
+
+export function isRack(value: unknown): value is string {
+  return typeof value === 'string' && rackPattern.test(value);
 }
 
 export function checkTopicSpec(spec: TopicSpec): void {

@@ -18,6 +18,8 @@ interface SnapshotNode {
   nodeId: number;
   url: string;
   incarnationId: string;
+  /** Absent when the node has no rack, and in snapshots written before racks existed. */
+  rack?: string;
   isFenced: boolean;
 }
 
@@ -46,6 +48,7 @@ export function imageToSnapshot(image: MetadataView): string {
       nodeId: registration.nodeId,
       url: registration.url,
       incarnationId: registration.incarnationId,
+      ...(registration.rack === undefined ? {} : { rack: registration.rack }),
       isFenced,
     }));
   const topics = [...image.topics.keys()].sort().map((name): SnapshotTopic => {
@@ -85,7 +88,8 @@ export function imageFromSnapshot(text: string): MetadataRecord[] {
   if (body.clusterId !== null) records.push({ type: 'cluster-id', clusterId: body.clusterId });
   if ((body.nextProducerId ?? 0) > 0) records.push({ type: 'producer-ids', nodeId: -1, nextProducerId: body.nextProducerId as number });
   for (const node of body.nodes) {
-    records.push({ type: 'register-node', node: { nodeId: node.nodeId, url: node.url, incarnationId: node.incarnationId } });
+    const rack = node.rack === undefined || node.rack === null ? {} : { rack: node.rack };
+    records.push({ type: 'register-node', node: { nodeId: node.nodeId, url: node.url, incarnationId: node.incarnationId, ...rack } });
     if (node.isFenced) records.push({ type: 'fence-node', nodeId: node.nodeId });
   }
   for (const topic of body.topics) {

@@ -14,6 +14,12 @@ export interface NodeRegistration {
   url: string;
   /** Random per process start: a new one means the node restarted. */
   incarnationId: string;
+  /**
+   * The node's rack (--rack), when it has one: clients in the same rack read from it
+   * (Kafka's broker.rack). Absent when unset, and in records and snapshots written
+   * before racks existed.
+   */
+  rack?: string;
 }
 
 export interface PartitionAssignment {

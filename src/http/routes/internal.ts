@@ -23,7 +23,9 @@ const configs = { type: 'object', additionalProperties: { type: 'string' } } as 
 const strict = (required: string[], properties: Record<string, object>): object => ({ type: 'object', additionalProperties: false, required, properties });
 
 const controllerBodies: Record<ControllerOperation, object> = {
-  'heartbeat': strict(['nodeId', 'url', 'incarnationId'], { nodeId, url: { type: 'string', minLength: 1 }, incarnationId: { type: 'string', minLength: 1 } }),
+  'heartbeat': strict(['nodeId', 'url', 'incarnationId'], {
+    nodeId, url: { type: 'string', minLength: 1 }, incarnationId: { type: 'string', minLength: 1 }, rack: { type: 'string', pattern: '^[A-Za-z0-9._-]{1,64}$' },
+  }),
   'create-topic': strict(['name', 'partitions', 'replicationFactor', 'configs'], {
     name: topicName, partitions: { type: 'integer', minimum: 1 }, replicationFactor: { type: 'integer', minimum: 1 }, configs,
   }),
