@@ -63,11 +63,13 @@ export function targetOf(method: string, path: string): Target {
   return { key: undefined, topic: topic?.[1], isTopicProduce: topic?.[2] !== undefined && method === 'POST' };
 }
 
-function partitionLeaderKey(topic: string, partition: number): string {
+/** The key of a partition's requests (Target.key): 'partition <t>-<p>', the topic as the path spells it. */
+export function partitionLeaderKey(topic: string, partition: number): string {
   return 'partition ' + partitionKey(topic, partition);
 }
 
-function remember<K, V>(map: Map<K, V>, key: K, value: V, sizeMax: number): void {
+/** Sets a key of a map kept to sizeMax entries (the least recently set is dropped first). */
+export function remember<K, V>(map: Map<K, V>, key: K, value: V, sizeMax: number): void {
   map.delete(key);
   map.set(key, value);
   if (map.size > sizeMax) map.delete(map.keys().next().value as K);

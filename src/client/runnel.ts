@@ -44,6 +44,13 @@ export interface RunnelOptions {
   backoff?: BackoffOptions;
   /** Your own undici dispatcher (then close() leaves it open). Default: a keep-alive Agent of the client's own. */
   dispatcher?: Dispatcher;
+  /**
+   * The client's rack, zone or data centre (Kafka's client.rack): reads of a partition
+   * (fetch, offsets, streams, consumers) go to an in-sync replica on a node started with
+   * the same --rack when there is one, else to the leader; writes go to the leader.
+   * Default: none (every read goes to the leader).
+   */
+  rack?: string;
 }
 
 export interface SendRequest {
@@ -97,6 +104,7 @@ export class Runnel {
       retries: options.retries ?? 5,
       backoff: options.backoff,
       dispatcher: options.dispatcher ?? (this.ownAgent as Agent),
+      rack: options.rack,
     });
     this.topics = new Topics(this.transport);
     this.groups = new Groups(this.transport);

@@ -16,7 +16,8 @@
  *   refused). Other 4xx and 500 are answers, thrown at once as RunnelApiError.
  * - Backoff: exponential with full jitter, or the node's Retry-After when it sends one
  *   (plus up to a fifth of it at random).
- * - 503 NOT_LEADER names the leader (`leaderUrl`): the request goes there at once. For
+ * - 503 NOT_LEADER naming another node (`leaderUrl`): the request goes there at once
+ *   (without one, or naming the node itself, it waits Retry-After like any 503). For
  *   a partition's requests (/v1/topics/{t}/partitions/{p}/...) and a group's
  *   (/v1/groups/{g}/...) that leader is remembered for that partition or group, as
  *   Kafka's client keeps a leader per partition and a coordinator per group; for any
@@ -26,15 +27,18 @@
  *   metadata from another node until it names a new leader (Kafka's client likewise
  *   drops a node whose request timed out and refreshes its metadata). So a frozen or
  *   cut-off leader costs the cluster's failover time, not the fault's length.
+ * - With a `rack`, a partition's reads go to an in-sync replica in that rack when it
+ *   has one, and to the leader when that replica fails them (rack-reads.ts).
  */
 import type { Dispatcher } from 'undici';
 import { backoffDelayMs, defaultBackoff, isAborted, sleep, type BackoffOptions } from './backoff.js';
 import { apiErrorFrom, RunnelApiError, RunnelClientError, RunnelConnectionError } from './client-errors.js';
 import { isRetriableAnswer, NOT_SENT_CODES, retryAfterMs } from './retry-policy.js';
+import { AttemptTimedOut, DeadlineReached, queryString, type Exchange, type OnSuccess, type Outcome, type RequestSpec } from './exchange.js';
+import { RackReads, type RackNode, type RackPartition } from './rack-reads.js';
 import { Routing, targetOf, type Target } from './routing.js';
 
-export type HttpMethod = 'GET' | 'POST' | 'PATCH' | 'DELETE';
-export type Query = Record<string, string | number | boolean | undefined>;
+export type { HttpMethod, Query, RequestSpec } from './exchange.js';
 
 export interface TransportOptions {
   urls: readonly string[];
@@ -45,28 +49,9 @@ export interface TransportOptions {
   retries: number;
   dispatcher: Dispatcher;
   backoff?: BackoffOptions;
+  /** The client's rack: partition reads prefer an in-sync replica in it (rack-reads.ts). */
+  rack?: string;
 }
-
-export interface RequestSpec {
-  method: HttpMethod;
-  /** Path from the node's root, e.g. /v1/topics/orders (path segments already encoded). */
-  path: string;
-  query?: Query;
-  /** JSON text, serialised once by the caller and sent unchanged by every attempt. */
-  body?: string;
-  headers?: Record<string, string>;
-  /** Safe to send twice: GETs, and writes carrying an Idempotency-Key. */
-  isIdempotent: boolean;
-  signal?: AbortSignal;
-  /** A long-poll's wait, added to the deadline. */
-  waitMs?: number;
-  /** Streams: longest silence between two chunks of the body (0: none). */
-  bodyTimeoutMs?: number;
-}
-
-
-class DeadlineReached extends Error {}
-class AttemptTimedOut extends Error {}
 
 /** Pause between two metadata refreshes while a request waits for a new leader. */
 const REFRESH_INTERVAL_MS = 100;
@@ -75,45 +60,13 @@ const PROBE_TIMEOUT_MS = 1_000;
 /** Bound on the refreshes of one wait (the suspicion, SUSPECT_MS, ends it first). */
 const REFRESH_ROUNDS_MAX = 100;
 
-type OnSuccess<R> = (response: Dispatcher.ResponseData, what: string) => Promise<R> | R;
-
-/** One call's request, built once and sent unchanged by every attempt. */
-interface Exchange {
-  spec: RequestSpec;
-  /** "METHOD /path", for messages. */
-  what: string;
-  /** The partition or group whose leader the request goes to, and its topic. */
-  target: Target;
-  pathAndQuery: string;
-  headers: Record<string, string>;
-  deadlineMs: number;
-  /** A node this topic-level produce timed out at, to ask before the next attempt (diagnose). */
-  timedOutAt: number | undefined;
-  /** Nodes that answer but still hold this request's first attempt: its retries go elsewhere. */
-  avoid: Set<number>;
-}
-
-/** What one attempt came to: the value, or a failure to remember while waiting delayMs for the next. */
-type Outcome<R> = { isDone: true; value: R } | { isDone: false; error: RunnelClientError; delayMs: number };
-
-function queryString(query: Query | undefined): string {
-  if (query === undefined) return '';
-  let text = '';
-  for (const name in query) {
-    const value = query[name];
-    if (value === undefined) continue;
-    text += (text === '' ? '?' : '&') + encodeURIComponent(name) + '=' + encodeURIComponent(String(value));
-  }
-  return text;
-}
-
-
 export class Transport {
   private readonly routing: Routing;
   /** Metadata refreshes in flight, by node and topic (sharedRefresh). */
   private readonly refreshing = new Map<string, Promise<boolean>>();
   private readonly baseHeaders: Record<string, string>;
   private readonly backoff: BackoffOptions;
+  private readonly rackReads: RackReads | undefined;
 
   constructor(private readonly options: TransportOptions) {
     if (!Number.isInteger(options.retries) || options.retries < 0) throw new TypeError(`expected retries to be a non-negative integer, got ${options.retries}`);
@@ -123,6 +76,16 @@ export class Transport {
     this.baseHeaders = { accept: 'application/json' };
     if (options.apiKey !== undefined) this.baseHeaders.authorization = `Bearer ${options.apiKey}`;
     this.backoff = options.backoff ?? defaultBackoff;
+    this.rackReads = options.rack === undefined ? undefined : new RackReads(options.rack, this.routing, {
+      cluster: async () => {
+        const answer = await this.probe(this.routing.healthyNode() ?? this.routing.current, '/v1/cluster');
+        const nodes = answer?.status === 200 ? (answer.body as { nodes?: unknown } | undefined)?.nodes : undefined;
+        return Array.isArray(nodes) ? nodes as RackNode[] : undefined;
+      },
+      topic: async (topic) => {
+        await this.refreshTopic({ key: undefined, topic, isTopicProduce: false }, this.routing.healthyNode() ?? this.routing.current, Number.POSITIVE_INFINITY, undefined);
+      },
+    });
   }
 
   get timeoutMs(): number {
@@ -170,10 +133,11 @@ export class Transport {
   }
 
   private async perform<R>(spec: RequestSpec, isStream: boolean, onSuccess: OnSuccess<R>): Promise<R> {
+    const target = targetOf(spec.method, spec.path);
     const exchange: Exchange = {
       spec,
       what: `${spec.method} ${spec.path}`,
-      target: targetOf(spec.method, spec.path),
+      target,
       pathAndQuery: spec.path + queryString(spec.query),
       headers: spec.body === undefined
         ? { ...this.baseHeaders, ...spec.headers }
@@ -181,6 +145,9 @@ export class Transport {
       deadlineMs: Date.now() + this.options.timeoutMs + (spec.waitMs ?? 0),
       timedOutAt: undefined,
       avoid: new Set(),
+      // A read of a partition (its records or offsets): it may go to a replica in the client's rack.
+      isRackRead: this.rackReads !== undefined && spec.method === 'GET' && target.key?.startsWith('partition ') === true,
+      rackNode: undefined,
     };
     let lastError: RunnelClientError | undefined;
     let delayMs = 0;
@@ -207,6 +174,12 @@ export class Transport {
   private async route(exchange: Exchange): Promise<number> {
     const { routing } = this;
     const { target, spec } = exchange;
+    if (exchange.isRackRead) {
+      // A replica in the client's rack serves it, whether or not the leader is known or suspect.
+      const replica = await this.rackReads?.replicaFor(target.topic as string, target.key as string);
+      exchange.rackNode = replica === undefined || exchange.avoid.has(replica) ? undefined : replica;
+      if (exchange.rackNode !== undefined) return exchange.rackNode;
+    }
     for (let round = 0; round < REFRESH_ROUNDS_MAX && routing.isHeldBack(target); round++) {
       const healthy = routing.healthyNode() as number;
       routing.current = healthy;
@@ -262,33 +235,56 @@ export class Transport {
 
   /**
    * GET /v1/topics/{t} on a node: its partitions' leaders (learnt unless isLearning is
-   * false: a node asked only whether it answers may hold stale metadata). A node that
-   * does not answer becomes suspect. Returns whether it answered.
+   * false: a node asked only whether it answers may hold stale metadata), and their
+   * ISRs for rack reads. A node that does not answer becomes suspect. Returns whether
+   * it answered.
    */
   private async refreshTopic(target: Target, index: number, deadlineMs: number, signal: AbortSignal | undefined, isLearning = true): Promise<boolean> {
+    const topic = target.topic as string;
+    const answer = await this.probe(index, `/v1/topics/${topic}`, deadlineMs, signal);
+    if (answer === undefined) return false;
+    if (!isLearning) return true;
+    const partitions = answer.status === 200 ? (answer.body as { partitions?: unknown } | undefined)?.partitions : undefined;
+    if (Array.isArray(partitions)) {
+      this.routing.learnTopic(topic, partitions as Array<{ partition: number; leaderUrl: string | null }>);
+      this.rackReads?.learnTopic(topic, partitions as RackPartition[]);
+    } else {
+      this.routing.forgetTopic(topic, target.key);
+    }
+    return true;
+  }
+
+  /**
+   * A short GET (metadata) on a node: its status and JSON body (undefined when not
+   * JSON); undefined when the node did not answer in time, and it is then suspect.
+   */
+  private async probe(index: number, path: string, deadlineMs = Number.POSITIVE_INFINITY, signal?: AbortSignal): Promise<{ status: number; body: unknown } | undefined> {
     const node = this.routing.nodes[index];
     const timeoutMs = Math.min(this.options.attemptTimeoutMs, PROBE_TIMEOUT_MS, deadlineMs - Date.now());
-    if (timeoutMs <= 0) return false;
+    if (timeoutMs <= 0) return undefined;
     const timeout = AbortSignal.timeout(timeoutMs);
+    let text: string;
+    let status: number;
     try {
       const response = await this.options.dispatcher.request({
         origin: node.origin,
-        path: `${node.prefix}/v1/topics/${target.topic as string}`,
+        path: node.prefix + path,
         method: 'GET',
         headers: this.baseHeaders,
         signal: signal === undefined ? timeout : AbortSignal.any([signal, timeout]),
       });
-      const text = await response.body.text();
-      this.routing.markAnswered(index);
-      if (!isLearning) return true;
-      const partitions = response.statusCode === 200 ? (JSON.parse(text) as { partitions?: unknown }).partitions : undefined;
-      if (Array.isArray(partitions)) this.routing.learnTopic(target.topic as string, partitions as Array<{ partition: number; leaderUrl: string | null }>);
-      else this.routing.forgetTopic(target.topic as string, target.key);
-      return true;
+      status = response.statusCode;
+      text = await response.body.text();
     } catch {
       if (isAborted(signal)) throw signal?.reason as Error;
       this.routing.markSuspect(index);
-      return false;
+      return undefined;
+    }
+    this.routing.markAnswered(index);
+    try {
+      return { status, body: JSON.parse(text) as unknown };
+    } catch {
+      return { status, body: undefined };
     }
   }
 
@@ -316,6 +312,7 @@ export class Transport {
         bodyTimeout: spec.bodyTimeoutMs,
       });
       this.routing.markAnswered(index);
+      if (response.statusCode >= 500) this.rackReads?.onFailure(exchange, index, true);
       if (response.statusCode >= 200 && response.statusCode < 300) {
         if (isStream) {
           // The body outlives this call: only the caller's signal may end it now.
@@ -329,6 +326,7 @@ export class Transport {
       return { isDone: false, error, delayMs: this.retryDelayAfterAnswer(error, response, exchange, index, attempt) };
     } catch (error) {
       if (error instanceof RunnelClientError) throw error;
+      this.rackReads?.onFailure(exchange, index, false);
       return this.retryAfterNetworkFailure(error, index, controller, exchange, attempt);
     } finally {
       if (!isHandedOver) {
@@ -339,7 +337,8 @@ export class Transport {
   }
 
   /**
-   * An error answer: NOT_LEADER is followed at once; 408, 429 and 503 are retried after
+   * An error answer: NOT_LEADER naming another node is followed at once; 408, 429 and
+   * 503 (NOT_LEADER without a leader among them) are retried after
    * Retry-After (jittered) or the backoff, and for a request safe to send again so are
    * 502, 504 and 503 REQUEST_TIMED_OUT (the write may be committed; its retry is not
    * appended twice). Anything else is thrown.
@@ -348,8 +347,9 @@ export class Transport {
     const { isIdempotent } = exchange.spec;
     const leaderUrl = error.details.leaderUrl;
     let delayMs: number;
-    if (error.code === 'NOT_LEADER' && typeof leaderUrl === 'string') {
-      // A leader that is suspect is not tried at once: route() waits for fresher metadata.
+    // A leader that is suspect is not tried at once: route() waits for fresher metadata.
+    // A node naming itself (its leadership not yet in force) is waited for like any 503.
+    if (error.code === 'NOT_LEADER' && typeof leaderUrl === 'string' && this.routing.indexOf(leaderUrl) !== index) {
       this.routing.follow(leaderUrl, exchange.target.key);
       delayMs = 0;
     } else if (isRetriableAnswer(error, isIdempotent)) {

@@ -118,3 +118,32 @@ void t.test('a node that does not answer is left after attemptTimeoutMs; a stall
   t.same(waited.records, [], 'a long-poll that waits longer than attemptTimeoutMs ends empty');
   t.equal(agent.count('GET', '/v1/topics/stalls/partitions/0/records') - before, 1, 'in one request: its wait was not taken for a stall');
 });
+
+void t.test('503 NOT_LEADER: naming another node it is followed at once; without a leader, or naming the node itself, Retry-After is waited', async (t) => {
+  const served = await stubNode(t, (_request, _body, response) => {
+    answer(response, 200, { records: [{ offset: 0, timestamp: 1, key: null, value: 'here', headers: {} }], nextOffset: 1, highWatermark: 1 });
+  });
+  let url = '';
+  const attempts: number[] = [];
+  const answers: Array<(response: http.ServerResponse) => void> = [];
+  url = await stubNode(t, (_request, _body, response) => {
+    attempts.push(Date.now());
+    (answers.shift() ?? ((each) => answer(each, 200, { records: [], nextOffset: 0, highWatermark: 0 })))(response);
+  });
+  const runnel = new Runnel({ url, retries: 5, timeoutMs: 10_000 });
+  t.teardown(() => runnel.close());
+
+  // A Retry-After of 30 s beside a leaderUrl: were it waited, the 10 s deadline would end the call.
+  answers.push((response) => answer(response, 503, { error: { code: 'NOT_LEADER', message: 'node 2 leads it', leaderId: 2, leaderUrl: served, leaderEpoch: 4 } }, { 'retry-after': '30' }));
+  const followed = await runnel.fetch('t', 0);
+  t.same(followed.records.map((record) => record.value), ['here'], 'the leader it named answered, within the deadline');
+
+  for (const [what, leaderUrl] of [['no leader known', null], ['the node names itself', url]] as const) {
+    attempts.length = 0;
+    answers.push((response) => answer(response, 503, { error: { code: 'NOT_LEADER', message: 'no leader', leaderId: null, leaderUrl, leaderEpoch: null } }, { 'retry-after': '1' }));
+    const read = await runnel.fetch('u', 0);
+    t.same(read.records, [], `${what}: the retry got through`);
+    t.equal(attempts.length, 2, `${what}: sent twice`);
+    t.ok(attempts[1] - attempts[0] >= 1_000, `${what}: the retry waited the Retry-After of 1 s (${attempts[1] - attempts[0]} ms)`);
+  }
+});

@@ -52,6 +52,8 @@ export interface StartClusterOptions {
   env?: Record<string, string | undefined>;
   /** Extra `serve` flags of every node, after FAST_CLUSTER_ARGS and the cluster's own. */
   args?: string[];
+  /** Extra `serve` flags of one node (its --rack, say), after `args`. */
+  nodeArgs?: (nodeId: number) => string[];
   /** The product's default timeouts instead of FAST_CLUSTER_ARGS (what a user runs). Default false. */
   isDefaultSettings?: boolean;
   /** Node-to-node traffic through fault proxies. Default true. */
@@ -80,7 +82,7 @@ export interface ClusterMember {
 export interface ClusterDescription {
   clusterId: string;
   controller: number | null;
-  nodes: Array<{ nodeId: number; url: string; state: 'online' | 'fenced' | 'unknown' }>;
+  nodes: Array<{ nodeId: number; url: string; rack: string | null; state: 'online' | 'fenced' | 'unknown' }>;
   metadata: { leaderId: number | null; epoch: number; highWatermark: number; logEndOffset: number; appliedOffset: number };
 }
 
@@ -308,7 +310,7 @@ export async function startCluster(t: TestLike, options: StartClusterOptions = {
       t,
       env,
       startTimeoutMs,
-      args: ['--node-id', String(nodeId), '--peers', peersOf(nodeId), ...(options.isDefaultSettings === true ? [] : FAST_CLUSTER_ARGS), ...(options.args ?? [])],
+      args: ['--node-id', String(nodeId), '--peers', peersOf(nodeId), ...(options.isDefaultSettings === true ? [] : FAST_CLUSTER_ARGS), ...(options.args ?? []), ...(options.nodeArgs?.(nodeId) ?? [])],
     });
     let child: ChildNode | undefined;
     // The port must stay the node's (the other nodes' peers lists name it); another

@@ -1,0 +1,66 @@
+/**
+ * What the transport sends (a RequestSpec) and what it keeps about one call while it
+ * retries (an Exchange): built once, sent unchanged by every attempt.
+ */
+import type { Dispatcher } from 'undici';
+import type { RunnelClientError } from './client-errors.js';
+import type { Target } from './routing.js';
+
+export type HttpMethod = 'GET' | 'POST' | 'PATCH' | 'DELETE';
+export type Query = Record<string, string | number | boolean | undefined>;
+
+export interface RequestSpec {
+  method: HttpMethod;
+  /** Path from the node's root, e.g. /v1/topics/orders (path segments already encoded). */
+  path: string;
+  query?: Query;
+  /** JSON text, serialised once by the caller and sent unchanged by every attempt. */
+  body?: string;
+  headers?: Record<string, string>;
+  /** Safe to send twice: GETs, and writes carrying an Idempotency-Key. */
+  isIdempotent: boolean;
+  signal?: AbortSignal;
+  /** A long-poll's wait, added to the deadline. */
+  waitMs?: number;
+  /** Streams: longest silence between two chunks of the body (0: none). */
+  bodyTimeoutMs?: number;
+}
+
+export class DeadlineReached extends Error {}
+export class AttemptTimedOut extends Error {}
+
+export type OnSuccess<R> = (response: Dispatcher.ResponseData, what: string) => Promise<R> | R;
+
+/** One call's request, built once and sent unchanged by every attempt. */
+export interface Exchange {
+  spec: RequestSpec;
+  /** "METHOD /path", for messages. */
+  what: string;
+  /** The partition or group whose leader the request goes to, and its topic. */
+  target: Target;
+  pathAndQuery: string;
+  headers: Record<string, string>;
+  deadlineMs: number;
+  /** A node this topic-level produce timed out at, to ask before the next attempt (diagnose). */
+  timedOutAt: number | undefined;
+  /** Nodes that answer but still hold this request's first attempt: its retries go elsewhere. */
+  avoid: Set<number>;
+  /** A read of a partition that may go to a replica in the client's rack (rack-reads.ts); false once one failed it. */
+  isRackRead: boolean;
+  /** The rack replica the last attempt went to, if it went to one. */
+  rackNode: number | undefined;
+}
+
+/** What one attempt came to: the value, or a failure to remember while waiting delayMs for the next. */
+export type Outcome<R> = { isDone: true; value: R } | { isDone: false; error: RunnelClientError; delayMs: number };
+
+export function queryString(query: Query | undefined): string {
+  if (query === undefined) return '';
+  let text = '';
+  for (const name in query) {
+    const value = query[name];
+    if (value === undefined) continue;
+    text += (text === '' ? '?' : '&') + encodeURIComponent(name) + '=' + encodeURIComponent(String(value));
+  }
+  return text;
+}
