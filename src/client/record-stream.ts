@@ -2,11 +2,12 @@
  * A partition followed live as an async iterator, over the node's NDJSON or SSE
  * stream, that survives dropped connections.
  *
- * Resume: after a drop (or the node ending the stream, as it does when it shuts down)
- * the iterator connects again, with backoff, from the offset after the last record it
- * yielded, and drops anything below that offset: no gap, no duplicate. 'latest' is
- * resolved to a number before the first connection, so a drop before the first record
- * cannot skip records produced meanwhile. Consecutive drops without a record in
+ * Resume: after a drop (or the node ending the stream, as it does when it shuts down,
+ * or an error event with a 503 code, as when leadership moves) the iterator connects
+ * again, with backoff, from the offset after the last record it yielded, and drops
+ * anything below that offset: no gap, no duplicate. 'latest' is resolved to a number
+ * before the first connection, so a drop before the first record cannot skip records
+ * produced meanwhile. Consecutive drops without a record in
  * between are bounded by the client's retries.
  *
  * Liveness: SSE streams carry a keep-alive comment every 15 s, so an SSE stream silent
@@ -169,14 +170,18 @@ async function openStream(transport: Transport, path: string, format: StreamForm
 
 /**
  * Yields one connection's records past the cursor, moving it. Returns how the
- * connection ended (the error of a drop; undefined when the node ended it or the
- * signal aborted); an error the node sent in the stream is thrown.
+ * connection ended (the error of a drop or a 503 error event; undefined when the node
+ * ended it or the signal aborted); any other error the node sent in the stream is thrown.
  */
 async function* readStream(response: Dispatcher.ResponseData, format: StreamFormat, what: string, cursor: StreamCursor, signal: AbortSignal | undefined): AsyncGenerator<FetchedRecord, unknown, undefined> {
   try {
     const items = format === 'sse' ? sseItems(response.body, what) : ndjsonItems(response.body, what);
     for await (const item of items) {
-      if ('error' in item) throw item.error;
+      // A 503 (NOT_LEADER as leadership moves, OVERLOADED, NOT_READY): resumed like a drop, with backoff.
+      if ('error' in item) {
+        if (item.error.status === 503) return item.error;
+        throw item.error;
+      }
       const { record } = item;
       if (typeof cursor.nextOffset === 'number' && record.offset < cursor.nextOffset) continue; // sent again after a resume
       cursor.nextOffset = record.offset + 1;

@@ -1,8 +1,12 @@
 /**
  * runnel.stream(): a partition followed live over NDJSON or SSE, through a TCP proxy
  * that cuts the connection mid-record and at random moments: the iterator reconnects
- * and continues after the last record it yielded, with no gap and no duplicate.
+ * and continues after the last record it yielded, with no gap and no duplicate. An
+ * error event with a 503 code (leadership moved) is resumed the same way; any other
+ * ends the iteration with its code.
  */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import t from 'tap';
 import { Runnel, RunnelApiError, type StreamFormat } from '../../src/index.js';
 import { startFaultProxy } from '../helpers/fault-proxy.js';
@@ -106,4 +110,39 @@ void t.test('Runnel.close() ends streams still open, so closing never hangs on o
   const outcome = await Promise.race([closed.then(() => 'closed'), new Promise((resolve) => setTimeout(() => resolve('hung'), 5_000))]);
   t.equal(outcome, 'closed', 'close() returned');
   t.same(await waiting, { value: undefined, done: true }, 'the stream finished');
+});
+
+void t.test('a stream ended by an error event with a 503 code resumes after the last record; the resumption goes on from there', async (t) => {
+  const opened: string[] = [];
+  const server = http.createServer((request, response) => {
+    request.resume();
+    const offset = new URL(request.url ?? '', 'http://stub').searchParams.get('offset');
+    opened.push(String(offset));
+    response.writeHead(200, { 'content-type': 'text/event-stream' });
+    if (opened.length === 1) {
+      // Two records, then the node loses the partition's leadership.
+      response.write('id: 0\nevent: record\ndata: {"offset":0,"timestamp":1,"key":null,"value":"a","headers":{}}\n\n');
+      response.write('id: 1\nevent: record\ndata: {"offset":1,"timestamp":1,"key":null,"value":"b","headers":{}}\n\n');
+      response.end('event: error\ndata: {"error":{"code":"NOT_LEADER","message":"leadership moved","leaderId":null,"leaderUrl":null,"leaderEpoch":null}}\n\n');
+      return;
+    }
+    response.end('id: 2\nevent: record\ndata: {"offset":2,"timestamp":1,"key":null,"value":"c","headers":{}}\n\n');
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => new Promise<void>((resolve) => {
+    server.closeAllConnections();
+    server.close(() => resolve());
+  }));
+  const runnel = new Runnel({ url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, backoff: { baseMs: 10, maxMs: 50 } });
+  t.teardown(() => runnel.close());
+  const values: unknown[] = [];
+  const controller = new AbortController();
+  const deadline = setTimeout(() => controller.abort(), DEADLINE_MS);
+  t.teardown(() => clearTimeout(deadline));
+  for await (const record of runnel.stream('moved', 0, { offset: 0, format: 'sse', signal: controller.signal })) {
+    values.push(record.value);
+    if (values.length === 3) controller.abort();
+  }
+  t.same(values, ['a', 'b', 'c'], 'every record once, in order');
+  t.same(opened.slice(0, 2), ['0', '2'], 'opened again at offset 2, after the last record yielded');
 });
