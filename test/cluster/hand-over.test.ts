@@ -95,4 +95,21 @@ void t.test('a node without a replica serves every read through one that has it'
     const lines = ndjson.text.split('\n').filter((line) => line !== '').map((line) => JSON.parse(line) as { offset: number });
     t.same(lines.map((line) => line.offset), [1, 2, 3], 'NDJSON from offset 1');
   });
+
+  await t.test('a node stopping ends the streams it hands over instead of waiting for them', async (t) => {
+    const controller = new AbortController();
+    t.teardown(() => controller.abort());
+    const open = await request(`${base}/records?offset=latest`, { headers: { accept: 'text/event-stream' }, signal: controller.signal });
+    t.equal(open.statusCode, 200, 'a stream is open through the node');
+    const ended = (async () => {
+      try {
+        for await (const chunk of open.body) void chunk;
+      } catch {
+        // Cut rather than ended: either way the stream is over.
+      }
+      return true;
+    })();
+    t.same(await cluster.stop(other, 10_000), { code: 0, signal: null }, `node ${other} stopped cleanly (SIGTERM), without waiting for the stream`);
+    t.ok(await ended, 'and the client saw the stream end');
+  });
 });
