@@ -3,9 +3,10 @@
  *   - a long-poll on a follower at its end (`offset=<end>&waitMs=5000`) is answered, by
  *     the follower's own log, with the record an acks=all produce appends at the leader,
  *     before waitMs runs out (it answers with the record, not empty);
- *   - an offset the leader has committed but the follower has not learnt yet (its link
- *     from the leader made slow, so it lags by a few hundred ms) waits for the follower
- *     to have it, then answers it: never 416, never NOT_LEADER;
+ *   - an offset above the follower's high watermark but within the leader's (the
+ *     follower's link from the leader made slow, so it learns the leader's high
+ *     watermark a few hundred ms late) waits until the follower has it, then answers
+ *     it: never 416, never NOT_LEADER;
  *   - an offset past the leader's end is still 416 OFFSET_OUT_OF_RANGE on a follower;
  *   - a produce to the partition path on a follower is forwarded to the leader (200),
  *     and the answer names the leader in Runnel-Served-By;
@@ -56,11 +57,13 @@ void t.test('long-polls, lagging offsets and writes on a follower', async (t) =>
     link.delayAnswers(SLOW_LINK_MS);
     try {
       for (let index = 0; index < 3; index++) {
-        const [entry] = await produce(cluster.url(leader), TOPIC, [{ value: `lagging-${index}` }], { partition: 0, acks: 'all' });
-        // At once: the follower learns the new high watermark only SLOW_LINK_MS later.
+        // Two records in one batch: once they are acknowledged the leader's high watermark
+        // is past both, while the follower's stays below the first for SLOW_LINK_MS; the
+        // second is then above the follower's high watermark and within the leader's.
+        const [, entry] = await produce(cluster.url(leader), TOPIC, [{ value: `lagging-${index}-a` }, { value: `lagging-${index}-b` }], { partition: 0, acks: 'all' });
         const answer = await records(cluster.url(follower), `offset=${entry.offset}&waitMs=${WAIT_MS}`);
         t.equal(answer.status, 200, `offset ${entry.offset}: 200, not 416 or 503: ${JSON.stringify(answer.body).slice(0, 300)}`);
-        t.same(answer.body.records?.map((record) => [record.offset, record.value]), [[entry.offset, `lagging-${index}`]], `offset ${entry.offset}: the acknowledged record`);
+        t.same(answer.body.records?.map((record) => [record.offset, record.value]), [[entry.offset, `lagging-${index}-b`]], `offset ${entry.offset}: the acknowledged record`);
         t.equal(servedBy(answer.headers), String(follower), `offset ${entry.offset}: served by node ${follower}`);
       }
     } finally {
