@@ -83,7 +83,7 @@ async function startRoundRobin(t: Test, nodes: Array<[number, string]>): Promise
 
 function ok<T>(t: Test, response: JsonResponse<T>, what: string, status?: number): T {
   const isOk = status === undefined ? response.status >= 200 && response.status <= 299 : response.status === status;
-  t.ok(isOk, `${what}: ${status ?? '2xx'} (got ${response.status} ${isOk ? '' : JSON.stringify(response.body).slice(0, 300)})`);
+  t.ok(isOk, `${what}: ${status ?? '2xx'} (got ${response.status}${isOk ? '' : ` ${JSON.stringify(response.body).slice(0, 300)}`})`);
   return response.body;
 }
 
@@ -152,7 +152,7 @@ void t.test('the README curl tour through a round-robin proxy in front of three 
   // An offset outside [logStartOffset, highWatermark]: 416, as documented.
   const outside = await requestJson<{ error: { code: string } }>(`${base}/v1/topics/orders/partitions/${alice.partition}/records?offset=999`);
   t.equal(outside.status, 416, 'offset 999: 416');
-  t.equal(outside.body.error?.code, 'OFFSET_OUT_OF_RANGE');
+  t.equal(outside.body.error?.code, 'OFFSET_OUT_OF_RANGE', 'offset 999: OFFSET_OUT_OF_RANGE');
 
   // Follow partition 1 live: SSE from earliest, NDJSON from latest (then a record for it).
   const sse = await openStream(t, `${base}/v1/topics/orders/partitions/1/records?offset=earliest`, { accept: 'text/event-stream' });
