@@ -52,6 +52,8 @@ export interface ClusterNodeOptions {
   partitionsPerNodeMax?: number;
   /** This node's rack (--rack), registered with the controller; clients in the same rack read from it. */
   rack?: string;
+  /** Runs after each applied batch or restored snapshot, once the image is this node's (API keys follow it). */
+  onApplied?: () => void;
   onError?: (error: unknown, context: string) => void;
   onInfo?: (message: string, details?: object) => void;
 }
@@ -284,6 +286,7 @@ export class ClusterNode {
       this.options.store.setMetadataImage(this.appliedOffset, this.image.toSnapshot());
     });
     for (const partition of result.changed) this.replicas.onLeadershipChange(partition);
+    this.options.onApplied?.();
     for (const waiter of [...this.appliedWaiters]) {
       if (waiter.offset <= this.appliedOffset) {
         this.appliedWaiters.delete(waiter);
