@@ -105,12 +105,17 @@ void t.test('a three-node cluster with racks', async (t) => {
   });
 
   await requestOk(`${cluster.url(1)}/v1/topics`, { body: { name: TOPIC, partitions: PARTITION_COUNT, replicationFactor: 3 }, timeoutMs: 20_000 });
-  // A partition led by another node, with node 2 in its ISR.
+  // A partition led by another node, with node 2 in its ISR, once every node knows the topic.
   const view = await cluster.waitFor(async () => {
-    const topic = (await requestJson<TopicView>(`${cluster.url(2)}/v1/topics/${TOPIC}`, { timeoutMs: 3_000 })).body;
-    const full = topic.partitions?.length === PARTITION_COUNT && topic.partitions.every((partition) => partition.leader !== null && partition.isr.length === 3);
-    return full ? topic : undefined;
-  }, 20_000, 'every partition with a leader and three in-sync replicas');
+    let last: TopicView | undefined;
+    for (const nodeId of [1, 2, 3]) {
+      const topic = (await requestJson<TopicView>(`${cluster.url(nodeId)}/v1/topics/${TOPIC}`, { timeoutMs: 3_000 })).body;
+      const isFull = topic.partitions?.length === PARTITION_COUNT && topic.partitions.every((partition) => partition.leader !== null && partition.isr.length === 3);
+      if (!isFull) return undefined;
+      last = topic;
+    }
+    return last;
+  }, 20_000, 'every node listing every partition with a leader and three in-sync replicas');
   const chosen = view.partitions.find((partition) => partition.leader !== 2);
   if (chosen === undefined) throw new Error(`node 2 leads every partition: ${JSON.stringify(view.partitions)}`);
   const partition = chosen.partition;
