@@ -92,6 +92,16 @@ export const limits = {
   /** A forwarded share's leader that metadata still names but that has not answered this long is given up on (NOT_LEADER naming it). */
   forwardUnreachableMs: 5_000,
 
+  // ---- cluster: any node answers any request ----
+  /** --replica-read-lag-max-ms default: a follower that heard from its leader within this serves reads (KIP-392). */
+  replicaReadLagMsDefault: 10_000,
+  /** A request handed to another node (a read, a group's call) waits this long for its answer's headers, past the request's own waitMs. */
+  handOverHeadersTimeoutMs: 10_000,
+  /** And this long between bytes of a JSON answer (streams have no limit: they idle between records). */
+  handOverBodyTimeoutMs: 30_000,
+  /** Seconds a 503 tells the client to wait (Retry-After) before it tries again. */
+  retryAfterSeconds: 1,
+
   // ---- cluster: metadata quorum and controller ----
   /** The quorum's Raft is ticked this often (its timers fire on the next tick). */
   quorumTickIntervalMs: 20,

@@ -8,7 +8,7 @@ import { limits } from '../limits.js';
 export const errorBodySchema = {
   $id: 'Error',
   type: 'object',
-  description: 'Every error: a stable upper-case code and a human message. OFFSET_OUT_OF_RANGE adds logStartOffset and highWatermark; NOT_LEADER adds leaderId and leaderUrl (null when no leader is known); CORRUPT_LOG adds the damaged offset and segment file.',
+  description: 'Every error: a stable upper-case code and a human message. OFFSET_OUT_OF_RANGE adds logStartOffset and highWatermark; NOT_LEADER adds leaderId, leaderUrl and leaderEpoch (null when no leader is known); every 503 carries Retry-After (seconds); CORRUPT_LOG adds the damaged offset and segment file.',
   required: ['error'],
   properties: {
     error: {
@@ -21,10 +21,25 @@ export const errorBodySchema = {
         highWatermark: { type: 'integer' },
         leaderId: { type: ['integer', 'null'] },
         leaderUrl: { type: ['string', 'null'] },
+        leaderEpoch: { type: ['integer', 'null'] },
         offset: { type: 'integer' },
         segment: { type: 'string' },
       },
     },
+  },
+} as const;
+
+/** Every 503 says when to try again. */
+const RETRY_AFTER_HEADERS = {
+  'retry-after': { type: 'integer', minimum: 1, description: 'Seconds to wait before trying again (a leader election, a node starting).' },
+} as const;
+
+/** Headers of an answer a cluster node may have had another node serve. */
+export const servedByHeaders = {
+  'runnel-served-by': {
+    type: 'string',
+    description: 'The node(s) that served the answer: the replica whose log was read, the leader(s) that appended, the coordinator of the group (comma-separated node ids). Any node takes any request and hands it to one of these when it cannot serve it itself.',
+    example: '2',
   },
 } as const;
 
@@ -41,6 +56,7 @@ export function errorResponses(...codes: ErrorCode[]): Record<number, object> {
     responses[status] = {
       description: statusCodes.map((code) => `${code}: ${errorCatalogue[code].description}`).join(' | '),
       $ref: 'Error#',
+      ...(status === 503 ? { headers: RETRY_AFTER_HEADERS } : {}),
     };
   }
   return responses;

@@ -10,7 +10,7 @@ import { RunnelError, offsetOutOfRange } from '../errors.js';
 import { limits } from '../limits.js';
 import type { TopicManager } from './topic-manager.js';
 import type { PartitionState } from './topic-state.js';
-import { requireLeader, type Replication } from './replication.js';
+import { notLeaderError, type ReadRoute, type Replication } from './replication.js';
 
 export type OffsetSpec = number | 'earliest' | 'latest';
 
@@ -35,7 +35,7 @@ export interface FetchResult {
   logStartOffset: number;
 }
 
-/** Where a read starts: the partition, led here, and an offset within its range. */
+/** Where a read starts: the partition, with a replica here, and an offset within its range. */
 export interface FetchPosition {
   state: PartitionState;
   startOffset: number;
@@ -48,14 +48,30 @@ export class Fetcher {
   ) {}
 
   /**
-   * Checks a read in Kafka's order: the partition exists, this node leads it (a follower
-   * answers NOT_LEADER whatever the offset), then the offset is within [logStartOffset,
-   * highWatermark]. Streams start here and keep their own position after.
+   * KIP-392: where a read of `offset` is served — here (the leader, or an in-sync
+   * follower: Replication.readRoute) or by the replicas named. An offset past both this
+   * replica's high watermark and the leader's as last learnt goes to the leader, which
+   * alone can say whether it is in range. Checked before any offset lookup or wait.
+   */
+  route(topic: string, partition: number, offset: OffsetSpec, isHandedOver: boolean): ReadRoute {
+    const state = this.topics.partition(topic, partition);
+    const route = this.replication.readRoute(state, isHandedOver);
+    if (route.kind === 'remote' || isHandedOver || typeof offset !== 'number') return route;
+    if (state.leader < 0 || state.leader === this.replication.nodeId) return route;
+    if (offset <= Math.max(state.log.highWatermark, this.replication.leaderHighWatermark(state))) return route;
+    return { kind: 'remote', nodeIds: [state.leader] };
+  }
+
+  /**
+   * Checks a read in Kafka's order: the partition exists and has a replica here (route()
+   * decided that this node serves it), then the offset is within [logStartOffset, the
+   * high watermark] — on a follower, the leader's high watermark as last learnt: a read
+   * past its own waits for the records. Streams start here and keep their own position after.
    */
   position(topic: string, partition: number, offset: OffsetSpec): FetchPosition {
     const state = this.topics.partition(topic, partition);
-    requireLeader(this.replication, state);
-    return { state, startOffset: resolveOffset(state, offset) };
+    this.requireReplica(state);
+    return { state, startOffset: resolveOffset(state, offset, this.replication.leaderHighWatermark(state)) };
   }
 
   /** One read: position(), then up to maxRecords/maxBytes from there, waiting up to waitMs for a record. */
@@ -70,20 +86,23 @@ export class Fetcher {
     const maxBytes = Math.min(request.maxBytes ?? limits.fetchBytesDefault, limits.fetchBytesMax);
     const waitMs = Math.min(request.waitMs ?? 0, limits.fetchWaitMsMax);
     const { log } = state;
-    if (startOffset >= log.highWatermark && waitMs > 0) {
-      await state.notifier.wait(waitMs, request.signal);
+    // Wait until the record at startOffset is committed here: on a follower it may be
+    // more than one high watermark move away.
+    const deadlineMs = Date.now() + waitMs;
+    while (startOffset >= log.highWatermark && this.topics.partition(state.topic, state.partition) === state) {
+      if (!await state.notifier.wait(deadlineMs - Date.now(), request.signal)) break;
     }
     // The topic may have been deleted (or re-created) while this reader waited.
     if (this.topics.partition(state.topic, state.partition) !== state) {
       throw new RunnelError('TOPIC_NOT_FOUND', `topic '${state.topic}' was deleted`);
     }
-    // Leadership may have moved while this reader waited (streams call this in a loop).
-    requireLeader(this.replication, state);
+    // The replica may have moved away while this reader waited (streams call this in a loop).
+    this.requireReplica(state);
     if (startOffset < log.logStartOffset) {
       // Retention moved past the reader while it waited.
       throw offsetOutOfRange(startOffset, log.logStartOffset, log.highWatermark);
     }
-    const batches = log.read(startOffset, maxBytes, log.highWatermark, maxRecords);
+    const batches = startOffset < log.highWatermark ? log.read(startOffset, maxBytes, log.highWatermark, maxRecords) : null;
     return {
       partition: state.partition,
       startOffset,
@@ -97,24 +116,31 @@ export class Fetcher {
   /** Kafka's ListOffsets: earliest and latest, or the first offset at or after a time. */
   offsets(topic: string, partition: number, timestampMs?: number): { logStartOffset: number; highWatermark: number; logEndOffset: number; offset?: number | null; timestamp?: number | null } {
     const state = this.topics.partition(topic, partition);
-    requireLeader(this.replication, state);
+    this.requireReplica(state);
     const { log } = state;
     const base = { logStartOffset: log.logStartOffset, highWatermark: log.highWatermark, logEndOffset: log.logEndOffset };
     if (timestampMs === undefined) return base;
     const found = log.offsetForTimestamp(timestampMs);
     return { ...base, offset: found?.offset ?? null, timestamp: found?.timestampMs ?? null };
   }
+
+  /** 503 NOT_LEADER unless this node holds a replica of the partition (every node keeps a log, only replicas fill it). */
+  private requireReplica(state: PartitionState): void {
+    const { replication } = this;
+    if (!replication.isClustered || state.leader === replication.nodeId || state.replicas.includes(replication.nodeId)) return;
+    throw notLeaderError(replication, state, `node ${replication.nodeId} holds no replica of partition ${state.partition} of topic '${state.topic}'`);
+  }
 }
 
-/** Resolves 'earliest'/'latest' and checks [logStartOffset, highWatermark]. */
-function resolveOffset(state: PartitionState, offset: OffsetSpec): number {
+/** Resolves 'earliest'/'latest' and checks [logStartOffset, the leader's high watermark as known here]. */
+function resolveOffset(state: PartitionState, offset: OffsetSpec, leaderHighWatermark: number): number {
   const { log } = state;
   if (offset === 'earliest') return log.logStartOffset;
   if (offset === 'latest') return log.highWatermark;
   if (!Number.isSafeInteger(offset) || offset < 0) {
     throw new RunnelError('INVALID_OFFSET', `offset must be a non-negative integer, 'earliest' or 'latest'`);
   }
-  if (offset < log.logStartOffset || offset > log.highWatermark) {
+  if (offset < log.logStartOffset || offset > Math.max(log.highWatermark, leaderHighWatermark)) {
     throw offsetOutOfRange(offset, log.logStartOffset, log.highWatermark);
   }
   return offset;

@@ -46,7 +46,7 @@ export async function forwardShare(currentTopic: () => Topic, leaderId: number, 
     let isLeaderChanged = false;
     await Promise.all([...groupBy(pending, leaderOf)].map(async ([leader, members]) => {
       try {
-        if (leader < 0) throw new RunnelError('NOT_LEADER', `partition ${share.records[members[0]].partition} of topic '${share.topic}' has no leader right now`);
+        if (leader < 0) throw new RunnelError('NOT_LEADER', `partition ${share.records[members[0]].partition} of topic '${share.topic}' has no leader right now`, { leaderId: null, leaderUrl: null, leaderEpoch: null });
         const part = { ...share, records: members.map((index) => share.records[index]) };
         const answer = await sendWhileLeader(currentTopic, leader, part, send, deadlineMs - Date.now());
         for (let i = 0; i < members.length; i++) offsets[members[i]] = answer[i];
@@ -119,13 +119,13 @@ function groupBy(indexes: number[], leaderOf: (index: number) => number): Map<nu
 
 /**
  * A cluster: records for partitions led elsewhere go to their leaders (a request to the
- * topic may hold keys of every partition). Only the topic-level endpoint does this; a
- * request for one partition, or one already forwarded, gets NOT_LEADER. Takes those
- * partitions out of byPartition and returns their records by leader.
+ * topic may hold keys of every partition; one to a partition's path goes whole to its
+ * leader). A request already forwarded gets NOT_LEADER instead. Takes those partitions
+ * out of byPartition and returns their records by leader.
  */
 export function takeForwards(topic: Topic, request: ProduceRequest, replication: Replication, byPartition: Map<number, number[]>): Map<number, number[]> {
   const forwards = new Map<number, number[]>();
-  if (!replication.isClustered || request.partition !== undefined || request.isForwarded === true) return forwards;
+  if (!replication.isClustered || request.isForwarded === true) return forwards;
   for (const [partition, members] of byPartition) {
     const leader = topic.partitions[partition].leader;
     if (leader === replication.nodeId || leader < 0) continue;

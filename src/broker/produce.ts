@@ -4,8 +4,7 @@
  * record's partition, offset and timestamp in request order.
  *
  * Whole or nothing: every record is validated and encoded before the first byte is
- * appended, so bad input writes nothing. Appends are synchronous writes, so nothing
- * can interleave with them.
+ * appended, so bad input writes nothing; appends are synchronous: nothing interleaves.
  * Partitioning follows Kafka's Java client: an explicit partition wins; a keyed record
  * goes to toPositive(murmur2(keyBytes)) % partitions; keyless records of one request
  * share one partition (sticky per batch), chosen round-robin per request.
@@ -169,7 +168,8 @@ export class Producer {
    */
   private forwardRecords(plan: AppendPlan, offsets: RecordOffset[]): Array<Promise<void>> {
     const { request, partitionOf, replication } = plan;
-    const idempotencyKey = request.idempotencyKey ?? randomUUID();
+    // A producer's own fields make a share safe to send again; else a key does.
+    const idempotencyKey = request.producer !== undefined ? undefined : request.idempotencyKey ?? randomUUID();
     const currentTopic = (): Topic => this.topics.get(request.topic);
     const send: SendShare = async (leaderId, share, timeoutMs, signal) => leaderId === replication.nodeId
       ? (await this.append(currentTopic(), { ...share, isForwarded: true }, undefined)).offsets
@@ -182,6 +182,8 @@ export class Producer {
         valueFormat: plan.valueFormat,
         acks: plan.acks,
         idempotencyKey,
+        partition: request.partition,
+        producer: request.producer,
       };
       const answer = await forwardShare(currentTopic, leader, share, send);
       for (let i = 0; i < members.length; i++) offsets[members[i]] = answer[i];

@@ -19,7 +19,18 @@ export interface ForwardedProduce {
   acks: Acks;
   /** The request's Idempotency-Key: the leader stamps it into the batches, so a retry through any node appends nothing twice. */
   idempotencyKey?: string;
+  /** A request to one partition (its path): the partition, and an idempotent producer's fields when it sent them (instead of a key). */
+  partition?: number;
+  producer?: { producerId: number; producerEpoch: number; baseSequence: number };
 }
+
+/**
+ * Where a read of a partition is served (KIP-392, fetch from follower): here, or by one
+ * of `nodeIds` (in-sync replicas, the leader first) to which the request is handed.
+ */
+export type ReadRoute = { kind: 'local' } | { kind: 'remote'; nodeIds: number[] };
+
+export const LOCAL_READ: ReadRoute = { kind: 'local' };
 
 export interface Replication {
   readonly nodeId: number;
@@ -27,6 +38,16 @@ export interface Replication {
   readonly isClustered: boolean;
   /** The URL a node advertises to clients (null when unknown). */
   nodeUrl(nodeId: number): string | null;
+  /**
+   * Whether this node serves a read of `state` from its own log: when it leads the
+   * partition, or is a replica in its ISR that heard from the leader within
+   * --replica-read-lag-max-ms, or holds a replica and the request was already handed
+   * to it by another node. Otherwise the in-sync replicas to hand the read to; 503
+   * NOT_LEADER when there is none.
+   */
+  readRoute(state: PartitionState, isHandedOver: boolean): ReadRoute;
+  /** The highest high watermark this node knows the partition's leader has (its own when it leads it). */
+  leaderHighWatermark(state: PartitionState): number;
   /** Right after a leader's append. */
   onAppend(state: PartitionState): void;
   /** acks=all: resolves once the high watermark passed lastOffset (the ISR has the records). */
@@ -48,6 +69,14 @@ export class SingleNodeReplication implements Replication {
     return this.url();
   }
 
+  readRoute(): ReadRoute {
+    return LOCAL_READ;
+  }
+
+  leaderHighWatermark(state: PartitionState): number {
+    return state.log.highWatermark;
+  }
+
   onAppend(state: PartitionState): void {
     state.log.updateHighWatermark(state.log.logEndOffset);
     state.notifier.notify();
@@ -62,20 +91,47 @@ export class SingleNodeReplication implements Replication {
   }
 }
 
+/**
+ * KIP-392's choice for a cluster node (Replication.readRoute): `contact` is what this
+ * node last heard from the partition's leader as a follower (undefined: nothing yet).
+ */
+export function chooseReadRoute(
+  replication: Pick<Replication, 'nodeId' | 'nodeUrl'>, state: PartitionState, isHandedOver: boolean,
+  contact: { ageMs: number } | undefined, readLagMaxMs: number,
+): ReadRoute {
+  const { nodeId } = replication;
+  if (state.leader === nodeId) return LOCAL_READ;
+  const isReplica = state.replicas.includes(nodeId);
+  // Handed over by another node: served here when there is a replica (never handed on again).
+  if (isReplica && isHandedOver) return LOCAL_READ;
+  if (isReplica && state.isr.includes(nodeId) && contact !== undefined && contact.ageMs <= readLagMaxMs) return LOCAL_READ;
+  const nodeIds = [...new Set([state.leader, ...state.isr])].filter((id) => id >= 0 && id !== nodeId);
+  if (!isHandedOver && nodeIds.length > 0) return { kind: 'remote', nodeIds };
+  if (state.leader < 0) throw notLeaderError(replication, state);
+  throw notLeaderError(replication, state, `node ${nodeId} cannot serve partition ${state.partition} of topic '${state.topic}' ` +
+    `(${isReplica ? 'its replica is not in sync' : 'it holds no replica'}); node ${state.leader} leads it`);
+}
+
 /** 503 NOT_LEADER naming the leader (Kafka's NOT_LEADER_OR_FOLLOWER), unless this node leads the partition. */
 export function requireLeader(replication: Replication, state: PartitionState): void {
   if (!replication.isClustered || state.leader === replication.nodeId) return;
+  throw notLeaderError(replication, state);
+}
+
+/** 503 NOT_LEADER for `state`: the leader's id, advertised URL and epoch (nulls when no leader is known). */
+export function notLeaderError(replication: Pick<Replication, 'nodeId' | 'nodeUrl'>, state: PartitionState, why?: string): RunnelError {
   const leaderId = state.leader < 0 ? null : state.leader;
   const leaderUrl = leaderId === null ? null : replication.nodeUrl(leaderId);
-  throw new RunnelError('NOT_LEADER', leaderId === null
+  const leaderEpoch = leaderId === null ? null : state.leaderEpoch;
+  return new RunnelError('NOT_LEADER', why ?? (leaderId === null
     ? `partition ${state.partition} of topic '${state.topic}' has no leader right now (no in-sync replica is alive); retry shortly`
-    : `node ${replication.nodeId} does not lead partition ${state.partition} of topic '${state.topic}'; node ${leaderId} does (${leaderUrl ?? 'URL unknown'})`,
-  { leaderId, leaderUrl });
+    : `node ${replication.nodeId} does not lead partition ${state.partition} of topic '${state.topic}'; node ${leaderId} does (${leaderUrl ?? 'URL unknown'})`),
+  { leaderId, leaderUrl, leaderEpoch });
 }
 
 /** NOT_LEADER for a leader this node could not reach (no answer at all): the records may or may not be written there. */
 export class LeaderUnreachableError extends RunnelError {
   constructor(leaderId: number, leaderUrl: string | null, why: string) {
-    super('NOT_LEADER', `node ${leaderId}, the leader of some of these partitions, did not answer (${why})`, { leaderId, leaderUrl });
+    super('NOT_LEADER', `node ${leaderId}, the leader of some of these partitions, did not answer (${why})`, { leaderId, leaderUrl, leaderEpoch: null });
   }
 }

@@ -31,6 +31,7 @@ import { errorBodySchema, topicDescriptionSchema } from '../api/schemas.js';
 import { StreamRegistry } from './stream.js';
 import type { ClusterNode } from '../cluster/cluster-node.js';
 import { internalRoutes } from './routes/internal.js';
+import { HandOver } from './hand-over.js';
 
 export interface AppOptions {
   broker: Broker;
@@ -220,13 +221,21 @@ async function installRequestPipeline(app: FastifyInstance, options: AppOptions,
 function installRoutes(app: FastifyInstance, options: AppOptions, lifecycle: Lifecycle, streams: StreamRegistry): void {
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   topicRoutes(app, options.broker);
-  recordRoutes(app, options.broker, streams);
-  groupRoutes(app, options.broker);
+  const handOver = options.cluster === undefined ? undefined : handOverOf(app, options.cluster);
+  recordRoutes(app, options.broker, streams, handOver);
+  groupRoutes(app, options.broker, handOver);
   keyRoutes(app, options.broker.keys);
   producerRoutes(app, options.broker.producerIds);
   healthRoutes(app, options.broker, { isStopping: lifecycle.isStopping, outOfFiles: lifecycle.outOfFiles }, options.cluster);
   clusterRoutes(app, options.broker, () => advertisedUrl(app), options.cluster);
   if (options.cluster !== undefined) internalRoutes(app, options.broker, options.cluster, options.clusterSecret);
+}
+
+/** Requests this node cannot serve go to one that can (hand-over.ts), over peer URLs. */
+function handOverOf(app: FastifyInstance, cluster: ClusterNode): HandOver {
+  const handOver = new HandOver(cluster.nodeId, (nodeId) => cluster.peers.url(nodeId));
+  app.addHook('onClose', async () => handOver.close());
+  return handOver;
 }
 
 function advertisedUrl(app: FastifyInstance): string {

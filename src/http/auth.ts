@@ -19,6 +19,7 @@ import { canDescribe, canReadPrefix, isAllowed, type KeyManager, type Principal 
 import type { Broker } from '../broker/broker.js';
 import type { Member } from '../broker/groups/consumer-group.js';
 import { RunnelError } from '../errors.js';
+import { isHandedOver } from './hand-over.js';
 import { visibleGroup, visibleGroupLags, visibleOffsets } from './group-visibility.js';
 
 declare module 'fastify' {
@@ -95,18 +96,23 @@ function filterList(key: 'topics' | 'groups', resource: 'topic' | 'group', nameF
 }
 
 function routeAccess(broker: Broker): Record<string, Access> {
-  // The member named in the path (elsewhere than at its coordinator: 503 NOT_LEADER, as without keys).
-  const memberOf = (request: FastifyRequest): Member => {
+  // The member named in the path; undefined when another node coordinates the group: the
+  // call is handed to it (routes/groups.ts), which checks the key against the member there.
+  const memberOf = (request: FastifyRequest): Member | undefined => {
     const { group: groupId, member: memberId } = request.params as Params;
+    if (broker.offsetsLog.coordinatorElsewhere(groupId) !== undefined && !isHandedOver(request)) return undefined;
     broker.offsetsLog.requireCoordinator(groupId);
     return broker.groups.find(groupId, memberId).member;
   };
   // Member calls consume the member's subscribed topics: the caller must be able to read them.
-  const memberTopics: Check = (principal, request) => checkSubscription(principal, memberOf(request).subscription);
+  const memberTopics: Check = (principal, request) => {
+    const member = memberOf(request);
+    if (member !== undefined) checkSubscription(principal, member.subscription);
+  };
   // Removing a member takes the key that joined it, or admin on the group.
   const memberOwner: Check = (principal, request) => {
     const member = memberOf(request);
-    if (member.ownerKeyId === principal.keyId) return;
+    if (member === undefined || member.ownerKeyId === principal.keyId) return;
     const groupId = (request.params as Params).group;
     if (!isAllowed(principal, 'group', groupId, 'admin')) forbid(principal, `remove member ${member.memberId} of group '${groupId}' (joined with another key; needs admin on the group)`);
   };

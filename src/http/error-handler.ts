@@ -5,6 +5,7 @@
  */
 import type { FastifyError, FastifyInstance } from 'fastify';
 import { errorCatalogue, RunnelError, type ErrorCode } from '../errors.js';
+import { limits } from '../limits.js';
 import { InvariantError } from '../util/assert.js';
 import { isOutOfFiles } from '../util/open-files.js';
 import { isDiskFullError } from '../util/disk-full.js';
@@ -38,12 +39,13 @@ export function installErrorHandler(app: FastifyInstance, options: ErrorHandlerO
       options.onOutOfFiles?.();
       if (!(error instanceof RunnelError)) {
         request.log.warn({ err: error }, 'out of file descriptors');
-        return reply.code(503).header('retry-after', '1').send({ error: { code: 'TOO_MANY_OPEN_FILES', message: `the node is out of file descriptors (${error.message}); nothing was changed, retry later` } });
+        return reply.code(503).header('retry-after', String(limits.retryAfterSeconds)).send({ error: { code: 'TOO_MANY_OPEN_FILES', message: `the node is out of file descriptors (${error.message}); nothing was changed, retry later` } });
       }
-      void reply.header('retry-after', '1');
     }
     if (error instanceof RunnelError) {
       if (error.status >= 500) request.log.warn({ err: error }, error.message);
+      // Every 503 says when to try again (a leader election, a node starting: about a second).
+      if (error.status === 503) void reply.header('retry-after', String(limits.retryAfterSeconds));
       return reply.code(error.status).send({ error: { code: error.code, message: error.message, ...error.details } });
     }
     if (error instanceof InvariantError) {

@@ -4,7 +4,7 @@
  */
 import type { ClusterNode } from '../cluster/cluster-node.js';
 import { runnelErrorFromPeer } from '../cluster/peer-client.js';
-import { LeaderUnreachableError, type ForwardedProduce, type Replication } from '../broker/replication.js';
+import { chooseReadRoute, LeaderUnreachableError, type ForwardedProduce, type ReadRoute, type Replication } from '../broker/replication.js';
 import type { RecordOffset } from '../broker/produce-request.js';
 import type { PartitionState } from '../broker/topic-state.js';
 
@@ -12,7 +12,7 @@ import type { PartitionState } from '../broker/topic-state.js';
 export class ClusterReplication implements Replication {
   readonly isClustered = true;
 
-  constructor(private readonly cluster: ClusterNode) {}
+  constructor(private readonly cluster: ClusterNode, private readonly readLagMaxMs: number) {}
 
   get nodeId(): number {
     return this.cluster.nodeId;
@@ -20,6 +20,15 @@ export class ClusterReplication implements Replication {
 
   nodeUrl(nodeId: number): string | null {
     return this.cluster.nodeUrl(nodeId);
+  }
+
+  readRoute(state: PartitionState, isHandedOver: boolean): ReadRoute {
+    return chooseReadRoute(this, state, isHandedOver, this.cluster.replicas.leaderContactOf(state), this.readLagMaxMs);
+  }
+
+  leaderHighWatermark(state: PartitionState): number {
+    if (state.leader === this.nodeId) return state.log.highWatermark;
+    return Math.max(state.log.highWatermark, this.cluster.replicas.leaderContactOf(state)?.highWatermark ?? -1);
   }
 
   onAppend(state: PartitionState): void {

@@ -8,6 +8,7 @@ import type { TopicManager } from '../broker/topic-manager.js';
 import { ClusterNode, type ClusterHost } from '../cluster/cluster-node.js';
 import type { BackgroundErrorHandler } from './background-errors.js';
 import { RunnelError } from '../errors.js';
+import { limits } from '../limits.js';
 import type { BrokerFoundation, BrokerWiring } from './broker-assembly.js';
 import { ClusterReplication } from './cluster-replication.js';
 import { ClusterTopicAdmin } from './cluster-topic-admin.js';
@@ -64,7 +65,7 @@ export function clusterWiring(
     });
     built(cluster);
     return {
-      replication: new ClusterReplication(cluster),
+      replication: new ClusterReplication(cluster, options.replicaReadLagMaxMs ?? limits.replicaReadLagMsDefault),
       admin: new ClusterTopicAdmin(foundation.topics, (operation, body) => cluster.requestController(operation, body), options.peers.length),
       takeProducerIdBlock: async () => {
         const answer = await cluster.requestController('allocate-producer-ids', { nodeId: cluster.nodeId });

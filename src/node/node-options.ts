@@ -20,6 +20,8 @@ export interface NodeClusterOptions {
   clusterSecret: string;
   nodeSessionTimeoutMs: number;
   replicaLagTimeMaxMs: number;
+  /** A follower serves reads only when it heard from its leader within this (KIP-392); else it hands them to an in-sync replica. */
+  replicaReadLagMaxMs?: number;
   raftElectionTimeoutMs: number;
   /** Partitions one node holds at most (the controller checks every node it places replicas on). */
   partitionsPerNodeMax?: number;
@@ -74,6 +76,7 @@ export function nodeOptionsFromSettings(settings: Settings): NodeOptions {
       clusterSecret: settings.clusterSecret,
       nodeSessionTimeoutMs: settings.nodeSessionTimeoutMs,
       replicaLagTimeMaxMs: settings.replicaLagTimeMaxMs,
+      replicaReadLagMaxMs: settings.replicaReadLagMaxMs,
       raftElectionTimeoutMs: settings.raftElectionTimeoutMs,
     },
   };

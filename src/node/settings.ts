@@ -25,6 +25,7 @@ export interface Settings {
   clusterSecret: string;
   nodeSessionTimeoutMs: number;
   replicaLagTimeMaxMs: number;
+  replicaReadLagMaxMs: number;
   raftElectionTimeoutMs: number;
   logLevel: string;
   bodyLimitBytes: number;
@@ -79,6 +80,7 @@ export const settingDefinitions: SettingDefinition[] = [
   { name: 'clusterSecret', flag: 'cluster-secret', env: 'RUNNEL_CLUSTER_SECRET', type: 'string', defaultValue: '', minimumLength: 16, description: 'Shared secret of node-to-node requests (header x-runnel-cluster-secret); when set, every /internal route refuses requests without it. Required in a cluster (--peers) with --auth api-key; without one a cluster logs a warning at start. Prefer the environment variable.' },
   { name: 'nodeSessionTimeoutMs', flag: 'node-session-timeout-ms', env: 'RUNNEL_NODE_SESSION_TIMEOUT_MS', type: 'integer', defaultValue: '2000', minimum: 200, maximum: 600_000, description: "A node that has not heartbeated the controller this long is fenced and its partitions get new leaders (Kafka's broker.session.timeout.ms, 9 s there); nodes heartbeat every sixth of it. See Cluster for the trade-off." },
   { name: 'replicaLagTimeMaxMs', flag: 'replica-lag-time-max-ms', env: 'RUNNEL_REPLICA_LAG_TIME_MAX_MS', type: 'integer', defaultValue: '10000', minimum: 100, maximum: 600_000, description: "A follower not caught up for this long leaves the ISR (Kafka's replica.lag.time.max.ms)." },
+  { name: 'replicaReadLagMaxMs', flag: 'replica-read-lag-max-ms', env: 'RUNNEL_REPLICA_READ_LAG_MAX_MS', type: 'integer', defaultValue: '10000', minimum: 100, maximum: 600_000, description: 'Reads from any node (KIP-392): a follower in the ISR serves reads of a partition, up to its own high watermark, while it heard from the leader within this; one that did not (or that left the ISR, or holds no replica) hands the read to an in-sync replica.' },
   { name: 'raftElectionTimeoutMs', flag: 'raft-election-timeout-ms', env: 'RUNNEL_RAFT_ELECTION_TIMEOUT_MS', type: 'integer', defaultValue: '1000', minimum: 50, maximum: 60_000, description: "A metadata quorum follower that hears nothing from the leader this long (randomised up to twice) starts an election (Kafka's controller.quorum.election.timeout.ms)." },
   { name: 'logLevel', flag: 'log-level', env: 'RUNNEL_LOG_LEVEL', type: 'string', defaultValue: 'info', choices: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], description: 'Log level (pino); debug logs every request.' },
   { name: 'bodyLimitBytes', flag: 'body-limit-bytes', env: 'RUNNEL_BODY_LIMIT_BYTES', type: 'integer', defaultValue: String(limits.requestBodyBytesDefault), minimum: 1024, maximum: 1024 ** 3, description: 'Largest request body; larger ones get 413 REQUEST_TOO_LARGE.' },

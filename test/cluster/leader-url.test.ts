@@ -30,9 +30,10 @@ interface NotLeaderBody {
   error: { code: string; message: string; leaderId: number | null; leaderUrl: string | null };
 }
 
-function checkNotLeader(t: Test, cluster: Cluster, answer: { status: number; body: unknown }, leaderId: number, what: string): void {
+function checkNotLeader(t: Test, cluster: Cluster, answer: { status: number; headers: Record<string, unknown>; body: unknown }, leaderId: number, what: string): void {
   const body = answer.body as NotLeaderBody;
   t.equal(answer.status, 503, `${what}: 503`);
+  t.ok(Number(answer.headers['retry-after']) >= 1, `${what}: Retry-After ${String(answer.headers['retry-after'])}`);
   t.equal(body?.error?.code, 'NOT_LEADER', `${what}: NOT_LEADER`);
   t.equal(body?.error?.leaderId, leaderId, `${what}: names node ${leaderId}`, { answer: body });
   t.equal(body?.error?.leaderUrl, cluster.url(leaderId), `${what}: leaderUrl is node ${leaderId}'s advertised URL, not a --peers address`);
@@ -86,23 +87,50 @@ void t.test('every leaderUrl is the advertised URL of the leader', async (t) => 
   const follower = [1, 2, 3].find((nodeId) => nodeId !== leaderId)!;
   const partitionUrl = `${cluster.url(follower)}/v1/topics/${TOPIC}/partitions/${partition}`;
 
-  await t.test('produce, fetch, stream and offsets of a partition sent to a follower', async (t) => {
-    checkNotLeader(t, cluster, await requestJson(`${partitionUrl}/records`, { body: { records: [{ value: 'x' }] } }), leaderId, 'produce');
-    checkNotLeader(t, cluster, await requestJson(`${partitionUrl}/records?offset=0`), leaderId, 'fetch');
-    checkNotLeader(t, cluster, await requestJson(`${partitionUrl}/records?offset=0`, { headers: { accept: 'application/x-ndjson' } }), leaderId, 'stream');
-    checkNotLeader(t, cluster, await requestJson(`${partitionUrl}/offsets`), leaderId, 'offsets');
+  await t.test('a produce to a partition, and a read of a partition with no replica here, when the node cannot reach the leader', async (t) => {
+    const proxy = cluster.proxy(follower, leaderId);
+    proxy.block();
+    try {
+      const answer = await requestJson(`${partitionUrl}/records`, { body: { records: [{ value: 'x' }] }, timeoutMs: 20_000 });
+      checkNotLeader(t, cluster, answer, leaderId, 'produce to the partition');
+    } finally {
+      proxy.unblock();
+    }
+    // A topic with one replica: the other nodes hand its reads to that one.
+    const solo = await requestOk<TopicView>(`${cluster.url(1)}/v1/topics`, { body: { name: 'solo', partitions: 1, replicationFactor: 1 }, timeoutMs: 20_000 });
+    const soloLeader = solo.body.partitions[0].leader!;
+    const other = [1, 2, 3].find((nodeId) => nodeId !== soloLeader)!;
+    const read = await cluster.waitFor(async () => {
+      const answer = await requestJson(`${cluster.url(other)}/v1/topics/solo/partitions/0/offsets`);
+      return answer.status === 200 ? answer : undefined;
+    }, 20_000, `node ${other} to know topic solo`);
+    t.equal(read.headers['runnel-served-by'], String(soloLeader), `node ${other}, without a replica, handed the read to node ${soloLeader}`);
+    const soloProxy = cluster.proxy(other, soloLeader);
+    soloProxy.block();
+    try {
+      checkNotLeader(t, cluster, await requestJson(`${cluster.url(other)}/v1/topics/solo/partitions/0/records?offset=0`, { timeoutMs: 20_000 }), soloLeader, 'a read nobody could serve');
+    } finally {
+      soloProxy.unblock();
+    }
   });
 
-  await t.test('a group request sent to a node that does not coordinate the group', async (t) => {
+  await t.test('a group request sent to a node that cannot reach the coordinator', async (t) => {
     // The offsets topic is created with the first group request; its partitions need leaders first.
-    const answers = await cluster.waitFor(async () => {
-      const each = await Promise.all([1, 2, 3].map(async (nodeId) => ({ nodeId, answer: await requestJson(`${cluster.url(nodeId)}/v1/groups/billing/offsets`) })));
-      const codes = each.map(({ answer }) => (answer.body as NotLeaderBody | undefined)?.error?.code);
-      return codes.filter((code) => code === 'NOT_LEADER').length === 2 && codes.some((code) => code === undefined || code === 'GROUP_NOT_FOUND') ? each : undefined;
-    }, 20_000, 'one coordinator of group billing, the two other nodes answering NOT_LEADER');
-    const coordinator = answers.find(({ answer }) => (answer.body as NotLeaderBody | undefined)?.error?.code !== 'NOT_LEADER')!.nodeId;
-    for (const { nodeId, answer } of answers) {
-      if (nodeId !== coordinator) checkNotLeader(t, cluster, answer, coordinator, `group offsets on node ${nodeId}`);
+    const first = await cluster.waitFor(async () => {
+      const answer = await requestJson(`${cluster.url(1)}/v1/groups/billing/offsets`);
+      return answer.headers['runnel-served-by'] !== undefined ? answer : undefined;
+    }, 20_000, 'a coordinator for group billing');
+    const coordinator = Number(first.headers['runnel-served-by']);
+    for (const nodeId of [1, 2, 3].filter((each) => each !== coordinator)) {
+      const handed = await requestJson(`${cluster.url(nodeId)}/v1/groups/billing/offsets`);
+      t.equal(handed.headers['runnel-served-by'], String(coordinator), `node ${nodeId} hands the group's request to its coordinator`);
+      const proxy = cluster.proxy(nodeId, coordinator);
+      proxy.block();
+      try {
+        checkNotLeader(t, cluster, await requestJson(`${cluster.url(nodeId)}/v1/groups/billing/offsets`, { timeoutMs: 20_000 }), coordinator, `group offsets on node ${nodeId}`);
+      } finally {
+        proxy.unblock();
+      }
     }
   });
 

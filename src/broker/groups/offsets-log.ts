@@ -140,6 +140,15 @@ export class ClusterOffsetsLog implements OffsetsLog {
     this.options.coordinator.dropMembers((groupId) => offsetsPartitionOf(groupId) === partition);
   }
 
+  /** The node that coordinates the group when it is another one (undefined: this node, or none known yet). */
+  coordinatorElsewhere(groupId: string): number | undefined {
+    if (!this.isClustered) return undefined;
+    const partitions = this.partitions();
+    if (partitions === undefined) return undefined;
+    const { leader } = partitions[offsetsPartitionOf(groupId, partitions.length)];
+    return leader >= 0 && leader !== this.nodeId ? leader : undefined;
+  }
+
   /** Throws unless this node coordinates the group (a no-op on a single node). */
   requireCoordinator(groupId: string): void {
     if (!this.isClustered) return;
@@ -155,7 +164,7 @@ export class ClusterOffsetsLog implements OffsetsLog {
       throw new RunnelError('NOT_LEADER', leaderId === null
         ? `group '${groupId}' has no coordinator right now (partition ${state.partition} of ${OFFSETS_TOPIC} has no leader); retry shortly`
         : `node ${leaderId} coordinates group '${groupId}' (it leads partition ${state.partition} of ${OFFSETS_TOPIC}), not node ${nodeId}`,
-      { leaderId, leaderUrl });
+      { leaderId, leaderUrl, leaderEpoch: leaderId === null ? null : state.leaderEpoch });
     }
     const loadedEpoch = this.coordinating.get(state.partition);
     if (loadedEpoch === state.leaderEpoch) return;

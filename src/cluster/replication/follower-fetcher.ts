@@ -52,6 +52,8 @@ export interface FollowerFetcherOptions {
   reportError: (error: unknown, context: string) => void;
   /** The partition's high watermark moved (acks=all waiters handed over here may be settled). */
   onHighWatermark?: (partition: ReplicaPartition) => void;
+  /** The leader answered the partition's fetch (no error): its high watermark then (KIP-392 reads on followers). */
+  onLeaderContact?: (partition: ReplicaPartition, leaderHighWatermark: number) => void;
   /** The partition's log was truncated to `offset` (offsets from there on are gone). */
   onTruncated?: (partition: ReplicaPartition, offset: number) => void;
 }
@@ -288,6 +290,7 @@ export class FollowerFetcher {
       return;
     }
     followed.lastError = undefined;
+    this.options.onLeaderContact?.(partition, entry.highWatermark);
     if (entry.divergingEpoch !== undefined) {
       this.truncateDivergence(followed, entry.divergingEpoch, entry.logStartOffset, nowMs);
       return;

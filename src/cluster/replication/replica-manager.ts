@@ -79,8 +79,16 @@ export type PartitionReplicationStatus = {
   lastError: string | null;
 });
 
+/** What a follower last heard from its partition's leader (KIP-392: whether it may serve reads). */
+interface LeaderContact {
+  readonly partition: ReplicaPartition;
+  atMs: number;
+  highWatermark: number;
+}
+
 export class ReplicaManager {
   private readonly leaders = new Map<string, PartitionLeader>();
+  private readonly leaderContacts = new Map<string, LeaderContact>();
   private readonly fetchers = new Map<number, FollowerFetcher>();
   /** acks=all waiters of partitions this node stopped leading and follows now. */
   private readonly handover = new HandoverWaiters(limits.waitersPerPartitionMax);
@@ -127,6 +135,7 @@ export class ReplicaManager {
     const key = partitionKey(partition.topic, partition.partition);
     const current = this.leaders.get(key);
     if (partition.leader === this.options.nodeId) {
+      this.leaderContacts.delete(key);
       this.stopFollowing(partition);
       if (current !== undefined && current.partition === partition && current.leaderEpoch === partition.leaderEpoch) {
         current.applyMetadata();
@@ -147,6 +156,8 @@ export class ReplicaManager {
       // most likely commits them; a retry after NOT_LEADER would append them twice.
       this.leaders.delete(key);
       current.resign(this.notLeader(partition), isFollower && current.partition === partition ? this.handover.target(partition) : undefined);
+      // It led the partition until now: it holds everything its high watermark says.
+      if (current.partition === partition) this.noteLeaderContact(partition, partition.log.highWatermark);
     }
     if (isFollower) {
       this.follow(partition);
@@ -159,6 +170,7 @@ export class ReplicaManager {
 
   onPartitionRemoved(partition: ReplicaPartition): void {
     const key = partitionKey(partition.topic, partition.partition);
+    if (this.leaderContacts.get(key)?.partition === partition) this.leaderContacts.delete(key);
     const leader = this.leaders.get(key);
     if (leader !== undefined && leader.partition === partition) {
       this.leaders.delete(key);
@@ -185,6 +197,17 @@ export class ReplicaManager {
     const leader = this.leaderOf(partition);
     if (leader === undefined) return Promise.reject(this.notLeader(partition));
     return leader.waitForHighWatermark(lastOffset, minInsyncReplicas, timeoutMs);
+  }
+
+  /**
+   * A follower's last word from the leader of `partition`: how long ago its last fetch
+   * was answered (or it led the partition itself) and the leader's high watermark then;
+   * undefined when it has not heard from one since it started.
+   */
+  leaderContactOf(partition: ReplicaPartition): { ageMs: number; highWatermark: number } | undefined {
+    const contact = this.leaderContacts.get(partitionKey(partition.topic, partition.partition));
+    if (contact === undefined || contact.partition !== partition) return undefined;
+    return { ageMs: this.now() - contact.atMs, highWatermark: contact.highWatermark };
   }
 
   /** Leader side of POST /internal/v1/replication/fetch. */
@@ -275,6 +298,7 @@ export class ReplicaManager {
         now: this.now,
         reportError: (error, context) => this.reportError(error, context),
         onHighWatermark: (followed) => this.handover.onHighWatermark(followed),
+        onLeaderContact: (followed, highWatermark) => this.noteLeaderContact(followed, highWatermark),
         onTruncated: (followed, offset) => this.handover.onTruncated(followed, offset, this.notLeader(followed)),
       });
       this.fetchers.set(partition.leader, fetcher);
@@ -312,12 +336,23 @@ export class ReplicaManager {
     }
   }
 
+  private noteLeaderContact(partition: ReplicaPartition, highWatermark: number): void {
+    const key = partitionKey(partition.topic, partition.partition);
+    const contact = this.leaderContacts.get(key);
+    if (contact !== undefined && contact.partition === partition) {
+      contact.atMs = this.now();
+      contact.highWatermark = Math.max(contact.highWatermark, highWatermark);
+      return;
+    }
+    this.leaderContacts.set(key, { partition, atMs: this.now(), highWatermark });
+  }
+
   private notLeader(partition: ReplicaPartition): RunnelError {
     const leaderId = partition.leader;
     const isKnown = leaderId >= 0 && leaderId !== this.options.nodeId;
     return new RunnelError('NOT_LEADER', `node ${this.options.nodeId} does not lead ${partition.topic}-${partition.partition}` +
       (isKnown ? `; node ${leaderId} does` : ''),
-    isKnown ? { leaderId, leaderUrl: this.options.advertisedUrl(leaderId) } : undefined);
+    isKnown ? { leaderId, leaderUrl: this.options.advertisedUrl(leaderId), leaderEpoch: partition.leaderEpoch } : undefined);
   }
 
   private reportError(error: unknown, context: string): void {

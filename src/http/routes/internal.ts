@@ -90,6 +90,12 @@ export function internalRoutes(app: FastifyInstance, broker: Broker, cluster: Cl
           valueFormat: { type: 'string', enum: ['json', 'string', 'binary'] },
           acks: { type: 'string', enum: ['none', 'leader', 'all'] },
           idempotencyKey: { type: 'string', minLength: 1, maxLength: 255 },
+          partition: { type: 'integer', minimum: 0 },
+          producer: {
+            type: 'object',
+            required: ['producerId', 'producerEpoch', 'baseSequence'],
+            properties: { producerId: { type: 'integer', minimum: 0 }, producerEpoch: { type: 'integer', minimum: 0 }, baseSequence: { type: 'integer', minimum: 0 } },
+          },
         },
       },
     },

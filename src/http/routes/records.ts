@@ -4,8 +4,11 @@
  * text here rather than through the schema serialiser.
  */
 import type { IncomingHttpHeaders } from 'node:http';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Broker } from '../../broker/broker.js';
+import type { OffsetSpec } from '../../broker/fetch.js';
+import { notLeaderError } from '../../broker/replication.js';
+import { isHandedOver, setServedBy, type HandOver } from '../hand-over.js';
 import type { ProduceRequest, RecordOffset } from '../../broker/produce-request.js';
 import { RunnelError } from '../../errors.js';
 import { refuseInternalTopic } from '../../broker/internal-topics.js';
@@ -13,7 +16,7 @@ import { JsonBuffer } from '../../record/json-buffer.js';
 import { writeRecords } from '../../record/json-writer.js';
 import {
   errorResponses, fetchQuerySchema, fetchResponseSchema, partitionOffsetsQuerySchema, partitionOffsetsSchema, partitionParam,
-  produceBodySchema, produceHeadersSchema, produceQuerySchema, produceResponseSchema, topicNameParam,
+  produceBodySchema, produceHeadersSchema, produceQuerySchema, produceResponseSchema, servedByHeaders, topicNameParam,
 } from '../../api/schemas.js';
 import type { FetchQuery, ProduceBody, ProduceQuery } from '../../api/types.js';
 import type { Metrics } from '../metrics.js';
@@ -22,9 +25,9 @@ import { typed, type TypedApp } from '../type-provider.js';
 
 const produceErrors = errorResponses('INVALID_JSON', 'INVALID_TOPIC_NAME', 'INVALID_RECORD', 'TOPIC_NOT_FOUND', 'PARTITION_NOT_FOUND', 'IDEMPOTENCY_KEY_REUSED', 'OUT_OF_ORDER_SEQUENCE', 'REQUEST_TOO_LARGE', 'RECORD_TOO_LARGE', 'UNSUPPORTED_MEDIA_TYPE', 'NOT_LEADER', 'NOT_ENOUGH_REPLICAS', 'REQUEST_TIMED_OUT', 'CORRUPT_LOG');
 
-const produceDescription = 'Appends records: one batch per partition, the request whole or not at all. Body: application/json `{"records":[...], "keyFormat", "valueFormat"}` or application/x-ndjson (one record object per line, formats in the query). The answer lists partition, offset and timestamp per record in request order.';
+const produceDescription = 'Appends records: one batch per partition, the request whole or not at all. Any node of a cluster takes it and forwards records to their partitions\' leaders. Body: application/json `{"records":[...], "keyFormat", "valueFormat"}` or application/x-ndjson (one record object per line, formats in the query). The answer lists partition, offset and timestamp per record in request order.';
 
-const produceResponses = { 200: produceResponseSchema, 202: { ...produceResponseSchema, description: 'Accepted (acks=none).' }, ...produceErrors };
+const produceResponses = { 200: { ...produceResponseSchema, headers: servedByHeaders }, 202: { ...produceResponseSchema, headers: servedByHeaders, description: 'Accepted (acks=none).' }, ...produceErrors };
 
 const partitionPathParams = {
   type: 'object',
@@ -32,11 +35,35 @@ const partitionPathParams = {
   properties: { topic: topicNameParam, partition: partitionParam },
 } as const;
 
-export function recordRoutes(fastify: FastifyInstance, broker: Broker, streams: StreamRegistry): void {
+export function recordRoutes(fastify: FastifyInstance, broker: Broker, streams: StreamRegistry, handOver: HandOver | undefined): void {
   const app = typed(fastify);
   produceRoutes(app, broker);
-  fetchRoute(app, broker, streams);
-  offsetsRoute(app, broker);
+  fetchRoute(app, broker, streams, handOver);
+  offsetsRoute(app, broker, handOver);
+}
+
+/**
+ * A read this node does not serve itself (Fetcher.route) goes to the in-sync replicas
+ * named; true when it was handed over (the reply is theirs). 503 NOT_LEADER when none answers.
+ */
+async function handedOver(
+  broker: Broker, handOver: HandOver | undefined, request: FastifyRequest, reply: FastifyReply,
+  read: { topic: string; partition: number; offset: OffsetSpec; isStream: boolean; waitMs: number },
+): Promise<boolean> {
+  const route = broker.fetcher.route(read.topic, read.partition, read.offset, isHandedOver(request));
+  if (route.kind === 'local') {
+    setServedBy(reply.raw, broker.replication.nodeId);
+    return false;
+  }
+  if (handOver === undefined) throw new Error('a single node serves every read itself');
+  const state = broker.topics.partition(read.topic, read.partition);
+  await handOver.forward(request, reply, route.nodeIds, {
+    isStream: read.isStream,
+    waitMs: read.waitMs,
+    unavailable: (why) => notLeaderError(broker.replication, state,
+      `node ${broker.replication.nodeId} cannot serve partition ${read.partition} of topic '${read.topic}' and no in-sync replica answered (${why})`),
+  });
+  return true;
 }
 
 /** The parts of a produce request the two produce routes share. */
@@ -50,6 +77,7 @@ interface ProduceCall {
 
 /** The parts of the reply a produce sets before its answer. */
 interface ProduceReply {
+  raw: { setHeader(name: string, value: string): unknown };
   header(name: string, value: string): unknown;
   code(statusCode: number): unknown;
   type(contentType: string): unknown;
@@ -83,6 +111,9 @@ function produceRoutes(app: TypedApp, broker: Broker): void {
       producer: producerFields(body),
     });
     if (!result.isReplay) request.server.runnelMetrics.produced(topic, result.offsets.length, result.appendedBytes);
+    // The leaders that appended (as metadata names them now): a client learns them without asking.
+    const { partitions } = broker.topics.get(topic);
+    setServedBy(reply.raw, result.offsets.map((entry) => partitions[entry.partition]?.leader ?? broker.replication.nodeId).filter((id) => id >= 0));
     if (result.isReplay) reply.header('idempotent-replayed', 'true');
     reply.code(query.acks === 'none' ? 202 : 200);
     // The answer is built as text: one short object per record, in request order, and a
@@ -118,12 +149,12 @@ function produceRoutes(app: TypedApp, broker: Broker): void {
   }, (request, reply) => produce(request, reply, request.params.partition));
 }
 
-function fetchRoute(app: TypedApp, broker: Broker, streams: StreamRegistry): void {
+function fetchRoute(app: TypedApp, broker: Broker, streams: StreamRegistry, handOver: HandOver | undefined): void {
   app.get('/v1/topics/:topic/partitions/:partition/records', {
     schema: {
       tags: ['records'],
       summary: 'Fetch records (or stream them)',
-      description: 'Reads records from an offset up to the high watermark. With waitMs, an empty read waits (long-poll) until a record arrives or waitMs passes. With `Accept: text/event-stream` (SSE; id = offset; reconnect with Last-Event-ID to resume) or `Accept: application/x-ndjson` the response follows the partition live. Values come back in the format they were produced in.',
+      description: 'Reads records from an offset up to the high watermark. With waitMs, an empty read waits (long-poll) until a record arrives or waitMs passes. With `Accept: text/event-stream` (SSE; id = offset; reconnect with Last-Event-ID to resume) or `Accept: application/x-ndjson` the response follows the partition live. Values come back in the format they were produced in. In a cluster any node answers: the leader or an in-sync follower serves the read from its own log, up to its own high watermark (Kafka\'s KIP-392); a node that cannot hands the request to an in-sync replica (Runnel-Served-By names who served it).',
       params: partitionPathParams,
       querystring: fetchQuerySchema,
       headers: {
@@ -131,7 +162,7 @@ function fetchRoute(app: TypedApp, broker: Broker, streams: StreamRegistry): voi
         properties: { 'last-event-id': { type: 'string', description: 'SSE resume: the last offset received; the stream continues after it.' } },
       },
       response: {
-        200: { ...fetchResponseSchema, description: 'Records (JSON), or a live stream for Accept: text/event-stream / application/x-ndjson.' },
+        200: { ...fetchResponseSchema, headers: servedByHeaders, description: 'Records (JSON), or a live stream for Accept: text/event-stream / application/x-ndjson.' },
         ...errorResponses('INVALID_TOPIC_NAME', 'INVALID_OFFSET', 'TOPIC_NOT_FOUND', 'PARTITION_NOT_FOUND', 'OFFSET_OUT_OF_RANGE', 'TOO_MANY_WAITERS', 'NOT_LEADER', 'CORRUPT_LOG'),
       },
     },
@@ -147,6 +178,8 @@ function fetchRoute(app: TypedApp, broker: Broker, streams: StreamRegistry): voi
       ? parseOffset(lastEventId, 'Last-Event-ID')
       : undefined;
     const offset = typeof resumeAfter === 'number' ? resumeAfter + 1 : parseOffset(query.offset, 'offset');
+    // Who serves the read comes before the offset is checked or any wait begins.
+    if (await handedOver(broker, handOver, request, reply, { topic, partition, offset, isStream: mode !== undefined, waitMs: query.waitMs })) return reply;
     if (mode !== undefined) {
       const { state, startOffset } = broker.fetcher.position(topic, partition, offset);
       await streamPartition(reply, broker.fetcher, streams, state, startOffset, mode, query.maxRecords);
@@ -181,7 +214,7 @@ async function fetchJson(
   return { json: out.toBuffer(), count: written.count, bytesRead };
 }
 
-function offsetsRoute(app: TypedApp, broker: Broker): void {
+function offsetsRoute(app: TypedApp, broker: Broker, handOver: HandOver | undefined): void {
   app.get('/v1/topics/:topic/partitions/:partition/offsets', {
     schema: {
       tags: ['records'],
@@ -190,13 +223,14 @@ function offsetsRoute(app: TypedApp, broker: Broker): void {
       params: partitionPathParams,
       querystring: partitionOffsetsQuerySchema,
       response: {
-        200: partitionOffsetsSchema,
+        200: { ...partitionOffsetsSchema, headers: servedByHeaders },
         ...errorResponses('INVALID_TOPIC_NAME', 'TOPIC_NOT_FOUND', 'PARTITION_NOT_FOUND', 'NOT_LEADER'),
       },
     },
-  }, async (request) => {
+  }, async (request, reply) => {
     const { topic, partition } = request.params;
     const { timestamp } = request.query;
+    if (await handedOver(broker, handOver, request, reply, { topic, partition, offset: 'latest', isStream: false, waitMs: 0 })) return reply;
     return { partition, ...broker.fetcher.offsets(topic, partition, timestamp) };
   });
 }
