@@ -113,7 +113,7 @@ async function partitionView(http: RunnelHttp, topic: string): Promise<Partition
 
 /**
  * The leader and a follower once the leader sees every replica in sync and the follower
- * answers a read of the partition itself (GET .../offsets with 200).
+ * answers a read of the partition from its own replica (GET .../offsets: 200, served by itself).
  */
 async function settle(byNode: Map<number, RunnelHttp>, topic: string): Promise<{ leader: number; follower: number }> {
   const deadline = performance.now() + SETTLE_TIMEOUT_MS;
@@ -127,8 +127,10 @@ async function settle(byNode: Map<number, RunnelHttp>, topic: string): Promise<{
         const follower = own.replicas.find((nodeId) => nodeId !== leader)!;
         const response = await byNode.get(follower)!.pool.request({ method: 'GET', path: `/v1/topics/${topic}/partitions/0/offsets`, headers: { accept: 'application/json' } });
         const text = await response.body.text();
-        if (response.statusCode === 200) return { leader, follower };
-        last = `follower ${follower} answers GET .../offsets with ${response.statusCode}: ${text.slice(0, 200)}`;
+        // Served from its own replica (a build without Runnel-Served-By: any 200), not handed to the leader.
+        const servedBy = response.headers['runnel-served-by'];
+        if (response.statusCode === 200 && (servedBy === undefined || servedBy === String(follower))) return { leader, follower };
+        last = `follower ${follower} answers GET .../offsets with ${response.statusCode}${servedBy === undefined ? '' : ` (served by ${String(servedBy)})`}: ${text.slice(0, 200)}`;
       } else {
         last = `leader ${leader} says ${JSON.stringify(own ?? seen)}`;
       }
