@@ -98,41 +98,121 @@ export function validateGrants(grants: Grant[]): Grant[] {
   return grants;
 }
 
-export class KeyManager {
-  private readonly keys = new Map<string, { stored: StoredApiKey; secretHash: Buffer; principal: Principal }>();
-  private readonly adminKeyHash: Buffer | undefined;
+/** A key as kept: never its secret, only the secret's SHA-256 (hex). */
+export interface KeptKey extends ApiKeyInfo {
+  secretSha256: string;
+}
 
-  constructor(private readonly store: ApiKeyStore, adminKey: string | undefined) {
+/**
+ * Where a cluster keeps its keys: its metadata log (node/cluster-keys.ts). A key made
+ * or deleted on any node is a record every node applies, so every node knows it.
+ */
+export interface ClusterKeyLog {
+  /** The keys this node's applied metadata holds. */
+  keys(): Iterable<KeptKey>;
+  /** Appends the key; resolves once this node has applied it. */
+  append(key: KeptKey): Promise<void>;
+  /** Appends the key's removal (KEY_NOT_FOUND when there is no such key); resolves once applied here. */
+  remove(keyId: string): Promise<void>;
+  /** `listener` runs whenever this node applied metadata (the keys may have changed). */
+  subscribe(listener: () => void): void;
+}
+
+interface KnownKey {
+  kept: KeptKey;
+  secretHash: Buffer;
+  principal: Principal;
+}
+
+/**
+ * The keys this node authenticates with. On a single node they are kept in SQLite
+ * (ApiKeyStore); in a cluster the metadata log is their only source (the local table is
+ * not read), and this node follows it as it applies records.
+ */
+export class KeyManager {
+  private readonly keys = new Map<string, KnownKey>();
+  private readonly adminKeyHash: Buffer | undefined;
+  private readonly removedListeners = new Set<(keyId: string) => void>();
+
+  constructor(private readonly store: ApiKeyStore, adminKey: string | undefined, private readonly cluster?: ClusterKeyLog) {
     this.adminKeyHash = adminKey === undefined || adminKey === '' ? undefined : sha256(adminKey);
-    for (const stored of store.list()) this.remember(stored);
+    if (cluster === undefined) {
+      for (const stored of store.list()) this.remember(keptOf(stored));
+    } else {
+      this.refresh();
+      cluster.subscribe(() => this.refresh());
+    }
   }
 
-  private remember(stored: StoredApiKey): void {
-    this.keys.set(stored.keyId, {
-      stored,
-      secretHash: Buffer.from(stored.secretSha256, 'hex'),
-      principal: { keyId: stored.keyId, name: stored.name, grants: JSON.parse(stored.grantsJson) as Grant[] },
+  /** Tells `listener` of every key that stops working (deleted here, or its removal applied); returns how to stop. */
+  onRemoved(listener: (keyId: string) => void): () => void {
+    this.removedListeners.add(listener);
+    return () => this.removedListeners.delete(listener);
+  }
+
+  private remember(kept: KeptKey): void {
+    this.keys.set(kept.keyId, {
+      kept,
+      secretHash: Buffer.from(kept.secretSha256, 'hex'),
+      principal: { keyId: kept.keyId, name: kept.name, grants: kept.grants },
     });
   }
 
-  /** Makes a key; the returned `key` is the only time its secret is shown. */
+  private forget(keyId: string): void {
+    if (!this.keys.delete(keyId)) return;
+    for (const listener of this.removedListeners) listener(keyId);
+  }
+
+  /** Cluster: takes the keys of the applied metadata (new ones work, removed ones stop). */
+  private refresh(): void {
+    if (this.cluster === undefined) return;
+    const present = new Set<string>();
+    for (const kept of this.cluster.keys()) {
+      present.add(kept.keyId);
+      if (this.keys.get(kept.keyId)?.kept.secretSha256 !== kept.secretSha256) this.remember(kept);
+    }
+    for (const keyId of [...this.keys.keys()]) if (!present.has(keyId)) this.forget(keyId);
+  }
+
+  /** Single node: makes a key in SQLite; the returned `key` is the only time its secret is shown. */
   create(name: string, grants: Grant[]): ApiKeyInfo & { key: string } {
-    validateGrants(grants);
-    const keyId = randomBytes(9).toString('base64url').replace(/[-_]/g, 'x');
-    const secret = randomBytes(32).toString('base64url');
-    const stored: StoredApiKey = { keyId, name, secretSha256: sha256(secret).toString('hex'), grantsJson: JSON.stringify(grants), createdAtMs: Date.now() };
-    this.store.insert(stored);
-    this.remember(stored);
-    return { keyId, name, grants, createdAtMs: stored.createdAtMs, key: `rk_${keyId}_${secret}` };
+    if (this.cluster !== undefined) throw new Error('in a cluster, keys are made through the controller (make)');
+    const { kept, key } = newKey(name, grants);
+    this.store.insert({ keyId: kept.keyId, name, secretSha256: kept.secretSha256, grantsJson: JSON.stringify(grants), createdAtMs: kept.createdAtMs });
+    this.remember(kept);
+    return { ...infoOf(kept), key };
+  }
+
+  /**
+   * Makes a key: in a cluster through the controller (answers once this node applied
+   * it; other nodes know it once they apply it too), else as create().
+   */
+  async make(name: string, grants: Grant[]): Promise<ApiKeyInfo & { key: string }> {
+    if (this.cluster === undefined) return this.create(name, grants);
+    const { kept, key } = newKey(name, grants);
+    await this.cluster.append(kept);
+    this.refresh();
+    return { ...infoOf(kept), key };
   }
 
   list(): ApiKeyInfo[] {
-    return [...this.keys.values()].map(({ stored, principal }) => ({ keyId: stored.keyId, name: stored.name, grants: principal.grants, createdAtMs: stored.createdAtMs }));
+    return [...this.keys.values()]
+      .map(({ kept }) => infoOf(kept))
+      .sort((a, b) => a.createdAtMs - b.createdAtMs || (a.keyId < b.keyId ? -1 : a.keyId > b.keyId ? 1 : 0));
   }
 
+  /** Single node: deletes a key from SQLite; it stops working at once. */
   delete(keyId: string): void {
+    if (this.cluster !== undefined) throw new Error('in a cluster, keys are deleted through the controller (remove)');
     if (!this.store.delete(keyId)) throw new RunnelError('KEY_NOT_FOUND', `no API key '${keyId}'`);
-    this.keys.delete(keyId);
+    this.forget(keyId);
+  }
+
+  /** Deletes a key: in a cluster through the controller (every node drops it as it applies the record), else as delete(). */
+  async remove(keyId: string): Promise<void> {
+    if (this.cluster === undefined) return this.delete(keyId);
+    await this.cluster.remove(keyId);
+    this.refresh();
   }
 
   /** The principal a presented key stands for, or undefined when it is not a valid key. */
@@ -144,4 +224,20 @@ export class KeyManager {
     if (entry === undefined) return undefined;
     return timingSafeEqual(sha256(match[2]), entry.secretHash) ? entry.principal : undefined;
   }
+}
+
+/** A new key id and secret; only the secret's hash is kept. */
+function newKey(name: string, grants: Grant[]): { kept: KeptKey; key: string } {
+  validateGrants(grants);
+  const keyId = randomBytes(9).toString('base64url').replace(/[-_]/g, 'x');
+  const secret = randomBytes(32).toString('base64url');
+  return { kept: { keyId, name, secretSha256: sha256(secret).toString('hex'), grants, createdAtMs: Date.now() }, key: `rk_${keyId}_${secret}` };
+}
+
+function keptOf(stored: StoredApiKey): KeptKey {
+  return { keyId: stored.keyId, name: stored.name, secretSha256: stored.secretSha256, grants: JSON.parse(stored.grantsJson) as Grant[], createdAtMs: stored.createdAtMs };
+}
+
+function infoOf(kept: KeptKey): ApiKeyInfo {
+  return { keyId: kept.keyId, name: kept.name, grants: kept.grants, createdAtMs: kept.createdAtMs };
 }

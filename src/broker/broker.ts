@@ -13,7 +13,7 @@ import type { MetadataStore } from '../meta/metadata-store.js';
 import { DiskSpace } from '../storage/disk-space.js';
 import type { LogManager } from '../storage/log-manager.js';
 import { limits } from '../limits.js';
-import { KeyManager } from './access-control.js';
+import { KeyManager, type ClusterKeyLog } from './access-control.js';
 import { Fetcher } from './fetch.js';
 import { GroupCoordinator } from './groups/group-coordinator.js';
 import { MemberPoller } from './groups/member-poll.js';
@@ -65,6 +65,8 @@ export interface BrokerParts {
   admin: TopicAdmin;
   /** Blocks of producer ids: from meta.db on a single node, from the controller in a cluster. */
   takeProducerIdBlock?: TakeProducerIdBlock;
+  /** API keys: in meta.db on a single node, in the metadata log in a cluster. */
+  clusterKeys?: ClusterKeyLog;
 }
 
 export interface RecoverySummary {
@@ -127,7 +129,7 @@ export class Broker {
       onError: options.onError,
     });
     this.poller = new MemberPoller(this.groups, this.topics);
-    this.keys = new KeyManager(new ApiKeyStore(this.store.database), options.adminKey);
+    this.keys = new KeyManager(new ApiKeyStore(this.store.database), options.adminKey, parts.clusterKeys);
     this.recovery = { partitions: 0, cleanPartitions: 0, recoveredSegments: 0, truncatedBytes: 0, durationMs: 0 };
   }
 

@@ -87,10 +87,12 @@ export class Fetcher {
     const waitMs = Math.min(request.waitMs ?? 0, limits.fetchWaitMsMax);
     const { log } = state;
     // Wait until the record at startOffset is committed here: on a follower it may be
-    // more than one high watermark move away.
+    // more than one high watermark move away. A wake that moved nothing (the node is
+    // stopping, the topic was deleted) ends the wait.
     const deadlineMs = Date.now() + waitMs;
-    while (startOffset >= log.highWatermark && this.topics.partition(state.topic, state.partition) === state) {
-      if (!await state.notifier.wait(deadlineMs - Date.now(), request.signal)) break;
+    while (startOffset >= log.highWatermark) {
+      const highWatermark = log.highWatermark;
+      if (!await state.notifier.wait(deadlineMs - Date.now(), request.signal) || log.highWatermark === highWatermark) break;
     }
     // The topic may have been deleted (or re-created) while this reader waited.
     if (this.topics.partition(state.topic, state.partition) !== state) {

@@ -13,6 +13,7 @@ import type { ControllerAnswer, ControllerOperation } from './controller-channel
 import { ControllerLogic } from './controller/controller-logic.js';
 import type { LastContact } from './controller/node-liveness.js';
 import { checkPartitionsPerNode } from './controller/partition-cap.js';
+import { apiKeyRecord, apiKeyRemovedRecord } from './metadata/api-keys.js';
 import type { MetadataImage } from './metadata/metadata-image.js';
 import type { MetadataRecord } from './metadata/records.js';
 import type { MetadataQuorum } from './quorum/metadata-quorum.js';
@@ -99,6 +100,9 @@ export class ActiveController {
         case 'alter-partition': return this.commit(logic.alterPartition(image, input, nowMs));
         case 'controlled-shutdown': return this.commit(logic.controlledShutdown(image, (body as { nodeId: number }).nodeId));
         case 'allocate-producer-ids': return this.allocateProducerIds(image, (body as { nodeId: number }).nodeId);
+        // The node that made the key sends only its id, name, secret hash, grants and time.
+        case 'create-api-key': return this.commit([apiKeyRecord(image.apiKeys, body)]);
+        case 'delete-api-key': return this.commit([apiKeyRemovedRecord(image.apiKeys, body)]);
       }
     }, operation);
   }

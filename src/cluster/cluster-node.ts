@@ -50,6 +50,8 @@ export interface ClusterNodeOptions {
   raftElectionTimeoutMs: number;
   /** Partitions one node holds at most: topic creates and partition adds that would place more are refused. */
   partitionsPerNodeMax?: number;
+  /** Runs after each applied batch or restored snapshot, once the image is this node's (API keys follow it). */
+  onApplied?: () => void;
   onError?: (error: unknown, context: string) => void;
   onInfo?: (message: string, details?: object) => void;
 }
@@ -278,6 +280,7 @@ export class ClusterNode {
       this.options.store.setMetadataImage(this.appliedOffset, this.image.toSnapshot());
     });
     for (const partition of result.changed) this.replicas.onLeadershipChange(partition);
+    this.options.onApplied?.();
     for (const waiter of [...this.appliedWaiters]) {
       if (waiter.offset <= this.appliedOffset) {
         this.appliedWaiters.delete(waiter);

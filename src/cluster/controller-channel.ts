@@ -11,7 +11,8 @@ import { InvariantError } from '../util/assert.js';
 import { limits } from '../limits.js';
 import { PeerRequestError, runnelErrorFromPeer, type PeerClient } from './peer-client.js';
 
-export type ControllerOperation = 'heartbeat' | 'create-topic' | 'alter-topic' | 'delete-topic' | 'alter-partition' | 'controlled-shutdown' | 'allocate-producer-ids';
+export type ControllerOperation = 'heartbeat' | 'create-topic' | 'alter-topic' | 'delete-topic' | 'alter-partition' | 'controlled-shutdown' | 'allocate-producer-ids'
+  | 'create-api-key' | 'delete-api-key';
 
 export interface ControllerAnswer {
   /** Every record of the decision is below this metadata offset (0: nothing was written). */

@@ -234,7 +234,9 @@ function installRoutes(app: FastifyInstance, options: AppOptions, lifecycle: Lif
 /** Requests this node cannot serve go to one that can (hand-over.ts), over peer URLs. */
 function handOverOf(app: FastifyInstance, cluster: ClusterNode): HandOver {
   const handOver = new HandOver(cluster.nodeId, (nodeId) => cluster.peers.url(nodeId));
-  app.addHook('onClose', async () => handOver.close());
+  // At preClose, with the streams: a stream or long-poll handed to another node ends now,
+  // so closing the server does not wait for it.
+  app.addHook('preClose', async () => handOver.close());
   return handOver;
 }
 

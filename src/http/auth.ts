@@ -201,8 +201,9 @@ export function installAuth(app: FastifyInstance, broker: Broker, options: AuthO
   };
   // Fix: a grant is checked once per request, so a stream (or long-poll) opened with a
   // key went on delivering records after the key was deleted, though a deleted key
-  // "stops working at once". Responses still open are kept per key id, and deleting
-  // the key ends them (test/http/auth-streams.test.ts).
+  // "stops working at once". Responses still open are kept per key id, and the key's
+  // removal ends them: deleted here, or, in a cluster, deleted on another node and
+  // applied here (test/http/auth-streams.test.ts, test/cluster/cluster-keys.test.ts).
   const openByKey = new Map<string, Set<ServerResponse>>();
   const track = (keyId: string, raw: ServerResponse): void => {
     let open = openByKey.get(keyId);
@@ -221,14 +222,13 @@ export function installAuth(app: FastifyInstance, broker: Broker, options: AuthO
     const principal = keys.authenticate(token);
     if (principal === undefined) throw new RunnelError('UNAUTHENTICATED', 'the API key is not valid');
     request.principal = principal;
-    track(principal.keyId, reply.raw);
+    // A key may delete itself: that DELETE's own answer is not ended with the rest.
+    if (request.method !== 'DELETE' || request.routeOptions.url !== '/v1/keys/:keyId') track(principal.keyId, reply.raw);
   });
-  app.addHook('onResponse', async (request, reply) => {
-    // After the DELETE's own answer is sent (a key may delete itself).
-    if (request.method !== 'DELETE' || request.routeOptions.url !== '/v1/keys/:keyId' || reply.statusCode !== 204) return;
-    const { keyId } = request.params as Params;
+  const stopListening = keys.onRemoved((keyId) => {
     for (const raw of openByKey.get(keyId) ?? []) raw.destroy();
   });
+  app.addHook('onClose', async () => stopListening());
   app.addHook('preHandler', async (request) => {
     const access = accessOf(request);
     if (access?.check !== undefined && request.principal !== undefined) access.check(request.principal, request);

@@ -11,6 +11,7 @@
  * client's own credentials (the serving node checks them again) and never the cluster
  * secret: public routes do not need it.
  */
+import { pipeline } from 'node:stream/promises';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Agent, request as send, type Dispatcher } from 'undici';
 import { limits } from '../limits.js';
@@ -76,11 +77,18 @@ export class HandOver {
         failures.push(`node ${nodeId}: ${(error as Error).message}`);
         continue;
       }
-      reply.code(answer.statusCode);
-      for (const [name, value] of Object.entries(answer.headers)) {
-        if (value !== undefined && !DROPPED_RESPONSE_HEADERS.has(name)) reply.header(name, value);
-      }
+      const headers = Object.fromEntries(Object.entries(answer.headers).filter(([name, value]) => value !== undefined && !DROPPED_RESPONSE_HEADERS.has(name)));
       answer.body.once('end', () => reply.raw.off('close', onClose));
+      if (options.isStream && answer.statusCode === 200) {
+        // A live stream: its head goes out now (an EventSource opens at once, as on the
+        // serving node), then its body as it comes, with backpressure both ways.
+        reply.hijack();
+        reply.raw.writeHead(200, headers);
+        reply.raw.flushHeaders();
+        pipeline(answer.body, reply.raw).catch(() => undefined);
+        return reply;
+      }
+      reply.code(answer.statusCode).headers(headers);
       return reply.send(answer.body);
     }
     reply.raw.off('close', onClose);

@@ -11,6 +11,7 @@ import path from 'node:path';
 import { Broker, type BrokerOptions } from '../broker/broker.js';
 import { SingleNodeReplication, type Replication } from '../broker/replication.js';
 import type { TakeProducerIdBlock } from '../broker/producer-ids.js';
+import type { ClusterKeyLog } from '../broker/access-control.js';
 import { LocalTopicAdmin, type TopicAdmin } from '../broker/topic-admin.js';
 import { TopicManager } from '../broker/topic-manager.js';
 import { MetadataStore } from '../meta/metadata-store.js';
@@ -24,7 +25,12 @@ export interface BrokerFoundation {
 }
 
 /** Replication and topic administration for the broker; what is left out stays single-node. */
-export type BrokerWiring = (foundation: BrokerFoundation) => { replication?: Replication; admin?: TopicAdmin; takeProducerIdBlock?: TakeProducerIdBlock };
+export type BrokerWiring = (foundation: BrokerFoundation) => {
+  replication?: Replication;
+  admin?: TopicAdmin;
+  takeProducerIdBlock?: TakeProducerIdBlock;
+  clusterKeys?: ClusterKeyLog;
+};
 
 /**
  * Opens SQLite and sets the broker up without touching the logs: a node listens
@@ -61,6 +67,7 @@ export function createBroker(options: BrokerOptions, wire: BrokerWiring = () => 
       replication: wired.replication ?? new SingleNodeReplication(options.nodeId),
       admin: wired.admin ?? new LocalTopicAdmin(topics),
       takeProducerIdBlock: wired.takeProducerIdBlock,
+      clusterKeys: wired.clusterKeys,
     });
     return made.broker;
   } catch (error) {

@@ -10,6 +10,7 @@ import type { BackgroundErrorHandler } from './background-errors.js';
 import { RunnelError } from '../errors.js';
 import { limits } from '../limits.js';
 import type { BrokerFoundation, BrokerWiring } from './broker-assembly.js';
+import { ClusterKeys } from './cluster-keys.js';
 import { ClusterReplication } from './cluster-replication.js';
 import { ClusterTopicAdmin } from './cluster-topic-admin.js';
 import type { NodeClusterOptions } from './node-options.js';
@@ -45,6 +46,7 @@ export function clusterWiring(
   stopOnInvariant: (report: BackgroundErrorHandler) => BackgroundErrorHandler = (report) => report,
 ): BrokerWiring {
   return (foundation: BrokerFoundation) => {
+    const keys = new ClusterKeys();
     const cluster = new ClusterNode({
       nodeId,
       peers: options.peers,
@@ -56,6 +58,7 @@ export function clusterWiring(
       replicaLagTimeMaxMs: options.replicaLagTimeMaxMs,
       raftElectionTimeoutMs: options.raftElectionTimeoutMs,
       partitionsPerNodeMax: options.partitionsPerNodeMax,
+      onApplied: () => keys.applied(),
       // Expected refusals (a coded RunnelError: not the controller, a fenced node) are one
       // warning line; anything else is an error with its stack.
       onError: stopOnInvariant((error, context) => error instanceof RunnelError
@@ -63,6 +66,7 @@ export function clusterWiring(
         : log()?.error({ err: error }, `cluster: ${context} failed`)),
       onInfo: (message, details) => log()?.info(details ?? {}, message),
     });
+    keys.attach(cluster);
     built(cluster);
     return {
       replication: new ClusterReplication(cluster, options.replicaReadLagMaxMs ?? limits.replicaReadLagMsDefault),
@@ -71,6 +75,7 @@ export function clusterWiring(
         const answer = await cluster.requestController('allocate-producer-ids', { nodeId: cluster.nodeId });
         return { firstProducerId: answer.firstProducerId as number, count: answer.producerIdCount as number };
       },
+      clusterKeys: keys,
     };
   };
 }

@@ -62,6 +62,12 @@ export interface StartClusterOptions {
   startTimeoutMs?: number;
   /** Where the data directories go: <dataRoot>/node-<id>. Default t.testdir(). */
   dataRoot?: string;
+  /**
+   * Nodes startCluster leaves down (they are in every --peers list and vote in the
+   * metadata quorum, but never ran): start them later with start(). The others must
+   * still be a majority, or none becomes ready. Default none.
+   */
+  downAtStart?: number[];
 }
 
 export interface ClusterMember {
@@ -469,7 +475,9 @@ export async function startCluster(t: TestLike, options: StartClusterOptions = {
   };
 
   // All at once: a node is ready only once the metadata quorum (a majority) is up.
-  const started = await Promise.allSettled(ids.map((nodeId) => start(nodeId)));
+  const downAtStart = new Set(options.downAtStart ?? []);
+  for (const nodeId of downAtStart) memberOf(nodeId);
+  const started = await Promise.allSettled(ids.filter((nodeId) => !downAtStart.has(nodeId)).map((nodeId) => start(nodeId)));
   const failed = started.findIndex((result) => result.status === 'rejected');
   if (failed !== -1) {
     await Promise.all(runningIds().map((nodeId) => cluster.kill(nodeId)));

@@ -11,6 +11,8 @@
  *   proxy.block();                               // a network partition: cut every open
  *       // connection and reset every new one at once, until
  *   proxy.unblock();                             // connections pass again
+ *   proxy.delayAnswers(300);                     // every byte from the target reaches the
+ *       // client 300 ms late (a slow link one way; order kept), until delayAnswers(0)
  *
  * Requests are recognised by their request line at the start of a chunk from the
  * client (how undici writes them). Listens on 127.0.0.1:0 (or `port`); closed in
@@ -41,6 +43,12 @@ export interface FaultProxy {
   block(): void;
   unblock(): void;
   readonly isBlocked: boolean;
+  /**
+   * From now on every chunk of an answer reaches the client `ms` later than the target
+   * sent it (0: at once again), in order, on every connection open or new: a slow link
+   * in one direction. A chunk already held keeps its time.
+   */
+  delayAnswers(ms: number): void;
   /** Request lines seen, in order (the newest requestCountMax). */
   readonly requests: string[];
   /** Connections cut so far (cutAll, block and the rules; refused ones not counted). */
@@ -72,6 +80,7 @@ export async function startFaultProxy(
   let cutCount = 0;
   let refusedCount = 0;
   let isBlocked = false;
+  let answerDelayMs = 0;
   const requestCountMax = options.requestCountMax ?? Number.POSITIVE_INFINITY;
 
   const cutAll = (): void => {
@@ -95,6 +104,27 @@ export async function startFaultProxy(
     clients.add(client);
     /** The rule armed by the request in flight on this connection, with the answer bytes it still lets through. */
     let armed: { bytesLeft: number } | undefined;
+    /** Answer chunks held back by delayAnswers, oldest first, each with when it is due. */
+    const held: Array<{ dueAtMs: number; chunk: Buffer }> = [];
+    let releaseTimer: NodeJS.Timeout | undefined;
+    const release = (): void => {
+      releaseTimer = undefined;
+      while (held.length > 0 && held[0].dueAtMs <= Date.now()) {
+        const { chunk } = held.shift()!;
+        if (!client.destroyed) client.write(chunk);
+      }
+      if (held.length > 0) releaseTimer = setTimeout(release, held[0].dueAtMs - Date.now());
+      else if (isUpstreamClosed) end();
+    };
+    const toClient = (chunk: Buffer): void => {
+      if (answerDelayMs === 0 && held.length === 0) {
+        client.write(chunk);
+        return;
+      }
+      held.push({ dueAtMs: Date.now() + answerDelayMs, chunk });
+      releaseTimer ??= setTimeout(release, held[0].dueAtMs - Date.now());
+    };
+    let isUpstreamClosed = false;
     const cut = (): void => {
       cutCount += 1;
       client.resetAndDestroy();
@@ -115,14 +145,16 @@ export async function startFaultProxy(
     });
     upstream.on('data', (chunk: Buffer) => {
       if (armed === undefined) {
-        client.write(chunk);
+        toClient(chunk);
         return;
       }
-      if (armed.bytesLeft > 0) client.write(chunk.subarray(0, armed.bytesLeft));
+      if (armed.bytesLeft > 0) toClient(chunk.subarray(0, armed.bytesLeft));
       armed.bytesLeft -= chunk.length;
       if (armed.bytesLeft < 0) cut();
     });
     const end = (): void => {
+      clearTimeout(releaseTimer);
+      held.length = 0;
       client.destroy();
       upstream.destroy();
       sockets.delete(client);
@@ -130,7 +162,11 @@ export async function startFaultProxy(
       clients.delete(client);
     };
     client.on('close', end);
-    upstream.on('close', end);
+    upstream.on('close', () => {
+      // The target closed while answers are still held: end after the last of them.
+      isUpstreamClosed = true;
+      if (held.length === 0) end();
+    });
     client.on('error', () => undefined);
     upstream.on('error', () => undefined);
   });
@@ -162,6 +198,10 @@ export async function startFaultProxy(
     },
     get isBlocked() {
       return isBlocked;
+    },
+    delayAnswers: (ms) => {
+      if (!Number.isFinite(ms) || ms < 0) throw new RangeError(`delayAnswers: expected ms >= 0, got ${ms}`);
+      answerDelayMs = ms;
     },
     requests,
     get cutCount() {

@@ -19,10 +19,11 @@
  * Pure: no I/O, no clock.
  */
 import { assert } from '../../util/assert.js';
+import { apiKeyProblem, normalApiKey } from './api-keys.js';
 import { checkAssignment, checkNodeRegistration, checkTopicSpec, type NodeLookup } from './metadata-checks.js';
 import { imageFromSnapshot, imageToSnapshot } from './metadata-snapshot.js';
 import type { MetadataView, NodeState, TopicState } from './metadata-state.js';
-import type { MetadataRecord, PartitionAssignment, TopicSpec } from './records.js';
+import type { ApiKeySpec, MetadataRecord, PartitionAssignment, TopicSpec } from './records.js';
 
 export interface PartitionRef {
   topic: string;
@@ -50,6 +51,8 @@ export class MetadataImage implements NodeLookup, MetadataView {
   #nextProducerId = 0;
   readonly #nodes = new Map<number, NodeState>();
   readonly #topics = new Map<string, TopicState>();
+  /** API keys by id: every node authenticates with these (never a secret, only its SHA-256). */
+  readonly #apiKeys = new Map<string, ApiKeySpec>();
 
   get clusterId(): string | null {
     return this.#clusterId;
@@ -67,6 +70,10 @@ export class MetadataImage implements NodeLookup, MetadataView {
     return this.#topics;
   }
 
+  get apiKeys(): ReadonlyMap<string, ApiKeySpec> {
+    return this.#apiKeys;
+  }
+
   /**
    * Applies the records of one committed entry, in order, and returns what changed.
    * The batch is first applied to a copy, so a record that cannot apply throws
@@ -80,6 +87,7 @@ export class MetadataImage implements NodeLookup, MetadataView {
     this.#nextProducerId = next.#nextProducerId;
     replaceMap(this.#nodes, next.#nodes);
     replaceMap(this.#topics, next.#topics);
+    replaceMap(this.#apiKeys, next.#apiKeys);
     return delta.build();
   }
 
@@ -215,6 +223,9 @@ export class MetadataImage implements NodeLookup, MetadataView {
         this.#applyPartitionChange(record, delta);
         return;
       }
+      case 'api-key':
+      case 'api-key-removed':
+        return this.#applyApiKey(record);
       default: {
         const unknown: never = record;
         assert(false, `unknown metadata record type ${JSON.stringify((unknown as { type: unknown }).type)}`);
@@ -251,6 +262,18 @@ export class MetadataImage implements NodeLookup, MetadataView {
     delta.partition(record.topic, record.partition);
   }
 
+  #applyApiKey(record: Extract<MetadataRecord, { type: 'api-key' | 'api-key-removed' }>): void {
+    if (record.type === 'api-key-removed') {
+      assert(this.#apiKeys.has(record.keyId), () => `api-key-removed: there is no key ${record.keyId}`);
+      this.#apiKeys.delete(record.keyId);
+      return;
+    }
+    const problem = apiKeyProblem(record.key);
+    assert(problem === undefined, () => `api-key: ${problem}`);
+    assert(!this.#apiKeys.has(record.key.keyId), () => `api-key: key ${record.key.keyId} already exists`);
+    this.#apiKeys.set(record.key.keyId, normalApiKey(record.key));
+  }
+
   #checkedNewPartitions(type: string, spec: TopicSpec, firstPartition: number, partitions: readonly PartitionAssignment[]): PartitionAssignment[] {
     return partitions.map((assignment, index) => {
       const what = `${type} of ${spec.name}-${firstPartition + index}`;
@@ -282,6 +305,7 @@ export class MetadataImage implements NodeLookup, MetadataView {
     copy.#nextProducerId = this.#nextProducerId;
     replaceMap(copy.#nodes, this.#nodes);
     replaceMap(copy.#topics, this.#topics);
+    replaceMap(copy.#apiKeys, this.#apiKeys);
     return copy;
   }
 }

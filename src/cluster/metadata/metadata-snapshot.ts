@@ -4,12 +4,13 @@
  * two equal images give byte-equal snapshots on every node.
  *
  * Reading turns the text back into the records that rebuild the image (register and
- * fence the nodes, create the topics with their current assignments), so a snapshot
- * passes the same checks as the log it stands for.
+ * fence the nodes, create the topics with their current assignments, add the API
+ * keys), so a snapshot passes the same checks as the log it stands for.
  */
 import { assert } from '../../util/assert.js';
+import { normalApiKey } from './api-keys.js';
 import type { MetadataView, TopicState } from './metadata-state.js';
-import type { MetadataRecord, PartitionAssignment } from './records.js';
+import type { ApiKeySpec, MetadataRecord, PartitionAssignment } from './records.js';
 
 /** Bumped when the layout changes; a reader refuses a version it does not know. */
 export const metadataSnapshotVersion = 1;
@@ -37,6 +38,8 @@ interface SnapshotBody {
   nextProducerId?: number;
   nodes: SnapshotNode[];
   topics: SnapshotTopic[];
+  /** Absent in snapshots written before the cluster kept API keys: none. By key id. */
+  apiKeys?: ApiKeySpec[];
 }
 
 export function imageToSnapshot(image: MetadataView): string {
@@ -66,7 +69,8 @@ export function imageToSnapshot(image: MetadataView): string {
       })),
     };
   });
-  const body: SnapshotBody = { version: metadataSnapshotVersion, clusterId: image.clusterId, nextProducerId: image.nextProducerId, nodes, topics };
+  const apiKeys = [...image.apiKeys.keys()].sort().map((keyId) => normalApiKey(image.apiKeys.get(keyId) as ApiKeySpec));
+  const body: SnapshotBody = { version: metadataSnapshotVersion, clusterId: image.clusterId, nextProducerId: image.nextProducerId, nodes, topics, apiKeys };
   return JSON.stringify(body);
 }
 
@@ -102,5 +106,7 @@ export function imageFromSnapshot(text: string): MetadataRecord[] {
       partitions: topic.partitions,
     });
   }
+  assert(body.apiKeys === undefined || Array.isArray(body.apiKeys), 'metadata snapshot: apiKeys is not an array');
+  for (const key of body.apiKeys ?? []) records.push({ type: 'api-key', key });
   return records;
 }

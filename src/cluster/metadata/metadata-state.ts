@@ -4,7 +4,7 @@
  * log; the snapshot text (metadata-snapshot.ts) writes a view out. Their own file, so
  * the image and its snapshot form do not import each other.
  */
-import type { NodeRegistration, PartitionAssignment, TopicSpec } from './records.js';
+import type { ApiKeySpec, NodeRegistration, PartitionAssignment, TopicSpec } from './records.js';
 
 export interface NodeState {
   readonly registration: NodeRegistration;
@@ -25,4 +25,6 @@ export interface MetadataView {
   readonly nextProducerId: number;
   readonly nodes: ReadonlyMap<number, NodeState>;
   readonly topics: ReadonlyMap<string, TopicState>;
+  /** API keys by id. */
+  readonly apiKeys: ReadonlyMap<string, ApiKeySpec>;
 }

@@ -7,6 +7,7 @@
  * One Raft entry holds one array of records (a controller decision that must happen
  * together, such as a topic and its partitions, commits as one).
  */
+import type { Operation, ResourceType } from '../../api/key-schemas.js';
 
 export interface NodeRegistration {
   nodeId: number;
@@ -37,6 +38,23 @@ export interface TopicSpec {
   createdAtMs: number;
 }
 
+/** A grant of an API key (as src/broker/access-control.ts checks it). */
+export interface ApiKeyGrant {
+  resource: ResourceType;
+  name?: string;
+  prefix?: string;
+  operations: Operation[];
+}
+
+/** An API key as the cluster keeps it: never its secret, only the secret's SHA-256 (hex). */
+export interface ApiKeySpec {
+  keyId: string;
+  name: string;
+  secretSha256: string;
+  grants: ApiKeyGrant[];
+  createdAtMs: number;
+}
+
 export type MetadataRecord =
   /** Written once, by the first controller: every node reports this cluster id. */
   | { type: 'cluster-id'; clusterId: string }
@@ -50,6 +68,9 @@ export type MetadataRecord =
   | { type: 'delete-topic'; name: string; topicId: string }
   | { type: 'add-partitions'; name: string; partitions: PartitionAssignment[] }
   | { type: 'set-topic-configs'; name: string; configs: Record<string, string> }
-  | { type: 'partition-change'; topic: string; partition: number; leader: number; leaderEpoch: number; isr: number[]; partitionEpoch: number };
+  | { type: 'partition-change'; topic: string; partition: number; leader: number; leaderEpoch: number; isr: number[]; partitionEpoch: number }
+  /** An API key made on some node: it works on every node that applied this (as KRaft keeps SCRAM credentials). */
+  | { type: 'api-key'; key: ApiKeySpec }
+  | { type: 'api-key-removed'; keyId: string };
 
 export type MetadataRecordType = MetadataRecord['type'];

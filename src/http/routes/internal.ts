@@ -12,6 +12,7 @@ import type { ControllerOperation } from '../../cluster/controller-channel.js';
 import { clusterSecretHeader } from '../../cluster/peer-client.js';
 import type { RaftMessage } from '../../cluster/raft/types.js';
 import { RunnelError } from '../../errors.js';
+import { grantSchema } from '../../api/key-schemas.js';
 import { registerReplicationRoutes } from './internal-replication.js';
 import type { Broker } from '../../broker/broker.js';
 import type { ForwardedProduce } from '../../broker/replication.js';
@@ -19,6 +20,7 @@ import type { ForwardedProduce } from '../../broker/replication.js';
 const nodeId = { type: 'integer', minimum: 0 } as const;
 const epoch = { type: 'integer', minimum: 0 } as const;
 const topicName = { type: 'string', minLength: 1, maxLength: 249, pattern: '^[a-zA-Z0-9._-]+$' } as const;
+const keyId = { type: 'string', pattern: '^[A-Za-z0-9]{1,64}$' } as const;
 const configs = { type: 'object', additionalProperties: { type: 'string' } } as const;
 const strict = (required: string[], properties: Record<string, object>): object => ({ type: 'object', additionalProperties: false, required, properties });
 
@@ -35,6 +37,12 @@ const controllerBodies: Record<ControllerOperation, object> = {
   }),
   'controlled-shutdown': strict(['nodeId'], { nodeId }),
   'allocate-producer-ids': strict(['nodeId'], { nodeId }),
+  // Never a secret: only its SHA-256 (no other field passes).
+  'create-api-key': strict(['keyId', 'name', 'secretSha256', 'grants', 'createdAtMs'], {
+    keyId, name: { type: 'string', minLength: 1, maxLength: 200 }, secretSha256: { type: 'string', pattern: '^[0-9a-f]{64}$' },
+    grants: { type: 'array', maxItems: 1000, items: grantSchema }, createdAtMs: { type: 'integer', minimum: 0 },
+  }),
+  'delete-api-key': strict(['keyId'], { keyId }),
 };
 
 /** True for a route registered under /internal, however the request spelled its path. */

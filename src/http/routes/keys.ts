@@ -1,6 +1,7 @@
 /**
  * API key management: make (the secret is shown once), list, delete. Needs the
- * cluster admin grant when authentication is on.
+ * cluster admin grant when authentication is on. In a cluster the keys are in the
+ * metadata log: one made or deleted on any node is known to every node.
  */
 import type { FastifyInstance } from 'fastify';
 import type { KeyManager } from '../../broker/access-control.js';
@@ -23,28 +24,28 @@ export function keyRoutes(fastify: FastifyInstance, keys: KeyManager): void {
     schema: {
       tags: ['keys'],
       summary: 'Make an API key',
-      description: "Grants: read / write / admin on a topic or group (by `name`, by `prefix`, or all when neither is given), or admin on the cluster (managing keys). The reply's `key` is the only time the secret is shown; send it as `Authorization: Bearer <key>`.",
+      description: "Grants: read / write / admin on a topic or group (by `name`, by `prefix`, or all when neither is given), or admin on the cluster (managing keys). The reply's `key` is the only time the secret is shown; send it as `Authorization: Bearer <key>`. In a cluster the key works on this node when the answer comes, and on the others as soon as they apply it (typically milliseconds).",
       body: createKeyBodySchema,
       response: {
         201: createdKeySchema,
-        ...errorResponses('INVALID_JSON', 'UNAUTHENTICATED', 'FORBIDDEN'),
+        ...errorResponses('INVALID_JSON', 'UNAUTHENTICATED', 'FORBIDDEN', 'NOT_CONTROLLER'),
       },
     },
   }, async (request, reply) => {
     const { body } = request;
-    return reply.code(201).send(keys.create(body.name, body.grants));
+    return reply.code(201).send(await keys.make(body.name, body.grants));
   });
 
   app.delete('/v1/keys/:keyId', {
     schema: {
       tags: ['keys'],
       summary: 'Delete an API key',
-      description: 'The key stops working at once.',
+      description: 'The key stops working at once (in a cluster: on this node when the answer comes, on the others as soon as they apply it), and its open streams end.',
       params: { type: 'object', required: ['keyId'], properties: { keyId: { type: 'string', maxLength: 64 } } },
-      response: { 204: { type: 'null', description: 'Deleted.' }, ...errorResponses('KEY_NOT_FOUND', 'UNAUTHENTICATED', 'FORBIDDEN') },
+      response: { 204: { type: 'null', description: 'Deleted.' }, ...errorResponses('KEY_NOT_FOUND', 'UNAUTHENTICATED', 'FORBIDDEN', 'NOT_CONTROLLER') },
     },
   }, async (request, reply) => {
-    keys.delete(request.params.keyId);
+    await keys.remove(request.params.keyId);
     return reply.code(204).send();
   });
 }

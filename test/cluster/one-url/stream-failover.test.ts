@@ -1,0 +1,121 @@
+/**
+ * Streams survive a leader change (issue 21): SSE and NDJSON streams opened on a
+ * follower keep flowing while the partition's leader is SIGKILLed.
+ *
+ * Three real nodes, a topic of one partition at replicationFactor 3 and
+ * min.insync.replicas 2. Both kinds of stream are opened at `earliest` on each of the
+ * two followers (one of them becomes the new leader, the other stays a follower) before
+ * the load; the project's client produces acks=all through every node's URL; the leader
+ * is SIGKILLed; the load goes on until another node leads and more records are
+ * acknowledged. Then each stream must have delivered:
+ *   - every offset from 0 up to the last acknowledged one exactly once, in order (SSE:
+ *     the event id is the offset; NDJSON: each line's offset), so no gap and no repeat;
+ *   - every acknowledged record at its offset with its value;
+ *   - no error event (SSE `event: error`, NDJSON an `{"error":...}` line), and the stream
+ *     is still open.
+ * Every wait is bounded; no timing is asserted.
+ */
+import t from 'tap';
+import { startCluster } from '../../helpers/cluster.js';
+import { produce, requestJson } from '../../helpers/http.js';
+import { lastAckedOffset, newLeader, openStream, partitionRoles, replicatedTopic, servedBy, startLoad, type OpenStream } from './support.js';
+
+t.setTimeout(90_000);
+
+const TOPIC = 'streams';
+const ACKS_BEFORE_KILL = 20;
+const ACKS_AFTER_FAILOVER = 20;
+
+interface Delivered {
+  /** Offsets in the order they arrived. */
+  offsets: number[];
+  values: Map<number, string>;
+  errors: string[];
+}
+
+function sseDelivered(stream: OpenStream): Delivered {
+  const delivered: Delivered = { offsets: [], values: new Map(), errors: [] };
+  for (const event of stream.reader.sseEvents()) {
+    if (event.event === 'record') {
+      const record = JSON.parse(event.data ?? 'null') as { offset: number; value: unknown };
+      if (String(record.offset) !== event.id) delivered.errors.push(`event id ${event.id} carries offset ${record.offset}`);
+      delivered.offsets.push(Number(event.id));
+      delivered.values.set(record.offset, String(record.value));
+    } else if (event.event !== undefined) {
+      delivered.errors.push(`event: ${event.event} ${event.data ?? ''}`.slice(0, 300));
+    }
+  }
+  return delivered;
+}
+
+function ndjsonDelivered(stream: OpenStream): Delivered {
+  const delivered: Delivered = { offsets: [], values: new Map(), errors: [] };
+  for (const line of stream.reader.ndjsonLines()) {
+    if (line?.error !== undefined || typeof line?.offset !== 'number') {
+      delivered.errors.push(JSON.stringify(line).slice(0, 300));
+      continue;
+    }
+    delivered.offsets.push(line.offset);
+    delivered.values.set(line.offset, String(line.value));
+  }
+  return delivered;
+}
+
+interface FollowerStream {
+  name: string;
+  nodeId: number;
+  stream: OpenStream;
+  deliveredOf: (stream: OpenStream) => Delivered;
+}
+
+void t.test('SSE and NDJSON streams on the followers deliver every acknowledged record once, in order, across a leader SIGKILL', async (t) => {
+  const cluster = await startCluster(t, { nodes: 3 });
+  await cluster.waitForOnline(20_000);
+  await replicatedTopic(cluster, TOPIC, { configs: { 'min.insync.replicas': 2 } });
+  const { leader, followers } = await partitionRoles(cluster, TOPIC, 0);
+  const pathOn = (nodeId: number): string => `${cluster.url(nodeId)}/v1/topics/${TOPIC}/partitions/0/records?offset=earliest`;
+  // Opened on each follower's own log once it has heard from the leader (right after the
+  // topic is made a follower hands reads to the leader until its first fetch is answered).
+  // Both followers: one of them becomes the leader, the other stays a follower.
+  await produce(cluster.url(leader), TOPIC, [{ value: 'before' }], { partition: 0, acks: 'all' });
+  const streams: FollowerStream[] = [];
+  for (const nodeId of followers) {
+    await cluster.waitFor(async () => servedBy((await requestJson(pathOn(nodeId))).headers) === String(nodeId), 10_000, `node ${nodeId} to serve reads itself`);
+    for (const [kind, accept, deliveredOf] of [['SSE', 'text/event-stream', sseDelivered], ['NDJSON', 'application/x-ndjson', ndjsonDelivered]] as const) {
+      const stream = await openStream(t, pathOn(nodeId), { accept });
+      const name = `${kind} on node ${nodeId}`;
+      t.equal(stream.status, 200, `${name} (a follower): 200`);
+      t.equal(servedBy(stream.headers), String(nodeId), `${name}: served by its own log`);
+      streams.push({ name, nodeId, stream, deliveredOf });
+    }
+  }
+
+  const load = startLoad(cluster, TOPIC, 0, 'stream');
+  let next: number | undefined;
+  try {
+    await cluster.waitFor(() => load.acked.size >= ACKS_BEFORE_KILL, 15_000, `${ACKS_BEFORE_KILL} records acknowledged before the kill`);
+    await cluster.kill(leader);
+    next = await cluster.waitFor(() => newLeader(cluster, TOPIC, 0, leader, followers[0]), 20_000, `a leader other than node ${leader}`);
+    const ackedAtFailover = load.acked.size;
+    await cluster.waitFor(() => load.acked.size >= ackedAtFailover + ACKS_AFTER_FAILOVER, 20_000, `${ACKS_AFTER_FAILOVER} more records acknowledged after node ${next} took over`);
+  } finally {
+    await load.stop();
+  }
+  const lastAcked = lastAckedOffset(load);
+  t.comment(`node ${leader} led and was killed, node ${next} took over; ${load.acked.size} records acknowledged up to offset ${lastAcked}, ${load.failedSendCount} sends failed ${JSON.stringify(load.errors.slice(0, 2))}`);
+
+  for (const { name, stream, deliveredOf } of streams) {
+    await stream.reader.waitFor(() => {
+      const delivered = deliveredOf(stream);
+      return delivered.errors.length > 0 || (delivered.offsets.at(-1) ?? -1) >= lastAcked;
+    }, `the ${name} to reach offset ${lastAcked}`, 15_000).catch((error: Error) => t.fail(error.message));
+    const delivered = deliveredOf(stream);
+    t.same(delivered.errors, [], `${name}: no error event`);
+    const expected = Array.from({ length: delivered.offsets.length }, (_, index) => index);
+    t.same(delivered.offsets, expected, `${name}: offsets 0..${delivered.offsets.length - 1}, each once, in order`);
+    const missed = [...load.acked].filter(([offset, value]) => delivered.values.get(offset) !== value);
+    t.same(missed.slice(0, 10), [], `${name}: every acknowledged record at its offset with its value (${missed.length} not)`);
+    t.notOk(stream.reader.isEnded, `${name}: the stream is still open`);
+    await stream.close();
+  }
+});
