@@ -2,10 +2,11 @@
  * `npm run bench -- [--quick] [--only a,b] [--json path]`: runs the selected scenarios
  * over real HTTP against one Runnel node started as a child process (the built CLI,
  * a free loopback port, a temporary data directory), measures Redis Streams the same
- * way when redis-server is on PATH, starts a three-node cluster of its own for the
- * cluster scenario and nodes of its own for the partitions scenario, prints a table
- * on stdout (the partitions rows in a second one, "start-up and resources"; progress
- * goes to stderr) and writes every row as JSON to bench-results/<ISO date>.json.
+ * way when redis-server is on PATH, starts a three-node cluster of its own for each
+ * of the cluster, follower-read and failover scenarios and nodes of its own for the
+ * partitions scenario, prints a table on stdout (the partitions rows in a second one,
+ * "start-up and resources"; progress goes to stderr) and writes every row as JSON to
+ * bench-results/<ISO date>.json.
  *
  * Not a test: nothing here asserts timings, and `npm test` never runs it. Every load
  * loop is bounded in count and time (see options.ts); a failing scenario is reported
@@ -27,6 +28,7 @@ import { clusterScenario } from './scenarios/cluster.js';
 import { failoverScenario } from './scenarios/failover.js';
 import { endToEndScenario } from './scenarios/end-to-end.js';
 import { fetchScenario } from './scenarios/fetch.js';
+import { followerReadScenario } from './scenarios/follower-read.js';
 import { groupScenario } from './scenarios/group.js';
 import { partitionsScenario, removePartitionsDataDirsNow } from './scenarios/partitions.js';
 import { produceFsyncScenario } from './scenarios/produce-fsync.js';
@@ -44,6 +46,7 @@ const SCENARIOS: Record<ScenarioName, Scenario> = {
   group: groupScenario,
   redis: redisScenario,
   cluster: clusterScenario,
+  'follower-read': followerReadScenario,
   failover: failoverScenario,
   partitions: partitionsScenario,
 };

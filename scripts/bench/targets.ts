@@ -47,6 +47,17 @@ function latencyTarget(name: string, goal: string, row: ResultRow | undefined, m
   return { name, goal, actual: `p99 ${p99Ms.toFixed(3)} ms (${row.label})`, isMet: p99Ms < maximumMs };
 }
 
+/** The follower-read scenario: the follower reader's p99 over the leader reader's, at most `maximum`. */
+function followerReadTarget(rows: ResultRow[], maximum: number): TargetResult {
+  const name = 'acks=all record read via a follower vs via the leader';
+  const goal = `follower p99 <= ${maximum}x leader p99`;
+  const leader = runnelRows(rows, (row) => row.scenario === 'follower-read' && row.params.role === 'leader')[0]?.latency?.p99Ms;
+  const follower = runnelRows(rows, (row) => row.scenario === 'follower-read' && row.params.role === 'follower')[0]?.latency?.p99Ms;
+  if (leader === undefined || follower === undefined || Number.isNaN(leader) || Number.isNaN(follower) || leader <= 0) return notMeasured(name, goal);
+  const ratio = follower / leader;
+  return { name, goal, actual: `${ratio.toFixed(2)}x (p99 ${follower.toFixed(3)} ms via the follower, ${leader.toFixed(3)} ms via the leader)`, isMet: ratio <= maximum };
+}
+
 export function evaluateTargets(rows: ResultRow[]): TargetResult[] {
   const produce100x1000 = runnelRows(rows, (row) => row.scenario === 'produce' && row.params.valueBytes === 100 && row.params.batchSize === 1000);
   const produce1KiB = runnelRows(rows, (row) => row.scenario === 'produce' && row.params.valueBytes === 1024);
@@ -79,6 +90,7 @@ export function evaluateTargets(rows: ResultRow[]): TargetResult[] {
     latencyTarget('single-record produce, concurrency 1', 'p99 < 1 ms', latencyRow, 1),
     latencyTarget('end-to-end (produce -> long-poll consumer)', 'p99 < 5 ms', endToEndRow, 5),
     throughputTarget('produce with flush.messages=1, batches of 1000', '>= 150,000 rec/s', fsyncRows, 150_000, 'rec/s'),
+    followerReadTarget(rows, 2),
   );
   return targets;
 }
