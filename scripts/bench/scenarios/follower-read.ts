@@ -27,6 +27,8 @@ import { startRunnelCluster, type RunnelCluster } from '../runnel-cluster.js';
 import { checkProduceAnswer, RunnelHttp } from '../runnel-http.js';
 import { benchTopicName, type BenchContext, type ResultRow, type Scenario } from '../scenario.js';
 
+const ONLINE_TIMEOUT_MS = 30_000;
+const ONLINE_POLL_MS = 100;
 const NODE_COUNT = 3;
 const MIN_INSYNC_REPLICAS = '2';
 const VALUE_BYTES = 100;
@@ -218,6 +220,17 @@ async function measure(context: BenchContext, byNode: Map<number, RunnelHttp>, t
   return rows;
 }
 
+/** Ready nodes may not be registered yet: a topic with RF=NODE_COUNT needs every node online at the controller. */
+async function waitForOnlineNodes(http: RunnelHttp): Promise<void> {
+  const deadlineMs = performance.now() + ONLINE_TIMEOUT_MS;
+  while (performance.now() < deadlineMs) {
+    const status = await http.json<{ nodes: Array<{ state: string }> }>('GET', '/v1/cluster').catch(() => undefined);
+    if (status !== undefined && status.nodes.filter((node) => node.state === 'online').length >= NODE_COUNT) return;
+    await sleep(ONLINE_POLL_MS);
+  }
+  throw new Error(`the cluster did not list ${NODE_COUNT} online nodes within ${ONLINE_TIMEOUT_MS} ms`);
+}
+
 export const followerReadScenario: Scenario = {
   name: 'follower-read',
   description: `${NODE_COUNT} nodes, RF=${NODE_COUNT}: end-to-end latency of single acks=all records read by a long-poll (waitMs=${WAIT_MS}) on the leader and on a follower`,
@@ -229,6 +242,7 @@ export const followerReadScenario: Scenario = {
       cluster = await startRunnelCluster(NODE_COUNT);
       context.log(`  cluster of ${NODE_COUNT} (default settings): ${cluster.nodes.map((node) => `${node.nodeId}@${node.origin}`).join(', ')}`);
       for (const node of cluster.nodes) byNode.set(node.nodeId, new RunnelHttp(node.origin, 4));
+      await waitForOnlineNodes(byNode.get(1)!);
       const topic = benchTopicName('follower-read');
       await byNode.get(1)!.json('POST', '/v1/topics', {
         name: topic, partitions: 1, replicationFactor: NODE_COUNT, configs: { 'min.insync.replicas': MIN_INSYNC_REPLICAS },
