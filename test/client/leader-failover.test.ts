@@ -84,13 +84,18 @@ async function leaderWithFullIsr(cluster: Cluster): Promise<number> {
   }, 30_000, `a leader of ${TOPIC}-0 with all three replicas in its ISR`);
 }
 
-/** Every acknowledged record is at its acknowledged offset (read through the client, from whichever node leads). */
+/**
+ * Every acknowledged record is at its acknowledged offset (read through the client). The
+ * node that serves the read may be a follower, whose high watermark trails the leader's
+ * by a fetch: each read long-polls, so one just short of the last acknowledgement waits
+ * for it there instead of ending the scan early.
+ */
 async function checkAcknowledged(t: Test, runnel: Runnel, acked: Acked[]): Promise<void> {
   const byOffset = new Map<number, unknown>();
   const lastOffset = Math.max(...acked.map((ack) => ack.offset));
   let offset = 0;
   for (let round = 0; round < 1_000 && offset <= lastOffset; round++) {
-    const answer = await runnel.fetch(TOPIC, 0, { offset, maxRecords: 10_000 });
+    const answer = await runnel.fetch(TOPIC, 0, { offset, maxRecords: 10_000, waitMs: 5_000 });
     for (const record of answer.records) byOffset.set(record.offset, record.value);
     if (answer.nextOffset === offset) break;
     offset = answer.nextOffset;

@@ -141,7 +141,8 @@ void t.test('a three-node cluster', async (t) => {
     t.equal(answer.offsets[0].partition, partition, 'the client given only the follower produced to the partition');
     const reader = new Runnel({ urls: [cluster.url(follower)], timeoutMs: 10_000 });
     t.teardown(() => reader.close());
-    const read = await reader.fetch(TOPIC, partition, { offset: answer.offsets[0].offset });
+    // The follower learns that the record is committed a fetch after the leader: the read long-polls for it.
+    const read = await reader.fetch(TOPIC, partition, { offset: answer.offsets[0].offset, waitMs: 5_000 });
     t.equal(read.records[0]?.value, 'through-the-follower', 'and a client given only the follower reads it');
   });
 
