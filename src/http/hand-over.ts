@@ -36,6 +36,8 @@ export function setServedBy(raw: { setHeader(name: string, value: string): unkno
 }
 
 export class HandOver {
+  /** Answers being relayed now: ended at close() (the node stops) whatever the serving node does. */
+  private readonly relaying = new Set<FastifyReply['raw']>();
   private readonly agent: Dispatcher = new Agent({
     keepAliveTimeout: limits.peerKeepAliveMs, connectTimeout: limits.peerConnectTimeoutMs,
   });
@@ -79,6 +81,9 @@ export class HandOver {
       }
       const headers = Object.fromEntries(Object.entries(answer.headers).filter(([name, value]) => value !== undefined && !DROPPED_RESPONSE_HEADERS.has(name)));
       answer.body.once('end', () => reply.raw.off('close', onClose));
+      const raw = reply.raw;
+      this.relaying.add(raw);
+      raw.once('close', () => this.relaying.delete(raw));
       if (options.isStream && answer.statusCode === 200) {
         // A live stream: its head goes out now (an EventSource opens at once, as on the
         // serving node), then its body as it comes, with backpressure both ways.
@@ -95,8 +100,11 @@ export class HandOver {
     throw options.unavailable(failures.length === 0 ? 'no node to hand it to is known' : failures.join('; '));
   }
 
+  /** Ends every relayed answer now and lets go of the connections to other nodes (not awaited: nothing waits on a peer). */
   async close(): Promise<void> {
-    await this.agent.destroy();
+    for (const raw of this.relaying) raw.destroy();
+    this.relaying.clear();
+    this.agent.destroy().catch(() => undefined);
   }
 
   private headersOf(request: FastifyRequest): Record<string, string> {
