@@ -95,6 +95,8 @@ export const limits = {
   // ---- cluster: any node answers any request ----
   /** --replica-read-lag-max-ms default: a follower that heard from its leader within this serves reads (KIP-392). */
   replicaReadLagMsDefault: 10_000,
+  /** A group member's read at another node (a partition with no in-sync replica on its coordinator): its waitMs, and this much more. */
+  remoteReadTimeoutMs: 5_000,
   /** A request handed to another node (a read, a group's call) waits this long for its answer's headers, past the request's own waitMs. */
   handOverHeadersTimeoutMs: 10_000,
   /** And this long between bytes of a JSON answer (streams have no limit: they idle between records). */

@@ -17,6 +17,7 @@ import { KeyManager, type ClusterKeyLog } from './access-control.js';
 import { Fetcher } from './fetch.js';
 import { GroupCoordinator } from './groups/group-coordinator.js';
 import { MemberPoller } from './groups/member-poll.js';
+import { PartitionRanges } from './groups/partition-ranges.js';
 import { ClusterOffsetsLog } from './groups/offsets-log.js';
 import { Producer } from './produce.js';
 import type { TopicManager } from './topic-manager.js';
@@ -116,6 +117,7 @@ export class Broker {
     this.fetcher = new Fetcher(this.topics, this.replication);
     const groupStore = new GroupStore(this.store.database);
     this.groups = new GroupCoordinator(this.topics, groupStore, {
+      ranges: new PartitionRanges(this.topics, this.replication),
       offsetsRetentionMs: options.offsetsRetentionMs ?? 7 * 24 * 60 * 60 * 1000,
       offsetsLog: () => (this.replication.isClustered ? this.offsetsLog : undefined),
       onError: options.onError,
@@ -128,7 +130,7 @@ export class Broker {
       replication: this.replication,
       onError: options.onError,
     });
-    this.poller = new MemberPoller(this.groups, this.topics);
+    this.poller = new MemberPoller(this.groups, this.topics, this.replication);
     this.keys = new KeyManager(new ApiKeyStore(this.store.database), options.adminKey, parts.clusterKeys);
     this.recovery = { partitions: 0, cleanPartitions: 0, recoveredSegments: 0, truncatedBytes: 0, durationMs: 0 };
   }

@@ -10,7 +10,7 @@ import { RunnelError, offsetOutOfRange } from '../errors.js';
 import { limits } from '../limits.js';
 import type { TopicManager } from './topic-manager.js';
 import type { PartitionState } from './topic-state.js';
-import { notLeaderError, type ReadRoute, type Replication } from './replication.js';
+import { notLeaderError, type ReadRoute, type RemoteReadRequest, type RemoteReadResult, type Replication } from './replication.js';
 
 export type OffsetSpec = number | 'earliest' | 'latest';
 
@@ -113,6 +113,25 @@ export class Fetcher {
       highWatermark: log.highWatermark,
       logStartOffset: log.logStartOffset,
     };
+  }
+
+  /**
+   * Another node's read (RemoteReadRequest), served as a read handed over: only with a
+   * replica here (else 503 NOT_LEADER), up to this replica's high watermark. An offset
+   * that is null, below the log start, or (where this node leads) past the high
+   * watermark starts at `reset` instead, as a consumer's auto.offset.reset does.
+   */
+  async readHandedOver(request: RemoteReadRequest, signal?: AbortSignal): Promise<RemoteReadResult> {
+    const state = this.topics.partition(request.topic, request.partition);
+    this.requireReplica(state);
+    const { log } = state;
+    let startOffset = request.offset;
+    const isPastEnd = startOffset !== null && startOffset > log.highWatermark && state.leader === this.replication.nodeId;
+    if (startOffset === null || startOffset < log.logStartOffset || isPastEnd) {
+      startOffset = request.reset === 'earliest' ? log.logStartOffset : log.highWatermark;
+    }
+    const result = await this.fetchFrom(state, startOffset, { ...request, signal });
+    return { startOffset, batches: result.batches, highWatermark: result.highWatermark, logStartOffset: result.logStartOffset };
   }
 
   /** Kafka's ListOffsets: earliest and latest, or the first offset at or after a time. */

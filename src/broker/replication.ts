@@ -32,6 +32,38 @@ export type ReadRoute = { kind: 'local' } | { kind: 'remote'; nodeIds: number[] 
 
 export const LOCAL_READ: ReadRoute = { kind: 'local' };
 
+/**
+ * A read of a partition by another node that cannot serve it from its own log: a group
+ * member's poll on a coordinator that holds no in-sync replica of an assigned partition.
+ */
+export interface RemoteReadRequest {
+  topic: string;
+  partition: number;
+  /** Where to read from; null: from `reset`. An offset outside the range of a serving leader is reset too. */
+  offset: number | null;
+  reset: 'earliest' | 'latest';
+  maxRecords: number;
+  maxBytes: number;
+  /** How long the serving node waits for a record at the start offset. */
+  waitMs: number;
+}
+
+/** A partition's range at another node, and the first offset at or after a time when one was asked (null: none). */
+export interface RemoteOffsets {
+  logStartOffset: number;
+  highWatermark: number;
+  offset?: number | null;
+}
+
+export interface RemoteReadResult {
+  /** The offset the read started at (the request's, or where `reset` put it). */
+  startOffset: number;
+  /** Whole batches from the one holding startOffset, or null when nothing is there yet. */
+  batches: Buffer | null;
+  highWatermark: number;
+  logStartOffset: number;
+}
+
 export interface Replication {
   readonly nodeId: number;
   /** False on a single node: every partition is led here, the leadership checks are skipped. */
@@ -58,6 +90,10 @@ export interface Replication {
    * LeaderUnreachableError.
    */
   forwardProduce(leaderId: number, request: ForwardedProduce, timeoutMs: number, signal?: AbortSignal): Promise<RecordOffset[]>;
+  /** Reads committed batches of a partition from another node (it answers with its own coded errors). */
+  readRemote(nodeId: number, request: RemoteReadRequest, timeoutMs: number, signal?: AbortSignal): Promise<RemoteReadResult>;
+  /** A partition's range at another node that holds a replica (Kafka's ListOffsets), with the offset for a time when given. */
+  remoteOffsets(nodeId: number, request: { topic: string; partition: number; timestampMs?: number }, timeoutMs: number): Promise<RemoteOffsets>;
 }
 
 export class SingleNodeReplication implements Replication {
@@ -88,6 +124,14 @@ export class SingleNodeReplication implements Replication {
 
   async forwardProduce(): Promise<RecordOffset[]> {
     throw new Error('a single node leads every partition: nothing is forwarded');
+  }
+
+  async readRemote(): Promise<RemoteReadResult> {
+    throw new Error('a single node leads every partition: nothing is read remotely');
+  }
+
+  async remoteOffsets(): Promise<RemoteOffsets> {
+    throw new Error('a single node leads every partition: nothing is read remotely');
   }
 }
 

@@ -32,6 +32,12 @@ export function runnelErrorFromPeer(error: unknown, prefix = ''): RunnelError | 
   return new RunnelError(code as ErrorCode, `${prefix}${message as string}`, Object.keys(details).length > 0 ? details : undefined);
 }
 
+/** A peer's answer as bytes, with its headers. */
+export interface PeerBytes {
+  headers: Record<string, string | string[] | undefined>;
+  body: Buffer;
+}
+
 export interface PeerClientOptions {
   urls: ReadonlyMap<number, string>;
   clusterSecret?: string;
@@ -58,6 +64,17 @@ export class PeerClient {
 
   /** POSTs JSON to a peer and returns the parsed answer; non-2xx answers throw PeerRequestError with the body. */
   async post<T = unknown>(nodeId: number, path: string, body: unknown, timeoutMs: number, signal?: AbortSignal): Promise<T> {
+    const answer = await this.send(nodeId, path, body, timeoutMs, signal);
+    const text = answer.body.toString('utf8');
+    return (text === '' ? undefined : JSON.parse(text)) as T;
+  }
+
+  /** POSTs JSON to a peer whose answer is bytes (its headers carry the rest); non-2xx answers throw PeerRequestError. */
+  async postForBytes(nodeId: number, path: string, body: unknown, timeoutMs: number, signal?: AbortSignal): Promise<PeerBytes> {
+    return this.send(nodeId, path, body, timeoutMs, signal);
+  }
+
+  private async send(nodeId: number, path: string, body: unknown, timeoutMs: number, signal: AbortSignal | undefined): Promise<PeerBytes> {
     const base = this.options.urls.get(nodeId);
     if (base === undefined) throw new PeerRequestError(`node ${nodeId} is not in --peers`, 0, undefined);
     if (this.isClosed) throw new PeerRequestError('the node is stopping', 0, undefined);
@@ -71,13 +88,19 @@ export class PeerClient {
       headersTimeout: timeoutMs,
       bodyTimeout: timeoutMs,
     });
-    const text = await response.body.text();
-    const parsed: unknown = text === '' ? undefined : JSON.parse(text);
+    const bytes = Buffer.from(await response.body.arrayBuffer());
     if (response.statusCode >= 300) {
+      const text = bytes.toString('utf8');
+      let parsed: unknown;
+      try {
+        parsed = text === '' ? undefined : JSON.parse(text);
+      } catch {
+        parsed = undefined;
+      }
       const error = (parsed as { error?: { code?: string; message?: string } } | undefined)?.error;
       throw new PeerRequestError(`node ${nodeId} answered ${response.statusCode} ${error?.code ?? ''}: ${error?.message ?? text.slice(0, 200)}`, response.statusCode, parsed);
     }
-    return parsed as T;
+    return { headers: response.headers, body: bytes };
   }
 
   async close(): Promise<void> {

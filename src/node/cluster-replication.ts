@@ -4,7 +4,10 @@
  */
 import type { ClusterNode } from '../cluster/cluster-node.js';
 import { runnelErrorFromPeer } from '../cluster/peer-client.js';
-import { chooseReadRoute, LeaderUnreachableError, type ForwardedProduce, type ReadRoute, type Replication } from '../broker/replication.js';
+import {
+  chooseReadRoute, LeaderUnreachableError, type ForwardedProduce, type ReadRoute, type RemoteOffsets, type RemoteReadRequest, type RemoteReadResult, type Replication,
+} from '../broker/replication.js';
+import { REMOTE_OFFSETS_PATH, REMOTE_READ_PATH, remoteReadResult } from '../http/routes/internal-read.js';
 import type { RecordOffset } from '../broker/produce-request.js';
 import type { PartitionState } from '../broker/topic-state.js';
 
@@ -46,6 +49,24 @@ export class ClusterReplication implements Replication {
       return answer.offsets;
     } catch (error) {
       throw peerErrorAsRunnelError(error, leaderId, this.cluster.nodeUrl(leaderId));
+    }
+  }
+
+  /** POST /internal/v1/read on a replica; its coded refusal (NOT_LEADER, OFFSET_OUT_OF_RANGE, ...) comes back as a RunnelError. */
+  async readRemote(nodeId: number, request: RemoteReadRequest, timeoutMs: number, signal?: AbortSignal): Promise<RemoteReadResult> {
+    try {
+      return remoteReadResult(await this.cluster.peers.postForBytes(nodeId, REMOTE_READ_PATH, request, timeoutMs, signal));
+    } catch (error) {
+      throw runnelErrorFromPeer(error, `node ${nodeId}: `) ?? error;
+    }
+  }
+
+  /** POST /internal/v1/offsets on a replica. */
+  async remoteOffsets(nodeId: number, request: { topic: string; partition: number; timestampMs?: number }, timeoutMs: number): Promise<RemoteOffsets> {
+    try {
+      return await this.cluster.peers.post<RemoteOffsets>(nodeId, REMOTE_OFFSETS_PATH, request, timeoutMs);
+    } catch (error) {
+      throw runnelErrorFromPeer(error, `node ${nodeId}: `) ?? error;
     }
   }
 }

@@ -34,6 +34,12 @@ function replicationOf(nodeId: number, contact?: Contact): Replication {
     onAppend: () => undefined,
     waitForHighWatermark: async () => undefined,
     forwardProduce: async () => [],
+    readRemote: async () => {
+      throw new Error('no other node in this test');
+    },
+    remoteOffsets: async () => {
+      throw new Error('no other node in this test');
+    },
   };
   return replication;
 }

@@ -22,13 +22,17 @@ import { describeGroup, listGroups, offsetAnswer, offsetViews, type OffsetAnswer
 import { GroupMembership, type JoinRequest, type MemberReply } from './membership.js';
 import { OffsetCommitter, type CommitRequest, type OffsetCommitterOptions, type ResetTarget } from './offset-committer.js';
 import { GroupOffsetsSink } from './offsets-sink.js';
+import { PartitionRanges } from './partition-ranges.js';
+import { SingleNodeReplication } from '../replication.js';
 
 // The request types the routes take, where they have always been found.
 export type { JoinRequest, MemberReply } from './membership.js';
 export type { CommitRequest, OffsetCommitEntry, ResetTarget } from './offset-committer.js';
 
-export interface CoordinatorOptions extends OffsetCommitterOptions {
+export interface CoordinatorOptions extends Omit<OffsetCommitterOptions, 'ranges'> {
   nowMs?: () => number;
+  /** Ranges of partitions with no replica here (a cluster); a single node's own logs when absent. */
+  ranges?: PartitionRanges;
 }
 
 export class GroupCoordinator {
@@ -37,11 +41,14 @@ export class GroupCoordinator {
   private readonly membership: GroupMembership;
   private readonly committer: OffsetCommitter;
   private readonly sink: GroupOffsetsSink;
+  /** Log start and high watermark of the partitions groups read, here or at the nodes holding them. */
+  readonly ranges: PartitionRanges;
 
   constructor(topics: TopicManager, store: GroupPersistence, private readonly options: CoordinatorOptions) {
     this.groups = new GroupMetadataManager(topics, store, options.nowMs ?? Date.now);
+    this.ranges = options.ranges ?? new PartitionRanges(topics, new SingleNodeReplication(0));
     this.membership = new GroupMembership(this.groups);
-    this.committer = new OffsetCommitter(this.groups, options);
+    this.committer = new OffsetCommitter(this.groups, { ...options, ranges: this.ranges });
     this.sink = new GroupOffsetsSink(this.groups);
   }
 
@@ -148,15 +155,31 @@ export class GroupCoordinator {
 
   /** Committed offsets with lag, for every partition committed or assigned, as the API answers them. */
   offsets(groupId: string, topic?: string): OffsetAnswer[] {
-    return offsetViews(this.groups, groupId, topic).map(offsetAnswer);
+    return offsetViews(this.groups, this.ranges, groupId, topic).map(offsetAnswer);
   }
 
   list(): GroupSummary[] {
-    return listGroups(this.groups);
+    return listGroups(this.groups, this.ranges);
   }
 
   describe(groupId: string): object {
-    return describeGroup(this.groups, groupId);
+    return describeGroup(this.groups, this.ranges, groupId);
+  }
+
+  /**
+   * Learns the high watermarks of the partitions a group (every group when none is
+   * named) commits or reads that have no replica here, from nodes that hold one; call
+   * before list(), describe() or offsets() so their lag is current.
+   */
+  async refreshRanges(groupId?: string): Promise<void> {
+    const keys = new Set<PartitionKey>();
+    const entries = groupId === undefined ? [...this.groups.groups.values()] : [this.groups.groups.get(groupId)];
+    for (const entry of entries) {
+      if (entry === undefined) continue;
+      for (const key of entry.offsets.keys()) keys.add(key);
+      for (const member of entry.group.members.values()) for (const key of member.owned.keys()) keys.add(key);
+    }
+    await this.ranges.refresh(keys);
   }
 
   delete(groupId: string): Promise<void> {

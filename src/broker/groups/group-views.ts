@@ -5,11 +5,14 @@
  * The lag is the high watermark minus the committed offset (what a consumer can still
  * read). The HTTP answer names the high watermark `logEndOffset`, as it was first
  * published (the OpenAPI document keeps that name); inside, it is highWatermark, and
- * offsetAnswer() maps it where the answer is made.
+ * offsetAnswer() maps it where the answer is made. In a cluster, the high watermark of
+ * a partition with no replica on this node is the last one learnt from a node that has
+ * one (PartitionRanges; the routes refresh it first).
  */
 import type { GroupSummary } from '../../api/types.js';
 import { parsePartitionKey, type PartitionKey } from '../../util/partition-key.js';
 import type { GroupMetadataManager } from './group-metadata.js';
+import type { PartitionRanges } from './partition-ranges.js';
 import { toTopicAssignments } from './topic-assignment.js';
 
 export interface OffsetView {
@@ -49,7 +52,7 @@ export function offsetAnswer(view: OffsetView): OffsetAnswer {
 }
 
 /** Committed offsets with lag, for every partition committed or assigned. */
-export function offsetViews(groups: GroupMetadataManager, groupId: string, topic?: string): OffsetView[] {
+export function offsetViews(groups: GroupMetadataManager, ranges: PartitionRanges, groupId: string, topic?: string): OffsetView[] {
   const entry = groups.entry(groupId);
   groups.pruneOffsets(groups.topicMetadata());
   const keys = new Set<PartitionKey>(entry.offsets.keys());
@@ -60,7 +63,7 @@ export function offsetViews(groups: GroupMetadataManager, groupId: string, topic
     if (topic !== undefined && name !== topic) continue;
     let highWatermark: number;
     try {
-      highWatermark = groups.topics.partition(name, partition).log.highWatermark;
+      highWatermark = ranges.rangeOf(groups.topics.partition(name, partition)).highWatermark;
     } catch {
       continue; // The topic went away; its offsets go with it.
     }
@@ -82,21 +85,21 @@ function totalLag(views: OffsetView[]): number {
   return views.reduce((sum, view) => sum + (view.lag ?? 0), 0);
 }
 
-export function listGroups(groups: GroupMetadataManager): GroupSummary[] {
+export function listGroups(groups: GroupMetadataManager, ranges: PartitionRanges): GroupSummary[] {
   return [...groups.groups.values()]
     .sort((a, b) => (a.group.groupId < b.group.groupId ? -1 : 1))
     .map((entry) => ({
       groupId: entry.group.groupId,
       state: entry.group.state,
       members: entry.group.members.size,
-      lag: totalLag(offsetViews(groups, entry.group.groupId)),
+      lag: totalLag(offsetViews(groups, ranges, entry.group.groupId)),
     }));
 }
 
-export function describeGroup(groups: GroupMetadataManager, groupId: string): object {
+export function describeGroup(groups: GroupMetadataManager, ranges: PartitionRanges, groupId: string): object {
   const { group } = groups.entry(groupId);
   const nowMs = groups.now();
-  const offsets = offsetViews(groups, groupId);
+  const offsets = offsetViews(groups, ranges, groupId);
   return {
     groupId,
     state: group.state,

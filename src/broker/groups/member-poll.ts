@@ -14,11 +14,17 @@
  * Long-poll: with nothing to read, the poll waits for an append on any assigned
  * partition, a change of the member's assignment (then it answers at once, even
  * empty, so the member can confirm a revocation), or waitMs.
+ * Where it reads (KIP-392, as a fetch does): from this node's log when it leads the
+ * partition or is an in-sync follower; otherwise (the replication factor is below the
+ * cluster's size, or the replica here lags) from an in-sync replica over
+ * /internal/v1/read, the leader first, which also resets positions out of its range
+ * and long-polls for the member.
  */
 import { RunnelError } from '../../errors.js';
 import { limits } from '../../limits.js';
 import { readBatchHeader } from '../../record/header.js';
 import type { PartitionLog } from '../../storage/partition-log.js';
+import type { ReadRoute, RemoteReadRequest, RemoteReadResult, Replication } from '../replication.js';
 import type { TopicManager } from '../topic-manager.js';
 import type { PartitionState } from '../topic-state.js';
 import type { Member } from './consumer-group.js';
@@ -84,6 +90,7 @@ export class MemberPoller {
   constructor(
     private readonly coordinator: GroupCoordinator,
     private readonly topics: TopicManager,
+    private readonly replication: Replication,
   ) {}
 
   async poll(groupId: string, memberId: string, request: PollRequest): Promise<PollResult> {
@@ -102,7 +109,7 @@ export class MemberPoller {
     const { entry, member } = await this.coordinator.touchForPoll(groupId, memberId, request.autoCommit === true ? progress.confirmed : undefined);
     member.activeCalls += 1;
     try {
-      let partitions = this.read(entry, member, progress, maxRecords, maxBytes);
+      let partitions = await this.read(entry, member, progress, maxRecords, maxBytes);
       const generation = member.generation;
       // Ends the wait when the assignment changed too: a revoked partition goes to its
       // new owner only once this member confirms with its next call, so a poll waiting
@@ -110,12 +117,12 @@ export class MemberPoller {
       while (partitions.length === 0 && member.generation === generation && !request.signal?.aborted && !this.coordinator.isClosed) {
         const remainingMs = deadlineMs - Date.now();
         if (remainingMs <= 0) break;
-        await this.waitForChange(entry, member, remainingMs, request.signal);
+        await this.waitForChange(entry, member, progress, remainingMs, request.signal);
         if (entry.group.member(memberId) !== member) {
           throw new RunnelError('UNKNOWN_MEMBER', `member '${memberId}' was removed from group '${groupId}' while it waited`);
         }
         this.coordinator.refreshMember(entry, member);
-        partitions = this.read(entry, member, progress, maxRecords, maxBytes);
+        partitions = await this.read(entry, member, progress, maxRecords, maxBytes);
       }
       progress.delivered = new Map(progress.positions);
       progress.lastPollId += 1;
@@ -146,7 +153,7 @@ export class MemberPoller {
     }
   }
 
-  private read(entry: GroupEntry, member: Member, progress: MemberProgress, maxRecords: number, maxBytes: number): PolledPartition[] {
+  private async read(entry: GroupEntry, member: Member, progress: MemberProgress, maxRecords: number, maxBytes: number): Promise<PolledPartition[]> {
     this.forgetReplacedLogs(progress);
     for (const key of progress.positions.keys()) {
       if (!member.assigned.has(key)) {
@@ -160,32 +167,95 @@ export class MemberPoller {
     let recordsLeft = maxRecords;
     let bytesLeft = maxBytes;
     progress.cursor = keys.length === 0 ? 0 : (progress.cursor + 1) % keys.length;
+    // Nodes that did not answer in this pass are not asked again in it (a frozen node costs one timeout, not one per partition).
+    const unreachable = new Set<number>();
     for (let i = 0; i < keys.length && recordsLeft > 0 && bytesLeft > 0; i++) {
       const key = keys[(progress.cursor + i) % keys.length];
       const state = this.partitionState(key);
       if (state === undefined) continue;
-      const { log } = state;
-      const position = this.positionOf(entry, member, progress, key, state);
-      if (position >= log.highWatermark) continue;
-      const batches = readUnlessDamaged(log, position, bytesLeft, recordsLeft);
-      if (batches instanceof RunnelError) damage ??= batches;
-      if (batches === null || batches instanceof RunnelError) continue;
-      let lastOffset = position - 1;
-      for (let at = 0; at < batches.length;) {
-        const header = readBatchHeader(batches, at);
+      const route = this.routeOf(state);
+      if (route === undefined) continue;
+      const read = route.kind === 'local'
+        ? this.readLocal(entry, member, progress, key, state, recordsLeft, bytesLeft)
+        : await this.readRemote(entry, member, progress, key, state, route.nodeIds.filter((id) => !unreachable.has(id)), recordsLeft, bytesLeft, unreachable);
+      if (read instanceof RunnelError) damage ??= read;
+      if (read === null || read instanceof RunnelError) continue;
+      let lastOffset = read.position - 1;
+      for (let at = 0; at < read.batches.length;) {
+        const header = readBatchHeader(read.batches, at);
         lastOffset = header.lastOffset;
         at += header.sizeBytes;
       }
-      const recordCount = Math.min(lastOffset + 1 - position, recordsLeft);
+      const recordCount = Math.min(lastOffset + 1 - read.position, recordsLeft);
       if (recordCount <= 0) continue;
-      result.push({ topic: state.topic, partition: state.partition, startOffset: position, batches, recordCount, highWatermark: log.highWatermark });
-      progress.positions.set(key, position + recordCount);
+      result.push({
+        topic: state.topic, partition: state.partition, startOffset: read.position, batches: read.batches, recordCount, highWatermark: read.highWatermark,
+      });
+      progress.positions.set(key, read.position + recordCount);
       recordsLeft -= recordCount;
-      bytesLeft -= batches.length;
+      bytesLeft -= read.batches.length;
     }
     // A damaged partition does not hold the member's other partitions up; alone, it is the answer.
     if (result.length === 0 && damage !== undefined) throw damage;
     return result;
+  }
+
+  /** Where the partition is read (Replication.readRoute); undefined while no node can serve it. */
+  private routeOf(state: PartitionState): ReadRoute | undefined {
+    try {
+      return this.replication.readRoute(state, false);
+    } catch {
+      return undefined; // No leader right now: the partition is read again at the next poll.
+    }
+  }
+
+  private readLocal(
+    entry: GroupEntry, member: Member, progress: MemberProgress, key: PartitionKey, state: PartitionState, recordsLeft: number, bytesLeft: number,
+  ): PartitionRead | null | RunnelError {
+    const { log } = state;
+    const position = this.positionOf(entry, member, progress, key, state);
+    if (position >= log.highWatermark) return null;
+    const batches = readUnlessDamaged(log, position, bytesLeft, recordsLeft);
+    if (batches === null || batches instanceof RunnelError) return batches;
+    return { position, batches, highWatermark: log.highWatermark };
+  }
+
+  /** Reads from the first of `nodeIds` that answers; the serving node resets a position out of its range. */
+  private async readRemote(
+    entry: GroupEntry, member: Member, progress: MemberProgress, key: PartitionKey, state: PartitionState,
+    nodeIds: number[], recordsLeft: number, bytesLeft: number, unreachable: Set<number>,
+  ): Promise<PartitionRead | null | RunnelError> {
+    const offset = progress.positions.get(key) ?? this.coordinator.committed(entry, key)?.offset ?? null;
+    const request = { topic: state.topic, partition: state.partition, offset, reset: member.autoOffsetReset, maxRecords: recordsLeft, maxBytes: bytesLeft, waitMs: 0 };
+    const answer = await this.readFromReplicas(nodeIds, request, undefined, unreachable);
+    if (answer instanceof RunnelError) return answer.code === 'CORRUPT_LOG' ? answer : null;
+    if (answer === undefined) return null;
+    this.coordinator.ranges.learn(state, answer);
+    progress.positions.set(key, answer.startOffset);
+    progress.logs.set(key, state.log);
+    if (answer.batches === null) return null;
+    return { position: answer.startOffset, batches: answer.batches, highWatermark: answer.highWatermark };
+  }
+
+  /** The first answer of `nodeIds` in order; a coded refusal other than NOT_LEADER; undefined when none answered. */
+  private async readFromReplicas(
+    nodeIds: number[], request: RemoteReadRequest, signal: AbortSignal | undefined, unreachable?: Set<number>,
+  ): Promise<RemoteReadResult | RunnelError | undefined> {
+    let refusal: RunnelError | undefined;
+    for (const nodeId of nodeIds) {
+      if (signal?.aborted === true) break;
+      try {
+        return await this.replication.readRemote(nodeId, request, request.waitMs + limits.remoteReadTimeoutMs, signal);
+      } catch (error) {
+        if (!(error instanceof RunnelError)) {
+          unreachable?.add(nodeId); // Not reachable: the next replica.
+          continue;
+        }
+        if (error.code !== 'NOT_LEADER') return error;
+        refusal = error;
+      }
+    }
+    return refusal?.code === 'NOT_LEADER' ? undefined : refusal;
   }
 
   private partitionState(key: PartitionKey): PartitionState | undefined {
@@ -212,16 +282,23 @@ export class MemberPoller {
     return position;
   }
 
-  /** Waits for an append on an assigned partition, a group change, the deadline or an abort. */
-  private async waitForChange(entry: GroupEntry, member: Member, timeoutMs: number, signal: AbortSignal | undefined): Promise<void> {
+  /**
+   * Waits for an append on an assigned partition (here, or at the replica a remote
+   * partition is read from), a group change, the deadline or an abort.
+   */
+  private async waitForChange(entry: GroupEntry, member: Member, progress: MemberProgress, timeoutMs: number, signal: AbortSignal | undefined): Promise<void> {
     const controller = new AbortController();
     const onAbort = (): void => controller.abort();
     signal?.addEventListener('abort', onAbort, { once: true });
     try {
-      const waits: Array<Promise<boolean>> = [entry.changes.wait(timeoutMs, controller.signal)];
+      const waits: Array<Promise<unknown>> = [entry.changes.wait(timeoutMs, controller.signal)];
       for (const key of member.assigned) {
         const state = this.partitionState(key);
-        if (state !== undefined) waits.push(state.notifier.wait(timeoutMs, controller.signal));
+        const route = state === undefined ? undefined : this.routeOf(state);
+        if (state === undefined || route === undefined) continue;
+        const position = progress.positions.get(key);
+        if (route.kind === 'local') waits.push(state.notifier.wait(timeoutMs, controller.signal));
+        else if (position !== undefined) waits.push(this.waitRemotely(state, route.nodeIds, position, member, timeoutMs, controller.signal));
       }
       await Promise.race(waits);
     } finally {
@@ -229,6 +306,26 @@ export class MemberPoller {
       signal?.removeEventListener('abort', onAbort);
     }
   }
+
+  /**
+   * A long-poll at the replica: resolves when a record is there at `position` (or the
+   * replica moved the position); otherwise (nothing came, no replica answered) only once
+   * the other waits end, so a failing replica is not asked again and again.
+   */
+  private async waitRemotely(state: PartitionState, nodeIds: number[], position: number, member: Member, timeoutMs: number, signal: AbortSignal): Promise<void> {
+    const request = { topic: state.topic, partition: state.partition, offset: position, reset: member.autoOffsetReset, maxRecords: 1, maxBytes: 1, waitMs: Math.floor(timeoutMs) };
+    const answer = await this.readFromReplicas(nodeIds, request, signal);
+    const isNews = answer !== undefined && !(answer instanceof RunnelError) && (answer.batches !== null || answer.startOffset !== position);
+    if (isNews || signal.aborted) return;
+    await new Promise((resolve) => signal.addEventListener('abort', resolve, { once: true }));
+  }
+}
+
+/** A partition's batches read for a poll, from `position`. */
+interface PartitionRead {
+  position: number;
+  batches: Buffer;
+  highWatermark: number;
 }
 
 /** The batches from `position`, or the CORRUPT_LOG error when a damaged batch is in the way. */

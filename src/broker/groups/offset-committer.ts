@@ -17,6 +17,7 @@ import { parsePartitionKey, partitionKey, type PartitionKey } from '../../util/p
 import type { Member } from './consumer-group.js';
 import { validateGroupId, type GroupEntry, type GroupMetadataManager } from './group-metadata.js';
 import { storedGroupOf } from './group-snapshot.js';
+import type { PartitionRanges } from './partition-ranges.js';
 
 /** One partition's committed offset to write (null: delete it). */
 export interface OffsetChange {
@@ -55,6 +56,8 @@ export interface OffsetCommitterOptions {
   offsetsLog?: () => OffsetsLog | undefined;
   /** Where failures of background work (offset expiry in a cluster) go. */
   onError?: (error: unknown, context: string) => void;
+  /** Where resets learn a partition's range: this node's replica, else a node holding one. */
+  ranges: PartitionRanges;
 }
 
 export class OffsetCommitter {
@@ -197,25 +200,33 @@ export class OffsetCommitter {
    * or a given offset (clamped to [logStartOffset, highWatermark]). Only while the
    * group has no live members.
    */
-  reset(groupId: string, topic: string, partitions: number[] | undefined, to: ResetTarget): Promise<CommittedOffset[]> {
+  async reset(groupId: string, topic: string, partitions: number[] | undefined, to: ResetTarget): Promise<CommittedOffset[]> {
     validateGroupId(groupId);
     const { topics } = this.metadata;
+    this.requireEmpty(groupId);
+    const described = topics.get(topic);
+    const chosen = partitions ?? described.partitions.map((state) => state.partition);
+    const states = chosen.map((partition) => topics.partition(topic, partition));
+    // In a cluster a partition may have no replica here: its range comes from one that has.
+    const ranges = await Promise.all(states.map((state) => this.options.ranges.lookup(state, typeof to === 'object' && 'timestamp' in to ? to.timestamp : undefined)));
+    this.requireEmpty(groupId); // A member may have joined meanwhile.
+    const offsets = states.map((state, index) => {
+      const range = ranges[index];
+      let offset: number;
+      if (to === 'earliest') offset = range.logStartOffset;
+      else if (to === 'latest') offset = range.highWatermark;
+      else if ('timestamp' in to) offset = range.offset ?? range.highWatermark;
+      else offset = Math.min(Math.max(to.offset, range.logStartOffset), range.highWatermark);
+      return { topic, partition: state.partition, offset };
+    });
+    return this.commit(groupId, { offsets });
+  }
+
+  private requireEmpty(groupId: string): void {
     const existing = this.metadata.groups.get(groupId);
     if (existing !== undefined && existing.group.members.size > 0) {
       throw new RunnelError('GROUP_NOT_EMPTY', `group '${groupId}' has ${existing.group.members.size} live members: offsets can only be reset while it is empty`);
     }
-    const described = topics.get(topic);
-    const chosen = partitions ?? described.partitions.map((state) => state.partition);
-    const offsets = chosen.map((partition) => {
-      const { log } = topics.partition(topic, partition);
-      let offset: number;
-      if (to === 'earliest') offset = log.logStartOffset;
-      else if (to === 'latest') offset = log.highWatermark;
-      else if ('timestamp' in to) offset = log.offsetForTimestamp(to.timestamp)?.offset ?? log.highWatermark;
-      else offset = Math.min(Math.max(to.offset, log.logStartOffset), log.highWatermark);
-      return { topic, partition, offset };
-    });
-    return this.commit(groupId, { offsets });
   }
 
   /** Deletes an empty group and its offsets (in a cluster, by tombstones first). */

@@ -76,7 +76,10 @@ function groupAdminRoutes(app: TypedApp, broker: Broker, coordinated: Coordinate
       description: 'Every group this node knows (with live members or committed offsets): state, member count and total lag. In a cluster: the groups this node coordinates, and those whose committed offsets it holds as a replica of their __consumer_offsets partition (their state and members are only known to their coordinator: ask GET /v1/groups/{group}).',
       response: { 200: groupListSchema, ...errorResponses() },
     },
-  }, async () => ({ groups: groups.list() }));
+  }, async () => {
+    await groups.refreshRanges();
+    return { groups: groups.list() };
+  });
 
   app.get('/v1/groups/:group', {
     schema: {
@@ -87,7 +90,10 @@ function groupAdminRoutes(app: TypedApp, broker: Broker, coordinated: Coordinate
       response: { 200: groupDescriptionSchema, ...errorResponses('GROUP_NOT_FOUND', ...clusterErrors) },
     },
     ...coordinated,
-  }, async (request) => groups.describe(request.params.group) as GroupDescription);
+  }, async (request) => {
+    await groups.refreshRanges(request.params.group);
+    return groups.describe(request.params.group) as GroupDescription;
+  });
 
   app.delete('/v1/groups/:group', {
     schema: {
@@ -120,6 +126,7 @@ function offsetRoutes(app: TypedApp, broker: Broker, coordinated: Coordinated): 
   }, async (request) => {
     const { group } = request.params;
     const { topic } = request.query;
+    await groups.refreshRanges(group);
     return { groupId: group, offsets: groups.offsets(group, topic) };
   });
 

@@ -1,6 +1,6 @@
 /**
  * Node-to-node routes under /internal/v1: the metadata quorum's messages, requests to
- * the active controller, and replica fetches. They are not part of the public API
+ * the active controller, replica fetches and other nodes' reads. They are not part of the public API
  * (hidden from the OpenAPI document, no API keys); when a cluster secret is set, a
  * request to any route registered here (decided on the matched route, not the raw URL)
  * without it in x-runnel-cluster-secret is refused before anything runs.
@@ -13,6 +13,7 @@ import { clusterSecretHeader } from '../../cluster/peer-client.js';
 import type { RaftMessage } from '../../cluster/raft/types.js';
 import { RunnelError } from '../../errors.js';
 import { grantSchema } from '../../api/key-schemas.js';
+import { registerRemoteReadRoute } from './internal-read.js';
 import { registerReplicationRoutes } from './internal-replication.js';
 import type { Broker } from '../../broker/broker.js';
 import type { ForwardedProduce } from '../../broker/replication.js';
@@ -117,4 +118,5 @@ export function internalRoutes(app: FastifyInstance, broker: Broker, cluster: Cl
   });
 
   registerReplicationRoutes(app, cluster.replicas);
+  registerRemoteReadRoute(app, broker);
 }
