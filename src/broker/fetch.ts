@@ -117,20 +117,28 @@ export class Fetcher {
 
   /**
    * Another node's read (RemoteReadRequest), served as a read handed over: only with a
-   * replica here (else 503 NOT_LEADER), up to this replica's high watermark. An offset
-   * that is null, below the log start, or (where this node leads) past the high
-   * watermark starts at `reset` instead, as a consumer's auto.offset.reset does.
+   * replica here (else 503 NOT_LEADER), up to this replica's high watermark; where it
+   * starts follows the request's `reset`.
    */
   async readHandedOver(request: RemoteReadRequest, signal?: AbortSignal): Promise<RemoteReadResult> {
     const state = this.topics.partition(request.topic, request.partition);
     this.requireReplica(state);
     const { log } = state;
     let startOffset = request.offset;
+    if (request.reset === 'none') {
+      if (startOffset === null) throw new RunnelError('INVALID_OFFSET', 'a read without reset needs an offset');
+      if (startOffset < log.logStartOffset) throw offsetOutOfRange(startOffset, log.logStartOffset, log.highWatermark);
+      return this.readFrom(state, startOffset, request, signal);
+    }
     const isPastEnd = startOffset !== null && startOffset > log.highWatermark && state.leader === this.replication.nodeId;
     if (startOffset === null || startOffset < log.logStartOffset || isPastEnd) {
       startOffset = request.reset === 'earliest' ? log.logStartOffset : log.highWatermark;
     }
-    const result = await this.fetchFrom(state, startOffset, { ...request, signal });
+    return this.readFrom(state, startOffset, request, signal);
+  }
+
+  private async readFrom(state: PartitionState, startOffset: number, request: RemoteReadRequest, signal: AbortSignal | undefined): Promise<RemoteReadResult> {
+    const result = await this.fetchFrom(state, startOffset, { maxRecords: request.maxRecords, maxBytes: request.maxBytes, waitMs: request.waitMs, signal });
     return { startOffset, batches: result.batches, highWatermark: result.highWatermark, logStartOffset: result.logStartOffset };
   }
 

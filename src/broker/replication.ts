@@ -39,9 +39,14 @@ export const LOCAL_READ: ReadRoute = { kind: 'local' };
 export interface RemoteReadRequest {
   topic: string;
   partition: number;
-  /** Where to read from; null: from `reset`. An offset outside the range of a serving leader is reset too. */
+  /**
+   * Where to read from; null: from `reset`. With `earliest` or `latest`, an offset below
+   * the log start or (on a serving leader) past the high watermark is reset too, as a
+   * consumer's auto.offset.reset does; with `none` (a stream going on where it was),
+   * one below the log start is 416 OFFSET_OUT_OF_RANGE and one past the end waits.
+   */
   offset: number | null;
-  reset: 'earliest' | 'latest';
+  reset: 'earliest' | 'latest' | 'none';
   maxRecords: number;
   maxBytes: number;
   /** How long the serving node waits for a record at the start offset. */

@@ -45,11 +45,32 @@ export class StreamRegistry {
   }
 }
 
-export async function streamPartition(
+/** Where a stream's records come from: this node's log, or replicas elsewhere (remote-stream.ts). */
+export interface StreamSource {
+  topic: string;
+  partition: number;
+  /** Whole batches from the one holding `offset` (null: nothing came within waitMs). */
+  read(offset: number, options: { maxRecords: number; maxBytes: number; waitMs: number; signal: AbortSignal }): Promise<{ batches: Buffer | null }>;
+}
+
+/** A stream of this node's own replica of the partition. */
+export function streamPartition(
   reply: FastifyReply,
   fetcher: Fetcher,
   registry: StreamRegistry,
   state: PartitionState,
+  startOffset: number,
+  mode: StreamMode,
+  maxRecordsPerWrite: number,
+): Promise<void> {
+  const source: StreamSource = { topic: state.topic, partition: state.partition, read: (offset, options) => fetcher.fetchFrom(state, offset, options) };
+  return streamRecords(reply, source, registry, startOffset, mode, maxRecordsPerWrite);
+}
+
+export async function streamRecords(
+  reply: FastifyReply,
+  source: StreamSource,
+  registry: StreamRegistry,
   startOffset: number,
   mode: StreamMode,
   maxRecordsPerWrite: number,
@@ -72,7 +93,7 @@ export async function streamPartition(
   let offset = startOffset;
   try {
     while (!signal.aborted) {
-      const result = await fetcher.fetchFrom(state, offset, {
+      const result = await source.read(offset, {
         maxRecords: maxRecordsPerWrite,
         maxBytes: limits.streamBufferedBytesMax,
         waitMs: limits.streamKeepAliveMs,
@@ -86,9 +107,9 @@ export async function streamPartition(
         chunk = ': keep-alive\n\n';
       } else {
         const out = new JsonBuffer(2 * result.batches.length + 256);
-        const written = writeRecords(out, result.batches, state.partition, offset, maxRecordsPerWrite, mode === 'sse' ? SSE_STYLE : NDJSON_STYLE);
+        const written = writeRecords(out, result.batches, source.partition, offset, maxRecordsPerWrite, mode === 'sse' ? SSE_STYLE : NDJSON_STYLE);
         if (written.count === 0) continue;
-        reply.server.runnelMetrics.consumed(state.topic, written.count, result.batches.length);
+        reply.server.runnelMetrics.consumed(source.topic, written.count, result.batches.length);
         offset = written.nextOffset;
         chunk = out.toBuffer();
       }

@@ -30,7 +30,7 @@ const remoteReadSchema = {
     topic: { type: 'string', minLength: 1, maxLength: 249 },
     partition: count,
     offset: { type: ['integer', 'null'], minimum: 0 },
-    reset: { type: 'string', enum: ['earliest', 'latest'] },
+    reset: { type: 'string', enum: ['earliest', 'latest', 'none'] },
     maxRecords: { type: 'integer', minimum: 1, maximum: limits.fetchRecordCountMax },
     maxBytes: { type: 'integer', minimum: 1, maximum: limits.fetchBytesMax },
     waitMs: { type: 'integer', minimum: 0, maximum: limits.fetchWaitMsMax },

@@ -20,6 +20,7 @@ import {
 } from '../../api/schemas.js';
 import type { FetchQuery, ProduceBody, ProduceQuery } from '../../api/types.js';
 import type { Metrics } from '../metrics.js';
+import { streamFromReplicas } from '../remote-stream.js';
 import { streamPartition, type StreamMode, type StreamRegistry } from '../stream.js';
 import { typed, type TypedApp } from '../type-provider.js';
 
@@ -178,7 +179,11 @@ function fetchRoute(app: TypedApp, broker: Broker, streams: StreamRegistry, hand
       ? parseOffset(lastEventId, 'Last-Event-ID')
       : undefined;
     const offset = typeof resumeAfter === 'number' ? resumeAfter + 1 : parseOffset(query.offset, 'offset');
-    // Who serves the read comes before the offset is checked or any wait begins.
+    // Who serves the read comes before the offset is checked or any wait begins. A stream
+    // this node does not serve itself is followed here from the replicas (remote-stream.ts), so it outlives any one of them.
+    if (mode !== undefined && handOver !== undefined && !isHandedOver(request) && broker.fetcher.route(topic, partition, offset, false).kind === 'remote') {
+      return streamFromReplicas(reply, broker, streams, { topic, partition, offset, mode, maxRecords: query.maxRecords });
+    }
     if (await handedOver(broker, handOver, request, reply, { topic, partition, offset, isStream: mode !== undefined, waitMs: query.waitMs })) return reply;
     if (mode !== undefined) {
       const { state, startOffset } = broker.fetcher.position(topic, partition, offset);

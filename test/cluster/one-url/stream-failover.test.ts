@@ -18,48 +18,13 @@
 import t from 'tap';
 import { startCluster } from '../../helpers/cluster.js';
 import { produce, requestJson } from '../../helpers/http.js';
-import { lastAckedOffset, newLeader, openStream, partitionRoles, replicatedTopic, servedBy, startLoad, type OpenStream } from './support.js';
+import { lastAckedOffset, ndjsonDelivered, newLeader, openStream, partitionRoles, replicatedTopic, servedBy, sseDelivered, startLoad, type Delivered, type OpenStream } from './support.js';
 
 t.setTimeout(90_000);
 
 const TOPIC = 'streams';
 const ACKS_BEFORE_KILL = 20;
 const ACKS_AFTER_FAILOVER = 20;
-
-interface Delivered {
-  /** Offsets in the order they arrived. */
-  offsets: number[];
-  values: Map<number, string>;
-  errors: string[];
-}
-
-function sseDelivered(stream: OpenStream): Delivered {
-  const delivered: Delivered = { offsets: [], values: new Map(), errors: [] };
-  for (const event of stream.reader.sseEvents()) {
-    if (event.event === 'record') {
-      const record = JSON.parse(event.data ?? 'null') as { offset: number; value: unknown };
-      if (String(record.offset) !== event.id) delivered.errors.push(`event id ${event.id} carries offset ${record.offset}`);
-      delivered.offsets.push(Number(event.id));
-      delivered.values.set(record.offset, String(record.value));
-    } else if (event.event !== undefined) {
-      delivered.errors.push(`event: ${event.event} ${event.data ?? ''}`.slice(0, 300));
-    }
-  }
-  return delivered;
-}
-
-function ndjsonDelivered(stream: OpenStream): Delivered {
-  const delivered: Delivered = { offsets: [], values: new Map(), errors: [] };
-  for (const line of stream.reader.ndjsonLines()) {
-    if (line?.error !== undefined || typeof line?.offset !== 'number') {
-      delivered.errors.push(JSON.stringify(line).slice(0, 300));
-      continue;
-    }
-    delivered.offsets.push(line.offset);
-    delivered.values.set(line.offset, String(line.value));
-  }
-  return delivered;
-}
 
 interface FollowerStream {
   name: string;

@@ -250,3 +250,39 @@ export async function openStream(t: { teardown: (fn: () => unknown) => void }, u
     clearTimeout(headersTimer);
   }
 }
+
+/** What a stream delivered, from its body so far. */
+export interface Delivered {
+  /** Offsets in the order they arrived. */
+  offsets: number[];
+  values: Map<number, string>;
+  errors: string[];
+}
+
+export function sseDelivered(stream: OpenStream): Delivered {
+  const delivered: Delivered = { offsets: [], values: new Map(), errors: [] };
+  for (const event of stream.reader.sseEvents()) {
+    if (event.event === 'record') {
+      const record = JSON.parse(event.data ?? 'null') as { offset: number; value: unknown };
+      if (String(record.offset) !== event.id) delivered.errors.push(`event id ${event.id} carries offset ${record.offset}`);
+      delivered.offsets.push(Number(event.id));
+      delivered.values.set(record.offset, String(record.value));
+    } else if (event.event !== undefined) {
+      delivered.errors.push(`event: ${event.event} ${event.data ?? ''}`.slice(0, 300));
+    }
+  }
+  return delivered;
+}
+
+export function ndjsonDelivered(stream: OpenStream): Delivered {
+  const delivered: Delivered = { offsets: [], values: new Map(), errors: [] };
+  for (const line of stream.reader.ndjsonLines()) {
+    if (line?.error !== undefined || typeof line?.offset !== 'number') {
+      delivered.errors.push(JSON.stringify(line).slice(0, 300));
+      continue;
+    }
+    delivered.offsets.push(line.offset);
+    delivered.values.set(line.offset, String(line.value));
+  }
+  return delivered;
+}
