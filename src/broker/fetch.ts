@@ -161,11 +161,13 @@ export class Fetcher {
   }
 }
 
-/** Resolves 'earliest'/'latest' and checks [logStartOffset, the leader's high watermark as known here]. */
+/** Resolves 'earliest'/'latest' (the leader's high watermark as known here) and checks [logStartOffset, that high watermark]. */
 function resolveOffset(state: PartitionState, offset: OffsetSpec, leaderHighWatermark: number): number {
   const { log } = state;
   if (offset === 'earliest') return log.logStartOffset;
-  if (offset === 'latest') return log.highWatermark;
+  // On a follower, the leader's end as last learnt (its own trails it by a fetch): a
+  // reader from `latest` starts where the leader's readers do, waiting here if need be.
+  if (offset === 'latest') return Math.max(log.highWatermark, leaderHighWatermark);
   if (!Number.isSafeInteger(offset) || offset < 0) {
     throw new RunnelError('INVALID_OFFSET', `offset must be a non-negative integer, 'earliest' or 'latest'`);
   }

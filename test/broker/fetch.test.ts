@@ -91,6 +91,7 @@ await t.test('an offset past the follower\'s high watermark but within the leade
   const state = partitionState(t, 5, 3);
   const follower = fetcherOn(state, 2, fresh(5));
   t.same(follower.route('orders', 0, 4, false), { kind: 'local' });
+  t.equal(follower.position('orders', 0, 'latest').startOffset, 5, 'latest is the leader\'s high watermark as last learnt, where the leader\'s own readers start');
   const reading = follower.fetch({ topic: 'orders', partition: 0, offset: 4, waitMs: 5_000 });
   // One move of the high watermark (to 4) is not enough: the record at 4 is not committed yet.
   state.log.updateHighWatermark(4);

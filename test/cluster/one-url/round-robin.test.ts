@@ -165,8 +165,9 @@ void t.test('the README curl tour through a round-robin proxy in front of three 
   await ndjson.reader.waitFor(() => ndjson.reader.ndjsonLines().some((line) => line.offset === liveOffset), 'the NDJSON stream delivers the new record');
   const sseOffsets = sse.reader.sseEvents().filter((event) => event.event === 'record').map((event) => Number(event.id));
   t.same(sseOffsets, Array.from({ length: liveOffset + 1 }, (_, index) => index), 'SSE: every offset of partition 1, once, in order');
-  // 'latest' on a follower is its own high watermark, which may trail the leader's by a
-  // fetch: a record committed just before the stream opened may come first.
+  // 'latest' on a follower is the leader's high watermark as its last fetch answer gave
+  // it, which may trail the leader's by a fetch: a record committed just before the
+  // stream opened may come first.
   const ndjsonLines = ndjson.reader.ndjsonLines().map((line) => [line.offset, line.value]);
   t.same(ndjsonLines.at(-1), [liveOffset, 'live'], 'NDJSON from latest: the new record, last');
   t.same(ndjsonLines.map(([offset]) => offset), Array.from({ length: ndjsonLines.length }, (_, index) => liveOffset - ndjsonLines.length + 1 + index), 'NDJSON: consecutive offsets, once each');
