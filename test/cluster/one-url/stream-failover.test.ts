@@ -18,20 +18,11 @@
 import t from 'tap';
 import { startCluster } from '../../helpers/cluster.js';
 import { produce, requestJson } from '../../helpers/http.js';
-import { lastAckedOffset, ndjsonDelivered, newLeader, openStream, partitionRoles, replicatedTopic, servedBy, sseDelivered, startLoad, type Delivered, type OpenStream } from './support.js';
+import { checkStreamsAcrossLeaderKill, ndjsonDelivered, openStream, partitionRoles, replicatedTopic, servedBy, sseDelivered, type WatchedStream } from './support.js';
 
 t.setTimeout(90_000);
 
 const TOPIC = 'streams';
-const ACKS_BEFORE_KILL = 20;
-const ACKS_AFTER_FAILOVER = 20;
-
-interface FollowerStream {
-  name: string;
-  nodeId: number;
-  stream: OpenStream;
-  deliveredOf: (stream: OpenStream) => Delivered;
-}
 
 void t.test('SSE and NDJSON streams on the followers deliver every acknowledged record once, in order, across a leader SIGKILL', async (t) => {
   const cluster = await startCluster(t, { nodes: 3 });
@@ -43,7 +34,7 @@ void t.test('SSE and NDJSON streams on the followers deliver every acknowledged 
   // topic is made a follower hands reads to the leader until its first fetch is answered).
   // Both followers: one of them becomes the leader, the other stays a follower.
   await produce(cluster.url(leader), TOPIC, [{ value: 'before' }], { partition: 0, acks: 'all' });
-  const streams: FollowerStream[] = [];
+  const streams: WatchedStream[] = [];
   for (const nodeId of followers) {
     await cluster.waitFor(async () => servedBy((await requestJson(pathOn(nodeId))).headers) === String(nodeId), 10_000, `node ${nodeId} to serve reads itself`);
     for (const [kind, accept, deliveredOf] of [['SSE', 'text/event-stream', sseDelivered], ['NDJSON', 'application/x-ndjson', ndjsonDelivered]] as const) {
@@ -51,36 +42,9 @@ void t.test('SSE and NDJSON streams on the followers deliver every acknowledged 
       const name = `${kind} on node ${nodeId}`;
       t.equal(stream.status, 200, `${name} (a follower): 200`);
       t.equal(servedBy(stream.headers), String(nodeId), `${name}: served by its own log`);
-      streams.push({ name, nodeId, stream, deliveredOf });
+      streams.push({ name, stream, deliveredOf });
     }
   }
 
-  const load = startLoad(cluster, TOPIC, 0, 'stream');
-  let next: number | undefined;
-  try {
-    await cluster.waitFor(() => load.acked.size >= ACKS_BEFORE_KILL, 15_000, `${ACKS_BEFORE_KILL} records acknowledged before the kill`);
-    await cluster.kill(leader);
-    next = await cluster.waitFor(() => newLeader(cluster, TOPIC, 0, leader, followers[0]), 20_000, `a leader other than node ${leader}`);
-    const ackedAtFailover = load.acked.size;
-    await cluster.waitFor(() => load.acked.size >= ackedAtFailover + ACKS_AFTER_FAILOVER, 20_000, `${ACKS_AFTER_FAILOVER} more records acknowledged after node ${next} took over`);
-  } finally {
-    await load.stop();
-  }
-  const lastAcked = lastAckedOffset(load);
-  t.comment(`node ${leader} led and was killed, node ${next} took over; ${load.acked.size} records acknowledged up to offset ${lastAcked}, ${load.failedSendCount} sends failed ${JSON.stringify(load.errors.slice(0, 2))}`);
-
-  for (const { name, stream, deliveredOf } of streams) {
-    await stream.reader.waitFor(() => {
-      const delivered = deliveredOf(stream);
-      return delivered.errors.length > 0 || (delivered.offsets.at(-1) ?? -1) >= lastAcked;
-    }, `the ${name} to reach offset ${lastAcked}`, 15_000).catch((error: Error) => t.fail(error.message));
-    const delivered = deliveredOf(stream);
-    t.same(delivered.errors, [], `${name}: no error event`);
-    const expected = Array.from({ length: delivered.offsets.length }, (_, index) => index);
-    t.same(delivered.offsets, expected, `${name}: offsets 0..${delivered.offsets.length - 1}, each once, in order`);
-    const missed = [...load.acked].filter(([offset, value]) => delivered.values.get(offset) !== value);
-    t.same(missed.slice(0, 10), [], `${name}: every acknowledged record at its offset with its value (${missed.length} not)`);
-    t.notOk(stream.reader.isEnded, `${name}: the stream is still open`);
-    await stream.close();
-  }
+  await checkStreamsAcrossLeaderKill(t, cluster, TOPIC, leader, followers[0], streams);
 });

@@ -16,15 +16,11 @@
 import t from 'tap';
 import { startCluster } from '../../helpers/cluster.js';
 import { produce } from '../../helpers/http.js';
-import {
-  lastAckedOffset, ndjsonDelivered, newLeader, openStream, partitionRoles, replicatedTopic, servedBy, sseDelivered, startLoad, type Delivered, type OpenStream,
-} from './support.js';
+import { checkStreamsAcrossLeaderKill, ndjsonDelivered, openStream, partitionRoles, replicatedTopic, servedBy, sseDelivered, type WatchedStream } from './support.js';
 
 t.setTimeout(90_000);
 
 const TOPIC = 'far-streams';
-const ACKS_BEFORE_KILL = 20;
-const ACKS_AFTER_FAILOVER = 20;
 
 void t.test('SSE and NDJSON streams on a node with no replica deliver every acknowledged record once, in order, across a leader SIGKILL', async (t) => {
   const cluster = await startCluster(t, { nodes: 3 });
@@ -35,7 +31,7 @@ void t.test('SSE and NDJSON streams on a node with no replica deliver every ackn
   t.ok(outsider !== undefined, `node ${outsider} holds no replica (leader ${leader}, follower ${followers.join(', ')})`);
   await produce(cluster.url(leader), TOPIC, [{ value: 'before' }], { partition: 0, acks: 'all' });
 
-  const streams: Array<{ name: string; stream: OpenStream; deliveredOf: (stream: OpenStream) => Delivered }> = [];
+  const streams: WatchedStream[] = [];
   for (const [kind, accept, deliveredOf] of [['SSE', 'text/event-stream', sseDelivered], ['NDJSON', 'application/x-ndjson', ndjsonDelivered]] as const) {
     const stream = await openStream(t, `${cluster.url(outsider)}/v1/topics/${TOPIC}/partitions/0/records?offset=earliest`, { accept });
     const name = `${kind} on node ${outsider}`;
@@ -44,32 +40,5 @@ void t.test('SSE and NDJSON streams on a node with no replica deliver every ackn
     streams.push({ name, stream, deliveredOf });
   }
 
-  const load = startLoad(cluster, TOPIC, 0, 'far');
-  let next: number | undefined;
-  try {
-    await cluster.waitFor(() => load.acked.size >= ACKS_BEFORE_KILL, 15_000, `${ACKS_BEFORE_KILL} records acknowledged before the kill`);
-    await cluster.kill(leader);
-    next = await cluster.waitFor(() => newLeader(cluster, TOPIC, 0, leader, outsider), 20_000, `a leader other than node ${leader}`);
-    const ackedAtFailover = load.acked.size;
-    await cluster.waitFor(() => load.acked.size >= ackedAtFailover + ACKS_AFTER_FAILOVER, 20_000, `${ACKS_AFTER_FAILOVER} more records acknowledged after node ${next} took over`);
-  } finally {
-    await load.stop();
-  }
-  const lastAcked = lastAckedOffset(load);
-  t.comment(`node ${leader} led and was killed, node ${next} took over; ${load.acked.size} records acknowledged up to offset ${lastAcked}, ${load.failedSendCount} sends failed ${JSON.stringify(load.errors.slice(0, 2))}`);
-
-  for (const { name, stream, deliveredOf } of streams) {
-    await stream.reader.waitFor(() => {
-      const delivered = deliveredOf(stream);
-      return delivered.errors.length > 0 || (delivered.offsets.at(-1) ?? -1) >= lastAcked;
-    }, `the ${name} to reach offset ${lastAcked}`, 15_000).catch((error: Error) => t.fail(error.message));
-    const delivered = deliveredOf(stream);
-    t.same(delivered.errors, [], `${name}: no error event`);
-    const expected = Array.from({ length: delivered.offsets.length }, (_, index) => index);
-    t.same(delivered.offsets, expected, `${name}: offsets 0..${delivered.offsets.length - 1}, each once, in order`);
-    const missed = [...load.acked].filter(([offset, value]) => delivered.values.get(offset) !== value);
-    t.same(missed.slice(0, 10), [], `${name}: every acknowledged record at its offset with its value (${missed.length} not)`);
-    t.notOk(stream.reader.isEnded, `${name}: the stream is still open`);
-    await stream.close();
-  }
+  await checkStreamsAcrossLeaderKill(t, cluster, TOPIC, leader, outsider, streams);
 });

@@ -12,6 +12,7 @@
  * has a deadline; streams and their agents are closed at the test's teardown.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { Test } from 'tap';
 import { Agent, request } from 'undici';
 import { Runnel } from '../../../src/index.js';
 import type { Cluster } from '../../helpers/cluster.js';
@@ -285,4 +286,54 @@ export function ndjsonDelivered(stream: OpenStream): Delivered {
     delivered.values.set(line.offset, String(line.value));
   }
   return delivered;
+}
+
+/** A stream under test: its name in messages, and how to read what it delivered. */
+export interface WatchedStream {
+  name: string;
+  stream: OpenStream;
+  deliveredOf: (stream: OpenStream) => Delivered;
+}
+
+/** Records acknowledged before the leader is killed, and again after another node took over. */
+const ACKS_AROUND_KILL = 20;
+
+/**
+ * The failover the stream tests put streams through: acks=all load on partition 0 of
+ * `topic` (startLoad), the leader SIGKILLed once ACKS_AROUND_KILL records are acknowledged,
+ * then ACKS_AROUND_KILL more once `viaNodeId` names another leader; then each stream must
+ * have delivered every offset from 0 to the last acknowledged one exactly once, in order,
+ * each acknowledged record with its value, no error event, and still be open.
+ */
+export async function checkStreamsAcrossLeaderKill(
+  t: Test, cluster: Cluster, topic: string, leader: number, viaNodeId: number, streams: WatchedStream[],
+): Promise<void> {
+  const load = startLoad(cluster, topic, 0, topic);
+  let next: number | undefined;
+  try {
+    await cluster.waitFor(() => load.acked.size >= ACKS_AROUND_KILL, 15_000, `${ACKS_AROUND_KILL} records acknowledged before the kill`);
+    await cluster.kill(leader);
+    next = await cluster.waitFor(() => newLeader(cluster, topic, 0, leader, viaNodeId), 20_000, `a leader other than node ${leader}`);
+    const ackedAtFailover = load.acked.size;
+    await cluster.waitFor(() => load.acked.size >= ackedAtFailover + ACKS_AROUND_KILL, 20_000, `${ACKS_AROUND_KILL} more records acknowledged after node ${next} took over`);
+  } finally {
+    await load.stop();
+  }
+  const lastAcked = lastAckedOffset(load);
+  t.comment(`node ${leader} led and was killed, node ${next} took over; ${load.acked.size} records acknowledged up to offset ${lastAcked}, ${load.failedSendCount} sends failed ${JSON.stringify(load.errors.slice(0, 2))}`);
+
+  for (const { name, stream, deliveredOf } of streams) {
+    await stream.reader.waitFor(() => {
+      const delivered = deliveredOf(stream);
+      return delivered.errors.length > 0 || (delivered.offsets.at(-1) ?? -1) >= lastAcked;
+    }, `the ${name} to reach offset ${lastAcked}`, 15_000).catch((error: Error) => t.fail(error.message));
+    const delivered = deliveredOf(stream);
+    t.same(delivered.errors, [], `${name}: no error event`);
+    const expected = Array.from({ length: delivered.offsets.length }, (_, index) => index);
+    t.same(delivered.offsets, expected, `${name}: offsets 0..${delivered.offsets.length - 1}, each once, in order`);
+    const missed = [...load.acked].filter(([offset, value]) => delivered.values.get(offset) !== value);
+    t.same(missed.slice(0, 10), [], `${name}: every acknowledged record at its offset with its value (${missed.length} not)`);
+    t.notOk(stream.reader.isEnded, `${name}: the stream is still open`);
+    await stream.close();
+  }
 }
