@@ -121,6 +121,15 @@ void t.test('a three-node cluster with racks', async (t) => {
   const partition = chosen.partition;
   const leaderUrl = cluster.url(chosen.leader as number);
   await produce(leaderUrl, TOPIC, Array.from({ length: 10 }, (_, i) => ({ value: `record-${i}`, partition })), { timeoutMs: 10_000 });
+  // A follower's high watermark trails the leader's by a fetch: the reads below start once every replica serves what was written.
+  const everyReplicaServes = (count: number) => cluster.waitFor(async () => {
+    for (const nodeId of cluster.runningIds()) {
+      const offsets = await requestJson<{ highWatermark: number }>(`${cluster.url(nodeId)}/v1/topics/${TOPIC}/partitions/${partition}/offsets`, { timeoutMs: 3_000 });
+      if (offsets.body.highWatermark !== count) return false;
+    }
+    return true;
+  }, 10_000, `every replica's high watermark at ${count}`);
+  await everyReplicaServes(10);
 
   const agent = new RecordingAgent();
   t.teardown(() => agent.close());
@@ -156,6 +165,7 @@ void t.test('a three-node cluster with racks', async (t) => {
   });
 
   await t.test('with node 2 stopped, the same client still reads', async (t) => {
+    await everyReplicaServes(11);
     await cluster.stop(2);
     for (let round = 0; round < 5; round++) {
       const fetched = await runnel.fetch(TOPIC, partition, { offset: 0, maxRecords: 100 });
