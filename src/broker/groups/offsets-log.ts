@@ -149,23 +149,35 @@ export class ClusterOffsetsLog implements OffsetsLog {
     return leader >= 0 && leader !== this.nodeId ? leader : undefined;
   }
 
-  /** Throws unless this node coordinates the group (a no-op on a single node). */
-  requireCoordinator(groupId: string): void {
-    if (!this.isClustered) return;
+  /**
+   * Why this node cannot coordinate the group now: 503 NOT_READY while the offsets topic
+   * is being created, 503 NOT_LEADER naming the coordinator (or none); undefined when it
+   * leads the group's partition (or on a single node). Changes nothing.
+   */
+  notCoordinatorError(groupId: string): RunnelError | undefined {
+    if (!this.isClustered) return undefined;
     const partitions = this.partitions();
     if (partitions === undefined) {
-      throw new RunnelError('NOT_READY', `the cluster is creating its offsets topic (${OFFSETS_TOPIC}); group '${groupId}' has no coordinator yet, retry shortly`);
+      return new RunnelError('NOT_READY', `the cluster is creating its offsets topic (${OFFSETS_TOPIC}); group '${groupId}' has no coordinator yet, retry shortly`);
     }
     const state = partitions[offsetsPartitionOf(groupId, partitions.length)];
     const { nodeId } = this;
-    if (state.leader !== nodeId) {
-      const leaderId = state.leader < 0 ? null : state.leader;
-      const leaderUrl = leaderId === null ? null : this.options.replication.nodeUrl(leaderId);
-      throw new RunnelError('NOT_LEADER', leaderId === null
-        ? `group '${groupId}' has no coordinator right now (partition ${state.partition} of ${OFFSETS_TOPIC} has no leader); retry shortly`
-        : `node ${leaderId} coordinates group '${groupId}' (it leads partition ${state.partition} of ${OFFSETS_TOPIC}), not node ${nodeId}`,
-      { leaderId, leaderUrl, leaderEpoch: leaderId === null ? null : state.leaderEpoch });
-    }
+    if (state.leader === nodeId) return undefined;
+    const leaderId = state.leader < 0 ? null : state.leader;
+    const leaderUrl = leaderId === null ? null : this.options.replication.nodeUrl(leaderId);
+    return new RunnelError('NOT_LEADER', leaderId === null
+      ? `group '${groupId}' has no coordinator right now (partition ${state.partition} of ${OFFSETS_TOPIC} has no leader); retry shortly`
+      : `node ${leaderId} coordinates group '${groupId}' (it leads partition ${state.partition} of ${OFFSETS_TOPIC}), not node ${nodeId}`,
+    { leaderId, leaderUrl, leaderEpoch: leaderId === null ? null : state.leaderEpoch });
+  }
+
+  /** Throws unless this node coordinates the group (a no-op on a single node); loads the group's partition when it just became its leader. */
+  requireCoordinator(groupId: string): void {
+    const refusal = this.notCoordinatorError(groupId);
+    if (refusal !== undefined) throw refusal;
+    if (!this.isClustered) return;
+    const partitions = this.partitions()!;
+    const state = partitions[offsetsPartitionOf(groupId, partitions.length)];
     const loadedEpoch = this.coordinating.get(state.partition);
     if (loadedEpoch === state.leaderEpoch) return;
     if (loadedEpoch !== undefined) this.resign(state.partition);

@@ -43,12 +43,10 @@ export function groupRoutes(fastify: FastifyInstance, broker: Broker, handOver: 
           isStream: false,
           waitMs: Number.isFinite(waitMs) ? waitMs : 0,
           unavailable: (why) => {
-            try {
-              broker.offsetsLog.requireCoordinator(group);
-            } catch (error) {
-              if (error instanceof RunnelError) return new RunnelError(error.code, `${error.message}; it did not answer (${why})`, error.details);
-            }
-            return new RunnelError('NOT_READY', `group '${group}': its coordinator did not answer (${why})`);
+            const refusal = broker.offsetsLog.notCoordinatorError(group);
+            return refusal === undefined
+              ? new RunnelError('NOT_READY', `group '${group}': node ${coordinator}, its coordinator, did not answer (${why}); this node leads its partition now, retry`)
+              : new RunnelError(refusal.code, `${refusal.message}; it did not answer (${why})`, refusal.details);
           },
         });
       }
