@@ -1,20 +1,21 @@
 /**
  * Read-your-writes: a fetch never misses a record the client's own produce was
- * acknowledged for. Any in-sync replica serves reads, up to its own high watermark,
- * and a follower's high watermark may trail the leader's by a replica fetch (a few
- * milliseconds); a produce forwarded to the leader is acknowledged once the leader's
- * high watermark passed it. A fetch sent right after, through another node, could so
- * come back empty, with waitMs 0.
+ * acknowledged for. Reads are served up to the serving replica's high watermark, and
+ * the acknowledgement may come before that high watermark passes the record: acks=leader
+ * (and none) answer once the leader appended, before the followers have it; and any
+ * in-sync replica serves reads, whose high watermark may trail the leader's by a replica
+ * fetch (a node hands a read past what it knows to the leader). A fetch sent right after
+ * the produce, with waitMs 0, could so come back empty, on the leader too.
  *
  * The rule: the client remembers, per partition, the end of its acknowledged writes
  * (the highest offset a produce answer gave it, plus one). A fetch of that partition
  * from an offset below that end ('earliest' included) waits for the record at least
  * READ_YOUR_WRITES_WAIT_MS (its waitMs is raised to that). A replica holding the record
  * answers at once, as without a wait; one whose high watermark trails answers as soon
- * as it passes the offset. Nothing else changes: a fetch from past the client's writes
- * keeps its own waitMs, and any replica may still serve every read, behind a proxy too.
- * (An acks=1 write lost in a leader failover makes a fetch of its offset wait
- * READ_YOUR_WRITES_WAIT_MS, until new records fill that offset.)
+ * as it passes the offset (milliseconds). Nothing else changes: a fetch from past the
+ * client's writes keeps its own waitMs, and any replica may still serve every read,
+ * behind a proxy too. (An acks=leader write lost in a leader failover makes a fetch of
+ * its offset wait READ_YOUR_WRITES_WAIT_MS, until new records fill that offset.)
  */
 import { partitionLeaderKey, remember, targetOf } from './routing.js';
 import type { RequestSpec } from './exchange.js';
