@@ -4,7 +4,7 @@
  */
 import type { Dispatcher } from 'undici';
 import type { RunnelClientError } from './client-errors.js';
-import type { Target } from './routing.js';
+import type { NodeUrl, Target } from './routing.js';
 
 export type HttpMethod = 'GET' | 'POST' | 'PATCH' | 'DELETE';
 export type Query = Record<string, string | number | boolean | undefined>;
@@ -63,4 +63,21 @@ export function queryString(query: Query | undefined): string {
     text += (text === '' ? '?' : '&') + encodeURIComponent(name) + '=' + encodeURIComponent(String(value));
   }
   return text;
+}
+
+/** GET `path` on a node: its status and JSON body (undefined when not JSON); throws when no answer came before `timeout` or `signal`. */
+export async function getJson(dispatcher: Dispatcher, node: NodeUrl, path: string, headers: Record<string, string>, timeout: AbortSignal, signal: AbortSignal | undefined): Promise<{ status: number; body: unknown }> {
+  const response = await dispatcher.request({
+    origin: node.origin,
+    path: node.prefix + path,
+    method: 'GET',
+    headers,
+    signal: signal === undefined ? timeout : AbortSignal.any([signal, timeout]),
+  });
+  const text = await response.body.text();
+  try {
+    return { status: response.statusCode, body: JSON.parse(text) as unknown };
+  } catch {
+    return { status: response.statusCode, body: undefined };
+  }
 }

@@ -52,11 +52,16 @@ export interface Target {
   topic: string | undefined;
   /** POST /v1/topics/{t}/records: the node that takes it forwards records to their partitions' leaders. */
   isTopicProduce: boolean;
+  /** POST /v1/topics/{t}/partitions/{p}/records: its answer's Runnel-Served-By names the partition's leader (served-by.ts). */
+  isPartitionProduce?: boolean;
 }
 
 export function targetOf(method: string, path: string): Target {
   const partition = /^\/v1\/topics\/([^/]+)\/partitions\/(\d+)(\/|$)/.exec(path);
-  if (partition !== null) return { key: partitionLeaderKey(partition[1], Number(partition[2])), topic: partition[1], isTopicProduce: false };
+  if (partition !== null) {
+    const isPartitionProduce = method === 'POST' && /^\/?records\/?$/.test(path.slice(partition[0].length));
+    return { key: partitionLeaderKey(partition[1], Number(partition[2])), topic: partition[1], isTopicProduce: false, isPartitionProduce };
+  }
   const group = /^\/v1\/groups\/([^/]+)(\/|$)/.exec(path);
   if (group !== null) return { key: `group ${group[1]}`, topic: undefined, isTopicProduce: false };
   const topic = /^\/v1\/topics\/([^/]+)(\/records)?\/?$/.exec(path);

@@ -70,7 +70,10 @@ export interface FetchOptions {
   offset?: number | 'earliest' | 'latest';
   maxRecords?: number;
   maxBytes?: number;
-  /** Long-poll: how long to wait for a record when none is there. */
+  /**
+   * Long-poll: how long to wait for a record when none is there. A fetch of records this
+   * client's own produce was acknowledged for waits for them at least 1 s (read-your-writes).
+   */
   waitMs?: number;
   signal?: AbortSignal;
 }

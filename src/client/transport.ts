@@ -21,7 +21,9 @@
  *   a partition's requests (/v1/topics/{t}/partitions/{p}/...) and a group's
  *   (/v1/groups/{g}/...) that leader is remembered for that partition or group, as
  *   Kafka's client keeps a leader per partition and a coordinator per group; for any
- *   other request the leader becomes the node the client talks to.
+ *   other request the leader becomes the node the client talks to. A produce to a
+ *   partition path and a group's request learn their leader or coordinator from the
+ *   answer's Runnel-Served-By too, with no request of their own (served-by.ts).
  * - A node that timed out or failed a connection is suspect for a few seconds: requests
  *   go to another of `urls`, and those whose leader is suspect read the topic's
  *   metadata from another node until it names a new leader (Kafka's client likewise
@@ -34,9 +36,11 @@ import type { Dispatcher } from 'undici';
 import { backoffDelayMs, defaultBackoff, isAborted, sleep, type BackoffOptions } from './backoff.js';
 import { apiErrorFrom, RunnelApiError, RunnelClientError, RunnelConnectionError } from './client-errors.js';
 import { isRetriableAnswer, NOT_SENT_CODES, retryAfterMs } from './retry-policy.js';
-import { AttemptTimedOut, DeadlineReached, queryString, type Exchange, type OnSuccess, type Outcome, type RequestSpec } from './exchange.js';
+import { AttemptTimedOut, DeadlineReached, getJson, queryString, type Exchange, type OnSuccess, type Outcome, type RequestSpec } from './exchange.js';
 import { RackReads, type RackNode, type RackPartition } from './rack-reads.js';
+import { WrittenOffsets } from './read-your-writes.js';
 import { Routing, targetOf, type Target } from './routing.js';
+import { SERVED_BY_HEADER, ServedByLeaders } from './served-by.js';
 
 export type { HttpMethod, Query, RequestSpec } from './exchange.js';
 
@@ -67,6 +71,8 @@ export class Transport {
   private readonly baseHeaders: Record<string, string>;
   private readonly backoff: BackoffOptions;
   private readonly rackReads: RackReads | undefined;
+  private readonly servedBy: ServedByLeaders;
+  private readonly writes = new WrittenOffsets();
 
   constructor(private readonly options: TransportOptions) {
     if (!Number.isInteger(options.retries) || options.retries < 0) throw new TypeError(`expected retries to be a non-negative integer, got ${options.retries}`);
@@ -76,12 +82,13 @@ export class Transport {
     this.baseHeaders = { accept: 'application/json' };
     if (options.apiKey !== undefined) this.baseHeaders.authorization = `Bearer ${options.apiKey}`;
     this.backoff = options.backoff ?? defaultBackoff;
+    this.servedBy = new ServedByLeaders(this.routing, async () => {
+      const answer = await this.probe(this.routing.healthyNode() ?? this.routing.current, '/v1/cluster');
+      const nodes = answer?.status === 200 ? (answer.body as { nodes?: unknown } | undefined)?.nodes : undefined;
+      return Array.isArray(nodes) ? nodes as RackNode[] : undefined;
+    });
     this.rackReads = options.rack === undefined ? undefined : new RackReads(options.rack, this.routing, {
-      cluster: async () => {
-        const answer = await this.probe(this.routing.healthyNode() ?? this.routing.current, '/v1/cluster');
-        const nodes = answer?.status === 200 ? (answer.body as { nodes?: unknown } | undefined)?.nodes : undefined;
-        return Array.isArray(nodes) ? nodes as RackNode[] : undefined;
-      },
+      cluster: () => this.servedBy.readCluster(),
       topic: async (topic) => {
         await this.refreshTopic({ key: undefined, topic, isTopicProduce: false }, this.routing.healthyNode() ?? this.routing.current, Number.POSITIVE_INFINITY, undefined);
       },
@@ -110,9 +117,12 @@ export class Transport {
     return this.routing.nodes.map((node) => node.href);
   }
 
-  /** Sends a request and parses its JSON answer (undefined for an empty one). */
+  /**
+   * Sends a request and parses its JSON answer (undefined for an empty one). A fetch of
+   * records the client produced waits for them (read-your-writes.ts).
+   */
   async call<T>(spec: RequestSpec): Promise<T> {
-    return this.perform(spec, false, async (response, what) => {
+    const answer = await this.perform(this.writes.fetchSpec(spec), false, async (response, what) => {
       const text = await response.body.text();
       if (text === '') return undefined as T;
       try {
@@ -121,6 +131,8 @@ export class Transport {
         throw new RunnelApiError('UNEXPECTED_RESPONSE', response.statusCode, `the answer to ${what} is not JSON: ${text.slice(0, 200)}`, {}, what);
       }
     });
+    if (spec.method === 'POST') this.writes.onProduced(spec, answer);
+    return answer;
   }
 
   /**
@@ -174,6 +186,8 @@ export class Transport {
   private async route(exchange: Exchange): Promise<number> {
     const { routing } = this;
     const { target, spec } = exchange;
+    // An answer just named this partition's leader or group's coordinator: its URL is being looked up.
+    await this.servedBy.pendingRead(target.key);
     if (exchange.isRackRead) {
       // A replica in the client's rack serves it, whether or not the leader is known or suspect.
       const replica = await this.rackReads?.replicaFor(target.topic as string, target.key as string);
@@ -262,29 +276,14 @@ export class Transport {
     const node = this.routing.nodes[index];
     const timeoutMs = Math.min(this.options.attemptTimeoutMs, PROBE_TIMEOUT_MS, deadlineMs - Date.now());
     if (timeoutMs <= 0) return undefined;
-    const timeout = AbortSignal.timeout(timeoutMs);
-    let text: string;
-    let status: number;
     try {
-      const response = await this.options.dispatcher.request({
-        origin: node.origin,
-        path: node.prefix + path,
-        method: 'GET',
-        headers: this.baseHeaders,
-        signal: signal === undefined ? timeout : AbortSignal.any([signal, timeout]),
-      });
-      status = response.statusCode;
-      text = await response.body.text();
+      const answer = await getJson(this.options.dispatcher, node, path, this.baseHeaders, AbortSignal.timeout(timeoutMs), signal);
+      this.routing.markAnswered(index);
+      return answer;
     } catch {
       if (isAborted(signal)) throw signal?.reason as Error;
       this.routing.markSuspect(index);
       return undefined;
-    }
-    this.routing.markAnswered(index);
-    try {
-      return { status, body: JSON.parse(text) as unknown };
-    } catch {
-      return { status, body: undefined };
     }
   }
 
@@ -312,6 +311,7 @@ export class Transport {
         bodyTimeout: spec.bodyTimeoutMs,
       });
       this.routing.markAnswered(index);
+      this.servedBy.onAnswer(exchange.target, response.statusCode, response.headers[SERVED_BY_HEADER]);
       if (response.statusCode >= 500) this.rackReads?.onFailure(exchange, index, true);
       if (response.statusCode >= 200 && response.statusCode < 300) {
         if (isStream) {
