@@ -47,8 +47,10 @@ export interface RunnelOptions {
   /**
    * The client's rack, zone or data centre (Kafka's client.rack): reads of a partition
    * (fetch, offsets, streams, consumers) go to an in-sync replica on a node started with
-   * the same --rack when there is one, else to the leader; writes go to the leader.
-   * Default: none (every read goes to the leader).
+   * the same --rack when there is one, else where other requests of the partition go
+   * (its leader when the client knows it, else the node it was given, which serves the
+   * read from its own in-sync replica or hands it to one). Writes go to the leader.
+   * Default: none.
    */
   rack?: string;
 }
