@@ -43,6 +43,12 @@ export class PartitionLeader {
   private isResigned = false;
   /** Deadlines of AlterPartition requests not answered yet (one in flight, but answers may come late). */
   private readonly alterIsrTimers = new Set<NodeJS.Timeout>();
+  /**
+   * The last refused ISR change reported: the same refusal again (the leader retries an
+   * expansion to a stopped, fenced node every few hundred ms) is not reported again
+   * until an ISR change succeeds or the refusal differs.
+   */
+  private lastRefusal: string | undefined;
 
   constructor(readonly partition: ReplicaPartition, private readonly context: PartitionLeaderContext) {
     this.state = new PartitionLeaderState({
@@ -129,8 +135,12 @@ export class PartitionLeader {
       settle();
       if (this.isResigned || this.state.pendingIsrChange !== change) return;
       this.state.failIsrChange(id, this.context.now());
-      this.context.reportError(error, `AlterPartition ${this.label} ${change.kind} to ISR [${change.isr.join(',')}] ` +
-        `(leaderEpoch ${request.leaderEpoch}, partitionEpoch ${request.partitionEpoch})`);
+      const refusal = `${change.kind} [${change.isr.join(',')}] ${(error as Error).message}`;
+      if (refusal !== this.lastRefusal) {
+        this.lastRefusal = refusal;
+        this.context.reportError(error, `AlterPartition ${this.label} ${change.kind} to ISR [${change.isr.join(',')}] ` +
+          `(leaderEpoch ${request.leaderEpoch}, partitionEpoch ${request.partitionEpoch}); the same refusal again is not reported`);
+      }
       // A refused expansion leaves the maximal ISR smaller: the high watermark may move.
       this.maybeAdvanceHighWatermark();
     };
@@ -146,6 +156,7 @@ export class PartitionLeader {
     answer.then(() => {
       settle();
       this.state.commitIsrChange(id, this.context.now());
+      this.lastRefusal = undefined;
     }, fail);
   }
 

@@ -37,6 +37,8 @@ void t.test('while the controller refuses AlterPartition the ISR stays, acks=all
   const refused = cluster.alterIsrRequests.length;
   t.ok(refused >= 1 && refused <= 8, `the leader asked ${refused} times in 1.2 s (one at a time, with a pause after each refusal)`);
   t.match(cluster.node(1).errors[0], /AlterPartition orders-0 shrink to ISR \[1,2\].*the controller did not answer/);
+  const reports = cluster.node(1).errors.filter((error) => error.includes('AlterPartition'));
+  t.equal(reports.length, 1, `the same refusal is reported once, not at each of the ${refused} tries`);
   t.notOk(isAcked, 'no acknowledgement while node 3 is still in the ISR');
   t.same(cluster.metadata.isr, [1, 2, 3]);
   cluster.isControllerDown = false;
