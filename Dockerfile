@@ -29,8 +29,10 @@ RUN mkdir -p /data && chown node:node /data
 USER node
 VOLUME /data
 EXPOSE 8080
-HEALTHCHECK --interval=10s --timeout=3s --start-period=30s --retries=3 \
-  CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.RUNNEL_PORT || 8080) + '/health/ready').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
+# runnel health probes the URL the node recorded in its data directory (/data), so a
+# node started with another --port or with TLS is checked where it really listens.
+HEALTHCHECK --interval=10s --timeout=5s --start-period=30s --retries=3 \
+  CMD ["node", "bin/runnel.js", "health"]
 # Exec form: node runs as PID 1 and gets SIGTERM itself, so the
 # graceful shutdown (fsync, clean checkpoint) runs.
 ENTRYPOINT ["node", "bin/runnel.js"]

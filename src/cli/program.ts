@@ -52,6 +52,9 @@ export function buildProgram(): Command {
   program.command('serve').description('run a Runnel node (see runnel serve --help; must be the first argument)')
     .allowUnknownOption().allowExcessArguments()
     .action(() => { throw new UsageError("'serve' must come first: runnel serve [settings]"); });
+  program.command('health').description('exit 0 when the node of these settings is ready, else 1 (see runnel health --help; must be the first argument)')
+    .allowUnknownOption().allowExcessArguments()
+    .action(() => { throw new UsageError("'health' must come first: runnel health [settings]"); });
   program.command('version').description('print the version').action(() => { console.log(packageVersion); });
 
   registerTopicCommands(program);

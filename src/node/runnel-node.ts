@@ -22,6 +22,7 @@ import { buildApp, type RunnelApp } from '../http/app.js';
 import { checkLimits, limits } from '../limits.js';
 import { openFilesSoftLimit } from '../util/open-files.js';
 import { createBroker } from './broker-assembly.js';
+import { removeListenFile, writeListenFile } from './listen-file.js';
 import { stopOnInvariantBroken, throwOutsideTheLoop, type BackgroundErrorHandler } from './background-errors.js';
 import { clusterWiring, type BackgroundLog } from './cluster-wiring.js';
 import type { NodeOptions } from './node-options.js';
@@ -29,6 +30,8 @@ import { openFileBudget, type OpenFileBudget } from './open-file-budget.js';
 
 export class RunnelNode {
   private stopping: Promise<void> | undefined;
+  /** What listen() recorded in the data directory (listen-file.ts). */
+  private listenUrl: string | undefined;
 
   private constructor(
     readonly options: NodeOptions,
@@ -92,7 +95,14 @@ export class RunnelNode {
 
   /** Starts answering: health and docs at once, every other route 503 NOT_READY until recovered. */
   async listen(): Promise<string> {
-    return this.http.app.listen({ host: this.options.host, port: this.options.port });
+    const url = await this.http.app.listen({ host: this.options.host, port: this.options.port });
+    try {
+      writeListenFile(this.options.broker.dataDir, url);
+      this.listenUrl = url;
+    } catch (error) {
+      this.log.warn({ err: error }, 'could not record the listen URL in the data directory: `runnel health` will probe the settings\' port');
+    }
+    return url;
   }
 
   /** Recovers every partition log, yielding between partitions; then the broker is ready. */
@@ -123,6 +133,7 @@ export class RunnelNode {
   private async stopInOrder(): Promise<void> {
     await this.cluster?.stop();
     await this.http.app.close();
+    if (this.listenUrl !== undefined) removeListenFile(this.options.broker.dataDir, this.listenUrl);
     await this.broker.close();
   }
 

@@ -17,6 +17,7 @@ import { createInterface } from 'node:readline';
 import t, { type Test } from 'tap';
 import { Agent, request, type Dispatcher } from 'undici';
 import { cliPath, repoRoot } from '../helpers/child-node.js';
+import { runCommand } from '../ops/support.js';
 
 const ADMIN_KEY = 'tls-test-bootstrap-admin-key-0123456789';
 const LISTENING = /Server listening at (https?:\/\/[^\s"]+)/;
@@ -124,6 +125,11 @@ void t.test('with --tls-cert-file and --tls-key-file the node serves HTTPS: heal
   }
   t.equal(ready, 200, '/health/ready over HTTPS, without a key');
   t.equal((await send(`${url}/health/live`, trusting)).status, 200, '/health/live over HTTPS');
+  // The container's HEALTHCHECK (`runnel health`) with only the data directory: it finds the
+  // node's https URL and port there, with the default port 8080 in its settings.
+  const health = await runCommand(process.execPath, [cliPath, 'health', '--data-dir', path.join(dir, 'data')], { timeoutMs: 15_000 });
+  t.equal(health.code, 0, `runnel health finds the TLS node through its data directory: ${health.stdout}${health.stderr}`);
+  t.match(health.stdout, /^ready: https:\/\/127\.0\.0\.1:\d+\/health\/ready/, 'and says what it probed');
 
   t.equal((await send(`${url}/v1/topics`, trusting)).status, 401, 'a /v1 route without a key: 401, over HTTPS too');
   t.equal((await send(`${url}/v1/topics`, trusting, { body: { name: 'secure', partitions: 1 }, key: ADMIN_KEY })).status, 201, 'topic created');

@@ -127,7 +127,7 @@ void t.test('the Dockerfile builds a slim, non-root, exec-form image of the curr
   const healthcheck = one(runtime, 'HEALTHCHECK')?.args ?? '';
   const healthcheckCommand = /\bCMD\s+(\[.*\])\s*$/.exec(healthcheck)?.[1];
   t.ok(healthcheckCommand !== undefined && execForm(healthcheckCommand), 'HEALTHCHECK CMD is in exec form');
-  t.match(healthcheckCommand, /\/health\/ready/, 'HEALTHCHECK asks /health/ready');
+  t.same(execForm(healthcheckCommand ?? ''), ['node', 'bin/runnel.js', 'health'], 'HEALTHCHECK runs `runnel health` (GET /health/ready where the node listens)');
 
   // The build stage must get every input of `npm run build` (tsconfig.build.json) and install from the lockfile.
   const buildCopies = copiesOf(build).flatMap((copy) => copy.sources);
@@ -282,8 +282,11 @@ void t.test("the image's start command works from a production-only install", as
   // The image's HEALTHCHECK command itself, with the container's environment.
   const healthcheckCommand = execForm(/\bCMD\s+(\[.*\])\s*$/.exec(one(runtime, 'HEALTHCHECK')?.args ?? '')?.[1] ?? '') ?? [];
   t.ok(healthcheckCommand.length > 0, 'HEALTHCHECK has a command');
-  const healthy = await runCommand(healthcheckCommand[0], healthcheckCommand.slice(1), { cwd: appDir, env: { ...baseEnv, RUNNEL_PORT: port }, timeoutMs: 20_000 });
-  t.equal(healthy.code, 0, `the HEALTHCHECK command exits 0 against the running node\n${healthy.stderr.slice(-500)}`);
+  // With the image's RUNNEL_PORT (8080), not the port the node was started on (as with
+  // `docker run ... serve --port 9000`): the data directory says where it listens.
+  const healthy = await runCommand(healthcheckCommand[0], healthcheckCommand.slice(1), { cwd: appDir, env: baseEnv, timeoutMs: 20_000 });
+  t.equal(healthy.code, 0, `the HEALTHCHECK command exits 0 against the running node on port ${port}\n${healthy.stdout}${healthy.stderr.slice(-500)}`);
+  t.match(healthy.stdout, new RegExp(`:${port}/health/ready`), 'having probed the port the node listens on');
 
   await createTopic(url, 'image-round-trip', { partitions: 1 });
   const offsets = await produce(url, 'image-round-trip', [{ key: 'k', value: { hello: 'container' } }, { value: 'second' }]);
