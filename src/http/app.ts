@@ -32,6 +32,7 @@ import { StreamRegistry } from './stream.js';
 import type { ClusterNode } from '../cluster/cluster-node.js';
 import { internalRoutes } from './routes/internal.js';
 import { HandOver } from './hand-over.js';
+import { installCors } from './cors.js';
 
 export interface AppOptions {
   broker: Broker;
@@ -56,6 +57,8 @@ export interface AppOptions {
   clusterSecret?: string;
   /** This node's rack (--rack), as GET /v1/cluster lists it on a single node (a cluster's nodes register theirs). */
   rack?: string;
+  /** Origins whose pages may call the API (--cors-origins: exact origins or '*'); none: CORS off. */
+  corsOrigins?: readonly string[];
 }
 
 export interface RunnelApp {
@@ -195,6 +198,8 @@ async function installRequestPipeline(app: FastifyInstance, options: AppOptions,
     eventLoopDelayMsMax: options.guardRails?.eventLoopDelayMsMax ?? 0,
   });
   if ((options.connectionsMax ?? 0) > 0) app.server.maxConnections = options.connectionsMax!;
+  // Before readiness and keys: a browser's preflight carries neither.
+  installCors(app, options.corsOrigins ?? []);
   // Every response says which request it answers (the id logs carry too).
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);

@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import type { BrokerOptions } from '../broker/broker.js';
 import { topicDefaultsFromBrokerSettings } from '../broker/topic-config.js';
 import type { AppOptions } from '../http/app.js';
+import { parseCorsOrigins } from '../http/cors.js';
 import { parsePeers, SettingsError, type Peer, type Settings } from './settings.js';
 
 /** The HTTP app's options; the node supplies the broker and the cluster itself. */
@@ -73,6 +74,7 @@ export function nodeOptionsFromSettings(settings: Settings): NodeOptions {
       tls: readTls(settings),
       logger: loggerOptions(settings),
       rack: settings.rack === '' ? undefined : settings.rack,
+      corsOrigins: parseCorsOrigins(settings.corsOrigins),
     },
     cluster: peers.length === 0 ? undefined : {
       peers,
