@@ -69,6 +69,13 @@ void t.test('an NDJSON body appends one record per line (blank lines ignored), f
   t.equal(json.status, 200, 'a charset parameter is fine; values default to JSON');
   t.same((await fetchAll(server.url, 'orders', 0)).records.map((r) => r.value), [{ n: 1 }, [2]]);
 
+  // A JSON body carries its formats in the body: a query format would be ignored, so it is refused.
+  const before = (await fetchAll(server.url, 'orders', 0)).records.length;
+  const misplaced = await postRaw(`${server.url}/v1/topics/orders/partitions/0/records?valueFormat=binary`, '{"records":[{"value":"not base64!"}]}', 'application/json');
+  assertError(t, misplaced, 'INVALID_REQUEST', 'valueFormat in the query of a JSON body');
+  t.match((misplaced.body as any).error.message, /in the body/, 'the message says where the format goes');
+  t.equal((await fetchAll(server.url, 'orders', 0)).records.length, before, 'nothing was appended');
+
   const bad = await postRaw(`${server.url}/v1/topics/orders/records`, '{"value":1,"partition":0}\n{"value":\n', NDJSON);
   assertError(t, bad, 'INVALID_JSON', 'a broken line');
   t.match((bad.body as any).error.message, /line 2/, 'the message names the line');

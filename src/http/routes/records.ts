@@ -100,6 +100,10 @@ function produceRoutes(app: TypedApp, broker: Broker): void {
     refuseInternalTopic(topic, 'produce to');
     const { body, query } = request;
     const isNdjson = request.headers['content-type']?.startsWith('application/x-ndjson') === true;
+    if (!isNdjson && (query.keyFormat !== undefined || query.valueFormat !== undefined)) {
+      // Ignored, it would store base64 text as a string (or a JSON value as text) without a word.
+      throw new RunnelError('INVALID_REQUEST', 'keyFormat and valueFormat in the query apply to application/x-ndjson bodies; a JSON body gives them in the body: {"valueFormat":"binary","records":[...]}');
+    }
     const idempotencyKey = request.headers['idempotency-key'];
     const result = await broker.producer.produce({
       topic,
