@@ -110,6 +110,9 @@ void t.test('kafkajs batches go in as they are and come back decodable, with JSO
   await requestOk(`${server.url}/v1/topics/events/partitions/0/records`, { body: { records: [{ key: 'k', value: { n: 1 }, headers: { h: 'v' }, timestamp: 1_764_000_002_000 }] } });
   const fromJson = (await decodeKafkaBatches((await fetchBatches(server.url, 'events', 0, 'offset=0')).bytes))[0].records[0];
   t.same([fromJson.key?.toString(), fromJson.value?.toString(), fromJson.headers.h.toString(), fromJson.timestamp], ['k', '{"n":1}', 'v', '1764000002000']);
+
+  const metrics = await (await request(`${server.url}/metrics`)).body.text();
+  t.match(metrics, /runnel_records_in_total\{topic="events"\} 6\n/, 'records in count the binary produce\'s records, as JSON\'s');
 });
 
 void t.test('a long-poll answers with the batch that arrives; acks=none answers 202', async (t) => {
@@ -154,6 +157,9 @@ void t.test('bad bodies are refused with stable codes and append nothing', async
   const topicRoute = await request(`${server.url}/v1/topics/strict/records`, { method: 'POST', body: good, headers: { 'content-type': BATCH_TYPE } });
   t.equal(topicRoute.statusCode, 415, 'batches name one partition: the topic route does not take them');
   t.equal(((await topicRoute.body.json()) as BatchAnswer).error?.code, 'UNSUPPORTED_MEDIA_TYPE');
+  const noRoute = await request(`${server.url}/v1/nowhere`, { method: 'POST', body: good, headers: { 'content-type': BATCH_TYPE } });
+  t.equal(noRoute.statusCode, 404, 'no route is 404 whatever the body');
+  await noRoute.body.dump();
   const missing = await produceBatches(server.url, 'strict', 3, good);
   t.equal(missing.body.error?.code, 'PARTITION_NOT_FOUND');
   t.equal((await produceBatches(server.url, 'strict', 0, good)).status, 200, 'the sound batch alone goes in');
@@ -192,4 +198,28 @@ void t.test('retries are exactly-once: an Idempotency-Key, or the batch\'s own p
   const both = await produceBatches(server.url, 'orders', 0, await sequenced(2, ['p2']), { 'idempotency-key': 'k' });
   t.equal(both.body.error?.code, 'INVALID_REQUEST', 'not with an Idempotency-Key besides');
   t.same(await logEndOffsets(server.url, 'orders'), [5]);
+});
+
+void t.test('API keys: a binary produce needs write and a binary fetch needs read, as with JSON', async (t) => {
+  const adminKey = 'record-batch-bootstrap-admin-key-0123456789';
+  const server = await startServer(t, { isAuthEnabled: true, adminKey });
+  const admin = { authorization: `Bearer ${adminKey}` };
+  await requestOk(`${server.url}/v1/topics`, { body: { name: 'guarded', partitions: 1 }, headers: admin });
+  const makeKey = async (name: string, operations: string[]) =>
+    (await requestOk<{ key: string }>(`${server.url}/v1/keys`, { body: { name, grants: [{ resource: 'topic', name: 'guarded', operations }] }, headers: admin })).body.key;
+  const reader = await makeKey('reader', ['read']);
+  const writer = await makeKey('writer', ['write']);
+  const batch = await encodeKafkaBatch([{ value: 'guarded value', timestamp: 1_764_000_000_000 }]);
+  const asReader = await produceBatches(server.url, 'guarded', 0, Buffer.from(batch), { authorization: `Bearer ${reader}` });
+  t.same([asReader.status, asReader.body.error?.code], [403, 'FORBIDDEN'], 'read is not write');
+  const anonymous = await produceBatches(server.url, 'guarded', 0, Buffer.from(batch));
+  t.same([anonymous.status, anonymous.body.error?.code], [401, 'UNAUTHENTICATED']);
+  t.equal((await produceBatches(server.url, 'guarded', 0, Buffer.from(batch), { authorization: `Bearer ${writer}` })).status, 200);
+  const fetchAs = (key: string) => request(`${server.url}/v1/topics/guarded/partitions/0/records?offset=0`, { headers: { accept: BATCH_TYPE, authorization: `Bearer ${key}` } });
+  const refused = await fetchAs(writer);
+  t.equal(refused.statusCode, 403, 'write is not read');
+  t.notOk((await refused.body.text()).includes('guarded value'), 'not a byte of the records');
+  const allowed = await fetchAs(reader);
+  t.equal(allowed.statusCode, 200);
+  t.equal((await decodeKafkaBatches(Buffer.from(await allowed.body.arrayBuffer())))[0].records[0].value?.toString(), 'guarded value');
 });

@@ -23,7 +23,9 @@ const BATCH_PRODUCE_URL = '/v1/topics/:topic/partitions/:partition/records';
 /** Record-batch bodies arrive as one Buffer (within the node's body limit), on the one-partition produce route only. */
 export function installRecordBatchParser(app: FastifyInstance): void {
   app.addContentTypeParser(RECORD_BATCH_MEDIA_TYPE, { parseAs: 'buffer' }, (request, body, done) => {
-    if (request.routeOptions.url !== BATCH_PRODUCE_URL || request.method !== 'POST') {
+    // No route at all answers 404 as for any body.
+    const url = request.routeOptions.url;
+    if (url !== undefined && (url !== BATCH_PRODUCE_URL || request.method !== 'POST')) {
       done(new RunnelError('UNSUPPORTED_MEDIA_TYPE', `${RECORD_BATCH_MEDIA_TYPE} bodies go to POST /v1/topics/{topic}/partitions/{partition}/records (batches name one partition)`), undefined);
       return;
     }
