@@ -12,6 +12,8 @@ import { createTopic, requestJson, requestOk, type FetchResponse } from '../help
 import { logEndOffsets } from '../helpers/http-support.js';
 import { decodeKafkaBatches, encodeKafkaBatch, KAFKA_COMPRESSION, type KafkaMessage } from '../helpers/kafkajs-codec.js';
 import { startServer } from '../helpers/server.js';
+import { encodeBatch, type EncodeBatchOptions } from '../../src/record/encode.js';
+import { crc32c } from '../../src/util/crc32c.js';
 
 const BATCH_TYPE = 'application/vnd.runnel.record-batch';
 
@@ -222,4 +224,52 @@ void t.test('API keys: a binary produce needs write and a binary fetch needs rea
   const allowed = await fetchAs(reader);
   t.equal(allowed.statusCode, 200);
   t.equal((await decodeKafkaBatches(Buffer.from(await allowed.body.arrayBuffer())))[0].records[0].value?.toString(), 'guarded value');
+});
+
+/** A batch of Runnel's own encoder with the given format bits (which it does not check). */
+function runnelBatch(values: Array<Buffer | string>, options: Partial<EncodeBatchOptions> = {}): Buffer {
+  return encodeBatch(values.map((value) => ({ key: null, value: Buffer.from(value), headers: null, timestampMs: 1_764_000_000_000 })), {
+    leaderEpoch: 0, timestampType: 'CreateTime', keyFormat: 'binary', valueFormat: 'binary', ...options,
+  });
+}
+
+/** Writes the CRC-32C a producer would have computed over a batch it changed. */
+function withCrc(batch: Buffer): Buffer {
+  batch.writeUInt32BE(crc32c(batch.subarray(21)), 17);
+  return batch;
+}
+
+void t.test('a sound CRC over records that do not parse, or fields that break their format bits, is refused', async (t) => {
+  const server = await startServer(t);
+  await createTopic(server.url, 'formats');
+  const refuse = async (body: Buffer, code: string, what: string): Promise<void> => {
+    const answer = await produceBatches(server.url, 'formats', 0, body);
+    t.equal(answer.body.error?.code, code, `${what}: ${answer.body.error?.message}`);
+  };
+  const two = runnelBatch(['a', 'b']);
+  const moreRecords = Buffer.from(two);
+  moreRecords.writeInt32BE(2, 23); // lastOffsetDelta
+  moreRecords.writeInt32BE(3, 57); // recordCount
+  await refuse(withCrc(moreRecords), 'CORRUPT_RECORD', 'a record count past the records');
+  const trailing = Buffer.concat([two, Buffer.from([0, 0])]);
+  trailing.writeInt32BE(trailing.length - 12, 8);
+  await refuse(withCrc(trailing), 'CORRUPT_RECORD', 'bytes after the last record');
+  const keyTooLong = Buffer.from(two);
+  keyTooLong[61 + 1 + 1 + 1 + 1] = 0x7e; // record 0: length, attributes, timestampDelta, offsetDelta, then the key length
+  await refuse(withCrc(keyTooLong), 'CORRUPT_RECORD', 'a key length past its record');
+  const offsets = Buffer.from(two);
+  offsets[61 + 1 + 1 + 1] = 2; // record 0's offsetDelta (zigzag 1)
+  await refuse(withCrc(offsets), 'CORRUPT_RECORD', 'offsetDelta not i');
+  const logAppendTime = Buffer.from(two);
+  logAppendTime.writeInt16BE(0x08, 21);
+  await refuse(withCrc(logAppendTime), 'INVALID_RECORD', 'LogAppendTime from a producer');
+  await refuse(runnelBatch(['not json'], { valueFormat: 'json' }), 'INVALID_RECORD', 'json format bits over text that is not JSON');
+  await refuse(runnelBatch(['{"a":\n1}'], { valueFormat: 'json' }), 'INVALID_RECORD', 'json over two lines (NDJSON and SSE answers copy it)');
+  await refuse(runnelBatch([Buffer.from([0xff, 0xfe])], { valueFormat: 'string' }), 'INVALID_RECORD', 'string format bits over bytes that are not UTF-8');
+  t.same(await logEndOffsets(server.url, 'formats'), [0], 'nothing was appended');
+
+  const typed = runnelBatch(['{"n":1}', '[true,null]'], { valueFormat: 'json' });
+  t.equal((await produceBatches(server.url, 'formats', 0, typed)).status, 200, 'sound json values with the json bits');
+  const json = await requestOk<FetchResponse>(`${server.url}/v1/topics/formats/partitions/0/records?offset=0`);
+  t.same(json.body.records.map((record) => record.value), [{ n: 1 }, [true, null]], 'a JSON fetch shows them as JSON, as if produced as JSON');
 });
