@@ -23,6 +23,11 @@ async function produceBatches(url: string, body: Buffer, headers: Record<string,
   return { status: response.statusCode, headers: response.headers, body: (await response.body.json()) as BatchAnswer };
 }
 
+/** Creates a one-partition topic through `url`; the answer names its leader. */
+async function createTopic(url: string, name: string, replicationFactor: number): Promise<TopicView> {
+  return (await requestOk<TopicView>(`${url}/v1/topics`, { body: { name, partitions: 1, replicationFactor }, timeoutMs: 20_000 })).body;
+}
+
 async function fetchBatches(url: string) {
   const response = await request(url, { headers: { accept: BATCH_TYPE } });
   return {
@@ -36,17 +41,17 @@ async function fetchBatches(url: string) {
 void t.test('binary produce and fetch through any node of a cluster', async (t) => {
   const cluster = await startCluster(t, { nodes: 3 });
   await cluster.waitForOnline();
-  const replicated = await requestOk<TopicView>(`${cluster.url(1)}/v1/topics`, { body: { name: 'trades', partitions: 1, replicationFactor: 3 }, timeoutMs: 20_000 });
-  const leader = replicated.body.partitions[0].leader!;
+  const leader = (await createTopic(cluster.url(1), 'trades', 3)).partitions[0].leader!;
   const [follower, other] = [1, 2, 3].filter((nodeId) => nodeId !== leader);
   const path = '/v1/topics/trades/partitions/0/records';
-  for (const nodeId of [follower, other]) {
+  // The node that took the create answers at once; every node (the leader too) learns the topic from the metadata log.
+  for (const nodeId of [leader, follower, other]) {
     await cluster.waitFor(async () => (await cluster.leaderOf('trades', 0, nodeId)) === leader, 20_000, `node ${nodeId} to know the leader`);
   }
 
   const first = await encodeKafkaBatch([{ key: 'k1', value: 'one', timestamp: 1_764_000_000_000 }, { key: 'k2', value: Buffer.from([0, 255]), timestamp: 1_764_000_000_001 }]);
   const viaFollower = await produceBatches(`${cluster.url(follower)}${path}?acks=all`, first);
-  t.equal(viaFollower.status, 200, 'a follower hands the produce to the leader');
+  t.equal(viaFollower.status, 200, `a follower hands the produce to the leader: ${JSON.stringify(viaFollower.body)}`);
   t.same(viaFollower.body.batches.map((batch) => [batch.baseOffset, batch.lastOffset]), [[0, 1]]);
   t.equal(viaFollower.headers['runnel-served-by'], String(leader), 'the leader appended');
 
@@ -73,11 +78,12 @@ void t.test('binary produce and fetch through any node of a cluster', async (t) 
   t.same(records[2].headers, { h: Buffer.from('v') });
 
   // One replica: a node without it hands binary reads and produces to the one that has it.
-  const solo = await requestOk<TopicView>(`${cluster.url(1)}/v1/topics`, { body: { name: 'solo', partitions: 1, replicationFactor: 1 }, timeoutMs: 20_000 });
-  const replica = solo.body.partitions[0].leader!;
+  const replica = (await createTopic(cluster.url(1), 'solo', 1)).partitions[0].leader!;
   const outsider = [1, 2, 3].find((nodeId) => nodeId !== replica)!;
   const soloPath = `${cluster.url(outsider)}/v1/topics/solo/partitions/0/records`;
-  await cluster.waitFor(async () => (await requestJson(`${cluster.url(outsider)}/v1/topics/solo/partitions/0/offsets`)).status === 200, 20_000, `node ${outsider} to know solo`);
+  for (const nodeId of [replica, outsider]) {
+    await cluster.waitFor(async () => (await requestJson(`${cluster.url(nodeId)}/v1/topics/solo`)).status === 200, 20_000, `node ${nodeId} to know solo`);
+  }
   const soloProduced = await produceBatches(soloPath, await encodeKafkaBatch([{ value: 'alone', timestamp: 1_764_000_000_003 }]));
   t.equal(soloProduced.status, 200);
   const handed = await fetchBatches(`${soloPath}?offset=0`);
