@@ -24,6 +24,7 @@ import { formatNotes, formatResultsTable, formatStartupTable, formatTargets } fr
 import { RunnelHttp } from './runnel-http.js';
 import { cpuProfileDir, isCpuProfileWanted, startRunnel, type RunnelNode } from './runnel-node.js';
 import type { BenchContext, ResultRow, Scenario } from './scenario.js';
+import { fetchBinaryScenario, produceBinaryScenario } from './scenarios/binary.js';
 import { clusterScenario } from './scenarios/cluster.js';
 import { failoverScenario } from './scenarios/failover.js';
 import { endToEndScenario } from './scenarios/end-to-end.js';
@@ -39,8 +40,10 @@ import { evaluateTargets } from './targets.js';
 
 const SCENARIOS: Record<ScenarioName, Scenario> = {
   produce: produceScenario,
+  'produce-binary': produceBinaryScenario,
   'produce-fsync': produceFsyncScenario,
   fetch: fetchScenario,
+  'fetch-binary': fetchBinaryScenario,
   'produce-latency': produceLatencyScenario,
   'end-to-end': endToEndScenario,
   group: groupScenario,

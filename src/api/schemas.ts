@@ -177,6 +177,51 @@ export const fetchedRecordSchema = {
   },
 } as const;
 
+/** Kafka RecordBatch v2 bytes (magic 2), as a Kafka producer encodes them: produce bodies and fetch answers. */
+export const RECORD_BATCH_MEDIA_TYPE = 'application/vnd.runnel.record-batch';
+
+export const recordBatchBodySchema = {
+  type: 'string',
+  format: 'binary',
+  description: 'One or more Kafka RecordBatch v2 (magic 2) back to back, exactly as a Kafka producer encodes them: baseOffset is ignored, the CRC-32C is checked, compression must be none, no transactional or control batches. Records, keys, values and headers are stored byte for byte. Producer fields (producerId, producerEpoch, baseSequence) make an idempotent producer\'s batches, as the JSON body\'s do.',
+} as const;
+
+export const produceBatchesResponseSchema = {
+  type: 'object',
+  required: ['batches'],
+  properties: {
+    batches: {
+      type: 'array',
+      description: 'One entry per batch of the body, in order (no per-record entries).',
+      items: {
+        type: 'object',
+        required: ['partition', 'baseOffset', 'lastOffset', 'timestamp'],
+        properties: {
+          partition: { type: 'integer' },
+          baseOffset: { type: 'integer' },
+          lastOffset: { type: 'integer' },
+          timestamp: { type: 'integer', description: "The batch's largest record timestamp; with message.timestamp.type LogAppendTime, the time of the append." },
+        },
+      },
+    },
+  },
+  example: { batches: [{ partition: 0, baseOffset: 41, lastOffset: 140, timestamp: 1764000000000 }] },
+} as const;
+
+export const fetchedBatchesSchema = {
+  type: 'string',
+  format: 'binary',
+  description: 'Stored Kafka RecordBatch v2 bytes, back to back, from the batch holding the offset asked for (skip the records before it). Empty when nothing is there.',
+} as const;
+
+/** Response headers of a record-batch fetch. */
+export const recordBatchFetchHeaders = {
+  ...servedByHeaders,
+  'runnel-next-offset': { type: 'integer', description: 'Offset to ask for next (after the last record returned; the offset asked for when none was).' },
+  'runnel-high-watermark': { type: 'integer', description: 'The high watermark of the replica that served the read.' },
+  'runnel-log-start-offset': { type: 'integer', description: 'The first offset still in the log.' },
+} as const;
+
 export const fetchResponseSchema = {
   type: 'object',
   required: ['records', 'nextOffset', 'highWatermark', 'logStartOffset'],

@@ -25,13 +25,13 @@ import { limits } from '../limits.js';
 import type { MetadataStore } from '../meta/metadata-store.js';
 import type { DiskSpace } from '../storage/disk-space.js';
 import { isDiskFullError } from '../util/disk-full.js';
-import { isInternalTopic } from './internal-topics.js';
 import type { RecordInput } from '../record/encode.js';
 import type { ValueFormat } from '../record/layout.js';
 import { buildBatches, hashRequest } from './produce-batches.js';
+import { countRefusal, diskFull, refuseWhenDiskFull } from './produce-disk.js';
 import { forwardShare, takeForwards, type SendShare } from './produce-forward.js';
-import { checkProducerFields } from './produce-sequences.js';
-import { appendOnce, batchProducer, keylessPartitionForKey, storedTimestamps } from './produce-sequences.js';
+import { RawProducer } from './produce-raw.js';
+import { appendOnce, batchProducer, checkProducerFields, keylessPartitionForKey, storedTimestamps } from './produce-sequences.js';
 import { partitionForKey } from './partitioner.js';
 import { checkJsonDepth, encodeRecord } from './record-input.js';
 import type { TopicManager } from './topic-manager.js';
@@ -79,6 +79,8 @@ interface LocalAppends {
 export class Producer {
   /** Requests with an Idempotency-Key still waiting for their answer, by topic and key. */
   private readonly running = new Map<string, { hash: string; promise: Promise<ProduceResult> }>();
+  /** Record batches as a client encoded them, to one partition (produce-raw.ts). */
+  readonly raw: RawProducer;
 
   constructor(
     private readonly topics: TopicManager,
@@ -86,7 +88,9 @@ export class Producer {
     private readonly replication: Replication,
     /** The data directory's free space against its floor; absent in tools that do not watch it. */
     private readonly disk?: DiskSpace,
-  ) {}
+  ) {
+    this.raw = new RawProducer(topics, store, replication, disk);
+  }
 
   async produce(request: ProduceRequest): Promise<ProduceResult> {
     const topic = this.topics.get(request.topic);
@@ -136,7 +140,7 @@ export class Producer {
     // input fails here, before anything is written.
     const plan = this.plan(topic, request);
     const appends = planBatches(plan, Number(topic.effective['max.message.bytes']));
-    if (plan.byPartition.size > 0) this.refuseWhenDiskFull(request.topic);
+    if (plan.byPartition.size > 0) refuseWhenDiskFull(this.disk, request.topic);
     // 2. Send the other leaders their records, then append every local batch and store
     // the answer (synchronous: no other request interleaves, no reader sees the records
     // until published).
@@ -226,25 +230,11 @@ export class Producer {
       for (const { state, startOffset } of local.startOffsets) state.log.undoAppendsFrom(startOffset);
       if (!isDiskFullError(error)) throw error;
       this.disk?.onDiskFull();
-      this.countRefusal();
+      countRefusal(this.disk);
       throw diskFull(`a write failed: ${(error as Error).message}; nothing of the request was written`);
     }
     this.disk?.onWritten(local.appendedBytes);
     return local;
-  }
-
-  /** 507 DISK_FULL before anything is written, while free space is at or below the floor (internal topics excepted). */
-  private refuseWhenDiskFull(topic: string): void {
-    const disk = this.disk;
-    // Group commits in a cluster (__consumer_offsets) are small and keep consumers
-    // moving: they may use the room the floor keeps, and fail only when a write does.
-    if (disk === undefined || !disk.isFull || isInternalTopic(topic)) return;
-    this.countRefusal();
-    throw diskFull(`the data directory's filesystem has ${Math.max(0, disk.freeBytes)} bytes free, at or below the floor of ${disk.freeMinBytes} (--disk-free-min-bytes)`);
-  }
-
-  private countRefusal(): void {
-    if (this.disk !== undefined) this.disk.refusedCount += 1;
   }
 
   /** Removes a stored answer whose request failed after all; a failure to remove is a full disk, and then the answer stays. */
@@ -372,10 +362,6 @@ function publish(plan: AppendPlan, local: LocalAppends): void {
     plan.replication.onAppend(state);
     if (state.log.isFlushDue(plan.nowMs)) local.flushes.push(state.log.flushUpTo(state.log.logEndOffset));
   }
-}
-
-function diskFull(reason: string): RunnelError {
-  return new RunnelError('DISK_FULL', `the disk is full: ${reason}. New records are refused until space is freed (retention, a deleted topic); reads keep working`);
 }
 
 /**

@@ -117,8 +117,9 @@ export class HandOver {
   }
 }
 
-/** The parsed JSON body again (group calls; records are never handed over this way). */
-function bodyOf(request: FastifyRequest): string | undefined {
+/** A record-batch body as it came; else the parsed JSON body again (group calls; JSON records are never handed over this way). */
+function bodyOf(request: FastifyRequest): string | Buffer | undefined {
   if (request.method === 'GET' || request.method === 'HEAD' || request.body === undefined || request.body === null) return undefined;
+  if (Buffer.isBuffer(request.body)) return request.body;
   return JSON.stringify(request.body);
 }

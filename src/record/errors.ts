@@ -19,3 +19,10 @@ export class UnsupportedCompressionError extends Error {
     super(`record batch uses compression codec ${compression}; Runnel reads only uncompressed batches`);
   }
 }
+
+/** A sound batch a producer may not send: transactional or control, LogAppendTime, or a field its format bits forbid. */
+export class InvalidBatchError extends Error {
+  override name = 'InvalidBatchError';
+  /** Kafka's name for this error (InvalidRecordException). */
+  readonly code = 'INVALID_RECORD';
+}

@@ -9,6 +9,7 @@
  * Batches are checked right after reading (CRC and layout) and offsets must rise: a
  * batch damaged on disk after recovery stops the node rather than being served.
  */
+import { isUtf8 } from 'node:buffer';
 import { assert } from '../util/assert.js';
 import { readVarint, readVarlong, varintNextOffset } from '../util/varint.js';
 import { UnsupportedCompressionError } from './errors.js';
@@ -73,6 +74,16 @@ function writeField(out: JsonBuffer, source: Buffer, start: number, length: numb
 }
 
 /**
+ * Header values are text to the JSON API, but a Kafka producer's batch may carry any
+ * bytes there: those that are not UTF-8 come out with U+FFFD in place of bad sequences,
+ * so the answer stays valid JSON (the binary answer keeps them exact).
+ */
+function writeHeaderValue(out: JsonBuffer, source: Buffer, start: number, length: number): void {
+  if (length > 0 && !isUtf8(source.subarray(start, start + length))) out.utf8(JSON.stringify(source.toString('utf8', start, start + length)));
+  else writeField(out, source, start, length, 'string');
+}
+
+/**
  * Writes the key, value and headers of the record whose key starts at `start`, as
  * `key,"value":...,"headers":{...}`; returns the position after the record's last header.
  */
@@ -99,7 +110,7 @@ function writeKeyValueHeaders(out: JsonBuffer, batches: Buffer, start: number, k
     out.byte(0x3a);
     const headerValueLength = readVarint(batches, cursor);
     cursor = varintNextOffset;
-    writeField(out, batches, cursor, headerValueLength, 'string');
+    writeHeaderValue(out, batches, cursor, headerValueLength);
     if (headerValueLength > 0) cursor += headerValueLength;
   }
   out.byte(0x7d);

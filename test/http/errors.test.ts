@@ -34,6 +34,8 @@ const exercisedElsewhere: Partial<Record<ErrorCode, string>> = {
   KEY_NOT_FOUND: 'API keys, --auth api-key (test/http/auth-matrix.test.ts)',
   TOO_MANY_REQUESTS: 'guard rails: requests in flight per connection (src/http/guard-rails.ts)',
   OVERLOADED: 'guard rails: requests in flight per node, event-loop delay (src/http/guard-rails.ts)',
+  CORRUPT_RECORD: 'record-batch produce bodies that are not sound RecordBatch v2 (test/http/record-batch-binary.test.ts)',
+  UNSUPPORTED_COMPRESSION_TYPE: 'a compressed record batch (test/http/record-batch-binary.test.ts)',
   NOT_LEADER: 'a cluster: produce or fetch on a follower (test/cluster/cluster-basics.test.ts)',
   NOT_ENOUGH_REPLICAS: 'acks=all with fewer in-sync replicas than min.insync.replicas (test/cluster/replication/replication.test.ts)',
   REQUEST_TIMED_OUT: 'acks=all when the in-sync replicas do not confirm in time (test/cluster/replication/high-watermark-waiters.test.ts)',

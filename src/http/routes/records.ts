@@ -16,19 +16,32 @@ import { JsonBuffer } from '../../record/json-buffer.js';
 import { writeRecords } from '../../record/json-writer.js';
 import {
   errorResponses, fetchQuerySchema, fetchResponseSchema, partitionOffsetsQuerySchema, partitionOffsetsSchema, partitionParam,
-  produceBodySchema, produceHeadersSchema, produceQuerySchema, produceResponseSchema, servedByHeaders, topicNameParam,
+  produceBatchesResponseSchema, produceBodySchema, produceHeadersSchema, produceQuerySchema, produceResponseSchema,
+  fetchedBatchesSchema, RECORD_BATCH_MEDIA_TYPE, recordBatchBodySchema, recordBatchFetchHeaders, servedByHeaders, topicNameParam,
 } from '../../api/schemas.js';
 import type { FetchQuery, ProduceBody, ProduceQuery } from '../../api/types.js';
 import type { Metrics } from '../metrics.js';
 import { streamFromReplicas } from '../remote-stream.js';
 import { streamPartition, type StreamMode, type StreamRegistry } from '../stream.js';
 import { typed, type TypedApp } from '../type-provider.js';
+import {
+  acceptsRecordBatch, fetchRecordBatches, installRecordBatchParser, isRecordBatch, produceRecordBatches, skipRecordBatchBodies,
+} from './record-batches.js';
 
 const produceErrors = errorResponses('INVALID_JSON', 'INVALID_TOPIC_NAME', 'INVALID_RECORD', 'TOPIC_NOT_FOUND', 'PARTITION_NOT_FOUND', 'IDEMPOTENCY_KEY_REUSED', 'OUT_OF_ORDER_SEQUENCE', 'REQUEST_TOO_LARGE', 'RECORD_TOO_LARGE', 'UNSUPPORTED_MEDIA_TYPE', 'NOT_LEADER', 'NOT_ENOUGH_REPLICAS', 'REQUEST_TIMED_OUT', 'CORRUPT_LOG');
 
 const produceDescription = 'Appends records: one batch per partition, the request whole or not at all. Any node of a cluster takes it and forwards records to their partitions\' leaders. Body: application/json `{"records":[...], "keyFormat", "valueFormat"}` or application/x-ndjson (one record object per line, formats in the query). The answer lists partition, offset and timestamp per record in request order.';
 
 const produceResponses = { 200: { ...produceResponseSchema, headers: servedByHeaders }, 202: { ...produceResponseSchema, headers: servedByHeaders, description: 'Accepted (acks=none).' }, ...produceErrors };
+
+const batchProduceDescription = ` With Content-Type ${RECORD_BATCH_MEDIA_TYPE}, the body is Kafka RecordBatch v2 bytes as a Kafka producer encodes them (compression none), stored byte for byte, and the answer lists each batch's partition, baseOffset, lastOffset and timestamp.`;
+
+/** The one-partition produce answers per record for JSON and NDJSON bodies, per batch for record-batch bodies. */
+const batchProduceAnswer = {
+  description: 'Offsets per record (JSON, NDJSON bodies) or per batch (record-batch bodies).',
+  headers: servedByHeaders,
+  anyOf: [produceResponseSchema, produceBatchesResponseSchema],
+};
 
 const partitionPathParams = {
   type: 'object',
@@ -38,7 +51,8 @@ const partitionPathParams = {
 
 export function recordRoutes(fastify: FastifyInstance, broker: Broker, streams: StreamRegistry, handOver: HandOver | undefined): void {
   const app = typed(fastify);
-  produceRoutes(app, broker);
+  installRecordBatchParser(fastify);
+  produceRoutes(app, broker, handOver);
   fetchRoute(app, broker, streams, handOver);
   offsetsRoute(app, broker, handOver);
 }
@@ -94,7 +108,7 @@ function producerFields(body: ProduceBody): ProduceRequest['producer'] {
   return { producerId, producerEpoch, baseSequence };
 }
 
-function produceRoutes(app: TypedApp, broker: Broker): void {
+function produceRoutes(app: TypedApp, broker: Broker, handOver: HandOver | undefined): void {
   const produce = async (request: ProduceCall, reply: ProduceReply, partition?: number): Promise<string> => {
     const { topic } = request.params;
     refuseInternalTopic(topic, 'produce to');
@@ -144,14 +158,25 @@ function produceRoutes(app: TypedApp, broker: Broker): void {
     schema: {
       tags: ['records'],
       summary: 'Produce records to one partition',
-      description: produceDescription + ' Every record goes to the partition in the path.',
+      description: produceDescription + ' Every record goes to the partition in the path.' + batchProduceDescription,
       params: partitionPathParams,
       querystring: produceQuerySchema,
       headers: produceHeadersSchema,
-      body: produceBodySchema,
-      response: produceResponses,
+      body: {
+        content: {
+          'application/json': { schema: produceBodySchema },
+          'application/x-ndjson': { schema: produceBodySchema },
+          [RECORD_BATCH_MEDIA_TYPE]: { schema: recordBatchBodySchema },
+        },
+      },
+      response: { ...produceResponses, 200: batchProduceAnswer, 202: { ...batchProduceAnswer, description: 'Accepted (acks=none).' } },
     },
-  }, (request, reply) => produce(request, reply, request.params.partition));
+    validatorCompiler: skipRecordBatchBodies(app),
+  }, async (request, reply) => {
+    const { topic, partition } = request.params;
+    if (!isRecordBatch(request.headers['content-type'])) return produce(request as ProduceCall, reply, partition);
+    return await produceRecordBatches(broker, handOver, request, reply, { topic, partition, acks: request.query.acks }) ?? reply;
+  });
 }
 
 function fetchRoute(app: TypedApp, broker: Broker, streams: StreamRegistry, handOver: HandOver | undefined): void {
@@ -159,7 +184,7 @@ function fetchRoute(app: TypedApp, broker: Broker, streams: StreamRegistry, hand
     schema: {
       tags: ['records'],
       summary: 'Fetch records (or stream them)',
-      description: 'Reads records from an offset up to the high watermark. With waitMs, an empty read waits (long-poll) until a record arrives or waitMs passes. With `Accept: text/event-stream` (SSE; id = offset; reconnect with Last-Event-ID to resume) or `Accept: application/x-ndjson` the response follows the partition live. Values come back in the format they were produced in. In a cluster any node answers: the leader or an in-sync follower serves the read from its own log, up to its own high watermark (Kafka\'s KIP-392); a node that cannot hands the request to an in-sync replica (Runnel-Served-By names who served it).',
+      description: 'Reads records from an offset up to the high watermark. With `Accept: ' + RECORD_BATCH_MEDIA_TYPE + '` the answer is the stored Kafka RecordBatch v2 bytes from the batch holding the offset (whole batches up to maxBytes; reading stops after the batch holding the maxRecords-th record), with Runnel-Next-Offset, Runnel-High-Watermark and Runnel-Log-Start-Offset headers. With waitMs, an empty read waits (long-poll) until a record arrives or waitMs passes. With `Accept: text/event-stream` (SSE; id = offset; reconnect with Last-Event-ID to resume) or `Accept: application/x-ndjson` the response follows the partition live. Values come back in the format they were produced in. In a cluster any node answers: the leader or an in-sync follower serves the read from its own log, up to its own high watermark (Kafka\'s KIP-392); a node that cannot hands the request to an in-sync replica (Runnel-Served-By names who served it).',
       params: partitionPathParams,
       querystring: fetchQuerySchema,
       headers: {
@@ -167,7 +192,14 @@ function fetchRoute(app: TypedApp, broker: Broker, streams: StreamRegistry, hand
         properties: { 'last-event-id': { type: 'string', description: 'SSE resume: the last offset received; the stream continues after it.' } },
       },
       response: {
-        200: { ...fetchResponseSchema, headers: servedByHeaders, description: 'Records (JSON), or a live stream for Accept: text/event-stream / application/x-ndjson.' },
+        200: {
+          description: `Records (JSON); with Accept: ${RECORD_BATCH_MEDIA_TYPE}, the stored batches as they are (the Runnel-* offset headers come with these); or a live stream for Accept: text/event-stream / application/x-ndjson.`,
+          headers: recordBatchFetchHeaders,
+          content: {
+            'application/json': { schema: fetchResponseSchema },
+            [RECORD_BATCH_MEDIA_TYPE]: { schema: fetchedBatchesSchema },
+          },
+        },
         ...errorResponses('INVALID_TOPIC_NAME', 'INVALID_OFFSET', 'TOPIC_NOT_FOUND', 'PARTITION_NOT_FOUND', 'OFFSET_OUT_OF_RANGE', 'TOO_MANY_WAITERS', 'NOT_LEADER', 'CORRUPT_LOG'),
       },
     },
@@ -177,7 +209,8 @@ function fetchRoute(app: TypedApp, broker: Broker, streams: StreamRegistry, hand
     // An unknown topic or partition is refused before the offset is read (404 before 400).
     broker.topics.partition(topic, partition);
     const accept = request.headers.accept ?? '';
-    const mode: StreamMode | undefined = accept.includes('text/event-stream') ? 'sse' : accept.includes('application/x-ndjson') ? 'ndjson' : undefined;
+    const isBatches = acceptsRecordBatch(accept);
+    const mode: StreamMode | undefined = isBatches ? undefined : accept.includes('text/event-stream') ? 'sse' : accept.includes('application/x-ndjson') ? 'ndjson' : undefined;
     const lastEventId = request.headers['last-event-id'];
     const resumeAfter = mode === 'sse' && typeof lastEventId === 'string' && lastEventId !== ''
       ? parseOffset(lastEventId, 'Last-Event-ID')
@@ -189,6 +222,7 @@ function fetchRoute(app: TypedApp, broker: Broker, streams: StreamRegistry, hand
       return streamFromReplicas(reply, broker, streams, { topic, partition, offset, mode, maxRecords: query.maxRecords });
     }
     if (await handedOver(broker, handOver, request, reply, { topic, partition, offset, isStream: mode !== undefined, waitMs: query.waitMs })) return reply;
+    if (isBatches) return fetchRecordBatches(broker, request, reply, { topic, partition, offset, maxRecords: query.maxRecords, maxBytes: query.maxBytes, waitMs: query.waitMs });
     if (mode !== undefined) {
       const { state, startOffset } = broker.fetcher.position(topic, partition, offset);
       await streamPartition(reply, broker.fetcher, streams, state, startOffset, mode, query.maxRecords);
