@@ -33,6 +33,10 @@ import type { ClusterNode } from '../cluster/cluster-node.js';
 import { internalRoutes } from './routes/internal.js';
 import { HandOver } from './hand-over.js';
 import { installCors } from './cors.js';
+import { describeOperation, securitySchemes } from './openapi-operations.js';
+
+/** The docs page's top-bar mark: the product's name, no third-party logo. */
+const DOCS_LOGO = '<svg xmlns="http://www.w3.org/2000/svg" width="120" height="32" viewBox="0 0 120 32"><text x="0" y="24" font-family="sans-serif" font-size="22" font-weight="700" fill="#ffffff">Runnel</text></svg>';
 
 export interface AppOptions {
   broker: Broker;
@@ -172,8 +176,9 @@ async function installOpenApi(app: FastifyInstance): Promise<void> {
     openapi: {
       openapi: '3.0.3',
       info: {
-        title: 'Runnel',
+        title: 'Runnel API',
         version: packageVersion,
+        license: { name: 'Apache-2.0', url: 'https://www.apache.org/licenses/LICENSE-2.0' },
         description: 'A Kafka-style distributed commit log with an HTTP/REST interface. Topics are split into partitions; every record gets an offset; consumers read from any offset. Errors are `{"error":{"code","message"}}` with stable codes.',
       },
       tags: [
@@ -184,10 +189,19 @@ async function installOpenApi(app: FastifyInstance): Promise<void> {
         { name: 'keys', description: 'API keys and their grants (with --auth api-key).' },
         { name: 'health', description: 'Liveness and readiness probes.' },
       ],
+      servers: [{ url: '/', description: 'The node that serves this document (any node of a cluster answers every request).' }],
+      components: { securitySchemes },
+      // With --auth api-key every route but health needs a key, in either form; without it the key is ignored.
+      security: [{ bearerAuth: [] }, { apiKeyHeader: [] }],
     },
+    transform: describeOperation,
     refResolver: { buildLocalReference: (json, _baseUri, _fragment, index) => (typeof json.$id === 'string' ? json.$id : `def-${index}`) },
   });
-  await app.register(swaggerUi, { routePrefix: '/docs' });
+  await app.register(swaggerUi, {
+    routePrefix: '/docs',
+    theme: { title: 'Runnel API' },
+    logo: { type: 'image/svg+xml', content: Buffer.from(DOCS_LOGO), href: '/docs', target: '_self' },
+  });
 }
 
 /** What every request passes before its route: guard rails, request id, readiness, auth, metrics, errors, parsers. */

@@ -103,6 +103,7 @@ void t.test('/docs serves the docs UI, and every asset it loads comes from this 
     t.equal(page.status, 200, `${docsPath}: 200`);
     t.match(page.contentType, /^text\/html/, `${docsPath}: HTML`);
     t.match(page.text, /<div id="swagger-ui">/, `${docsPath}: the UI's mount point`);
+    t.match(page.text, /<title>Runnel API<\/title>/, `${docsPath}: titled Runnel API`);
     const references = [...page.text.matchAll(/(?:src|href)="([^"]+)"/g)].map((match) => match[1]);
     t.ok(references.length >= 4, `${docsPath}: the page loads its scripts and styles (${references.length} references)`);
     for (const reference of references) {
@@ -114,6 +115,8 @@ void t.test('/docs serves the docs UI, and every asset it loads comes from this 
     }
   }
   const initializer = await getText(`${server.url}/docs/static/swagger-initializer.js`);
+  const logo = /data:image\/svg\+xml;base64,([A-Za-z0-9+/=]+)/.exec(initializer.text)?.[1];
+  t.match(Buffer.from(logo ?? '', 'base64').toString('utf8'), />Runnel</, 'the top bar shows the product\'s own mark, not a third-party logo');
   t.equal(initializer.status, 200);
   const code = initializer.text.split('\n').filter((line) => !line.trim().startsWith('//')).join('\n');
   t.notMatch(code, /https?:\/\//, 'the initializer calls no outside URL (comments aside)');
