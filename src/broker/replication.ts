@@ -140,6 +140,11 @@ export class SingleNodeReplication implements Replication {
   }
 }
 
+/** The partition's in-sync replicas other than `nodeId`, its leader first: where a read goes when it is not served here. */
+export function inSyncReplicasBesides(state: PartitionState, nodeId: number): number[] {
+  return [...new Set([state.leader, ...state.isr])].filter((id) => id >= 0 && id !== nodeId);
+}
+
 /**
  * KIP-392's choice for a cluster node (Replication.readRoute): `contact` is what this
  * node last heard from the partition's leader as a follower (undefined: nothing yet).
@@ -154,7 +159,7 @@ export function chooseReadRoute(
   // Handed over by another node: served here when there is a replica (never handed on again).
   if (isReplica && isHandedOver) return LOCAL_READ;
   if (isReplica && state.isr.includes(nodeId) && contact !== undefined && contact.ageMs <= readLagMaxMs) return LOCAL_READ;
-  const nodeIds = [...new Set([state.leader, ...state.isr])].filter((id) => id >= 0 && id !== nodeId);
+  const nodeIds = inSyncReplicasBesides(state, nodeId);
   if (!isHandedOver && nodeIds.length > 0) return { kind: 'remote', nodeIds };
   if (state.leader < 0) throw notLeaderError(replication, state);
   throw notLeaderError(replication, state, `node ${nodeId} cannot serve partition ${state.partition} of topic '${state.topic}' ` +

@@ -10,7 +10,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { FastifyReply } from 'fastify';
 import type { Broker } from '../broker/broker.js';
 import type { OffsetSpec } from '../broker/fetch.js';
-import { notLeaderError, type RemoteReadRequest, type RemoteReadResult } from '../broker/replication.js';
+import { inSyncReplicasBesides, notLeaderError, type RemoteReadRequest, type RemoteReadResult } from '../broker/replication.js';
 import { offsetOutOfRange, RunnelError } from '../errors.js';
 import { limits } from '../limits.js';
 import { setServedBy } from './hand-over.js';
@@ -76,8 +76,7 @@ class ReplicaSource implements StreamSource {
     const { replication } = this.broker;
     const state = this.broker.topics.partition(this.topic, this.partition);
     const failures: string[] = [];
-    for (const nodeId of new Set([state.leader, ...state.isr])) {
-      if (nodeId < 0 || nodeId === replication.nodeId) continue;
+    for (const nodeId of inSyncReplicasBesides(state, replication.nodeId)) {
       try {
         return { ...await replication.readRemote(nodeId, request, request.waitMs + limits.remoteReadTimeoutMs, signal), nodeId };
       } catch (error) {

@@ -10,7 +10,7 @@
 import { limits } from '../../limits.js';
 import type { PartitionLog } from '../../storage/partition-log.js';
 import { parsePartitionKey, type PartitionKey } from '../../util/partition-key.js';
-import { notLeaderError, type RemoteOffsets, type Replication } from '../replication.js';
+import { inSyncReplicasBesides, notLeaderError, type RemoteOffsets, type Replication } from '../replication.js';
 import type { TopicManager } from '../topic-manager.js';
 import type { PartitionState } from '../topic-state.js';
 
@@ -75,8 +75,7 @@ export class PartitionRanges {
       return timestampMs === undefined ? range : { ...range, offset: log.offsetForTimestamp(timestampMs)?.offset ?? null };
     }
     const request = { topic: state.topic, partition: state.partition, ...(timestampMs === undefined ? {} : { timestampMs }) };
-    for (const nodeId of new Set([state.leader, ...state.isr])) {
-      if (nodeId < 0 || nodeId === this.replication.nodeId) continue;
+    for (const nodeId of inSyncReplicasBesides(state, this.replication.nodeId)) {
       try {
         const answer = await this.replication.remoteOffsets(nodeId, request, limits.remoteReadTimeoutMs);
         this.learn(state, answer);
