@@ -69,6 +69,12 @@ void t.test('an NDJSON body appends one record per line (blank lines ignored), f
   t.equal(json.status, 200, 'a charset parameter is fine; values default to JSON');
   t.same((await fetchAll(server.url, 'orders', 0)).records.map((r) => r.value), [{ n: 1 }, [2]]);
 
+  // No body and no content type, on either produce path: 400, not a server error.
+  for (const path of ['records', 'partitions/0/records']) {
+    const empty = await requestJson(`${server.url}/v1/topics/orders/${path}`, { method: 'POST' });
+    assertError(t, empty, 'INVALID_REQUEST', `POST ${path} without a body`);
+  }
+
   // A JSON body carries its formats in the body: a query format would be ignored, so it is refused.
   const before = (await fetchAll(server.url, 'orders', 0)).records.length;
   const misplaced = await postRaw(`${server.url}/v1/topics/orders/partitions/0/records?valueFormat=binary`, '{"records":[{"value":"not base64!"}]}', 'application/json');

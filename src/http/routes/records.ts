@@ -174,7 +174,11 @@ function produceRoutes(app: TypedApp, broker: Broker, handOver: HandOver | undef
     validatorCompiler: skipRecordBatchBodies(app),
   }, async (request, reply) => {
     const { topic, partition } = request.params;
-    if (!isRecordBatch(request.headers['content-type'])) return produce(request as ProduceCall, reply, partition);
+    if (!isRecordBatch(request.headers['content-type'])) {
+      // The body schemas are per content type: a request with no content type (and no body) meets none of them.
+      if (typeof request.body !== 'object' || request.body === null) throw new RunnelError('INVALID_REQUEST', 'body must be object');
+      return produce(request as ProduceCall, reply, partition);
+    }
     return await produceRecordBatches(broker, handOver, request, reply, { topic, partition, acks: request.query.acks }) ?? reply;
   });
 }
