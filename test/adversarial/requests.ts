@@ -85,6 +85,9 @@ function bodyValue(operation: Operation, context: BuildContext, random: () => nu
   return value;
 }
 
+/** Query parameters that apply only to application/x-ndjson bodies (the produce routes). */
+const NDJSON_BODY_QUERY = new Set(['keyFormat', 'valueFormat']);
+
 /**
  * One request for `operation`. About one in seven is left valid (clean), so the
  * resources change as a user would change them and deeper code runs; the rest get
@@ -102,6 +105,9 @@ export function buildRequest(operation: Operation, context: BuildContext, random
   const queryParameters = operation.parameters.filter((p) => p.in === 'query');
   const query: Array<[string, string]> = [];
   for (const parameter of queryParameters) {
+    // The request's body is JSON (below), which carries its formats itself: these query
+    // parameters are for NDJSON bodies, and with a JSON body they are a 400 (a mutation, not a clean request).
+    if (operation.bodySchema !== undefined && NDJSON_BODY_QUERY.has(parameter.name)) continue;
     if (random() < 0.5) query.push([parameter.name, encodeURIComponent(String(exampleFor(parameter.schema, parameter.name, context.pool, random)))]);
   }
   if (chance(0.35)) {
