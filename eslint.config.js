@@ -8,7 +8,7 @@ const FOLDERS = ['cli', 'client', 'node', 'http', 'api', 'broker', 'cluster', 's
 const TOP_LEVEL = ['errors', 'limits', 'config'];
 const MAY_IMPORT = {
   cli: ['client', 'node', 'api', 'util'],
-  client: ['api', 'util'],
+  client: ['api', 'record', 'util'],
   node: ['http', 'api', 'broker', 'cluster', 'storage', 'meta', 'record', 'util', 'errors', 'limits', 'config'],
   http: ['api', 'broker', 'cluster', 'record', 'util', 'errors', 'limits'],
   api: ['util', 'limits'],

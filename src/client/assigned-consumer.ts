@@ -13,10 +13,12 @@
  * commit() ('manual'); and on close() unless 'manual'. A record counts as processed
  * when the loop asks for the next one (as in GroupConsumer).
  */
-import type { FetchResponse, OffsetsView } from '../api/types.js';
+import type { OffsetsView } from '../api/types.js';
+import { fetchPartition } from './batch-fetch.js';
 import { RunnelApiError } from './client-errors.js';
 import { ConsumerLoop, type CommitMode, type ConsumedRecord } from './consumer-loop.js';
-import { groupPath, partitionPath } from './paths.js';
+import { groupPath } from './paths.js';
+import type { WireFormat } from './record-batch.js';
 import type { Transport } from './transport.js';
 
 export interface AssignOptions {
@@ -38,6 +40,8 @@ export interface AssignOptions {
   /** With a group: when processed offsets are committed. Default 'after-processing'. */
   commit?: CommitMode;
   commitIntervalMs?: number;
+  /** How records travel: 'record-batch' or 'json'. Default: the client's (record-batch). */
+  wireFormat?: WireFormat;
 }
 
 interface PartitionReader {
@@ -159,11 +163,12 @@ export class AssignedConsumer extends ConsumerLoop {
     const waitMs = this.options.waitMs ?? 5_000;
     const { topic } = this.options;
     try {
-      const answer = await this.transport.call<FetchResponse>({
-        method: 'GET',
-        path: partitionPath(topic, reader.partition) + '/records',
-        query: { offset: reader.position, maxRecords: this.options.maxRecords, maxBytes: this.options.maxBytes, waitMs },
-        isIdempotent: true,
+      const answer = await fetchPartition(this.transport, this.options.wireFormat ?? 'record-batch', {
+        topic,
+        partition: reader.partition,
+        offset: reader.position,
+        maxRecords: this.options.maxRecords,
+        maxBytes: this.options.maxBytes,
         waitMs,
         signal: this.controller.signal,
       });

@@ -14,8 +14,11 @@ export interface RequestSpec {
   /** Path from the node's root, e.g. /v1/topics/orders (path segments already encoded). */
   path: string;
   query?: Query;
-  /** JSON text, serialised once by the caller and sent unchanged by every attempt. */
-  body?: string;
+  /**
+   * Serialised once by the caller and sent unchanged by every attempt: JSON text, or
+   * bytes with their content type in `headers`.
+   */
+  body?: string | Buffer;
   headers?: Record<string, string>;
   /** Safe to send twice: GETs, and writes carrying an Idempotency-Key. */
   isIdempotent: boolean;
@@ -24,6 +27,12 @@ export interface RequestSpec {
   waitMs?: number;
   /** Streams: longest silence between two chunks of the body (0: none). */
   bodyTimeoutMs?: number;
+}
+
+/** A byte answer: the body and the response's headers. */
+export interface BytesAnswer {
+  bytes: Buffer;
+  headers: Dispatcher.ResponseData['headers'];
 }
 
 export class DeadlineReached extends Error {}

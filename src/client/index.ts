@@ -6,6 +6,7 @@ export { GroupConsumer, type ConsumerOptions } from './group-consumer.js';
 export type { ConsumedRecord, CommitMode } from './consumer-loop.js';
 export { AssignedConsumer, type AssignOptions } from './assigned-consumer.js';
 export type { StreamOptions, StreamFormat } from './record-stream.js';
+export type { WireFormat } from './record-batch.js';
 export type { BackoffOptions } from './backoff.js';
 export { RunnelClientError, RunnelApiError, RunnelConnectionError, type ClientErrorCode } from './client-errors.js';
 // The public API's types the calls above take and return (derived from the server's schemas).

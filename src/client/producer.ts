@@ -6,8 +6,10 @@
  * - send(topic, record) adds the record to its topic's open batch and returns a promise
  *   of where it landed, settled when the whole batch is acknowledged (or failed).
  * - A batch is sent when it holds batchRecordsMax records, when lingerMs has passed since its
- *   first record, or on flush(). Records of one topic go in one request: the body is
- *   serialised once per batch (one JSON.stringify of the batch), never per record.
+ *   first record, or on flush(). By default its records go as record batches, one
+ *   RecordBatch v2 per partition, each encoded once (batch-produce.ts: the client picks
+ *   partitions by the node's own rule); with wireFormat 'json', the topic's records go
+ *   in one JSON request, serialised once per batch (one JSON.stringify), never per record.
  * - batchBytes bounds a request's body: the producer learns the average serialised
  *   size of a record from the batches it sent and closes batches early enough to stay
  *   under it; a batch that still comes out larger is cut into slices.
@@ -20,8 +22,11 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Acks, ProduceRecord, ProduceResponse, RecordMetadata, ValueFormat } from '../api/types.js';
+import { produceBatches } from './batch-produce.js';
 import { RunnelApiError, RunnelClientError } from './client-errors.js';
+import type { TopicPartitions } from './partitions.js';
 import { topicPath } from './paths.js';
+import type { WireFormat } from './record-batch.js';
 import type { Transport } from './transport.js';
 
 export interface ProducerOptions {
@@ -39,6 +44,8 @@ export interface ProducerOptions {
   keyFormat?: ValueFormat;
   /** Format of every record's value. Default 'json'. */
   valueFormat?: ValueFormat;
+  /** How records travel: 'record-batch' (Kafka's RecordBatch v2, the default) or 'json'. Default: the client's. */
+  wireFormat?: WireFormat;
 }
 
 /** Records of one topic on their way: kept as parallel arrays, no object per record. */
@@ -66,6 +73,7 @@ export class Producer {
   private readonly acks: Acks | undefined;
   private readonly keyFormat: ValueFormat | undefined;
   private readonly valueFormat: ValueFormat | undefined;
+  private readonly wireFormat: WireFormat;
   /** The batch each topic is filling. */
   private readonly open = new Map<string, Batch>();
   /** Closed batches waiting for a free request slot, oldest first. */
@@ -78,7 +86,12 @@ export class Producer {
   /** Requests sent (attempts not counted): for callers that report batching. */
   requestCount = 0;
 
-  constructor(private readonly transport: Transport, options: ProducerOptions = {}, private readonly onClose?: (producer: Producer) => void) {
+  constructor(
+    private readonly transport: Transport,
+    private readonly partitions: TopicPartitions,
+    options: ProducerOptions & { wireFormat: WireFormat },
+    private readonly onClose?: (producer: Producer) => void,
+  ) {
     this.lingerMs = positiveInteger('lingerMs', options.lingerMs, DEFAULTS.lingerMs, 0);
     this.batchRecordsMax = positiveInteger('batchRecordsMax', options.batchRecordsMax, DEFAULTS.batchRecordsMax);
     this.batchBytes = positiveInteger('batchBytes', options.batchBytes, DEFAULTS.batchBytes);
@@ -86,6 +99,7 @@ export class Producer {
     this.acks = options.acks;
     this.keyFormat = options.keyFormat;
     this.valueFormat = options.valueFormat;
+    this.wireFormat = options.wireFormat;
   }
 
   /** Queues a record; resolves with its partition, offset and timestamp once its batch is acknowledged. */
@@ -160,6 +174,10 @@ export class Producer {
 
   /** Sends a batch (in slices if its body is too large); settles every record's promise. Never rejects. */
   private async deliver(batch: Batch): Promise<void> {
+    if (this.wireFormat === 'record-batch') {
+      await this.deliverBatches(batch);
+      return;
+    }
     const { records } = batch;
     const body = this.serialise(records);
     const bodyBytes = Buffer.byteLength(body);
@@ -174,6 +192,30 @@ export class Producer {
     for (let start = 0; start < records.length; start += sliceSize) {
       const end = Math.min(records.length, start + sliceSize);
       await this.sendSlice(batch, start, end, this.serialise(records.slice(start, end)));
+    }
+  }
+
+  /** The batch's records as record batches, one per partition (more when over batchBytes). */
+  private async deliverBatches(batch: Batch): Promise<void> {
+    const { records } = batch;
+    try {
+      const outcomes = await produceBatches(this.transport, this.partitions, {
+        topic: batch.topic,
+        records,
+        formats: { keyFormat: this.keyFormat ?? 'string', valueFormat: this.valueFormat ?? 'json' },
+        acks: this.acks,
+        batchBytes: this.batchBytes,
+        onRequest: () => {
+          this.requestCount += 1;
+        },
+      });
+      for (let i = 0; i < records.length; i++) {
+        const outcome = outcomes[i];
+        if (outcome instanceof Error) batch.rejects[i](outcome);
+        else batch.resolves[i](outcome);
+      }
+    } catch (error) {
+      for (const reject of batch.rejects) reject(error);
     }
   }
 

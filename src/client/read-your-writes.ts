@@ -35,10 +35,13 @@ export class WrittenOffsets {
   onProduced(spec: Pick<RequestSpec, 'method' | 'path'>, answer: unknown): void {
     const target = targetOf(spec.method, spec.path);
     if (!(target.isTopicProduce || target.isPartitionProduce === true) || target.topic === undefined) return;
-    const offsets = (answer as { offsets?: unknown } | undefined)?.offsets;
-    if (!Array.isArray(offsets)) return;
-    for (const entry of offsets as Array<{ partition?: unknown; offset?: unknown }>) {
-      const { partition, offset } = entry;
+    // A JSON body's answer lists each record's offset; a record-batch body's each batch's lastOffset.
+    const { offsets, batches } = (answer ?? {}) as { offsets?: unknown; batches?: unknown };
+    const entries = Array.isArray(offsets) ? offsets : Array.isArray(batches) ? batches : undefined;
+    if (entries === undefined) return;
+    for (const entry of entries as Array<{ partition?: unknown; offset?: unknown; lastOffset?: unknown }>) {
+      const { partition } = entry;
+      const offset = entry.offset ?? entry.lastOffset;
       if (typeof partition !== 'number' || typeof offset !== 'number' || offset < 0) continue;
       const key = partitionLeaderKey(target.topic, partition);
       if (offset + 1 > (this.ends.get(key) ?? 0)) remember(this.ends, key, offset + 1, REMEMBERED_PARTITIONS_MAX);

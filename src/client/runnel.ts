@@ -11,14 +11,18 @@
 import { randomUUID } from 'node:crypto';
 import { Agent, type Dispatcher } from 'undici';
 import type {
-  Acks, ClusterDescription, FetchedRecord, FetchResponse, PartitionOffsets, ProduceRecord, ProduceResponse, ValueFormat,
+  Acks, ClusterDescription, FetchedRecord, FetchResponse, PartitionOffsets, ProduceRecord, ProduceResponse, RecordMetadata, ValueFormat,
 } from '../api/types.js';
 import { Groups, Keys, Topics } from './admin.js';
 import { AssignedConsumer, type AssignOptions } from './assigned-consumer.js';
 import type { BackoffOptions } from './backoff.js';
 import { GroupConsumer, type ConsumerOptions } from './group-consumer.js';
 import { partitionPath, topicPath } from './paths.js';
+import { fetchPartition } from './batch-fetch.js';
+import { produceBatches } from './batch-produce.js';
+import { TopicPartitions } from './partitions.js';
 import { Producer, type ProducerOptions } from './producer.js';
+import type { WireFormat } from './record-batch.js';
 import { streamPartition, type StreamOptions } from './record-stream.js';
 import { Transport } from './transport.js';
 
@@ -53,6 +57,14 @@ export interface RunnelOptions {
    * Default: none.
    */
   rack?: string;
+  /**
+   * How records travel: 'record-batch' (the default: Kafka's RecordBatch v2 bytes, the
+   * node's fastest path; the client picks partitions by the node's own rule) or 'json'
+   * (what curl sends; the node picks partitions). Results are the same either way.
+   */
+  wireFormat?: WireFormat;
+  /** How long a topic's partition count is trusted before it is read again (Kafka's metadata.max.age.ms). Default 30 000 ms. */
+  metadataMaxAgeMs?: number;
 }
 
 export interface SendRequest {
@@ -89,6 +101,8 @@ export class Runnel {
   readonly groups: Groups;
   readonly keys: Keys;
   private readonly transport: Transport;
+  private readonly partitions: TopicPartitions;
+  private readonly wireFormat: WireFormat;
   private readonly ownAgent: Agent | undefined;
   /** Producers and consumers still open: close() closes them first. */
   private readonly open = new Set<Closeable>();
@@ -111,6 +125,9 @@ export class Runnel {
       dispatcher: options.dispatcher ?? (this.ownAgent as Agent),
       rack: options.rack,
     });
+    this.partitions = new TopicPartitions(this.transport, options.metadataMaxAgeMs);
+    this.wireFormat = options.wireFormat ?? 'record-batch';
+    if (this.wireFormat !== 'record-batch' && this.wireFormat !== 'json') throw new TypeError(`expected wireFormat 'record-batch' or 'json', got ${String(this.wireFormat)}`);
     this.topics = new Topics(this.transport);
     this.groups = new Groups(this.transport);
     this.keys = new Keys(this.transport);
@@ -136,8 +153,27 @@ export class Runnel {
     return this.transport.call({ method: 'GET', path: partitionPath(topic, partition) + '/offsets', query: { timestamp: options.timestamp }, isIdempotent: true });
   }
 
-  /** Produces records in one request; the answer lists each record's partition, offset and timestamp in order. */
-  send(request: SendRequest): Promise<ProduceResponse> {
+  /**
+   * Produces records; the answer lists each record's partition, offset and timestamp in
+   * order. As record batches, one request per partition, all at once (a failed one
+   * throws, the others may have landed: each carries its own Idempotency-Key, so a retry
+   * of this call by the client appends nothing twice, but a call you repeat yourself
+   * does). With your own idempotencyKey the records go as one JSON request, whose
+   * replay the node recognises across calls.
+   */
+  async send(request: SendRequest): Promise<ProduceResponse> {
+    if (this.wireFormat === 'record-batch' && request.idempotencyKey === undefined) {
+      const outcomes = await produceBatches(this.transport, this.partitions, {
+        topic: request.topic,
+        records: request.records,
+        partition: request.partition,
+        formats: { keyFormat: request.keyFormat ?? 'string', valueFormat: request.valueFormat ?? 'json' },
+        acks: request.acks,
+      });
+      const failed = outcomes.find((outcome): outcome is Error => outcome instanceof Error);
+      if (failed !== undefined) throw failed;
+      return { offsets: outcomes as RecordMetadata[] };
+    }
     const path = (request.partition === undefined ? topicPath(request.topic) : partitionPath(request.topic, request.partition)) + '/records';
     return this.transport.call({
       method: 'POST',
@@ -151,19 +187,13 @@ export class Runnel {
 
   /** A batching producer (linger, batch size, requests in flight). */
   producer(options: ProducerOptions = {}): Producer {
-    return this.track(new Producer(this.transport, options, (producer) => this.open.delete(producer)));
+    const wireFormat = options.wireFormat ?? this.wireFormat;
+    return this.track(new Producer(this.transport, this.partitions, { ...options, wireFormat }, (producer) => this.open.delete(producer)));
   }
 
   /** Reads records from an offset (long-polls up to waitMs when there are none). */
   fetch(topic: string, partition: number, options: FetchOptions = {}): Promise<FetchResponse> {
-    return this.transport.call({
-      method: 'GET',
-      path: partitionPath(topic, partition) + '/records',
-      query: { offset: options.offset, maxRecords: options.maxRecords, maxBytes: options.maxBytes, waitMs: options.waitMs },
-      isIdempotent: true,
-      waitMs: options.waitMs,
-      signal: options.signal,
-    });
+    return fetchPartition(this.transport, this.wireFormat, { topic, partition, ...options });
   }
 
   /** Follows a partition live (NDJSON or SSE), resuming after dropped connections without gaps or duplicates. */
@@ -190,7 +220,7 @@ export class Runnel {
 
   /** A consumer of partitions you choose, without group membership. */
   assign(options: AssignOptions): AssignedConsumer {
-    return this.track(new AssignedConsumer(this.transport, options, (consumer) => this.open.delete(consumer)));
+    return this.track(new AssignedConsumer(this.transport, { wireFormat: this.wireFormat, ...options }, (consumer) => this.open.delete(consumer)));
   }
 
   /** Flushes producers, closes consumers (committing and leaving), then the connections. */

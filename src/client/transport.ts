@@ -36,13 +36,13 @@ import type { Dispatcher } from 'undici';
 import { backoffDelayMs, defaultBackoff, isAborted, sleep, type BackoffOptions } from './backoff.js';
 import { apiErrorFrom, RunnelApiError, RunnelClientError, RunnelConnectionError } from './client-errors.js';
 import { isRetriableAnswer, NOT_SENT_CODES, retryAfterMs } from './retry-policy.js';
-import { AttemptTimedOut, DeadlineReached, getJson, queryString, type Exchange, type OnSuccess, type Outcome, type RequestSpec } from './exchange.js';
+import { AttemptTimedOut, DeadlineReached, getJson, queryString, type BytesAnswer, type Exchange, type OnSuccess, type Outcome, type RequestSpec } from './exchange.js';
 import { RackReads, type RackNode, type RackPartition } from './rack-reads.js';
 import { WrittenOffsets } from './read-your-writes.js';
 import { Routing, targetOf, type Target } from './routing.js';
 import { SERVED_BY_HEADER, ServedByLeaders } from './served-by.js';
 
-export type { HttpMethod, Query, RequestSpec } from './exchange.js';
+export type { BytesAnswer, HttpMethod, Query, RequestSpec } from './exchange.js';
 
 export interface TransportOptions {
   urls: readonly string[];
@@ -133,6 +133,11 @@ export class Transport {
     });
     if (spec.method === 'POST') this.writes.onProduced(spec, answer);
     return answer;
+  }
+
+  /** Like call(), for an answer of bytes (a record-batch fetch): the body and the response's headers. */
+  callBytes(spec: RequestSpec): Promise<BytesAnswer> {
+    return this.perform(this.writes.fetchSpec(spec), false, async (response) => ({ bytes: Buffer.from(await response.body.arrayBuffer()), headers: response.headers }));
   }
 
   /**

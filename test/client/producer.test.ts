@@ -21,85 +21,96 @@ async function serverRequestCount(url: string, method: string, route: string): P
   return total;
 }
 
-void t.test('many send() calls become few requests: batchRecordsMax records per request, one request per topic', async (t) => {
-  const server = await startServer(t);
-  const agent = countingAgent(t);
-  const runnel = new Runnel({ url: server.url, dispatcher: agent });
-  t.teardown(() => runnel.close());
-  await runnel.topics.create({ name: 'clicks', partitions: 3 });
-  await runnel.topics.create({ name: 'views', partitions: 1 });
+/** Produce requests to a topic: its topic path (JSON) or any of its partition paths (record batches). */
+function producePath(topic: string): RegExp {
+  return new RegExp(`^/v1/topics/${topic}/(partitions/\\d+/)?records$`);
+}
 
-  const producer = runnel.producer({ batchRecordsMax: 500, lingerMs: 1_000 });
-  const sends: Array<Promise<RecordMetadata>> = [];
-  for (let i = 0; i < 2_000; i++) sends.push(producer.send('clicks', { key: `user-${i % 37}`, value: { i } }));
-  for (let i = 0; i < 10; i++) sends.push(producer.send('views', { value: i }));
-  await producer.flush();
-  const landed = await Promise.all(sends);
+for (const wireFormat of ['record-batch', 'json'] as const) {
+  void t.test(`${wireFormat}: many send() calls become few requests: batchRecordsMax records per batch, one request per topic (JSON) or per partition (record batches)`, async (t) => {
+    const server = await startServer(t);
+    const agent = countingAgent(t);
+    const runnel = new Runnel({ url: server.url, dispatcher: agent, wireFormat });
+    t.teardown(() => runnel.close());
+    await runnel.topics.create({ name: 'clicks', partitions: 3 });
+    await runnel.topics.create({ name: 'views', partitions: 1 });
 
-  t.equal(agent.count('POST', '/v1/topics/clicks/records'), 4, '2000 records in 4 requests of 500');
-  t.equal(agent.count('POST', '/v1/topics/views/records'), 1, 'the other topic in its own single request');
-  t.equal(await serverRequestCount(server.url, 'POST', '/v1/topics/:topic/records'), 5, 'the node counted the same 5 produce requests');
-  const clicks = landed.slice(0, 2_000);
-  const perPartition = new Map<number, number[]>();
-  for (const { partition, offset } of clicks) perPartition.set(partition, [...(perPartition.get(partition) ?? []), offset]);
-  let total = 0;
-  for (const offsets of perPartition.values()) {
-    const sorted = [...offsets].sort((a, b) => a - b);
-    t.same(sorted, sorted.map((_, index) => index), 'each partition got offsets 0..n-1, each once');
-    total += offsets.length;
-  }
-  t.equal(total, 2_000);
-  t.same(landed.slice(2_000).map((metadata) => metadata.offset), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9], 'views kept send() order');
-  const keys = agent.requests.filter((request) => request.method === 'POST' && request.path.endsWith('/records')).map((request) => request.headers['idempotency-key']);
-  t.equal(new Set(keys).size, 5, 'every batch carries its own Idempotency-Key');
-  await producer.close();
-});
+    const producer = runnel.producer({ batchRecordsMax: 500, lingerMs: 1_000 });
+    const sends: Array<Promise<RecordMetadata>> = [];
+    for (let i = 0; i < 2_000; i++) sends.push(producer.send('clicks', { key: `user-${i % 37}`, value: { i } }));
+    for (let i = 0; i < 10; i++) sends.push(producer.send('views', { value: i }));
+    await producer.flush();
+    const landed = await Promise.all(sends);
 
-void t.test('linger: sends spread over a few milliseconds share a request', async (t) => {
-  const server = await startServer(t);
-  const agent = countingAgent(t);
-  const runnel = new Runnel({ url: server.url, dispatcher: agent });
-  t.teardown(() => runnel.close());
-  await runnel.topics.create({ name: 'ticks', partitions: 1 });
+    // 37 keys over 3 partitions: every batch of 500 holds records of each partition.
+    const perBatch = wireFormat === 'json' ? 1 : 3;
+    t.equal(agent.count('POST', producePath('clicks')), 4 * perBatch, `2000 records in 4 batches of 500, ${perBatch} request(s) each`);
+    t.equal(agent.count('POST', producePath('views')), 1, 'the other topic in its own single request');
+    const route = wireFormat === 'json' ? '/v1/topics/:topic/records' : '/v1/topics/:topic/partitions/:partition/records';
+    t.equal(await serverRequestCount(server.url, 'POST', route), 4 * perBatch + 1, 'the node counted the same produce requests');
+    t.equal(producer.requestCount, 4 * perBatch + 1, 'and so did the producer');
+    const clicks = landed.slice(0, 2_000);
+    const perPartition = new Map<number, number[]>();
+    for (const { partition, offset } of clicks) perPartition.set(partition, [...(perPartition.get(partition) ?? []), offset]);
+    let total = 0;
+    for (const offsets of perPartition.values()) {
+      const sorted = [...offsets].sort((a, b) => a - b);
+      t.same(sorted, sorted.map((_, index) => index), 'each partition got offsets 0..n-1, each once');
+      total += offsets.length;
+    }
+    t.equal(total, 2_000);
+    t.same(landed.slice(2_000).map((metadata) => metadata.offset), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9], 'views kept send() order');
+    const keys = agent.requests.filter((request) => request.method === 'POST' && request.path.endsWith('/records')).map((request) => request.headers['idempotency-key']);
+    t.equal(new Set(keys).size, 4 * perBatch + 1, 'every request carries its own Idempotency-Key');
+    await producer.close();
+  });
 
-  const producer = runnel.producer({ lingerMs: 200 });
-  const sends: Array<Promise<RecordMetadata>> = [];
-  for (let i = 0; i < 50; i++) {
-    sends.push(producer.send('ticks', { value: i }));
-    await new Promise((resolve) => setImmediate(resolve));
-  }
-  const landed = await Promise.all(sends);
-  t.same(landed.map((metadata) => metadata.offset), [...Array(50).keys()], 'acknowledged in order');
-  t.ok(agent.count('POST', '/v1/topics/ticks/records') <= 3, `50 sends, ${agent.count('POST', '/v1/topics/ticks/records')} requests`);
+  void t.test(`${wireFormat}: linger: sends spread over a few milliseconds share a request`, async (t) => {
+    const server = await startServer(t);
+    const agent = countingAgent(t);
+    const runnel = new Runnel({ url: server.url, dispatcher: agent, wireFormat });
+    t.teardown(() => runnel.close());
+    await runnel.topics.create({ name: 'ticks', partitions: 1 });
 
-  // With no linger the producer still batches what is sent in one go.
-  const eager = runnel.producer({ lingerMs: 0 });
-  const before = agent.count('POST', '/v1/topics/ticks/records');
-  await Promise.all(Array.from({ length: 100 }, (_, i) => eager.send('ticks', { value: i })));
-  t.equal(agent.count('POST', '/v1/topics/ticks/records') - before, 1, '100 sends in one tick, one request');
-  await eager.close();
-  await producer.close();
-});
+    const producer = runnel.producer({ lingerMs: 200 });
+    const sends: Array<Promise<RecordMetadata>> = [];
+    for (let i = 0; i < 50; i++) {
+      sends.push(producer.send('ticks', { value: i }));
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    const landed = await Promise.all(sends);
+    t.same(landed.map((metadata) => metadata.offset), [...Array(50).keys()], 'acknowledged in order');
+    t.ok(agent.count('POST', producePath('ticks')) <= 3, `50 sends, ${agent.count('POST', producePath('ticks'))} requests`);
 
-void t.test('batchBytes: large records are cut into requests under the limit, in order', async (t) => {
-  const server = await startServer(t);
-  const agent = countingAgent(t);
-  const runnel = new Runnel({ url: server.url, dispatcher: agent });
-  t.teardown(() => runnel.close());
-  await runnel.topics.create({ name: 'blobs', partitions: 1 });
+    // With no linger the producer still batches what is sent in one go.
+    const eager = runnel.producer({ lingerMs: 0 });
+    const before = agent.count('POST', producePath('ticks'));
+    await Promise.all(Array.from({ length: 100 }, (_, i) => eager.send('ticks', { value: i })));
+    t.equal(agent.count('POST', producePath('ticks')) - before, 1, '100 sends in one tick, one request');
+    await eager.close();
+    await producer.close();
+  });
 
-  const producer = runnel.producer({ batchBytes: 64 * 1024, batchRecordsMax: 1_000, maxInFlight: 1, lingerMs: 1_000 });
-  const value = 'x'.repeat(10_000);
-  const sends = Array.from({ length: 60 }, (_, i) => producer.send('blobs', { key: String(i), value }));
-  await producer.flush();
-  const landed = await Promise.all(sends);
-  t.same(landed.map((metadata) => metadata.offset), [...Array(60).keys()], 'appended in send() order');
-  const requests = agent.count('POST', '/v1/topics/blobs/records');
-  t.ok(requests >= 10, `600 KB of records in ${requests} requests of at most 64 KiB (plus one record)`);
-  const fetched = await runnel.fetch('blobs', 0, { maxRecords: 100, maxBytes: 10 * 1024 * 1024 });
-  t.same(fetched.records.map((record) => record.key), Array.from({ length: 60 }, (_, i) => String(i)));
-  await producer.close();
-});
+  void t.test(`${wireFormat}: batchBytes: large records are cut into requests under the limit, in order`, async (t) => {
+    const server = await startServer(t);
+    const agent = countingAgent(t);
+    const runnel = new Runnel({ url: server.url, dispatcher: agent, wireFormat });
+    t.teardown(() => runnel.close());
+    await runnel.topics.create({ name: 'blobs', partitions: 1 });
+
+    const producer = runnel.producer({ batchBytes: 64 * 1024, batchRecordsMax: 1_000, maxInFlight: 1, lingerMs: 1_000 });
+    const value = 'x'.repeat(10_000);
+    const sends = Array.from({ length: 60 }, (_, i) => producer.send('blobs', { key: String(i), value }));
+    await producer.flush();
+    const landed = await Promise.all(sends);
+    t.same(landed.map((metadata) => metadata.offset), [...Array(60).keys()], 'appended in send() order');
+    const requests = agent.count('POST', producePath('blobs'));
+    t.ok(requests >= 10, `600 KB of records in ${requests} requests of at most 64 KiB (plus one record)`);
+    const fetched = await runnel.fetch('blobs', 0, { maxRecords: 100, maxBytes: 10 * 1024 * 1024 });
+    t.same(fetched.records.map((record) => record.key), Array.from({ length: 60 }, (_, i) => String(i)));
+    await producer.close();
+  });
+}
 
 void t.test('a failed batch rejects each of its records with the typed error; other topics are unaffected; close() flushes', async (t) => {
   const server = await startServer(t);

@@ -60,6 +60,8 @@ function answer(cluster: StubCluster, node: StubNode, request: http.IncomingMess
   node.reads.push(`${request.method} ${path}`);
   if (node.mode === 'overloaded') {
     json(response, 503, { error: { code: 'OVERLOADED', message: 'busy' } }, { 'retry-after': '1' });
+  } else if (request.method === 'POST' && request.headers['content-type'] === 'application/vnd.runnel.record-batch') {
+    json(response, 200, { batches: [{ partition: Number(read[1]), baseOffset: 0, lastOffset: 0, timestamp: 1 }] }, { 'runnel-served-by': String(node.nodeId) });
   } else if (request.method === 'POST') {
     json(response, 200, { offsets: [{ partition: Number(read[1]), offset: 0, timestamp: 1 }] }, { 'runnel-served-by': String(node.nodeId) });
   } else if (request.headers.accept === 'application/x-ndjson') {

@@ -25,47 +25,52 @@ async function allValues(runnel: Runnel, topic: string, partition: number): Prom
   return values;
 }
 
-void t.test('a produce whose answer is lost is retried with the same Idempotency-Key and appended once', async (t) => {
-  const server = await startServer(t);
-  const proxy = await startFaultProxy(t, server.url);
-  const agent = countingAgent(t);
-  const runnel = new Runnel({ url: proxy.url, dispatcher: agent, retries: 5 });
-  t.teardown(() => runnel.close());
-  await runnel.topics.create({ name: 'payments', partitions: 1 });
+for (const wireFormat of ['record-batch', 'json'] as const) {
+  void t.test(`${wireFormat}: a produce whose answer is lost is retried with the same Idempotency-Key and appended once`, async (t) => {
+    // One partition: JSON goes to the topic's path, record batches to the partition's.
+    const producePath = wireFormat === 'json' ? '/v1/topics/payments/records' : '/v1/topics/payments/partitions/0/records';
+    const produceRequest = new RegExp(`^POST ${producePath}`);
+    const server = await startServer(t);
+    const proxy = await startFaultProxy(t, server.url);
+    const agent = countingAgent(t);
+    const runnel = new Runnel({ url: proxy.url, dispatcher: agent, retries: 5, wireFormat });
+    t.teardown(() => runnel.close());
+    await runnel.topics.create({ name: 'payments', partitions: 1 });
 
-  // send(): one request, its answer cut twice.
-  proxy.dropReply(/^POST \/v1\/topics\/payments\/records/, 2);
-  const answer = await runnel.send({ topic: 'payments', records: [{ key: 'p-1', value: 100 }, { key: 'p-2', value: 200 }] });
-  t.same(answer.offsets.map((entry) => entry.offset), [0, 1], 'the answer is the first append, replayed');
-  t.equal(proxy.cutCount, 2, 'two answers were cut');
-  const attempts = agent.requests.filter((request) => request.path === '/v1/topics/payments/records');
-  t.equal(attempts.length, 3, 'sent three times');
-  t.equal(new Set(attempts.map((request) => request.headers['idempotency-key'])).size, 1, 'every attempt carried the same Idempotency-Key');
+    // send(): one request, its answer cut twice.
+    proxy.dropReply(produceRequest, 2);
+    const answer = await runnel.send({ topic: 'payments', records: [{ key: 'p-1', value: 100 }, { key: 'p-2', value: 200 }] });
+    t.same(answer.offsets.map((entry) => entry.offset), [0, 1], 'the answer is the first append, replayed');
+    t.equal(proxy.cutCount, 2, 'two answers were cut');
+    const attempts = agent.requests.filter((request) => request.method === 'POST' && request.path === producePath);
+    t.equal(attempts.length, 3, 'sent three times');
+    t.equal(new Set(attempts.map((request) => request.headers['idempotency-key'])).size, 1, 'every attempt carried the same Idempotency-Key');
 
-  // The batching producer: every third batch loses its answer once.
-  proxy.dropReply(/^POST \/v1\/topics\/payments\/records/, 3);
-  const producer = runnel.producer({ batchRecordsMax: 100, lingerMs: 1_000, maxInFlight: 2 });
-  const sends: Array<Promise<RecordMetadata>> = [];
-  for (let i = 0; i < 1_000; i++) sends.push(producer.send('payments', { value: `payment-${i}` }));
-  await producer.flush();
-  const landed = await Promise.all(sends);
-  t.equal(proxy.cutCount, 5, 'three more answers were cut');
-  t.same([...new Set(landed.map((entry) => entry.offset))].length, 1_000, 'every record got its own offset');
+    // The batching producer: every third batch loses its answer once.
+    proxy.dropReply(produceRequest, 3);
+    const producer = runnel.producer({ batchRecordsMax: 100, lingerMs: 1_000, maxInFlight: 2 });
+    const sends: Array<Promise<RecordMetadata>> = [];
+    for (let i = 0; i < 1_000; i++) sends.push(producer.send('payments', { value: `payment-${i}` }));
+    await producer.flush();
+    const landed = await Promise.all(sends);
+    t.equal(proxy.cutCount, 5, 'three more answers were cut');
+    t.same([...new Set(landed.map((entry) => entry.offset))].length, 1_000, 'every record got its own offset');
 
-  const values = await allValues(runnel, 'payments', 0);
-  t.equal(values.length, 1_002, 'the log holds 1002 records: nothing appended twice');
-  const produced = values.slice(2);
-  t.same([...produced].sort(), Array.from({ length: 1_000 }, (_, i) => `payment-${i}`).sort(), 'each record exactly once');
-  const batchKeys = new Map<string, number>();
-  for (const request of agent.requests) {
-    if (request.path !== '/v1/topics/payments/records') continue;
-    const key = request.headers['idempotency-key'];
-    batchKeys.set(key, (batchKeys.get(key) ?? 0) + 1);
-  }
-  t.equal(batchKeys.size, 11, 'one key per request body (1 send + 10 batches)');
-  const resends = [...batchKeys.values()].reduce((sum, count) => sum + count - 1, 0);
-  t.equal(resends, 5, 'each of the five cut answers was followed by a resend with the same key');
-});
+    const values = await allValues(runnel, 'payments', 0);
+    t.equal(values.length, 1_002, 'the log holds 1002 records: nothing appended twice');
+    const produced = values.slice(2);
+    t.same([...produced].sort(), Array.from({ length: 1_000 }, (_, i) => `payment-${i}`).sort(), 'each record exactly once');
+    const batchKeys = new Map<string, number>();
+    for (const request of agent.requests) {
+      if (request.method !== 'POST' || request.path !== producePath) continue; // record batches: fetches share the path
+      const key = request.headers['idempotency-key'];
+      batchKeys.set(key, (batchKeys.get(key) ?? 0) + 1);
+    }
+    t.equal(batchKeys.size, 11, 'one key per request body (1 send + 10 batches)');
+    const resends = [...batchKeys.values()].reduce((sum, count) => sum + count - 1, 0);
+    t.equal(resends, 5, 'each of the five cut answers was followed by a resend with the same key');
+  });
+}
 
 void t.test('a write without an Idempotency-Key is not resent after a cut answer; a refused connection is retried', async (t) => {
   const server = await startServer(t);

@@ -49,12 +49,18 @@ void t.test('a produce is retried after every retriable answer, with its key and
       answer(response, 503, { error: { code: 'REQUEST_TIMED_OUT', message: 'the in-sync replicas did not confirm in time' } });
       return;
     }
+    if (request.method === 'GET' && request.url === '/v1/topics/orders') {
+      // The client reads the partition count to place records in batches.
+      answer(response, 200, { name: 'orders', partitions: [{ partition: 0, leader: 1, leaderUrl: url }] });
+      return;
+    }
+    const isBatch = request.headers['content-type'] === 'application/vnd.runnel.record-batch';
     seen.push({ atMs: Date.now(), key: request.headers['idempotency-key'] as string | undefined, body });
     const answers = [
       () => answer(response, 503, { error: { code: 'NOT_ENOUGH_REPLICAS', message: 'the ISR shrank while waiting' } }, { 'retry-after': '1' }),
       () => answer(response, 503, { error: { code: 'REQUEST_TIMED_OUT', message: 'may or may not be committed' } }),
       () => answer(response, 503, { error: { code: 'NOT_LEADER', message: 'appended, then the leadership moved', leaderId: 1, leaderUrl: url } }),
-      () => answer(response, 200, { offsets: [{ partition: 0, offset: 7, timestamp: 1 }] }),
+      () => answer(response, 200, isBatch ? { batches: [{ partition: 0, baseOffset: 7, lastOffset: 7, timestamp: 1 }] } : { offsets: [{ partition: 0, offset: 7, timestamp: 1 }] }),
     ];
     answers[seen.length - 1]();
     if (seen.length === 1) answeredAtMs = Date.now();
