@@ -12,6 +12,7 @@ export interface GlobalOptions {
   apiKey?: string;
   output: OutputMode;
   timeoutMs: number;
+  wireFormat: 'record-batch' | 'json';
 }
 
 export function globalOptions(command: Command): GlobalOptions {
@@ -25,7 +26,7 @@ const closeTimeoutMs = 2000;
 export async function withClient<T>(command: Command, work: (client: Runnel, options: GlobalOptions) => Promise<T>): Promise<T> {
   const options = globalOptions(command);
   const { Runnel } = await import('./client.js');
-  const client = new Runnel({ url: options.url, apiKey: options.apiKey, timeoutMs: options.timeoutMs });
+  const client = new Runnel({ url: options.url, apiKey: options.apiKey, timeoutMs: options.timeoutMs, wireFormat: options.wireFormat });
   try {
     return await work(client, options);
   } finally {

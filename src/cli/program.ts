@@ -43,6 +43,7 @@ export function buildProgram(): Command {
     .addOption(new Option('--api-key <key>', 'API key, when the node has --auth api-key').env('RUNNEL_API_KEY'))
     .addOption(new Option('-o, --output <format>', 'json: one JSON document (consume: one record per line); table: for people').choices(['json', 'table']).default('table'))
     .addOption(new Option('--timeout-ms <ms>', 'deadline of each request').argParser(integerAtLeast(1)).default(30_000))
+    .addOption(new Option('--wire-format <format>', 'how records travel: record-batch (Kafka RecordBatch v2 bytes) or json').choices(['record-batch', 'json']).default('record-batch'))
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride()
     .configureOutput({ outputError: (text, write) => write(text.startsWith('error: ') ? `runnel: ${text.slice('error: '.length)}` : text) })

@@ -104,3 +104,33 @@ void t.test('key separator, headers and formats round trip', async (t) => {
   t.equal(badJson.code, 1, describeResult(badJson));
   t.match(badJson.stderr, /^runnel: INVALID_RECORD: line 2: the value is not JSON/);
 });
+
+void t.test('--wire-format: record batches (the default) and JSON write and read the same records', async (t) => {
+  const server = await startTestNode(t);
+  const cli = (args: string[], input?: string) => runnel(t, ['--url', server.url, ...args], { input });
+  const input = 'alice::{"item":"book"}\nbob::pen\nno key ✓\n';
+  const read: Record<string, unknown[]> = {};
+  for (const wire of ['record-batch', 'json']) {
+    const topic = `via-${wire}`;
+    t.equal((await cli(['topic', 'create', topic, '--partitions', '3'])).code, 0);
+    const produced = await cli(['--wire-format', wire, 'produce', topic, '-K', '::', '--header', 'h=1', '--value-format', 'string'], input);
+    t.equal(produced.code, 0, describeResult(produced));
+    for (const reader of ['record-batch', 'json']) {
+      const records: unknown[] = [];
+      for (let partition = 0; partition < 3; partition++) {
+        const consumed = await cli(['--wire-format', reader, 'consume', topic, '--partition', String(partition), '--output', 'json']);
+        t.equal(consumed.code, 0, describeResult(consumed));
+        for (const line of consumed.stdout.split('\n').filter((each) => each !== '')) {
+          const { key, value, headers, partition: at } = JSON.parse(line) as Record<string, unknown>;
+          records.push(key === null ? [key, value, headers] : [key, value, headers, at]);
+        }
+      }
+      read[`${wire} read as ${reader}`] = records.map((record) => JSON.stringify(record)).sort();
+    }
+  }
+  const [first, ...others] = Object.values(read);
+  t.equal(first.length, 3);
+  for (const other of others) t.same(other, first, 'the same keys, values, headers, and partitions of keyed records');
+  const refused = await cli(['--wire-format', 'xml', 'topic', 'list']);
+  t.equal(refused.code, 2, 'an unknown wire format is a usage error');
+});
