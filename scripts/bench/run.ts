@@ -24,17 +24,16 @@ import { formatNotes, formatResultsTable, formatStartupTable, formatTargets } fr
 import { RunnelHttp } from './runnel-http.js';
 import { cpuProfileDir, isCpuProfileWanted, startRunnel, type RunnelNode } from './runnel-node.js';
 import type { BenchContext, ResultRow, Scenario } from './scenario.js';
-import { fetchBinaryScenario, produceBinaryScenario } from './scenarios/binary.js';
 import { clusterScenario } from './scenarios/cluster.js';
 import { failoverScenario } from './scenarios/failover.js';
 import { endToEndScenario } from './scenarios/end-to-end.js';
-import { fetchScenario } from './scenarios/fetch.js';
+import { fetchBinaryScenario, fetchScenario } from './scenarios/fetch.js';
 import { followerReadScenario } from './scenarios/follower-read.js';
 import { groupScenario } from './scenarios/group.js';
 import { partitionsScenario, removePartitionsDataDirsNow } from './scenarios/partitions.js';
 import { produceFsyncScenario } from './scenarios/produce-fsync.js';
 import { produceLatencyScenario } from './scenarios/produce-latency.js';
-import { produceScenario } from './scenarios/produce.js';
+import { produceBinaryScenario, produceScenario } from './scenarios/produce.js';
 import { redisScenario } from './scenarios/redis.js';
 import { evaluateTargets } from './targets.js';
 

@@ -8,6 +8,11 @@ import { Pool } from 'undici';
 
 const JSON_HEADERS = { 'content-type': 'application/json', accept: 'application/json' };
 const ACCEPT_JSON = { accept: 'application/json' };
+
+function headersFor(body: Buffer | string | undefined, contentType: string): Record<string, string> {
+  if (body === undefined) return ACCEPT_JSON;
+  return contentType === 'application/json' ? JSON_HEADERS : { 'content-type': contentType, accept: 'application/json' };
+}
 /** No request may hang the benchmark: headers and body each have a deadline. */
 const REQUEST_TIMEOUT_MS = 30_000;
 
@@ -25,9 +30,12 @@ export class RunnelHttp {
     });
   }
 
-  /** Sends `body` and reads the whole answer; throws unless the status is `expectedStatus`. Returns the bytes received. */
-  async send(method: 'POST' | 'GET', path: string, body: Buffer | undefined, expectedStatus = 200): Promise<number> {
-    const response = await this.pool.request({ method, path, body, headers: body === undefined ? ACCEPT_JSON : JSON_HEADERS });
+  /**
+   * Sends `body` (JSON unless `contentType` says otherwise) and reads the whole answer;
+   * throws unless the status is `expectedStatus`. Returns the bytes received.
+   */
+  async send(method: 'POST' | 'GET', path: string, body: Buffer | undefined, expectedStatus = 200, contentType = 'application/json'): Promise<number> {
+    const response = await this.pool.request({ method, path, body, headers: headersFor(body, contentType) });
     if (response.statusCode !== expectedStatus) {
       const text = await response.body.text();
       throw new Error(`${method} ${path}: expected HTTP ${expectedStatus}, got ${response.statusCode}: ${text.slice(0, 500)}`);
@@ -38,8 +46,8 @@ export class RunnelHttp {
   }
 
   /** Sends a request and returns the answer's text; throws unless the status is `expectedStatus`. */
-  async text(method: 'POST' | 'GET' | 'DELETE', path: string, body?: Buffer | string, expectedStatus = 200): Promise<string> {
-    const response = await this.pool.request({ method, path, body, headers: body === undefined ? ACCEPT_JSON : JSON_HEADERS });
+  async text(method: 'POST' | 'GET' | 'DELETE', path: string, body?: Buffer | string, expectedStatus = 200, contentType = 'application/json'): Promise<string> {
+    const response = await this.pool.request({ method, path, body, headers: headersFor(body, contentType) });
     const text = await response.body.text();
     if (response.statusCode !== expectedStatus) {
       throw new Error(`${method} ${path}: expected HTTP ${expectedStatus}, got ${response.statusCode}: ${text.slice(0, 500)}`);

@@ -5,6 +5,7 @@
  */
 import { sizeLabel } from '../payload.js';
 import type { Scenario } from '../scenario.js';
+import { JSON_WIRE } from '../wire.js';
 import { measureProduceRow } from './produce.js';
 
 export const FSYNC_VALUE_BYTES = 100;
@@ -22,6 +23,7 @@ export const produceFsyncScenario: Scenario = {
     context.log(`  ${label}`);
     const row = await measureProduceRow(context, http, {
       scenario: 'produce-fsync',
+      wire: JSON_WIRE,
       label,
       valueBytes: FSYNC_VALUE_BYTES,
       batchSize: FSYNC_BATCH_SIZE,
