@@ -30,7 +30,7 @@ import type { Command } from './blocks.js';
 
 /** The ports the README uses, in the order the test gives them free stand-ins. */
 export const README_PORTS = [8080, 9091, 9092, 9093];
-const UNTIL_CTRL_C_SECONDS = 3;
+const UNTIL_CTRL_C_SECONDS = 2;
 const STOP_TIMEOUT_MS = 15_000;
 
 export interface ForegroundNode {
