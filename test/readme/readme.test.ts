@@ -49,7 +49,7 @@ const EXAMPLE_PATHS = [
   /^\$\.clusterId$/, // a cluster's id
   /^\$\.controller$/, // the node the metadata quorum elected
   /^\$\.metadata\./, // the metadata log's leader, epoch and offsets: elections and heartbeats
-  /^\$\.partitions\[\d+\]\.(leader|leaderUrl|replicas|isr)$/, // where the controller placed a partition's replicas
+  /^\$\.partitions\[\d+\]\.(leader|leaderUrl|leaderEpoch|replicas|isr)$/, // where the controller placed a partition's replicas, and leader moves
 ];
 
 /** Bounds, generous for a loaded machine: the command line block alone starts the CLI some 30 times. */
