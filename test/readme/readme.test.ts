@@ -55,6 +55,7 @@ const EXAMPLE_PATHS = [
 /** Bounds, generous for a loaded machine: the command line block alone starts the CLI some 30 times. */
 const BLOCK_TIMEOUT_MS = 120_000;
 const NODE_READY_TIMEOUT_MS = 30_000;
+const PORT_FREE_TIMEOUT_MS = 10_000;
 
 void t.test('README.md marks the blocks it does not run, and the test skips only those', async (t) => {
   const blocks = readBlocks(README);
@@ -87,6 +88,9 @@ async function freePortsFor(t: Test, session: Session, commands: Command[]): Pro
     if (start === undefined) continue;
     const stopped = await stopForegroundOn(session, start.port);
     if (stopped !== undefined) t.comment(`Ctrl-C to the node of "${stopped.title}", as the README says, before this block starts another on its port`);
+    // A node an earlier block stopped (`kill $NODE_PID`) may take a moment to let go of its port.
+    const deadline = Date.now() + PORT_FREE_TIMEOUT_MS;
+    while ((await isListening(start.port)) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 200));
     t.notOk(await isListening(start.port), `port ${start.port} is free for the node this block starts (no earlier block left one running there)`);
   }
   return starts;
