@@ -21,6 +21,7 @@ export interface BackgroundLog {
   error(object: object, message: string): void;
   warn(object: object, message: string): void;
   info(object: object, message: string): void;
+  debug(object: object, message: string): void;
 }
 
 /** What the cluster needs of this node's topics. */
@@ -61,10 +62,14 @@ export function clusterWiring(
       rack: options.rack,
       onApplied: () => keys.applied(),
       // Expected refusals (a coded RunnelError: not the controller, a fenced node) are one
-      // warning line; anything else is an error with its stack.
-      onError: stopOnInvariant((error, context) => error instanceof RunnelError
-        ? log()?.warn({ code: error.code }, `cluster: ${context}: ${error.message}`)
-        : log()?.error({ err: error }, `cluster: ${context} failed`)),
+      // warning line, and an ISR change the controller refuses (a follower fenced or gone,
+      // a stale epoch: reported once per refusal) a debug line; anything else is an error
+      // with its stack.
+      onError: stopOnInvariant((error, context) => {
+        if (!(error instanceof RunnelError)) log()?.error({ err: error }, `cluster: ${context} failed`);
+        else if (context.startsWith('AlterPartition ')) log()?.debug({ code: error.code }, `cluster: ${context}: ${error.message}`);
+        else log()?.warn({ code: error.code }, `cluster: ${context}: ${error.message}`);
+      }),
       onInfo: (message, details) => log()?.info(details ?? {}, message),
     });
     keys.attach(cluster);

@@ -170,6 +170,11 @@ void t.test('a three-node cluster', async (t) => {
       return replica !== undefined && replica.isr.includes(follower) && replica.logEndOffset > written[0].offset ? replica : undefined;
     }, 20_000, `follower ${follower} to hold offset ${written[0].offset} of partition ${partition} and be in its ISR again`);
     t.ok(view.isr.includes(follower), `follower ${follower} is in the ISR ${JSON.stringify(view.isr)} again, its log ends at ${view.logEndOffset}`);
+    // The controller refuses ISR changes naming the fenced follower while it is away: expected, so not a warning.
+    for (const nodeId of NODE_IDS.filter((each) => each !== follower)) {
+      const warnings = cluster.output(nodeId, 100_000).split('\n').filter((line) => line.includes('AlterPartition') && /"level":(40|50)/.test(line));
+      t.same(warnings, [], `node ${nodeId} logged no AlterPartition refusal as a warning or error`);
+    }
   });
 
   await t.test('a replication factor above the live node count is refused', async (t) => {
