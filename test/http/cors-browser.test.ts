@@ -66,21 +66,24 @@ void t.test('a page on an allowed origin produces, fetches, reads Runnel-* heade
 
   // An EventSource opened before the record exists receives it once produced.
   await page.evaluate((base) => {
-    const scope = window as unknown as { received: string[]; opened: boolean; source: EventSource };
+    const scope = globalThis as unknown as { received: string[]; opened: boolean; source: EventSource };
     scope.received = [];
     scope.opened = false;
     scope.source = new EventSource(`${base}/v1/topics/web/partitions/0/records?offset=1`);
     scope.source.onopen = () => { scope.opened = true; };
-    scope.source.addEventListener('record', (event) => { scope.received.push(`${event.lastEventId}:${event.data}`); });
+    scope.source.addEventListener('record', (event) => {
+      const message = event as unknown as { lastEventId: string; data: string };
+      scope.received.push(`${message.lastEventId}:${message.data}`);
+    });
   }, node.url);
-  await page.waitForFunction(() => (window as unknown as { opened: boolean }).opened, undefined, { timeout: 20_000 });
+  await page.waitForFunction(() => (globalThis as unknown as { opened: boolean }).opened, undefined, { timeout: 20_000 });
   const produced = await page.evaluate(async (base) => {
     const response = await fetch(`${base}/v1/topics/web/records`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"records":[{"value":"after the stream opened"}]}' });
     return response.status;
   }, node.url);
   t.equal(produced, 200);
-  await page.waitForFunction(() => (window as unknown as { received: string[] }).received.length > 0, undefined, { timeout: 20_000 });
-  const received = await page.evaluate(() => { const scope = window as unknown as { received: string[]; source: EventSource }; scope.source.close(); return scope.received; });
+  await page.waitForFunction(() => (globalThis as unknown as { received: string[] }).received.length > 0, undefined, { timeout: 20_000 });
+  const received = await page.evaluate(() => { const scope = globalThis as unknown as { received: string[]; source: EventSource }; scope.source.close(); return scope.received; });
   t.equal(received.length, 1, 'one record over the EventSource');
   t.match(received[0], /^1:.*"after the stream opened"/, 'the record produced after it opened, with its offset as the event id');
 
