@@ -8,7 +8,7 @@
  *     browser (key, pretty-printed JSON, header) and in the live tail, and the tail
  *     resumes after its connection is dropped without showing a record twice;
  *   - every page passes axe-core with no serious or critical violations, at 1280 px and
- *     at a phone's width, and is screenshotted (the directory is printed).
+ *     at a phone's width, light and dark, and is screenshotted (the directory is printed).
  */
 import t, { type Test } from 'tap';
 import type { Page } from 'playwright-core';
@@ -104,9 +104,16 @@ void t.test('create a topic, produce through the form, see the record in the bro
   await page.getByText('Offsets 22 to 24 of 0 to 24.').waitFor(WAIT);
   t.pass('the record browser pages backwards and reads from a chosen offset');
 
-  // A phone-sized viewport: the same page, checked again.
+  // A phone-sized viewport, and the dark colour scheme: the same page, checked again (contrast included).
   await page.setViewportSize({ width: 390, height: 844 });
   await checkPage(t, page, 'topic-phone');
+  await page.emulateMedia({ colorScheme: 'dark' });
+  await checkPage(t, page, 'topic-phone-dark');
+  await page.setViewportSize({ width: 1280, height: 900 });
+  await page.getByRole('link', { name: 'Overview' }).click();
+  await page.getByRole('heading', { name: 'Overview' }).waitFor(WAIT);
+  await page.locator('.stats').getByText('Topics').waitFor(WAIT);
+  await checkPage(t, page, 'overview-dark');
   t.same(pageErrors, [], 'no script errors on the page');
 });
 
