@@ -8,6 +8,8 @@
  *     record-batch fetch (an Accept header that needs a preflight too);
  *   - follows an EventSource and receives a record produced after it opened;
  * and a page on an origin NOT in the list is refused by the browser (its fetch rejects).
+ * With --auth api-key the page sends its key in X-API-Key or Authorization (preflighted)
+ * and reads the SSE stream through fetch() (an EventSource cannot send headers).
  * The HTTP-level details (headers, Vary, the setting's syntax) are in cors.test.ts.
  */
 import http from 'node:http';
@@ -107,4 +109,36 @@ void t.test('a page on an allowed origin produces, fetches, reads Runnel-* heade
   t.equal(refused.post, 'rejected: TypeError', 'a JSON POST from another origin: refused at the preflight');
   const after = await fetch(`${node.url}/v1/topics/web/partitions/0/records?offset=0`);
   t.equal(((await after.json()) as { records: unknown[] }).records.length, 2, 'and the refused POST appended nothing (its preflight failed, so it was never sent)');
+});
+
+void t.test('with --auth api-key a page sends its key in a header (preflighted) and streams through fetch()', async (t) => {
+  const page0 = await startPageServer(t);
+  const adminKey = 'cors-browser-admin-key-0123456789';
+  const node = await startInProcessNode(t, { broker: { adminKey }, app: { corsOrigins: [page0], isAuthEnabled: true } });
+  const browser = await launchBrowser(t);
+  const page = await browser.newPage();
+  await page.goto(page0);
+  const calls = await page.evaluate(async ({ base, key }) => {
+    const withKey = { 'x-api-key': key, 'content-type': 'application/json' };
+    const unauthenticated = await fetch(`${base}/v1/topics`);
+    const created = await fetch(`${base}/v1/topics`, { method: 'POST', headers: withKey, body: '{"name":"keyed"}' });
+    // An EventSource cannot send a key: a page reads the SSE stream with fetch() instead.
+    const controller = new AbortController();
+    const stream = await fetch(`${base}/v1/topics/keyed/partitions/0/records?offset=0`, { headers: { authorization: `Bearer ${key}`, accept: 'text/event-stream' }, signal: controller.signal });
+    await fetch(`${base}/v1/topics/keyed/records`, { method: 'POST', headers: withKey, body: '{"records":[{"value":"streamed with a key"}]}' });
+    const reader = stream.body!.pipeThrough(new TextDecoderStream()).getReader();
+    let text = '';
+    for (let reads = 0; reads < 50 && !text.includes('streamed with a key'); reads++) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      text += value;
+    }
+    controller.abort();
+    return { unauthenticated: unauthenticated.status, created: created.status, stream: stream.status, contentType: stream.headers.get('content-type'), text };
+  }, { base: node.url, key: adminKey });
+  t.equal(calls.unauthenticated, 401, 'without a key: 401, and the page can read why (CORS headers on errors)');
+  t.equal(calls.created, 201, 'X-API-Key from the page (preflighted)');
+  t.equal(calls.stream, 200, 'an SSE stream opened with an Authorization header');
+  t.match(calls.contentType, /text\/event-stream/);
+  t.match(calls.text, /id: 0\nevent: record\ndata: .*streamed with a key/, 'and the record produced after it opened arrives');
 });
