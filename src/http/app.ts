@@ -33,6 +33,7 @@ import type { ClusterNode } from '../cluster/cluster-node.js';
 import { internalRoutes } from './routes/internal.js';
 import { HandOver } from './hand-over.js';
 import { installCors } from './cors.js';
+import { CONSOLE_PREFIX, consoleRoutes } from './console-route.js';
 import { describeOperation, securitySchemes } from './openapi-operations.js';
 
 /** The docs page's top-bar mark: the product's name, no third-party logo. */
@@ -63,6 +64,8 @@ export interface AppOptions {
   rack?: string;
   /** Origins whose pages may call the API (--cors-origins: exact origins or '*'); none: CORS off. */
   corsOrigins?: readonly string[];
+  /** Serve the web console at /console (--console; on unless false). */
+  isConsoleEnabled?: boolean;
 }
 
 export interface RunnelApp {
@@ -219,12 +222,12 @@ async function installRequestPipeline(app: FastifyInstance, options: AppOptions,
     reply.header('x-request-id', request.id);
     refuseWithoutHost(request, reply);
   });
-  // Until storage is recovered, and once stopping has begun, only health, metrics and
-  // the docs answer.
+  // Until storage is recovered, and once stopping has begun, only health, metrics, the
+  // docs and the console's page answer.
   app.addHook('onRequest', async (request) => {
     if (options.broker.isReady && !lifecycle.isStopping()) return;
     const url = request.routeOptions.url ?? '';
-    if (url.startsWith('/health/') || url === '/metrics' || url.startsWith('/docs') || url === '/openapi.json') return;
+    if (url.startsWith('/health/') || url === '/metrics' || url.startsWith('/docs') || url === '/openapi.json' || url.startsWith(CONSOLE_PREFIX)) return;
     throw new RunnelError('NOT_READY', lifecycle.isStopping() || !options.broker.isOpen
       ? 'the node is shutting down; retry on another node or after it restarts'
       : 'the node is recovering its storage; retry shortly (GET /health/ready says when it is ready)');
@@ -249,6 +252,7 @@ function installRoutes(app: FastifyInstance, options: AppOptions, lifecycle: Lif
   producerRoutes(app, options.broker.producerIds);
   healthRoutes(app, options.broker, { isStopping: lifecycle.isStopping, outOfFiles: lifecycle.outOfFiles }, options.cluster);
   clusterRoutes(app, options.broker, () => advertisedUrl(app), options.cluster, options.rack);
+  if (options.isConsoleEnabled !== false) consoleRoutes(app);
   if (options.cluster !== undefined) internalRoutes(app, options.broker, options.cluster, options.clusterSecret);
 }
 

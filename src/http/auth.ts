@@ -10,7 +10,7 @@
  *   the topics the key may read (group-visibility.ts).
  * - A member is removed by the key that joined it, or by admin on the group.
  * - Deleting a key ends the streams and long-polls it still has open.
- * /health, /docs and /openapi.json stay open; /metrics is open unless
+ * /health, /docs, /openapi.json and the console's files (/console) stay open; /metrics is open unless
  * --metrics-require-key.
  */
 import type { ServerResponse } from 'node:http';
@@ -184,7 +184,8 @@ export function installAuth(app: FastifyInstance, broker: Broker, options: AuthO
       if (method === 'HEAD') continue;
       const id = `${method} ${route.url}`;
       let access = table[id];
-      if (access === undefined && (route.url.startsWith('/docs') || (route.url === '/metrics' && !options.isMetricsKeyRequired))) access = { isOpen: true };
+      // The console's page is public: it asks for a key and sends it with each API call.
+      if (access === undefined && (route.url.startsWith('/docs') || route.url.startsWith('/console') || (route.url === '/metrics' && !options.isMetricsKeyRequired))) access = { isOpen: true };
       if (access === undefined && route.url === '/metrics') access = { check: authenticated };
       // Node-to-node routes are guarded by the cluster secret (routes/internal.ts), not API keys.
       if (access === undefined && route.url.startsWith('/internal/')) access = { isOpen: true };

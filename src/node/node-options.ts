@@ -75,6 +75,7 @@ export function nodeOptionsFromSettings(settings: Settings): NodeOptions {
       logger: loggerOptions(settings),
       rack: settings.rack === '' ? undefined : settings.rack,
       corsOrigins: parseCorsOrigins(settings.corsOrigins),
+      isConsoleEnabled: settings.console,
     },
     cluster: peers.length === 0 ? undefined : {
       peers,

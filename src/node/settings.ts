@@ -29,6 +29,7 @@ export interface Settings {
   raftElectionTimeoutMs: number;
   rack: string;
   corsOrigins: string;
+  console: boolean;
   logLevel: string;
   bodyLimitBytes: number;
   numPartitions: number;
@@ -87,6 +88,7 @@ export const settingDefinitions: SettingDefinition[] = [
   { name: 'replicaReadLagMaxMs', flag: 'replica-read-lag-max-ms', env: 'RUNNEL_REPLICA_READ_LAG_MAX_MS', type: 'integer', defaultValue: '10000', minimum: 100, maximum: 600_000, description: 'Reads from any node (KIP-392): a follower in the ISR serves reads of a partition, up to its own high watermark, while it heard from the leader within this; one that did not (or that left the ISR, or holds no replica) hands the read to an in-sync replica.' },
   { name: 'raftElectionTimeoutMs', flag: 'raft-election-timeout-ms', env: 'RUNNEL_RAFT_ELECTION_TIMEOUT_MS', type: 'integer', defaultValue: '1000', minimum: 50, maximum: 60_000, description: "A metadata quorum follower that hears nothing from the leader this long (randomised up to twice) starts an election (Kafka's controller.quorum.election.timeout.ms)." },
   { name: 'corsOrigins', flag: 'cors-origins', env: 'RUNNEL_CORS_ORIGINS', type: 'string', defaultValue: '', pattern: { regex: /^\s*(\*|https?:\/\/[^/,\s]+)\s*(,\s*(\*|https?:\/\/[^/,\s]+)\s*)*$/, expected: "a comma-separated list of origins like https://app.example.com:8443, or '*'" }, description: "Origins whose web pages may call the API (CORS): a comma-separated list of exact origins (scheme://host[:port]) or `*` for any. Preflights are answered; Runnel-*, Retry-After and idempotent-replayed are readable by the page; SSE works. Empty: off (browsers refuse other origins' calls)." },
+  { name: 'console', flag: 'console', env: 'RUNNEL_CONSOLE', type: 'boolean', defaultValue: 'true', description: 'Serve the web console at /console on this port (a public page; with --auth api-key every call it makes needs a key). false: /console is 404.' },
   { name: 'rack', flag: 'rack', env: 'RUNNEL_RACK', type: 'string', defaultValue: '', pattern: { regex: /^[A-Za-z0-9._-]{1,64}$/, expected: '1-64 characters of A-Z, a-z, 0-9, ".", "_" and "-"' }, description: "This node's rack, zone or data centre (Kafka's broker.rack), listed by GET /v1/cluster: a client given the same `rack` reads from an in-sync replica on this node instead of the leader (KIP-392). Empty: none." },
   { name: 'logLevel', flag: 'log-level', env: 'RUNNEL_LOG_LEVEL', type: 'string', defaultValue: 'info', choices: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], description: 'Log level (pino); debug logs every request.' },
   { name: 'bodyLimitBytes', flag: 'body-limit-bytes', env: 'RUNNEL_BODY_LIMIT_BYTES', type: 'integer', defaultValue: String(limits.requestBodyBytesDefault), minimum: 1024, maximum: 1024 ** 3, description: 'Largest request body; larger ones get 413 REQUEST_TOO_LARGE.' },
