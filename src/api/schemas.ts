@@ -171,9 +171,11 @@ export const fetchedRecordSchema = {
     partition: { type: 'integer' },
     offset: { type: 'integer' },
     timestamp: { type: 'integer' },
-    key: { description: 'In the format it was produced in (base64 for binary).' },
-    value: { description: 'In the format it was produced in (base64 for binary).' },
+    key: { description: 'In the format it was produced in: a string (string), base64 text (binary, with keyFormat "binary") or any JSON value (json, with keyFormat "json").' },
+    value: { description: 'In the format it was produced in: any JSON value (json), a string (string, with valueFormat "string") or base64 text (binary, with valueFormat "binary").' },
     headers: { type: 'object', additionalProperties: { type: ['string', 'null'] } },
+    keyFormat: { type: 'string', enum: ['json', 'binary'], description: 'Present when the key is not null and was not produced as a string: binary (the key is base64 of its bytes) or json. Records of a Kafka producer\'s batch are binary.' },
+    valueFormat: { type: 'string', enum: ['string', 'binary'], description: 'Present when the value is not null and is not JSON: string (UTF-8 text) or binary (the value is base64 of its bytes). Records of a Kafka producer\'s batch are binary.' },
   },
 } as const;
 
