@@ -15,8 +15,8 @@ export const errorBodySchema = {
       type: 'object',
       required: ['code', 'message'],
       properties: {
-        code: { type: 'string', enum: Object.keys(errorCatalogue), example: 'TOPIC_NOT_FOUND' },
-        message: { type: 'string', example: "topic 'orders' does not exist" },
+        code: { type: 'string', enum: Object.keys(errorCatalogue) },
+        message: { type: 'string' },
         logStartOffset: { type: 'integer' },
         highWatermark: { type: 'integer' },
         leaderId: { type: ['integer', 'null'] },
@@ -43,6 +43,12 @@ export const servedByHeaders = {
   },
 } as const;
 
+/**
+ * Where an error response entry keeps the codes it stands for: the OpenAPI document
+ * shows one example of each (src/http/openapi-errors.ts); the serialiser ignores it.
+ */
+export const ERROR_CODES_KEY = 'x-runnel-error-codes';
+
 /** Response entries for the given error codes, grouped by status, each listing its codes. */
 export function errorResponses(...codes: ErrorCode[]): Record<number, object> {
   const all: ErrorCode[] = ['INVALID_REQUEST', 'INTERNAL_ERROR', ...codes];
@@ -57,6 +63,7 @@ export function errorResponses(...codes: ErrorCode[]): Record<number, object> {
       description: statusCodes.map((code) => `${code}: ${errorCatalogue[code].description}`).join(' | '),
       $ref: 'Error#',
       ...(status === 503 ? { headers: RETRY_AFTER_HEADERS } : {}),
+      [ERROR_CODES_KEY]: statusCodes,
     };
   }
   return responses;
