@@ -52,7 +52,7 @@ export const securitySchemes = {
 } as const;
 
 /** Every operation needs a key in one of the two forms (when the node runs --auth api-key). */
-export const keyRequired = [{ bearerAuth: [] }, { apiKeyHeader: [] }];
+const keyRequired = [{ bearerAuth: [] }, { apiKeyHeader: [] }];
 
 /** The security of an operation, when not the document's default (keyRequired). */
 function securityOf(url: string): object[] | undefined {

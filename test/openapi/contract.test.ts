@@ -138,6 +138,13 @@ void t.test('keys apply per operation: health needs none, metrics one only with 
   t.same(served.components.securitySchemes, document.components.securitySchemes, '/docs/json carries the security schemes (the Authorize button)');
   t.same(served.paths['/health/live'].get.security, [], '/docs/json says health needs no key');
   t.equal((await requestJson(`${server.url}/health/live`)).status, 200, 'health answers without a key');
+  for (const { route, method, operation: op } of operations) {
+    const url = server.url + route.replace(/\{[^}]+\}/g, (name) => (name === '{partition}' ? '0' : 'x'));
+    const answer = await request(url, { method: method.toUpperCase() as 'GET', signal: AbortSignal.timeout(10_000) });
+    await answer.body.dump();
+    const isOpen = op.security !== undefined && (op.security.length === 0 || op.security.some((requirement) => Object.keys(requirement).length === 0));
+    t.equal(answer.statusCode === 401, !isOpen, `${method.toUpperCase()} ${route} without a key: ${isOpen ? 'not refused' : '401'}, as its security says`);
+  }
   const refused = await requestJson(`${server.url}/v1/topics`);
   t.equal(refused.status, 401, 'an operation that needs a key refuses a request without one');
   t.ok(documentedCodes('listTopics', 401).includes('UNAUTHENTICATED'), 'as documented');
