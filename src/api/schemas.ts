@@ -15,8 +15,8 @@ export const errorBodySchema = {
       type: 'object',
       required: ['code', 'message'],
       properties: {
-        code: { type: 'string', enum: Object.keys(errorCatalogue), example: 'TOPIC_NOT_FOUND' },
-        message: { type: 'string', example: "topic 'orders' does not exist" },
+        code: { type: 'string', enum: Object.keys(errorCatalogue) },
+        message: { type: 'string' },
         logStartOffset: { type: 'integer' },
         highWatermark: { type: 'integer' },
         leaderId: { type: ['integer', 'null'] },
@@ -43,6 +43,12 @@ export const servedByHeaders = {
   },
 } as const;
 
+/**
+ * Where an error response entry keeps the codes it stands for: the OpenAPI document
+ * shows one example of each (src/http/openapi-errors.ts); the serialiser ignores it.
+ */
+export const ERROR_CODES_KEY = 'x-runnel-error-codes';
+
 /** Response entries for the given error codes, grouped by status, each listing its codes. */
 export function errorResponses(...codes: ErrorCode[]): Record<number, object> {
   const all: ErrorCode[] = ['INVALID_REQUEST', 'INTERNAL_ERROR', ...codes];
@@ -57,6 +63,7 @@ export function errorResponses(...codes: ErrorCode[]): Record<number, object> {
       description: statusCodes.map((code) => `${code}: ${errorCatalogue[code].description}`).join(' | '),
       $ref: 'Error#',
       ...(status === 503 ? { headers: RETRY_AFTER_HEADERS } : {}),
+      [ERROR_CODES_KEY]: statusCodes,
     };
   }
   return responses;
@@ -171,9 +178,11 @@ export const fetchedRecordSchema = {
     partition: { type: 'integer' },
     offset: { type: 'integer' },
     timestamp: { type: 'integer' },
-    key: { description: 'In the format it was produced in (base64 for binary).' },
-    value: { description: 'In the format it was produced in (base64 for binary).' },
+    key: { description: 'In the format it was produced in: a string (string), base64 text (binary, with keyFormat "binary") or any JSON value (json, with keyFormat "json").' },
+    value: { description: 'In the format it was produced in: any JSON value (json), a string (string, with valueFormat "string") or base64 text (binary, with valueFormat "binary").' },
     headers: { type: 'object', additionalProperties: { type: ['string', 'null'] } },
+    keyFormat: { type: 'string', enum: ['json', 'binary'], description: 'Present when the key is not null and was not produced as a string: binary (the key is base64 of its bytes) or json. Records of a Kafka producer\'s batch are binary.' },
+    valueFormat: { type: 'string', enum: ['string', 'binary'], description: 'Present when the value is not null and is not JSON: string (UTF-8 text) or binary (the value is base64 of its bytes). Records of a Kafka producer\'s batch are binary.' },
   },
 } as const;
 

@@ -3,7 +3,8 @@
  * object per record and no string in between (pino's "ready JSON fragments" habit,
  * taken one step further): json-format values are stored as JSON text and copied
  * byte for byte; string values are copied between quotes unless they hold a character
- * JSON must escape; binary values become base64. Fetch, streams and group polls all
+ * JSON must escape; binary values become base64. A key or value in another format than
+ * its produce default (string keys, json values) comes with keyFormat or valueFormat. Fetch, streams and group polls all
  * write through here, into one growing Buffer per answer.
  *
  * Batches are checked right after reading (CRC and layout) and offsets must rise: a
@@ -85,7 +86,8 @@ function writeHeaderValue(out: JsonBuffer, source: Buffer, start: number, length
 
 /**
  * Writes the key, value and headers of the record whose key starts at `start`, as
- * `key,"value":...,"headers":{...}`; returns the position after the record's last header.
+ * `key,"value":...,"headers":{...}` and, when not the produce defaults (string keys,
+ * json values), `"keyFormat"` and `"valueFormat"`; returns the position after the record's last header.
  */
 function writeKeyValueHeaders(out: JsonBuffer, batches: Buffer, start: number, keyFormat: ValueFormat, valueFormat: ValueFormat): number {
   let cursor = start;
@@ -114,12 +116,17 @@ function writeKeyValueHeaders(out: JsonBuffer, batches: Buffer, start: number, k
     if (headerValueLength > 0) cursor += headerValueLength;
   }
   out.byte(0x7d);
+  // A key or value that is not in its produce default format says which it is (a
+  // base64 string reads like any string), so the record can be produced back as it is.
+  if (keyLength >= 0 && keyFormat !== 'string') out.ascii(',"keyFormat":"' + keyFormat + '"');
+  if (valueLength >= 0 && valueFormat !== 'json') out.ascii(',"valueFormat":"' + valueFormat + '"');
   return cursor;
 }
 
 /**
  * Writes the records of `batches` from `startOffset`, at most `maxRecords`, each as
- * `{"partition","offset","timestamp","key","value","headers"}` in `style`.
+ * `{"partition","offset","timestamp","key","value","headers"}` (plus keyFormat and
+ * valueFormat when not the defaults) in `style`.
  * `written` counts records already in `out` (for separators) and is advanced.
  */
 export function writeRecords(

@@ -137,7 +137,7 @@ function offsetRoutes(app: TypedApp, broker: Broker, coordinated: Coordinated): 
       body: commitBodySchema,
       response: {
         200: committedOffsetsSchema,
-        ...errorResponses('INVALID_JSON', 'INVALID_OFFSET', 'GROUP_NOT_FOUND', 'UNKNOWN_MEMBER', 'TOPIC_NOT_FOUND', 'PARTITION_NOT_FOUND', 'STALE_GENERATION', 'GROUP_NOT_EMPTY', 'INVALID_TOPIC_NAME', ...commitErrors),
+        ...errorResponses('INVALID_JSON', 'INVALID_OFFSET', 'GROUP_NOT_FOUND', 'UNKNOWN_MEMBER', 'TOPIC_NOT_FOUND', 'PARTITION_NOT_FOUND', 'STALE_GENERATION', 'GROUP_NOT_EMPTY', 'INVALID_TOPIC_NAME', 'DISK_FULL', ...commitErrors),
       },
     },
     ...coordinated,
@@ -155,7 +155,7 @@ function offsetRoutes(app: TypedApp, broker: Broker, coordinated: Coordinated): 
       body: resetBodySchema,
       response: {
         200: committedOffsetsSchema,
-        ...errorResponses('INVALID_JSON', 'TOPIC_NOT_FOUND', 'PARTITION_NOT_FOUND', 'GROUP_NOT_EMPTY', 'INVALID_TOPIC_NAME', ...commitErrors),
+        ...errorResponses('INVALID_JSON', 'TOPIC_NOT_FOUND', 'PARTITION_NOT_FOUND', 'GROUP_NOT_EMPTY', 'INVALID_TOPIC_NAME', 'DISK_FULL', ...commitErrors),
       },
     },
     ...coordinated,

@@ -19,6 +19,7 @@ import {
   produceBatchesResponseSchema, produceBodySchema, produceHeadersSchema, produceQuerySchema, produceResponseSchema,
   fetchedBatchesSchema, RECORD_BATCH_MEDIA_TYPE, recordBatchBodySchema, recordBatchFetchHeaders, servedByHeaders, topicNameParam,
 } from '../../api/schemas.js';
+import { recordEventStreamSchema, recordLineStreamSchema } from '../../api/media-schemas.js';
 import type { FetchQuery, ProduceBody, ProduceQuery } from '../../api/types.js';
 import type { Metrics } from '../metrics.js';
 import { streamFromReplicas } from '../remote-stream.js';
@@ -28,7 +29,13 @@ import {
   acceptsRecordBatch, fetchRecordBatches, installRecordBatchParser, isRecordBatch, produceRecordBatches, skipRecordBatchBodies,
 } from './record-batches.js';
 
-const produceErrors = errorResponses('INVALID_JSON', 'INVALID_TOPIC_NAME', 'INVALID_RECORD', 'TOPIC_NOT_FOUND', 'PARTITION_NOT_FOUND', 'IDEMPOTENCY_KEY_REUSED', 'OUT_OF_ORDER_SEQUENCE', 'REQUEST_TOO_LARGE', 'RECORD_TOO_LARGE', 'UNSUPPORTED_MEDIA_TYPE', 'NOT_LEADER', 'NOT_ENOUGH_REPLICAS', 'REQUEST_TIMED_OUT', 'CORRUPT_LOG');
+const produceCodes = [
+  'INVALID_JSON', 'INVALID_TOPIC_NAME', 'INVALID_RECORD', 'TOPIC_NOT_FOUND', 'PARTITION_NOT_FOUND', 'IDEMPOTENCY_KEY_REUSED', 'OUT_OF_ORDER_SEQUENCE',
+  'REQUEST_TOO_LARGE', 'RECORD_TOO_LARGE', 'UNSUPPORTED_MEDIA_TYPE', 'NOT_LEADER', 'NOT_ENOUGH_REPLICAS', 'REQUEST_TIMED_OUT', 'CORRUPT_LOG', 'DISK_FULL',
+] as const;
+const produceErrors = errorResponses(...produceCodes);
+/** The one-partition route also takes idempotent producers' fields and record-batch bodies. */
+const partitionProduceErrors = errorResponses(...produceCodes, 'PRODUCER_FENCED', 'UNKNOWN_PRODUCER_ID', 'CORRUPT_RECORD', 'UNSUPPORTED_COMPRESSION_TYPE');
 
 const produceDescription = 'Appends records: one batch per partition, the request whole or not at all. Any node of a cluster takes it and forwards records to their partitions\' leaders. Body: application/json `{"records":[...], "keyFormat", "valueFormat"}` or application/x-ndjson (one record object per line, formats in the query). The answer lists partition, offset and timestamp per record in request order.';
 
@@ -169,7 +176,7 @@ function produceRoutes(app: TypedApp, broker: Broker, handOver: HandOver | undef
           [RECORD_BATCH_MEDIA_TYPE]: { schema: recordBatchBodySchema },
         },
       },
-      response: { ...produceResponses, 200: batchProduceAnswer, 202: { ...batchProduceAnswer, description: 'Accepted (acks=none).' } },
+      response: { ...partitionProduceErrors, 200: batchProduceAnswer, 202: { ...batchProduceAnswer, description: 'Accepted (acks=none).' } },
     },
     validatorCompiler: skipRecordBatchBodies(app),
   }, async (request, reply) => {
@@ -188,7 +195,7 @@ function fetchRoute(app: TypedApp, broker: Broker, streams: StreamRegistry, hand
     schema: {
       tags: ['records'],
       summary: 'Fetch records (or stream them)',
-      description: 'Reads records from an offset up to the high watermark. With `Accept: ' + RECORD_BATCH_MEDIA_TYPE + '` the answer is the stored Kafka RecordBatch v2 bytes from the batch holding the offset (whole batches up to maxBytes; reading stops after the batch holding the maxRecords-th record), with Runnel-Next-Offset, Runnel-High-Watermark and Runnel-Log-Start-Offset headers. With waitMs, an empty read waits (long-poll) until a record arrives or waitMs passes. With `Accept: text/event-stream` (SSE; id = offset; reconnect with Last-Event-ID to resume) or `Accept: application/x-ndjson` the response follows the partition live. Values come back in the format they were produced in. In a cluster any node answers: the leader or an in-sync follower serves the read from its own log, up to its own high watermark (Kafka\'s KIP-392); a node that cannot hands the request to an in-sync replica (Runnel-Served-By names who served it).',
+      description: 'Reads records from an offset up to the high watermark. With `Accept: ' + RECORD_BATCH_MEDIA_TYPE + '` the answer is the stored Kafka RecordBatch v2 bytes from the batch holding the offset (whole batches up to maxBytes; reading stops after the batch holding the maxRecords-th record), with Runnel-Next-Offset, Runnel-High-Watermark and Runnel-Log-Start-Offset headers. With waitMs, an empty read waits (long-poll) until a record arrives or waitMs passes. With `Accept: text/event-stream` (SSE; id = offset; reconnect with Last-Event-ID to resume) or `Accept: application/x-ndjson` the response follows the partition live (maxRecords bounds each write; offset, Last-Event-ID and maxRecords apply, waitMs and maxBytes do not). Accept is matched by what it contains, in this order: the record-batch type, text/event-stream, application/x-ndjson; anything else (none, */*, application/json) gets JSON. Values come back in the format they were produced in; a key or value not in its produce default format (string keys, json values) comes with keyFormat or valueFormat. In a cluster any node answers: the leader or an in-sync follower serves the read from its own log, up to its own high watermark (Kafka\'s KIP-392); a node that cannot hands the request to an in-sync replica (Runnel-Served-By names who served it).',
       params: partitionPathParams,
       querystring: fetchQuerySchema,
       headers: {
@@ -202,6 +209,8 @@ function fetchRoute(app: TypedApp, broker: Broker, streams: StreamRegistry, hand
           content: {
             'application/json': { schema: fetchResponseSchema },
             [RECORD_BATCH_MEDIA_TYPE]: { schema: fetchedBatchesSchema },
+            'text/event-stream': { schema: recordEventStreamSchema },
+            'application/x-ndjson': { schema: recordLineStreamSchema },
           },
         },
         ...errorResponses('INVALID_TOPIC_NAME', 'INVALID_OFFSET', 'TOPIC_NOT_FOUND', 'PARTITION_NOT_FOUND', 'OFFSET_OUT_OF_RANGE', 'TOO_MANY_WAITERS', 'NOT_LEADER', 'CORRUPT_LOG'),

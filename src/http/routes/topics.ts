@@ -84,7 +84,7 @@ function topicChangeRoutes(app: TypedApp, broker: Broker): void {
       body: createTopicBodySchema,
       response: {
         201: { description: 'Created.', $ref: 'TopicDescription#' },
-        ...errorResponses('INVALID_JSON', 'INVALID_TOPIC_NAME', 'INVALID_PARTITIONS', 'INVALID_REPLICATION_FACTOR', 'INVALID_CONFIG', 'TOPIC_EXISTS', 'UNSUPPORTED_MEDIA_TYPE', 'REQUEST_TOO_LARGE', 'NOT_CONTROLLER'),
+        ...errorResponses('INVALID_JSON', 'INVALID_TOPIC_NAME', 'INVALID_PARTITIONS', 'INVALID_REPLICATION_FACTOR', 'INVALID_CONFIG', 'TOPIC_EXISTS', 'UNSUPPORTED_MEDIA_TYPE', 'REQUEST_TOO_LARGE', 'NOT_CONTROLLER', 'DISK_FULL'),
       },
     },
   }, async (request, reply) => {
@@ -104,7 +104,7 @@ function topicChangeRoutes(app: TypedApp, broker: Broker): void {
       body: alterTopicBodySchema,
       response: {
         200: { $ref: 'TopicDescription#' },
-        ...errorResponses('INVALID_JSON', 'INVALID_TOPIC_NAME', 'TOPIC_NOT_FOUND', 'INVALID_PARTITIONS', 'INVALID_CONFIG', 'UNSUPPORTED_MEDIA_TYPE', 'NOT_CONTROLLER'),
+        ...errorResponses('INVALID_JSON', 'INVALID_TOPIC_NAME', 'TOPIC_NOT_FOUND', 'INVALID_PARTITIONS', 'INVALID_CONFIG', 'UNSUPPORTED_MEDIA_TYPE', 'NOT_CONTROLLER', 'DISK_FULL'),
       },
     },
   }, async (request) => {
@@ -119,7 +119,7 @@ function topicChangeRoutes(app: TypedApp, broker: Broker): void {
       summary: 'Delete a topic',
       description: 'Removes the topic, its records and its metadata. Readers waiting on it are told TOPIC_NOT_FOUND.',
       params: topicParams,
-      response: { 204: { description: 'Deleted.', type: 'null' }, ...errorResponses('INVALID_TOPIC_NAME', 'TOPIC_NOT_FOUND', 'NOT_CONTROLLER') },
+      response: { 204: { description: 'Deleted.', type: 'null' }, ...errorResponses('INVALID_TOPIC_NAME', 'TOPIC_NOT_FOUND', 'NOT_CONTROLLER', 'DISK_FULL') },
     },
   }, async (request, reply) => {
     const { topic } = request.params;

@@ -1,0 +1,113 @@
+/**
+ * A typed client generated from the committed openapi/openapi.json compiles: the test
+ * runs openapi-typescript (as the README tells a user to) into a temp directory, writes
+ * code that uses the types as a user would (a produce body, a fetch answer, path
+ * parameters, an error body, a stream line) and type-checks it with tsc, strict.
+ * @ts-expect-error lines prove the types are not `any`.
+ */
+import { execFile } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import t from 'tap';
+
+const repoRoot = path.join(import.meta.dirname, '..', '..');
+const openapiTypescript = path.join(repoRoot, 'node_modules', 'openapi-typescript', 'bin', 'cli.js');
+const tsc = path.join(repoRoot, 'node_modules', 'typescript', 'bin', 'tsc');
+
+const USAGE = `
+import type { components, operations, paths } from './runnel-api.js';
+
+type Records = paths['/v1/topics/{topic}/partitions/{partition}/records'];
+type ProduceBody = paths['/v1/topics/{topic}/records']['post']['requestBody']['content']['application/json'];
+type ProduceAnswer = operations['produce']['responses'][200]['content']['application/json'];
+type FetchPath = Records['get']['parameters']['path'];
+type FetchQuery = NonNullable<operations['fetchRecords']['parameters']['query']>;
+type FetchAnswer = Records['get']['responses'][200]['content']['application/json'];
+type FetchedRecord = FetchAnswer['records'][number];
+type StreamLine = Records['get']['responses'][200]['content']['application/x-ndjson'];
+type NdjsonLine = Records['post']['requestBody']['content']['application/x-ndjson'];
+type ErrorBody = components['schemas']['Error'];
+
+export const body: ProduceBody = {
+  records: [{ key: 'customer-42', value: { item: 'book', quantity: 1 }, headers: { source: 'web' } }],
+  valueFormat: 'json',
+};
+export const line: NdjsonLine = { key: 'customer-42', value: 'a' };
+export const where: FetchPath = { topic: 'orders', partition: 0 };
+export const query: FetchQuery = { offset: 'earliest', maxRecords: 100 };
+
+// @ts-expect-error a partition is a number
+export const wrongPartition: FetchPath = { topic: 'orders', partition: '0' };
+// @ts-expect-error records is required
+export const noRecords: ProduceBody = { valueFormat: 'json' };
+// @ts-expect-error formats are json, string or binary
+export const badFormat: ProduceBody = { records: [], valueFormat: 'base64' };
+
+export async function produce(baseUrl: string, topic: string, request: ProduceBody): Promise<number[]> {
+  const response = await fetch(baseUrl + '/v1/topics/' + encodeURIComponent(topic) + '/records', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(request),
+  });
+  if (!response.ok) {
+    const failure = (await response.json()) as ErrorBody;
+    throw new Error(failure.error.code + ': ' + failure.error.message);
+  }
+  const answer = (await response.json()) as ProduceAnswer;
+  return answer.offsets.map((entry) => entry.offset);
+}
+
+export async function fetchRecords(baseUrl: string, path: FetchPath, from: FetchQuery): Promise<FetchAnswer> {
+  const url = baseUrl + '/v1/topics/' + encodeURIComponent(path.topic) + '/partitions/' + path.partition + '/records?offset=' + String(from.offset ?? 'earliest');
+  const response = await fetch(url);
+  return (await response.json()) as FetchAnswer;
+}
+
+/** A fetched value as bytes when it is binary (base64), else its JSON text. */
+export function valueBytes(record: FetchedRecord): Uint8Array {
+  const next: number = record.offset + 1;
+  void next;
+  if (record.valueFormat === 'binary') return Uint8Array.from(atob(record.value as string), (c) => c.charCodeAt(0));
+  return new TextEncoder().encode(JSON.stringify(record.value));
+}
+
+export function isError(streamLine: StreamLine): streamLine is ErrorBody {
+  return 'error' in streamLine;
+}
+
+// @ts-expect-error nextOffset is a number
+export const notANumber: string = ({} as FetchAnswer).nextOffset;
+`;
+
+const TSCONFIG = {
+  compilerOptions: {
+    strict: true, noEmit: true, target: 'es2022', module: 'nodenext', moduleResolution: 'nodenext',
+    lib: ['es2022', 'dom'], types: [], skipLibCheck: false, noUnusedLocals: true, exactOptionalPropertyTypes: true,
+  },
+  files: ['usage.ts', 'runnel-api.d.ts'],
+};
+
+async function run(file: string, args: string[], cwd: string): Promise<{ exitCode: number; output: string }> {
+  try {
+    const { stdout, stderr } = await promisify(execFile)(process.execPath, [file, ...args], { cwd, timeout: 120_000, maxBuffer: 16 * 1024 * 1024 });
+    return { exitCode: 0, output: stdout + stderr };
+  } catch (error) {
+    const failed = error as { stdout?: string; stderr?: string; code?: number };
+    return { exitCode: typeof failed.code === 'number' ? failed.code : -1, output: (failed.stdout ?? '') + (failed.stderr ?? '') };
+  }
+}
+
+void t.test('types generated by openapi-typescript from openapi/openapi.json compile in code that uses them', async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'runnel-typed-client-'));
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const generated = await run(openapiTypescript, [path.join(repoRoot, 'openapi', 'openapi.json'), '-o', path.join(dir, 'runnel-api.d.ts')], dir);
+  t.equal(generated.exitCode, 0, 'openapi-typescript generates the types', { output: generated.output.slice(-2000) });
+  t.ok(fs.existsSync(path.join(dir, 'runnel-api.d.ts')), 'runnel-api.d.ts written');
+  fs.writeFileSync(path.join(dir, 'usage.ts'), USAGE);
+  fs.writeFileSync(path.join(dir, 'tsconfig.json'), JSON.stringify(TSCONFIG, null, 2));
+  const checked = await run(tsc, ['-p', 'tsconfig.json'], dir);
+  t.equal(checked.output.trim(), '', 'tsc reports nothing');
+  t.equal(checked.exitCode, 0, 'tsc --noEmit passes');
+});
