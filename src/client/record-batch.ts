@@ -10,7 +10,8 @@
  *   producer stamps it; a topic with LogAppendTime replaces it on append.
  * - In: the batches from the one holding the asked offset; records before it are
  *   skipped (as a Kafka consumer does), at most maxRecords are kept, and the answer's
- *   nextOffset follows the last record kept.
+ *   nextOffset follows the last record kept. Each record is what a JSON fetch answers,
+ *   keyFormat and valueFormat included when not the produce defaults.
  */
 import type { FetchedRecord, ProduceRecord, ValueFormat } from '../api/types.js';
 import { decodeRecords } from '../record/decode.js';
@@ -111,14 +112,18 @@ export function decodeFetched(batches: Buffer, partition: number, fromOffset: nu
       if (records.length === maxRecords) return { records, nextOffset: record.offset };
       const headers: Record<string, string | null> = {};
       for (const [name, value] of record.headers) headers[name] = value === null ? null : value.toString('utf8');
-      records.push({
+      const fetched: FetchedRecord = {
         partition,
         offset: record.offset,
         timestamp: record.timestampMs,
         key: renderField(record.key, header.keyFormat),
         value: renderField(record.value, header.valueFormat),
         headers,
-      });
+      };
+      // As a JSON fetch: a format other than the produce default (string keys, json values) is named.
+      if (record.key !== null && header.keyFormat !== 'string') fetched.keyFormat = header.keyFormat;
+      if (record.value !== null && header.valueFormat !== 'json') fetched.valueFormat = header.valueFormat;
+      records.push(fetched);
     }
   }
   return { records, nextOffset: Math.max(endOffset, fromOffset) };
