@@ -10,7 +10,8 @@
  *     once it leaves, a reset to earliest brings the lag back, a reset to an offset
  *     moves one partition, to latest and to a time move all, and delete (after typing
  *     the id) removes the group;
- *   - both pages pass axe-core with no serious or critical violations and are screenshotted.
+ *   - both pages pass axe-core with no serious or critical violations (the group's page
+ *     also at a phone's width in dark colours) and are screenshotted.
  */
 import t, { type Test } from 'tap';
 import type { Page } from 'playwright-core';
@@ -125,6 +126,11 @@ void t.test('a group: its lag, a commit to the end, resets and delete refused wh
   await page.locator('#group-lag', { hasText: /^10$/ }).waitFor(WAIT);
   t.same((await api<Offsets>(`${node.url}/v1/groups/billing/offsets`, 'GET')).body.offsets.map((o) => o.offset), [0, 0], 'reset to a time before every record');
   await checkPage(t, page, 'group-empty');
+  await page.setViewportSize({ width: 390, height: 844 });
+  await page.emulateMedia({ colorScheme: 'dark' });
+  await checkPage(t, page, 'group-phone-dark');
+  await page.setViewportSize({ width: 1280, height: 900 });
+  await page.emulateMedia({ colorScheme: 'light' });
 
   await page.getByRole('button', { name: 'Delete group' }).click();
   const dialog = page.getByRole('dialog', { name: 'Delete group billing?' });
