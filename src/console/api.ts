@@ -114,3 +114,54 @@ export interface FetchAnswer {
   highWatermark: number;
   logStartOffset: number;
 }
+
+export const groupPath = (group: string): string => `/v1/groups/${encodeURIComponent(group)}`;
+
+export type GroupState = 'Empty' | 'Stable' | 'Reconciling';
+
+export interface GroupSummary {
+  groupId: string;
+  state: GroupState;
+  members: number;
+  lag: number;
+}
+
+export interface TopicPartitions {
+  topic: string;
+  partitions: number[];
+}
+
+export interface GroupOffset {
+  topic: string;
+  partition: number;
+  offset: number | null;
+  metadata?: string | null;
+  committedAtMs?: number | null;
+  logEndOffset: number;
+  lag: number | null;
+}
+
+export interface GroupMember {
+  memberId: string;
+  clientId?: string;
+  generation?: number;
+  subscription?: { topics?: string[]; topicPrefix?: string; topicPattern?: string };
+  assignment?: TopicPartitions[];
+  targetAssignment?: TopicPartitions[];
+  revoking?: TopicPartitions[];
+  sessionTimeoutMs?: number;
+  lastSeenMsAgo?: number;
+}
+
+export interface GroupDescription {
+  groupId: string;
+  state: GroupState;
+  groupEpoch: number;
+  assignor: string;
+  members: GroupMember[];
+  offsets: GroupOffset[];
+  lag: number;
+}
+
+/** Where a reset moves a topic's committed offsets. */
+export type ResetTarget = 'earliest' | 'latest' | { timestamp: number } | { offset: number };

@@ -1,19 +1,21 @@
 /**
  * The Runnel console: a single page served by the node at /console, talking to the
- * node's public REST API only. Pages are addressed by the URL fragment
- * (#/, #/topics, #/topics/<name>), so the node serves one index.html and the browser's
- * back button works.
+ * node's public REST API only. Pages are addressed by the URL fragment (#/, #/topics,
+ * #/topics/<name>, #/groups, #/groups/<id>), so the node serves one index.html and the
+ * browser's back button works.
  */
 import './style.css';
 import { ApiError, storedKey, storeKey, whenUnauthenticated } from './api.js';
 import { h, message, replace, type PageContext } from './dom.js';
+import { renderGroup } from './group.js';
+import { renderGroups } from './groups.js';
 import { renderOverview } from './overview.js';
 import { renderTopic } from './topic.js';
 import { renderTopics } from './topics.js';
 
 interface Route {
   title: string;
-  nav: 'overview' | 'topics';
+  nav: 'overview' | 'topics' | 'groups';
   render: (context: PageContext) => Promise<void>;
 }
 
@@ -24,6 +26,12 @@ function routeOf(hash: string): Route {
     const name = decodeURIComponent(topic[1]);
     return { title: `Topic ${name}`, nav: 'topics', render: (context) => renderTopic(context, name) };
   }
+  const group = /^\/groups\/(.+)$/.exec(path);
+  if (group !== null) {
+    const id = decodeURIComponent(group[1]);
+    return { title: `Group ${id}`, nav: 'groups', render: (context) => renderGroup(context, id) };
+  }
+  if (path === '/groups') return { title: 'Groups', nav: 'groups', render: renderGroups };
   if (path === '/topics') return { title: 'Topics', nav: 'topics', render: renderTopics };
   return { title: 'Overview', nav: 'overview', render: renderOverview };
 }
@@ -32,6 +40,7 @@ const main = h('main', { id: 'main', tabindex: '-1' });
 const navLinks = {
   overview: h('a', { href: '#/' }, 'Overview'),
   topics: h('a', { href: '#/topics' }, 'Topics'),
+  groups: h('a', { href: '#/groups' }, 'Groups'),
 };
 const session = h('div', { class: 'session' });
 let current: AbortController | undefined;
@@ -97,7 +106,7 @@ function start(): void {
   const header = h('header', { class: 'top' },
     h('a', { class: 'skip', href: '#main', onclick: (event: Event) => { event.preventDefault(); main.focus(); } }, 'Skip to content'),
     h('span', { class: 'brand' }, 'Runnel'),
-    h('nav', { 'aria-label': 'Console' }, h('ul', {}, h('li', {}, navLinks.overview), h('li', {}, navLinks.topics))),
+    h('nav', { 'aria-label': 'Console' }, h('ul', {}, h('li', {}, navLinks.overview), h('li', {}, navLinks.topics), h('li', {}, navLinks.groups))),
     session);
   replace(document.body, header, main);
   whenUnauthenticated(showSignIn);
