@@ -121,15 +121,30 @@ export class LogCleaner {
     return found.sort((a, b) => b.cleanable.dirtyRatio - a.cleanable.dirtyRatio);
   }
 
-  /** Cleans one round of the dirtiest log that is due; undefined when none is. */
+  /**
+   * Cleans one round of the dirtiest log that is due; undefined when none is. Calls
+   * (the background loop's, a test's) run one at a time.
+   */
   async cleanOnce(nowMs = Date.now()): Promise<CleaningRound | undefined> {
+    const previous = this.running;
+    let release = (): void => undefined;
+    this.running = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    await previous.catch(() => undefined);
+    try {
+      return await this.cleanDirtiest(nowMs);
+    } finally {
+      release();
+    }
+  }
+
+  private async cleanDirtiest(nowMs: number): Promise<CleaningRound | undefined> {
     const due = this.cleanableLogs(nowMs).find(({ log, cleanable }) => !this.uncleanable.has(log) && cleanable.dirtyBytes > 0 &&
       (cleanable.dirtyRatio >= log.logConfig.minCleanableDirtyRatio || cleanable.isOverdue));
     if (due === undefined) return undefined;
-    const round = this.cleanRound(due, nowMs);
-    this.running = round;
     try {
-      return await round;
+      return await this.cleanRound(due, nowMs);
     } catch (error) {
       // A log closed or deleted meanwhile (its directory gone) is not a failure.
       if (due.log.localLog.isClosed) throw new CleaningAborted('the log was closed');
