@@ -9,7 +9,7 @@
  */
 import { crc32c } from '../../util/crc32c.js';
 import { readVarint, readVarlong, varintNextOffset } from '../../util/varint.js';
-import type { BatchHeader } from '../../record/header.js';
+import { readBatchHeader, type BatchHeader } from '../../record/header.js';
 import { ATTRIBUTES_OFFSET, BATCH_LENGTH_OFFSET, CRC_OFFSET, LOG_OVERHEAD_BYTES, RECORD_COUNT_OFFSET, RECORDS_OFFSET } from '../../record/layout.js';
 
 export interface RecordView {
@@ -71,4 +71,41 @@ export function firstKeylessRecord(buffer: Buffer, position: number, header: Bat
     index += 1;
   });
   return found;
+}
+
+/**
+ * Records of `batches` (whole batches, as a log read returns them) from offset `from`
+ * on, at most `maxRecords`: how many, and the offset after the last one counted. In a
+ * compacted log offsets have gaps, so a count of offsets is not a count of records;
+ * once a batch is counted to its end, the next offset is past its last offset (records
+ * cleaned away at its end included). `next` is `from` when none is counted.
+ */
+export function countRecordsFrom(batches: Buffer, from: number, maxRecords: number): { count: number; next: number } {
+  let count = 0;
+  let next = from;
+  for (let position = 0; position < batches.length && count < maxRecords;) {
+    const header = readBatchHeader(batches, position);
+    if (header.lastOffset >= next) {
+      if (header.recordCount === header.lastOffsetDelta + 1) {
+        const first = Math.max(header.baseOffset, next);
+        const taken = Math.min(header.lastOffset - first + 1, maxRecords - count);
+        count += taken;
+        next = first + taken;
+      } else {
+        let isWhole = true;
+        forEachRecord(batches, position, header, (record) => {
+          if (record.offset < next) return;
+          if (count >= maxRecords) {
+            isWhole = false;
+            return;
+          }
+          count += 1;
+          next = record.offset + 1;
+        });
+        if (isWhole) next = header.lastOffset + 1;
+      }
+    }
+    position += header.sizeBytes;
+  }
+  return { count, next };
 }
