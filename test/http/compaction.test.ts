@@ -144,3 +144,16 @@ void t.test('a compacted partition after cleaning: latest value per key at its o
   await check(second.url, 'after a restart');
   t.equal(await second.broker.logs.cleaner.cleanOnce(), undefined, 'the checkpoint kept the progress: nothing is dirty');
 });
+
+void t.test("the README's Compaction examples work as written", async (t) => {
+  const server = await startServer(t);
+  const base = server.url;
+  const created = await requestJson(`${base}/v1/topics`, { body: '{"name":"prices","configs":{"cleanup.policy":"compact","min.cleanable.dirty.ratio":0.1,"delete.retention.ms":3600000}}' });
+  t.equal(created.status, 201, 'create a compacted topic');
+  t.equal((await requestJson(`${base}/v1/topics/prices/records`, { body: '{"records":[{"key":"apple","value":{"eur":1.10}},{"key":"apple","value":{"eur":1.25}},{"key":"pear","value":{"eur":0.90}}]}' })).status, 200, 'updates');
+  t.equal((await requestJson(`${base}/v1/topics/prices/records`, { body: '{"records":[{"key":"pear","value":null}]}' })).status, 200, 'a tombstone');
+  t.equal((await postRaw(`${base}/v1/topics/prices/records`, '{"key":"plum","value":{"eur":2}}\n{"key":"plum","value":null}\n', 'application/x-ndjson')).status, 200, 'NDJSON');
+  t.equal((await requestJson(`${base}/v1/topics/prices`, { method: 'PATCH', body: '{"configs":{"min.compaction.lag.ms":60000}}' })).status, 200, 'PATCH');
+  const { records } = await fetchAll(base, 'prices', 0);
+  t.same(records.map((r) => [r.key, r.value]), [['apple', { eur: 1.1 }], ['apple', { eur: 1.25 }], ['pear', { eur: 0.9 }], ['pear', null], ['plum', { eur: 2 }], ['plum', null]]);
+});
