@@ -128,12 +128,10 @@ export async function buildOffsetMap(cleanable: Cleanable, map: OffsetMap, pacer
       if (header.lastOffset < from) return true;
       forEachRecord(buffer, position, header, (record) => {
         if (isFull || record.key === null || record.offset < from || record.offset >= limit) return;
-        if (!map.hasRoomFor(record.key)) {
+        if (!map.tryPut(record.key, record.offset)) {
           isFull = true;
           endOffset = record.offset;
-          return;
         }
-        map.put(record.key, record.offset);
       });
       return !isFull;
     });
@@ -193,7 +191,9 @@ export async function cleanSegment(input: SegmentCleaningInput): Promise<Segment
       return true;
     });
     if (recordsRemoved === 0) return { bytesBefore, bytesAfter: bytesBefore, recordsRemoved };
-    fs.fsyncSync(out);
+    const toSync = out;
+    // On the thread pool: an fsync of a whole segment must not hold up the event loop.
+    await new Promise<void>((resolve, reject) => fs.fsync(toSync, (error) => (error === null ? resolve() : reject(error))));
     fs.closeSync(out);
     out = undefined;
     fs.utimesSync(target, new Date(modifiedMs), new Date(modifiedMs));

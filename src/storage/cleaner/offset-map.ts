@@ -23,7 +23,6 @@ export class OffsetMap {
   private readonly hashes: Buffer;
   private readonly offsets: Float64Array;
   private entries = 0;
-  private readonly probe = Buffer.alloc(HASH_BYTES);
 
   constructor(memoryBytes: number) {
     this.slots = Math.max(2, Math.floor(memoryBytes / OFFSET_MAP_SLOT_BYTES));
@@ -45,36 +44,34 @@ export class OffsetMap {
     this.entries = 0;
   }
 
-  /** Slot of `key`: where it is, or the empty slot where it would go. */
-  private slotOf(key: Buffer): number {
-    const hash = createHash('md5').update(key).digest();
-    hash.copy(this.probe);
+  /** Slot of the key hashed to `hash`: where it is, or the empty slot where it would go. */
+  private slotOf(hash: Buffer): number {
     let slot = hash.readUInt32BE(0) % this.slots;
     for (;;) {
       if (this.offsets[slot] < 0) return slot;
-      if (this.hashes.compare(this.probe, 0, HASH_BYTES, slot * HASH_BYTES, (slot + 1) * HASH_BYTES) === 0) return slot;
+      if (hash.compare(this.hashes, slot * HASH_BYTES, (slot + 1) * HASH_BYTES) === 0) return slot;
       slot = (slot + 1) % this.slots;
     }
   }
 
-  /** True when `key` is mapped or there is room for it. */
-  hasRoomFor(key: Buffer): boolean {
-    return !this.isFull || this.offsets[this.slotOf(key)] >= 0;
-  }
-
-  /** Maps `key` to `offset` (callers put offsets in increasing order, so the latest wins). */
-  put(key: Buffer, offset: number): void {
-    const slot = this.slotOf(key);
+  /**
+   * Maps `key` to `offset` (callers put offsets in increasing order, so the latest
+   * wins). False, and nothing changed, when the key is new and the map is full.
+   */
+  tryPut(key: Buffer, offset: number): boolean {
+    const hash = createHash('md5').update(key).digest();
+    const slot = this.slotOf(hash);
     if (this.offsets[slot] < 0) {
-      if (this.isFull) throw new Error('the offset map is full');
+      if (this.isFull) return false;
       this.entries += 1;
-      this.probe.copy(this.hashes, slot * HASH_BYTES);
+      this.hashes.set(hash, slot * HASH_BYTES);
     }
     this.offsets[slot] = offset;
+    return true;
   }
 
   /** The latest offset mapped for `key`, or -1. */
   get(key: Buffer): number {
-    return this.offsets[this.slotOf(key)];
+    return this.offsets[this.slotOf(createHash('md5').update(key).digest())];
   }
 }
