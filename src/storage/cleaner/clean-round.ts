@@ -26,7 +26,7 @@ import type { IoPacer } from './io-pacer.js';
 import type { OffsetMap } from './offset-map.js';
 import { cleanedPath, crashPoint, swapInCleaned } from './segment-swap.js';
 
-const CHUNK_BYTES = 256 * 1024;
+const CHUNK_BYTES = 64 * 1024;
 
 /** What a log offers the cleaner now. */
 export interface Cleanable {

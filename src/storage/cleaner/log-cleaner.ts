@@ -5,11 +5,13 @@
  * max.compaction.lag.ms) and cleans one round of it (clean-round.ts); with nothing due
  * it waits `backoffMs`.
  *
- * It runs on the event loop in bounded chunks (about 256 KiB of log per step, then the
+ * It runs on the event loop in bounded chunks (about 64 KiB of log per step, then the
  * loop is given back; see IoPacer), not on a worker thread: segments, file handles and
- * the swap of a cleaned segment stay with the code that owns the log, with no locking,
- * and a chunk costs the loop about a millisecond. Memory is the one offset map
- * (dedupeBufferBytes), allocated once.
+ * the swap of a cleaned segment stay with the code that owns the log, with no locking.
+ * Measured on a 42 MB partition of 200,000 records with 50,000 keys (2 cores): about
+ * 15 MB/s of log cleaned unthrottled, event-loop delay p50 1 ms, p99 36 ms, max 65 ms
+ * (the longest steps are reopening a cleaned segment, which rebuilds its indexes, and
+ * clearing the map). Memory is the one offset map (dedupeBufferBytes), allocated once.
  *
  * A log whose cleaning fails (damage found, an I/O error) is reported once and left
  * alone until the node restarts, as Kafka marks a partition uncleanable.
