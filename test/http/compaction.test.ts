@@ -137,6 +137,11 @@ void t.test('a compacted partition after cleaning: latest value per key at its o
     t.same(polled, records.map((record) => record.offset), `${what}: a group polls every record once, in order`);
   };
   await check(first.url, 'after cleaning');
+  const metrics = await (await request(`${first.url}/metrics`)).body.text();
+  const removed = Number(/^runnel_cleaner_records_removed_total (\d+)/m.exec(metrics)?.[1]);
+  t.equal(removed, cleaner.stats.recordsRemoved, 'runnel_cleaner_records_removed_total counts the removed records');
+  t.match(metrics, /^runnel_cleaner_rounds_total [1-9]/m, 'and the rounds');
+  t.match(metrics, /^runnel_cleaner_max_dirty_ratio /m, 'the dirty ratio is shown');
 
   const dataDir = first.dataDir;
   await first.close();
