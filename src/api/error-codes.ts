@@ -13,6 +13,7 @@ export const errorCatalogue = {
   INVALID_REPLICATION_FACTOR: { status: 400, description: 'The replication factor must be between 1 and the number of nodes.' },
   INVALID_CONFIG: { status: 400, description: 'A topic config is unknown or its value is invalid.' },
   INVALID_RECORD: { status: 400, description: 'A record is malformed: bad base64, a key or value that does not fit its format, a bad header or timestamp; or a record batch Runnel does not take (transactional, control, LogAppendTime set by the producer).' },
+  RECORD_KEY_REQUIRED: { status: 400, description: "The topic is compacted (its cleanup.policy holds compact) and a record has no key: compaction keeps the latest record per key, so every record needs one (Kafka answers INVALID_RECORD). Nothing was appended." },
   CORRUPT_RECORD: { status: 400, description: 'A record-batch body (application/vnd.runnel.record-batch) is not sound RecordBatch v2 data: framing, magic, CRC-32C or a record that does not parse (Kafka\'s CORRUPT_MESSAGE). Nothing was appended.' },
   INVALID_OFFSET: { status: 400, description: "An offset must be a non-negative integer, 'earliest' or 'latest'." },
   UNAUTHENTICATED: { status: 401, description: 'The node requires an API key (Authorization: Bearer <key> or X-API-Key) and none, or an unknown one, was given.' },

@@ -90,7 +90,7 @@ export const valueFormatSchema = {
 
 export const configsSchema = {
   type: 'object',
-  description: "Topic configs by Kafka's names (retention.ms, retention.bytes, segment.bytes, segment.ms, cleanup.policy, max.message.bytes, min.insync.replicas, flush.messages, flush.ms, message.timestamp.type, index.interval.bytes, unclean.leader.election.enable). Values are strings or numbers.",
+  description: "Topic configs by Kafka's names (retention.ms, retention.bytes, segment.bytes, segment.ms, cleanup.policy, min.cleanable.dirty.ratio, min.compaction.lag.ms, max.compaction.lag.ms, delete.retention.ms, max.message.bytes, min.insync.replicas, flush.messages, flush.ms, message.timestamp.type, index.interval.bytes, unclean.leader.election.enable). Values are strings or numbers.",
   additionalProperties: { type: ['string', 'number', 'boolean'] },
   example: { 'retention.ms': '604800000', 'segment.bytes': '1073741824' },
 } as const;

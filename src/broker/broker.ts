@@ -39,6 +39,8 @@ export interface BrokerOptions {
   /** Producers remembered at most across every partition (--producer-states-max); unbounded when not given. */
   producerStatesMax?: number;
   retentionCheckIntervalMs: number;
+  /** The compaction cleaner's key-map memory, bytes/s limit and idle wait (storage/cleaner); defaults when not given. */
+  cleaner?: { dedupeBufferBytes?: number; ioBytesPerSecond?: number; backoffMs?: number };
   /** Kafka's offsets.retention.minutes, in ms: offsets of groups empty this long expire. Default 7 days. */
   offsetsRetentionMs?: number;
   /** Bounds of the Idempotency-Key answers kept in meta.db (defaults: limits.ts). */

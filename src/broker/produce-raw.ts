@@ -23,7 +23,9 @@ import { CorruptBatchError, InvalidBatchError, UnsupportedCompressionError } fro
 import { checkProducedBatches, stampLogAppendTime, stampProducer, type ProducedBatch } from '../record/produced-batches.js';
 import type { DiskSpace } from '../storage/disk-space.js';
 import { isDiskFullError } from '../util/disk-full.js';
+import { firstKeylessRecord } from '../storage/cleaner/batch-records.js';
 import { countRefusal, diskFull, refuseWhenDiskFull } from './produce-disk.js';
+import { keyRequired } from './record-input.js';
 import { appendOnce, keyProducerId, storedTimestamps } from './produce-sequences.js';
 import type { Acks } from './produce-request.js';
 import { requireLeader, type Replication } from './replication.js';
@@ -70,6 +72,7 @@ export class RawProducer {
     const state = this.topics.partition(request.topic, request.partition);
     const batches = checkBatches(request.body, Number(topic.effective['max.message.bytes']));
     checkProducers(batches, request.idempotencyKey);
+    if (topic.effective['cleanup.policy'].includes('compact')) checkKeys(batches);
     const key = request.idempotencyKey;
     const hash = key === undefined ? undefined : createHash('sha256').update(`record-batch\n${request.partition}\n`).update(request.body).digest();
     if (key !== undefined && hash !== undefined) {
@@ -174,6 +177,14 @@ function checkBatches(body: Buffer, maxMessageBytes: number): ProducedBatch[] {
     }
   }
   return batches;
+}
+
+/** A compacted topic takes records with keys only (Kafka's rule). */
+function checkKeys(batches: ProducedBatch[]): void {
+  for (let i = 0; i < batches.length; i++) {
+    const record = firstKeylessRecord(batches[i].bytes, 0, batches[i].header);
+    if (record >= 0) throw keyRequired(`batch ${i}, record ${record}`);
+  }
 }
 
 /** An idempotent producer's batches: ids it could have been given, sequences within an int32, and no Idempotency-Key besides. */

@@ -33,7 +33,7 @@ import { forwardShare, takeForwards, type SendShare } from './produce-forward.js
 import { RawProducer } from './produce-raw.js';
 import { appendOnce, batchProducer, checkProducerFields, keylessPartitionForKey, storedTimestamps } from './produce-sequences.js';
 import { partitionForKey } from './partitioner.js';
-import { checkJsonDepth, encodeRecord } from './record-input.js';
+import { checkJsonDepth, checkKeysForPolicy, encodeRecord } from './record-input.js';
 import type { TopicManager } from './topic-manager.js';
 import type { PartitionState, Topic } from './topic-state.js';
 import { requireLeader, type Replication } from './replication.js';
@@ -101,6 +101,7 @@ export class Producer {
     checkProducerFields(request);
     // Before anything recursive (hashing, encoding) touches a key or value.
     checkJsonDepth(request.records);
+    checkKeysForPolicy(request.records, topic.effective['cleanup.policy']);
     // A forwarded share of a request relies on the partitions' producer state alone: its
     // body is not the request the key was first sent with, so the stored answers do not apply.
     if (request.idempotencyKey === undefined || request.isForwarded === true) return this.append(topic, request, undefined);

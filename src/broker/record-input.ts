@@ -5,7 +5,9 @@
  *  - json:   any JSON value; stored as its JSON text (fetched back verbatim).
  *  - string: a JSON string; stored as UTF-8.
  *  - binary: a base64 string; stored as the decoded bytes.
- * A null or absent key/value is stored as null (a null value is Kafka's tombstone).
+ * A null or absent key/value is stored as null, whatever the format: `"value": null` in a
+ * record object (JSON body or an NDJSON line) is Kafka's tombstone, which deletes the
+ * key from a compacted topic, and a fetch returns it as `"value": null`.
  */
 import { RunnelError } from '../errors.js';
 import { limits } from '../limits.js';
@@ -76,6 +78,21 @@ export function checkJsonDepth(records: readonly ProduceRecord[]): void {
       }
     }
   }
+}
+
+/**
+ * Refuses (400 RECORD_KEY_REQUIRED) a keyless record for a topic whose cleanup.policy
+ * holds compact, before anything is appended (Kafka's rule: the cleaner keeps the
+ * latest record per key, and a record without one has no place in that).
+ */
+export function checkKeysForPolicy(records: readonly ProduceRecord[], cleanupPolicy: string): void {
+  if (!cleanupPolicy.includes('compact')) return;
+  const index = records.findIndex((record) => record.key === null || record.key === undefined);
+  if (index >= 0) throw keyRequired(`records[${index}]`);
+}
+
+export function keyRequired(what: string): RunnelError {
+  return new RunnelError('RECORD_KEY_REQUIRED', `${what} has no key; the topic is compacted (cleanup.policy holds compact), so every record needs one. Nothing was appended`);
 }
 
 /** Validates and encodes one record; `nowMs` stamps records without a timestamp. */

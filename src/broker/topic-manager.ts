@@ -18,7 +18,7 @@ import { randomBytes } from 'node:crypto';
 import { isOutOfFiles } from '../util/open-files.js';
 import { AppendNotifier } from './append-notifier.js';
 import { StickyPartitioner } from './partitioner.js';
-import { effectiveConfigs, isTopicConfigName, logConfigOf, validateTopicConfigs, type TopicConfigs } from './topic-config.js';
+import { checkConfigCombination, effectiveConfigs, isTopicConfigName, logConfigOf, validateTopicConfigs, type TopicConfigs } from './topic-config.js';
 import { logDirectoryName, validateTopicName } from './topic-names.js';
 import { reconcileTopics, type ReconciledTopics, type ReconcileResult, type WantedTopic } from './topic-reconcile.js';
 import type { PartitionState, Topic } from './topic-state.js';
@@ -151,6 +151,7 @@ export class TopicManager implements ReconciledTopics {
     const partitionCount = input.partitions ?? this.options.defaultPartitionCount;
     checkPartitionCount(partitionCount);
     const configs = validateTopicConfigs(input.configs ?? {});
+    checkConfigCombination(effectiveConfigs(configs, this.options.brokerDefaults));
     if (this.topics.has(input.name)) throw new RunnelError('TOPIC_EXISTS', `topic '${input.name}' already exists`);
     this.checkPartitionsMax(partitionCount);
     return { name: input.name, partitions: partitionCount, configs };
@@ -298,6 +299,7 @@ export class TopicManager implements ReconciledTopics {
         if (!isTopicConfigName(key)) throw new RunnelError('INVALID_CONFIG', `unknown topic config '${key}'`);
         delete merged[key];
       }
+      checkConfigCombination(effectiveConfigs(merged, this.options.brokerDefaults));
       nextConfigs = merged;
     }
     if (change.partitions !== undefined) {

@@ -52,6 +52,7 @@ export class Metrics {
     registerIdempotencyMetrics(registers, broker);
     registerOpenFileMetrics(registers, broker);
     registerDiskMetrics(registers, broker);
+    registerCleanerMetrics(registers, broker);
   }
 
   request(method: string, route: string, statusCode: number, seconds: number): void {
@@ -258,4 +259,16 @@ function registerDiskMetrics(registers: Registers, broker: Broker): void {
   new Gauge({ name: 'runnel_disk_free_min_bytes', help: 'The free-space floor: produce is refused at or below it (--disk-free-min-bytes).', registers, collect() { this.set(disk.freeMinBytes); } });
   new Gauge({ name: 'runnel_disk_full', help: '1 while produce is refused with 507 DISK_FULL.', registers, collect() { this.set(disk.isFull ? 1 : 0); } });
   totalCounter(registers, 'runnel_disk_full_refusals_total', 'Produce requests refused with 507 DISK_FULL (free space at or below the floor, or a write that failed for space).', () => disk.refusedCount);
+}
+
+/** The compaction cleaner (storage/cleaner): what is waiting to be cleaned, and what it has done. */
+function registerCleanerMetrics(registers: Registers, broker: Broker): void {
+  const { cleaner } = broker.logs;
+  new Gauge({ name: 'runnel_cleaner_cleanable_bytes', help: 'Bytes of closed segments of compacted partitions written since their last cleaning (dirty bytes).', registers, collect() { this.set(cleaner.cleanableLogs().reduce((sum, entry) => sum + entry.cleanable.dirtyBytes, 0)); } });
+  new Gauge({ name: 'runnel_cleaner_max_dirty_ratio', help: "The highest dirty ratio among compacted partitions (dirty bytes over closed bytes); cleaned once it reaches min.cleanable.dirty.ratio.", registers, collect() { this.set(cleaner.cleanableLogs()[0]?.cleanable.dirtyRatio ?? 0); } });
+  totalCounter(registers, 'runnel_cleaner_rounds_total', 'Cleaning rounds completed.', () => cleaner.stats.rounds);
+  totalCounter(registers, 'runnel_cleaner_bytes_read_total', 'Bytes the cleaner read and wrote.', () => cleaner.stats.bytesRead);
+  totalCounter(registers, 'runnel_cleaner_bytes_removed_total', 'Bytes removed from compacted partitions by cleaning.', () => cleaner.stats.bytesRemoved);
+  totalCounter(registers, 'runnel_cleaner_records_removed_total', 'Records removed by cleaning (superseded records and expired tombstones).', () => cleaner.stats.recordsRemoved);
+  totalCounter(registers, 'runnel_cleaner_run_seconds_total', 'Time spent in cleaning rounds, pauses for the I/O limit included.', () => cleaner.stats.runSeconds);
 }

@@ -50,6 +50,7 @@ export function createBroker(options: BrokerOptions, wire: BrokerWiring = () => 
       onError: options.onError,
       openFilesMax: options.openLogFilesMax === undefined || options.openLogFilesMax === 0 ? undefined : options.openLogFilesMax,
       producerStatesMax: options.producerStatesMax,
+      cleaner: options.cleaner,
     });
     const topics = new TopicManager(store, logs, {
       nodeId: options.nodeId,

@@ -54,6 +54,7 @@ export function nodeOptionsFromSettings(settings: Settings): NodeOptions {
       partitionsMax: settings.maxPartitions,
       openLogFilesMax: settings.maxOpenLogFiles,
       retentionCheckIntervalMs: settings.retentionCheckIntervalMs,
+      cleaner: { dedupeBufferBytes: settings.cleanerDedupeBufferBytes, ioBytesPerSecond: settings.cleanerIoMaxBytesPerSecond, backoffMs: settings.cleanerBackoffMs },
       offsetsRetentionMs: settings.offsetsRetentionMinutes * 60_000,
       idempotency: { countMax: settings.idempotencyKeysMax, bytesMax: settings.idempotencyBytesMax },
       producerStatesMax: settings.producerStatesMax,

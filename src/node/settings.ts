@@ -36,6 +36,9 @@ export interface Settings {
   maxPartitions: number;
   maxOpenLogFiles: number;
   retentionCheckIntervalMs: number;
+  cleanerDedupeBufferBytes: number;
+  cleanerIoMaxBytesPerSecond: number;
+  cleanerBackoffMs: number;
   shutdownTimeoutMs: number;
   offsetsRetentionMinutes: number;
   auth: string;
@@ -96,6 +99,9 @@ export const settingDefinitions: SettingDefinition[] = [
   { name: 'maxOpenLogFiles', flag: 'max-open-log-files', env: 'RUNNEL_MAX_OPEN_LOG_FILES', type: 'integer', defaultValue: '0', minimum: 0, maximum: 1_000_000, description: 'Segment files (logs and indexes) kept open at most; the least recently used are closed first and reopened when needed. 0: half of ulimit -n, at most 10,000. The value in force is logged at start.' },
   { name: 'numPartitions', flag: 'num-partitions', env: 'RUNNEL_NUM_PARTITIONS', type: 'integer', defaultValue: '1', minimum: 1, maximum: limits.partitionCountMax, description: "Partitions of a topic created without a count (Kafka's num.partitions)." },
   { name: 'retentionCheckIntervalMs', flag: 'retention-check-interval-ms', env: 'RUNNEL_RETENTION_CHECK_INTERVAL_MS', type: 'integer', defaultValue: '300000', minimum: 10, maximum: 2 ** 31 - 1, description: "How often retention runs (Kafka's log.retention.check.interval.ms)." },
+  { name: 'cleanerDedupeBufferBytes', flag: 'cleaner-dedupe-buffer-bytes', env: 'RUNNEL_CLEANER_DEDUPE_BUFFER_BYTES', type: 'integer', defaultValue: String(32 * 1024 * 1024), minimum: 1024, maximum: 2 ** 31 - 1, description: "Memory of the compaction cleaner's key map, 24 bytes per key (Kafka's log.cleaner.dedupe.buffer.size); a partition with more dirty keys than fit is cleaned in rounds." },
+  { name: 'cleanerIoMaxBytesPerSecond', flag: 'cleaner-io-max-bytes-per-second', env: 'RUNNEL_CLEANER_IO_MAX_BYTES_PER_SECOND', type: 'integer', defaultValue: String(64 * 1024 * 1024), minimum: 0, maximum: Number.MAX_SAFE_INTEGER, description: "Bytes the compaction cleaner reads and writes per second at most (Kafka's log.cleaner.io.max.bytes.per.second); 0: no limit." },
+  { name: 'cleanerBackoffMs', flag: 'cleaner-backoff-ms', env: 'RUNNEL_CLEANER_BACKOFF_MS', type: 'integer', defaultValue: '15000', minimum: 10, maximum: 2 ** 31 - 1, description: "How long the compaction cleaner waits when no compacted partition is due (Kafka's log.cleaner.backoff.ms)." },
   { name: 'shutdownTimeoutMs', flag: 'shutdown-timeout-ms', env: 'RUNNEL_SHUTDOWN_TIMEOUT_MS', type: 'integer', defaultValue: '10000', minimum: 0, maximum: 600_000, description: 'Longest a graceful shutdown may take before the process exits anyway.' },
   { name: 'offsetsRetentionMinutes', flag: 'offsets-retention-minutes', env: 'RUNNEL_OFFSETS_RETENTION_MINUTES', type: 'integer', defaultValue: '10080', minimum: 1, maximum: 2 ** 31 - 1, description: "Committed offsets of a group empty this long expire (Kafka's offsets.retention.minutes)." },
   { name: 'auth', flag: 'auth', env: 'RUNNEL_AUTH', type: 'string', defaultValue: 'none', choices: ['none', 'api-key'], description: 'none: every request is allowed. api-key: requests need an API key (Authorization: Bearer <key>) whose grants allow them.' },

@@ -10,7 +10,7 @@ import { readVarint, readVarlong, varintNextOffset } from '../util/varint.js';
 import { CorruptBatchError, UnsupportedCompressionError } from './errors.js';
 import { readBatchHeader, type BatchHeader } from './header.js';
 import { RECORD_BYTES_MIN, RECORDS_OFFSET } from './layout.js';
-import { validateBatch } from './validate.js';
+import { validateStoredBatch } from './validate.js';
 
 export interface DecodedRecord {
   offset: number;
@@ -30,7 +30,7 @@ let cursor = 0;
  * byte and UnsupportedCompressionError for a compressed batch.
  */
 export function decodeRecords(batch: Buffer, position = 0): DecodedRecord[] {
-  const problem = validateBatch(batch, position);
+  const problem = validateStoredBatch(batch, position);
   if (problem !== null) throw new CorruptBatchError(`batch at ${position}: ${problem}`);
   const header = readBatchHeader(batch, position);
   if (header.compression !== 0) throw new UnsupportedCompressionError(header.compression);

@@ -17,7 +17,7 @@ import { UnsupportedCompressionError } from './errors.js';
 import { readBatchHeader } from './header.js';
 import type { JsonBuffer } from './json-buffer.js';
 import { RECORDS_OFFSET, type ValueFormat } from './layout.js';
-import { validateBatch } from './validate.js';
+import { validateStoredBatch } from './validate.js';
 
 export interface RecordStyle {
   /** Written between two records (also between records of different calls sharing `written`). */
@@ -140,13 +140,16 @@ export function writeRecords(
 ): WrittenRecords {
   let count = 0;
   let lastOffset = startOffset - 1;
+  // The offset after the last batch walked to its end: a compacted batch may end in
+  // offsets whose records were cleaned away, and the reader must move past them.
+  let walkedEnd = startOffset;
   if (batches === null) return { count, nextOffset: startOffset };
   const recordHead = (style.topic === undefined ? '{' : '{"topic":' + JSON.stringify(style.topic) + ',') + '"partition":' + partition + ',"offset":';
   let position = 0;
   while (position < batches.length && count < maxRecords) {
     // Check data right after reading it: a batch that fails its CRC here was damaged
     // on disk after recovery, and serving it would hand out garbage.
-    const problem = validateBatch(batches, position);
+    const problem = validateStoredBatch(batches, position);
     assert(problem === null, () => `partition ${partition}: stored batch at read position ${position} is damaged: ${problem}`);
     const header = readBatchHeader(batches, position);
     if (header.compression !== 0) throw new UnsupportedCompressionError(header.compression);
@@ -155,7 +158,8 @@ export function writeRecords(
       const { keyFormat, valueFormat } = header;
       const isLogAppendTime = header.timestampType === 'LogAppendTime';
       let cursor = position + RECORDS_OFFSET;
-      for (let i = 0; i < header.recordCount && count < maxRecords; i++) {
+      let i = 0;
+      for (; i < header.recordCount && count < maxRecords; i++) {
         const bodySize = readVarint(batches, cursor);
         const recordEnd = varintNextOffset + bodySize;
         assert(recordEnd <= batchEnd, () => `partition ${partition}: record ${i} of the batch at ${header.baseOffset} runs past it`);
@@ -180,8 +184,9 @@ export function writeRecords(
         count += 1;
         written.count += 1;
       }
+      if (i === header.recordCount) walkedEnd = header.lastOffset + 1;
     }
     position = batchEnd;
   }
-  return { count, nextOffset: lastOffset + 1 };
+  return { count, nextOffset: Math.max(lastOffset + 1, walkedEnd) };
 }

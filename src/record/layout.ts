@@ -11,7 +11,7 @@
  *   @16 magic                int8    always 2
  *   @17 crc                  uint32  CRC-32C of the bytes from @21 to the end
  *   @21 attributes           int16   see below
- *   @23 lastOffsetDelta      int32   recordCount - 1 (Runnel never compacts)
+ *   @23 lastOffsetDelta      int32   recordCount - 1; more once compaction removed records
  *   @27 baseTimestamp        int64   first record's timestamp
  *   @35 maxTimestamp         int64
  *   @43 producerId           int64   -1 when not idempotent

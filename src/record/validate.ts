@@ -44,6 +44,20 @@ export function headerProblem(buf: Buffer, position: number): string | null {
  * with contiguous offsets and, if given, the expected baseOffset.
  */
 export function validateBatch(buf: Buffer, position = 0, expectedBaseOffset?: number): string | null {
+  return checkBatch(buf, position, expectedBaseOffset, false);
+}
+
+/**
+ * validateBatch for a batch read back from a log, which compaction may have cleaned
+ * (cleanup.policy=compact): records may be missing inside it (fewer records than
+ * lastOffsetDelta + 1; baseOffset and lastOffsetDelta are kept) and whole batches may
+ * be missing before it, so its baseOffset need only be at or above `minBaseOffset`.
+ */
+export function validateStoredBatch(buf: Buffer, position = 0, minBaseOffset?: number): string | null {
+  return checkBatch(buf, position, minBaseOffset, true);
+}
+
+function checkBatch(buf: Buffer, position: number, expectedBaseOffset: number | undefined, allowsGaps: boolean): string | null {
   const problem = headerProblem(buf, position);
   if (problem !== null) return problem;
   const batchLength = buf.readInt32BE(position + BATCH_LENGTH_OFFSET);
@@ -55,10 +69,12 @@ export function validateBatch(buf: Buffer, position = 0, expectedBaseOffset?: nu
   const recordCount = buf.readInt32BE(position + RECORD_COUNT_OFFSET);
   if (recordCount < 1) return `recordCount ${recordCount} is below 1`;
   const lastOffsetDelta = buf.readInt32BE(position + LAST_OFFSET_DELTA_OFFSET);
-  if (lastOffsetDelta !== recordCount - 1) return `lastOffsetDelta ${lastOffsetDelta} is not recordCount - 1 (${recordCount - 1})`;
+  if (allowsGaps ? lastOffsetDelta < recordCount - 1 : lastOffsetDelta !== recordCount - 1) {
+    return `lastOffsetDelta ${lastOffsetDelta} is not recordCount - 1 (${recordCount - 1})${allowsGaps ? ' or more' : ''}`;
+  }
   const baseOffset = readInt64(buf, position + BASE_OFFSET_OFFSET);
-  if (expectedBaseOffset !== undefined && baseOffset !== expectedBaseOffset) {
-    return `baseOffset ${baseOffset} is not the expected ${expectedBaseOffset}`;
+  if (expectedBaseOffset !== undefined && (allowsGaps ? baseOffset < expectedBaseOffset : baseOffset !== expectedBaseOffset)) {
+    return `baseOffset ${baseOffset} is not the expected ${expectedBaseOffset}${allowsGaps ? ' or above' : ''}`;
   }
   return null;
 }

@@ -18,6 +18,8 @@ const SEGMENT_OFFSET_SPAN_MAX = 0xfffffff0;
 
 export class LocalLog {
   isClosed = false;
+  /** Compacted once (see SegmentOptions.allowsGaps); segments opened or made from now on allow gaps. */
+  allowsGaps = false;
 
   constructor(
     readonly directory: string,
@@ -140,7 +142,7 @@ export class LocalLog {
   }
 
   private segmentOptions(): SegmentOptions {
-    return { indexIntervalBytes: this.config.indexIntervalBytes, files: this.files };
+    return { indexIntervalBytes: this.config.indexIntervalBytes, files: this.files, allowsGaps: this.allowsGaps };
   }
 
   /** Deletes every segment and starts again with an empty one at `offset`. */
@@ -150,6 +152,22 @@ export class LocalLog {
     // comes back here.
     for (const segment of this.segments) segment.delete();
     this.segments = [LogSegment.create(this.directory, offset, this.segmentOptions(), nowMs)];
+  }
+
+  /**
+   * Puts `replacement` where `segment` was (the cleaner swapped its log file; see
+   * cleaner/segment-swap.ts), or removes it from the list when null.
+   */
+  replaceSegment(segment: LogSegment, replacement: LogSegment | null): void {
+    const index = this.segments.indexOf(segment);
+    if (index < 0) return;
+    if (replacement === null) this.segments.splice(index, 1);
+    else this.segments[index] = replacement;
+  }
+
+  /** Opens the segment at `baseOffset` from its files (indexes rebuilt when missing). */
+  openSegment(baseOffset: number): LogSegment {
+    return LogSegment.open(this.directory, baseOffset, this.segmentOptions());
   }
 
   deleteOldestSegment(): void {

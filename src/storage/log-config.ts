@@ -17,6 +17,18 @@ export interface LogConfig {
   flushMessages: number;
   /** flush.ms: fsync when the oldest non-durable message is older than this. */
   flushMs: number;
+  /** cleanup.policy holds 'compact': the cleaner keeps the latest record of every key. */
+  isCompacted: boolean;
+  /** cleanup.policy holds 'delete': retention.ms and retention.bytes delete old segments. */
+  isDeleted: boolean;
+  /** min.cleanable.dirty.ratio: clean once dirty bytes / (clean + dirty bytes) reaches this. */
+  minCleanableDirtyRatio: number;
+  /** min.compaction.lag.ms: records younger than this are not cleaned. */
+  minCompactionLagMs: number;
+  /** max.compaction.lag.ms: a segment whose records are older is cleaned whatever the ratio. */
+  maxCompactionLagMs: number;
+  /** delete.retention.ms: a tombstone is kept this long after its segment was first cleaned. */
+  deleteRetentionMs: number;
 }
 
 export const DEFAULT_LOG_CONFIG: LogConfig = {
@@ -27,4 +39,10 @@ export const DEFAULT_LOG_CONFIG: LogConfig = {
   retentionBytes: -1,
   flushMessages: Number.MAX_SAFE_INTEGER,
   flushMs: Number.MAX_SAFE_INTEGER,
+  isCompacted: false,
+  isDeleted: true,
+  minCleanableDirtyRatio: 0.5,
+  minCompactionLagMs: 0,
+  maxCompactionLagMs: Number.MAX_SAFE_INTEGER,
+  deleteRetentionMs: 24 * 60 * 60 * 1000,
 };

@@ -11,7 +11,7 @@
  */
 import path from 'node:path';
 import { RunnelError } from '../errors.js';
-import { validateBatch } from '../record/validate.js';
+import { validateBatch, validateStoredBatch } from '../record/validate.js';
 import { readBatchHeader } from '../record/header.js';
 
 /** A read met a damaged batch: where it is, as precisely as the bytes allow. */
@@ -43,18 +43,20 @@ export interface StorageWarning {
  * Checks the whole batches in `buffer`, read from `segmentPath` at byte `filePosition`
  * for a reader that asked for `startOffset`: each batch must validate (header, length,
  * CRC), the first must hold `startOffset` and every next one must continue the offsets
- * of the one before. Returns the length of the sound batches before the first one that
+ * of the one before; with `allowsGaps` (a compacted log) the first must end at or after
+ * `startOffset` and every next one start after the one before. Returns the length of the sound batches before the first one that
  * does not, so a reader gets everything before the damage; throws LogDamageError when
  * the very first batch is damaged (the read that starts there).
  */
-export function checkReadBatches(buffer: Buffer, segmentPath: string, segmentBaseOffset: number, filePosition: number, startOffset: number): number {
+export function checkReadBatches(buffer: Buffer, segmentPath: string, segmentBaseOffset: number, filePosition: number, startOffset: number, allowsGaps = false): number {
+  const validate = allowsGaps ? validateStoredBatch : validateBatch;
   let position = 0;
   let expectedBaseOffset: number | undefined;
   while (position < buffer.length) {
     const isFirst = expectedBaseOffset === undefined;
-    let problem = validateBatch(buffer, position, expectedBaseOffset);
+    let problem = validate(buffer, position, expectedBaseOffset);
     const header = problem === null ? readBatchHeader(buffer, position) : undefined;
-    if (header !== undefined && isFirst && (header.baseOffset > startOffset || header.lastOffset < startOffset || header.baseOffset < segmentBaseOffset)) {
+    if (header !== undefined && isFirst && ((!allowsGaps && header.baseOffset > startOffset) || header.lastOffset < startOffset || header.baseOffset < segmentBaseOffset)) {
       problem = `the batch found for offset ${startOffset} holds offsets ${header.baseOffset}..${header.lastOffset}`;
     }
     if (problem !== null || header === undefined) {

@@ -20,6 +20,8 @@ import type { LeaderEpochCache } from './leader-epoch-checkpoint.js';
 import type { LogConfig } from './log-config.js';
 import type { StorageWarning } from './log-damage.js';
 import { readCheckpoint } from './partition-checkpoint.js';
+import { completeInterruptedSwaps } from './cleaner/segment-swap.js';
+import { hasCleanerCheckpoint } from './cleaner/cleaner-checkpoint.js';
 import { LogSegment, segmentFileName, type EpochCheck, type SegmentOptions, type SegmentRecovery } from './segment.js';
 
 export interface RecoveryReport {
@@ -35,6 +37,8 @@ export interface LoadedLog {
   logStartOffset: number;
   recoveryPoint: number;
   highWatermark: number;
+  /** The log has been compacted: offsets may have gaps (SegmentOptions.allowsGaps). */
+  allowsGaps: boolean;
 }
 
 /**
@@ -54,7 +58,8 @@ export function loadLog(
   const isClean = checkpoint?.isCleanShutdown === true;
   const checkpointRecoveryPoint = checkpoint?.recoveryPoint ?? 0;
   const recovery: RecoveryReport = { isCleanShutdown: isClean, recoveredSegments: 0, truncatedBytes: 0 };
-  const options: SegmentOptions = { indexIntervalBytes: config.indexIntervalBytes, files };
+  const allowsGaps = hasCleanerCheckpoint(directory);
+  const options: SegmentOptions = { indexIntervalBytes: config.indexIntervalBytes, files, allowsGaps };
   const recoveryPoint = isClean ? Number.MAX_SAFE_INTEGER : checkpointRecoveryPoint;
   const { segments, epochStarts } = loadSegments(directory, listSegmentFiles(directory), recoveryPoint, epochCache, options, recovery, onWarning);
   const isNew = segments.length === 0 && checkpoint === undefined;
@@ -74,7 +79,7 @@ export function loadLog(
   }
   const checkpointHighWatermark = checkpoint?.highWatermark ?? 0;
   const highWatermark = Math.min(Math.max(checkpointHighWatermark, logStartOffset), logEndOffset);
-  return { segments, recovery, logStartOffset, recoveryPoint: logEndOffset, highWatermark };
+  return { segments, recovery, logStartOffset, recoveryPoint: logEndOffset, highWatermark, allowsGaps };
 }
 
 /**
@@ -103,7 +108,9 @@ function loadSegments(
     const mustRecover = nextBase > recoveryPoint;
     const segment = LogSegment.open(directory, baseOffset, options);
     const expectedBase = segments.length === 0 ? baseOffset : segments[segments.length - 1].nextOffset;
-    if (mustRecover && baseOffset !== expectedBase) {
+    // Compaction leaves gaps between segments (a cleaned segment may end below the next
+    // one's base, or be gone): in a compacted log only an overlap is garbage.
+    if (mustRecover && (options.allowsGaps === true ? baseOffset < expectedBase : baseOffset !== expectedBase)) {
       // A gap or overlap after a truncated segment: this and every later segment is garbage.
       for (const stale of baseOffsets.slice(i)) deleteSegmentFiles(directory, stale);
       segment.delete();
@@ -213,6 +220,8 @@ function rebuildEpochCacheIfNeeded(
 
 /** Base offsets of the segments in `directory`, ascending; leftover .tmp files are removed. */
 function listSegmentFiles(directory: string): number[] {
+  // A cleaning that a crash interrupted is finished or undone first (cleaner/segment-swap.ts).
+  completeInterruptedSwaps(directory);
   const baseOffsets: number[] = [];
   for (const name of fs.readdirSync(directory)) {
     if (name.endsWith('.tmp')) {

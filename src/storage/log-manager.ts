@@ -2,7 +2,7 @@
  * LogManager: every partition log under `<data>/logs`, keyed by directory name (the
  * broker decides names; storage treats them as opaque), and the background work that
  * Kafka's LogManager schedules: retention checks, time-based flushes (flush.ms) and
- * periodic recovery-point checkpoints.
+ * periodic recovery-point checkpoints; and the compaction cleaner (cleaner/log-cleaner.ts).
  *
  * Timers are unref'd and all cancelled by close(), which also closes every log cleanly.
  */
@@ -15,6 +15,7 @@ import { assert } from '../util/assert.js';
 import type { LogConfig } from './log-config.js';
 import type { StorageWarning } from './log-damage.js';
 import { PartitionLog, type OpenOptions } from './partition-log.js';
+import { LogCleaner, type LogCleanerOptions } from './cleaner/log-cleaner.js';
 
 export interface LogManagerOptions {
   /** Kafka's log.retention.check.interval.ms. */
@@ -35,7 +36,12 @@ export interface LogManagerOptions {
   openFilesMax?: number;
   /** Producers remembered at most across every log (--producer-states-max); unbounded when not given. */
   producerStatesMax?: number;
+  /** The compaction cleaner's memory, I/O limit and idle wait (cleaner/log-cleaner.ts); defaults when not given. */
+  cleaner?: Partial<LogCleanerOptions>;
 }
+
+/** Kafka's defaults, except the I/O limit (Kafka has none). */
+export const DEFAULT_CLEANER_OPTIONS: LogCleanerOptions = { dedupeBufferBytes: 32 * 1024 * 1024, ioBytesPerSecond: 64 * 1024 * 1024, backoffMs: 15_000 };
 
 /** Logs closed (and fsynced) at the same time at shutdown. */
 const CLOSES_AT_ONCE = 64;
@@ -47,11 +53,14 @@ export class LogManager {
   readonly producerStates: ProducerStateBudget;
   private readonly logs = new Map<string, PartitionLog>();
   private readonly timers: NodeJS.Timeout[] = [];
+  /** Compacts logs whose cleanup.policy holds compact; runs once start() is called. */
+  readonly cleaner: LogCleaner;
 
   constructor(readonly logsDirectory: string, private readonly options: LogManagerOptions) {
     fs.mkdirSync(logsDirectory, { recursive: true });
     this.files = options.openFilesMax === undefined ? FileCache.unbounded() : new FileCache(options.openFilesMax);
     this.producerStates = new ProducerStateBudget(options.producerStatesMax ?? Number.MAX_SAFE_INTEGER, limits.idempotencyRetentionMs);
+    this.cleaner = new LogCleaner(() => this.logs.entries(), { ...DEFAULT_CLEANER_OPTIONS, onError: options.onError, ...options.cleaner });
   }
 
   /** Directory names found on disk (partitions that may or may not still be wanted). */
@@ -98,6 +107,7 @@ export class LogManager {
     this.every(retentionCheckIntervalMs, () => this.runRetention());
     this.every(flushCheckIntervalMs, () => this.flushDueLogs());
     this.every(checkpointIntervalMs, () => this.checkpointAll());
+    this.cleaner.start();
   }
 
   private every(intervalMs: number, task: () => void): void {
@@ -140,6 +150,8 @@ export class LogManager {
 
   /** Stops background work and closes every log cleanly (fsync + clean checkpoint). */
   async close(): Promise<void> {
+    // The cleaner first: it stops after its current chunk, before the logs close under it.
+    await this.cleaner.stop();
     for (const timer of this.timers) clearInterval(timer);
     this.timers.length = 0;
     const logs = [...this.logs.values()];

@@ -75,6 +75,7 @@ export class PartitionLog {
     const loaded = loadLog(directory, config, epochCache, options.logStartOffset ?? 0, nowMs, options.files, options.onWarning);
     this.onWarning = options.onWarning;
     this.local = new LocalLog(directory, config, loaded.segments, options.files);
+    this.local.allowsGaps = loaded.allowsGaps;
     this.flusher = new LogFlusher(this.local, loaded.recoveryPoint, nowMs, options.onFsync, () => this.writeCheckpoint(false), options.onError);
     this.recovery = loaded.recovery;
     this.logStartOffset = loaded.logStartOffset;
@@ -237,15 +238,12 @@ export class PartitionLog {
     return corruptLogError(path.basename(this.directory), damage);
   }
 
-  /** True once a read found damage in this log (until the next start recovers it). */
   /** Distinct damaged batches reads have found since the log was opened (a metric). */
-  get damagedBatchesFound(): number {
-    return this.damage.count;
-  }
-
-  get isDamaged(): boolean {
-    return this.damage.recoverFrom !== undefined;
-  }
+  get damagedBatchesFound(): number { return this.damage.count; }
+  /** True once a read found damage in this log (until the next start recovers it). */
+  get isDamaged(): boolean { return this.damage.recoverFrom !== undefined; }
+  /** The segments, for the cleaner (cleaner/log-cleaner.ts), which swaps cleaned ones in. */
+  get localLog(): LocalLog { return this.local; }
 
   /** The next start truncates at the damage: an append acknowledged now would be lost then. */
   private refuseAppendIfDamaged(): void {

@@ -14,8 +14,10 @@ import type { LogSegment } from './segment.js';
  * way its owner does (scheduling the rolled segment's fsync). Returns the count deleted.
  */
 export function deleteRetainedSegments(log: LocalLog, highWatermark: number, nowMs: number, roll: (nowMs: number) => void): number {
-  const { retentionMs, retentionBytes } = log.config;
+  const { retentionMs, retentionBytes, isDeleted } = log.config;
   let deleted = 0;
+  // cleanup.policy=compact alone: segments never go by age or size, the cleaner keeps them small.
+  if (!isDeleted) return 0;
   if (retentionMs >= 0) {
     while (log.segments.length > 1 && isDeletable(log, log.segments[0], highWatermark) &&
            log.segments[0].maxTimestampMs < nowMs - retentionMs) {

@@ -13,6 +13,12 @@ export function segmentFileName(baseOffset: number, suffix: '.log' | '.index' | 
 
 export interface SegmentOptions {
   indexIntervalBytes: number;
+  /**
+   * The log has been compacted (it has a cleaner-offset-checkpoint): batches may hold
+   * fewer records than their offset span and may skip offsets. Otherwise offsets must
+   * be contiguous, and a batch that skips some is damage.
+   */
+  allowsGaps?: boolean;
   /** The node's open-file LRU (file-cache.ts); unbounded when not given. */
   files?: FileCache;
 }

@@ -24,7 +24,7 @@ import { CachedFile, FileCache } from './file-cache.js';
 import { readFully, scanBatches } from '../record/scanner.js';
 import type { BatchHeader } from '../record/header.js';
 import { BATCH_HEADER_BYTES, BATCH_LENGTH_OFFSET, LOG_OVERHEAD_BYTES } from '../record/layout.js';
-import { validateBatch } from '../record/validate.js';
+import { validateBatch, validateStoredBatch } from '../record/validate.js';
 import { checkReadBatches, LogDamageError } from './log-damage.js';
 import { batchOffsetsAt, segmentFileName, type EpochCheck, type SegmentCut, type SegmentOptions, type SegmentRecovery } from './segment-files.js';
 
@@ -209,7 +209,7 @@ export class LogSegment {
     let problem = 'torn tail: the bytes there cannot form a whole batch';
     // Pinned: indexBatch below opens the index files, which may evict the log's descriptor otherwise.
     const end = this.file.withFd((fd) => scanBatches(fd, 0, this.sizeBytes, ({ position, header, buffer, bufferPosition }) => {
-      const batchProblem = validateBatch(buffer, bufferPosition, this.nextOffset) ??
+      const batchProblem = (this.options.allowsGaps === true ? validateStoredBatch : validateBatch)(buffer, bufferPosition, this.nextOffset) ??
         (header.partitionLeaderEpoch < lastEpoch || !isEpochPlausible(header.partitionLeaderEpoch, header.baseOffset)
           ? `leader epoch ${header.partitionLeaderEpoch} is not plausible at offset ${header.baseOffset}` : null);
       if (batchProblem !== null) {
@@ -288,7 +288,7 @@ export class LogSegment {
       buffer = Buffer.allocUnsafe(firstBatchBytes);
       length = readFully(this.fd, buffer, firstBatchBytes, position);
       if (length !== firstBatchBytes) throw this.damageAt(position, startOffset, `short read: ${length} of ${firstBatchBytes} bytes`);
-      checkReadBatches(buffer, this.logPath, this.baseOffset, position, startOffset);
+      checkReadBatches(buffer, this.logPath, this.baseOffset, position, startOffset, this.options.allowsGaps);
       return buffer;
     }
     // Trim to whole batches.
@@ -300,7 +300,7 @@ export class LogSegment {
     }
     // Check data right after reading it: CRC, framing and offsets of every batch served.
     // Sound batches before a damaged one are served; the read that starts at it fails.
-    return buffer.subarray(0, checkReadBatches(buffer.subarray(0, end), this.logPath, this.baseOffset, position, startOffset));
+    return buffer.subarray(0, checkReadBatches(buffer.subarray(0, end), this.logPath, this.baseOffset, position, startOffset, this.options.allowsGaps));
   }
 
   /** Walks batches from `position`; see scanBatches. */

@@ -47,6 +47,7 @@ const exercisedElsewhere: Partial<Record<ErrorCode, string>> = {
   DISK_FULL: 'produce on a full disk or below --disk-free-min-bytes, on a real tmpfs (test/ops/disk-full.test.ts)',
   CORRUPT_LOG: 'a stored batch damaged on disk, found by a read (test/crash/damaged-storage.test.ts, test/storage/damaged-segment.test.ts)',
   OUT_OF_ORDER_SEQUENCE: "a producer's batch that does not follow its last one (test/http/idempotent-producer.test.ts, test/storage/producer-state.test.ts)",
+  RECORD_KEY_REQUIRED: 'a keyless record (JSON, NDJSON or a record batch) for a compacted topic (test/http/compaction.test.ts)',
   PRODUCER_FENCED: 'a batch from an older epoch of a producer id (test/http/idempotent-producer.test.ts)',
   UNKNOWN_PRODUCER_ID: 'a producer id the partition never saw, not starting at sequence 0 (test/http/idempotent-producer.test.ts)',
 };

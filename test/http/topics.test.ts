@@ -126,7 +126,7 @@ void t.test('unknown configs and bad values get 400 INVALID_CONFIG and create no
     ['below the minimum', { 'segment.bytes': 100 }],
     ['beyond int32', { 'segment.bytes': '3000000000' }],
     ['not one of the choices', { 'message.timestamp.type': 'Whenever' }],
-    ['compaction is not supported', { 'cleanup.policy': 'compact' }],
+    ['not a cleanup policy', { 'cleanup.policy': 'compacted' }],
     ['a fraction', { 'retention.bytes': 1.5 }],
   ];
   for (const [what, configs] of cases) {

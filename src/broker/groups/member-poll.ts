@@ -21,8 +21,8 @@
  * and long-polls for the member.
  */
 import { RunnelError } from '../../errors.js';
+import { countRecordsFrom } from '../../storage/cleaner/batch-records.js';
 import { limits } from '../../limits.js';
-import { readBatchHeader } from '../../record/header.js';
 import type { PartitionLog } from '../../storage/partition-log.js';
 import type { ReadRoute, RemoteReadRequest, RemoteReadResult, Replication } from '../replication.js';
 import type { TopicManager } from '../topic-manager.js';
@@ -180,18 +180,13 @@ export class MemberPoller {
         : await this.readRemote(entry, member, progress, key, state, route.nodeIds.filter((id) => !unreachable.has(id)), recordsLeft, bytesLeft, unreachable);
       if (read instanceof RunnelError) damage ??= read;
       if (read === null || read instanceof RunnelError) continue;
-      let lastOffset = read.position - 1;
-      for (let at = 0; at < read.batches.length;) {
-        const header = readBatchHeader(read.batches, at);
-        lastOffset = header.lastOffset;
-        at += header.sizeBytes;
-      }
-      const recordCount = Math.min(lastOffset + 1 - read.position, recordsLeft);
+      // Counted record by record where a compacted log has gaps; the position moves past them.
+      const { count: recordCount, next } = countRecordsFrom(read.batches, read.position, recordsLeft);
+      if (next > read.position) progress.positions.set(key, next);
       if (recordCount <= 0) continue;
       result.push({
         topic: state.topic, partition: state.partition, startOffset: read.position, batches: read.batches, recordCount, highWatermark: read.highWatermark,
       });
-      progress.positions.set(key, read.position + recordCount);
       recordsLeft -= recordCount;
       bytesLeft -= read.batches.length;
     }
