@@ -24,6 +24,7 @@ const EXAMPLES = {
   INVALID_REPLICATION_FACTOR: { message: 'replicationFactor 3 is not possible: this cluster has 1 node' },
   INVALID_CONFIG: { message: "invalid value \"soon\" for config 'retention.ms': expected an integer of milliseconds (-1: forever)" },
   INVALID_RECORD: { message: 'records[0].value is not base64 (valueFormat binary)' },
+  RECORD_KEY_REQUIRED: { message: 'records[0] has no key; the topic is compacted (cleanup.policy holds compact), so every record needs one. Nothing was appended' },
   CORRUPT_RECORD: { message: 'the body is not sound RecordBatch v2 data: batch 0: CRC-32C mismatch; nothing was appended' },
   INVALID_OFFSET: { message: "offset must be a non-negative integer, 'earliest' or 'latest', got \"first\"" },
   UNAUTHENTICATED: { message: 'this node requires an API key: send Authorization: Bearer <key> or X-API-Key: <key>' },

@@ -20,8 +20,8 @@ export class ClusterTopicAdmin implements TopicAdmin {
   ) {}
 
   async create(input: CreateTopicInput): Promise<Topic> {
-    const planned = this.topics.planCreate(input);
     const replicationFactor = input.replicationFactor ?? Math.min(3, this.nodeCount);
+    const planned = this.topics.planCreate({ ...input, replicationFactor });
     if (!Number.isInteger(replicationFactor) || replicationFactor < 1 || replicationFactor > this.nodeCount) {
       throw new RunnelError('INVALID_REPLICATION_FACTOR', `replicationFactor ${replicationFactor} is not possible: this cluster has ${this.nodeCount} nodes`);
     }

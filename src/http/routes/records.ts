@@ -31,7 +31,7 @@ import {
 
 const produceCodes = [
   'INVALID_JSON', 'INVALID_TOPIC_NAME', 'INVALID_RECORD', 'TOPIC_NOT_FOUND', 'PARTITION_NOT_FOUND', 'IDEMPOTENCY_KEY_REUSED', 'OUT_OF_ORDER_SEQUENCE',
-  'REQUEST_TOO_LARGE', 'RECORD_TOO_LARGE', 'UNSUPPORTED_MEDIA_TYPE', 'NOT_LEADER', 'NOT_ENOUGH_REPLICAS', 'REQUEST_TIMED_OUT', 'CORRUPT_LOG', 'DISK_FULL',
+  'REQUEST_TOO_LARGE', 'RECORD_TOO_LARGE', 'RECORD_KEY_REQUIRED', 'UNSUPPORTED_MEDIA_TYPE', 'NOT_LEADER', 'NOT_ENOUGH_REPLICAS', 'REQUEST_TIMED_OUT', 'CORRUPT_LOG', 'DISK_FULL',
 ] as const;
 const produceErrors = errorResponses(...produceCodes);
 /** The one-partition route also takes idempotent producers' fields and record-batch bodies. */
