@@ -30,7 +30,7 @@ const README = fs.readFileSync(path.join(REPO, 'README.md'), 'utf8');
 
 /** The blocks not run, by first line (the README gives the reason above each). */
 const NOT_RUN = new Set([
-  'npm ci                  # install; compiles better-sqlite3 when no prebuilt binary can be downloaded',
+  'npm ci && npm start     # one node: data in ./data, http://127.0.0.1:8080, docs at http://127.0.0.1:8080/docs',
   'docker build -t runnel .',
   'docker compose up -d',
   'export RUNNEL_CLUSTER_SECRET=$(openssl rand -hex 24)   # required by the file',
