@@ -12,6 +12,11 @@ export class ApiError extends Error {
   }
 }
 
+/** An error as the console shows it: the API's code and message, or the browser's message. */
+export function errorText(error: unknown): string {
+  return error instanceof ApiError ? `${error.code}: ${error.message}` : (error as Error).message;
+}
+
 export function storedKey(): string | undefined {
   return sessionStorage.getItem(KEY_STORAGE) ?? undefined;
 }

@@ -4,12 +4,9 @@
  * delete the group behind a confirmation. The node decides: while members are live it
  * answers 409 GROUP_NOT_EMPTY, and the console shows that answer as it comes.
  */
-import { ApiError, call, groupPath, type GroupOffset, type ResetTarget } from './api.js';
+import { call, errorText, groupPath, type GroupOffset, type ResetTarget } from './api.js';
+import { confirmDelete } from './confirm-delete.js';
 import { h, field, message, replace } from './dom.js';
-
-function errorText(error: unknown): string {
-  return error instanceof ApiError ? `${error.code}: ${error.message}` : (error as Error).message;
-}
 
 /** `0, 2` into [0, 2]; blank means every partition (undefined). */
 export function parsePartitions(text: string): number[] | undefined {
@@ -83,38 +80,13 @@ export function resetForm(group: string, topics: string[], onReset: () => void):
   outcome);
 }
 
-/** A modal dialog: the group is deleted only once its id is typed. */
+/** The group is deleted only once its id is typed. */
 export function confirmDeleteGroup(group: string, onDeleted: () => void): void {
-  const typed = h('input', { id: 'confirm-group', autocomplete: 'off', spellcheck: 'false' });
-  const outcome = h('div', { class: 'outcome' });
-  const dialog = h('dialog', { 'aria-labelledby': 'confirm-heading' });
-  const close = (): void => {
-    dialog.close();
-    dialog.remove();
-  };
-  replace(dialog, h('form', {
-    method: 'dialog',
-    onsubmit: (event: Event) => {
-      event.preventDefault();
-      if (typed.value !== group) {
-        replace(outcome, message('error', `Type ${group} to confirm.`));
-        return;
-      }
-      void call('DELETE', groupPath(group)).then(() => {
-        close();
-        onDeleted();
-      }, (error: unknown) => replace(outcome, message('error', errorText(error))));
-    },
-  },
-  h('h2', { id: 'confirm-heading' }, `Delete group ${group}?`),
-  h('p', {}, 'Its committed offsets are removed; its consumers would start again from their autoOffsetReset. Only while it has no live members.'),
-  field(`Type ${group} to confirm`, typed),
-  outcome,
-  h('div', { class: 'buttons' },
-    h('button', { type: 'submit', class: 'danger' }, 'Delete'),
-    h('button', { type: 'button', class: 'secondary', onclick: close }, 'Cancel'))));
-  document.body.appendChild(dialog);
-  dialog.addEventListener('close', () => dialog.remove());
-  dialog.showModal();
-  typed.focus();
+  confirmDelete({
+    kind: 'group',
+    name: group,
+    path: groupPath(group),
+    consequence: 'Its committed offsets are removed; its consumers would start again from their autoOffsetReset. Only while it has no live members.',
+    onDeleted,
+  });
 }

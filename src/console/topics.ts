@@ -4,6 +4,7 @@
  * delete behind a confirmation dialog that asks for the topic's name.
  */
 import { ApiError, call, topicPath, type TopicSummary } from './api.js';
+import { confirmDelete } from './confirm-delete.js';
 import { h, field, message, replace, type PageContext } from './dom.js';
 
 /** `name=value` lines into a configs object; a line without `=` is an error the user sees. */
@@ -58,40 +59,9 @@ function createForm(onCreated: (name: string) => void): HTMLElement {
   return form;
 }
 
-/** A modal dialog: the topic is deleted only once its name is typed. */
-function confirmDelete(topic: string, onDeleted: () => void): void {
-  const typed = h('input', { id: 'confirm-name', autocomplete: 'off', spellcheck: 'false' });
-  const outcome = h('div', { class: 'outcome' });
-  const dialog = h('dialog', { 'aria-labelledby': 'confirm-heading' });
-  const close = (): void => {
-    dialog.close();
-    dialog.remove();
-  };
-  replace(dialog, h('form', {
-    method: 'dialog',
-    onsubmit: (event: Event) => {
-      event.preventDefault();
-      if (typed.value !== topic) {
-        replace(outcome, message('error', `Type ${topic} to confirm.`));
-        return;
-      }
-      void call('DELETE', topicPath(topic)).then(() => {
-        close();
-        onDeleted();
-      }, (error: ApiError) => replace(outcome, message('error', `${error.code}: ${error.message}`)));
-    },
-  },
-  h('h2', { id: 'confirm-heading' }, `Delete topic ${topic}?`),
-  h('p', {}, 'Its partitions and every record in them are removed. This cannot be undone.'),
-  field(`Type ${topic} to confirm`, typed),
-  outcome,
-  h('div', { class: 'buttons' },
-    h('button', { type: 'submit', class: 'danger' }, 'Delete'),
-    h('button', { type: 'button', class: 'secondary', onclick: close }, 'Cancel'))));
-  document.body.appendChild(dialog);
-  dialog.addEventListener('close', () => dialog.remove());
-  dialog.showModal();
-  typed.focus();
+/** The topic is deleted only once its name is typed. */
+function confirmDeleteTopic(topic: string, onDeleted: () => void): void {
+  confirmDelete({ kind: 'topic', name: topic, path: topicPath(topic), consequence: 'Its partitions and every record in them are removed. This cannot be undone.', onDeleted });
 }
 
 function topicRows(topics: TopicSummary[], filter: string, refresh: () => void): HTMLElement[] {
@@ -100,7 +70,7 @@ function topicRows(topics: TopicSummary[], filter: string, refresh: () => void):
     h('th', { scope: 'row' }, h('a', { href: `#/topics/${encodeURIComponent(topic.name)}` }, topic.name)),
     h('td', { class: 'number' }, String(topic.partitions)),
     h('td', { class: 'number' }, String(topic.replicationFactor)),
-    h('td', {}, h('button', { type: 'button', class: 'danger small', 'aria-label': `Delete topic ${topic.name}`, onclick: () => confirmDelete(topic.name, refresh) }, 'Delete'))));
+    h('td', {}, h('button', { type: 'button', class: 'danger small', 'aria-label': `Delete topic ${topic.name}`, onclick: () => confirmDeleteTopic(topic.name, refresh) }, 'Delete'))));
 }
 
 export async function renderTopics({ main, signal }: PageContext): Promise<void> {
