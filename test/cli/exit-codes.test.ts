@@ -2,22 +2,10 @@
  * The exit codes scripts rely on: 0 success, 1 the node refused (one line with its
  * code), 2 usage error, 3 cannot connect. And `runnel serve` is still the server's.
  */
-import net from 'node:net';
 import t from 'tap';
 import { packageVersion } from '../../src/util/package-info.js';
+import { freePort } from '../helpers/free-port.js';
 import { describeResult, runnel, startTestNode } from './support.js';
-
-/** A loopback port nothing listens on right now. */
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 void t.test('exit code 0: success, --help and --version', async (t) => {
   const version = await runnel(t, ['--version']);

@@ -6,7 +6,6 @@
  */
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import type { Writable } from 'node:stream';
@@ -68,21 +67,11 @@ export function runCommand(
   });
 }
 
+export { freePort } from '../helpers/free-port.js';
+
 /** `node dist/src/cli/runnel.js ...args` to completion. */
 export function runCli(args: string[], options: { env?: Record<string, string | undefined>; timeoutMs?: number } = {}): Promise<CliResult> {
   return runCommand(process.execPath, [cliPath, ...args], options);
-}
-
-/** A port nothing listens on right now (the OS picks it; tiny race, fine for tests). */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 /** A temp directory removed at teardown (t.testdir() is removed before teardowns run). */

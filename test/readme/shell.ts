@@ -26,6 +26,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { freePort } from '../helpers/free-port.js';
 import type { Command } from './blocks.js';
 
 /** The ports the README uses, in the order the test gives them free stand-ins. */
@@ -53,17 +54,6 @@ export interface Session {
   processGroups: Set<number>;
   foreground: ForegroundNode[];
   blockCount: number;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 const NPM_STAND_IN = `#!/usr/bin/env bash

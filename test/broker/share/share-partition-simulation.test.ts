@@ -15,17 +15,7 @@
  */
 import t, { type Test } from 'tap';
 import { SharePartition, type AcknowledgeType, type ShareSettings } from '../../../src/broker/share/share-partition.js';
-
-function prng(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let value = state;
-    value = Math.imul(value ^ (value >>> 15), value | 1);
-    value ^= value + Math.imul(value ^ (value >>> 7), value | 61);
-    return ((value ^ (value >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { pick as pickFrom, seededRandom } from '../../helpers/seeded-random.js';
 
 interface ModelRecord {
   deliveries: number;
@@ -37,8 +27,8 @@ const CONSUMERS = ['c0', 'c1', 'c2'];
 const TYPES: AcknowledgeType[] = ['accept', 'accept', 'accept', 'release', 'reject', 'renew'];
 
 function simulate(t: Test, seed: number, steps: number): void {
-  const random = prng(seed);
-  const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)];
+  const random = seededRandom(seed);
+  const pick = <T>(items: readonly T[]): T => pickFrom(random, items);
   const settings: ShareSettings = { lockDurationMs: 1_000, deliveryCountLimit: 1 + Math.floor(random() * 4), maxRecordLocks: 5 + Math.floor(random() * 40) };
   let partition = new SharePartition(settings, 0);
   let nowMs = 1_000_000;
