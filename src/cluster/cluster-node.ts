@@ -55,6 +55,8 @@ export interface ClusterNodeOptions {
   /** Runs after each applied batch or restored snapshot, once the image is this node's (API keys follow it). */
   onApplied?: () => void;
   onError?: (error: unknown, context: string) => void;
+  /** A refusal expected in normal operation (the controller refusing an ISR change naming a fenced node); default onError. */
+  onRefusal?: (error: unknown, context: string) => void;
   onInfo?: (message: string, details?: object) => void;
 }
 
@@ -149,6 +151,7 @@ export class ClusterNode {
       },
       lookup: (topic, partition) => options.host.lookup(topic, partition),
       onError: options.onError,
+      onRefusal: options.onRefusal,
     });
   }
 

@@ -62,14 +62,15 @@ export function clusterWiring(
       rack: options.rack,
       onApplied: () => keys.applied(),
       // Expected refusals (a coded RunnelError: not the controller, a fenced node) are one
-      // warning line, and an ISR change the controller refuses (a follower fenced or gone,
-      // a stale epoch: reported once per refusal) a debug line; anything else is an error
-      // with its stack.
-      onError: stopOnInvariant((error, context) => {
-        if (!(error instanceof RunnelError)) log()?.error({ err: error }, `cluster: ${context} failed`);
-        else if (context.startsWith('AlterPartition ')) log()?.debug({ code: error.code }, `cluster: ${context}: ${error.message}`);
-        else log()?.warn({ code: error.code }, `cluster: ${context}: ${error.message}`);
-      }),
+      // warning line; anything else is an error with its stack.
+      onError: stopOnInvariant((error, context) => error instanceof RunnelError
+        ? log()?.warn({ code: error.code }, `cluster: ${context}: ${error.message}`)
+        : log()?.error({ err: error }, `cluster: ${context} failed`)),
+      // An ISR change the controller refuses (a follower fenced or gone, a stale epoch;
+      // reported once per refusal) is normal while a node is away: a debug line.
+      onRefusal: stopOnInvariant((error, context) => error instanceof RunnelError
+        ? log()?.debug({ code: error.code }, `cluster: ${context}: ${error.message}`)
+        : log()?.error({ err: error }, `cluster: ${context} failed`)),
       onInfo: (message, details) => log()?.info(details ?? {}, message),
     });
     keys.attach(cluster);

@@ -34,6 +34,8 @@ export interface PartitionLeaderContext {
   readonly options: PartitionLeaderOptions;
   now(): number;
   reportError(error: unknown, context: string): void;
+  /** The controller refused an ISR change (a fenced follower, a stale epoch): expected, reported once per refusal. */
+  reportRefusal(error: unknown, context: string): void;
 }
 
 export class PartitionLeader {
@@ -138,7 +140,7 @@ export class PartitionLeader {
       const refusal = `${change.kind} [${change.isr.join(',')}] ${(error as Error).message}`;
       if (refusal !== this.lastRefusal) {
         this.lastRefusal = refusal;
-        this.context.reportError(error, `AlterPartition ${this.label} ${change.kind} to ISR [${change.isr.join(',')}] ` +
+        this.context.reportRefusal(error, `AlterPartition ${this.label} ${change.kind} to ISR [${change.isr.join(',')}] ` +
           `(leaderEpoch ${request.leaderEpoch}, partitionEpoch ${request.partitionEpoch}); the same refusal again is not reported`);
       }
       // A refused expansion leaves the maximal ISR smaller: the high watermark may move.

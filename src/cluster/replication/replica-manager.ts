@@ -43,6 +43,8 @@ export interface ReplicaManagerOptions extends PartitionLeaderOptions {
   fetchMaxBytes: number;
   lookup: (topic: string, partition: number) => ReplicaPartition | undefined;
   onError?: (error: unknown, context: string) => void;
+  /** A refusal expected in normal operation (an ISR change the controller refuses); default onError. */
+  onRefusal?: (error: unknown, context: string) => void;
   now?: () => number;
   /** For tests: the dispatcher follower fetches go through (default: an own keep-alive Agent). */
   dispatcher?: Dispatcher;
@@ -119,6 +121,7 @@ export class ReplicaManager {
       options,
       now: () => this.now(),
       reportError: (error, context) => this.reportError(error, context),
+      reportRefusal: (error, context) => (options.onRefusal ?? options.onError)?.(error, context),
     };
     this.fetchContext = {
       lookup: (topic, partition) => options.lookup(topic, partition),
