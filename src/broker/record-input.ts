@@ -12,6 +12,7 @@
 import { RunnelError } from '../errors.js';
 import { limits } from '../limits.js';
 import type { RecordInput } from '../record/encode.js';
+import { fieldBytes } from '../record/field-bytes.js';
 import type { ValueFormat } from '../record/layout.js';
 import { isJsonDeeperThan } from '../util/json-depth.js';
 
@@ -25,23 +26,11 @@ export interface ProduceRecord {
   timestamp?: number;
 }
 
-const BASE64_PATTERN = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+const invalidRecord = (message: string): RunnelError => new RunnelError('INVALID_RECORD', message);
 
 /** Encodes one key or value; `what` names it in error messages ("records[3].value"). */
 export function encodeField(input: unknown, format: ValueFormat, what: string): Buffer | null {
-  if (input === null || input === undefined) return null;
-  switch (format) {
-    case 'json':
-      return Buffer.from(JSON.stringify(input), 'utf8');
-    case 'string':
-      if (typeof input !== 'string') throw new RunnelError('INVALID_RECORD', `${what} must be a string when its format is 'string', got ${typeof input}`);
-      return Buffer.from(input, 'utf8');
-    case 'binary':
-      if (typeof input !== 'string' || !BASE64_PATTERN.test(input)) {
-        throw new RunnelError('INVALID_RECORD', `${what} must be base64 (RFC 4648, padded) when its format is 'binary'`);
-      }
-      return Buffer.from(input, 'base64');
-  }
+  return fieldBytes(input, format, what, invalidRecord);
 }
 
 function encodeHeaders(headers: Record<string, unknown> | null | undefined, index: number): Array<[string, Buffer | null]> | null {

@@ -16,6 +16,7 @@
 import type { FetchedRecord, ProduceRecord, ValueFormat } from '../api/types.js';
 import { decodeRecords } from '../record/decode.js';
 import { encodeBatch, type RecordInput } from '../record/encode.js';
+import { fieldBytes as encodeField } from '../record/field-bytes.js';
 import { batchSizeAt, readBatchHeader } from '../record/header.js';
 import { RunnelApiError } from './client-errors.js';
 
@@ -29,24 +30,9 @@ function invalidRecord(message: string): RunnelApiError {
   return new RunnelApiError('INVALID_RECORD', 400, message);
 }
 
-const BASE64_PATTERN = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
-
 /** A key or value as the node stores it for `format` (null stays null: a null value is a tombstone). */
 export function fieldBytes(input: unknown, format: ValueFormat, what: string): Buffer | null {
-  if (input === null || input === undefined) return null;
-  switch (format) {
-    case 'json': {
-      const text = JSON.stringify(input) as string | undefined;
-      if (text === undefined) throw invalidRecord(`${what} is not a JSON value (a ${typeof input})`);
-      return Buffer.from(text, 'utf8');
-    }
-    case 'string':
-      if (typeof input !== 'string') throw invalidRecord(`${what} must be a string when its format is 'string', got ${typeof input}`);
-      return Buffer.from(input, 'utf8');
-    case 'binary':
-      if (typeof input !== 'string' || !BASE64_PATTERN.test(input)) throw invalidRecord(`${what} must be base64 (RFC 4648, padded) when its format is 'binary'`);
-      return Buffer.from(input, 'base64');
-  }
+  return encodeField(input, format, what, invalidRecord);
 }
 
 export interface BatchFormats {

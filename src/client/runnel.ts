@@ -162,7 +162,8 @@ export class Runnel {
    * replay the node recognises across calls.
    */
   async send(request: SendRequest): Promise<ProduceResponse> {
-    if (this.wireFormat === 'record-batch' && request.idempotencyKey === undefined) {
+    // No records at all goes as JSON, so the node refuses it (INVALID_REQUEST) whichever the wire format.
+    if (this.wireFormat === 'record-batch' && request.idempotencyKey === undefined && request.records.length > 0) {
       const outcomes = await produceBatches(this.transport, this.partitions, {
         topic: request.topic,
         records: request.records,

@@ -150,6 +150,12 @@ void t.test('record batches: LogAppendTime, explicit partitions, refused records
   t.ok(missing instanceof RunnelApiError && missing.code === 'PARTITION_NOT_FOUND', `a partition the topic lacks is PARTITION_NOT_FOUND (${String(missing)})`);
   const ghost = await runnel.send({ topic: 'ghost', records: [{ value: 1 }] }).catch((error: unknown) => error);
   t.ok(ghost instanceof RunnelApiError && ghost.code === 'TOPIC_NOT_FOUND', 'a missing topic is TOPIC_NOT_FOUND');
+  for (const wireFormat of ['record-batch', 'json'] as const) {
+    const client = new Runnel({ url: server.url, wireFormat });
+    const empty = await client.send({ topic: 'stamped', records: [] }).catch((error: unknown) => error);
+    await client.close();
+    t.ok(empty instanceof RunnelApiError && empty.code === 'INVALID_REQUEST', `${wireFormat}: no records at all is INVALID_REQUEST (${String(empty)})`);
+  }
   t.equal((await runnel.offsets('stamped', 0)).highWatermark + (await runnel.offsets('stamped', 1)).highWatermark, 2, 'nothing refused was appended');
 
   // The producer: a record it cannot encode fails alone; the rest of its batch lands.
