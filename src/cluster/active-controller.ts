@@ -91,7 +91,12 @@ export class ActiveController {
       const input = body as never;
       switch (operation) {
         case 'heartbeat': return this.commit(logic.heartbeat(image, input, nowMs));
-        case 'create-topic': return this.commit(this.withinPartitionCap(image, logic.createTopic(image, input, nowMs)));
+        case 'create-topic': {
+          const records = logic.createTopic(image, input, nowMs);
+          // A retried request whose topic exists already: answer where it stands, so the asking node waits for it.
+          if (records.length === 0) return { appliedOffset: this.options.quorum.status().appliedOffset };
+          return this.commit(this.withinPartitionCap(image, records));
+        }
         case 'alter-topic': {
           const { name, ...change } = body as { name: string; partitions?: number; configs?: Record<string, string> };
           return this.commit(this.withinPartitionCap(image, logic.alterTopic(image, name, change)));

@@ -3,6 +3,7 @@
  * by the active controller, which writes it to the metadata log — the answer comes
  * once this node has applied that decision, so a GET right after sees it.
  */
+import { randomBytes } from 'node:crypto';
 import type { TopicAdmin } from '../broker/topic-admin.js';
 import type { CreateTopicInput, TopicManager } from '../broker/topic-manager.js';
 import type { Topic } from '../broker/topic-state.js';
@@ -25,7 +26,8 @@ export class ClusterTopicAdmin implements TopicAdmin {
     if (!Number.isInteger(replicationFactor) || replicationFactor < 1 || replicationFactor > this.nodeCount) {
       throw new RunnelError('INVALID_REPLICATION_FACTOR', `replicationFactor ${replicationFactor} is not possible: this cluster has ${this.nodeCount} nodes`);
     }
-    await this.request('create-topic', { ...planned, replicationFactor });
+    // The topic's id is chosen here, once: a retry of this request (its answer lost) is then recognised as ours.
+    await this.request('create-topic', { ...planned, replicationFactor, topicId: randomBytes(16).toString('base64url') });
     return this.topics.get(planned.name);
   }
 

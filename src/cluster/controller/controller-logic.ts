@@ -40,6 +40,12 @@ export interface CreateTopicRequest {
   partitions: number;
   replicationFactor: number;
   configs?: Record<string, string>;
+  /**
+   * The id the asking node chose for the topic. The node's channel retries a request
+   * whose answer it lost; an existing topic with this very id is that request's own
+   * doing, and the retry succeeds instead of answering TOPIC_EXISTS.
+   */
+  topicId?: string;
 }
 
 export interface AlterTopicRequest {
@@ -185,12 +191,16 @@ export class ControllerLogic {
 
   createTopic(image: MetadataImage, request: CreateTopicRequest, nowMs: number): MetadataRecord[] {
     const { name, partitions: partitionCount, replicationFactor } = request;
-    if (image.topic(name) !== undefined) throw new RunnelError('TOPIC_EXISTS', `topic '${name}' already exists`);
+    const existing = image.topic(name);
+    if (existing !== undefined) {
+      if (request.topicId !== undefined && existing.spec.topicId === request.topicId) return [];
+      throw new RunnelError('TOPIC_EXISTS', `topic '${name}' already exists`);
+    }
     if (!Number.isInteger(partitionCount) || partitionCount < 1) {
       throw new RunnelError('INVALID_PARTITIONS', `partitions must be a positive integer, got ${partitionCount}`);
     }
     const partitions = this.#placePartitions(image, replicationFactor, 0, partitionCount);
-    const topic: TopicSpec = { name, topicId: this.#randomId(), replicationFactor, configs: { ...request.configs }, createdAtMs: nowMs };
+    const topic: TopicSpec = { name, topicId: request.topicId ?? this.#randomId(), replicationFactor, configs: { ...request.configs }, createdAtMs: nowMs };
     return [{ type: 'create-topic', topic, partitions }];
   }
 

@@ -31,6 +31,7 @@ const controllerBodies: Record<ControllerOperation, object> = {
   }),
   'create-topic': strict(['name', 'partitions', 'replicationFactor', 'configs'], {
     name: topicName, partitions: { type: 'integer', minimum: 1 }, replicationFactor: { type: 'integer', minimum: 1 }, configs,
+    topicId: { type: 'string', pattern: '^[A-Za-z0-9_-]{22}$' },
   }),
   'alter-topic': strict(['name'], { name: topicName, partitions: { type: 'integer', minimum: 1 }, configs }),
   'delete-topic': strict(['name'], { name: topicName }),

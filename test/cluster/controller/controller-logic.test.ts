@@ -242,6 +242,17 @@ void t.test('createTopic refuses an existing name and an impossible replication 
   t.ok(error instanceof RunnelError && error.status === 400);
 });
 
+void t.test('createTopic retried with the id its node chose succeeds without a second topic; any other request for the name is TOPIC_EXISTS', async (t) => {
+  const model = threeNodesOneTopic();
+  const request = { name: 'retried', partitions: 2, replicationFactor: 3, configs: {}, topicId: 'AAAAAAAAAAAAAAAAAAAAAA' };
+  const [record] = model.commit(model.logic.createTopic(model.image, request, model.nowMs));
+  if (record.type !== 'create-topic') throw new Error(record.type);
+  t.equal(record.topic.topicId, request.topicId, 'the topic carries the id the asking node chose');
+  t.same(model.logic.createTopic(model.image, request, model.nowMs), [], 'the same request again (its answer was lost): nothing more to write');
+  throwsCode(t, () => model.logic.createTopic(model.image, { ...request, topicId: 'BBBBBBBBBBBBBBBBBBBBBB' }, model.nowMs), 'TOPIC_EXISTS', /'retried' already exists/, 'another request for the name');
+  throwsCode(t, () => model.logic.createTopic(model.image, { ...request, topicId: undefined }, model.nowMs), 'TOPIC_EXISTS', undefined, 'a request without an id');
+});
+
 void t.test('createTopic: replicas on live nodes only, leader replicas[0], full ISR, epochs 0, a random topic id', async (t) => {
   const model = ClusterModel.started([1, 2, 3, 4], seededRandom(3));
   model.advance(SESSION_TIMEOUT_MS + 1_000, [1, 2, 4]);
