@@ -46,7 +46,7 @@ export interface StartNodeOptions {
   port?: number;
   /** Kill the child at this test's teardown if it is still running. */
   t?: { teardown: (fn: () => unknown) => void };
-  /** Deadline for listening (and readiness). Default 20 000 ms. */
+  /** Deadline for listening (and readiness). Default 40 000 ms: a bound for a loaded machine, not a speed claim. */
   startTimeoutMs?: number;
   /** Also wait for GET /health/ready = 200 before resolving. Default true. */
   waitForReady?: boolean;
@@ -137,7 +137,7 @@ export async function startNode(options: StartNodeOptions): Promise<ChildNode> {
   if (!fs.existsSync(cliPath)) {
     throw new Error(`child-node: ${cliPath} is missing; run \`npm run build\` first (npm test does)`);
   }
-  const startTimeoutMs = options.startTimeoutMs ?? 20_000;
+  const startTimeoutMs = options.startTimeoutMs ?? 40_000;
   const lineCountMax = options.lineCountMax ?? 10_000;
   const host = options.host ?? '127.0.0.1';
   const args = [

@@ -60,7 +60,7 @@ export interface StartClusterOptions {
   isProxied?: boolean;
   /** Sets RUNNEL_CLUSTER_SECRET on every node. */
   clusterSecret?: string;
-  /** Deadline of each node's start (listening and ready). Default 30 000 ms. */
+  /** Deadline of each node's start (listening and ready). Default 60 000 ms: a bound for a loaded machine, not a speed claim. */
   startTimeoutMs?: number;
   /** Where the data directories go: <dataRoot>/node-<id>. Default t.testdir(). */
   dataRoot?: string;
@@ -243,7 +243,7 @@ function describeError(error: unknown): string {
 export async function startCluster(t: TestLike, options: StartClusterOptions = {}): Promise<Cluster> {
   const nodeCount = options.nodes ?? 3;
   const isProxied = options.isProxied ?? true;
-  const startTimeoutMs = options.startTimeoutMs ?? 30_000;
+  const startTimeoutMs = options.startTimeoutMs ?? 60_000;
   if (!Number.isInteger(nodeCount) || nodeCount < 1) throw new TypeError(`startCluster: expected nodes >= 1, got ${nodeCount}`);
   const dataRoot = options.dataRoot ?? t.testdir();
   const ids = Array.from({ length: nodeCount }, (_, index) => index + 1);
