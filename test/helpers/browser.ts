@@ -82,16 +82,27 @@ function takeLock(): number | undefined {
   }
 }
 
+/** apt's own locks may be held for a while by another apt (a machine's daily update just after boot). */
+const APT_LOCK_ATTEMPTS = 10;
+const APT_LOCK_RETRY_MS = 10_000;
+
 async function runApt(args: string[]): Promise<void> {
-  try {
-    // Not execFileSync: a node the test already started in-process keeps answering meanwhile.
-    await promisify(execFile)('apt-get', args, {
-      env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
-      timeout: INSTALL_WAIT_MS,
-      maxBuffer: 64 * 1024 * 1024,
-    });
-  } catch (error) {
-    const failure = error as { stderr?: string; message: string };
-    throw new Error(`apt-get ${args.join(' ')} failed (the browser tests need Chromium; run as root or install it yourself): ${failure.message}\n${failure.stderr ?? ''}`);
+  for (let attempt = 1; ; attempt++) {
+    try {
+      // Not execFileSync: a node the test already started in-process keeps answering meanwhile.
+      await promisify(execFile)('apt-get', ['-o', 'DPkg::Lock::Timeout=120', ...args], {
+        env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+        timeout: INSTALL_WAIT_MS,
+        maxBuffer: 64 * 1024 * 1024,
+      });
+      return;
+    } catch (error) {
+      const failure = error as { stderr?: string; message: string };
+      if (attempt < APT_LOCK_ATTEMPTS && /Could not get lock|Unable to acquire|is another process using it/i.test(failure.stderr ?? '')) {
+        await sleep(APT_LOCK_RETRY_MS);
+        continue;
+      }
+      throw new Error(`apt-get ${args.join(' ')} failed (the browser tests need Chromium; run as root or install it yourself): ${failure.message}\n${failure.stderr ?? ''}`);
+    }
   }
 }
