@@ -14,6 +14,7 @@ import { packageVersion } from '../util/package-info.js';
 import { installErrorHandler } from './error-handler.js';
 import { answerClientError, refuseWithoutHost, serveUnknownExpectations } from './client-errors.js';
 import { installNdjsonParser } from './ndjson.js';
+import { lazySerializerFactory, lazyValidator } from './lazy-compilers.js';
 import { clusterRoutes } from './routes/cluster.js';
 import { groupRoutes } from './routes/groups.js';
 import { healthRoutes } from './routes/health.js';
@@ -125,6 +126,7 @@ function createFastify(options: AppOptions): FastifyInstance {
     clientErrorHandler: answerClientError,
     forceCloseConnections: 'idle',
     ajv: { customOptions: {} },
+    schemaController: { compilersFactory: { buildSerializer: lazySerializerFactory() } },
     // Bodies are parsed with plain JSON.parse: Runnel never merges parsed objects into
     // others (values are re-serialised, headers read as own keys), so the
     // __proto__/constructor scans of every body would only cost time on the hot path.
@@ -135,7 +137,7 @@ function createFastify(options: AppOptions): FastifyInstance {
   // and headers are text on the wire and are coerced.
   const bodyAjv = new Ajv({ strict: false, coerceTypes: false, useDefaults: true, removeAdditional: false, allErrors: false });
   const textAjv = new Ajv({ strict: false, coerceTypes: true, useDefaults: true, removeAdditional: false, allErrors: false });
-  app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? bodyAjv : textAjv).compile(schema));
+  app.setValidatorCompiler(({ schema, httpPart }) => lazyValidator(() => (httpPart === 'body' ? bodyAjv : textAjv).compile(schema)));
   serveUnknownExpectations(app.server);
   return app;
 }
