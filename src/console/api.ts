@@ -170,3 +170,49 @@ export interface GroupDescription {
 
 /** Where a reset moves a topic's committed offsets. */
 export type ResetTarget = 'earliest' | 'latest' | { timestamp: number } | { offset: number };
+
+export interface Grant {
+  resource: 'topic' | 'group' | 'cluster';
+  name?: string;
+  prefix?: string;
+  operations: Array<'read' | 'write' | 'admin'>;
+}
+
+export interface KeyInfo {
+  keyId: string;
+  name: string;
+  grants: Grant[];
+  createdAtMs: number;
+}
+
+/** The id in a key made by the API (`rk_<keyId>_<secret>`); undefined for the node's --admin-key or no key. */
+export function ownKeyId(): string | undefined {
+  return /^rk_([A-Za-z0-9]+)_/.exec(storedKey() ?? '')?.[1];
+}
+
+/**
+ * The status a GET would get, without showing the sign-in form on 401: used to leave
+ * out of the navigation the pages the key may not read (403); `withKey: false` asks
+ * whether the node wants a key at all (401).
+ */
+export async function probe(path: string, withKey = true): Promise<number> {
+  try {
+    const response = await fetch(path, { headers: { accept: 'application/json', ...(withKey ? authHeaders() : {}) } });
+    await response.body?.cancel();
+    return response.status;
+  } catch {
+    return 0;
+  }
+}
+
+/** GET of a text resource (GET /metrics), without the sign-in form on 401: undefined when not answered 200. */
+export async function getText(path: string): Promise<string | undefined> {
+  try {
+    const response = await fetch(path, { headers: authHeaders() });
+    if (response.ok) return await response.text();
+    await response.body?.cancel();
+  } catch {
+    // The node restarting: the next sample tries again.
+  }
+  return undefined;
+}

@@ -1,12 +1,12 @@
 /**
- * The delete dialog of topics and groups: modal, and the delete is sent only once the
+ * The delete dialog of topics, groups and keys: modal, and the delete is sent only once the
  * name is typed; the API's refusal (GROUP_NOT_EMPTY, ...) is shown in the dialog.
  */
 import { call, errorText } from './api.js';
 import { h, field, message, replace } from './dom.js';
 
 export interface DeleteConfirmation {
-  kind: 'topic' | 'group';
+  kind: 'topic' | 'group' | 'key';
   name: string;
   /** The resource's path, deleted with DELETE. */
   path: string;

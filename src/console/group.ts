@@ -2,9 +2,11 @@
  * A consumer group: its state, assignor and total lag; its members with the partitions
  * each owns (and those moving to or from it); per partition the committed offset, high
  * watermark and lag (GET /v1/groups/{group}); a refresh; resetting offsets and deleting
- * the group, which the node allows only while it has no live members.
+ * the group, which the node allows only while it has no live members; and the group's
+ * total lag over time, sampled every few seconds while the page is open.
  */
 import { call, groupPath, type GroupDescription, type GroupMember, type TopicPartitions, type TopicSummary } from './api.js';
+import { chart, sampleEvery } from './charts.js';
 import { h, formatTime, replace, type PageContext } from './dom.js';
 import { confirmDeleteGroup, resetForm } from './group-actions.js';
 import { stateBadge } from './groups.js';
@@ -88,6 +90,8 @@ export async function renderGroup({ main, signal }: PageContext, id: string): Pr
     }
   };
   draw(group);
+  const lag = chart('chart-lag', 'Total lag', 'records');
+  sampleEvery(signal, async () => lag.add((await call<GroupDescription>('GET', groupPath(id))).lag));
   replace(main,
     h('p', { class: 'crumbs' }, h('a', { href: '#/groups' }, 'Groups'), ' / '),
     h('h1', {}, id),
@@ -95,6 +99,7 @@ export async function renderGroup({ main, signal }: PageContext, id: string): Pr
       h('button', { type: 'button', class: 'secondary', onclick: () => void refresh() }, 'Refresh'),
       h('button', { type: 'button', class: 'danger', onclick: () => confirmDeleteGroup(id, () => { location.hash = '#/groups'; }) }, 'Delete group')),
     status,
+    h('section', { class: 'card charts', 'aria-label': 'Lag over time' }, lag.element),
     live,
     resetForm(id, topics, () => void refresh()));
 }

@@ -1,21 +1,24 @@
 /**
  * The Runnel console: a single page served by the node at /console, talking to the
  * node's public REST API only. Pages are addressed by the URL fragment (#/, #/topics,
- * #/topics/<name>, #/groups, #/groups/<id>), so the node serves one index.html and the
- * browser's back button works.
+ * #/topics/<name>, #/groups, #/groups/<id>, #/keys), so the node serves one index.html
+ * and the browser's back button works. The navigation leaves out the pages the key may
+ * not read (their list answers 403), and Keys unless the node wants keys (--auth
+ * api-key) and this one may list them.
  */
 import './style.css';
-import { ApiError, storedKey, storeKey, whenUnauthenticated } from './api.js';
+import { ApiError, probe, storedKey, storeKey, whenUnauthenticated } from './api.js';
 import { h, message, replace, type PageContext } from './dom.js';
 import { renderGroup } from './group.js';
 import { renderGroups } from './groups.js';
+import { renderKeys } from './keys.js';
 import { renderOverview } from './overview.js';
 import { renderTopic } from './topic.js';
 import { renderTopics } from './topics.js';
 
 interface Route {
   title: string;
-  nav: 'overview' | 'topics' | 'groups';
+  nav: 'overview' | 'topics' | 'groups' | 'keys';
   render: (context: PageContext) => Promise<void>;
 }
 
@@ -32,6 +35,7 @@ function routeOf(hash: string): Route {
     return { title: `Group ${id}`, nav: 'groups', render: (context) => renderGroup(context, id) };
   }
   if (path === '/groups') return { title: 'Groups', nav: 'groups', render: renderGroups };
+  if (path === '/keys') return { title: 'Keys', nav: 'keys', render: renderKeys };
   if (path === '/topics') return { title: 'Topics', nav: 'topics', render: renderTopics };
   return { title: 'Overview', nav: 'overview', render: renderOverview };
 }
@@ -41,7 +45,24 @@ const navLinks = {
   overview: h('a', { href: '#/' }, 'Overview'),
   topics: h('a', { href: '#/topics' }, 'Topics'),
   groups: h('a', { href: '#/groups' }, 'Groups'),
+  keys: h('a', { href: '#/keys' }, 'Keys'),
 };
+/** The list each navigation entry reads: left out when the key may not read it. */
+const NAV_PROBES = { topics: '/v1/topics', groups: '/v1/groups', keys: '/v1/keys' } as const;
+const navItems = Object.fromEntries(Object.entries(navLinks).map(([name, link]) => [name, h('li', { hidden: name === 'keys' }, link)])) as Record<keyof typeof navLinks, HTMLLIElement>;
+/** The key the navigation was last probed for ('' for none). */
+let probedFor: string | undefined;
+
+async function probeNav(): Promise<void> {
+  const key = storedKey() ?? '';
+  if (probedFor === key) return;
+  probedFor = key;
+  const isAuthOn = (await probe('/v1/cluster', false)) === 401;
+  await Promise.all(Object.entries(NAV_PROBES).map(async ([name, path]) => {
+    const status = await probe(path);
+    navItems[name as keyof typeof NAV_PROBES].hidden = status === 403 || (name === 'keys' && (!isAuthOn || status !== 200));
+  }));
+}
 const session = h('div', { class: 'session' });
 let current: AbortController | undefined;
 
@@ -68,6 +89,7 @@ async function show(): Promise<void> {
     else link.removeAttribute('aria-current');
   }
   renderSession();
+  void probeNav();
   replace(main, h('p', { class: 'loading', role: 'status' }, 'Loading…'));
   try {
     await route.render({ main, signal: controller.signal });
@@ -106,7 +128,7 @@ function start(): void {
   const header = h('header', { class: 'top' },
     h('a', { class: 'skip', href: '#main', onclick: (event: Event) => { event.preventDefault(); main.focus(); } }, 'Skip to content'),
     h('span', { class: 'brand' }, 'Runnel'),
-    h('nav', { 'aria-label': 'Console' }, h('ul', {}, h('li', {}, navLinks.overview), h('li', {}, navLinks.topics), h('li', {}, navLinks.groups))),
+    h('nav', { 'aria-label': 'Console' }, h('ul', {}, Object.values(navItems))),
     session);
   replace(document.body, header, main);
   whenUnauthenticated(showSignIn);

@@ -1,9 +1,11 @@
 /**
  * Overview: the cluster at a glance: its id, nodes (online / fenced), controller and
  * metadata position, topic and group counts, and the partitions that need attention:
- * under-replicated (fewer in-sync replicas than replicas) and offline (no leader).
+ * under-replicated (fewer in-sync replicas than replicas) and offline (no leader);
+ * and live charts of this node's produce and fetch rates, from its own GET /metrics.
  */
-import { call, topicPath, type ClusterView, type TopicSummary, type TopicView } from './api.js';
+import { call, getText, topicPath, type ClusterView, type TopicSummary, type TopicView } from './api.js';
+import { chart, counterTotal, sampleEvery } from './charts.js';
 import { h, message, replace, type PageContext } from './dom.js';
 
 /** Topics described to find partitions needing attention, at most (one request each). */
@@ -27,8 +29,38 @@ function troublesOf(topic: TopicView): Trouble[] {
   });
 }
 
-function stat(label: string, value: string | number, tone: 'plain' | 'warn' | 'bad' = 'plain'): HTMLElement {
-  return h('div', { class: `stat ${tone}` }, h('dt', {}, label), h('dd', {}, String(value)));
+function stat(label: string, value: string | number, tone: 'plain' | 'warn' | 'bad' = 'plain', href?: string): HTMLElement {
+  return h('div', { class: `stat ${tone}` }, h('dt', {}, label), h('dd', {}, href === undefined ? String(value) : h('a', { href }, String(value))));
+}
+
+/**
+ * Records in (produced) and out (fetched, streamed, polled) per second on this node:
+ * the growth of runnel_records_in_total and runnel_records_out_total between samples
+ * of GET /metrics. Left out when the node does not show its metrics to this key.
+ */
+function rateCharts(signal: AbortSignal): HTMLElement {
+  const produced = chart('chart-produce', 'Produced', 'records/s');
+  const fetched = chart('chart-fetch', 'Fetched', 'records/s');
+  const section = h('section', { class: 'card charts', 'aria-labelledby': 'rates-heading' },
+    h('h2', { id: 'rates-heading' }, 'This node\'s rates'),
+    h('div', { class: 'chart-row' }, produced.element, fetched.element));
+  let previous: { at: number; in: number; out: number } | undefined;
+  sampleEvery(signal, async () => {
+    const text = await getText('/metrics');
+    if (text === undefined) {
+      section.hidden = true;
+      return;
+    }
+    section.hidden = false;
+    const sample = { at: Date.now(), in: counterTotal(text, 'runnel_records_in_total'), out: counterTotal(text, 'runnel_records_out_total') };
+    if (previous !== undefined && sample.at > previous.at) {
+      const seconds = (sample.at - previous.at) / 1000;
+      produced.add(Math.max(0, sample.in - previous.in) / seconds);
+      fetched.add(Math.max(0, sample.out - previous.out) / seconds);
+    }
+    previous = sample;
+  });
+  return section;
 }
 
 function nodesTable(cluster: ClusterView): HTMLElement {
@@ -79,10 +111,11 @@ export async function renderOverview({ main, signal }: PageContext): Promise<voi
       stat('Nodes fenced', fenced, fenced > 0 ? 'bad' : 'plain'),
       stat('Controller', cluster.controller ?? 'electing', cluster.controller === null ? 'warn' : 'plain'),
       stat('Metadata applied', cluster.metadata === undefined ? '–' : `${cluster.metadata.appliedOffset} / ${cluster.metadata.highWatermark}`),
-      stat('Topics', topics.topics.length),
-      stat('Groups', groups.groups.length),
+      stat('Topics', topics.topics.length, 'plain', '#/topics'),
+      stat('Groups', groups.groups.length, 'plain', '#/groups'),
       stat('Under-replicated partitions', under, under > 0 ? 'warn' : 'plain'),
       stat('Offline partitions', offline, offline > 0 ? 'bad' : 'plain')),
+    rateCharts(signal),
     nodesTable(cluster),
     troubleTable(troubles),
     checked.length < topics.topics.length ? message('note', `Partitions checked in the first ${checked.length} of ${topics.topics.length} topics.`) : null);

@@ -2,7 +2,8 @@
  * How a record looks (shared by the record browser and the live tail): offset,
  * timestamp, key, headers, and the value: JSON pretty-printed (long ones collapsible),
  * strings as they are, binary as the API gives it (base64). And the record browser:
- * pick a partition and an offset, page forwards and backwards.
+ * pick a partition and an offset or a time (UTC, looked up with the API's
+ * offsets?timestamp=, Kafka's ListOffsets), page forwards and backwards.
  */
 import { call, topicPath, type FetchAnswer, type FetchedRecord, type TopicView } from './api.js';
 import { h, field, formatTime, message, replace } from './dom.js';
@@ -41,6 +42,7 @@ export function partitionSelect(id: string, topic: TopicView, extra?: { value: s
 export function recordBrowser(topic: TopicView): { element: HTMLElement; reload: (partitionNumber?: number) => Promise<void> } {
   const partition = partitionSelect('browse-partition', topic);
   const offset = h('input', { id: 'browse-offset', type: 'text', inputmode: 'numeric', autocomplete: 'off', placeholder: 'latest page', size: '12' });
+  const time = h('input', { id: 'browse-time', type: 'datetime-local', step: '1' });
   const list = h('ol', { class: 'records', 'aria-label': 'Records' });
   const status = h('p', { class: 'subtle', role: 'status' });
   const older = h('button', { type: 'button', class: 'secondary' }, '← Older');
@@ -73,18 +75,35 @@ export function recordBrowser(topic: TopicView): { element: HTMLElement; reload:
   older.addEventListener('click', () => void read(Math.max(shown?.logStartOffset ?? 0, from - PAGE_SIZE)));
   newer.addEventListener('click', () => void read(shown?.nextOffset ?? from));
   partition.addEventListener('change', () => void read(undefined));
+  /** The first offset at or after the time in the form (read as UTC, as the console shows times). */
+  const readFromTime = async (): Promise<void> => {
+    const timestamp = Date.parse(`${time.value}Z`);
+    try {
+      if (Number.isNaN(timestamp)) throw new Error(`not a time: "${time.value}"`);
+      const found = await call<{ offset: number | null; highWatermark: number }>('GET', `${topicPath(topic.name)}/partitions/${partition.value}/offsets?timestamp=${timestamp}`);
+      offset.value = String(found.offset ?? found.highWatermark);
+      await read(found.offset ?? found.highWatermark);
+      if (found.offset === null) status.textContent = `No record at or after ${formatTime(timestamp)}: ${status.textContent}`;
+    } catch (error) {
+      status.textContent = `Time lookup failed: ${(error as Error).message}`;
+    }
+  };
   const form = h('form', {
     class: 'toolbar',
     onsubmit: (event: Event) => {
       event.preventDefault();
       const text = offset.value.trim();
+      if (time.value !== '') {
+        void readFromTime().finally(() => { time.value = ''; });
+        return;
+      }
       if (text !== '' && !/^\d+$/.test(text)) {
         status.textContent = 'The offset is a whole number (or empty for the latest page).';
         return;
       }
       void read(text === '' ? undefined : Number(text));
     },
-  }, field('Partition', partition), field('From offset', offset), h('button', { type: 'submit' }, 'Read'));
+  }, field('Partition', partition), field('From offset', offset), field('Or from time (UTC)', time), h('button', { type: 'submit' }, 'Read'));
   const element = h('section', { class: 'card', 'aria-labelledby': 'browse-heading' },
     h('h2', { id: 'browse-heading' }, 'Records'),
     form, status, list,

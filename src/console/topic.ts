@@ -1,12 +1,14 @@
 /**
  * A topic: its partitions (leader, replicas, in-sync replicas, log start and high
- * watermark, size), configs, the record browser, the live tail and the produce form.
+ * watermark, size), configs, the record browser, the live tail, the produce form and
+ * the alter form (configs, partition count).
  */
-import { call, topicPath, type TopicView } from './api.js';
-import { h, formatBytes, replace, type PageContext } from './dom.js';
+import { call, errorText, topicPath, type TopicView } from './api.js';
+import { h, formatBytes, message, replace, type PageContext } from './dom.js';
 import { produceForm } from './produce.js';
 import { recordBrowser } from './records.js';
 import { liveTail } from './tail.js';
+import { alterForm } from './topic-alter.js';
 
 function partitionsTable(topic: TopicView): HTMLElement {
   const columns = ['Partition', 'Leader', 'Replicas', 'In sync', 'Log start', 'High watermark', 'Size'];
@@ -32,7 +34,8 @@ function configList(topic: TopicView): HTMLElement {
     entries.length === 0 ? 'Configs: broker defaults.' : ['Configs: ', ...entries.flatMap(([name, value], index) => [index === 0 ? '' : ', ', h('code', {}, `${name}=${value}`)])]);
 }
 
-export async function renderTopic({ main, signal }: PageContext, name: string): Promise<void> {
+export async function renderTopic(context: PageContext, name: string): Promise<void> {
+  const { main, signal } = context;
   const topic = await call<TopicView>('GET', topicPath(name));
   if (signal.aborted) return;
   // Focusable, so a keyboard can scroll a table wider than a phone.
@@ -43,14 +46,21 @@ export async function renderTopic({ main, signal }: PageContext, name: string): 
     replace(partitions, partitionsTable(fresh));
     await browser.reload(partition);
   };
+  const configs = h('div', {}, configList(topic));
+  const altered = (fresh: TopicView): void => {
+    // New partitions appear in every partition picker: the page is drawn again.
+    if (fresh.partitions.length !== topic.partitions.length) renderTopic(context, name).catch((error: unknown) => replace(configs, message('error', errorText(error))));
+    else replace(configs, configList(fresh));
+  };
   replace(main,
     h('p', { class: 'crumbs' }, h('a', { href: '#/topics' }, 'Topics'), ' / '),
     h('h1', {}, name),
-    configList(topic),
+    configs,
     partitions,
     h('div', { class: 'columns' },
       produceForm(topic, (partition) => void refresh(partition)),
       liveTail(topic, signal)),
-    browser.element);
+    browser.element,
+    alterForm(topic, altered));
   await browser.reload();
 }

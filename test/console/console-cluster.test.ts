@@ -4,6 +4,10 @@
  * online and the controller; once a node is killed it shows that node fenced and the
  * partitions it held as under-replicated, highlighted, and the topic's page marks
  * them too. Checked with axe-core and screenshotted like the other pages.
+ * The console works against any node: node 1's console produces through its form to a
+ * partition of a topic that has no replica on node 1, and browses it there, because
+ * the node hands such requests to the partition's leader (README "One URL for the
+ * whole cluster"): the console never meets NOT_LEADER while a node can serve.
  */
 import t from 'tap';
 import { launchBrowser } from '../helpers/browser.js';
@@ -56,4 +60,25 @@ void t.test('Overview shows a fenced node and under-replicated partitions, highl
   await page.getByRole('heading', { name: 'payments', level: 1 }).waitFor(WAIT);
   t.equal(await page.locator('tr.under-replicated').count(), 3, 'the topic page marks the partitions too');
   await screenshot(t, page, 'topic-cluster-trouble');
+
+  // A partition led by node 2 with no replica on node 1, driven from node 1's console.
+  const audit = await fetch(`${cluster.url(1)}/v1/topics`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'audit', partitions: 2, replicationFactor: 1 }) });
+  t.equal(audit.status, 201);
+  let elsewhere: number | undefined;
+  await cluster.waitFor(async () => {
+    const topic = await cluster.describeTopic('audit', 1);
+    elsewhere = topic.partitions.find((p) => p.leader === 2 && !p.replicas.includes(1))?.partition;
+    return elsewhere !== undefined || topic.partitions.every((p) => p.leader === 1);
+  }, 20_000, 'audit\'s leaders');
+  if (elsewhere === undefined) throw new Error('both partitions of audit are on node 1: nothing to hand over');
+  await page.goto(`${cluster.url(1)}/console/#/topics/audit`);
+  await page.getByRole('heading', { name: 'audit', level: 1 }).waitFor(WAIT);
+  await page.locator('#produce-partition').selectOption(String(elsewhere));
+  await page.getByLabel('Value', { exact: true }).fill('"through node 1"');
+  await page.getByRole('button', { name: 'Produce' }).click();
+  await page.getByText(`Produced to partition ${elsewhere} at offset 0.`).waitFor(WAIT);
+  const browsed = page.locator('ol[aria-label="Records"] li.record[data-offset="0"]');
+  t.match(await browsed.innerText(WAIT), /through node 1/, 'produced and browsed through node 1, a node holding no replica of the partition');
+  const served = await fetch(`${cluster.url(1)}/v1/topics/audit/partitions/${elsewhere}/records?offset=0`);
+  t.equal(served.headers.get('runnel-served-by'), '2', 'the reads were node 2\'s, handed over by node 1');
 });

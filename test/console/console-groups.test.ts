@@ -2,10 +2,13 @@
  * The console's Groups pages in Chromium, against a real node serving the built console
  * (dist/console: `npm run build` first, as `npm test` does), with a consumer group
  * driven over the public HTTP API:
- *   - the Groups list shows the group's state, members and total lag, and search filters it;
+ *   - the Overview's group count links to the Groups list;
+ *   - the Groups list shows the group's state, members and total lag, search filters it
+ *     and a refresh keeps the search;
  *   - the group's page shows its member and assignment, per partition the committed
- *     offset, high watermark and lag; after the member commits everything a refresh
- *     shows the lag at 0;
+ *     offset, high watermark and lag, and charts the total lag over time (an SVG
+ *     sparkline with points); after the member commits everything a refresh shows the
+ *     lag at 0;
  *   - a reset or a delete while the member is live shows the API's GROUP_NOT_EMPTY;
  *     once it leaves, a reset to earliest brings the lag back, a reset to an offset
  *     moves one partition, to latest and to a time move all, and delete (after typing
@@ -57,7 +60,8 @@ void t.test('a group: its lag, a commit to the end, resets and delete refused wh
 
   await page.goto(`${node.url}/console/`);
   await page.getByRole('heading', { name: 'Overview' }).waitFor(WAIT);
-  await page.getByRole('link', { name: 'Groups' }).click();
+  t.equal(await page.locator('.stats a[href="#/groups"]').innerText(), '2', 'the Overview counts two groups');
+  await page.locator('.stats a[href="#/groups"]').click();
   await page.getByRole('heading', { name: 'Groups', level: 1 }).waitFor(WAIT);
   await page.getByText('2 of 2 groups').waitFor(WAIT);
   t.match(await page.locator('tbody tr', { hasText: 'billing' }).innerText(), /billing\s+Stable\s+1\s+6/, 'the list: billing is Stable, 1 member, total lag 6');
@@ -65,9 +69,14 @@ void t.test('a group: its lag, a commit to the end, resets and delete refused wh
   await page.getByLabel('Search groups').fill('bill');
   await page.getByText('1 of 2 groups').waitFor(WAIT);
   t.same(await page.locator('tbody th a').allInnerTexts(), ['billing'], 'search keeps the matching groups');
+  await api(`${node.url}/v1/groups/billing-audit/offsets`, 'POST', { offsets: [{ topic: 'orders', partition: 0, offset: 1 }] });
+  await page.getByRole('button', { name: 'Refresh' }).click();
+  await page.getByText('2 of 3 groups').waitFor(WAIT);
+  t.equal(await page.getByLabel('Search groups').inputValue(), 'bill', 'a refresh keeps the search');
+  t.same(await page.locator('tbody th a').allInnerTexts(), ['billing', 'billing-audit'], 'and filters the fresh list with it');
   await checkPage(t, page, 'groups');
 
-  await page.getByRole('link', { name: 'billing' }).click();
+  await page.getByRole('link', { name: 'billing', exact: true }).click();
   await page.getByRole('heading', { name: 'billing', level: 1 }).waitFor(WAIT);
   t.equal(new URL(page.url()).hash, '#/groups/billing', 'the group opens');
   t.equal(await page.locator('#group-lag').innerText(), '6', 'total lag 6');
@@ -78,6 +87,11 @@ void t.test('a group: its lag, a commit to the end, resets and delete refused wh
   t.equal(rows.length, 2, 'a row per partition');
   t.match(rows[0], /^orders\s+0\s+2\s+5\s+3\s+\d{4}-\d\d-\d\d /, 'partition 0: committed 2, high watermark 5, lag 3, when');
   t.match(rows[1], /^orders\s+1\s+2\s+5\s+3\s/, 'partition 1 too');
+  await page.waitForFunction(() => {
+    const { document } = globalThis as unknown as { document: { querySelector: (selector: string) => { getAttribute: (name: string) => string | null } | null } };
+    return (document.querySelector('#chart-lag polyline')?.getAttribute('points') ?? '').split(' ').length >= 2;
+  }, undefined, WAIT);
+  t.match(await page.locator('#chart-lag').innerText(), /Total lag: 6 records/, 'the lag chart: a line of samples, the latest 6');
   await checkPage(t, page, 'group');
 
   t.equal((await commit(5)).status, 200, 'the member commits everything');
@@ -137,7 +151,7 @@ void t.test('a group: its lag, a commit to the end, resets and delete refused wh
   await dialog.getByLabel('Type billing to confirm').fill('billing');
   await dialog.getByRole('button', { name: 'Delete' }).click();
   await page.getByRole('heading', { name: 'Groups', level: 1 }).waitFor(WAIT);
-  await page.getByText('1 of 1 groups').waitFor(WAIT);
+  await page.getByText('2 of 2 groups').waitFor(WAIT);
   t.equal((await api(`${node.url}/v1/groups/billing`, 'GET')).status, 404, 'deleted once empty and confirmed');
   t.same(pageErrors, [], 'no script errors on the page');
 });

@@ -7,6 +7,11 @@
  *   - a topic: its partitions; a record produced through the form shows in the record
  *     browser (key, pretty-printed JSON, header) and in the live tail, and the tail
  *     resumes after its connection is dropped without showing a record twice;
+ *   - the Overview charts this node's produce rate (an SVG sparkline with points) under
+ *     produce load, and its topic and group counts link to their pages;
+ *   - a topic's configs and partition count are altered through the form (the API's
+ *     INVALID_CONFIG shown as it comes) and the change is seen over HTTP; the record
+ *     browser's time lookup lands on the first offset at or after the time;
  *   - every page passes axe-core with no serious or critical violations, at 1280 px and
  *     at a phone's width, light and dark, and is screenshotted (the directory is printed).
  */
@@ -17,6 +22,25 @@ import { startInProcessNode } from '../helpers/server.js';
 import { describeViolations, screenshot, seriousViolations } from './page-checks.js';
 
 const WAIT = { timeout: 20_000 };
+
+/** Produces to `orders` until the Overview's produce chart shows a rate above 0 and has two points or more (bounded: 40 rounds of at most 1 s). */
+async function producedRateShows(t: Test, page: Page, url: string): Promise<void> {
+  const body = JSON.stringify({ records: Array.from({ length: 20 }, (_, index) => ({ value: { load: index } })) });
+  for (let round = 0; round < 40; round++) {
+    const produced = await fetch(`${url}/v1/topics/orders/records`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+    if (produced.status !== 200) t.fail(`produce answered ${produced.status}`);
+    const shown = await page.waitForFunction(() => {
+      const { document } = globalThis as unknown as { document: { querySelector: (selector: string) => { textContent: string | null; getAttribute: (name: string) => string | null } | null } };
+      const points = document.querySelector('#chart-produce polyline')?.getAttribute('points') ?? '';
+      return Number.parseFloat(document.querySelector('#chart-produce .chart-value')?.textContent ?? '') > 0 && points.split(' ').length >= 2;
+    }, undefined, { timeout: 1_000 }).then(() => true, () => false);
+    if (shown) {
+      t.match(await page.locator('#chart-produce').innerText(), /Produced: [\d.]+ records\/s/, 'the Overview charts the produce rate under load');
+      return;
+    }
+  }
+  t.fail('the produce chart never showed a rate above 0');
+}
 
 async function checkPage(t: Test, page: Page, name: string): Promise<void> {
   const violations = await seriousViolations(page);
@@ -113,7 +137,16 @@ void t.test('create a topic, produce through the form, see the record in the bro
   await page.getByRole('link', { name: 'Overview' }).click();
   await page.getByRole('heading', { name: 'Overview' }).waitFor(WAIT);
   await page.locator('.stats').getByText('Topics').waitFor(WAIT);
+  await producedRateShows(t, page, node.url);
+  t.match(await page.locator('#chart-produce polyline').getAttribute('points') ?? '', /^[\d.]+,[\d.]+( [\d.]+,[\d.]+)+$/, 'the produce chart is a line of several points');
   await checkPage(t, page, 'overview-dark');
+  await page.setViewportSize({ width: 390, height: 844 });
+  await checkPage(t, page, 'overview-phone-dark');
+  await page.setViewportSize({ width: 1280, height: 900 });
+  await page.emulateMedia({ colorScheme: 'light' });
+  await page.locator('.stats a[href="#/topics"]').click();
+  await page.getByRole('heading', { name: 'Topics', level: 1 }).waitFor(WAIT);
+  t.pass('the Overview\'s topic count links to the Topics page');
   t.same(pageErrors, [], 'no script errors on the page');
 });
 
@@ -145,4 +178,35 @@ void t.test('topics: search filters the list, delete asks for the name first', a
   t.equal((await fetch(`${node.url}/v1/topics/scratch`)).status, 404, 'deleted once confirmed');
   t.same((await page.locator('tbody th a').allInnerTexts()).sort(), ['orders', 'payments'], 'and gone from the list');
   await checkPage(t, page, 'topics');
+
+  // Alter: a config the API refuses shows its message; a valid one and a new partition are seen over HTTP.
+  await page.getByRole('link', { name: 'orders' }).click();
+  await page.getByRole('heading', { name: 'orders', level: 1 }).waitFor(WAIT);
+  const alter = page.getByRole('form', { name: 'Alter the topic' });
+  await alter.getByLabel('Topic configs').fill('retention.ms=soon');
+  await alter.getByRole('button', { name: 'Save changes' }).click();
+  t.match(await alter.getByRole('alert').innerText(WAIT), /^INVALID_CONFIG: /, 'a config the API refuses: its code and message');
+  await checkPage(t, page, 'topic-alter-refused');
+  await alter.getByLabel('Topic configs').fill('retention.ms=3600000\ncleanup.policy=delete');
+  await alter.getByRole('button', { name: 'Save changes' }).click();
+  await alter.getByText('Topic orders altered.').waitFor(WAIT);
+  const altered = await (await fetch(`${node.url}/v1/topics/orders`)).json() as { partitions: unknown[]; configs: Record<string, string> };
+  t.equal(altered.configs['retention.ms'], '3600000', 'the altered config, seen over HTTP');
+  t.match(await page.getByText('Configs: ').innerText(), /retention\.ms=3600000/, 'and on the page');
+  await alter.getByLabel('Partition count').fill('2');
+  await alter.getByRole('button', { name: 'Save changes' }).click();
+  await page.locator('#browse-partition option[value="1"]').waitFor({ ...WAIT, state: 'attached' });
+  const grown = await (await fetch(`${node.url}/v1/topics/orders`)).json() as { partitions: unknown[] };
+  t.equal(grown.partitions.length, 2, 'a partition added through the form');
+
+  // Time lookup: three records an hour apart; 00:30 lands on the second.
+  const hour = 3_600_000;
+  const start = Date.UTC(2026, 0, 1);
+  const timed = { records: [0, 1, 2].map((index) => ({ value: `at ${index} h`, timestamp: start + index * hour })) };
+  t.equal((await fetch(`${node.url}/v1/topics/orders/partitions/0/records`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(timed) })).status, 200);
+  await page.getByLabel('Or from time (UTC)').fill('2026-01-01T00:30:00');
+  await page.getByRole('button', { name: 'Read' }).click();
+  await page.getByText('Offsets 1 to 2 of 0 to 2.').waitFor(WAIT);
+  t.equal(await page.locator('ol[aria-label="Records"] li.record').first().getAttribute('data-offset'), '1', 'the time lookup lands on offset 1, the first record at or after 00:30');
+  t.equal(await page.getByLabel('From offset').inputValue(), '1', 'and shows the offset it found');
 });
