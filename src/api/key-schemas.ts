@@ -31,6 +31,13 @@ export const keyInfoSchema = {
 } as const;
 
 
+/** The key a request presents: what it may do. */
+export const ownKeySchema = {
+  type: 'object',
+  required: ['keyId', 'name', 'grants'],
+  properties: { keyId: keyInfoSchema.properties.keyId, name: keyInfoSchema.properties.name, grants: keyInfoSchema.properties.grants },
+} as const;
+
 export const keyListSchema = { type: 'object', required: ['keys'], properties: { keys: { type: 'array', items: keyInfoSchema } } } as const;
 
 export const createKeyBodySchema = {

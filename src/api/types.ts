@@ -8,7 +8,7 @@ import type {
   commitBodySchema, committedOffsetsSchema, groupDescriptionSchema, groupListSchema, heartbeatBodySchema, joinBodySchema,
   memberReplySchema, offsetsViewSchema, pollQuerySchema, pollResponseSchema, resetBodySchema,
 } from './group-schemas.js';
-import type { createdKeySchema, createKeyBodySchema, grantSchema, keyInfoSchema, keyListSchema } from './key-schemas.js';
+import type { createdKeySchema, createKeyBodySchema, grantSchema, keyInfoSchema, keyListSchema, ownKeySchema } from './key-schemas.js';
 import type {
   alterTopicBodySchema, clusterSchema, createTopicBodySchema, errorBodySchema, fetchQuerySchema, fetchResponseSchema,
   fetchedRecordSchema, partitionInfoSchema, partitionOffsetsSchema, produceBodySchema, produceQuerySchema, produceRecordSchema,
@@ -56,5 +56,7 @@ export type PolledRecord = PollResponse['records'][number];
 export type Grant = Input<typeof grantSchema>;
 export type KeyInfo = FromSchema<typeof keyInfoSchema>;
 export type KeyList = FromSchema<typeof keyListSchema>;
+/** The key a request presents, and what it may do. */
+export type OwnKey = FromSchema<typeof ownKeySchema>;
 export type CreateKeyBody = Input<typeof createKeyBodySchema>;
 export type CreatedKey = FromSchema<typeof createdKeySchema>;

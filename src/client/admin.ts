@@ -4,7 +4,7 @@
  */
 import type {
   AlterTopicBody, CommitBody, CommittedOffsets, CreatedKey, CreateKeyBody, CreateTopicBody, GroupDescription, GroupList,
-  GroupSummary, KeyInfo, KeyList, OffsetsView, ResetBody, TopicDescription, TopicList, TopicSummary,
+  GroupSummary, KeyInfo, KeyList, OffsetsView, OwnKey, ResetBody, TopicDescription, TopicList, TopicSummary,
 } from '../api/types.js';
 import { groupPath, topicPath } from './paths.js';
 import type { Transport } from './transport.js';
@@ -81,6 +81,11 @@ export class Keys {
   async list(): Promise<KeyInfo[]> {
     const answer = await this.transport.call<KeyList>({ method: 'GET', path: '/v1/keys', isIdempotent: true });
     return answer.keys;
+  }
+
+  /** The key this client presents, and its grants (404 KEY_NOT_FOUND when the node has authentication off). */
+  self(): Promise<OwnKey> {
+    return this.transport.call({ method: 'GET', path: '/v1/keys/self', isIdempotent: true });
   }
 
   /** Makes a key; the answer's `key` is the only time the secret is shown. */

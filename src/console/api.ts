@@ -185,11 +185,6 @@ export interface KeyInfo {
   createdAtMs: number;
 }
 
-/** The id in a key made by the API (`rk_<keyId>_<secret>`); undefined for the node's --admin-key or no key. */
-export function ownKeyId(): string | undefined {
-  return /^rk_([A-Za-z0-9]+)_/.exec(storedKey() ?? '')?.[1];
-}
-
 /**
  * The status a GET would get, without showing the sign-in form on 401: used to leave
  * out of the navigation the pages the key may not read (403); `withKey: false` asks

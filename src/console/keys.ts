@@ -1,12 +1,11 @@
 /**
- * Keys (with --auth api-key, for a key with admin on the cluster): every API key with
- * its grants (GET /v1/keys, never a secret), a create form whose answer shows the new
- * secret once, delete behind a dialog that asks for the key's name, and what the
- * signed-in key may do. The API has no "who am I" route: the console finds its own key
- * in the listing by the id inside it (`rk_<keyId>_...`), so a key that may not list
- * keys does not see this page at all (the navigation leaves it out).
+ * Keys (with --auth api-key): what the signed-in key may do (GET /v1/keys/self, for any
+ * key), and for a key with admin on the cluster every API key with its grants (GET
+ * /v1/keys, never a secret), a create form whose answer shows the new secret once, and
+ * delete behind a dialog that asks for the key's name. A key that may not list keys
+ * sees only its own grants.
  */
-import { call, errorText, ownKeyId, type Grant, type KeyInfo } from './api.js';
+import { ApiError, call, errorText, type Grant, type KeyInfo } from './api.js';
 import { confirmDelete } from './confirm-delete.js';
 import { h, field, formatTime, message, replace, type PageContext } from './dom.js';
 
@@ -52,13 +51,17 @@ function grantList(grants: Grant[]): HTMLElement {
   return h('ul', { class: 'grants' }, grants.map((grant) => h('li', {}, grantText(grant))));
 }
 
+interface OwnKey {
+  keyId: string;
+  name: string;
+  grants: Grant[];
+}
+
 /** What the signed-in key may do: its own grants, or everything for the node's --admin-key. */
-function ownKey(keys: KeyInfo[]): HTMLElement {
-  const id = ownKeyId();
-  const own = keys.find((key) => key.keyId === id);
+function ownKey(own: OwnKey): HTMLElement {
   return h('section', { class: 'card', 'aria-labelledby': 'own-key-heading' },
     h('h2', { id: 'own-key-heading' }, 'This key'),
-    own === undefined
+    own.keyId === 'admin'
       ? h('p', { id: 'own-key' }, 'The node\'s admin key (--admin-key): it may do everything.')
       : h('div', { id: 'own-key' }, h('p', {}, 'Signed in as ', h('strong', {}, own.name), ' (', h('code', {}, own.keyId), '). It may:'), grantList(own.grants)));
 }
@@ -117,15 +120,27 @@ function createForm(onCreated: () => void): HTMLElement {
   outcome);
 }
 
+/** The keys, or undefined when this key may not list them (403). */
+async function listKeys(): Promise<KeyInfo[] | undefined> {
+  try {
+    return (await call<{ keys: KeyInfo[] }>('GET', '/v1/keys')).keys;
+  } catch (error) {
+    if (error instanceof ApiError && error.status === 403) return undefined;
+    throw error;
+  }
+}
+
 export async function renderKeys({ main, signal }: PageContext): Promise<void> {
-  const { keys } = await call<{ keys: KeyInfo[] }>('GET', '/v1/keys');
+  const [self, keys] = await Promise.all([call<OwnKey>('GET', '/v1/keys/self'), listKeys()]);
   if (signal.aborted) return;
-  const own = h('div', {}, ownKey(keys));
+  if (keys === undefined) {
+    replace(main, h('h1', {}, 'Keys'), ownKey(self), h('p', { class: 'subtle', id: 'keys-not-listed' }, 'This key may not list or make keys (that needs admin on the cluster).'));
+    return;
+  }
   const list = h('div', {}, keysTable(keys, () => void refresh()));
   const refresh = async (): Promise<void> => {
     try {
       const fresh = await call<{ keys: KeyInfo[] }>('GET', '/v1/keys');
-      replace(own, ownKey(fresh.keys));
       replace(list, keysTable(fresh.keys, () => void refresh()));
     } catch (error) {
       replace(list, message('error', errorText(error)));
@@ -133,7 +148,7 @@ export async function renderKeys({ main, signal }: PageContext): Promise<void> {
   };
   replace(main,
     h('h1', {}, 'Keys'),
-    own,
+    ownKey(self),
     list,
     createForm(() => void refresh()));
 }

@@ -4,7 +4,7 @@
  * #/topics/<name>, #/groups, #/groups/<id>, #/keys), so the node serves one index.html
  * and the browser's back button works. The navigation leaves out the pages the key may
  * not read (their list answers 403), and Keys unless the node wants keys (--auth
- * api-key) and this one may list them.
+ * api-key).
  */
 import './style.css';
 import { ApiError, probe, storedKey, storeKey, whenUnauthenticated } from './api.js';
@@ -48,7 +48,7 @@ const navLinks = {
   keys: h('a', { href: '#/keys' }, 'Keys'),
 };
 /** The list each navigation entry reads: left out when the key may not read it. */
-const NAV_PROBES = { topics: '/v1/topics', groups: '/v1/groups', keys: '/v1/keys' } as const;
+const NAV_PROBES = { topics: '/v1/topics', groups: '/v1/groups', keys: '/v1/keys/self' } as const;
 const navItems = Object.fromEntries(Object.entries(navLinks).map(([name, link]) => [name, h('li', { hidden: name === 'keys' }, link)])) as Record<keyof typeof navLinks, HTMLLIElement>;
 /** The key the navigation was last probed for ('' for none). */
 let probedFor: string | undefined;

@@ -157,6 +157,7 @@ function routeAccess(broker: Broker): Record<string, Access> {
     'DELETE /v1/groups/:group/members/:member': { check: all(group('read'), memberOwner) },
     'GET /v1/groups/:group/members/:member/records': { check: all(group('read'), memberTopics) },
     'GET /v1/keys': { check: clusterAdmin },
+    'GET /v1/keys/self': { check: authenticated },
     'POST /v1/keys': { check: clusterAdmin },
     // Kafka (KIP-679): an idempotent producer needs write on some topic.
     'POST /v1/producers': { check: writesSomeTopic },

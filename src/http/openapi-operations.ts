@@ -30,6 +30,7 @@ const OPERATION_IDS: Record<string, string> = {
   'DELETE /v1/groups/:group/members/:member': 'leaveGroup',
   'GET /v1/groups/:group/members/:member/records': 'pollRecords',
   'GET /v1/keys': 'listKeys',
+  'GET /v1/keys/self': 'getOwnKey',
   'POST /v1/keys': 'createKey',
   'DELETE /v1/keys/:keyId': 'deleteKey',
   'POST /v1/producers': 'initProducerId',

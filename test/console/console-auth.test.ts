@@ -4,8 +4,8 @@
  * in the tab's session storage (never in the URL) and sent on every call, so a narrow
  * key sees only the topics it has grants on and the live tail streams with it; signing
  * out forgets it. The sign-in page passes axe-core.
- * Keys: the narrow key's navigation has no Keys entry (it may not list keys); the admin
- * key's has, and its Keys page lists the keys with their grants, says what the
+ * Keys: the narrow key's Keys page shows only its own grants (it may not list keys);
+ * the admin key's lists the keys with their grants, says what the
  * signed-in key may do, refuses grants it cannot read, creates a key showing its
  * secret once (the key then signs in and sees its own grants) and deletes one after
  * its name is typed. The Keys page passes axe-core at 1280 px and a phone's width,
@@ -60,9 +60,15 @@ void t.test('sign in with a key, see what it may see, stream with it, sign out',
   await page.getByRole('button', { name: 'Sign in' }).click();
   await page.getByRole('heading', { name: 'Topics', level: 1 }).waitFor(WAIT);
   t.same(await page.locator('tbody th a').allInnerTexts(), ['billing.invoices'], 'the narrow key sees only the topics it has grants on');
-  await page.locator('nav li[hidden] a[href="#/keys"]').waitFor({ ...WAIT, state: 'attached' });
   await page.getByRole('link', { name: 'Groups' }).waitFor(WAIT);
-  t.equal(await page.getByRole('link', { name: 'Keys' }).count(), 0, 'no Keys entry for a key that may not list keys; Groups (a filtered list) stays');
+  await page.getByRole('link', { name: 'Keys' }).click();
+  await page.getByRole('heading', { name: 'Keys', level: 1 }).waitFor(WAIT);
+  t.match(await page.locator('#own-key').innerText(), /Signed in as billing-reader[\s\S]*read, write on topics starting with billing\./, 'a key that may not list keys still sees what it may do');
+  t.match(await page.locator('#keys-not-listed').innerText(), /may not list or make keys/, 'and is told it may not manage keys');
+  t.equal(await page.locator('#keys').count(), 0, 'no list of other keys');
+  t.equal(await page.getByRole('button', { name: 'Create key' }).count(), 0, 'no create form');
+  await page.getByRole('link', { name: 'Topics' }).click();
+  await page.getByRole('heading', { name: 'Topics', level: 1 }).waitFor(WAIT);
   t.equal(await page.evaluate(() => (globalThis as unknown as { sessionStorage: { getItem: (key: string) => string | null } }).sessionStorage.getItem('runnel.console.apiKey')), narrowKey, 'the key is kept in session storage');
   t.notMatch(page.url(), /rk_/, 'never in the URL');
 

@@ -489,6 +489,15 @@ const rows: Row[] = [
     },
   },
   {
+    route: 'GET /v1/keys/self', what: 'any valid key may read its own id, name and grants (never its secret)', allowed: EVERY_KEY, okStatus: 200,
+    send: (headers) => call('GET', '/v1/keys/self', { headers }),
+    checkAllowed: (tt, reply) => {
+      tt.match(reply.json, { keyId: String, name: String, grants: Array });
+      tt.notOk('key' in reply.json, 'no key field');
+      tt.ok(SECRETS.every((secret) => !reply.text.includes(secret.slice(-20))), 'no secret');
+    },
+  },
+  {
     route: 'POST /v1/keys', what: 'make a key needs cluster admin', allowed: CLUSTER_ADMIN, okStatus: 201,
     send: (headers) => call('POST', '/v1/keys', { headers, body: { name: 'made-in-matrix', grants: [{ resource: 'topic', operations: ['admin'] }] } }),
     observe: keyIds,
@@ -685,6 +694,16 @@ void t.test('a key that may not manage keys cannot delete or see another key', a
     t.equal((await call('DELETE', `/v1/keys/${victim}`, { headers: bearer(tokens[name]) })).status, 403, `${name} cannot delete a key`);
   }
   t.equal((await call('GET', '/v1/topics/orders/partitions/0/records', { headers: bearer(tokens.consumer) })).status, 200, 'the key still works');
+});
+
+void t.test('GET /v1/keys/self answers each key its own id, name and grants; the admin key is `admin` with every grant', async (t) => {
+  for (const name of Object.keys(KEY_GRANTS) as StoredKeyName[]) {
+    const reply = await call('GET', '/v1/keys/self', { headers: bearer(tokens[name]) });
+    t.same(reply.json, { keyId: keyIdOf[name], name, grants: KEY_GRANTS[name] }, `${name} reads its own grants`);
+  }
+  const bootstrap = await call('GET', '/v1/keys/self', { headers: adminHeaders });
+  t.same(bootstrap.json.keyId, 'admin');
+  t.same(bootstrap.json.grants.map((grant: { resource: string; operations: string[] }) => `${grant.resource}:${grant.operations.join()}`).sort(), ['cluster:admin', 'group:admin', 'topic:admin']);
 });
 
 void t.test("a group's answers show a key only the topics it may read: members, offsets and lag", async (t) => {

@@ -83,6 +83,8 @@ async function everyRoute(t: Test, server: TestServer, headers: Record<string, s
 
   const made = await expect('POST /v1/keys', call('POST', '/v1/keys', { name: 'k', grants: [] }), 201);
   await expect('GET /v1/keys', call('GET', '/v1/keys'), 200);
+  const self = await expect('GET /v1/keys/self', call('GET', '/v1/keys/self'), 404);
+  t.equal(self.json.error.code, 'KEY_NOT_FOUND', 'no key is in use: the answer says so');
   await expect('DELETE /v1/keys/:keyId', call('DELETE', `/v1/keys/${made.json.keyId}`), 204);
   await expect('DELETE /v1/topics/:topic', call('DELETE', '/v1/topics/orders'), 204);
 

@@ -1,12 +1,13 @@
 /**
  * API key management: make (the secret is shown once), list, delete. Needs the
- * cluster admin grant when authentication is on. In a cluster the keys are in the
+ * cluster admin grant when authentication is on; any key may read its own grants. In a cluster the keys are in the
  * metadata log: one made or deleted on any node is known to every node.
  */
 import type { FastifyInstance } from 'fastify';
 import type { KeyManager } from '../../broker/access-control.js';
-import { createdKeySchema, createKeyBodySchema, keyListSchema } from '../../api/key-schemas.js';
+import { createdKeySchema, createKeyBodySchema, keyListSchema, ownKeySchema } from '../../api/key-schemas.js';
 import { errorResponses } from '../../api/schemas.js';
+import { RunnelError } from '../../errors.js';
 import { typed } from '../type-provider.js';
 
 export function keyRoutes(fastify: FastifyInstance, keys: KeyManager): void {
@@ -19,6 +20,19 @@ export function keyRoutes(fastify: FastifyInstance, keys: KeyManager): void {
       response: { 200: keyListSchema, ...errorResponses('UNAUTHENTICATED', 'FORBIDDEN') },
     },
   }, async () => ({ keys: keys.list() }));
+
+  app.get('/v1/keys/self', {
+    schema: {
+      tags: ['keys'],
+      summary: 'The key of this request',
+      description: 'The id, name and grants of the key this request presents (never its secret), so a client can tell what it may do. Any valid key may ask; the node\'s admin key (--admin-key) has id `admin` and every grant. With authentication off no key is in use: 404 KEY_NOT_FOUND.',
+      response: { 200: ownKeySchema, ...errorResponses('KEY_NOT_FOUND', 'UNAUTHENTICATED') },
+    },
+  }, async (request) => {
+    const { principal } = request;
+    if (principal === undefined) throw new RunnelError('KEY_NOT_FOUND', 'authentication is off on this node (--auth none): requests present no key');
+    return { keyId: principal.keyId, name: principal.name, grants: principal.grants };
+  });
 
   app.post('/v1/keys', {
     schema: {
