@@ -8,7 +8,7 @@ import { limits } from '../limits.js';
 export const errorBodySchema = {
   $id: 'Error',
   type: 'object',
-  description: 'Every error: a stable upper-case code and a human message. OFFSET_OUT_OF_RANGE adds logStartOffset and highWatermark; NOT_LEADER adds leaderId, leaderUrl and leaderEpoch (null when no leader is known); every 503 carries Retry-After (seconds); CORRUPT_LOG adds the damaged offset and segment file.',
+  description: 'Every error: a stable upper-case code and a human message. OFFSET_OUT_OF_RANGE adds logStartOffset and highWatermark; NOT_LEADER adds leaderId, leaderUrl and leaderEpoch (null when no leader is known); every 503 carries Retry-After (seconds); CORRUPT_LOG adds the damaged offset and segment file; NOT_CONTROLLER adds controllerId (null when none is known); NOT_ENOUGH_REPLICAS adds insyncReplicas and minInsyncReplicas; TOO_MANY_PARTITIONS adds partitions (held now), partitionsMax and, in a cluster, the nodeId that is full.',
   required: ['error'],
   properties: {
     error: {
@@ -24,6 +24,12 @@ export const errorBodySchema = {
         leaderEpoch: { type: ['integer', 'null'] },
         offset: { type: 'integer' },
         segment: { type: 'string' },
+        controllerId: { type: ['integer', 'null'] },
+        insyncReplicas: { type: 'integer' },
+        minInsyncReplicas: { type: 'integer' },
+        nodeId: { type: 'integer' },
+        partitions: { type: 'integer' },
+        partitionsMax: { type: 'integer' },
       },
     },
   },

@@ -17,8 +17,11 @@ import { errorCatalogue, type ErrorCode } from '../../src/api/error-codes.js';
 /** Fields an error body may carry besides code and message, per code (README, Errors). */
 const EXTRA_FIELDS: Partial<Record<ErrorCode, string[]>> = {
   OFFSET_OUT_OF_RANGE: ['highWatermark', 'logStartOffset'],
-  NOT_LEADER: ['leaderId', 'leaderUrl'],
+  NOT_LEADER: ['leaderId', 'leaderUrl', 'leaderEpoch'],
   NOT_CONTROLLER: ['controllerId'],
+  NOT_ENOUGH_REPLICAS: ['insyncReplicas', 'minInsyncReplicas'],
+  TOO_MANY_PARTITIONS: ['nodeId', 'partitions', 'partitionsMax'],
+  CORRUPT_LOG: ['offset', 'segment'],
 };
 
 export interface Answer {

@@ -73,7 +73,9 @@ void t.test('--max-partitions: a create or add past it is refused whole, before 
   t.same(logDirectories(dataDir, 'big'), [], 'no partition directory was made');
   t.equal((await requestJson(`${node.url}/v1/topics/big`)).status, 404, 'and no topic: no ghost');
   t.equal((await requestJson(`${node.url}/v1/topics`, { method: 'POST', body: { name: 'big', partitions: 15 } })).status, 201, 'the same name within the cap is created');
-  assertError(t, await requestJson(`${node.url}/v1/topics`, { method: 'POST', body: { name: 'b', partitions: 6 } }), 'TOO_MANY_PARTITIONS', '15 + 6 > 20');
+  const refused = await requestJson<{ error: object }>(`${node.url}/v1/topics`, { method: 'POST', body: { name: 'b', partitions: 6 } });
+  assertError(t, refused, 'TOO_MANY_PARTITIONS', '15 + 6 > 20');
+  t.match(refused.body.error, { partitions: 15, partitionsMax: 20 }, 'the answer says how many it holds and the cap');
   t.same(logDirectories(dataDir, 'b'), []);
   assertError(t, await requestJson(`${node.url}/v1/topics/big`, { method: 'PATCH', body: { partitions: 21 } }), 'TOO_MANY_PARTITIONS', 'growing past the cap');
   t.equal(logDirectories(dataDir, 'big').length, 15, 'the topic keeps its 15 partitions');
