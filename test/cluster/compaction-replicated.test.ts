@@ -6,13 +6,14 @@
  * node, reading its own log (Runnel-Served-By), gives the same latest value per key
  * and the same live keys, every record at the offset it was written at. After the
  * leader is killed, the new leader answers the same, and a write through it reaches
- * the other replica.
+ * the other replica. The controller makes __consumer_offsets compacted too.
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
 import { startCluster, type Cluster } from '../helpers/cluster.js';
 import { requestJson } from '../helpers/http.js';
+import { OFFSETS_TOPIC } from '../../src/broker/groups/offsets-records.js';
 
 t.setTimeout(180_000);
 
@@ -62,6 +63,11 @@ void t.test('a compacted topic with three replicas: each cleans its own copy, al
     timeoutMs: 20_000,
   });
   t.equal(created.status, 201, 'a compacted topic with replication factor 3 is created');
+  const offsetsTopic = await cluster.waitFor(async () => {
+    const answer = await requestJson<{ effectiveConfigs: Record<string, string> }>(`${cluster.url(controller!)}/v1/topics/${OFFSETS_TOPIC}`, { timeoutMs: 3_000 });
+    return answer.status === 200 ? answer.body : undefined;
+  }, 20_000, `the controller made ${OFFSETS_TOPIC}`);
+  t.equal(offsetsTopic.effectiveConfigs['cleanup.policy'], 'compact', `${OFFSETS_TOPIC} is compacted`);
   const view = await cluster.waitFor(async () => {
     const described = await cluster.describeTopic(TOPIC).catch(() => undefined);
     const partition = described?.partitions[0];
