@@ -50,6 +50,17 @@ export function offsetsTopicConfigs(replicationFactor: number): Record<string, s
   return { 'min.insync.replicas': String(Math.min(2, replicationFactor)), 'cleanup.policy': 'compact', 'segment.bytes': String(100 * 1024 * 1024) };
 }
 
+/**
+ * The configs an offsets topic made by an older version (not compacted, retention.ms -1:
+ * every commit kept) is given, keeping what it had set otherwise; undefined when it is
+ * compacted already.
+ */
+export function offsetsTopicUpgrade(configs: Readonly<Record<string, string>>, replicationFactor: number): Record<string, string> | undefined {
+  if (configs['cleanup.policy'] === 'compact') return undefined;
+  const { 'retention.ms': _forever, ...kept } = configs;
+  return { ...offsetsTopicConfigs(replicationFactor), ...kept, 'cleanup.policy': 'compact' };
+}
+
 export class ActiveController {
   private logic: ControllerLogic | undefined;
   private activeEpoch = -1;
@@ -158,11 +169,9 @@ export class ActiveController {
         configs: offsetsTopicConfigs(offsetsReplicationFactor),
       }, nowMs));
     }
-    // Made by an older version, which kept every commit (retention.ms -1): compacted from now on.
-    if (offsetsTopic !== undefined && offsetsTopic.spec.configs['cleanup.policy'] !== 'compact') {
-      const { 'retention.ms': _kept, ...configs } = offsetsTopic.spec.configs;
-      return this.commit(logic.alterTopic(image, OFFSETS_TOPIC, { configs: { ...offsetsTopicConfigs(offsetsTopic.spec.replicationFactor), ...configs, 'cleanup.policy': 'compact' } }));
-    }
+    // Made by an older version, which kept every commit: compacted from now on.
+    const upgraded = offsetsTopic === undefined ? undefined : offsetsTopicUpgrade(offsetsTopic.spec.configs, offsetsTopic.spec.replicationFactor);
+    if (upgraded !== undefined) return this.commit(logic.alterTopic(image, OFFSETS_TOPIC, { configs: upgraded }));
     if (nowMs - this.lastPreferredCheckMs >= limits.preferredLeaderCheckIntervalMs) {
       this.lastPreferredCheckMs = nowMs;
       return this.commit(logic.preferredLeaderElections(this.options.image()));

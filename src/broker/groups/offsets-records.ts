@@ -19,7 +19,7 @@
 import { partitionForKey } from '../partitioner.js';
 import { OFFSETS_TOPIC_PARTITIONS } from '../../cluster/active-controller.js';
 
-export { OFFSETS_TOPIC, OFFSETS_TOPIC_PARTITIONS, offsetsTopicConfigs } from '../../cluster/active-controller.js';
+export { OFFSETS_TOPIC, OFFSETS_TOPIC_PARTITIONS, offsetsTopicConfigs, offsetsTopicUpgrade } from '../../cluster/active-controller.js';
 
 export interface OffsetValue {
   offset: number;

@@ -15,7 +15,7 @@ import path from 'node:path';
 import t, { type Test } from 'tap';
 import type { Broker, BrokerOptions } from '../../../src/broker/broker.js';
 import { OffsetsApplier } from '../../../src/broker/groups/offsets-applier.js';
-import { OFFSETS_TOPIC, OFFSETS_TOPIC_PARTITIONS, offsetsPartitionOf, offsetsTopicConfigs } from '../../../src/broker/groups/offsets-records.js';
+import { OFFSETS_TOPIC, OFFSETS_TOPIC_PARTITIONS, offsetsPartitionOf, offsetsTopicConfigs, offsetsTopicUpgrade } from '../../../src/broker/groups/offsets-records.js';
 import { SingleNodeReplication, type Replication } from '../../../src/broker/replication.js';
 import type { PartitionState } from '../../../src/broker/topic-state.js';
 import { GroupStore } from '../../../src/meta/group-store.js';
@@ -140,4 +140,11 @@ void t.test('__consumer_offsets stays small over 100,000 commits of one group, a
   t.same(committed(replicaStore, group), expected, 'and has the same last committed offsets');
   for (const id of others) t.same(replicaStore.listOffsets(id), [], `and nothing of group ${id}`);
   t.comment(`largest size after a cleaning: ${maxSizeBytes} bytes`);
+});
+
+void t.test('an offsets topic an older version made (every commit kept) is switched to compaction, keeping its other configs', async (t) => {
+  const upgraded = offsetsTopicUpgrade({ 'min.insync.replicas': '2', 'retention.ms': '-1' }, 3);
+  t.same(upgraded, { 'min.insync.replicas': '2', 'cleanup.policy': 'compact', 'segment.bytes': String(100 * 1024 * 1024) }, 'compacted, retention.ms -1 gone');
+  t.equal(offsetsTopicUpgrade(offsetsTopicConfigs(3), 3), undefined, 'one made by this version is left alone');
+  t.equal(offsetsTopicUpgrade(upgraded!, 3), undefined, 'and so is one switched already');
 });
