@@ -128,16 +128,11 @@ export function effectiveConfigs(topicConfigs: TopicConfigs, brokerDefaults: Top
  * Refuses a combination Kafka refuses too: min.compaction.lag.ms above
  * max.compaction.lag.ms. Checked on the effective configs a create or PATCH would give.
  */
-export function checkConfigCombination(effective: TopicConfigs, replicationFactor = 1): void {
+export function checkConfigCombination(effective: TopicConfigs): void {
   const minLag = BigInt(effective['min.compaction.lag.ms']);
   const maxLag = BigInt(effective['max.compaction.lag.ms']);
   if (minLag > maxLag) {
     throw new RunnelError('INVALID_CONFIG', `config 'min.compaction.lag.ms' (${minLag}) must not be above 'max.compaction.lag.ms' (${maxLag})`);
-  }
-  // A follower cannot yet replicate a log its leader cleaned (offset gaps): a replicated
-  // compacted topic would lose its followers once the cleaner ran. Refused until it can.
-  if (replicationFactor > 1 && effective['cleanup.policy'].includes('compact')) {
-    throw new RunnelError('INVALID_CONFIG', `cleanup.policy '${effective['cleanup.policy']}' is not supported yet for a topic with replicationFactor ${replicationFactor} (followers do not replicate cleaned logs yet); use replicationFactor 1 or cleanup.policy 'delete'`);
   }
 }
 

@@ -151,7 +151,7 @@ export class TopicManager implements ReconciledTopics {
     const partitionCount = input.partitions ?? this.options.defaultPartitionCount;
     checkPartitionCount(partitionCount);
     const configs = validateTopicConfigs(input.configs ?? {});
-    checkConfigCombination(effectiveConfigs(configs, this.options.brokerDefaults), input.replicationFactor);
+    checkConfigCombination(effectiveConfigs(configs, this.options.brokerDefaults));
     if (this.topics.has(input.name)) throw new RunnelError('TOPIC_EXISTS', `topic '${input.name}' already exists`);
     this.checkPartitionsMax(partitionCount);
     return { name: input.name, partitions: partitionCount, configs };
@@ -299,7 +299,7 @@ export class TopicManager implements ReconciledTopics {
         if (!isTopicConfigName(key)) throw new RunnelError('INVALID_CONFIG', `unknown topic config '${key}'`);
         delete merged[key];
       }
-      checkConfigCombination(effectiveConfigs(merged, this.options.brokerDefaults), topic.record.replicationFactor);
+      checkConfigCombination(effectiveConfigs(merged, this.options.brokerDefaults));
       nextConfigs = merged;
     }
     if (change.partitions !== undefined) {

@@ -40,6 +40,27 @@ export const OFFSETS_TOPIC = '__consumer_offsets';
 /** Kafka's offsets.topic.num.partitions is 50; a small cluster does not need that many. */
 export const OFFSETS_TOPIC_PARTITIONS = 10;
 
+/**
+ * The offsets topic's configs, as Kafka's: compacted (a commit is keyed by group, topic
+ * and partition, so only the last one of each stays, and deleted or expired groups
+ * leave tombstones), in segments of offsets.topic.segment.bytes (100 MiB) so the
+ * cleaner gets closed segments to clean.
+ */
+export function offsetsTopicConfigs(replicationFactor: number): Record<string, string> {
+  return { 'min.insync.replicas': String(Math.min(2, replicationFactor)), 'cleanup.policy': 'compact', 'segment.bytes': String(100 * 1024 * 1024) };
+}
+
+/**
+ * The configs an offsets topic made by an older version (not compacted, retention.ms -1:
+ * every commit kept) is given, keeping what it had set otherwise; undefined when it is
+ * compacted already.
+ */
+export function offsetsTopicUpgrade(configs: Readonly<Record<string, string>>, replicationFactor: number): Record<string, string> | undefined {
+  if (configs['cleanup.policy'] === 'compact') return undefined;
+  const { 'retention.ms': _forever, ...kept } = configs;
+  return { ...offsetsTopicConfigs(replicationFactor), ...kept, 'cleanup.policy': 'compact' };
+}
+
 export class ActiveController {
   private logic: ControllerLogic | undefined;
   private activeEpoch = -1;
@@ -144,16 +165,18 @@ export class ActiveController {
     // factor (min(3, voters), Kafka's offsets.topic.replication.factor).
     const image = this.options.image();
     const offsetsReplicationFactor = Math.min(3, this.options.voterIds.length);
-    if (image.topic(OFFSETS_TOPIC) === undefined && image.liveNodeIds().length >= offsetsReplicationFactor) {
+    const offsetsTopic = image.topic(OFFSETS_TOPIC);
+    if (offsetsTopic === undefined && image.liveNodeIds().length >= offsetsReplicationFactor) {
       return this.commit(logic.createTopic(image, {
         name: OFFSETS_TOPIC,
         partitions: OFFSETS_TOPIC_PARTITIONS,
         replicationFactor: offsetsReplicationFactor,
-        // Kept forever: commits are never compacted away yet, and a new replica must be
-        // able to rebuild every group's offsets from the log.
-        configs: { 'min.insync.replicas': String(Math.min(2, offsetsReplicationFactor)), 'retention.ms': '-1' },
+        configs: offsetsTopicConfigs(offsetsReplicationFactor),
       }, nowMs));
     }
+    // Made by an older version, which kept every commit: compacted from now on.
+    const upgraded = offsetsTopic === undefined ? undefined : offsetsTopicUpgrade(offsetsTopic.spec.configs, offsetsTopic.spec.replicationFactor);
+    if (upgraded !== undefined) return this.commit(logic.alterTopic(image, OFFSETS_TOPIC, { configs: upgraded }));
     if (nowMs - this.lastPreferredCheckMs >= limits.preferredLeaderCheckIntervalMs) {
       this.lastPreferredCheckMs = nowMs;
       return this.commit(logic.preferredLeaderElections(this.options.image()));

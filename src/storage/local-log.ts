@@ -43,6 +43,12 @@ export class LocalLog {
     return total;
   }
 
+  /** From now on offsets may have gaps: in every segment, and in those made or opened later. */
+  allowGaps(): void {
+    this.allowsGaps = true;
+    for (const segment of this.segments) segment.allowGaps();
+  }
+
   /** Appends a batch the partition log has checked to the active segment. */
   append(batch: Buffer, header: BatchHeader): void {
     this.activeSegment.append(batch, header);

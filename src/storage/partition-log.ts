@@ -20,8 +20,9 @@ import path from 'node:path';
 import { assert } from '../util/assert.js';
 import { isDiskFullError } from '../util/disk-full.js';
 import { offsetOutOfRange, RunnelError } from '../errors.js';
+import { checkFollowerBatches } from './follower-batches.js';
 import { readBatchHeader, setBaseOffset, setLeaderEpoch, type BatchHeader } from '../record/header.js';
-import { validateBatch } from '../record/validate.js';
+import { readCleanerCheckpoint, writeCleanerCheckpoint } from './cleaner/cleaner-checkpoint.js';
 import { LeaderEpochCache } from './leader-epoch-checkpoint.js';
 import { LocalLog } from './local-log.js';
 import type { LogConfig } from './log-config.js';
@@ -147,26 +148,19 @@ export class PartitionLog {
     return header;
   }
 
-  /** Appends a leader's batches byte for byte (one buffer); nothing is written unless all are sound and contiguous. */
+  /**
+   * Appends a leader's batches byte for byte (one buffer); nothing is written unless all
+   * are sound, each starts at or after the end of the one before (a cleaned leader log
+   * has offset gaps, as in Kafka) and no leader epoch goes back.
+   */
   appendAsFollower(batches: Buffer, nowMs = Date.now()): BatchHeader[] {
     this.refuseAppendIfDamaged();
-    const headers: BatchHeader[] = [];
-    let expected = this.logEndOffset;
-    let latestEpoch = this.epochCache.latestEpoch();
-    for (let position = 0; position < batches.length;) {
-      const problem = validateBatch(batches, position, expected);
-      if (problem !== null) throw new Error(`refusing replicated batch at offset ${expected}: ${problem}`);
-      const header = readBatchHeader(batches, position);
-      // The epoch lies outside the CRC. One going back would trip the epoch cache's
-      // assertion halfway through the loop below, after earlier batches were written.
-      if (header.partitionLeaderEpoch < latestEpoch) {
-        throw new Error(`refusing replicated batch at offset ${expected}: leader epoch ` +
-          `${header.partitionLeaderEpoch} is below the latest epoch ${latestEpoch}`);
-      }
-      latestEpoch = header.partitionLeaderEpoch;
-      headers.push(header);
-      expected = header.lastOffset + 1;
-      position += header.sizeBytes;
+    const { headers, hasGaps } = checkFollowerBatches(batches, this.logEndOffset, this.epochCache.latestEpoch());
+    // Recovery must know offsets may skip before the first gap is on disk: the cleaner
+    // checkpoint's presence says so (nothing here is cleaned yet: it starts at logStartOffset).
+    if (hasGaps && !this.local.allowsGaps) {
+      writeCleanerCheckpoint(this.directory, this.logStartOffset);
+      this.local.allowGaps();
     }
     let position = 0;
     for (const header of headers) {
@@ -178,7 +172,7 @@ export class PartitionLog {
 
   private appendBatch(batch: Buffer, header: BatchHeader, nowMs: number): void {
     assert(!this.local.isClosed, () => `log ${this.directory} is closed`);
-    assert(header.baseOffset === this.logEndOffset, () =>
+    assert(this.local.allowsGaps ? header.baseOffset >= this.logEndOffset : header.baseOffset === this.logEndOffset, () =>
       `log ${this.directory}: batch offset ${header.baseOffset} does not follow logEndOffset ${this.logEndOffset}`);
     if (this.local.shouldRoll(header, nowMs)) this.roll(nowMs);
     this.epochCache.assign(header.partitionLeaderEpoch, header.baseOffset);
@@ -265,6 +259,8 @@ export class PartitionLog {
     if (offset >= this.logEndOffset) return;
     assert(offset >= this.logStartOffset, () => `log ${this.directory}: truncation to ${offset} below logStartOffset ${this.logStartOffset}`);
     this.local.truncateTo(offset);
+    // The cleaner resumes at the log end, not past records that are gone (Kafka's maybeTruncateCheckpoint).
+    if (this.local.allowsGaps && readCleanerCheckpoint(this.directory) > this.logEndOffset) writeCleanerCheckpoint(this.directory, this.logEndOffset);
     this.epochCache.truncateFromEnd(this.logEndOffset);
     this.flusher.onTruncated(this.logEndOffset);
     this.producers.onTruncated(this.logEndOffset);

@@ -52,7 +52,7 @@ export class LogSegment {
     private readonly file: CachedFile,
     readonly offsetIndex: OffsetIndex,
     readonly timeIndex: TimeIndex,
-    private readonly options: SegmentOptions,
+    private options: SegmentOptions,
     readonly createdAtMs: number,
   ) {
     this.sizeBytes = file.withFd((fd) => fs.fstatSync(fd).size);
@@ -139,13 +139,18 @@ export class LogSegment {
     return this.sizeBytes === 0;
   }
 
+  /** From now on offsets may have gaps here (the log was compacted, or replicates a compacted leader). */
+  allowGaps(): void {
+    this.options = { ...this.options, allowsGaps: true };
+  }
+
   /**
    * Appends one batch whose header has already been checked by the partition log.
-   * Offsets must continue exactly where the segment ends.
+   * Offsets must continue exactly where the segment ends, or (gaps allowed) after it.
    */
   append(batch: Buffer, header: BatchHeader): void {
     assert(!this.isClosed, () => `segment ${this.logPath} is closed`);
-    assert(header.baseOffset === this.nextOffset, () =>
+    assert(this.options.allowsGaps === true ? header.baseOffset >= this.nextOffset : header.baseOffset === this.nextOffset, () =>
       `segment ${this.logPath}: batch at offset ${header.baseOffset} does not follow ${this.nextOffset}`);
     assert(batch.length === header.sizeBytes, () =>
       `segment ${this.logPath}: batch of ${batch.length} bytes declares ${header.sizeBytes}`);

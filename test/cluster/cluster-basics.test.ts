@@ -184,17 +184,15 @@ void t.test('a three-node cluster', async (t) => {
     t.equal((await requestJson(`${cluster.url(2)}/v1/topics/too-many-replicas`)).status, 404, 'and no topic was made');
   });
 
-  await t.test('compaction is refused on replicated topics (followers do not replicate cleaned logs yet), allowed at replication factor 1', async (t) => {
+  await t.test('compaction is taken on replicated topics, at create and by PATCH (compaction-replicated.test.ts cleans one)', async (t) => {
     const compact = { 'cleanup.policy': 'compact' };
-    const replicated = await requestJson<ErrorBody>(`${cluster.url(1)}/v1/topics`, { body: { name: 'compacted-rf3', partitions: 1, replicationFactor: 3, configs: compact } });
-    t.equal(replicated.status, 400, 'RF 3 with cleanup.policy compact: 400');
-    t.equal(replicated.body?.error?.code, 'INVALID_CONFIG');
-    const byDefault = await requestJson<ErrorBody>(`${cluster.url(1)}/v1/topics`, { body: { name: 'compacted-default-rf', partitions: 1, configs: compact } });
-    t.equal(byDefault.body?.error?.code, 'INVALID_CONFIG', 'the default replication factor (3 here) too');
-    const single = await requestJson(`${cluster.url(1)}/v1/topics`, { body: { name: 'compacted-rf1', partitions: 1, replicationFactor: 1, configs: compact } });
-    t.equal(single.status, 201, 'RF 1 with cleanup.policy compact: created');
-    const altered = await requestJson<ErrorBody>(`${cluster.url(1)}/v1/topics/${TOPIC}`, { method: 'PATCH', body: { configs: { 'cleanup.policy': 'compact,delete' } } });
-    t.equal(altered.body?.error?.code, 'INVALID_CONFIG', 'a replicated topic cannot be made compacted either');
+    const replicated = await requestJson(`${cluster.url(1)}/v1/topics`, { body: { name: 'compacted-rf3', partitions: 1, replicationFactor: 3, configs: compact } });
+    t.equal(replicated.status, 201, 'RF 3 with cleanup.policy compact: created');
+    const byDefault = await requestJson(`${cluster.url(1)}/v1/topics`, { body: { name: 'compacted-default-rf', partitions: 1, configs: compact } });
+    t.equal(byDefault.status, 201, 'the default replication factor (3 here) too');
+    t.equal((await requestJson(`${cluster.url(1)}/v1/topics`, { body: { name: 'made-compacted', partitions: 1, replicationFactor: 3 } })).status, 201);
+    const altered = await requestJson(`${cluster.url(1)}/v1/topics/made-compacted`, { method: 'PATCH', body: { configs: { 'cleanup.policy': 'compact,delete' } } });
+    t.equal(altered.status, 200, 'a replicated topic can be made compacted');
   });
 
   await t.test('internal routes refuse requests without the cluster secret', async (t) => {

@@ -11,11 +11,15 @@
  * time: a topic deleted and re-created under the same name must not inherit the old
  * log's offsets (its consumers would skip the new log's first records).
  * Records of one commit go in one produce request, so one batch: they apply together.
+ * The topic is compacted (offsetsTopicConfigs): the cleaner keeps the last record of
+ * each key, so the last commit of every (group, topic, partition); tombstones (null
+ * values) go after delete.retention.ms (1 day): as in Kafka, a replica away for longer
+ * than that may miss a deletion and keep the deleted group's last offsets.
  */
 import { partitionForKey } from '../partitioner.js';
 import { OFFSETS_TOPIC_PARTITIONS } from '../../cluster/active-controller.js';
 
-export { OFFSETS_TOPIC, OFFSETS_TOPIC_PARTITIONS } from '../../cluster/active-controller.js';
+export { OFFSETS_TOPIC, OFFSETS_TOPIC_PARTITIONS, offsetsTopicConfigs, offsetsTopicUpgrade } from '../../cluster/active-controller.js';
 
 export interface OffsetValue {
   offset: number;

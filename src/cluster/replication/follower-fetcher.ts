@@ -7,7 +7,9 @@
  *   epoch of its last batch (lastFetchedEpoch, KIP-320) and the leader epoch it knows.
  *   The leader long-polls it (maxWaitMs) until one of them has news.
  * - Bytes are appended byte for byte (PartitionLog.appendAsFollower), then the high
- *   watermark follows the leader's, capped at the local log end.
+ *   watermark follows the leader's, capped at the local log end. A compacted leader's
+ *   log has offset gaps: its batches are appended as they are, gaps included, and the
+ *   next fetch asks from after the last batch (each replica then cleans on its own).
  * - divergingEpoch: truncate to min(the leader's end of that epoch, this log's end of it)
  *   and fetch again (KIP-279/320): no suffix the leader does not have survives.
  * - FENCED_LEADER_EPOCH: this node's metadata is behind; the partition waits for the new
@@ -245,7 +247,7 @@ export class FollowerFetcher {
       try {
         this.applyPartition(followed, fetchOffset, entry, nowMs);
       } catch (error) {
-        // A batch the log refused (bad CRC, offsets not contiguous): retry, and say so.
+        // A batch the log refused (bad CRC, offsets going back): retry, and say so.
         followed.state = 'retrying';
         followed.retryAtMs = nowMs + limits.replicaPartitionRetryBackoffMs;
         followed.lastError = error instanceof Error ? error.message : String(error);

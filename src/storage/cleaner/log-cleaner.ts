@@ -167,7 +167,7 @@ export class LogCleaner {
       // Before the first cleaned segment goes in: from now on the log's offsets may have
       // gaps, and recovery must know it (the checkpoint file's presence says so).
       writeCleanerCheckpoint(log.directory, cleanable.firstDirtyOffset);
-      log.localLog.allowsGaps = true;
+      log.localLog.allowGaps();
     }
     const round: CleaningRound = { name, segmentsCleaned: 0, bytesBefore: 0, bytesAfter: 0, recordsRemoved: 0, cleanedTo: endOffset };
     for (const segment of cleanable.segments) {
