@@ -4,9 +4,10 @@
  * delete the group behind a confirmation. The node decides: while members are live it
  * answers 409 GROUP_NOT_EMPTY, and the console shows that answer as it comes.
  */
-import { call, errorText, groupPath, type GroupOffset, type ResetTarget } from './api.js';
+import { call, groupPath, type GroupOffset, type ResetTarget } from './api.js';
 import { confirmDelete } from './confirm-delete.js';
 import { h, field, message, replace } from './dom.js';
+import { actionForm } from './action-form.js';
 
 /** `0, 2` into [0, 2]; blank means every partition (undefined). */
 export function parsePartitions(text: string): number[] | undefined {
@@ -47,25 +48,16 @@ export function resetForm(group: string, topics: string[], onReset: () => void):
   showTarget();
   const outcome = h('div', { class: 'outcome' });
   const submit = h('button', { type: 'submit' }, 'Reset offsets');
-  return h('form', {
-    class: 'card',
-    'aria-labelledby': 'reset-heading',
-    onsubmit: (event: Event) => {
-      event.preventDefault();
-      submit.disabled = true;
-      void (async () => {
-        try {
-          const body = { topic: topic.value, to: targetOf(kind.value, time.value, offset.value), partitions: parsePartitions(partitions.value) };
-          const answer = await call<{ offsets: GroupOffset[] }>('POST', `${groupPath(group)}/offsets/reset`, body);
-          const moved = answer.offsets.map((o) => `${o.partition} → ${o.offset ?? 'none'}`).join(', ');
-          replace(outcome, message('ok', `Offsets of ${body.topic} reset (partition → offset: ${moved}).`));
-          onReset();
-        } catch (error) {
-          replace(outcome, message('error', errorText(error)));
-        } finally {
-          submit.disabled = false;
-        }
-      })();
+  return actionForm({
+    headingId: 'reset-heading',
+    submit,
+    outcome,
+    action: async () => {
+      const body = { topic: topic.value, to: targetOf(kind.value, time.value, offset.value), partitions: parsePartitions(partitions.value) };
+      const answer = await call<{ offsets: GroupOffset[] }>('POST', `${groupPath(group)}/offsets/reset`, body);
+      const moved = answer.offsets.map((o) => `${o.partition} → ${o.offset ?? 'none'}`).join(', ');
+      replace(outcome, message('ok', `Offsets of ${body.topic} reset (partition → offset: ${moved}).`));
+      onReset();
     },
   },
   h('h2', { id: 'reset-heading' }, 'Reset offsets'),

@@ -8,6 +8,7 @@
 import { ApiError, call, errorText, type Grant, type KeyInfo } from './api.js';
 import { confirmDelete } from './confirm-delete.js';
 import { h, field, formatTime, message, replace, type PageContext } from './dom.js';
+import { actionForm } from './action-form.js';
 
 const RESOURCES = new Set(['topic', 'group', 'cluster']);
 const OPERATIONS = new Set(['read', 'write', 'admin']);
@@ -90,27 +91,18 @@ function createForm(onCreated: () => void): HTMLElement {
   const grants = h('textarea', { id: 'key-grants', rows: '3', spellcheck: 'false', placeholder: 'topic billing.* read,write' });
   const outcome = h('div', { class: 'outcome' });
   const submit = h('button', { type: 'submit' }, 'Create key');
-  return h('form', {
-    class: 'card',
-    'aria-labelledby': 'create-key-heading',
-    onsubmit: (event: Event) => {
-      event.preventDefault();
-      submit.disabled = true;
-      void (async () => {
-        try {
-          const created = await call<KeyInfo & { key: string }>('POST', '/v1/keys', { name: name.value.trim(), grants: parseGrants(grants.value) });
-          replace(outcome, h('div', { class: 'message ok', role: 'status' },
-            h('p', {}, `Key ${created.name} created. Its secret is shown this once: store it now.`),
-            h('code', { id: 'new-key-secret', class: 'secret' }, created.key)));
-          name.value = '';
-          grants.value = '';
-          onCreated();
-        } catch (error) {
-          replace(outcome, message('error', errorText(error)));
-        } finally {
-          submit.disabled = false;
-        }
-      })();
+  return actionForm({
+    headingId: 'create-key-heading',
+    submit,
+    outcome,
+    action: async () => {
+      const created = await call<KeyInfo & { key: string }>('POST', '/v1/keys', { name: name.value.trim(), grants: parseGrants(grants.value) });
+      replace(outcome, h('div', { class: 'message ok', role: 'status' },
+        h('p', {}, `Key ${created.name} created. Its secret is shown this once: store it now.`),
+        h('code', { id: 'new-key-secret', class: 'secret' }, created.key)));
+      name.value = '';
+      grants.value = '';
+      onCreated();
     },
   },
   h('h2', { id: 'create-key-heading' }, 'Create a key'),

@@ -3,9 +3,10 @@
  * partition (or by key, as Kafka's partitioner). JSON that does not parse is caught
  * here; anything else the node refuses is shown with its code and message.
  */
-import { ApiError, call, topicPath, type TopicView } from './api.js';
+import { call, topicPath, type TopicView } from './api.js';
 import { h, field, message, replace } from './dom.js';
 import { partitionSelect } from './records.js';
+import { actionForm } from './action-form.js';
 
 /** `name: value` lines into headers; a line without `:` is an error the user sees. */
 export function parseHeaders(text: string): Record<string, string> {
@@ -46,25 +47,16 @@ export function produceForm(topic: TopicView, onProduced: (partition: number) =>
   const headers = h('textarea', { id: 'produce-headers', rows: '2', spellcheck: 'false', placeholder: 'source: console' });
   const outcome = h('div', { class: 'outcome' });
   const submit = h('button', { type: 'submit' }, 'Produce');
-  return h('form', {
-    class: 'card',
-    'aria-labelledby': 'produce-heading',
-    onsubmit: (event: Event) => {
-      event.preventDefault();
-      submit.disabled = true;
-      void (async () => {
-        try {
-          const record = recordOf({ partition: partition.value, key: key.value, value: value.value, format: format.value, headers: headers.value });
-          const answer = await call<{ offsets: Array<{ partition: number; offset: number }> }>('POST', `${topicPath(topic.name)}/records`, { records: [record], valueFormat: format.value });
-          const [written] = answer.offsets;
-          replace(outcome, message('ok', `Produced to partition ${written.partition} at offset ${written.offset}.`));
-          onProduced(written.partition);
-        } catch (error) {
-          replace(outcome, message('error', error instanceof ApiError ? `${error.code}: ${error.message}` : (error as Error).message));
-        } finally {
-          submit.disabled = false;
-        }
-      })();
+  return actionForm({
+    headingId: 'produce-heading',
+    submit,
+    outcome,
+    action: async () => {
+      const record = recordOf({ partition: partition.value, key: key.value, value: value.value, format: format.value, headers: headers.value });
+      const answer = await call<{ offsets: Array<{ partition: number; offset: number }> }>('POST', `${topicPath(topic.name)}/records`, { records: [record], valueFormat: format.value });
+      const [written] = answer.offsets;
+      replace(outcome, message('ok', `Produced to partition ${written.partition} at offset ${written.offset}.`));
+      onProduced(written.partition);
     },
   },
   h('h2', { id: 'produce-heading' }, 'Produce a record'),

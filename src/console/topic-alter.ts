@@ -4,9 +4,10 @@
  * default (the API's null), and the partition count may grow. The API's validation
  * messages (INVALID_CONFIG, INVALID_PARTITIONS, ...) are shown as they come.
  */
-import { call, errorText, topicPath, type TopicView } from './api.js';
+import { call, topicPath, type TopicView } from './api.js';
 import { h, field, message, replace } from './dom.js';
 import { parseConfigs } from './topics.js';
+import { actionForm } from './action-form.js';
 
 /** The PATCH body turning `before` into what the form says; undefined when nothing changes. */
 export function alterBody(before: TopicView, configsText: string, partitionsText: string): { partitions?: number; configs?: Record<string, string | null> } | undefined {
@@ -31,30 +32,21 @@ export function alterForm(initial: TopicView, onAltered: (fresh: TopicView) => v
   const partitions = h('input', { id: 'alter-partitions', type: 'number', value: String(topic.partitions.length), required: true });
   const outcome = h('div', { class: 'outcome' });
   const submit = h('button', { type: 'submit' }, 'Save changes');
-  return h('form', {
-    class: 'card',
-    'aria-labelledby': 'alter-heading',
-    onsubmit: (event: Event) => {
-      event.preventDefault();
-      submit.disabled = true;
-      void (async () => {
-        try {
-          const body = alterBody(topic, configs.value, partitions.value);
-          if (body === undefined) {
-            replace(outcome, message('note', 'Nothing to change.'));
-            return;
-          }
-          topic = await call<TopicView>('PATCH', topicPath(topic.name), body);
-          configs.value = configsText(topic);
-          partitions.value = String(topic.partitions.length);
-          replace(outcome, message('ok', `Topic ${topic.name} altered.`));
-          onAltered(topic);
-        } catch (error) {
-          replace(outcome, message('error', errorText(error)));
-        } finally {
-          submit.disabled = false;
-        }
-      })();
+  return actionForm({
+    headingId: 'alter-heading',
+    submit,
+    outcome,
+    action: async () => {
+      const body = alterBody(topic, configs.value, partitions.value);
+      if (body === undefined) {
+        replace(outcome, message('note', 'Nothing to change.'));
+        return;
+      }
+      topic = await call<TopicView>('PATCH', topicPath(topic.name), body);
+      configs.value = configsText(topic);
+      partitions.value = String(topic.partitions.length);
+      replace(outcome, message('ok', `Topic ${topic.name} altered.`));
+      onAltered(topic);
     },
   },
   h('h2', { id: 'alter-heading' }, 'Alter the topic'),

@@ -3,9 +3,10 @@
  * factor, configs by Kafka name) that shows the API's own validation messages, and
  * delete behind a confirmation dialog that asks for the topic's name.
  */
-import { ApiError, call, topicPath, type TopicSummary } from './api.js';
+import { call, topicPath, type TopicSummary } from './api.js';
 import { confirmDelete } from './confirm-delete.js';
 import { h, field, message, replace, type PageContext } from './dom.js';
+import { actionForm } from './action-form.js';
 
 /** `name=value` lines into a configs object; a line without `=` is an error the user sees. */
 export function parseConfigs(text: string): Record<string, string> {
@@ -28,24 +29,15 @@ function createForm(onCreated: (name: string) => void): HTMLElement {
   const configs = h('textarea', { id: 'topic-configs', name: 'configs', rows: '3', spellcheck: 'false', placeholder: 'retention.ms=86400000' });
   const outcome = h('div', { class: 'outcome' });
   const submit = h('button', { type: 'submit' }, 'Create topic');
-  const form = h('form', {
-    class: 'card',
-    'aria-labelledby': 'create-heading',
-    onsubmit: (event: Event) => {
-      event.preventDefault();
-      submit.disabled = true;
-      void (async () => {
-        try {
-          const body = { name: name.value.trim(), partitions: Number(partitions.value), replicationFactor: Number(replication.value), configs: parseConfigs(configs.value) };
-          await call('POST', '/v1/topics', body);
-          replace(outcome, message('ok', `Topic ${body.name} created.`));
-          onCreated(body.name);
-        } catch (error) {
-          replace(outcome, message('error', error instanceof ApiError ? `${error.code}: ${error.message}` : (error as Error).message));
-        } finally {
-          submit.disabled = false;
-        }
-      })();
+  const form = actionForm({
+    headingId: 'create-heading',
+    submit,
+    outcome,
+    action: async () => {
+      const body = { name: name.value.trim(), partitions: Number(partitions.value), replicationFactor: Number(replication.value), configs: parseConfigs(configs.value) };
+      await call('POST', '/v1/topics', body);
+      replace(outcome, message('ok', `Topic ${body.name} created.`));
+      onCreated(body.name);
     },
   },
   h('h2', { id: 'create-heading' }, 'Create a topic'),

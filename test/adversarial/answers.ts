@@ -13,16 +13,7 @@
  *   from the catalogue, and the status the catalogue gives that code.
  */
 import { errorCatalogue, type ErrorCode } from '../../src/api/error-codes.js';
-
-/** Fields an error body may carry besides code and message, per code (README, Errors). */
-const EXTRA_FIELDS: Partial<Record<ErrorCode, string[]>> = {
-  OFFSET_OUT_OF_RANGE: ['highWatermark', 'logStartOffset'],
-  NOT_LEADER: ['leaderId', 'leaderUrl', 'leaderEpoch'],
-  NOT_CONTROLLER: ['controllerId'],
-  NOT_ENOUGH_REPLICAS: ['insyncReplicas', 'minInsyncReplicas'],
-  TOO_MANY_PARTITIONS: ['nodeId', 'partitions', 'partitionsMax'],
-  CORRUPT_LOG: ['offset', 'segment'],
-};
+import { detailProblem } from '../helpers/error-details.js';
 
 export interface Answer {
   status: number;
@@ -71,10 +62,7 @@ function errorShapeProblem(body: unknown, status: number): string | undefined {
   if (typeof message !== 'string' || message === '') return 'no message';
   const expectedStatus = errorCatalogue[code as ErrorCode].status;
   if (expectedStatus !== status) return `code ${code} is documented with status ${expectedStatus}`;
-  const allowed = new Set(['code', 'message', ...(EXTRA_FIELDS[code as ErrorCode] ?? [])]);
-  const undocumented = Object.keys(error).filter((key) => !allowed.has(key));
-  if (undocumented.length > 0) return `undocumented fields ${JSON.stringify(undocumented)} for ${code}`;
-  return undefined;
+  return detailProblem(code as ErrorCode, Object.keys(error));
 }
 
 /** status -> count, printed as one grep-able line. */

@@ -16,11 +16,11 @@ import t, { type Test } from 'tap';
 import type { Broker, BrokerOptions } from '../../../src/broker/broker.js';
 import { OffsetsApplier } from '../../../src/broker/groups/offsets-applier.js';
 import { OFFSETS_TOPIC, OFFSETS_TOPIC_PARTITIONS, offsetsPartitionOf, offsetsTopicConfigs, offsetsTopicUpgrade } from '../../../src/broker/groups/offsets-records.js';
-import { SingleNodeReplication, type Replication } from '../../../src/broker/replication.js';
 import type { PartitionState } from '../../../src/broker/topic-state.js';
 import { GroupStore } from '../../../src/meta/group-store.js';
 import { openBroker as openNodeBroker } from '../../../src/node/broker-assembly.js';
 import { skipFsyncs } from '../../storage/helpers.js';
+import { clusterReplication } from './cluster-replication.js';
 
 /** Offset commits of one group: COMMIT_REQUESTS commits of PARTITIONS offsets each (one batch of PARTITIONS records each). */
 const COMMITS = 100_000;
@@ -37,23 +37,9 @@ const SEGMENT_BYTES = 256 * 1024;
  */
 const SIZE_BOUND_BYTES = 2 * SEGMENT_BYTES;
 
-/** Node 1 of a pretend cluster: appends commit at once (the leader is the whole ISR). */
 // Nothing here is about a power loss (the restart is a clean one): the cleaner's
 // fsync of every rewritten segment would only make this test slow.
 skipFsyncs(t);
-
-function clusterReplication(): Replication {
-  return Object.assign(Object.create(new SingleNodeReplication(1)) as Replication, {
-    nodeId: 1,
-    isClustered: true,
-    nodeUrl: (nodeId: number) => `http://node-${nodeId}.test:8080`,
-    onAppend: (state: PartitionState) => {
-      state.log.updateHighWatermark(state.log.logEndOffset);
-      state.notifier.notify();
-    },
-    waitForHighWatermark: async () => undefined,
-  });
-}
 
 function brokerOptions(dataDir: string): BrokerOptions {
   return { dataDir, nodeId: 1, topicDefaults: {}, defaultPartitionCount: 1, retentionCheckIntervalMs: 300_000, offsetsRetentionMs: 600_000, cleaner: { backoffMs: 600_000 } };

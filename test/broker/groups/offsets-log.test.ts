@@ -13,12 +13,13 @@ import t, { type Test } from 'tap';
 import type { Broker, BrokerOptions } from '../../../src/broker/broker.js';
 import { OffsetsApplier } from '../../../src/broker/groups/offsets-applier.js';
 import { OFFSETS_TOPIC, OFFSETS_TOPIC_PARTITIONS, groupKey, offsetKey, offsetsPartitionOf } from '../../../src/broker/groups/offsets-records.js';
-import { SingleNodeReplication, type Replication } from '../../../src/broker/replication.js';
 import type { PartitionState } from '../../../src/broker/topic-state.js';
 import { RunnelError } from '../../../src/errors.js';
 import { GroupStore } from '../../../src/meta/group-store.js';
 import { openBroker as openNodeBroker } from '../../../src/node/broker-assembly.js';
 import { decodeRecords } from '../../../src/record/decode.js';
+import type { Replication } from '../../../src/broker/replication.js';
+import { clusterReplication } from './cluster-replication.js';
 
 /**
  * A broker in a temp directory with a data topic `orders` (2 partitions) and the
@@ -39,20 +40,6 @@ function brokerOptions(dataDir: string): BrokerOptions {
   return { dataDir, nodeId: 1, topicDefaults: {}, defaultPartitionCount: 1, retentionCheckIntervalMs: 300_000 };
 }
 
-/** Node 1 of a pretend cluster: appends commit at once (the leader is the whole ISR). */
-function clusterReplication(): Replication {
-  // Whatever else Replication holds comes from the single node's (nothing is forwarded here).
-  return Object.assign(Object.create(new SingleNodeReplication(1)) as Replication, {
-    nodeId: 1,
-    isClustered: true,
-    nodeUrl: (nodeId: number) => `http://node-${nodeId}.test:8080`,
-    onAppend: (state: PartitionState) => {
-      state.log.updateHighWatermark(state.log.logEndOffset);
-      state.notifier.notify();
-    },
-    waitForHighWatermark: async () => undefined,
-  });
-}
 
 async function appendOffsetsRecords(broker: Broker, partition: number, records: Array<{ key: string; value: unknown }>): Promise<void> {
   await broker.producer.produce({ topic: OFFSETS_TOPIC, partition, records, keyFormat: 'string', valueFormat: 'json', acks: 'all' });
