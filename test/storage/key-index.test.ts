@@ -170,3 +170,22 @@ void t.test('a budget too small for every key: held keys answer, the rest are un
   t.equal(enough.bytesUsed, 0, 'and gives its memory back');
   await log.close();
 });
+
+void t.test("a follower's index follows the leader's batches appended byte for byte, up to the high watermark it learns", async (t) => {
+  const config = testConfig({ isCompacted: true, isDeleted: false });
+  const leader = PartitionLog.open(makeTempDir(t, 'key-index-leader'), config);
+  const follower = PartitionLog.open(makeTempDir(t, 'key-index-follower'), config);
+  t.teardown(async () => {
+    await leader.close();
+    await follower.close();
+  });
+  leader.appendAsLeader(batchOf([{ key: 'a', value: '1' }, { key: 'b', value: '1' }]), 3);
+  leader.appendAsLeader(batchOf([{ key: 'a', value: '2' }, { key: 'b', value: null }]), 3);
+  follower.appendAsFollower(leader.read(0, 1 << 20, leader.logEndOffset)!);
+  follower.updateHighWatermark(2);
+  t.equal(valueOf(await readLatestRecord(follower, Buffer.from('a'))), '1', 'below the high watermark it learnt: the first value');
+  t.equal(valueOf(await readLatestRecord(follower, Buffer.from('b'))), '1', 'the tombstone above it is not applied yet');
+  follower.updateHighWatermark(follower.logEndOffset);
+  t.equal(valueOf(await readLatestRecord(follower, Buffer.from('a'))), '2', 'once committed: the latest value');
+  t.equal(valueOf(await readLatestRecord(follower, Buffer.from('b'))), null, 'and the tombstone');
+});
