@@ -8,6 +8,10 @@
  * of SCAN_READ_BYTES with the event loop given back between them. For n keys in a
  * partition the chance that any two share a fingerprint is about n²/2^65 (one in 37
  * million for a million keys), so the scan is the rare path, never the usual one.
+ * What the index cannot tell apart without reading on every append: when two live keys
+ * share a fingerprint and the one written last is then deleted, its tombstone removes
+ * the shared entry and the other key reads as absent until the index is rebuilt (the
+ * next start). Same odds; Kafka's cleaner takes a like risk with its 128-bit hashes.
  */
 import { assert } from '../util/assert.js';
 import { readBatchHeader } from '../record/header.js';
