@@ -40,6 +40,8 @@ export const limits = {
   streamBufferedBytesMax: 1024 * 1024,
   /** Idle streams get a comment line this often so proxies keep the connection. */
   streamKeepAliveMs: 15_000,
+  /** Characters of the key in GET /v1/topics/{topic}/keys/{key} (the URL must fit Node's 16 KiB of request head). */
+  recordKeyPathLengthMax: 8192,
   /** Idempotency-Key length and how long an answer is remembered. */
   idempotencyKeyLengthMax: 255,
   idempotencyRetentionMs: 24 * 60 * 60 * 1000,

@@ -25,6 +25,7 @@ import { RunnelHttp } from './runnel-http.js';
 import { cpuProfileDir, isCpuProfileWanted, startRunnel, type RunnelNode } from './runnel-node.js';
 import type { BenchContext, ResultRow, Scenario } from './scenario.js';
 import { clusterScenario } from './scenarios/cluster.js';
+import { compactionScenario } from './scenarios/compaction.js';
 import { failoverScenario } from './scenarios/failover.js';
 import { endToEndScenario } from './scenarios/end-to-end.js';
 import { fetchBinaryScenario, fetchScenario } from './scenarios/fetch.js';
@@ -51,6 +52,7 @@ const SCENARIOS: Record<ScenarioName, Scenario> = {
   'follower-read': followerReadScenario,
   failover: failoverScenario,
   partitions: partitionsScenario,
+  compaction: compactionScenario,
 };
 
 /** Connections to the node: the highest concurrency of any row (8) plus the end-to-end consumer's long-poll. */

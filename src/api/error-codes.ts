@@ -15,6 +15,7 @@ export const errorCatalogue = {
   INVALID_RECORD: { status: 400, description: 'A record is malformed: bad base64, a key or value that does not fit its format, a bad header or timestamp; or a record batch Runnel does not take (transactional, control, LogAppendTime set by the producer).' },
   RECORD_KEY_REQUIRED: { status: 400, description: "The topic is compacted (its cleanup.policy holds compact) and a record has no key: compaction keeps the latest record per key, so every record needs one (Kafka answers INVALID_RECORD). Nothing was appended." },
   CORRUPT_RECORD: { status: 400, description: 'A record-batch body (application/vnd.runnel.record-batch) is not sound RecordBatch v2 data: framing, magic, CRC-32C or a record that does not parse (Kafka\'s CORRUPT_MESSAGE). Nothing was appended.' },
+  TOPIC_NOT_COMPACTED: { status: 400, description: "A read by key needs a compacted topic (cleanup.policy holds compact): only then does Runnel keep the latest record of every key and an index of them." },
   INVALID_OFFSET: { status: 400, description: "An offset must be a non-negative integer, 'earliest' or 'latest'." },
   UNAUTHENTICATED: { status: 401, description: 'The node requires an API key (Authorization: Bearer <key> or X-API-Key) and none, or an unknown one, was given.' },
   FORBIDDEN: { status: 403, description: "The API key's grants do not allow this operation on this resource." },
@@ -24,6 +25,7 @@ export const errorCatalogue = {
   GROUP_NOT_FOUND: { status: 404, description: 'The consumer group does not exist (it has no members and no committed offsets).' },
   UNKNOWN_MEMBER: { status: 404, description: 'The group has no such member: it left, or was removed after its session timed out. Join again.' },
   KEY_NOT_FOUND: { status: 404, description: 'No API key with this id.' },
+  RECORD_KEY_NOT_FOUND: { status: 404, description: 'No committed record of the partition has this key, or its latest record is a tombstone (a null value: the key was deleted).' },
   METHOD_NOT_ALLOWED: { status: 405, description: 'The route does not accept this method.' },
   TOPIC_EXISTS: { status: 409, description: 'A topic with this name already exists.' },
   IDEMPOTENCY_KEY_REUSED: { status: 409, description: 'The Idempotency-Key was already used for a different request body.' },
@@ -52,6 +54,7 @@ export const errorCatalogue = {
   NOT_LEADER: { status: 503, description: "This node does not lead the partition; the body names the leader's id and URL (leaderId, leaderUrl) when one is known." },
   NOT_CONTROLLER: { status: 503, description: 'No active controller answered in time (an election, or most nodes down): topic changes wait for one. Node-to-node requests to a node that is not the controller get it too, naming the one that is (controllerId).' },
   REQUEST_TIMED_OUT: { status: 503, description: 'The in-sync replicas did not confirm the write in time; it may or may not be committed. Retry with the same Idempotency-Key.' },
+  KEY_INDEX_FULL: { status: 507, description: "The partition's key index does not hold every key: the node's --key-index-memory-bytes was reached when keys were added, and this key is not among those it holds, so whether it exists cannot be told without reading the whole partition. Keys the index holds still answer. The index is complete again once it is rebuilt with more memory (restart the node with a larger --key-index-memory-bytes)." },
   DISK_FULL: { status: 507, description: "The node's disk is full, or its free space is at or below --disk-free-min-bytes: produce is refused and nothing of the request is written (an Idempotency-Key retry later appends exactly once). Produce resumes by itself once space is freed (retention, a deleted topic); reads, group polls and health keep working. Offset commits and topic changes get it only when one of their writes fails for space." },
 } as const satisfies Record<string, { status: number; description: string }>;
 

@@ -41,6 +41,8 @@ export interface BrokerOptions {
   retentionCheckIntervalMs: number;
   /** The compaction cleaner's key-map memory, bytes/s limit and idle wait (storage/cleaner); defaults when not given. */
   cleaner?: { dedupeBufferBytes?: number; ioBytesPerSecond?: number; backoffMs?: number };
+  /** Memory for the key indexes of compacted partitions (--key-index-memory-bytes); unbounded when not given. */
+  keyIndexMemoryBytes?: number;
   /** Kafka's offsets.retention.minutes, in ms: offsets of groups empty this long expire. Default 7 days. */
   offsetsRetentionMs?: number;
   /** Bounds of the Idempotency-Key answers kept in meta.db (defaults: limits.ts). */

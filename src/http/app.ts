@@ -19,6 +19,7 @@ import { clusterRoutes } from './routes/cluster.js';
 import { groupRoutes } from './routes/groups.js';
 import { healthRoutes } from './routes/health.js';
 import { recordRoutes } from './routes/records.js';
+import { recordKeyRoutes } from './routes/record-keys.js';
 import { topicRoutes } from './routes/topics.js';
 import { installAuth } from './auth.js';
 import { installConnectionDraining } from './connections.js';
@@ -249,6 +250,7 @@ function installRoutes(app: FastifyInstance, options: AppOptions, lifecycle: Lif
   topicRoutes(app, options.broker);
   const handOver = options.cluster === undefined ? undefined : handOverOf(app, options.cluster);
   recordRoutes(app, options.broker, streams, handOver);
+  recordKeyRoutes(app, options.broker, handOver);
   groupRoutes(app, options.broker, handOver);
   keyRoutes(app, options.broker.keys);
   producerRoutes(app, options.broker.producerIds);

@@ -132,6 +132,7 @@ function routeAccess(broker: Broker): Record<string, Access> {
     'POST /v1/topics/:topic/partitions/:partition/records': { check: topic('write', paramTopic) },
     'GET /v1/topics/:topic/partitions/:partition/records': { check: topic('read', paramTopic) },
     'GET /v1/topics/:topic/partitions/:partition/offsets': { check: topic('read', paramTopic) },
+    'GET /v1/topics/:topic/keys/:key': { check: topic('read', paramTopic) },
     'GET /v1/groups': {
       check: authenticated,
       filter: (principal, payload) => {

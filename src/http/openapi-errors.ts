@@ -26,6 +26,7 @@ const EXAMPLES = {
   INVALID_RECORD: { message: 'records[0].value is not base64 (valueFormat binary)' },
   RECORD_KEY_REQUIRED: { message: 'records[0] has no key; the topic is compacted (cleanup.policy holds compact), so every record needs one. Nothing was appended' },
   CORRUPT_RECORD: { message: 'the body is not sound RecordBatch v2 data: batch 0: CRC-32C mismatch; nothing was appended' },
+  TOPIC_NOT_COMPACTED: { message: "topic 'orders' is not compacted (cleanup.policy is delete): reads by key need cleanup.policy compact" },
   INVALID_OFFSET: { message: "offset must be a non-negative integer, 'earliest' or 'latest', got \"first\"" },
   UNAUTHENTICATED: { message: 'this node requires an API key: send Authorization: Bearer <key> or X-API-Key: <key>' },
   FORBIDDEN: { message: "API key 'reader' (k-4f2a) may not write topic 'orders'" },
@@ -35,6 +36,7 @@ const EXAMPLES = {
   GROUP_NOT_FOUND: { message: "group 'billing' does not exist" },
   UNKNOWN_MEMBER: { message: "group 'billing' has no member 'billing-1-5d1c': it left or its session expired; join again" },
   KEY_NOT_FOUND: { message: "no API key 'k-4f2a'" },
+  RECORD_KEY_NOT_FOUND: { message: "partition 0 of topic 'prices' has no record with key 'pear' (absent or deleted)" },
   METHOD_NOT_ALLOWED: { message: 'PUT is not allowed on /v1/topics; allowed: GET, POST' },
   TOPIC_EXISTS: { message: "topic 'orders' already exists" },
   IDEMPOTENCY_KEY_REUSED: { message: "Idempotency-Key 'order-42-v1' was used for a different request" },
@@ -69,6 +71,7 @@ const EXAMPLES = {
   },
   NOT_CONTROLLER: { message: "the cluster's controller did not answer in 5000 ms (an election); retry shortly" },
   REQUEST_TIMED_OUT: { message: "the in-sync replicas of partition 0 of topic 'orders' did not confirm the write in 10000 ms; retry with the same Idempotency-Key" },
+  KEY_INDEX_FULL: { message: "the key index of partition 0 of topic 'prices' does not hold every key (--key-index-memory-bytes, 134217728, was reached) and does not hold this one: it may exist" },
   DISK_FULL: { message: 'the disk is full: 10 MiB free, at or below --disk-free-min-bytes (100 MiB). New records are refused until space is freed (retention, a deleted topic); reads keep working' },
 } as const satisfies Record<ErrorCode, ExampleError>;
 

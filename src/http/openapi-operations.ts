@@ -19,6 +19,7 @@ const OPERATION_IDS: Record<string, string> = {
   'POST /v1/topics/:topic/partitions/:partition/records': 'produceToPartition',
   'GET /v1/topics/:topic/partitions/:partition/records': 'fetchRecords',
   'GET /v1/topics/:topic/partitions/:partition/offsets': 'partitionOffsets',
+  'GET /v1/topics/:topic/keys/:key': 'readRecordByKey',
   'GET /v1/groups': 'listGroups',
   'GET /v1/groups/:group': 'describeGroup',
   'DELETE /v1/groups/:group': 'deleteGroup',

@@ -51,6 +51,7 @@ export function createBroker(options: BrokerOptions, wire: BrokerWiring = () => 
       openFilesMax: options.openLogFilesMax === undefined || options.openLogFilesMax === 0 ? undefined : options.openLogFilesMax,
       producerStatesMax: options.producerStatesMax,
       cleaner: options.cleaner,
+      keyIndexMemoryBytes: options.keyIndexMemoryBytes,
     });
     const topics = new TopicManager(store, logs, {
       nodeId: options.nodeId,

@@ -55,6 +55,7 @@ export function nodeOptionsFromSettings(settings: Settings): NodeOptions {
       openLogFilesMax: settings.maxOpenLogFiles,
       retentionCheckIntervalMs: settings.retentionCheckIntervalMs,
       cleaner: { dedupeBufferBytes: settings.cleanerDedupeBufferBytes, ioBytesPerSecond: settings.cleanerIoMaxBytesPerSecond, backoffMs: settings.cleanerBackoffMs },
+      keyIndexMemoryBytes: settings.keyIndexMemoryBytes,
       offsetsRetentionMs: settings.offsetsRetentionMinutes * 60_000,
       idempotency: { countMax: settings.idempotencyKeysMax, bytesMax: settings.idempotencyBytesMax },
       producerStatesMax: settings.producerStatesMax,

@@ -39,6 +39,7 @@ export interface Settings {
   cleanerDedupeBufferBytes: number;
   cleanerIoMaxBytesPerSecond: number;
   cleanerBackoffMs: number;
+  keyIndexMemoryBytes: number;
   shutdownTimeoutMs: number;
   offsetsRetentionMinutes: number;
   auth: string;
@@ -102,6 +103,7 @@ export const settingDefinitions: SettingDefinition[] = [
   { name: 'cleanerDedupeBufferBytes', flag: 'cleaner-dedupe-buffer-bytes', env: 'RUNNEL_CLEANER_DEDUPE_BUFFER_BYTES', type: 'integer', defaultValue: String(32 * 1024 * 1024), minimum: 1024, maximum: 2 ** 31 - 1, description: "Memory of the compaction cleaner's key map, 24 bytes per key (Kafka's log.cleaner.dedupe.buffer.size); a partition with more dirty keys than fit is cleaned in rounds." },
   { name: 'cleanerIoMaxBytesPerSecond', flag: 'cleaner-io-max-bytes-per-second', env: 'RUNNEL_CLEANER_IO_MAX_BYTES_PER_SECOND', type: 'integer', defaultValue: String(64 * 1024 * 1024), minimum: 0, maximum: Number.MAX_SAFE_INTEGER, description: "Bytes the compaction cleaner reads and writes per second at most (Kafka's log.cleaner.io.max.bytes.per.second); 0: no limit." },
   { name: 'cleanerBackoffMs', flag: 'cleaner-backoff-ms', env: 'RUNNEL_CLEANER_BACKOFF_MS', type: 'integer', defaultValue: '15000', minimum: 10, maximum: 2 ** 31 - 1, description: "How long the compaction cleaner waits when no compacted partition is due (Kafka's log.cleaner.backoff.ms)." },
+  { name: 'keyIndexMemoryBytes', flag: 'key-index-memory-bytes', env: 'RUNNEL_KEY_INDEX_MEMORY_BYTES', type: 'integer', defaultValue: String(128 * 1024 * 1024), minimum: 1024, maximum: Number.MAX_SAFE_INTEGER, description: "Memory of the key indexes behind GET /v1/topics/{topic}/keys/{key}, across every compacted partition of the node: 16 bytes per slot, 21 to 43 bytes per key (128 MiB: 3 to 6 million keys). A partition whose keys do not fit answers a key it does not hold with 507 KEY_INDEX_FULL (keys it holds still answer) until the node restarts with more." },
   { name: 'shutdownTimeoutMs', flag: 'shutdown-timeout-ms', env: 'RUNNEL_SHUTDOWN_TIMEOUT_MS', type: 'integer', defaultValue: '10000', minimum: 0, maximum: 600_000, description: 'Longest a graceful shutdown may take before the process exits anyway.' },
   { name: 'offsetsRetentionMinutes', flag: 'offsets-retention-minutes', env: 'RUNNEL_OFFSETS_RETENTION_MINUTES', type: 'integer', defaultValue: '10080', minimum: 1, maximum: 2 ** 31 - 1, description: "Committed offsets of a group empty this long expire (Kafka's offsets.retention.minutes)." },
   { name: 'auth', flag: 'auth', env: 'RUNNEL_AUTH', type: 'string', defaultValue: 'none', choices: ['none', 'api-key'], description: 'none: every request is allowed. api-key: requests need an API key (Authorization: Bearer <key>) whose grants allow them.' },

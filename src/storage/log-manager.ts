@@ -8,6 +8,7 @@
  */
 import { limits } from '../limits.js';
 import { ProducerStateBudget } from './producer-state.js';
+import { KeyIndexBudget } from './key-table.js';
 import { FileCache } from './file-cache.js';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -38,6 +39,8 @@ export interface LogManagerOptions {
   producerStatesMax?: number;
   /** The compaction cleaner's memory, I/O limit and idle wait (cleaner/log-cleaner.ts); defaults when not given. */
   cleaner?: Partial<LogCleanerOptions>;
+  /** Memory for the key indexes of every compacted log (--key-index-memory-bytes; key-table.ts); unbounded when not given. */
+  keyIndexMemoryBytes?: number;
 }
 
 /** Kafka's defaults, except the I/O limit (Kafka has none). */
@@ -51,6 +54,8 @@ export class LogManager {
   readonly files: FileCache;
   /** Every log's producer state shares one bound (producer-state.ts). */
   readonly producerStates: ProducerStateBudget;
+  /** Every compacted log's key index shares one memory budget (key-table.ts). */
+  readonly keyIndexes: KeyIndexBudget;
   private readonly logs = new Map<string, PartitionLog>();
   private readonly timers: NodeJS.Timeout[] = [];
   /** Compacts logs whose cleanup.policy holds compact; runs once start() is called. */
@@ -60,6 +65,7 @@ export class LogManager {
     fs.mkdirSync(logsDirectory, { recursive: true });
     this.files = options.openFilesMax === undefined ? FileCache.unbounded() : new FileCache(options.openFilesMax);
     this.producerStates = new ProducerStateBudget(options.producerStatesMax ?? Number.MAX_SAFE_INTEGER, limits.idempotencyRetentionMs);
+    this.keyIndexes = options.keyIndexMemoryBytes === undefined ? KeyIndexBudget.unbounded() : new KeyIndexBudget(options.keyIndexMemoryBytes);
     this.cleaner = new LogCleaner(() => this.logs.entries(), { ...DEFAULT_CLEANER_OPTIONS, onError: options.onError, ...options.cleaner });
   }
 
@@ -80,6 +86,7 @@ export class LogManager {
       onWarning: onWarning === undefined ? undefined : (warning) => onWarning(name, warning),
       files: this.files,
       producerStates: this.producerStates,
+      keyIndexes: this.keyIndexes,
       ...options,
     });
     this.logs.set(name, log);

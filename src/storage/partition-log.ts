@@ -29,6 +29,7 @@ import type { LogConfig } from './log-config.js';
 import { corruptLogError, damageWarning, FoundDamage, LogDamageError, type StorageWarning } from './log-damage.js';
 import { LogFlusher } from './log-flusher.js';
 import { loadLog, type RecoveryReport } from './log-loader.js';
+import { KeyIndex, KeyIndexBudget, keyIndexFor } from './key-index.js';
 import { checkpointText, writeCheckpoint, type PartitionCheckpoint } from './partition-checkpoint.js';
 import { ProducerStateBudget, ProducerStateManager } from './producer-state.js';
 import { deleteRetainedSegments } from './retention.js';
@@ -50,6 +51,8 @@ export interface OpenOptions {
   onWarning?: (warning: StorageWarning) => void;
   /** The node's bound on remembered producers (producer-state.ts); a private one when not given. */
   producerStates?: ProducerStateBudget;
+  /** The node's memory for key indexes of compacted logs (key-table.ts); unbounded when not given. */
+  keyIndexes?: KeyIndexBudget;
 }
 
 export class PartitionLog {
@@ -65,6 +68,9 @@ export class PartitionLog {
   private readonly flusher: LogFlusher;
   /** Producer ids, epochs and sequences of recent batches: duplicates of a retry are found here. */
   readonly producers: ProducerStateManager;
+  /** Compacted logs only: the latest offset of every key (key-index.ts), for reads by key. */
+  keyIndex: KeyIndex | undefined;
+  private readonly keyIndexBudget: KeyIndexBudget;
 
   private constructor(
     readonly directory: string,
@@ -82,6 +88,8 @@ export class PartitionLog {
     this.logStartOffset = loaded.logStartOffset;
     this.highWatermark = loaded.highWatermark;
     this.producers = new ProducerStateManager(this, options.producerStates ?? new ProducerStateBudget(Number.MAX_SAFE_INTEGER, 24 * 3600_000));
+    this.keyIndexBudget = options.keyIndexes ?? KeyIndexBudget.unbounded();
+    this.keyIndex = keyIndexFor(config, undefined, () => KeyIndex.build(this.local, this, this.keyIndexBudget));
     // A crash may have lost a tail a snapshot already covers.
     if (!loaded.recovery.isCleanShutdown) this.producers.onTruncated(this.logEndOffset);
   }
@@ -91,43 +99,20 @@ export class PartitionLog {
     fs.mkdirSync(directory, { recursive: true });
     const log = new PartitionLog(directory, config, LeaderEpochCache.open(path.join(directory, EPOCH_FILE)), options, nowMs);
     log.markOpen();
-    log.checkInvariant();
+    log.afterChange();
     return log;
   }
 
-  get logEndOffset(): number {
-    return this.local.logEndOffset;
-  }
-
+  get logEndOffset(): number { return this.local.logEndOffset; }
   /** Every offset below this is fsynced. */
-  get recoveryPoint(): number {
-    return this.flusher.recoveryPoint;
-  }
-
-  get activeSegment(): LogSegment {
-    return this.local.activeSegment;
-  }
-
-  get segmentCount(): number {
-    return this.local.segments.length;
-  }
-
-  get sizeBytes(): number {
-    return this.local.sizeBytes;
-  }
-
-  get segmentBaseOffsets(): number[] {
-    return this.local.segments.map((segment) => segment.baseOffset);
-  }
-
+  get recoveryPoint(): number { return this.flusher.recoveryPoint; }
+  get activeSegment(): LogSegment { return this.local.activeSegment; }
+  get segmentCount(): number { return this.local.segments.length; }
+  get sizeBytes(): number { return this.local.sizeBytes; }
+  get segmentBaseOffsets(): number[] { return this.local.segments.map((segment) => segment.baseOffset); }
   /** Messages appended but not yet fsynced. */
-  get unflushedMessages(): number {
-    return this.logEndOffset - this.recoveryPoint;
-  }
-
-  get logConfig(): LogConfig {
-    return this.local.config;
-  }
+  get unflushedMessages(): number { return this.logEndOffset - this.recoveryPoint; }
+  get logConfig(): LogConfig { return this.local.config; }
 
   firstOffsetSince(timestampMs: number): number {
     return this.local.firstOffsetSince(timestampMs);
@@ -135,6 +120,7 @@ export class PartitionLog {
 
   updateConfig(config: LogConfig): void {
     this.local.config = config;
+    this.keyIndex = keyIndexFor(config, this.keyIndex, () => KeyIndex.build(this.local, this, this.keyIndexBudget));
   }
 
   /** Appends a batch built by the broker: it gets the next offsets and `leaderEpoch`. Returns the header as appended. */
@@ -177,6 +163,7 @@ export class PartitionLog {
     if (this.local.shouldRoll(header, nowMs)) this.roll(nowMs);
     this.epochCache.assign(header.partitionLeaderEpoch, header.baseOffset);
     this.local.append(batch, header);
+    this.keyIndex?.onAppend(batch, header);
     this.producers.onAppend(header, nowMs);
   }
 
@@ -190,7 +177,7 @@ export class PartitionLog {
   updateHighWatermark(offset: number): void {
     const next = Math.min(Math.max(offset, this.logStartOffset), this.logEndOffset);
     this.highWatermark = next;
-    this.checkInvariant();
+    this.afterChange();
   }
 
   /**
@@ -266,7 +253,7 @@ export class PartitionLog {
     this.producers.onTruncated(this.logEndOffset);
     this.highWatermark = Math.min(this.highWatermark, this.logEndOffset);
     this.writeCheckpoint(false);
-    this.checkInvariant();
+    this.afterChange();
   }
 
   /**
@@ -287,7 +274,7 @@ export class PartitionLog {
     } catch (error) {
       if (!isDiskFullError(error)) throw error;
     }
-    this.checkInvariant();
+    this.afterChange();
   }
 
   /**
@@ -306,7 +293,7 @@ export class PartitionLog {
     this.flusher.onRestartedAt(offset);
     this.highWatermark = offset;
     this.writeCheckpoint(false);
-    this.checkInvariant();
+    this.afterChange();
   }
 
   /**
@@ -319,7 +306,7 @@ export class PartitionLog {
     if (deleted > 0) {
       this.logStartOffset = Math.max(this.logStartOffset, this.local.segments[0].baseOffset);
       this.epochCache.truncateFromStart(this.logStartOffset);
-      this.checkInvariant();
+      this.afterChange();
     }
     return deleted;
   }
@@ -368,6 +355,7 @@ export class PartitionLog {
     await this.flushUpTo(this.logEndOffset);
     this.producers.writeSnapshot(Date.now());
     this.producers.unload();
+    this.keyIndex?.release();
     this.local.close();
     this.flusher.recoveryPoint = this.logEndOffset;
     this.writeCheckpoint(true);
@@ -376,6 +364,7 @@ export class PartitionLog {
   /** Closes without flushing or marking clean: what a crash leaves, for tests. */
   closeAbruptly(): void {
     this.producers.unload();
+    this.keyIndex?.release();
     this.local.closeAbruptly();
     this.flusher.rejectAll(new Error('log closed'));
   }
@@ -386,7 +375,9 @@ export class PartitionLog {
     fs.rmSync(this.directory, { recursive: true, force: true });
   }
 
-  private checkInvariant(): void {
+  /** Asserts the invariant, and brings the key index up to the log's offsets. */
+  private afterChange(): void {
+    this.keyIndex?.follow(this.local, this);
     assert(this.logStartOffset <= this.highWatermark && this.highWatermark <= this.logEndOffset, () =>
       `log ${this.directory}: logStartOffset ${this.logStartOffset} <= highWatermark ${this.highWatermark} ` +
       `<= logEndOffset ${this.logEndOffset} does not hold`);

@@ -127,6 +127,10 @@ export async function seedResources(url: string, pool: ResourcePool, victims: Re
       await expectStatus(`produce to ${name}`, [200], call(`${url}/v1/topics/${name}/records`, 'POST', { records }));
     }
   }
+  // A compacted topic holding the key the read by key's example names ('apple'), so reads by key reach a record.
+  const kv = await expectStatus('create fuzz-kv', [201, 409], call(`${url}/v1/topics`, 'POST', { name: 'fuzz-kv', partitions: 1, configs: { 'cleanup.policy': 'compact' } }));
+  remember(pool.topics, 'fuzz-kv');
+  if (kv?.error === undefined) await expectStatus('produce to fuzz-kv', [200], call(`${url}/v1/topics/fuzz-kv/records`, 'POST', { records: [{ key: 'apple', value: 1 }] }));
   remember(pool.members, await join(url, 'fuzz-g1', ['fuzz-a', 'fuzz-b']));
   await expectStatus('commit fuzz-g2', [200, 204, 409], call(`${url}/v1/groups/fuzz-g2/offsets`, 'POST', { offsets: [{ topic: 'fuzz-a', partition: 0, offset: 0 }] }));
   for (const group of SEED_GROUPS) remember(pool.groups, group);

@@ -379,6 +379,11 @@ const rows: Row[] = [
     route: 'GET /v1/topics/:topic/partitions/:partition/offsets', what: 'offsets of billing.invoices need read on billing.', allowed: READ_BILLING, okStatus: 200,
     send: (headers) => call('GET', `/v1/topics/billing.invoices/partitions/0/offsets?timestamp=${Date.now() - 60_000}`, { headers }),
   },
+  {
+    // orders is not compacted: an allowed key gets past the grant check to the route's own 400.
+    route: 'GET /v1/topics/:topic/keys/:key', what: 'a read by key of orders needs read (400 TOPIC_NOT_COMPACTED)', allowed: READ_ORDERS, okStatus: 400,
+    send: (headers) => call('GET', '/v1/topics/orders/keys/k', { headers }),
+  },
 
   // ---- groups: reads ----
   { route: 'GET /v1/groups', what: 'any valid key may list groups (filtered)', allowed: EVERY_KEY, okStatus: 200, send: (headers) => call('GET', '/v1/groups', { headers }) },

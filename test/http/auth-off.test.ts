@@ -68,6 +68,10 @@ async function everyRoute(t: Test, server: TestServer, headers: Record<string, s
   const fetched = await expect('GET /v1/topics/:topic/partitions/:partition/records', call('GET', '/v1/topics/orders/partitions/0/records?offset=0'), 200);
   t.same(fetched.json.records.map((record: { value: unknown }) => record.value), [1, 2]);
   await expect('GET /v1/topics/:topic/partitions/:partition/offsets', call('GET', '/v1/topics/orders/partitions/0/offsets'), 200);
+  await call('POST', '/v1/topics', { name: 'prices', configs: { 'cleanup.policy': 'compact' } });
+  await call('POST', '/v1/topics/prices/records', { records: [{ key: 'apple', value: 1 }] });
+  await expect('GET /v1/topics/:topic/keys/:key', call('GET', '/v1/topics/prices/keys/apple'), 200);
+  await call('DELETE', '/v1/topics/prices');
 
   await expect('POST /v1/groups/:group/offsets', call('POST', '/v1/groups/g/offsets', { offsets: [{ topic: 'orders', partition: 0, offset: 1 }] }), 200);
   await expect('POST /v1/groups/:group/offsets/reset', call('POST', '/v1/groups/g/offsets/reset', { topic: 'orders', to: 'earliest' }), 200);

@@ -48,6 +48,9 @@ const exercisedElsewhere: Partial<Record<ErrorCode, string>> = {
   CORRUPT_LOG: 'a stored batch damaged on disk, found by a read (test/crash/damaged-storage.test.ts, test/storage/damaged-segment.test.ts)',
   OUT_OF_ORDER_SEQUENCE: "a producer's batch that does not follow its last one (test/http/idempotent-producer.test.ts, test/storage/producer-state.test.ts)",
   RECORD_KEY_REQUIRED: 'a keyless record (JSON, NDJSON or a record batch) for a compacted topic (test/http/compaction.test.ts)',
+  TOPIC_NOT_COMPACTED: 'a read by key of a topic that is not compacted (test/http/keys.test.ts)',
+  RECORD_KEY_NOT_FOUND: 'a read by key of a key never written or tombstoned (test/http/keys.test.ts)',
+  KEY_INDEX_FULL: 'a read by key of a key a full key index does not hold, --key-index-memory-bytes (test/http/keys.test.ts)',
   PRODUCER_FENCED: 'a batch from an older epoch of a producer id (test/http/idempotent-producer.test.ts)',
   UNKNOWN_PRODUCER_ID: 'a producer id the partition never saw, not starting at sequence 0 (test/http/idempotent-producer.test.ts)',
 };

@@ -68,7 +68,7 @@ export function recordRoutes(fastify: FastifyInstance, broker: Broker, streams: 
  * A read this node does not serve itself (Fetcher.route) goes to the in-sync replicas
  * named; true when it was handed over (the reply is theirs). 503 NOT_LEADER when none answers.
  */
-async function handedOver(
+export async function handedOver(
   broker: Broker, handOver: HandOver | undefined, request: FastifyRequest, reply: FastifyReply,
   read: { topic: string; partition: number; offset: OffsetSpec; isStream: boolean; waitMs: number },
 ): Promise<boolean> {
