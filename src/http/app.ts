@@ -16,6 +16,7 @@ import { answerClientError, refuseWithoutHost, serveUnknownExpectations } from '
 import { installNdjsonParser } from './ndjson.js';
 import { clusterRoutes } from './routes/cluster.js';
 import { groupRoutes } from './routes/groups.js';
+import { shareGroupRoutes } from './routes/share-groups.js';
 import { healthRoutes } from './routes/health.js';
 import { recordRoutes } from './routes/records.js';
 import { topicRoutes } from './routes/topics.js';
@@ -188,6 +189,7 @@ async function installOpenApi(app: FastifyInstance): Promise<void> {
         { name: 'topics', description: 'Create, describe, alter and delete topics.' },
         { name: 'records', description: 'Produce, fetch and stream records; look up offsets.' },
         { name: 'groups', description: 'Consumer groups: join, heartbeat, poll, commit offsets, lag.' },
+        { name: 'share-groups', description: 'Share groups (queues, KIP-932): acquire records under a lock, acknowledge each.' },
         { name: 'cluster', description: 'Nodes and controller.' },
         { name: 'keys', description: 'API keys and their grants (with --auth api-key).' },
         { name: 'health', description: 'Liveness and readiness probes.' },
@@ -248,6 +250,7 @@ function installRoutes(app: FastifyInstance, options: AppOptions, lifecycle: Lif
   const handOver = options.cluster === undefined ? undefined : handOverOf(app, options.cluster);
   recordRoutes(app, options.broker, streams, handOver);
   groupRoutes(app, options.broker, handOver);
+  shareGroupRoutes(app, options.broker);
   keyRoutes(app, options.broker.keys);
   producerRoutes(app, options.broker.producerIds);
   healthRoutes(app, options.broker, { isStopping: lifecycle.isStopping, outOfFiles: lifecycle.outOfFiles }, options.cluster);

@@ -56,6 +56,7 @@ export function nodeOptionsFromSettings(settings: Settings): NodeOptions {
       retentionCheckIntervalMs: settings.retentionCheckIntervalMs,
       cleaner: { dedupeBufferBytes: settings.cleanerDedupeBufferBytes, ioBytesPerSecond: settings.cleanerIoMaxBytesPerSecond, backoffMs: settings.cleanerBackoffMs },
       offsetsRetentionMs: settings.offsetsRetentionMinutes * 60_000,
+      shareDefaults: { lockDurationMs: settings.shareRecordLockDurationMs, deliveryCountLimit: settings.shareDeliveryCountLimit, maxRecordLocks: settings.sharePartitionMaxRecordLocks },
       idempotency: { countMax: settings.idempotencyKeysMax, bytesMax: settings.idempotencyBytesMax },
       producerStatesMax: settings.producerStatesMax,
       adminKey: settings.adminKey === '' ? undefined : settings.adminKey,

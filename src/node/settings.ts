@@ -41,6 +41,9 @@ export interface Settings {
   cleanerBackoffMs: number;
   shutdownTimeoutMs: number;
   offsetsRetentionMinutes: number;
+  shareRecordLockDurationMs: number;
+  shareDeliveryCountLimit: number;
+  sharePartitionMaxRecordLocks: number;
   auth: string;
   adminKey: string;
   tlsCertFile: string;
@@ -104,6 +107,9 @@ export const settingDefinitions: SettingDefinition[] = [
   { name: 'cleanerBackoffMs', flag: 'cleaner-backoff-ms', env: 'RUNNEL_CLEANER_BACKOFF_MS', type: 'integer', defaultValue: '15000', minimum: 10, maximum: 2 ** 31 - 1, description: "How long the compaction cleaner waits when no compacted partition is due (Kafka's log.cleaner.backoff.ms)." },
   { name: 'shutdownTimeoutMs', flag: 'shutdown-timeout-ms', env: 'RUNNEL_SHUTDOWN_TIMEOUT_MS', type: 'integer', defaultValue: '10000', minimum: 0, maximum: 600_000, description: 'Longest a graceful shutdown may take before the process exits anyway.' },
   { name: 'offsetsRetentionMinutes', flag: 'offsets-retention-minutes', env: 'RUNNEL_OFFSETS_RETENTION_MINUTES', type: 'integer', defaultValue: '10080', minimum: 1, maximum: 2 ** 31 - 1, description: "Committed offsets of a group empty this long expire (Kafka's offsets.retention.minutes)." },
+  { name: 'shareRecordLockDurationMs', flag: 'share-record-lock-duration-ms', env: 'RUNNEL_SHARE_RECORD_LOCK_DURATION_MS', type: 'integer', defaultValue: '30000', minimum: 100, maximum: 3_600_000, description: "How long a share group's acquired record stays locked, unless the group sets share.record.lock.duration.ms (Kafka's group.share.record.lock.duration.ms)." },
+  { name: 'shareDeliveryCountLimit', flag: 'share-delivery-count-limit', env: 'RUNNEL_SHARE_DELIVERY_COUNT_LIMIT', type: 'integer', defaultValue: '5', minimum: 1, maximum: 100, description: "Deliveries after which a share group's record is archived, unless the group sets share.delivery.count.limit (Kafka's group.share.delivery.count.limit)." },
+  { name: 'sharePartitionMaxRecordLocks', flag: 'share-partition-max-record-locks', env: 'RUNNEL_SHARE_PARTITION_MAX_RECORD_LOCKS', type: 'integer', defaultValue: '2000', minimum: 1, maximum: 10_000, description: "Records in flight per share-partition at most, unless the group sets group.share.partition.max.record.locks (Kafka's name)." },
   { name: 'auth', flag: 'auth', env: 'RUNNEL_AUTH', type: 'string', defaultValue: 'none', choices: ['none', 'api-key'], description: 'none: every request is allowed. api-key: requests need an API key (Authorization: Bearer <key>) whose grants allow them.' },
   { name: 'adminKey', flag: 'admin-key', env: 'RUNNEL_ADMIN_KEY', type: 'string', defaultValue: '', minimumLength: 16, description: 'A bootstrap key allowed everything, to make the first API keys (at least 16 characters; prefer the environment variable to the flag).' },
   { name: 'tlsCertFile', flag: 'tls-cert-file', env: 'RUNNEL_TLS_CERT_FILE', type: 'string', defaultValue: '', description: 'PEM certificate: serve HTTPS (with --tls-key-file).' },
