@@ -22,6 +22,7 @@ import { fetchPartition } from './batch-fetch.js';
 import { produceBatches } from './batch-produce.js';
 import { TopicPartitions } from './partitions.js';
 import { Producer, type ProducerOptions } from './producer.js';
+import { ShareConsumer, type ShareConsumerOptions } from './share-consumer.js';
 import type { WireFormat } from './record-batch.js';
 import { streamPartition, type StreamOptions } from './record-stream.js';
 import { Transport } from './transport.js';
@@ -216,6 +217,11 @@ export class Runnel {
   /** A consumer group member: `for await (const record of consumer)`. */
   consumer(options: ConsumerOptions): GroupConsumer {
     return this.track(new GroupConsumer(this.transport, options, (consumer) => this.open.delete(consumer)));
+  }
+
+  /** A share group's consumer (queues): `for await (const record of consumer)`, each record settled with accept(), release() or reject(). */
+  shareConsumer(options: ShareConsumerOptions): ShareConsumer {
+    return this.track(new ShareConsumer(this.transport, options, (consumer) => this.open.delete(consumer)));
   }
 
   /** A consumer of partitions you choose, without group membership. */
