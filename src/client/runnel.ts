@@ -23,6 +23,7 @@ import { produceBatches } from './batch-produce.js';
 import { TopicPartitions } from './partitions.js';
 import { Producer, type ProducerOptions } from './producer.js';
 import { ShareConsumer, type ShareConsumerOptions } from './share-consumer.js';
+import { ShareGroups } from './share-groups.js';
 import type { WireFormat } from './record-batch.js';
 import { streamPartition, type StreamOptions } from './record-stream.js';
 import { Transport } from './transport.js';
@@ -100,6 +101,8 @@ interface Closeable {
 export class Runnel {
   readonly topics: Topics;
   readonly groups: Groups;
+  /** Share groups (queues): list, describe, configure, reset, delete. */
+  readonly shareGroups: ShareGroups;
   readonly keys: Keys;
   private readonly transport: Transport;
   private readonly partitions: TopicPartitions;
@@ -131,6 +134,7 @@ export class Runnel {
     if (this.wireFormat !== 'record-batch' && this.wireFormat !== 'json') throw new TypeError(`expected wireFormat 'record-batch' or 'json', got ${String(this.wireFormat)}`);
     this.topics = new Topics(this.transport);
     this.groups = new Groups(this.transport);
+    this.shareGroups = new ShareGroups(this.transport);
     this.keys = new Keys(this.transport);
   }
 

@@ -27,6 +27,8 @@ export interface ShareConsumerOptions {
   waitMs?: number;
   /** Renew a record's lock while the loop body works on it. Default true. */
   autoRenew?: boolean;
+  /** End the iteration when a read (after its long-poll) finds nothing. Default false: wait for more. */
+  stopWhenEmpty?: boolean;
 }
 
 type AcknowledgeType = 'accept' | 'release' | 'reject';
@@ -71,6 +73,7 @@ export class ShareConsumer implements AsyncIterable<ShareRecord> {
     while (!this.isClosed) {
       await this.flush();
       const records = await this.poll();
+      if (records.length === 0 && this.options.stopWhenEmpty === true) return;
       for (const wire of records) {
         if (this.isClosed) break;
         let settled: AcknowledgeType | undefined;

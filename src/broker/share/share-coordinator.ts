@@ -181,12 +181,14 @@ export class ShareCoordinator {
     if (request.topics === undefined && request.topicPrefix === undefined) {
       throw new RunnelError('INVALID_REQUEST', 'name the topics to read: topics=a,b or topicPrefix=...');
     }
-    const partitions = this.partitionsOf(request);
+    this.partitionsOf(request); // 404 for a topic that does not exist, before the group is made.
     const group = await this.ensureGroup(groupId);
     const maxRecords = Math.min(request.maxRecords ?? limits.fetchRecordCountDefault, limits.fetchRecordCountMax);
     const maxBytes = Math.min(request.maxBytes ?? limits.fetchBytesDefault, limits.fetchBytesMax);
     const deadlineMs = Date.now() + Math.min(request.waitMs ?? 0, limits.fetchWaitMsMax);
     for (;;) {
+      // Looked up again each round: a topic may have been deleted or grown while this call waited.
+      const partitions = this.partitionsOf(request);
       const acquired = await this.acquireOnce(group, partitions, request.consumerId, maxRecords, maxBytes);
       const remainingMs = deadlineMs - Date.now();
       if (acquired.length > 0 || remainingMs <= 0 || request.signal?.aborted === true || this.isClosed || this.groups.get(groupId) !== group) return acquired;
