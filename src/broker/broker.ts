@@ -25,6 +25,9 @@ import type { TopicConfigs } from './topic-config.js';
 import type { Replication } from './replication.js';
 import type { TopicAdmin } from './topic-admin.js';
 import { ProducerIds, type TakeProducerIdBlock } from './producer-ids.js';
+import { ShareCoordinator } from './share/share-coordinator.js';
+import type { ShareDefaults } from './share/share-configs.js';
+import { ShareStateLog } from './share/share-state-log.js';
 
 export interface BrokerOptions {
   dataDir: string;
@@ -45,6 +48,8 @@ export interface BrokerOptions {
   keyIndexMemoryBytes?: number;
   /** Kafka's offsets.retention.minutes, in ms: offsets of groups empty this long expire. Default 7 days. */
   offsetsRetentionMs?: number;
+  /** Share groups' defaults (share.record.lock.duration.ms, ...); Kafka's when not given. */
+  shareDefaults?: Partial<ShareDefaults>;
   /** Bounds of the Idempotency-Key answers kept in meta.db (defaults: limits.ts). */
   idempotency?: IdempotencyBounds;
   /** The bootstrap admin API key (--admin-key), if any. */
@@ -90,6 +95,8 @@ export class Broker {
   /** Consumer groups in a cluster: coordinator placement, commits through __consumer_offsets, the applier. */
   readonly offsetsLog: ClusterOffsetsLog;
   readonly poller: MemberPoller;
+  /** Share groups (KIP-932 queues), their state in __share_group_state. */
+  readonly shareGroups: ShareCoordinator;
   readonly keys: KeyManager;
   /** Told the duration of every log fsync (the HTTP layer's metrics set it). */
   fsyncListener: ((seconds: number) => void) | undefined;
@@ -135,6 +142,10 @@ export class Broker {
       onError: options.onError,
     });
     this.poller = new MemberPoller(this.groups, this.topics, this.replication);
+    this.shareGroups = new ShareCoordinator(this.topics, new ShareStateLog(this.topics, this.producer), {
+      defaults: options.shareDefaults,
+      isClustered: this.replication.isClustered,
+    });
     this.keys = new KeyManager(new ApiKeyStore(this.store.database), options.adminKey, parts.clusterKeys);
     this.recovery = { partitions: 0, cleanPartitions: 0, recoveredSegments: 0, truncatedBytes: 0, durationMs: 0 };
   }
@@ -162,6 +173,7 @@ export class Broker {
     }
     this.recovery.durationMs = Date.now() - startedMs;
     this.groups.load();
+    this.shareGroups.load();
     this.logs.start();
     this.disk.start();
     this.groups.start();
@@ -202,6 +214,7 @@ export class Broker {
     clearInterval(this.idempotencyTimer);
     this.disk.close();
     this.groups.close();
+    this.shareGroups.close();
     this.offsetsLog.close();
     for (const topic of this.topics.list()) for (const state of topic.partitions) state.notifier.notify();
     await this.logs.close();

@@ -3,5 +3,5 @@
  * client): every command speaks to the node through it, and only through the public API.
  */
 export { Runnel, RunnelApiError, RunnelConnectionError } from '../client/index.js';
-export type { ConsumedRecord, GroupConsumer } from '../client/index.js';
+export type { ConsumedRecord, GroupConsumer, ShareResetTarget } from '../client/index.js';
 export type { Acks, ValueFormat as Format } from '../api/types.js';

@@ -10,6 +10,7 @@ import { registerConsumeCommand } from './commands/consume.js';
 import { registerGroupCommands } from './commands/group.js';
 import { registerKeyCommands } from './commands/key.js';
 import { registerProduceCommand } from './commands/produce.js';
+import { registerShareCommands } from './commands/share.js';
 import { registerTopicCommands } from './commands/topic.js';
 import { integerAtLeast } from './arguments.js';
 import { isApiError } from './context.js';
@@ -62,6 +63,7 @@ export function buildProgram(): Command {
   registerProduceCommand(program);
   registerConsumeCommand(program);
   registerGroupCommands(program);
+  registerShareCommands(program);
   registerKeyCommands(program);
   registerBenchCommands(program);
   return program;

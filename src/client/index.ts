@@ -5,6 +5,8 @@ export { Producer, type ProducerOptions } from './producer.js';
 export { GroupConsumer, type ConsumerOptions } from './group-consumer.js';
 export type { ConsumedRecord, CommitMode } from './consumer-loop.js';
 export { AssignedConsumer, type AssignOptions } from './assigned-consumer.js';
+export { ShareConsumer, type ShareConsumerOptions, type ShareRecord } from './share-consumer.js';
+export { ShareGroups, type ShareGroupDescription, type ShareGroupSummary, type ShareResetTarget } from './share-groups.js';
 export type { StreamOptions, StreamFormat } from './record-stream.js';
 export type { WireFormat } from './record-batch.js';
 export type { BackoffOptions } from './backoff.js';

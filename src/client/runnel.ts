@@ -22,6 +22,8 @@ import { fetchPartition } from './batch-fetch.js';
 import { produceBatches } from './batch-produce.js';
 import { TopicPartitions } from './partitions.js';
 import { Producer, type ProducerOptions } from './producer.js';
+import { ShareConsumer, type ShareConsumerOptions } from './share-consumer.js';
+import { ShareGroups } from './share-groups.js';
 import type { WireFormat } from './record-batch.js';
 import { streamPartition, type StreamOptions } from './record-stream.js';
 import { Transport } from './transport.js';
@@ -99,6 +101,8 @@ interface Closeable {
 export class Runnel {
   readonly topics: Topics;
   readonly groups: Groups;
+  /** Share groups (queues): list, describe, configure, reset, delete. */
+  readonly shareGroups: ShareGroups;
   readonly keys: Keys;
   private readonly transport: Transport;
   private readonly partitions: TopicPartitions;
@@ -130,6 +134,7 @@ export class Runnel {
     if (this.wireFormat !== 'record-batch' && this.wireFormat !== 'json') throw new TypeError(`expected wireFormat 'record-batch' or 'json', got ${String(this.wireFormat)}`);
     this.topics = new Topics(this.transport);
     this.groups = new Groups(this.transport);
+    this.shareGroups = new ShareGroups(this.transport);
     this.keys = new Keys(this.transport);
   }
 
@@ -217,6 +222,11 @@ export class Runnel {
   /** A consumer group member: `for await (const record of consumer)`. */
   consumer(options: ConsumerOptions): GroupConsumer {
     return this.track(new GroupConsumer(this.transport, options, (consumer) => this.open.delete(consumer)));
+  }
+
+  /** A share group's consumer (queues): `for await (const record of consumer)`, each record settled with accept(), release() or reject(). */
+  shareConsumer(options: ShareConsumerOptions): ShareConsumer {
+    return this.track(new ShareConsumer(this.transport, options, (consumer) => this.open.delete(consumer)));
   }
 
   /** A consumer of partitions you choose, without group membership. */

@@ -17,6 +17,7 @@ import { installNdjsonParser } from './ndjson.js';
 import { lazySerializerFactory, lazyValidator } from './lazy-compilers.js';
 import { clusterRoutes } from './routes/cluster.js';
 import { groupRoutes } from './routes/groups.js';
+import { shareGroupRoutes } from './routes/share-groups.js';
 import { healthRoutes } from './routes/health.js';
 import { recordRoutes } from './routes/records.js';
 import { recordKeyRoutes } from './routes/record-keys.js';
@@ -191,6 +192,7 @@ async function installOpenApi(app: FastifyInstance): Promise<void> {
         { name: 'topics', description: 'Create, describe, alter and delete topics.' },
         { name: 'records', description: 'Produce, fetch and stream records; look up offsets.' },
         { name: 'groups', description: 'Consumer groups: join, heartbeat, poll, commit offsets, lag.' },
+        { name: 'share-groups', description: 'Share groups (queues, KIP-932): acquire records under a lock, acknowledge each.' },
         { name: 'cluster', description: 'Nodes and controller.' },
         { name: 'keys', description: 'API keys and their grants (with --auth api-key).' },
         { name: 'health', description: 'Liveness and readiness probes.' },
@@ -252,6 +254,7 @@ function installRoutes(app: FastifyInstance, options: AppOptions, lifecycle: Lif
   recordRoutes(app, options.broker, streams, handOver);
   recordKeyRoutes(app, options.broker, handOver);
   groupRoutes(app, options.broker, handOver);
+  shareGroupRoutes(app, options.broker);
   keyRoutes(app, options.broker.keys);
   producerRoutes(app, options.broker.producerIds);
   healthRoutes(app, options.broker, { isStopping: lifecycle.isStopping, outOfFiles: lifecycle.outOfFiles }, options.cluster);

@@ -88,6 +88,31 @@ function checkSubscription(principal: Principal, subscription: SubscriptionLike)
   if (subscription.topicPattern !== undefined && !canReadPrefix(principal, '')) forbid(principal, 'subscribe by pattern (needs read on all topics)');
 }
 
+/** Share groups (KIP-932): read on the group and on the topics read or acknowledged; admin on the group to change it. */
+function shareGroupAccess(groupList: Access['filter']): Record<string, Access> {
+  return {
+    'GET /v1/share-groups': { check: authenticated, filter: groupList },
+    'GET /v1/share-groups/:group': { check: group('read') },
+    'GET /v1/share-groups/:group/records': { check: all(group('read'), (principal, request) => checkSubscription(principal, shareSubscription(request))) },
+    'POST /v1/share-groups/:group/acknowledgements': {
+      check: all(group('read'), (principal, request) => {
+        for (const entry of (request.body as { acknowledgements: Array<{ topic: string }> }).acknowledgements) {
+          if (!isAllowed(principal, 'topic', entry.topic, 'read')) forbid(principal, `read topic '${entry.topic}'`);
+        }
+      }),
+    },
+    'PATCH /v1/share-groups/:group': { check: group('admin') },
+    'DELETE /v1/share-groups/:group': { check: group('admin') },
+    'POST /v1/share-groups/:group/reset': { check: group('admin') },
+  };
+}
+
+/** The topics a share-group read names (topics=a,b and topicPrefix). */
+function shareSubscription(request: FastifyRequest): SubscriptionLike {
+  const query = request.query as { topics?: string; topicPrefix?: string };
+  return { topics: query.topics?.split(',').map((name) => name.trim()).filter((name) => name !== ''), topicPrefix: query.topicPrefix };
+}
+
 function filterList(key: 'topics' | 'groups', resource: 'topic' | 'group', nameField: 'name' | 'groupId') {
   return (principal: Principal, payload: unknown): unknown => {
     const body = payload as Record<string, Array<Record<string, string>>>;
@@ -157,6 +182,7 @@ function routeAccess(broker: Broker): Record<string, Access> {
     'POST /v1/groups/:group/members/:member/heartbeat': { check: all(group('read'), memberTopics) },
     'DELETE /v1/groups/:group/members/:member': { check: all(group('read'), memberOwner) },
     'GET /v1/groups/:group/members/:member/records': { check: all(group('read'), memberTopics) },
+    ...shareGroupAccess(groupList),
     'GET /v1/keys': { check: clusterAdmin },
     'GET /v1/keys/self': { check: authenticated },
     'POST /v1/keys': { check: clusterAdmin },

@@ -12,6 +12,7 @@ import type { ClusterNode } from '../cluster/cluster-node.js';
 import type { Broker } from '../broker/broker.js';
 import type { PartitionState } from '../broker/topic-state.js';
 import type { StreamRegistry } from './stream.js';
+import { registerShareMetrics } from './share-metrics.js';
 
 export class Metrics {
   readonly registry = new Registry();
@@ -53,6 +54,7 @@ export class Metrics {
     registerOpenFileMetrics(registers, broker);
     registerDiskMetrics(registers, broker);
     registerCleanerMetrics(registers, broker);
+    registerShareMetrics(registers, broker);
   }
 
   request(method: string, route: string, statusCode: number, seconds: number): void {

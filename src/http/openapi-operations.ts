@@ -30,6 +30,13 @@ const OPERATION_IDS: Record<string, string> = {
   'POST /v1/groups/:group/members/:member/heartbeat': 'heartbeat',
   'DELETE /v1/groups/:group/members/:member': 'leaveGroup',
   'GET /v1/groups/:group/members/:member/records': 'pollRecords',
+  'GET /v1/share-groups': 'listShareGroups',
+  'GET /v1/share-groups/:group': 'describeShareGroup',
+  'PATCH /v1/share-groups/:group': 'alterShareGroupConfigs',
+  'DELETE /v1/share-groups/:group': 'deleteShareGroup',
+  'GET /v1/share-groups/:group/records': 'acquireRecords',
+  'POST /v1/share-groups/:group/acknowledgements': 'acknowledgeRecords',
+  'POST /v1/share-groups/:group/reset': 'resetShareGroup',
   'GET /v1/keys': 'listKeys',
   'GET /v1/keys/self': 'getOwnKey',
   'POST /v1/keys': 'createKey',
@@ -45,7 +52,7 @@ const OPERATION_IDS: Record<string, string> = {
 const PUBLIC_ROUTES = new Set(['/health/live', '/health/ready']);
 
 /** Routes that take a key and then check no grant: any valid key may call them (lists show what the key may see). */
-const KEY_ONLY_ROUTES = new Set(['GET /v1/topics', 'GET /v1/groups', 'GET /v1/cluster', 'GET /metrics']);
+const KEY_ONLY_ROUTES = new Set(['GET /v1/topics', 'GET /v1/groups', 'GET /v1/share-groups', 'GET /v1/cluster', 'GET /metrics']);
 
 /** The security schemes of the document: a key as a bearer token, or in X-API-Key. */
 export const securitySchemes = {

@@ -57,6 +57,7 @@ export function nodeOptionsFromSettings(settings: Settings): NodeOptions {
       cleaner: { dedupeBufferBytes: settings.cleanerDedupeBufferBytes, ioBytesPerSecond: settings.cleanerIoMaxBytesPerSecond, backoffMs: settings.cleanerBackoffMs },
       keyIndexMemoryBytes: settings.keyIndexMemoryBytes,
       offsetsRetentionMs: settings.offsetsRetentionMinutes * 60_000,
+      shareDefaults: { lockDurationMs: settings.shareRecordLockDurationMs, deliveryCountLimit: settings.shareDeliveryCountLimit, maxRecordLocks: settings.sharePartitionMaxRecordLocks },
       idempotency: { countMax: settings.idempotencyKeysMax, bytesMax: settings.idempotencyBytesMax },
       producerStatesMax: settings.producerStatesMax,
       adminKey: settings.adminKey === '' ? undefined : settings.adminKey,

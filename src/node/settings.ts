@@ -42,6 +42,9 @@ export interface Settings {
   keyIndexMemoryBytes: number;
   shutdownTimeoutMs: number;
   offsetsRetentionMinutes: number;
+  shareRecordLockDurationMs: number;
+  shareDeliveryCountLimit: number;
+  sharePartitionMaxRecordLocks: number;
   auth: string;
   adminKey: string;
   tlsCertFile: string;
@@ -106,6 +109,9 @@ export const settingDefinitions: SettingDefinition[] = [
   { name: 'keyIndexMemoryBytes', flag: 'key-index-memory-bytes', env: 'RUNNEL_KEY_INDEX_MEMORY_BYTES', type: 'integer', defaultValue: String(128 * 1024 * 1024), minimum: 1024, maximum: Number.MAX_SAFE_INTEGER, description: "Memory of the key indexes behind GET /v1/topics/{topic}/keys/{key}, across every compacted partition of the node: 16 bytes per slot, 21 to 43 bytes per key (128 MiB: 3 to 6 million keys). A partition whose keys do not fit answers a key it does not hold with 507 KEY_INDEX_FULL (keys it holds still answer) until the node restarts with more." },
   { name: 'shutdownTimeoutMs', flag: 'shutdown-timeout-ms', env: 'RUNNEL_SHUTDOWN_TIMEOUT_MS', type: 'integer', defaultValue: '10000', minimum: 0, maximum: 600_000, description: 'Longest a graceful shutdown may take before the process exits anyway.' },
   { name: 'offsetsRetentionMinutes', flag: 'offsets-retention-minutes', env: 'RUNNEL_OFFSETS_RETENTION_MINUTES', type: 'integer', defaultValue: '10080', minimum: 1, maximum: 2 ** 31 - 1, description: "Committed offsets of a group empty this long expire (Kafka's offsets.retention.minutes)." },
+  { name: 'shareRecordLockDurationMs', flag: 'share-record-lock-duration-ms', env: 'RUNNEL_SHARE_RECORD_LOCK_DURATION_MS', type: 'integer', defaultValue: '30000', minimum: 100, maximum: 3_600_000, description: "How long a share group's acquired record stays locked, unless the group sets share.record.lock.duration.ms (Kafka's group.share.record.lock.duration.ms)." },
+  { name: 'shareDeliveryCountLimit', flag: 'share-delivery-count-limit', env: 'RUNNEL_SHARE_DELIVERY_COUNT_LIMIT', type: 'integer', defaultValue: '5', minimum: 1, maximum: 100, description: "Deliveries after which a share group's record is archived, unless the group sets share.delivery.count.limit (Kafka's group.share.delivery.count.limit)." },
+  { name: 'sharePartitionMaxRecordLocks', flag: 'share-partition-max-record-locks', env: 'RUNNEL_SHARE_PARTITION_MAX_RECORD_LOCKS', type: 'integer', defaultValue: '2000', minimum: 1, maximum: 10_000, description: "Records in flight per share-partition at most, unless the group sets group.share.partition.max.record.locks (Kafka's name)." },
   { name: 'auth', flag: 'auth', env: 'RUNNEL_AUTH', type: 'string', defaultValue: 'none', choices: ['none', 'api-key'], description: 'none: every request is allowed. api-key: requests need an API key (Authorization: Bearer <key>) whose grants allow them.' },
   { name: 'adminKey', flag: 'admin-key', env: 'RUNNEL_ADMIN_KEY', type: 'string', defaultValue: '', minimumLength: 16, description: 'A bootstrap key allowed everything, to make the first API keys (at least 16 characters; prefer the environment variable to the flag).' },
   { name: 'tlsCertFile', flag: 'tls-cert-file', env: 'RUNNEL_TLS_CERT_FILE', type: 'string', defaultValue: '', description: 'PEM certificate: serve HTTPS (with --tls-key-file).' },

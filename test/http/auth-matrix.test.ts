@@ -520,6 +520,40 @@ const rows: Row[] = [
     afterAll: async () => void await admin('DELETE', `/v1/keys/${doomedKeyId}`, undefined, 204, 404),
   },
 
+  // ---- share groups (KIP-932): read on the group and the topics; admin on the group to change it ----
+  {
+    route: 'GET /v1/share-groups', what: 'any valid key may list share groups (filtered)', allowed: EVERY_KEY, okStatus: 200,
+    beforeAll: async () => void await admin('PATCH', '/v1/share-groups/app.main', { configs: { 'share.auto.offset.reset': 'earliest' } }, 200),
+    send: (headers) => call('GET', '/v1/share-groups', { headers }),
+  },
+  { route: 'GET /v1/share-groups/:group', what: 'describe share group app.main needs group read', allowed: GROUP_READ, okStatus: 200, send: (headers) => call('GET', '/v1/share-groups/app.main', { headers }) },
+  {
+    route: 'GET /v1/share-groups/:group/records', what: 'acquiring orders for app.main needs group read and read on orders', allowed: CONSUME_ORDERS, okStatus: 200,
+    send: (headers) => call('GET', '/v1/share-groups/app.main/records?topics=orders&consumerId=matrix', { headers }),
+    after: async (reply) => {
+      const records = (reply.json?.records ?? []) as Array<{ offset: number }>;
+      if (records.length === 0) return;
+      await admin('POST', '/v1/share-groups/app.main/acknowledgements', { consumerId: 'matrix', acknowledgements: [{ topic: 'orders', partition: 0, offsets: records.map((record) => record.offset), type: 'release' }] }, 200);
+    },
+  },
+  {
+    route: 'POST /v1/share-groups/:group/acknowledgements', what: 'acknowledging orders for app.main needs group read and read on orders', allowed: CONSUME_ORDERS, okStatus: 200,
+    send: (headers) => call('POST', '/v1/share-groups/app.main/acknowledgements', { headers, body: { consumerId: 'matrix', acknowledgements: [{ topic: 'orders', partition: 0, offsets: [0], type: 'renew' }] } }),
+  },
+  {
+    route: 'PATCH /v1/share-groups/:group', what: "share group app.main's configs need group admin", allowed: GROUP_ADMIN, okStatus: 200,
+    send: (headers) => call('PATCH', '/v1/share-groups/app.main', { headers, body: { configs: { 'share.delivery.count.limit': 5 } } }),
+  },
+  {
+    route: 'POST /v1/share-groups/:group/reset', what: 'resetting share group app.main needs group admin', allowed: GROUP_ADMIN, okStatus: 200,
+    send: (headers) => call('POST', '/v1/share-groups/app.main/reset', { headers, body: { to: 'earliest' } }),
+  },
+  {
+    route: 'DELETE /v1/share-groups/:group', what: 'deleting share group app.main needs group admin', allowed: GROUP_ADMIN, okStatus: 204,
+    before: async () => void await admin('PATCH', '/v1/share-groups/app.main', { configs: {} }, 200),
+    send: (headers) => call('DELETE', '/v1/share-groups/app.main', { headers }),
+  },
+
   // ---- open routes ----
   { route: 'GET /health/live', what: 'liveness is open', allowed: OPEN, okStatus: 200, send: (headers) => call('GET', '/health/live', { headers }) },
   { route: 'GET /health/ready', what: 'readiness is open', allowed: OPEN, okStatus: 200, send: (headers) => call('GET', '/health/ready', { headers }) },

@@ -28,6 +28,8 @@ const exercisedElsewhere: Partial<Record<ErrorCode, string>> = {
   UNKNOWN_MEMBER: 'consumer groups (test/http/groups-*.test.ts)',
   STALE_GENERATION: 'consumer groups (test/http/groups-*.test.ts)',
   GROUP_NOT_EMPTY: 'consumer groups (test/http/groups-*.test.ts)',
+  SHARE_GROUP_NOT_FOUND: 'share groups (test/http/share-groups.test.ts)',
+  SHARE_GROUP_NOT_EMPTY: 'share groups (test/http/share-groups.test.ts)',
   HEADERS_TOO_LARGE: "requests Node's HTTP parser refuses: headers past its size limit (test/http/hostile-input.test.ts)",
   UNAUTHENTICATED: 'API keys, --auth api-key (test/http/auth-matrix.test.ts)',
   FORBIDDEN: 'API keys, --auth api-key (test/http/auth-matrix.test.ts)',

@@ -207,6 +207,15 @@ export class SharePartition {
     return outcomes;
   }
 
+  /** When the first live lock runs out (undefined: none held); a long-poll waits no longer than that. */
+  nextLockExpiryMs(): number | undefined {
+    let next: number | undefined;
+    for (const record of this.inFlight.values()) {
+      if (record.state === 'acquired' && (next === undefined || record.lockExpiresAtMs < next)) next = record.lockExpiresAtMs;
+    }
+    return next;
+  }
+
   /** Makes records whose lock ran out available again (archived at the delivery limit); returns their offsets. */
   expireLocks(nowMs: number): number[] {
     const expired: number[] = [];
