@@ -30,6 +30,8 @@ const CONNECTIONS = 6;
 const REQUEST_TIMEOUT_MS = 15_000;
 const LIVE_TIMEOUT_MS = 5_000;
 const FAILURES_SHOWN = 15;
+/** More requests for an operation the main run never got to a resource. */
+const TOP_UP_MAX = 1_000;
 
 t.comment(`fuzz seed ${SEED}: replay with RUNNEL_FUZZ_SEED=${SEED} npx tap test/adversarial/http-fuzzer.test.ts`);
 
@@ -120,10 +122,25 @@ void t.test(`${REQUEST_COUNT} mutated requests over every public route: no 5xx, 
   if (failures.length > FAILURES_SHOWN) t.comment(`... and ${failures.length - FAILURES_SHOWN} more`);
   const reachCounts = operations.map((o) => `${o.method} ${o.path}`).map((name) => [name, reached.get(name) ?? 0] as const).sort((x, y) => x[1] - y[1]);
   t.comment(`fuzz: the operations that reached a resource least often: ${reachCounts.slice(0, 4).map(([name, count]) => `${name} ${count}`).join(', ')}`);
-  const unreached = reachCounts.filter(([, count]) => count === 0).map(([name]) => name);
-  // With fewer requests (RUNNEL_FUZZ_REQUESTS) an operation may not get a clean one.
-  if (REQUEST_COUNT >= 5_000) t.same(unreached, [], 'every operation reached a resource at least once: 2xx, 409 or 416 (the seeds make mutated requests meet real resources)');
-  else t.comment(`operations that never reached a resource: ${JSON.stringify(unreached)}`);
+  // An operation whose valid requests need several things right at once (a commit: a
+  // real topic, a partition it has, an offset below its end, no member named) gets one
+  // in some 70 of its requests, so a share of 5,000 may miss. It is sent more requests
+  // from the same generator (bounded), each judged like the others, until one reaches
+  // a resource: what matters is that the generator can reach it at all.
+  for (const [name] of reachCounts.filter(([, count]) => count === 0)) {
+    const operation = operations.find((o) => `${o.method} ${o.path}` === name)!;
+    for (let extra = 0; extra < TOP_UP_MAX && (reached.get(name) ?? 0) === 0; extra++) {
+      const request = buildRequest(operation, context, random);
+      const exchange = await send(fuzz.url, request, agent, REQUEST_TIMEOUT_MS);
+      if (exchange.answer === undefined) continue;
+      if (exchange.answer.status < 400 || exchange.answer.status === 409 || exchange.answer.status === 416) reached.set(name, 1);
+      const problem = judge(exchange.answer, { isProduce: request.isProduce });
+      if (problem !== undefined) failures.push(`top-up ${describeRequest(request)} -> ${exchange.answer.status}: ${problem}`);
+    }
+  }
+  const unreached = operations.map((o) => `${o.method} ${o.path}`).filter((name) => (reached.get(name) ?? 0) === 0);
+  t.same(unreached, [], `every operation reached a resource at least once: 2xx, 409 or 416 (the seeds make mutated requests meet real resources; at most ${TOP_UP_MAX} more requests for one that had not)`);
+  t.equal(failures.length, 0, 'the extra requests too: no 5xx, every non-2xx in the documented error shape');
 
   t.ok(fuzz.node.isRunning(), 'the node process is still running');
   t.same(await fuzz.node.stop(), { code: 0, signal: null }, 'and stops cleanly on SIGTERM');
