@@ -109,6 +109,8 @@ interface LoadState {
   isStopped: boolean;
   batchCount: number;
   failedBatchCount: number;
+  /** Failed bursts of which some partitions' records were acknowledged. */
+  partialBatchCount: number;
   /** The latest few failures, for the fault comments. */
   recentErrors: string[];
 }
@@ -154,7 +156,11 @@ async function producerLoop(cluster: Cluster, load: LoadState, index: number): P
       }
       ledger.noteRequest(acks, (ack) => `${TOPIC}-${ack.partition}@${ack.offset}`, `producer ${index}`);
       if (acks.length !== size) {
-        if (acks.length > 0) failures.fail(`producer ${index}: a batch of ${size} records got ${acks.length} acknowledgements and ${size - acks.length} failures`);
+        // The producer sends a burst as one record batch per partition, each its own
+        // request (the client's default wire format), so one partition's share may fail
+        // while the others land, as with Kafka's producer. Every record is still checked
+        // on its own below: acknowledged ones once at their offsets, failed ones at most once.
+        if (acks.length > 0) load.partialBatchCount += 1;
         const reason = (results.find((result) => result.status === 'rejected') as PromiseRejectedResult).reason as { code?: string; message?: string };
         load.failedBatchCount += 1;
         load.recentErrors.push(`${reason.code ?? ''} ${reason.message ?? String(reason)}`.slice(0, 200));
@@ -450,7 +456,7 @@ void t.test('with retries on, faults neither duplicate nor lose a record, and th
   t.equal(created.status, 201, `topic created: ${JSON.stringify(created.body).slice(0, 300)}`);
   await cluster.waitFor(() => fullIsrs(cluster, TOPIC, PARTITION_COUNT), 15_000, 'every node to know the topic with full ISRs');
 
-  const load: LoadState = { isStopped: false, batchCount: 0, failedBatchCount: 0, recentErrors: [] };
+  const load: LoadState = { isStopped: false, batchCount: 0, failedBatchCount: 0, partialBatchCount: 0, recentErrors: [] };
   const producers = Array.from({ length: PRODUCER_COUNT }, (_, index) => producerLoop(cluster, load, index));
   let phase: FaultPhase = { faults: [], slowRejoinCount: 0, substitutedCount: 0 };
   try {
@@ -488,7 +494,7 @@ void t.test('with retries on, faults neither duplicate nor lose a record, and th
   const elapsedS = ((Date.now() - startedAtMs) / 1_000).toFixed(1);
   t.comment(`chaos summary (seed ${seed}): ${faults.length} faults (kill ${countOf((f) => f.kind === 'kill')}, pause ${countOf((f) => f.kind === 'pause')}, cut ${countOf((f) => f.kind === 'cut')}; ` +
     `${countOf((f) => f.role === 'leader')} on leaders, ${countOf((f) => f.role === 'follower')} on followers; ${phase.substitutedCount} kills replaced to fit the time budget, ${phase.slowRejoinCount} slow to rejoin); ` +
-    `${acked.size} records acknowledged of ${sentValues.size} sent (${load.failedBatchCount} of ${load.batchCount} batches failed, ${check.unackedPresentCount} unacknowledged records written); ` +
+    `${acked.size} records acknowledged of ${sentValues.size} sent (${load.failedBatchCount} of ${load.batchCount} batches failed, ${load.partialBatchCount} of them in part, ${check.unackedPresentCount} unacknowledged records written); ` +
     `duplicates ${check.duplicateCount}, losses ${check.lostCount}; ISRs full ${settledAfterMs} ms after the load; ${elapsedS} s`);
 
   t.equal(faults.length, faultCount, `ran ${faultCount} faults (seed ${seed})`);
