@@ -85,6 +85,16 @@ async function everyRoute(t: Test, server: TestServer, headers: Record<string, s
   await expect('DELETE /v1/groups/:group/members/:member', call('DELETE', `/v1/groups/g/members/${member}`), 204);
   await expect('DELETE /v1/groups/:group', call('DELETE', '/v1/groups/g'), 204);
 
+  await expect('PATCH /v1/share-groups/:group', call('PATCH', '/v1/share-groups/s', { configs: { 'share.auto.offset.reset': 'earliest' } }), 200);
+  const acquired = await expect('GET /v1/share-groups/:group/records', call('GET', '/v1/share-groups/s/records?topics=orders&waitMs=0'), 200);
+  const offsets = (acquired.json.records as Array<{ offset: number }>).map((record) => record.offset);
+  t.same(offsets, [0, 1], 'a share group acquires the records without a key');
+  await expect('POST /v1/share-groups/:group/acknowledgements', call('POST', '/v1/share-groups/s/acknowledgements', { acknowledgements: [{ topic: 'orders', partition: 0, offsets, type: 'accept' }] }), 200);
+  await expect('GET /v1/share-groups', call('GET', '/v1/share-groups'), 200);
+  await expect('GET /v1/share-groups/:group', call('GET', '/v1/share-groups/s'), 200);
+  await expect('POST /v1/share-groups/:group/reset', call('POST', '/v1/share-groups/s/reset', { topic: 'orders', to: 'earliest' }), 200);
+  await expect('DELETE /v1/share-groups/:group', call('DELETE', '/v1/share-groups/s'), 204);
+
   const made = await expect('POST /v1/keys', call('POST', '/v1/keys', { name: 'k', grants: [] }), 201);
   await expect('GET /v1/keys', call('GET', '/v1/keys'), 200);
   const self = await expect('GET /v1/keys/self', call('GET', '/v1/keys/self'), 404);
