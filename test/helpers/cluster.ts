@@ -27,6 +27,7 @@
  */
 import fs from 'node:fs';
 import net from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startNode, type ChildNode, type ExitStatus } from './child-node.js';
@@ -62,7 +63,7 @@ export interface StartClusterOptions {
   clusterSecret?: string;
   /** Deadline of each node's start (listening and ready). Default 60 000 ms: a bound for a loaded machine, not a speed claim. */
   startTimeoutMs?: number;
-  /** Where the data directories go: <dataRoot>/node-<id>. Default t.testdir(). */
+  /** Where the data directories go: <dataRoot>/node-<id>. Default: a new temp directory, removed after the nodes stop. */
   dataRoot?: string;
   /**
    * Nodes startCluster leaves down (they are in every --peers list and vote in the
@@ -183,7 +184,6 @@ export interface Cluster {
 /** What startCluster needs of a tap test. */
 interface TestLike {
   teardown: (fn: () => unknown) => void;
-  testdir: () => string;
 }
 
 /** Where the kernel picks ports for `listen(0)` and outgoing connections (Linux; a common default elsewhere). */
@@ -245,7 +245,7 @@ export async function startCluster(t: TestLike, options: StartClusterOptions = {
   const isProxied = options.isProxied ?? true;
   const startTimeoutMs = options.startTimeoutMs ?? 60_000;
   if (!Number.isInteger(nodeCount) || nodeCount < 1) throw new TypeError(`startCluster: expected nodes >= 1, got ${nodeCount}`);
-  const dataRoot = options.dataRoot ?? t.testdir();
+  const dataRoot = options.dataRoot ?? fs.mkdtempSync(path.join(os.tmpdir(), 'runnel-cluster-'));
   const ids = Array.from({ length: nodeCount }, (_, index) => index + 1);
   const reservation = await reservePorts(nodeCount);
   const ports = reservation.ports;
@@ -257,6 +257,14 @@ export async function startCluster(t: TestLike, options: StartClusterOptions = {
     child: undefined,
     incarnations: [],
   }));
+  if (options.dataRoot === undefined) {
+    // Removed once every node is gone: a node still writing (its cleaner, a flush) would
+    // make the removal fail, and a failing teardown would leave the others undone.
+    t.teardown(async () => {
+      await Promise.all(members.flatMap((member) => member.incarnations.map((child) => child.kill())));
+      fs.rmSync(dataRoot, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 });
+    });
+  }
   const memberOf = (nodeId: number): ClusterMember => {
     const found = members.find((member) => member.nodeId === nodeId);
     if (found === undefined) throw new RangeError(`no node ${nodeId} in this cluster of ${nodeCount}`);
