@@ -139,12 +139,13 @@ void t.test('locks run out: the record comes again, and is archived at the deliv
 
 void t.test('a long-poll answers when a record is produced; latest starts at the end', async (t) => {
   await createTopic(server.url, 'tasks.a', { partitions: 2 });
-  await produce(server.url, 'tasks.a', [{ value: 'before' }]);
+  // The same partition as the record produced during the poll: only the later one may come.
+  await produce(server.url, 'tasks.a', [{ value: 'before' }], { partition: 1 });
   t.same(await acquire('late', 'topicPrefix=tasks.'), [], 'share.auto.offset.reset latest: records before the first read are not delivered');
   const polling = acquire('late', 'topicPrefix=tasks.&waitMs=15000');
   await produce(server.url, 'tasks.a', [{ value: 'after' }], { partition: 1 });
   const records = await polling;
-  t.same(records.map((record) => [record.topic, record.partition, record.value]), [['tasks.a', 1, 'after']]);
+  t.same(records.map((record) => [record.topic, record.partition, record.offset, record.value]), [['tasks.a', 1, 1, 'after']]);
 });
 
 void t.test('describe, list, configs, reset and delete', async (t) => {
@@ -176,7 +177,7 @@ void t.test('describe, list, configs, reset and delete', async (t) => {
   const byTime = await requestOk<{ partitions: Array<{ startOffset: number }> }>(`${base}/workers/reset`, { method: 'POST', body: { to: { timestamp: Date.now() + 60_000 } } });
   t.same(byTime.body.partitions.map((partition) => partition.startOffset), [6], 'a time after every record: the end');
 
-  await acknowledge('late', [{ topic: 'tasks.a', partition: 1, offsets: [0], type: 'accept' }]);
+  await acknowledge('late', [{ topic: 'tasks.a', partition: 1, offsets: [1], type: 'accept' }]);
   t.equal((await requestJson(`${base}/late`, { method: 'DELETE' })).status, 204);
   t.equal((await requestJson(`${base}/late`)).status, 404, 'gone');
 });
