@@ -9,7 +9,7 @@ import { fetchedRecordSchema, partitionParam, topicNameParam } from './schemas.j
 export const ASSIGNOR_NAMES = ['sticky', 'range', 'roundrobin'] as const;
 export type AssignorName = (typeof ASSIGNOR_NAMES)[number];
 
-const groupIdParam = {
+export const groupIdParam = {
   type: 'string',
   pattern: `^[a-zA-Z0-9._:-]{1,${limits.groupIdLengthMax}}$`,
   description: `Group id: 1-${limits.groupIdLengthMax} characters of [a-zA-Z0-9._:-].`,

@@ -3,11 +3,11 @@
  * requests, shape replies and document the API in openapi/openapi.json.
  */
 import { limits } from '../limits.js';
+import { groupIdParam } from './group-schemas.js';
 import { fetchedRecordSchema, partitionParam, topicNameParam } from './schemas.js';
 
 const shareGroupIdParam = {
-  type: 'string',
-  pattern: `^[a-zA-Z0-9._:-]{1,${limits.groupIdLengthMax}}$`,
+  ...groupIdParam,
   description: `Share group id: 1-${limits.groupIdLengthMax} characters of [a-zA-Z0-9._:-].`,
   example: 'jobs',
 } as const;

@@ -13,6 +13,7 @@ import type { Broker } from '../broker/broker.js';
 import type { PartitionState } from '../broker/topic-state.js';
 import type { StreamRegistry } from './stream.js';
 import { registerShareMetrics } from './share-metrics.js';
+import { totalCounter } from './total-counter.js';
 
 export class Metrics {
   readonly registry = new Registry();
@@ -219,21 +220,6 @@ export function installMetrics(app: FastifyInstance, broker: Broker, streams: St
     return reply.type(metrics.registry.contentType).send(text);
   });
   return metrics;
-}
-
-/** A counter that reports a running total kept elsewhere: on each scrape it goes up by what the total grew since. */
-function totalCounter(registers: Registers, name: string, help: string, total: () => number): void {
-  let reported = 0;
-  new Counter({
-    name,
-    help,
-    registers,
-    collect() {
-      const now = total();
-      this.inc(now - reported);
-      reported = now;
-    },
-  });
 }
 
 /** Segment files held open by the LRU (storage/file-cache.ts), and how many it closed to make room. */

@@ -4,27 +4,14 @@
  */
 import { Counter, type Registry } from 'prom-client';
 import type { Broker } from '../broker/broker.js';
-
-function counterOf(registers: Registry[], name: string, help: string, total: () => number): void {
-  let reported = 0;
-  new Counter({
-    name,
-    help,
-    registers,
-    collect() {
-      const now = total();
-      this.inc(now - reported);
-      reported = now;
-    },
-  });
-}
+import { totalCounter } from './total-counter.js';
 
 export function registerShareMetrics(registers: Registry[], broker: Broker): void {
   const { counters } = broker.shareGroups;
-  counterOf(registers, 'runnel_share_records_acquired_total', 'Records share groups acquired (handed out under a lock).', () => counters.acquired);
-  counterOf(registers, 'runnel_share_records_redelivered_total', 'Acquisitions of records delivered before (deliveryCount above 1).', () => counters.redeliveries);
-  counterOf(registers, 'runnel_share_records_archived_total', 'Records archived: rejected, or released or expired at share.delivery.count.limit.', () => counters.archived);
-  counterOf(registers, 'runnel_share_lock_expirations_total', 'Record locks that ran out before an acknowledgement.', () => counters.lockExpirations);
+  totalCounter(registers, 'runnel_share_records_acquired_total', 'Records share groups acquired (handed out under a lock).', () => counters.acquired);
+  totalCounter(registers, 'runnel_share_records_redelivered_total', 'Acquisitions of records delivered before (deliveryCount above 1).', () => counters.redeliveries);
+  totalCounter(registers, 'runnel_share_records_archived_total', 'Records archived: rejected, or released or expired at share.delivery.count.limit.', () => counters.archived);
+  totalCounter(registers, 'runnel_share_lock_expirations_total', 'Record locks that ran out before an acknowledgement.', () => counters.lockExpirations);
   let reported = { accept: 0, release: 0, reject: 0, renew: 0 };
   new Counter({
     name: 'runnel_share_records_acknowledged_total',
