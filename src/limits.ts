@@ -123,6 +123,8 @@ export const limits = {
   preferredLeaderCheckIntervalMs: 5_000,
   /** How long an admin request may wait for the controller (election included). */
   controllerRequestTimeoutMs: 15_000,
+  /** How long a request naming a topic this node does not know waits for its metadata to catch up with the controller's (cluster/metadata-barrier.ts). */
+  metadataBarrierTimeoutMs: 5_000,
   /** Pause between attempts to reach the controller. */
   controllerRetryDelayMs: 100,
   /** How long a stopping node waits for the controller to move its leaderships. */

@@ -105,6 +105,9 @@ export class ActiveController {
 
   handle(operation: ControllerOperation, body: unknown): Promise<ControllerAnswer> {
     if (this.logic === undefined || !this.options.quorum.isActiveLeader) return Promise.reject(this.notController());
+    // Raft's read index: every decision answered so far is committed below the high
+    // watermark; a node that applied up to it knows them all. Nothing to write or queue.
+    if (operation === 'metadata-barrier') return Promise.resolve({ appliedOffset: this.options.quorum.status().highWatermark });
     return this.enqueue(async () => {
       const logic = this.requireLogic();
       const image = this.options.image();

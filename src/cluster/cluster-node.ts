@@ -22,6 +22,7 @@ import { MetadataQuorum } from './quorum/metadata-quorum.js';
 import { RaftStore } from './quorum/raft-store.js';
 import type { LogEntry, RaftMessage, Snapshot } from './raft/types.js';
 import { ReplicaManager } from './replication/replica-manager.js';
+import { MetadataBarrier } from './metadata-barrier.js';
 import type { ReplicaPartition } from './replication/replica-partition.js';
 
 export interface ClusterPeer {
@@ -73,6 +74,7 @@ export class ClusterNode {
   readonly quorum: MetadataQuorum;
   readonly replicas: ReplicaManager;
   readonly channel: ControllerChannel;
+  private readonly barrier: MetadataBarrier;
   private image = new MetadataImage();
   private appliedOffset = 0;
   private readonly raftStore: RaftStore;
@@ -138,6 +140,7 @@ export class ClusterNode {
       appliedOffset: () => this.appliedOffset,
       waitForApplied: (offset, timeoutMs) => this.waitForApplied(offset, timeoutMs),
     });
+    this.barrier = new MetadataBarrier(() => this.channel.request('metadata-barrier', {}, limits.metadataBarrierTimeoutMs));
     this.replicas = new ReplicaManager({
       nodeId: options.nodeId,
       peerUrl: (nodeId) => this.peers.url(nodeId),
@@ -187,6 +190,11 @@ export class ClusterNode {
   /** Handles POST /internal/v1/controller/<operation> (NOT_CONTROLLER unless active). */
   handleControllerRequest(operation: ControllerOperation, body: unknown): Promise<ControllerAnswer> {
     return this.controller.handle(operation, body);
+  }
+
+  /** Resolves once this node applied every metadata decision the controller made before the call (or after limits.metadataBarrierTimeoutMs). */
+  syncMetadata(): Promise<void> {
+    return this.barrier.sync();
   }
 
   /** Asks the controller and waits until this node applied the decision. */

@@ -12,7 +12,7 @@ import { limits } from '../limits.js';
 import { PeerRequestError, runnelErrorFromPeer, type PeerClient } from './peer-client.js';
 
 export type ControllerOperation = 'heartbeat' | 'create-topic' | 'alter-topic' | 'delete-topic' | 'alter-partition' | 'controlled-shutdown' | 'allocate-producer-ids'
-  | 'create-api-key' | 'delete-api-key';
+  | 'create-api-key' | 'delete-api-key' | 'metadata-barrier';
 
 export interface ControllerAnswer {
   /** Every record of the decision is below this metadata offset (0: nothing was written). */

@@ -36,6 +36,7 @@ import type { ClusterNode } from '../cluster/cluster-node.js';
 import { internalRoutes } from './routes/internal.js';
 import { HandOver } from './hand-over.js';
 import { installCors } from './cors.js';
+import { installMetadataCatchUp } from './metadata-catch-up.js';
 import { CONSOLE_PREFIX, consoleRoutes } from './console-route.js';
 import { describeOperation, securitySchemes } from './openapi-operations.js';
 
@@ -249,6 +250,7 @@ async function installRequestPipeline(app: FastifyInstance, options: AppOptions,
 
 function installRoutes(app: FastifyInstance, options: AppOptions, lifecycle: Lifecycle, streams: StreamRegistry): void {
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+  if (options.cluster !== undefined) installMetadataCatchUp(app, options.broker, options.cluster);
   topicRoutes(app, options.broker);
   const handOver = options.cluster === undefined ? undefined : handOverOf(app, options.cluster);
   recordRoutes(app, options.broker, streams, handOver);

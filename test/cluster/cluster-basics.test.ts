@@ -229,6 +229,28 @@ void t.test('a three-node cluster', async (t) => {
     t.same((await requestJson<{ nodes: Array<{ state: string }> }>(`${cluster.url(2)}/v1/cluster`)).body.nodes.map((node) => node.state), ['online', 'online', 'online'], 'no node was registered or fenced');
   });
 
+  await t.test('a topic created through one node is served at once by a node whose metadata lags (read your writes)', async (t) => {
+    const { controller } = await cluster.waitForOnline();
+    const lagging = NODE_IDS.find((id) => id !== controller)!;
+    const creator = NODE_IDS.find((id) => id !== lagging)!;
+    // The controller's answers reach the lagging node late: it learns of the create about
+    // two round trips (entry, then high watermark) after the creator's answer.
+    const link = cluster.proxy(lagging, controller!);
+    link.delayAnswers(400);
+    t.teardown(() => link.delayAnswers(0));
+    const created = await requestJson(`${cluster.url(creator)}/v1/topics`, { body: { name: 'fresh', partitions: 1, replicationFactor: 2 }, timeoutMs: 20_000 });
+    t.equal(created.status, 201, `created through node ${creator}`);
+    const produced = await requestJson<{ offsets: Array<{ offset: number }> }>(`${cluster.url(lagging)}/v1/topics/fresh/records`, {
+      body: { records: [{ value: 'first' }] }, timeoutMs: 20_000,
+    });
+    t.equal(produced.status, 200, `produced through node ${lagging} right after: ${JSON.stringify(produced.body).slice(0, 300)}`);
+    t.same(produced.body.offsets?.map((offset) => offset.offset), [0], 'at offset 0');
+    const missing = await requestJson<{ error: { code: string } }>(`${cluster.url(lagging)}/v1/topics/never-made/partitions/0/records?offset=0`);
+    t.equal(missing.status, 404, 'a topic that does not exist is still 404 through that node');
+    t.equal(missing.body.error?.code, 'TOPIC_NOT_FOUND', 'TOPIC_NOT_FOUND');
+    link.delayAnswers(0);
+  });
+
   await t.test('every node stops cleanly', async (t) => {
     const statuses = await cluster.stopAll();
     for (const [nodeId, status] of statuses) t.same(status, { code: 0, signal: null }, `node ${nodeId} exited 0 after SIGTERM`);

@@ -13,7 +13,7 @@
  * Three real nodes, node-to-node traffic through fault proxies (helpers/cluster.ts).
  */
 import t from 'tap';
-import { startCluster, type Cluster } from '../helpers/cluster.js';
+import { startCluster, type Cluster, type TopicView } from '../helpers/cluster.js';
 import { startFaultProxy } from '../helpers/fault-proxy.js';
 import { requestJson, requestOk, type RecordOffset } from '../helpers/http.js';
 
@@ -31,10 +31,16 @@ async function createTopic(cluster: Cluster, name: string): Promise<void> {
   await requestOk(`${cluster.url(cluster.runningIds()[0])}/v1/topics`, {
     body: { name, partitions: PARTITIONS.length, replicationFactor: 3, configs: { 'min.insync.replicas': '2' } },
   });
+  // Every node has applied the create and names the same leaders: a node whose metadata
+  // still lags (one just restarted) would answer TOPIC_NOT_FOUND, and a forwarding test
+  // needs the leader it cuts the link to to be the one every node forwards to.
   await cluster.waitFor(async () => {
-    const view = await cluster.describeTopic(name);
-    return view.partitions.every((p) => p.leader !== null && p.isr.length === 3) ? view : undefined;
-  }, 15_000, `${name}: leaders and full ISRs`);
+    const views = await Promise.all(cluster.runningIds().map(async (nodeId) => cluster.describeTopic(name, nodeId).catch(() => undefined)));
+    const leadersOf = (view: TopicView | undefined): string | undefined =>
+      view !== undefined && view.partitions.every((p) => p.leader !== null && p.isr.length === 3) ? view.partitions.map((p) => p.leader).join(',') : undefined;
+    const leaders = views.map(leadersOf);
+    return leaders[0] !== undefined && leaders.every((each) => each === leaders[0]) ? true : undefined;
+  }, 15_000, `${name}: leaders and full ISRs, the same in every node's view`);
 }
 
 /** Every record of the topic, read from each partition's current leader. */

@@ -47,6 +47,7 @@ const controllerBodies: Record<ControllerOperation, object> = {
     grants: { type: 'array', maxItems: 1000, items: grantSchema }, createdAtMs: { type: 'integer', minimum: 0 },
   }),
   'delete-api-key': strict(['keyId'], { keyId }),
+  'metadata-barrier': strict([], {}),
 };
 
 /** True for a route registered under /internal, however the request spelled its path. */
