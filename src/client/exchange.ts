@@ -58,7 +58,12 @@ export interface Exchange {
   isRackRead: boolean;
   /** The rack replica the last attempt went to, if it went to one. */
   rackNode: number | undefined;
+  /** NOT_LEADER answers followed to the leader they named: not retries (transport.ts), bounded on their own. */
+  follows: number;
 }
+
+/** NOT_LEADER redirects one call follows at once before they count as retries (the deadline bounds them too). */
+export const FOLLOWS_MAX = 8;
 
 /** What one attempt came to: the value, or a failure to remember while waiting delayMs for the next. */
 export type Outcome<R> = { isDone: true; value: R } | { isDone: false; error: RunnelClientError; delayMs: number };

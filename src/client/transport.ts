@@ -36,7 +36,7 @@ import type { Dispatcher } from 'undici';
 import { backoffDelayMs, defaultBackoff, isAborted, sleep, type BackoffOptions } from './backoff.js';
 import { apiErrorFrom, RunnelApiError, RunnelClientError, RunnelConnectionError } from './client-errors.js';
 import { isRetriableAnswer, NOT_SENT_CODES, retryAfterMs } from './retry-policy.js';
-import { AttemptTimedOut, DeadlineReached, getJson, queryString, type BytesAnswer, type Exchange, type OnSuccess, type Outcome, type RequestSpec } from './exchange.js';
+import { AttemptTimedOut, DeadlineReached, FOLLOWS_MAX, getJson, queryString, type BytesAnswer, type Exchange, type OnSuccess, type Outcome, type RequestSpec } from './exchange.js';
 import { RackReads, type RackNode, type RackPartition } from './rack-reads.js';
 import { WrittenOffsets } from './read-your-writes.js';
 import { Routing, targetOf, type Target } from './routing.js';
@@ -165,6 +165,7 @@ export class Transport {
       // A read of a partition (its records or offsets): it may go to a replica in the client's rack.
       isRackRead: this.rackReads !== undefined && spec.method === 'GET' && target.key?.startsWith('partition ') === true,
       rackNode: undefined,
+      follows: 0,
     };
     let lastError: RunnelClientError | undefined;
     let delayMs = 0;
@@ -177,7 +178,9 @@ export class Transport {
         throw lastError ?? new RunnelConnectionError(`${exchange.what}: no answer within ${this.options.timeoutMs} ms`, 'TIMEOUT', this.url);
       }
       if (isAborted(spec.signal)) throw spec.signal?.reason as Error;
-      const outcome = await this.attempt(exchange, index, attempt, remainingMs, isStream, onSuccess);
+      // Following a NOT_LEADER to the leader it names is a redirect, not a retry: during a
+      // failover several may come in a row, and they must not spend the retry budget.
+      const outcome = await this.attempt(exchange, index, attempt - exchange.follows, remainingMs, isStream, onSuccess);
       if (outcome.isDone) return outcome.value;
       ({ error: lastError, delayMs } = outcome);
     }
@@ -342,30 +345,26 @@ export class Transport {
   }
 
   /**
-   * An error answer: NOT_LEADER naming another node is followed at once; 408, 429 and
+   * An error answer: NOT_LEADER naming another node is followed at once (up to
+   * FOLLOWS_MAX times a call, not counted as retries); 408, 429 and
    * 503 (NOT_LEADER without a leader among them) are retried after
    * Retry-After (jittered) or the backoff, and for a request safe to send again so are
    * 502, 504 and 503 REQUEST_TIMED_OUT (the write may be committed; its retry is not
    * appended twice). Anything else is thrown.
    */
   private retryDelayAfterAnswer(error: RunnelApiError, response: Dispatcher.ResponseData, exchange: Exchange, index: number, attempt: number): number {
-    const { isIdempotent } = exchange.spec;
     const leaderUrl = error.details.leaderUrl;
-    let delayMs: number;
     // A leader that is suspect is not tried at once: route() waits for fresher metadata.
     // A node naming itself (its leadership not yet in force) is waited for like any 503.
-    if (error.code === 'NOT_LEADER' && typeof leaderUrl === 'string' && this.routing.indexOf(leaderUrl) !== index) {
+    if (error.code === 'NOT_LEADER' && typeof leaderUrl === 'string' && this.routing.indexOf(leaderUrl) !== index && exchange.follows < FOLLOWS_MAX) {
       this.routing.follow(leaderUrl, exchange.target.key);
-      delayMs = 0;
-    } else if (isRetriableAnswer(error, isIdempotent)) {
-      // The node could not get the write to its replicas in time: another may know a newer leader.
-      if (error.code === 'REQUEST_TIMED_OUT') this.routing.markSuspect(index);
-      delayMs = retryAfterMs(response.headers) ?? backoffDelayMs(attempt, this.backoff);
-    } else {
-      throw error;
+      exchange.follows++;
+      return 0;
     }
-    if (attempt >= this.options.retries) throw error;
-    return delayMs;
+    if (!isRetriableAnswer(error, exchange.spec.isIdempotent) || attempt >= this.options.retries) throw error;
+    // The node could not get the write to its replicas in time: another may know a newer leader.
+    if (error.code === 'REQUEST_TIMED_OUT') this.routing.markSuspect(index);
+    return retryAfterMs(response.headers) ?? backoffDelayMs(attempt, this.backoff);
   }
 
   /**

@@ -147,6 +147,50 @@ void t.test('503 NOT_LEADER: the client re-sends to the leaderUrl and keeps talk
   t.match(error, { code: 'NOT_LEADER', status: 503 });
 });
 
+void t.test('NOT_LEADER redirects are followed without spending retries: a chain of them reaches the leader with retries 0', async (t) => {
+  const server = await startServer(t);
+  /** A node that answers every request with NOT_LEADER naming `next()`. */
+  const redirecting = async (next: () => string): Promise<{ url: string; requests: () => number }> => {
+    let requests = 0;
+    const stub = http.createServer((request, response) => {
+      requests += 1;
+      request.resume();
+      request.on('end', () => {
+        response.writeHead(503, { 'content-type': 'application/json' });
+        response.end(JSON.stringify({ error: { code: 'NOT_LEADER', message: 'another node leads it', leaderUrl: next() } }));
+      });
+    });
+    await new Promise<void>((resolve) => stub.listen(0, '127.0.0.1', resolve));
+    t.teardown(() => new Promise<void>((resolve) => {
+      stub.closeAllConnections();
+      stub.close(() => resolve());
+    }));
+    return { url: `http://127.0.0.1:${(stub.address() as AddressInfo).port}`, requests: () => requests };
+  };
+  // As in a failover: the first node names a stale leader, which names the new one.
+  const stale = await redirecting(() => server.url);
+  const first = await redirecting(() => stale.url);
+  const admin = new Runnel({ url: server.url });
+  t.teardown(() => admin.close());
+  await admin.topics.create({ name: 'redirected', partitions: 1 });
+  const runnel = new Runnel({ url: first.url, retries: 0 });
+  t.teardown(() => runnel.close());
+  const answer = await runnel.send({ topic: 'redirected', records: [{ value: 'there' }] });
+  t.equal(answer.offsets[0].offset, 0, 'acknowledged by the leader after two redirects');
+  t.same([first.requests(), stale.requests()], [1, 1], 'each redirecting node asked once');
+
+  // Redirects alone are bounded too: two nodes naming each other end in the typed error.
+  let other = '';
+  const ping = await redirecting(() => other);
+  const pong = await redirecting(() => ping.url);
+  other = pong.url;
+  const looping = new Runnel({ url: ping.url, retries: 0 });
+  t.teardown(() => looping.close());
+  const error = await looping.send({ topic: 'redirected', records: [{ value: 'x' }] }).catch((failure: unknown) => failure);
+  t.match(error, { code: 'NOT_LEADER', status: 503 }, 'NOT_LEADER once the redirects are spent');
+  t.ok(ping.requests() + pong.requests() <= 10, `at most 9 requests (${ping.requests() + pong.requests()})`);
+});
+
 void t.test("NOT_LEADER for a partition: its leader is remembered for that partition only, the client's node stays", async (t) => {
   const server = await startServer(t);
   const admin = new Runnel({ url: server.url });
