@@ -61,8 +61,8 @@ function sortedEntries(group: ShareGroup): SharePartitionEntry[] {
   return [...group.partitions.values()].sort((a, b) => (a.topic === b.topic ? a.partition - b.partition : a.topic < b.topic ? -1 : 1));
 }
 
+/** The groups this node coordinates (every group on a single node). */
 export function listShareGroups(coordinator: ShareCoordinator): Array<{ groupId: string; partitions: number; acquired: number; lag: number }> {
-  coordinator.requireSupported();
   const nowMs = coordinator.now();
   return [...coordinator.groups.values()].sort((a, b) => (a.groupId < b.groupId ? -1 : 1)).map((group) => {
     const views = sortedEntries(group).map((entry) => partitionView(coordinator, entry, nowMs));
@@ -139,7 +139,8 @@ export async function resetShareGroup(coordinator: ShareCoordinator, groupId: st
 
 /** Sets configs (a null value removes one), creating the group when it does not exist; returns the description. */
 export async function alterShareGroupConfigs(coordinator: ShareCoordinator, groupId: string, changes: Record<string, unknown>): Promise<ShareGroupDescription> {
-  coordinator.requireSupported();
+  await coordinator.stateLog.placement.ensureTopic();
+  coordinator.requireCoordinator(groupId);
   const removed = Object.keys(changes).filter((name) => changes[name] === null);
   const set = validateShareConfigs(Object.fromEntries(Object.entries(changes).filter(([, value]) => value !== null)));
   const unknown = removed.find((name) => !SHARE_CONFIG_NAMES.includes(name));
