@@ -147,6 +147,7 @@ export class Broker {
     this.shareGroups = new ShareCoordinator(this.topics, new ShareStateLog(this.topics, this.producer, sharePlacement), {
       defaults: options.shareDefaults,
       replication: this.replication,
+      producer: this.producer,
     });
     this.keys = new KeyManager(new ApiKeyStore(this.store.database), options.adminKey, parts.clusterKeys);
     this.recovery = { partitions: 0, cleanPartitions: 0, recoveredSegments: 0, truncatedBytes: 0, durationMs: 0 };

@@ -119,4 +119,18 @@ void t.test('a share-group coordinator SIGKILLed mid-work: held records come bac
   t.not(successor, coordinator, `node ${successor} coordinates the group now`);
   const after = await requestJson<{ partitions: Array<{ lag: number | null; acquired: number }> }>(`${cluster.url(viaA)}/v1/share-groups/${GROUP}`);
   t.same(after.body.partitions.map((partition) => [partition.lag, partition.acquired]), [[0, 0], [0, 0]], 'the group has nothing left to do');
+
+  // The dead-letter topic works on the cluster too: a record rejected through one node lands there, read through the other.
+  const dead = await requestJson(`${cluster.url(viaA)}/v1/topics`, { body: { name: `${TOPIC}.dead`, partitions: 1, replicationFactor: 2 }, timeoutMs: 20_000 });
+  t.equal(dead.status, 201, `dead-letter topic created: ${JSON.stringify(dead.body).slice(0, 200)}`);
+  const patched = await requestJson(`${cluster.url(viaB)}/v1/share-groups/${GROUP}`, { method: 'PATCH', body: { configs: { 'share.dead.letter.topic': `${TOPIC}.dead` } }, timeoutMs: 15_000 });
+  t.equal(patched.status, 200, 'share.dead.letter.topic set through a node');
+  await produce(cluster.url(viaA), TOPIC, [{ value: { partition: 0, index: RECORDS_PER_PARTITION } }], { partition: 0, timeoutMs: 20_000 });
+  const late = await cluster.waitFor(async () => (await acquire(viaB, 'c', 1))?.[0], 15_000, 'the new record acquired');
+  const rejected = await requestJson<{ results: Array<{ records: Array<{ errorCode: string | null }> }> }>(`${cluster.url(viaB)}/v1/share-groups/${GROUP}/acknowledgements`, {
+    method: 'POST', body: { consumerId: 'c', acknowledgements: [{ topic: TOPIC, partition: late.partition, offsets: [late.offset], type: 'reject' }] }, timeoutMs: 15_000,
+  });
+  t.equal(rejected.body.results[0]?.records[0]?.errorCode, null, 'rejected');
+  const letters = await requestJson<{ records: Array<{ value: unknown; headers: Record<string, string> }> }>(`${cluster.url(viaA)}/v1/topics/${TOPIC}.dead/partitions/0/records?offset=earliest&waitMs=5000`, { timeoutMs: 15_000 });
+  t.match(letters.body.records, [{ value: late.value, headers: { 'runnel.dlq.offset': String(late.offset), 'runnel.dlq.reason': 'rejected', 'runnel.dlq.group': GROUP } }], 'its dead letter is there');
 });

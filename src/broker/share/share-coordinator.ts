@@ -23,11 +23,13 @@
  */
 import { RunnelError } from '../../errors.js';
 import { limits } from '../../limits.js';
+import type { Producer } from '../produce.js';
 import type { Replication } from '../replication.js';
 import type { PartitionState } from '../topic-state.js';
 import type { TopicManager } from '../topic-manager.js';
 import { isInternalTopic } from '../internal-topics.js';
 import { acquireFromLog, type AcquiredRecords } from './share-acquire.js';
+import { deadLetterArchived } from './share-dead-letter.js';
 import { SHARE_DEFAULTS, type ShareDefaults } from './share-configs.js';
 import { ShareCounters, ShareGroup, type SharePartitionEntry } from './share-group.js';
 import { SharePartition, type AcknowledgeRefusal, type AcknowledgeType } from './share-partition.js';
@@ -40,6 +42,8 @@ import { partitionKey } from '../../util/partition-key.js';
 export interface ShareCoordinatorOptions {
   defaults?: Partial<ShareDefaults>;
   replication: Replication;
+  /** Produces dead letters (share.dead.letter.topic). */
+  producer: Producer;
   nowMs?: () => number;
 }
 
@@ -83,6 +87,8 @@ export class ShareCoordinator implements PlacedGroups {
   readonly defaults: ShareDefaults;
   readonly now: () => number;
   isClosed = false;
+  /** The dead-letter pass under way per group: passes run one after another, so no record is produced twice by two calls. */
+  private readonly deadLettering = new Map<ShareGroup, Promise<unknown>>();
 
   constructor(readonly topics: TopicManager, readonly stateLog: ShareStateLog, private readonly options: ShareCoordinatorOptions) {
     this.defaults = { ...SHARE_DEFAULTS, ...options.defaults };
@@ -192,6 +198,18 @@ export class ShareCoordinator implements PlacedGroups {
     return partitions;
   }
 
+  /** Produces the group's archived records to its dead-letter topic (share-dead-letter.ts); returns the share-partitions changed. */
+  private async deadLetter(group: ShareGroup): Promise<SharePartitionEntry[]> {
+    const previous = this.deadLettering.get(group) ?? Promise.resolve();
+    const pass = previous.then(async () => deadLetterArchived({ topics: this.topics, replication: this.options.replication, producer: this.options.producer }, group));
+    const settled = pass.catch(() => undefined);
+    this.deadLettering.set(group, settled);
+    void settled.then(() => {
+      if (this.deadLettering.get(group) === settled) this.deadLettering.delete(group);
+    });
+    return pass;
+  }
+
   /** Counts lock expirations (and what they archived) before a call looks at the records. */
   private expire(group: ShareGroup, nowMs: number): void {
     for (const { share } of group.partitions.values()) {
@@ -225,7 +243,7 @@ export class ShareCoordinator implements PlacedGroups {
   private async acquireOnce(group: ShareGroup, partitions: PartitionState[], consumer: string, maxRecords: number, maxBytes: number): Promise<AcquiredRecords[]> {
     const nowMs = this.now();
     this.expire(group, nowMs);
-    const changed: SharePartitionEntry[] = [];
+    const changed: SharePartitionEntry[] = await this.deadLetter(group);
     const result: AcquiredRecords[] = [];
     let recordsLeft = maxRecords;
     let bytesLeft = maxBytes;
@@ -306,6 +324,7 @@ export class ShareCoordinator implements PlacedGroups {
       if (applied > 0 && entry.type !== 'renew') changed.push(shareEntry);
       return { ...base, errorCode: null, records: outcomes.map((outcome) => ({ offset: outcome.offset, errorCode: outcome.refusal ?? null, ...(outcome.lockExpiresAtMs === undefined ? {} : { lockExpiresAtMs: outcome.lockExpiresAtMs }) })) };
     });
+    changed.push(...await this.deadLetter(group));
     if (changed.length > 0) {
       group.changes.notify();
       await this.persist(group, changed);
