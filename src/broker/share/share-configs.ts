@@ -9,7 +9,7 @@
  * - group.share.partition.max.record.locks: records in flight per share-partition (2000).
  * - share.dead.letter.topic: a topic (existing, not internal) that records archived by
  *   reject or by the delivery limit are produced to (share-dead-letter.ts); none by
- *   default. A step beyond Kafka, where it is only proposed (KIP-1191).
+ *   default. A step beyond Kafka, where it is only proposed.
  */
 import { RunnelError } from '../../errors.js';
 import type { ShareSettings } from './share-partition.js';
