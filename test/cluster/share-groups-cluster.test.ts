@@ -120,6 +120,20 @@ void t.test('a share-group coordinator SIGKILLed mid-work: held records come bac
   const after = await requestJson<{ partitions: Array<{ lag: number | null; acquired: number }> }>(`${cluster.url(viaA)}/v1/share-groups/${GROUP}`);
   t.same(after.body.partitions.map((partition) => [partition.lag, partition.acquired]), [[0, 0], [0, 0]], 'the group has nothing left to do');
 
+  // A partition the coordinator holds no replica of is read at a node that does.
+  const solo = await requestJson<TopicView>(`${cluster.url(viaA)}/v1/topics`, { body: { name: `${TOPIC}.solo`, partitions: 2, replicationFactor: 1 }, timeoutMs: 20_000 });
+  t.equal(solo.status, 201, 'a topic of one replica per partition created');
+  t.ok(solo.body.partitions.some((partition) => partition.leader !== successor), `a partition of it lives on a node other than the coordinator (leaders ${solo.body.partitions.map((partition) => partition.leader).join(', ')})`);
+  for (let partition = 0; partition < 2; partition++) await produce(cluster.url(viaA), `${TOPIC}.solo`, [{ value: { partition, index: 0 } }], { partition, timeoutMs: 20_000 });
+  const fromBoth = new Set<number>();
+  await cluster.waitFor(async () => {
+    const url = `${cluster.url(viaB)}/v1/share-groups/${GROUP}/records?topics=${TOPIC}.solo&consumerId=d&maxRecords=10&waitMs=1000`;
+    const answer = await requestJson<{ records: AcquiredRecord[] }>(url, { timeoutMs: 15_000 }).catch(() => undefined);
+    for (const record of answer?.status === 200 ? answer.body.records : []) fromBoth.add(record.partition);
+    return fromBoth.size === 2;
+  }, 20_000, 'both partitions read');
+  t.same([...fromBoth].sort(), [0, 1], 'the coordinator acquired the records of both partitions');
+
   // The dead-letter topic works on the cluster too: a record rejected through one node lands there, read through the other.
   const dead = await requestJson(`${cluster.url(viaA)}/v1/topics`, { body: { name: `${TOPIC}.dead`, partitions: 1, replicationFactor: 2 }, timeoutMs: 20_000 });
   t.equal(dead.status, 201, `dead-letter topic created: ${JSON.stringify(dead.body).slice(0, 200)}`);
