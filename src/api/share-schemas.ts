@@ -150,7 +150,7 @@ export const shareGroupDescriptionSchema = {
   properties: {
     groupId: { type: 'string' },
     createdAtMs: { type: 'integer' },
-    configs: { ...shareConfigsSchema, description: 'Every config with its effective value.' },
+    configs: { ...shareConfigsSchema, description: 'Every config with its effective value (share.dead.letter.topic only when set).' },
     partitions: { type: 'array', items: sharePartitionViewSchema },
   },
 } as const;
@@ -206,7 +206,7 @@ export const shareConfigsBodySchema = {
     configs: {
       type: 'object',
       additionalProperties: { type: ['string', 'integer', 'null'] },
-      description: 'share.record.lock.duration.ms, share.delivery.count.limit, share.auto.offset.reset (earliest|latest), group.share.partition.max.record.locks; null removes one (back to the node default).',
+      description: 'share.record.lock.duration.ms, share.delivery.count.limit, share.auto.offset.reset (earliest|latest), group.share.partition.max.record.locks, share.dead.letter.topic (an existing topic that is not internal: records archived by reject or the delivery limit are produced there); null removes one (back to the node default).',
     },
   },
   example: { configs: { 'share.auto.offset.reset': 'earliest', 'share.record.lock.duration.ms': 60000 } },

@@ -27,6 +27,7 @@ import type { TopicAdmin } from './topic-admin.js';
 import { ProducerIds, type TakeProducerIdBlock } from './producer-ids.js';
 import { ShareCoordinator } from './share/share-coordinator.js';
 import type { ShareDefaults } from './share/share-configs.js';
+import { SharePlacement } from './share/share-placement.js';
 import { ShareStateLog } from './share/share-state-log.js';
 
 export interface BrokerOptions {
@@ -142,9 +143,11 @@ export class Broker {
       onError: options.onError,
     });
     this.poller = new MemberPoller(this.groups, this.topics, this.replication);
-    this.shareGroups = new ShareCoordinator(this.topics, new ShareStateLog(this.topics, this.producer), {
+    const sharePlacement = new SharePlacement({ topics: this.topics, replication: this.replication, admin: this.admin, onError: options.onError });
+    this.shareGroups = new ShareCoordinator(this.topics, new ShareStateLog(this.topics, this.producer, sharePlacement), {
       defaults: options.shareDefaults,
-      isClustered: this.replication.isClustered,
+      replication: this.replication,
+      producer: this.producer,
     });
     this.keys = new KeyManager(new ApiKeyStore(this.store.database), options.adminKey, parts.clusterKeys);
     this.recovery = { partitions: 0, cleanPartitions: 0, recoveredSegments: 0, truncatedBytes: 0, durationMs: 0 };

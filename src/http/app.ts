@@ -256,7 +256,7 @@ function installRoutes(app: FastifyInstance, options: AppOptions, lifecycle: Lif
   recordRoutes(app, options.broker, streams, handOver);
   recordKeyRoutes(app, options.broker, handOver);
   groupRoutes(app, options.broker, handOver);
-  shareGroupRoutes(app, options.broker);
+  shareGroupRoutes(app, options.broker, handOver);
   keyRoutes(app, options.broker.keys);
   producerRoutes(app, options.broker.producerIds);
   healthRoutes(app, options.broker, { isStopping: lifecycle.isStopping, outOfFiles: lifecycle.outOfFiles }, options.cluster);

@@ -100,6 +100,29 @@ export class HandOver {
     throw options.unavailable(failures.length === 0 ? 'no node to hand it to is known' : failures.join('; '));
   }
 
+  /**
+   * Sends `request` to one node as a handed-over request and returns its JSON answer
+   * (for answers this node gathers from several: GET /v1/share-groups); undefined when
+   * the node cannot be reached or does not answer 200.
+   */
+  async ask(request: FastifyRequest, nodeId: number): Promise<unknown> {
+    const base = this.urlOf(nodeId);
+    if (base === undefined || nodeId === this.nodeId) return undefined;
+    try {
+      const answer = await send(base.replace(/\/+$/, '') + request.url, {
+        method: 'GET', headers: this.headersOf(request), dispatcher: this.agent,
+        headersTimeout: limits.handOverHeadersTimeoutMs, bodyTimeout: limits.handOverBodyTimeoutMs,
+      });
+      if (answer.statusCode !== 200) {
+        await answer.body.dump();
+        return undefined;
+      }
+      return await answer.body.json();
+    } catch {
+      return undefined;
+    }
+  }
+
   /** Ends every relayed answer now and lets go of the connections to other nodes (not awaited: nothing waits on a peer). */
   async close(): Promise<void> {
     for (const raw of this.relaying) raw.destroy();

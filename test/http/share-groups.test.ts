@@ -6,7 +6,7 @@
  * clean restart. One node.
  */
 import t from 'tap';
-import { createTopic, produce, requestJson, requestOk } from '../helpers/http.js';
+import { createTopic, fetchRecords, produce, requestJson, requestOk } from '../helpers/http.js';
 import { startServer } from '../helpers/server.js';
 
 interface AcquiredRecord {
@@ -180,6 +180,39 @@ void t.test('describe, list, configs, reset and delete', async (t) => {
   await acknowledge('late', [{ topic: 'tasks.a', partition: 1, offsets: [1], type: 'accept' }]);
   t.equal((await requestJson(`${base}/late`, { method: 'DELETE' })).status, 204);
   t.equal((await requestJson(`${base}/late`)).status, 404, 'gone');
+});
+
+void t.test('share.dead.letter.topic: rejected and delivery-limit records are produced there with their origin; a failed produce is tried again', async (t) => {
+  await createTopic(server.url, 'invoices', { partitions: 1 });
+  await createTopic(server.url, 'invoices.dead', { partitions: 1 });
+  for (const [topic, why] of [['no-such-topic', 'a missing topic'], ['__share_group_state', 'an internal topic']]) {
+    const refused = await requestJson<{ error: { code: string } }>(`${base}/billing`, { method: 'PATCH', body: { configs: { 'share.dead.letter.topic': topic } } });
+    t.equal(refused.body.error.code, 'INVALID_CONFIG', `${why} is refused (${refused.status})`);
+  }
+  await configure('billing', { 'share.auto.offset.reset': 'earliest', 'share.delivery.count.limit': 1, 'share.dead.letter.topic': 'invoices.dead' });
+  const described = (await requestOk<{ configs: Record<string, string> }>(`${base}/billing`)).body.configs;
+  t.equal(described['share.dead.letter.topic'], 'invoices.dead', 'describe shows it');
+  await produce(server.url, 'invoices', [{ key: 'i0', value: { amount: 10 }, headers: { origin: 'shop' } }, { key: 'i1', value: { amount: 11 } }]);
+  t.same(offsetsOf(await acquire('billing', 'topics=invoices')), [0, 1]);
+  const results = await acknowledge('billing', [{ topic: 'invoices', partition: 0, offsets: [0], type: 'reject' }, { topic: 'invoices', partition: 0, offsets: [1], type: 'release' }]);
+  t.ok(results.every((result) => result.records.every((record) => record.errorCode === null)), 'both acknowledgements applied');
+  const letters = (await fetchRecords(server.url, 'invoices.dead', 0)).records;
+  t.match(letters, [
+    { key: 'i0', value: { amount: 10 }, headers: { origin: 'shop', 'runnel.dlq.topic': 'invoices', 'runnel.dlq.partition': '0', 'runnel.dlq.offset': '0', 'runnel.dlq.group': 'billing', 'runnel.dlq.reason': 'rejected' } },
+    { key: 'i1', value: { amount: 11 }, headers: { 'runnel.dlq.offset': '1', 'runnel.dlq.reason': 'delivery-limit', 'runnel.dlq.delivery.count': '1' } },
+  ], 'the rejected record and the one released at the delivery limit, each with key, value, headers and origin, before the answer');
+  t.match(await describe('billing'), [{ startOffset: 2, inFlight: 0 }], 'both are done');
+
+  // The dead-letter topic is gone: the archived record waits, and goes once the topic is back.
+  await requestOk(`${server.url}/v1/topics/invoices.dead`, { method: 'DELETE' });
+  await produce(server.url, 'invoices', [{ key: 'i2', value: { amount: 12 } }]);
+  t.same(offsetsOf(await acquire('billing', 'topics=invoices')), [2]);
+  await acknowledge('billing', [{ topic: 'invoices', partition: 0, offsets: [2], type: 'reject' }]);
+  t.match(await describe('billing'), [{ startOffset: 2, archived: 1 }], 'not produced: the record stays archived, pending, and the start offset waits for it');
+  await createTopic(server.url, 'invoices.dead', { partitions: 1 });
+  t.same(await acquire('billing', 'topics=invoices'), [], 'the next call (nothing to acquire) tries again');
+  t.match((await fetchRecords(server.url, 'invoices.dead', 0)).records, [{ key: 'i2', headers: { 'runnel.dlq.offset': '2', 'runnel.dlq.reason': 'rejected' } }], 'and produces it');
+  t.match(await describe('billing'), [{ startOffset: 3, inFlight: 0 }], 'then it is done');
 });
 
 void t.test('the state topic is internal', async (t) => {

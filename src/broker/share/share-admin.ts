@@ -6,7 +6,8 @@
  */
 import { RunnelError } from '../../errors.js';
 import type { PartitionState } from '../topic-state.js';
-import { SHARE_CONFIG_NAMES, describeConfigs, validateShareConfigs } from './share-configs.js';
+import { isInternalTopic } from '../internal-topics.js';
+import { DEAD_LETTER_TOPIC, SHARE_CONFIG_NAMES, describeConfigs, validateShareConfigs } from './share-configs.js';
 import type { ShareCoordinator } from './share-coordinator.js';
 import type { ShareGroup, SharePartitionEntry } from './share-group.js';
 import { SharePartition } from './share-partition.js';
@@ -61,8 +62,8 @@ function sortedEntries(group: ShareGroup): SharePartitionEntry[] {
   return [...group.partitions.values()].sort((a, b) => (a.topic === b.topic ? a.partition - b.partition : a.topic < b.topic ? -1 : 1));
 }
 
+/** The groups this node coordinates (every group on a single node). */
 export function listShareGroups(coordinator: ShareCoordinator): Array<{ groupId: string; partitions: number; acquired: number; lag: number }> {
-  coordinator.requireSupported();
   const nowMs = coordinator.now();
   return [...coordinator.groups.values()].sort((a, b) => (a.groupId < b.groupId ? -1 : 1)).map((group) => {
     const views = sortedEntries(group).map((entry) => partitionView(coordinator, entry, nowMs));
@@ -139,9 +140,14 @@ export async function resetShareGroup(coordinator: ShareCoordinator, groupId: st
 
 /** Sets configs (a null value removes one), creating the group when it does not exist; returns the description. */
 export async function alterShareGroupConfigs(coordinator: ShareCoordinator, groupId: string, changes: Record<string, unknown>): Promise<ShareGroupDescription> {
-  coordinator.requireSupported();
+  await coordinator.stateLog.placement.ensureTopic();
+  coordinator.requireCoordinator(groupId);
   const removed = Object.keys(changes).filter((name) => changes[name] === null);
   const set = validateShareConfigs(Object.fromEntries(Object.entries(changes).filter(([, value]) => value !== null)));
+  const deadLetterTopic = set[DEAD_LETTER_TOPIC];
+  if (deadLetterTopic !== undefined && (coordinator.topics.findTopic(deadLetterTopic) === undefined || isInternalTopic(deadLetterTopic))) {
+    throw new RunnelError('INVALID_CONFIG', `invalid value "${deadLetterTopic}" for config '${DEAD_LETTER_TOPIC}': ${isInternalTopic(deadLetterTopic) ? 'an internal topic takes no records from users' : 'no such topic (create it first)'}`);
+  }
   const unknown = removed.find((name) => !SHARE_CONFIG_NAMES.includes(name));
   if (unknown !== undefined) throw new RunnelError('INVALID_CONFIG', `unknown share group config '${unknown}'; known: ${SHARE_CONFIG_NAMES.join(', ')}`);
   const existing = coordinator.groups.get(groupId);

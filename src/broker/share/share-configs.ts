@@ -7,6 +7,9 @@
  * - share.auto.offset.reset: where a share-partition starts when the group first
  *   reads it: latest (Kafka's default) or earliest.
  * - group.share.partition.max.record.locks: records in flight per share-partition (2000).
+ * - share.dead.letter.topic: a topic (existing, not internal) that records archived by
+ *   reject or by the delivery limit are produced to (share-dead-letter.ts); none by
+ *   default. A step beyond Kafka, where it is only proposed.
  */
 import { RunnelError } from '../../errors.js';
 import type { ShareSettings } from './share-partition.js';
@@ -31,8 +34,9 @@ const INTEGER_CONFIGS: Record<string, IntegerConfig> = {
   'group.share.partition.max.record.locks': { field: 'maxRecordLocks', minimum: 1, maximum: 10_000 },
 };
 const AUTO_OFFSET_RESET = 'share.auto.offset.reset';
+export const DEAD_LETTER_TOPIC = 'share.dead.letter.topic';
 
-export const SHARE_CONFIG_NAMES = [...Object.keys(INTEGER_CONFIGS), AUTO_OFFSET_RESET];
+export const SHARE_CONFIG_NAMES = [...Object.keys(INTEGER_CONFIGS), AUTO_OFFSET_RESET, DEAD_LETTER_TOPIC];
 
 /** Checks configs given over the API and returns them as stored (strings); 400 INVALID_CONFIG on any bad one. */
 export function validateShareConfigs(configs: Record<string, unknown>): Record<string, string> {
@@ -42,6 +46,12 @@ export function validateShareConfigs(configs: Record<string, unknown>): Record<s
     if (typeof text !== 'string') throw new RunnelError('INVALID_CONFIG', `config '${name}' must be a string or a number`);
     if (name === AUTO_OFFSET_RESET) {
       if (text !== 'earliest' && text !== 'latest') throw new RunnelError('INVALID_CONFIG', `invalid value "${text}" for config '${name}': expected earliest or latest`);
+      valid[name] = text;
+      continue;
+    }
+    if (name === DEAD_LETTER_TOPIC) {
+      // Whether the topic exists (and is not internal) is checked where topics are known (share-admin.ts).
+      if (text === '') throw new RunnelError('INVALID_CONFIG', `invalid value "" for config '${name}': expected a topic name (null removes it)`);
       valid[name] = text;
       continue;
     }
@@ -58,7 +68,9 @@ export function validateShareConfigs(configs: Record<string, unknown>): Record<s
 
 /** The effective settings of a group: its own configs over the node's defaults. Configs were validated when set. */
 export function effectiveSettings(configs: Record<string, string>, defaults: ShareDefaults): ShareGroupSettings {
-  const settings: ShareGroupSettings = { ...defaults, autoOffsetReset: configs[AUTO_OFFSET_RESET] === 'earliest' ? 'earliest' : 'latest' };
+  const settings: ShareGroupSettings = {
+    ...defaults, autoOffsetReset: configs[AUTO_OFFSET_RESET] === 'earliest' ? 'earliest' : 'latest', deadLetterTopic: configs[DEAD_LETTER_TOPIC],
+  };
   for (const [name, definition] of Object.entries(INTEGER_CONFIGS)) {
     const value = configs[name];
     if (value !== undefined) settings[definition.field] = Number(value);
@@ -73,5 +85,6 @@ export function describeConfigs(settings: ShareGroupSettings): Record<string, st
     'share.delivery.count.limit': String(settings.deliveryCountLimit),
     [AUTO_OFFSET_RESET]: settings.autoOffsetReset,
     'group.share.partition.max.record.locks': String(settings.maxRecordLocks),
+    ...(settings.deadLetterTopic === undefined ? {} : { [DEAD_LETTER_TOPIC]: settings.deadLetterTopic }),
   };
 }

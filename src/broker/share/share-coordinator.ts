@@ -15,25 +15,35 @@
  *   held at the crash coming back available (its delivery counted).
  * - Lock expiry is lazy (every call expires what ran out first); long-polls wait no
  *   longer than the next expiry.
+ * - In a cluster the node leading a group's __share_group_state partition
+ *   coordinates it (share-placement.ts): it loads the groups of a state partition
+ *   when it becomes its leader and forgets them when it stops, and reads partitions
+ *   it holds no in-sync replica of from one that does (share-source.ts).
  * Admin calls (list, describe, delete, reset, configs) are in share-admin.ts.
  */
 import { RunnelError } from '../../errors.js';
 import { limits } from '../../limits.js';
+import type { Producer } from '../produce.js';
+import type { Replication } from '../replication.js';
 import type { PartitionState } from '../topic-state.js';
 import type { TopicManager } from '../topic-manager.js';
 import { isInternalTopic } from '../internal-topics.js';
 import { acquireFromLog, type AcquiredRecords } from './share-acquire.js';
+import { deadLetterArchived } from './share-dead-letter.js';
 import { SHARE_DEFAULTS, type ShareDefaults } from './share-configs.js';
 import { ShareCounters, ShareGroup, type SharePartitionEntry } from './share-group.js';
 import { SharePartition, type AcknowledgeRefusal, type AcknowledgeType } from './share-partition.js';
+import type { PlacedGroups } from './share-placement.js';
+import { sourceOf, type RecordSource } from './share-source.js';
 import type { ShareStateLog } from './share-state-log.js';
-import { shareGroupKey } from './share-state-records.js';
+import { SHARE_STATE_TOPIC, shareGroupKey, shareStatePartitionOf, type ShareStateRecord } from './share-state-records.js';
 import { partitionKey } from '../../util/partition-key.js';
 
 export interface ShareCoordinatorOptions {
   defaults?: Partial<ShareDefaults>;
-  /** Share groups are refused (400) in a cluster for now: their state topic is made on a single node only. */
-  isClustered: boolean;
+  replication: Replication;
+  /** Produces dead letters (share.dead.letter.topic). */
+  producer: Producer;
   nowMs?: () => number;
 }
 
@@ -68,23 +78,46 @@ export interface AcknowledgeResult {
 
 /** Offsets one acknowledgement request may name at most. */
 export const ACKNOWLEDGE_OFFSETS_MAX = 10_000;
+/** A long-poll on partitions read at another node looks again this often (their appends do not wake it). */
+const REMOTE_RECHECK_MS = 250;
 
-export class ShareCoordinator {
+export class ShareCoordinator implements PlacedGroups {
   readonly groups = new Map<string, ShareGroup>();
   readonly counters = new ShareCounters();
   readonly defaults: ShareDefaults;
   readonly now: () => number;
   isClosed = false;
+  /** The dead-letter pass under way per group: passes run one after another, so no record is produced twice by two calls. */
+  private readonly deadLettering = new Map<ShareGroup, Promise<unknown>>();
 
   constructor(readonly topics: TopicManager, readonly stateLog: ShareStateLog, private readonly options: ShareCoordinatorOptions) {
     this.defaults = { ...SHARE_DEFAULTS, ...options.defaults };
     this.now = options.nowMs ?? Date.now;
   }
 
-  /** Rebuilds every group from the state topic (when there is one); call once the logs are recovered. */
+  /** Rebuilds every group from the state topic (a single node; in a cluster, per state partition as this node comes to lead it); call once the logs are recovered. */
   load(): void {
-    if (this.options.isClustered) return;
-    for (const record of this.stateLog.readAll()) {
+    const { placement } = this.stateLog;
+    if (!placement.isClustered) this.apply(this.stateLog.readAll());
+    placement.start(this);
+  }
+
+  loadStatePartition(partition: number): void {
+    this.dropStatePartition(partition);
+    this.apply(this.stateLog.readAll([partition]));
+  }
+
+  dropStatePartition(partition: number): void {
+    const count = this.topics.findTopic(SHARE_STATE_TOPIC)?.partitions.length;
+    for (const group of [...this.groups.values()]) {
+      if (count !== undefined && shareStatePartitionOf(group.groupId, count) !== partition) continue;
+      this.groups.delete(group.groupId);
+      group.changes.notify(); // Its long-polls end; the consumers find the new coordinator.
+    }
+  }
+
+  private apply(records: readonly ShareStateRecord[]): void {
+    for (const record of records) {
       if (record.kind === 'group') {
         if (record.value === null) this.groups.delete(record.groupId);
         else this.groups.set(record.groupId, new ShareGroup(record.groupId, record.value.createdAtMs, record.value.configs, this.defaults));
@@ -106,19 +139,18 @@ export class ShareCoordinator {
 
   close(): void {
     this.isClosed = true;
+    this.stateLog.placement.close();
     for (const group of this.groups.values()) group.changes.notify();
   }
 
-  /** 400 on a cluster node (see ShareCoordinatorOptions.isClustered). */
-  requireSupported(): void {
-    if (this.options.isClustered) {
-      throw new RunnelError('INVALID_REQUEST', 'share groups run on a single node for now: a cluster has no __share_group_state topic yet');
-    }
+  /** 503 unless this node coordinates the group (share-placement.ts); a no-op on a single node. */
+  requireCoordinator(groupId: string): void {
+    this.stateLog.placement.requireCoordinator(groupId);
   }
 
   /** The group, or 404 SHARE_GROUP_NOT_FOUND. */
   group(groupId: string): ShareGroup {
-    this.requireSupported();
+    this.requireCoordinator(groupId);
     const group = this.groups.get(groupId);
     if (group === undefined) throw new RunnelError('SHARE_GROUP_NOT_FOUND', `share group '${groupId}' does not exist`);
     return group;
@@ -126,7 +158,8 @@ export class ShareCoordinator {
 
   /** The group, created (and its record written) when it does not exist yet. */
   async ensureGroup(groupId: string, configs: Record<string, string> = {}): Promise<ShareGroup> {
-    this.requireSupported();
+    await this.stateLog.placement.ensureTopic();
+    this.requireCoordinator(groupId);
     let group = this.groups.get(groupId);
     if (group !== undefined) return group;
     group = new ShareGroup(groupId, this.now(), configs, this.defaults);
@@ -142,12 +175,11 @@ export class ShareCoordinator {
   }
 
   /** The share-partition of the group, created at share.auto.offset.reset when first read. */
-  private shareOf(group: ShareGroup, state: PartitionState): { entry: SharePartitionEntry; isNew: boolean } {
+  private shareOf(group: ShareGroup, state: PartitionState, source: RecordSource): { entry: SharePartitionEntry; isNew: boolean } {
     const topicId = this.topics.get(state.topic).record.topicId;
     const existing = group.get(state.topic, state.partition);
     if (existing !== undefined && existing.topicId === topicId) return { entry: existing, isNew: false };
-    const { log } = state;
-    const start = group.settings.autoOffsetReset === 'earliest' ? log.logStartOffset : log.highWatermark;
+    const start = group.settings.autoOffsetReset === 'earliest' ? source.logStartOffset : source.highWatermark;
     const entry = { topic: state.topic, partition: state.partition, topicId, share: new SharePartition(group.settings, start) };
     group.partitions.set(partitionKey(state.topic, state.partition), entry);
     return { entry, isNew: true };
@@ -164,6 +196,18 @@ export class ShareCoordinator {
     const partitions: PartitionState[] = [];
     for (const name of [...names].sort()) partitions.push(...this.topics.get(name).partitions);
     return partitions;
+  }
+
+  /** Produces the group's archived records to its dead-letter topic (share-dead-letter.ts); returns the share-partitions changed. */
+  private async deadLetter(group: ShareGroup): Promise<SharePartitionEntry[]> {
+    const previous = this.deadLettering.get(group) ?? Promise.resolve();
+    const pass = previous.then(async () => deadLetterArchived({ topics: this.topics, replication: this.options.replication, producer: this.options.producer }, group));
+    const settled = pass.catch(() => undefined);
+    this.deadLettering.set(group, settled);
+    void settled.then(() => {
+      if (this.deadLettering.get(group) === settled) this.deadLettering.delete(group);
+    });
+    return pass;
   }
 
   /** Counts lock expirations (and what they archived) before a call looks at the records. */
@@ -199,15 +243,17 @@ export class ShareCoordinator {
   private async acquireOnce(group: ShareGroup, partitions: PartitionState[], consumer: string, maxRecords: number, maxBytes: number): Promise<AcquiredRecords[]> {
     const nowMs = this.now();
     this.expire(group, nowMs);
-    const changed: SharePartitionEntry[] = [];
+    const changed: SharePartitionEntry[] = await this.deadLetter(group);
     const result: AcquiredRecords[] = [];
     let recordsLeft = maxRecords;
     let bytesLeft = maxBytes;
     for (const state of partitions) {
       if (recordsLeft <= 0 || bytesLeft <= 0) break;
-      const { entry, isNew } = this.shareOf(group, state);
+      const source = await sourceOf(this.options.replication, state);
+      if (source === null || this.groups.get(group.groupId) !== group) continue;
+      const { entry, isNew } = this.shareOf(group, state, source);
       if (isNew) changed.push(entry);
-      const acquired = acquireFromLog(state, entry.share, { consumer, recordsMax: recordsLeft, bytesMax: bytesLeft, nowMs });
+      const acquired = await acquireFromLog(source, state, entry.share, { consumer, recordsMax: recordsLeft, bytesMax: bytesLeft, nowMs });
       if (acquired === null) continue;
       changed.push(entry);
       result.push(acquired);
@@ -235,7 +281,9 @@ export class ShareCoordinator {
   /** Waits for an append on a partition, records made available in the group, the next lock expiry, the deadline or an abort. */
   private async waitForRecords(group: ShareGroup, partitions: PartitionState[], remainingMs: number, signal: AbortSignal | undefined): Promise<void> {
     const nextExpiry = group.nextLockExpiryMs();
-    const timeoutMs = Math.max(1, Math.min(remainingMs, nextExpiry === undefined ? remainingMs : nextExpiry - this.now() + 1));
+    let timeoutMs = Math.max(1, Math.min(remainingMs, nextExpiry === undefined ? remainingMs : nextExpiry - this.now() + 1));
+    const { replication } = this.options;
+    if (replication.isClustered && partitions.some((state) => !isReadHere(replication, state))) timeoutMs = Math.min(timeoutMs, REMOTE_RECHECK_MS);
     const controller = new AbortController();
     const onAbort = (): void => controller.abort();
     signal?.addEventListener('abort', onAbort, { once: true });
@@ -276,11 +324,20 @@ export class ShareCoordinator {
       if (applied > 0 && entry.type !== 'renew') changed.push(shareEntry);
       return { ...base, errorCode: null, records: outcomes.map((outcome) => ({ offset: outcome.offset, errorCode: outcome.refusal ?? null, ...(outcome.lockExpiresAtMs === undefined ? {} : { lockExpiresAtMs: outcome.lockExpiresAtMs }) })) };
     });
+    changed.push(...await this.deadLetter(group));
     if (changed.length > 0) {
       group.changes.notify();
       await this.persist(group, changed);
     }
     return results;
+  }
+}
+
+function isReadHere(replication: Replication, state: PartitionState): boolean {
+  try {
+    return replication.readRoute(state, false).kind === 'local';
+  } catch {
+    return false;
   }
 }
 

@@ -18,6 +18,9 @@
  *   duration, KIP-1222). Only the consumer holding a live lock may acknowledge.
  * - A released or expired record whose delivery count reached deliveryCountLimit is
  *   archived instead of made available (Kafka's share.delivery.count.limit).
+ * - With a dead-letter topic set, an archived record is also pending until
+ *   deadLettered() says it was produced there (deadLetters() lists them with the
+ *   reason: rejected or delivery-limit); the start offset does not pass it before.
  * - The start offset moves past acknowledged and archived records at its head, and past
  *   records the log no longer holds (retention: advanceLogStart).
  * - snapshot() is what must survive a restart: the start offset and every in-flight
@@ -29,6 +32,8 @@ import { assert } from '../../util/assert.js';
 
 export type DeliveryState = 'available' | 'acquired' | 'acknowledged' | 'archived';
 export type AcknowledgeType = 'accept' | 'release' | 'reject' | 'renew';
+/** Why a record was archived, as its dead-letter copy says. */
+export type DeadLetterReason = 'rejected' | 'delivery-limit';
 
 export interface ShareSettings {
   /** How long an acquired record stays locked to its consumer (share.record.lock.duration.ms). */
@@ -37,6 +42,8 @@ export interface ShareSettings {
   deliveryCountLimit: number;
   /** Most records in flight at once (group.share.partition.max.record.locks). */
   maxRecordLocks: number;
+  /** share.dead.letter.topic: when set, archived records wait to be dead-lettered. */
+  deadLetterTopic?: string;
 }
 
 interface InFlight {
@@ -47,6 +54,8 @@ interface InFlight {
   /** Which acquisition holds it: an acknowledgement names it. */
   acquisitionId: number;
   lockExpiresAtMs: number;
+  /** Archived and still to be produced to the dead-letter topic, and why. */
+  deadLetter?: DeadLetterReason;
 }
 
 export interface Acquisition {
@@ -75,7 +84,7 @@ export interface AcknowledgeOutcome {
 export interface ShareSnapshot {
   startOffset: number;
   /** In-flight records in offset order; acquired ones saved as available. */
-  records: Array<{ offset: number; state: 'available' | 'acknowledged' | 'archived'; deliveryCount: number }>;
+  records: Array<{ offset: number; state: 'available' | 'acknowledged' | 'archived'; deliveryCount: number; deadLetter?: DeadLetterReason }>;
   /** Offset after the last record ever handed out (records past it are new). */
   endOffset: number;
 }
@@ -113,7 +122,7 @@ export class SharePartition {
     for (const record of snapshot.records) {
       assert(record.offset > previous && record.offset < snapshot.endOffset, () => `snapshot records must rise within [${snapshot.startOffset}, ${snapshot.endOffset}), got ${record.offset}`);
       previous = record.offset;
-      partition.inFlight.set(record.offset, { state: record.state, deliveryCount: record.deliveryCount, owner: undefined, acquisitionId: 0, lockExpiresAtMs: 0 });
+      partition.inFlight.set(record.offset, { state: record.state, deliveryCount: record.deliveryCount, owner: undefined, acquisitionId: 0, lockExpiresAtMs: 0, deadLetter: record.deadLetter });
     }
     partition.end = snapshot.endOffset;
     partition.advanceStart();
@@ -192,10 +201,10 @@ export class SharePartition {
           this.settle(record, 'acknowledged');
           break;
         case 'reject':
-          this.settle(record, 'archived');
+          this.settle(record, 'archived', 'rejected');
           break;
         case 'release':
-          this.settle(record, record.deliveryCount >= this.settings.deliveryCountLimit ? 'archived' : 'available');
+          this.settleAfterDelivery(record);
           break;
         case 'renew':
           record.lockExpiresAtMs = nowMs + this.settings.lockDurationMs;
@@ -221,7 +230,7 @@ export class SharePartition {
     const expired: number[] = [];
     for (const [offset, record] of this.inFlight) {
       if (record.state !== 'acquired' || record.lockExpiresAtMs > nowMs) continue;
-      this.settle(record, record.deliveryCount >= this.settings.deliveryCountLimit ? 'archived' : 'available');
+      this.settleAfterDelivery(record);
       expired.push(offset);
     }
     if (expired.length > 0) this.advanceStart();
@@ -272,22 +281,51 @@ export class SharePartition {
     const records: ShareSnapshot['records'] = [];
     for (const [offset, record] of this.inFlight) {
       // A restart ends every lock, as if it ran out: at the delivery limit, the record is archived.
-      const state = record.state !== 'acquired' ? record.state : record.deliveryCount >= this.settings.deliveryCountLimit ? 'archived' : 'available';
-      records.push({ offset, state, deliveryCount: record.deliveryCount });
+      const isAtLimit = record.state === 'acquired' && record.deliveryCount >= this.settings.deliveryCountLimit;
+      const state = record.state !== 'acquired' ? record.state : isAtLimit ? 'archived' : 'available';
+      const deadLetter = isAtLimit ? this.deadLetterOf('delivery-limit') : record.deadLetter;
+      records.push({ offset, state, deliveryCount: record.deliveryCount, ...(deadLetter === undefined ? {} : { deadLetter }) });
     }
     return { startOffset: this.start, records, endOffset: this.end };
   }
 
-  private settle(record: InFlight, state: 'available' | 'acknowledged' | 'archived'): void {
+  /** Archived records still to be produced to the dead-letter topic, in offset order. */
+  deadLetters(): Array<{ offset: number; reason: DeadLetterReason; deliveryCount: number }> {
+    const pending: Array<{ offset: number; reason: DeadLetterReason; deliveryCount: number }> = [];
+    for (const [offset, record] of this.inFlight) if (record.deadLetter !== undefined) pending.push({ offset, reason: record.deadLetter, deliveryCount: record.deliveryCount });
+    return pending;
+  }
+
+  /** These records were produced to the dead-letter topic (or need not be: it was unset): they are done. */
+  deadLettered(offsets: readonly number[]): void {
+    for (const offset of offsets) {
+      const record = this.inFlight.get(offset);
+      if (record !== undefined) record.deadLetter = undefined;
+    }
+    this.advanceStart();
+  }
+
+  private deadLetterOf(reason: DeadLetterReason): DeadLetterReason | undefined {
+    return this.settings.deadLetterTopic === undefined ? undefined : reason;
+  }
+
+  /** A released or expired record: available again, or archived at the delivery limit. */
+  private settleAfterDelivery(record: InFlight): void {
+    if (record.deliveryCount >= this.settings.deliveryCountLimit) this.settle(record, 'archived', 'delivery-limit');
+    else this.settle(record, 'available');
+  }
+
+  private settle(record: InFlight, state: 'available' | 'acknowledged' | 'archived', reason?: DeadLetterReason): void {
     record.state = state;
     record.owner = undefined;
     record.lockExpiresAtMs = 0;
+    if (reason !== undefined) record.deadLetter = this.deadLetterOf(reason);
   }
 
   /** Drops done records at the head: the start offset moves to the first record not done (or the end offset). */
   private advanceStart(): void {
     for (const [offset, record] of this.inFlight) {
-      if (record.state !== 'acknowledged' && record.state !== 'archived') {
+      if ((record.state !== 'acknowledged' && record.state !== 'archived') || record.deadLetter !== undefined) {
         this.start = offset;
         return;
       }

@@ -8,16 +8,20 @@
  *   the write starts, so a later record never holds an older state; callers that ask
  *   while a write is on its way share the next one (coalescing), which still starts
  *   after their change.
- * - The topic is made by the first write (a node with no share group has none), on a
- *   single node, compacted so it keeps one record per key. In a cluster it is not made
- *   yet: share groups answer 400 there.
+ * - The topic is made at the first use (a node with no share group has none),
+ *   compacted so it keeps one record per key (share-placement.ts); in a cluster a write
+ *   goes out only while this node leads the group's partition at the epoch it loaded
+ *   the group at, so a coordinator that lost its partition never writes over the new
+ *   one's state.
  */
+import { RunnelError } from '../../errors.js';
 import { limits } from '../../limits.js';
 import { decodeRecords } from '../../record/decode.js';
 import { readBatchHeader } from '../../record/header.js';
 import type { Producer } from '../produce.js';
 import type { TopicManager } from '../topic-manager.js';
-import { SHARE_STATE_PARTITIONS, SHARE_STATE_TOPIC, decodeShareStateRecord, shareStatePartitionOf, type ShareStateRecord } from './share-state-records.js';
+import type { SharePlacement } from './share-placement.js';
+import { SHARE_STATE_TOPIC, decodeShareStateRecord, shareStatePartitionOf, type ShareStateRecord } from './share-state-records.js';
 
 export interface StateWrite {
   key: string;
@@ -35,20 +39,15 @@ interface Pending {
 export class ShareStateLog {
   private readonly pending = new Map<string, Pending>();
 
-  constructor(private readonly topics: TopicManager, private readonly producer: Producer) {}
+  constructor(private readonly topics: TopicManager, private readonly producer: Producer, readonly placement: SharePlacement) {}
 
-  /** Creates the internal topic when it does not exist yet (a single node, at the first write). */
-  ensureTopic(): void {
-    if (this.topics.findTopic(SHARE_STATE_TOPIC) !== undefined) return;
-    this.topics.create({ name: SHARE_STATE_TOPIC, partitions: SHARE_STATE_PARTITIONS, configs: { 'cleanup.policy': 'compact' } });
-  }
-
-  /** The latest record of every key, in the order the keys were first met. */
-  readAll(): ShareStateRecord[] {
+  /** The latest record of every key (of the given partitions: default all), to the log end, in the order the keys were first met. */
+  readAll(partitions?: readonly number[]): ShareStateRecord[] {
     const topic = this.topics.findTopic(SHARE_STATE_TOPIC);
     if (topic === undefined) return [];
     const latest = new Map<string, ShareStateRecord>();
-    for (const { log } of topic.partitions) {
+    for (const { log, partition } of topic.partitions) {
+      if (partitions !== undefined && !partitions.includes(partition)) continue;
       let next = log.logStartOffset;
       while (next < log.logEndOffset) {
         const batches = log.read(next, 1024 * 1024, log.logEndOffset);
@@ -74,8 +73,11 @@ export class ShareStateLog {
 
   /** Appends records of one group (one batch per request, so they apply together), acks=all. */
   async append(groupId: string, writes: readonly StateWrite[]): Promise<void> {
-    this.ensureTopic();
+    await this.placement.ensureTopic();
     const partition = shareStatePartitionOf(groupId, this.topics.get(SHARE_STATE_TOPIC).partitions.length);
+    if (!this.placement.canWrite(partition)) {
+      throw this.placement.notCoordinatorError(groupId) ?? new RunnelError('NOT_LEADER', `node ${this.placement.nodeId} stopped coordinating share group '${groupId}' (partition ${partition} of ${SHARE_STATE_TOPIC} moved); retry`);
+    }
     for (let from = 0; from < writes.length; from += limits.produceRecordCountMax) {
       await this.producer.produce({
         topic: SHARE_STATE_TOPIC,

@@ -13,7 +13,8 @@
  * re-created under the same name starts over. Its size is bounded by
  * group.share.partition.max.record.locks. Records are written as
  * `[offset, state, deliveryCount]` triples, state a letter: v available, k acknowledged,
- * a archived.
+ * a archived; an archived record still to be dead-lettered has a fourth element, the
+ * reason (rejected | delivery-limit).
  */
 import { partitionForKey } from '../partitioner.js';
 import type { ShareSnapshot } from './share-partition.js';
@@ -57,7 +58,9 @@ export function encodePartitionValue(value: SharePartitionValue): object {
     topicId: value.topicId,
     startOffset: snapshot.startOffset,
     endOffset: snapshot.endOffset,
-    records: snapshot.records.map((record) => [record.offset, STATE_LETTERS[record.state], record.deliveryCount]),
+    records: snapshot.records.map((record) => record.deadLetter === undefined
+      ? [record.offset, STATE_LETTERS[record.state], record.deliveryCount]
+      : [record.offset, STATE_LETTERS[record.state], record.deliveryCount, record.deadLetter]),
   };
 }
 
@@ -101,11 +104,12 @@ function decodePartitionValue(value: unknown): SharePartitionValue | null {
   if (typeof topicId !== 'string' || !Number.isSafeInteger(startOffset) || !Number.isSafeInteger(endOffset) || !Array.isArray(records)) return null;
   const decoded: ShareSnapshot['records'] = [];
   for (const record of records as unknown[]) {
-    if (!Array.isArray(record) || record.length !== 3) return null;
-    const [offset, letter, deliveryCount] = record as [unknown, unknown, unknown];
+    if (!Array.isArray(record) || (record.length !== 3 && record.length !== 4)) return null;
+    const [offset, letter, deliveryCount, deadLetter] = record as [unknown, unknown, unknown, unknown];
     const state = typeof letter === 'string' ? LETTER_STATES[letter as keyof typeof LETTER_STATES] : undefined;
     if (!Number.isSafeInteger(offset) || state === undefined || !Number.isSafeInteger(deliveryCount)) return null;
-    decoded.push({ offset: offset as number, state, deliveryCount: deliveryCount as number });
+    if (deadLetter !== undefined && (state !== 'archived' || (deadLetter !== 'rejected' && deadLetter !== 'delivery-limit'))) return null;
+    decoded.push({ offset: offset as number, state, deliveryCount: deliveryCount as number, ...(deadLetter === undefined ? {} : { deadLetter }) });
   }
   return { topicId, snapshot: { startOffset: startOffset as number, endOffset: endOffset as number, records: decoded } };
 }

@@ -2,9 +2,13 @@
  * Share groups over HTTP (Kafka's KIP-932 queues): receive records under a lock,
  * work, acknowledge each; no membership, no rebalancing. Every call is stateless;
  * the broker keeps the state (broker/share) and writes it to __share_group_state
- * before answering.
+ * before answering. In a cluster any node answers: a call about a group that another
+ * node coordinates is handed to it (hand-over.ts), and the list gathers every
+ * coordinator's groups.
  */
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { RunnelError } from '../../errors.js';
+import { isHandedOver, setServedBy, type HandOver } from '../hand-over.js';
 import type { Broker } from '../../broker/broker.js';
 import { alterShareGroupConfigs, deleteShareGroup, describeShareGroup, listShareGroups, resetShareGroup } from '../../broker/share/share-admin.js';
 import {
@@ -14,18 +18,49 @@ import {
 import { errorResponses } from '../../api/schemas.js';
 import { typed, type TypedApp } from '../type-provider.js';
 
-// State writes go through the producer (acks=all): their refusals are the call's.
-const writeErrors = ['NOT_ENOUGH_REPLICAS', 'REQUEST_TIMED_OUT', 'DISK_FULL', 'NOT_READY'] as const;
+// State writes go through the producer (acks=all): their refusals are the call's. In a
+// cluster, NOT_LEADER: the coordinator moved and did not answer (retry).
+const writeErrors = ['NOT_ENOUGH_REPLICAS', 'REQUEST_TIMED_OUT', 'DISK_FULL', 'NOT_READY', 'NOT_LEADER'] as const;
 const DEFAULT_CONSUMER = 'anonymous';
 
-export function shareGroupRoutes(fastify: FastifyInstance, broker: Broker): void {
+/** In a cluster a share group is served by its coordinator only: another node hands the call to it. */
+interface Coordinated {
+  preHandler: (request: FastifyRequest, reply: FastifyReply) => Promise<FastifyReply | undefined>;
+}
+
+export function shareGroupRoutes(fastify: FastifyInstance, broker: Broker, handOver: HandOver | undefined): void {
   const app = typed(fastify);
-  shareConsumeRoutes(app, broker);
-  shareAdminRoutes(app, broker);
+  const { placement } = broker.shareGroups.stateLog;
+  const coordinated: Coordinated = {
+    preHandler: async (request, reply) => {
+      if (!placement.isClustered) return undefined;
+      const { group } = request.params as { group: string };
+      await placement.ensureTopic();
+      const coordinator = placement.coordinatorElsewhere(group);
+      if (coordinator !== undefined && handOver !== undefined && !isHandedOver(request)) {
+        const waitMs = Number((request.query as { waitMs?: unknown } | undefined)?.waitMs ?? 0);
+        return handOver.forward(request, reply, [coordinator], {
+          isStream: false,
+          waitMs: Number.isFinite(waitMs) ? waitMs : 0,
+          unavailable: (why) => {
+            const refusal = placement.notCoordinatorError(group);
+            return refusal === undefined
+              ? new RunnelError('NOT_READY', `share group '${group}': node ${coordinator}, its coordinator, did not answer (${why}); this node leads its partition now, retry`)
+              : new RunnelError(refusal.code, `${refusal.message}; it did not answer (${why})`, refusal.details);
+          },
+        });
+      }
+      broker.shareGroups.requireCoordinator(group);
+      setServedBy(reply.raw, broker.replication.nodeId);
+      return undefined;
+    },
+  };
+  shareConsumeRoutes(app, broker, coordinated);
+  shareAdminRoutes(app, broker, coordinated, handOver);
 }
 
 /** Acquire and acknowledge. */
-function shareConsumeRoutes(app: TypedApp, broker: Broker): void {
+function shareConsumeRoutes(app: TypedApp, broker: Broker, coordinated: Coordinated): void {
   const shares = broker.shareGroups;
 
   app.get('/v1/share-groups/:group/records', {
@@ -37,6 +72,7 @@ function shareConsumeRoutes(app: TypedApp, broker: Broker): void {
       querystring: shareRecordsQuerySchema,
       response: { 200: shareRecordsResponseSchema, ...errorResponses('TOPIC_NOT_FOUND', 'INVALID_TOPIC_NAME', 'TOO_MANY_WAITERS', 'CORRUPT_LOG', ...writeErrors) },
     },
+    ...coordinated,
   }, async (request, reply) => {
     const { group } = request.params;
     const { query } = request;
@@ -76,6 +112,7 @@ function shareConsumeRoutes(app: TypedApp, broker: Broker): void {
       body: acknowledgeBodySchema,
       response: { 200: acknowledgeResponseSchema, ...errorResponses('INVALID_JSON', 'SHARE_GROUP_NOT_FOUND', ...writeErrors) },
     },
+    ...coordinated,
   }, async (request) => {
     const { group } = request.params;
     const { body } = request;
@@ -85,16 +122,26 @@ function shareConsumeRoutes(app: TypedApp, broker: Broker): void {
 }
 
 /** List, describe, configure, delete and reset share groups. */
-function shareAdminRoutes(app: TypedApp, broker: Broker): void {
+function shareAdminRoutes(app: TypedApp, broker: Broker, coordinated: Coordinated, handOver: HandOver | undefined): void {
   const shares = broker.shareGroups;
   app.get('/v1/share-groups', {
     schema: {
       tags: ['share-groups'],
       summary: 'List share groups',
-      description: 'Every share group of this node: its share-partitions, records held under a lock, and lag (records not yet acknowledged or archived).',
+      description: "Every share group: its share-partitions, records held under a lock, and lag (records not yet acknowledged or archived). In a cluster the node asks every group coordinator (the leaders of __share_group_state's partitions) for its groups; a coordinator that does not answer leaves its groups out until its partitions have a new leader.",
       response: { 200: shareGroupListSchema, ...errorResponses() },
     },
-  }, async () => ({ groups: listShareGroups(shares) }));
+  }, async (request) => {
+    const local = listShareGroups(shares);
+    if (!shares.stateLog.placement.isClustered || handOver === undefined || isHandedOver(request)) return { groups: local };
+    const others = shares.stateLog.placement.coordinatorIds().filter((nodeId) => nodeId !== broker.replication.nodeId);
+    const answers = await Promise.all(others.map(async (nodeId) => handOver.ask(request, nodeId)));
+    const byId = new Map(local.map((group) => [group.groupId, group]));
+    for (const answer of answers) {
+      for (const group of (answer as { groups?: typeof local } | undefined)?.groups ?? []) if (!byId.has(group.groupId)) byId.set(group.groupId, group);
+    }
+    return { groups: [...byId.values()].sort((a, b) => (a.groupId < b.groupId ? -1 : 1)) };
+  });
 
   app.get('/v1/share-groups/:group', {
     schema: {
@@ -102,8 +149,9 @@ function shareAdminRoutes(app: TypedApp, broker: Broker): void {
       summary: 'Describe a share group',
       description: 'Its configs (effective values) and per share-partition: start and end offsets, records in flight by state (available, acquired, acknowledged, archived), lag and the consumers holding records.',
       params: shareGroupParams,
-      response: { 200: shareGroupDescriptionSchema, ...errorResponses('SHARE_GROUP_NOT_FOUND') },
+      response: { 200: shareGroupDescriptionSchema, ...errorResponses('SHARE_GROUP_NOT_FOUND', 'NOT_LEADER', 'NOT_READY') },
     },
+    ...coordinated,
   }, async (request) => describeShareGroup(shares, request.params.group));
 
   app.patch('/v1/share-groups/:group', {
@@ -115,6 +163,7 @@ function shareAdminRoutes(app: TypedApp, broker: Broker): void {
       body: shareConfigsBodySchema,
       response: { 200: shareGroupDescriptionSchema, ...errorResponses('INVALID_JSON', 'INVALID_CONFIG', ...writeErrors) },
     },
+    ...coordinated,
   }, async (request) => await alterShareGroupConfigs(shares, request.params.group, request.body.configs));
 
   app.delete('/v1/share-groups/:group', {
@@ -125,6 +174,7 @@ function shareAdminRoutes(app: TypedApp, broker: Broker): void {
       params: shareGroupParams,
       response: { 204: { type: 'null', description: 'Deleted.' }, ...errorResponses('SHARE_GROUP_NOT_FOUND', 'SHARE_GROUP_NOT_EMPTY', ...writeErrors) },
     },
+    ...coordinated,
   }, async (request, reply) => {
     await deleteShareGroup(shares, request.params.group);
     return reply.code(204).send();
@@ -139,6 +189,7 @@ function shareAdminRoutes(app: TypedApp, broker: Broker): void {
       body: shareResetBodySchema,
       response: { 200: shareResetResponseSchema, ...errorResponses('INVALID_JSON', 'SHARE_GROUP_NOT_FOUND', 'SHARE_GROUP_NOT_EMPTY', 'TOPIC_NOT_FOUND', 'INVALID_TOPIC_NAME', ...writeErrors) },
     },
+    ...coordinated,
   }, async (request) => {
     const { group } = request.params;
     const { body } = request;

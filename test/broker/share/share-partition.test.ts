@@ -5,6 +5,7 @@
  */
 import t from 'tap';
 import { SharePartition, type ShareSettings } from '../../../src/broker/share/share-partition.js';
+import { decodeShareStateRecord, encodePartitionValue, sharePartitionKey } from '../../../src/broker/share/share-state-records.js';
 
 const settings: ShareSettings = { lockDurationMs: 30_000, deliveryCountLimit: 3, maxRecordLocks: 10 };
 const range = (from: number, to: number): number[] => Array.from({ length: to - from }, (_, i) => from + i);
@@ -107,4 +108,29 @@ void t.test('a restart keeps states and delivery counts; locks end with the node
   t.same(restored.acquire('b', range(0, 7), 10, 1).map((each) => [each.offset, each.deliveryCount]), [[0, 2], [4, 2], [5, 1], [6, 1]], 'nothing done is delivered again; nothing held is lost');
   t.throws(() => SharePartition.restore(settings, { startOffset: 0, records: [{ offset: 3, state: 'available', deliveryCount: 1 }, { offset: 2, state: 'available', deliveryCount: 1 }], endOffset: 5 }), /must rise/);
   t.throws(() => new SharePartition({ ...settings, deliveryCountLimit: 0 }, 0), /deliveryCountLimit/);
+});
+
+void t.test('with a dead-letter topic an archived record stays pending until dead-lettered, across a restart too', async (t) => {
+  const dead = { ...settings, deliveryCountLimit: 1, deadLetterTopic: 'dead' };
+  const partition = new SharePartition(dead, 0);
+  partition.acquire('a', range(0, 4), 4, 0);
+  partition.acknowledge('a', [0], 'reject', 1);
+  partition.acknowledge('a', [1], 'release', 1);
+  partition.acknowledge('a', [3], 'accept', 1);
+  t.same(partition.deadLetters(), [{ offset: 0, reason: 'rejected', deliveryCount: 1 }, { offset: 1, reason: 'delivery-limit', deliveryCount: 1 }]);
+  t.equal(partition.startOffset, 0, 'the start offset waits for the pending records');
+  const snapshot = partition.snapshot();
+  t.same(snapshot.records, [
+    { offset: 0, state: 'archived', deliveryCount: 1, deadLetter: 'rejected' },
+    { offset: 1, state: 'archived', deliveryCount: 1, deadLetter: 'delivery-limit' },
+    { offset: 2, state: 'archived', deliveryCount: 1, deadLetter: 'delivery-limit' },
+    { offset: 3, state: 'acknowledged', deliveryCount: 1 },
+  ], 'a record held at the limit is saved as archived and pending, as its lock would have run out');
+  const decoded = decodeShareStateRecord(Buffer.from(sharePartitionKey('g', 'jobs', 0)), Buffer.from(JSON.stringify(encodePartitionValue({ topicId: 'id', snapshot }))));
+  t.same(decoded?.kind === 'partition' ? decoded.value?.snapshot : undefined, snapshot, 'the state record keeps the reasons');
+  const restored = SharePartition.restore(dead, snapshot);
+  t.same(restored.deadLetters().map((each) => each.offset), [0, 1, 2]);
+  restored.deadLettered([0, 1]);
+  t.equal(restored.startOffset, 2, 'dead-lettered records are done');
+  t.same(new SharePartition(settings, 0).deadLetters(), [], 'without the topic nothing waits');
 });
