@@ -10,6 +10,8 @@ export interface TopicAdmin {
   create(input: CreateTopicInput): Promise<Topic>;
   alter(name: string, change: { partitions?: number; configs?: Record<string, unknown> }): Promise<Topic>;
   delete(name: string): Promise<void>;
+  /** Resolves once this node knows every topic change made before the call: at once on a single node; in a cluster, once its metadata caught up with the controller's (or gave up). */
+  syncMetadata(): Promise<void>;
 }
 
 /** One topic change at a time: a create of thousands of partitions yields to the event loop, and nothing may change topics meanwhile. */
@@ -28,6 +30,10 @@ export class LocalTopicAdmin implements TopicAdmin {
 
   delete(name: string): Promise<void> {
     return this.inTurn(async () => this.topics.delete(name));
+  }
+
+  async syncMetadata(): Promise<void> {
+    // One node: every change is applied before it is answered.
   }
 
   private inTurn<T>(change: () => Promise<T>): Promise<T> {

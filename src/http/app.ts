@@ -250,7 +250,7 @@ async function installRequestPipeline(app: FastifyInstance, options: AppOptions,
 
 function installRoutes(app: FastifyInstance, options: AppOptions, lifecycle: Lifecycle, streams: StreamRegistry): void {
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
-  if (options.cluster !== undefined) installMetadataCatchUp(app, options.broker, options.cluster);
+  if (options.cluster !== undefined) installMetadataCatchUp(app, options.broker);
   topicRoutes(app, options.broker);
   const handOver = options.cluster === undefined ? undefined : handOverOf(app, options.cluster);
   recordRoutes(app, options.broker, streams, handOver);

@@ -8,16 +8,15 @@
  */
 import type { FastifyInstance } from 'fastify';
 import type { Broker } from '../broker/broker.js';
-import type { ClusterNode } from '../cluster/cluster-node.js';
 import { isHandedOver } from './hand-over.js';
 import { isInternalRoute } from './routes/internal.js';
 
-export function installMetadataCatchUp(app: FastifyInstance, broker: Broker, cluster: ClusterNode): void {
+export function installMetadataCatchUp(app: FastifyInstance, broker: Broker): void {
   app.addHook('preHandler', async (request) => {
     const topic = (request.params as { topic?: unknown } | undefined)?.topic;
     if (typeof topic !== 'string' || broker.topics.findTopic(topic) !== undefined) return;
     // The node that handed a request over has synced already; internal routes are the cluster's own.
     if (isHandedOver(request) || isInternalRoute(request.routeOptions.url)) return;
-    await cluster.syncMetadata();
+    await broker.admin.syncMetadata();
   });
 }

@@ -18,7 +18,13 @@ export class ClusterTopicAdmin implements TopicAdmin {
     private readonly request: ControllerRequest,
     /** Nodes in the cluster: the default replication factor is min(3, this). */
     private readonly nodeCount: number,
+    /** Catches this node's metadata up with the controller's (cluster/metadata-barrier.ts). */
+    private readonly sync: () => Promise<void>,
   ) {}
+
+  syncMetadata(): Promise<void> {
+    return this.sync();
+  }
 
   async create(input: CreateTopicInput): Promise<Topic> {
     const replicationFactor = input.replicationFactor ?? Math.min(3, this.nodeCount);

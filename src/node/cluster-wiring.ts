@@ -77,7 +77,7 @@ export function clusterWiring(
     built(cluster);
     return {
       replication: new ClusterReplication(cluster, options.replicaReadLagMaxMs ?? limits.replicaReadLagMsDefault),
-      admin: new ClusterTopicAdmin(foundation.topics, (operation, body) => cluster.requestController(operation, body), options.peers.length),
+      admin: new ClusterTopicAdmin(foundation.topics, (operation, body) => cluster.requestController(operation, body), options.peers.length, () => cluster.syncMetadata()),
       takeProducerIdBlock: async () => {
         const answer = await cluster.requestController('allocate-producer-ids', { nodeId: cluster.nodeId });
         return { firstProducerId: answer.firstProducerId as number, count: answer.producerIdCount as number };

@@ -145,6 +145,8 @@ export async function alterShareGroupConfigs(coordinator: ShareCoordinator, grou
   const removed = Object.keys(changes).filter((name) => changes[name] === null);
   const set = validateShareConfigs(Object.fromEntries(Object.entries(changes).filter(([, value]) => value !== null)));
   const deadLetterTopic = set[DEAD_LETTER_TOPIC];
+  // Created through another node a moment ago: this one may not have applied it yet.
+  if (deadLetterTopic !== undefined && coordinator.topics.findTopic(deadLetterTopic) === undefined) await coordinator.stateLog.placement.syncMetadata();
   if (deadLetterTopic !== undefined && (coordinator.topics.findTopic(deadLetterTopic) === undefined || isInternalTopic(deadLetterTopic))) {
     throw new RunnelError('INVALID_CONFIG', `invalid value "${deadLetterTopic}" for config '${DEAD_LETTER_TOPIC}': ${isInternalTopic(deadLetterTopic) ? 'an internal topic takes no records from users' : 'no such topic (create it first)'}`);
   }

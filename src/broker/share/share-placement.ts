@@ -100,9 +100,15 @@ export class SharePlacement {
       })
       .finally(() => { this.creating = undefined; });
     await this.creating;
+    if (this.partitions() === undefined) await this.options.admin.syncMetadata();
     if (this.partitions() === undefined) {
       throw new RunnelError('NOT_READY', `the cluster is creating its share-group state topic (${SHARE_STATE_TOPIC}); retry shortly`);
     }
+  }
+
+  /** Resolves once this node knows every topic made before the call (a cluster's metadata caught up). */
+  syncMetadata(): Promise<void> {
+    return this.options.admin.syncMetadata();
   }
 
   /** One round: resign partitions led no more (or at another epoch), load the ones led now. */
