@@ -6,7 +6,7 @@
 import type { ResultRow } from './scenario.js';
 import type { TargetResult } from './targets.js';
 
-const HEADERS = ['scenario', 'rec/s', 'MB/s', 'p50 ms', 'p99 ms', 'p999 ms', 'vs Redis'] as const;
+const HEADERS = ['scenario', 'rec/s', 'MB/s', 'srv us/rec', 'p50 ms', 'p99 ms', 'p999 ms', 'vs Redis'] as const;
 
 /** '-' for rows that are not a throughput (e.g. failover time): their recordsPerSecond is NaN. */
 function formatRecordsPerSecond(value: number): string {
@@ -18,11 +18,18 @@ function formatMs(value: number | undefined): string {
   return value < 10 ? value.toFixed(3) : value < 100 ? value.toFixed(2) : value.toFixed(1);
 }
 
+/** The server's CPU microseconds per record: 3 decimals below 1 us, 2 below 100. */
+function formatMicrosPerRecord(value: number | null | undefined): string {
+  if (value === undefined || value === null || !Number.isFinite(value)) return '-';
+  return value < 1 ? value.toFixed(3) : value < 100 ? value.toFixed(2) : value.toFixed(0);
+}
+
 function cells(row: ResultRow): string[] {
   return [
     row.label,
     formatRecordsPerSecond(row.recordsPerSecond),
     row.megabytesPerSecond === null ? '-' : row.megabytesPerSecond.toFixed(1),
+    formatMicrosPerRecord(row.serverCpu?.microsPerRecord),
     formatMs(row.latency?.p50Ms),
     formatMs(row.latency?.p99Ms),
     formatMs(row.latency?.p999Ms),

@@ -149,7 +149,7 @@ async function main(options: BenchOptions): Promise<number> {
       starting ??= (async () => {
         node = await startRunnel();
         log(`runnel node ${node.origin} (pid ${node.pid}, data ${node.dataDir})${isCpuProfileWanted() ? `, CPU profile into ${cpuProfileDir()}` : ''}`);
-        http = new RunnelHttp(node.origin, RUNNEL_CONNECTIONS);
+        http = new RunnelHttp(node.origin, RUNNEL_CONNECTIONS, undefined, node.pid === undefined ? [] : [node.pid]);
         return http;
       })();
       return starting;
@@ -219,6 +219,7 @@ async function main(options: BenchOptions): Promise<number> {
   out.push(
     '',
     `rec/s and MB/s count record values (10^6 B per MB); latencies are per request (per record for end-to-end); vs Redis = Runnel rec/s / Redis Streams rec/s of the same shape.`,
+    `srv us/rec = the server's CPU time (utime + stime from /proc, every node of a cluster summed) over the row's measured window, per record, in microseconds.`,
     `${os.cpus().length} CPUs shared by the client, the Runnel node and redis-server; JSON: ${path.relative(process.cwd(), jsonPath) || jsonPath}`,
   );
   process.stdout.write(out.join('\n') + '\n');

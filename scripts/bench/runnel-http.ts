@@ -19,8 +19,11 @@ const REQUEST_TIMEOUT_MS = 30_000;
 export class RunnelHttp {
   readonly pool: Pool;
 
-  /** `requestTimeoutMs` bounds each request's headers and body (30 s by default). */
-  constructor(readonly origin: string, connections: number, requestTimeoutMs = REQUEST_TIMEOUT_MS) {
+  /**
+   * `requestTimeoutMs` bounds each request's headers and body (30 s by default);
+   * `serverPids` are the processes answering at `origin`, whose CPU time rows read.
+   */
+  constructor(readonly origin: string, connections: number, requestTimeoutMs = REQUEST_TIMEOUT_MS, readonly serverPids: readonly number[] = []) {
     this.pool = new Pool(origin, {
       connections,
       pipelining: 1,

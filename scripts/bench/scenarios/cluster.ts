@@ -55,6 +55,11 @@ function throughputLabel(system: 'cluster' | 'single', acks: Acks, valueBytes: n
   return `${system} ${replicas} acks=${acks} ${sizeLabel(valueBytes)} x${batchSize} c${concurrency}`;
 }
 
+/** Every running node's process, for the rows' CPU time (the cluster's cost is all three nodes'). */
+function clusterPids(cluster: RunnelCluster): number[] {
+  return cluster.nodes.flatMap((node) => (node.child?.pid === undefined ? [] : [node.child.pid]));
+}
+
 const FAILOVER_LABEL = `cluster failover: SIGKILL leader -> acks=all ok`;
 
 function failoverTries(context: BenchContext): number {
@@ -124,7 +129,8 @@ interface RowSpec {
   concurrency: number;
 }
 
-async function measureRow(context: BenchContext, http: RunnelHttp, topic: string, spec: RowSpec): Promise<ResultRow> {
+/** `serverPids`: the processes whose CPU time the row reads (every node of the cluster, or the single node). */
+async function measureRow(context: BenchContext, http: RunnelHttp, topic: string, spec: RowSpec, serverPids: readonly number[]): Promise<ResultRow> {
   const { settings } = context;
   const body = produceBody(jsonValueOfSize(spec.valueBytes), spec.batchSize);
   const path = `/v1/topics/${topic}/partitions/0/records?acks=${spec.acks}`;
@@ -136,6 +142,7 @@ async function measureRow(context: BenchContext, http: RunnelHttp, topic: string
     durationMs: settings.durationMs,
     maxOperations: Math.max(spec.concurrency, Math.floor(recordCountMax / spec.batchSize)),
     operation: () => http.send('POST', path, body),
+    serverPids,
   });
   return throughputRow({
     scenario: 'cluster',
@@ -153,6 +160,7 @@ async function measureRow(context: BenchContext, http: RunnelHttp, topic: string
     elapsedMs: result.elapsedMs,
     valueBytes: spec.valueBytes,
     latency: result.histogram.summary(),
+    cpuWindow: result.serverCpu,
   });
 }
 
@@ -275,7 +283,7 @@ export const clusterScenario: Scenario = {
           const http = await context.runnel();
           await http.createTopic(topic, 1);
           try {
-            rows.push(await measureRow(context, http, topic, spec));
+            rows.push(await measureRow(context, http, topic, spec, http.serverPids));
           } finally {
             await http.deleteTopic(topic);
           }
@@ -283,7 +291,7 @@ export const clusterScenario: Scenario = {
           await nodes!.createTopic(1, topic);
           const leader = await nodes!.settledLeader(1, topic);
           try {
-            const row = await measureRow(context, nodes!.http(leader), topic, spec);
+            const row = await measureRow(context, nodes!.http(leader), topic, spec, clusterPids(cluster!));
             row.notes = [`produced to the leader, node ${leader}; min.insync.replicas ${MIN_INSYNC_REPLICAS}`];
             rows.push(row);
           } finally {
