@@ -36,6 +36,7 @@ import { produceFsyncScenario } from './scenarios/produce-fsync.js';
 import { produceLatencyScenario } from './scenarios/produce-latency.js';
 import { produceBinaryScenario, produceScenario } from './scenarios/produce.js';
 import { redisScenario } from './scenarios/redis.js';
+import { shareScenario } from './scenarios/share.js';
 import { evaluateTargets } from './targets.js';
 
 const SCENARIOS: Record<ScenarioName, Scenario> = {
@@ -47,6 +48,7 @@ const SCENARIOS: Record<ScenarioName, Scenario> = {
   'produce-latency': produceLatencyScenario,
   'end-to-end': endToEndScenario,
   group: groupScenario,
+  share: shareScenario,
   redis: redisScenario,
   cluster: clusterScenario,
   'follower-read': followerReadScenario,

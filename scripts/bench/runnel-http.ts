@@ -49,7 +49,7 @@ export class RunnelHttp {
   }
 
   /** Sends a request and returns the answer's text; throws unless the status is `expectedStatus`. */
-  async text(method: 'POST' | 'GET' | 'DELETE', path: string, body?: Buffer | string, expectedStatus = 200, contentType = 'application/json'): Promise<string> {
+  async text(method: 'POST' | 'GET' | 'DELETE' | 'PATCH', path: string, body?: Buffer | string, expectedStatus = 200, contentType = 'application/json'): Promise<string> {
     const response = await this.pool.request({ method, path, body, headers: headersFor(body, contentType) });
     const text = await response.body.text();
     if (response.statusCode !== expectedStatus) {
