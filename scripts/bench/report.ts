@@ -3,7 +3,7 @@
  * the notes rows carry, the targets, and what was skipped or failed. Plain text on
  * stdout so it pastes into an issue as it is.
  */
-import type { ResultRow } from './scenario.js';
+import type { ResultRow, StartupResources } from './scenario.js';
 import type { TargetResult } from './targets.js';
 
 const HEADERS = ['scenario', 'rec/s', 'MB/s', 'srv us/rec', 'p50 ms', 'p99 ms', 'p999 ms', 'vs Redis'] as const;
@@ -62,13 +62,18 @@ export function formatTargets(targets: TargetResult[]): string {
 }
 
 const STARTUP_HEADERS = [
-  'scenario', 'empty ready ms', 'create ms', 'fds empty', 'fds idle', 'fds/partition', 'log files open', 'RSS MB',
+  'scenario', 'empty ready ms', 'create ms', 'fds empty', 'fds idle', 'fds/partition', 'log files open', 'RSS MB', 'RSS KB/partition',
   'SIGTERM ms', 'restart ready ms', 'RSS MB', 'fds',
   'kill -9 ready ms', 'RSS MB', 'recovered segments',
 ] as const;
 
 function formatMegabytes(bytes: number): string {
   return (bytes / 1e6).toFixed(1);
+}
+
+/** What one idle partition adds to the node's RSS: (idle RSS - RSS before any topic) / partitions. */
+export function rssBytesPerPartition(resources: StartupResources): number {
+  return (resources.idle.rssBytes - resources.emptyRssBytes) / resources.partitions;
 }
 
 function startupCells(row: ResultRow): string[] {
@@ -85,6 +90,7 @@ function startupCells(row: ResultRow): string[] {
     perPartition.toFixed(3),
     idle.logFilesOpen === null ? '-' : String(idle.logFilesOpen),
     formatMegabytes(idle.rssBytes),
+    (rssBytesPerPartition(resources) / 1e3).toFixed(1),
     Math.round(resources.stopMs).toLocaleString('en-US') + (resources.isStopGraceful ? '' : ' (killed)'),
     Math.round(afterStop.readyMs).toLocaleString('en-US'),
     formatMegabytes(afterStop.rssBytes),
@@ -99,7 +105,7 @@ function startupCells(row: ResultRow): string[] {
  * The `partitions` rows: the first start's time to ready (empty data directory), the
  * time creating the topics took, idle descriptors (before any topic, and with one record in
  * each partition), descriptors per partition ((idle - empty) / partitions),
- * runnel_log_files_open and RSS; then the time SIGTERM took, and after it and after
+ * runnel_log_files_open, RSS and RSS per partition (kB, (idle - empty) / partitions); then the time SIGTERM took, and after it and after
  * a kill -9 the time from spawn to ready, RSS and descriptors at ready.
  */
 export function formatStartupTable(rows: ResultRow[]): string {

@@ -61,8 +61,9 @@ export interface StartupResources {
   createMs: number;
   /** The first start, on an empty data directory: spawn to ready (the node's fixed start-up cost). */
   emptyReadyMs: number;
-  /** Open descriptors of the node before any topic exists. */
+  /** Open descriptors and RSS of the node before any topic exists. */
   emptyOpenFiles: number;
+  emptyRssBytes: number;
   /** After one record in each partition and a settle: descriptors, runnel_log_files_open, RSS. */
   idle: { openFiles: number; logFilesOpen: number | null; rssBytes: number };
   /** SIGTERM to exit. */
