@@ -30,6 +30,7 @@ import { compactionScenario } from './scenarios/compaction.js';
 import { failoverScenario } from './scenarios/failover.js';
 import { endToEndScenario } from './scenarios/end-to-end.js';
 import { fetchBinaryScenario, fetchScenario } from './scenarios/fetch.js';
+import { flatCostScenario } from './scenarios/flat-cost.js';
 import { followerReadScenario } from './scenarios/follower-read.js';
 import { groupScenario } from './scenarios/group.js';
 import { partitionsScenario } from './scenarios/partitions.js';
@@ -55,6 +56,7 @@ const SCENARIOS: Record<ScenarioName, Scenario> = {
   'follower-read': followerReadScenario,
   failover: failoverScenario,
   partitions: partitionsScenario,
+  'flat-cost': flatCostScenario,
   compaction: compactionScenario,
 };
 
