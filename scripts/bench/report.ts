@@ -3,8 +3,8 @@
  * the notes rows carry, the targets, and what was skipped or failed. Plain text on
  * stdout so it pastes into an issue as it is.
  */
-import type { ResultRow, StartupResources } from './scenario.js';
-import type { TargetResult } from './targets.js';
+import { rssBytesPerPartition, type ResultRow } from './scenario.js';
+import type { TargetResult } from './target-helpers.js';
 
 const HEADERS = ['scenario', 'rec/s', 'MB/s', 'srv us/rec', 'p50 ms', 'p99 ms', 'p999 ms', 'vs Redis'] as const;
 
@@ -69,11 +69,6 @@ const STARTUP_HEADERS = [
 
 function formatMegabytes(bytes: number): string {
   return (bytes / 1e6).toFixed(1);
-}
-
-/** What one idle partition adds to the node's RSS: (idle RSS - RSS before any topic) / partitions. */
-export function rssBytesPerPartition(resources: StartupResources): number {
-  return (resources.idle.rssBytes - resources.emptyRssBytes) / resources.partitions;
 }
 
 function startupCells(row: ResultRow): string[] {

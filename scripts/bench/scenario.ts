@@ -73,6 +73,11 @@ export interface StartupResources {
   afterKill: StartReading;
 }
 
+/** What one idle partition adds to the node's RSS: (idle RSS - RSS before any topic) / partitions. */
+export function rssBytesPerPartition(resources: StartupResources): number {
+  return (resources.idle.rssBytes - resources.emptyRssBytes) / resources.partitions;
+}
+
 export interface BenchContext {
   options: BenchOptions;
   settings: BenchSettings;
