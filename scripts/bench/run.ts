@@ -4,9 +4,10 @@
  * a free loopback port, a temporary data directory), measures Redis Streams the same
  * way when redis-server is on PATH, starts a three-node cluster of its own for each
  * of the cluster, follower-read and failover scenarios and nodes of its own for the
- * partitions scenario, prints a table on stdout (the partitions rows in a second one,
- * "start-up and resources"; progress goes to stderr) and writes every row as JSON to
- * bench-results/<ISO date>.json.
+ * partitions and flat-cost scenarios, prints a table on stdout (the partitions rows in
+ * a second one, "start-up and resources"; progress goes to stderr) and writes every
+ * row as JSON to bench-results/<ISO date>.json. Each throughput row carries the
+ * server's CPU time per record (server-cpu.ts).
  *
  * Not a test: nothing here asserts timings, and `npm test` never runs it. Every load
  * loop is bounded in count and time (see options.ts); a failing scenario is reported
