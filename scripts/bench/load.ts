@@ -6,6 +6,7 @@
  * failure stops all workers and is rethrown.
  */
 import { Histogram } from './histogram.js';
+import { ServerCpuMeter, type CpuWindow } from './server-cpu.js';
 
 export interface LoadOptions {
   concurrency: number;
@@ -15,6 +16,8 @@ export interface LoadOptions {
   maxOperations: number;
   /** One operation, e.g. one HTTP request carrying a batch; `worker` is 0..concurrency-1. */
   operation: (worker: number) => Promise<unknown>;
+  /** Server processes whose CPU time over the measured phase is read from /proc (none by default). */
+  serverPids?: readonly number[];
 }
 
 export interface LoadResult {
@@ -22,13 +25,16 @@ export interface LoadResult {
   elapsedMs: number;
   /** Latency of each measured operation. */
   histogram: Histogram;
+  /** The server processes' CPU time over the measured phase; undefined without serverPids or /proc. */
+  serverCpu?: CpuWindow;
 }
 
-async function runPhase(options: LoadOptions, durationMs: number, maxOperations: number, histogram: Histogram | undefined): Promise<LoadResult> {
+async function runPhase(options: LoadOptions, durationMs: number, maxOperations: number, histogram: Histogram | undefined, meter?: ServerCpuMeter): Promise<LoadResult> {
   let started = 0;
   let completed = 0;
   let failure: unknown;
   let hasFailed = false;
+  meter?.start();
   const startedAt = performance.now();
   const deadline = startedAt + durationMs;
   const worker = async (index: number): Promise<void> => {
@@ -49,8 +55,10 @@ async function runPhase(options: LoadOptions, durationMs: number, maxOperations:
   const workers: Array<Promise<void>> = [];
   for (let index = 0; index < options.concurrency; index++) workers.push(worker(index));
   await Promise.all(workers);
+  const elapsedMs = performance.now() - startedAt;
+  const serverCpu = meter?.stop();
   if (hasFailed) throw failure;
-  return { operations: completed, elapsedMs: performance.now() - startedAt, histogram: histogram ?? new Histogram() };
+  return { operations: completed, elapsedMs, histogram: histogram ?? new Histogram(), serverCpu };
 }
 
 export async function runClosedLoop(options: LoadOptions): Promise<LoadResult> {
@@ -58,5 +66,6 @@ export async function runClosedLoop(options: LoadOptions): Promise<LoadResult> {
     const warmupOperations = Math.max(options.concurrency, Math.ceil(options.maxOperations / 10));
     await runPhase(options, options.warmupMs, warmupOperations, undefined);
   }
-  return runPhase(options, options.durationMs, options.maxOperations, new Histogram());
+  const meter = options.serverPids === undefined ? undefined : new ServerCpuMeter(options.serverPids);
+  return runPhase(options, options.durationMs, options.maxOperations, new Histogram(), meter);
 }

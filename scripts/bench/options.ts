@@ -3,7 +3,7 @@
  * they imply. Full runs measure each row for 5 s; --quick for 1 s.
  */
 
-export const SCENARIO_NAMES = ['produce', 'produce-binary', 'produce-fsync', 'fetch', 'fetch-binary', 'produce-latency', 'end-to-end', 'group', 'redis', 'cluster', 'follower-read', 'failover', 'partitions', 'compaction'] as const;
+export const SCENARIO_NAMES = ['produce', 'produce-binary', 'produce-fsync', 'fetch', 'fetch-binary', 'produce-latency', 'end-to-end', 'group', 'share', 'redis', 'cluster', 'follower-read', 'failover', 'partitions', 'flat-cost', 'compaction'] as const;
 export type ScenarioName = (typeof SCENARIO_NAMES)[number];
 
 export interface BenchOptions {

@@ -15,6 +15,8 @@ const READY_TIMEOUT_MS = 10_000;
 
 export interface RedisNode {
   port: number;
+  /** redis-server's process, for its CPU time. */
+  pid: number | undefined;
   version: string;
   stop(): Promise<void>;
 }
@@ -42,7 +44,7 @@ export async function startRedis(executable: string, isFsyncAlways: boolean): Pr
       try {
         const info = await client.command('INFO', 'server');
         const version = /redis_version:(\S+)/.exec(Buffer.isBuffer(info) ? info.toString('utf8') : String(info))?.[1] ?? 'unknown';
-        return { port, version, stop };
+        return { port, pid: child.pid, version, stop };
       } finally {
         await client.close();
       }

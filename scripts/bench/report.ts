@@ -3,10 +3,10 @@
  * the notes rows carry, the targets, and what was skipped or failed. Plain text on
  * stdout so it pastes into an issue as it is.
  */
-import type { ResultRow } from './scenario.js';
-import type { TargetResult } from './targets.js';
+import { rssBytesPerPartition, type ResultRow } from './scenario.js';
+import type { TargetResult } from './target-helpers.js';
 
-const HEADERS = ['scenario', 'rec/s', 'MB/s', 'p50 ms', 'p99 ms', 'p999 ms', 'vs Redis'] as const;
+const HEADERS = ['scenario', 'rec/s', 'MB/s', 'srv us/rec', 'p50 ms', 'p99 ms', 'p999 ms', 'vs Redis'] as const;
 
 /** '-' for rows that are not a throughput (e.g. failover time): their recordsPerSecond is NaN. */
 function formatRecordsPerSecond(value: number): string {
@@ -18,11 +18,18 @@ function formatMs(value: number | undefined): string {
   return value < 10 ? value.toFixed(3) : value < 100 ? value.toFixed(2) : value.toFixed(1);
 }
 
+/** The server's CPU microseconds per record: 3 decimals below 1 us, 2 below 100. */
+function formatMicrosPerRecord(value: number | null | undefined): string {
+  if (value === undefined || value === null || !Number.isFinite(value)) return '-';
+  return value < 1 ? value.toFixed(3) : value < 100 ? value.toFixed(2) : value.toFixed(0);
+}
+
 function cells(row: ResultRow): string[] {
   return [
     row.label,
     formatRecordsPerSecond(row.recordsPerSecond),
     row.megabytesPerSecond === null ? '-' : row.megabytesPerSecond.toFixed(1),
+    formatMicrosPerRecord(row.serverCpu?.microsPerRecord),
     formatMs(row.latency?.p50Ms),
     formatMs(row.latency?.p99Ms),
     formatMs(row.latency?.p999Ms),
@@ -55,7 +62,7 @@ export function formatTargets(targets: TargetResult[]): string {
 }
 
 const STARTUP_HEADERS = [
-  'scenario', 'empty ready ms', 'create ms', 'fds empty', 'fds idle', 'fds/partition', 'log files open', 'RSS MB',
+  'scenario', 'empty ready ms', 'create ms', 'fds empty', 'fds idle', 'fds/partition', 'log files open', 'RSS MB', 'RSS KB/partition',
   'SIGTERM ms', 'restart ready ms', 'RSS MB', 'fds',
   'kill -9 ready ms', 'RSS MB', 'recovered segments',
 ] as const;
@@ -78,6 +85,7 @@ function startupCells(row: ResultRow): string[] {
     perPartition.toFixed(3),
     idle.logFilesOpen === null ? '-' : String(idle.logFilesOpen),
     formatMegabytes(idle.rssBytes),
+    (rssBytesPerPartition(resources) / 1e3).toFixed(1),
     Math.round(resources.stopMs).toLocaleString('en-US') + (resources.isStopGraceful ? '' : ' (killed)'),
     Math.round(afterStop.readyMs).toLocaleString('en-US'),
     formatMegabytes(afterStop.rssBytes),
@@ -92,7 +100,7 @@ function startupCells(row: ResultRow): string[] {
  * The `partitions` rows: the first start's time to ready (empty data directory), the
  * time creating the topics took, idle descriptors (before any topic, and with one record in
  * each partition), descriptors per partition ((idle - empty) / partitions),
- * runnel_log_files_open and RSS; then the time SIGTERM took, and after it and after
+ * runnel_log_files_open, RSS and RSS per partition (kB, (idle - empty) / partitions); then the time SIGTERM took, and after it and after
  * a kill -9 the time from spawn to ready, RSS and descriptors at ready.
  */
 export function formatStartupTable(rows: ResultRow[]): string {

@@ -4,9 +4,10 @@
  * a free loopback port, a temporary data directory), measures Redis Streams the same
  * way when redis-server is on PATH, starts a three-node cluster of its own for each
  * of the cluster, follower-read and failover scenarios and nodes of its own for the
- * partitions scenario, prints a table on stdout (the partitions rows in a second one,
- * "start-up and resources"; progress goes to stderr) and writes every row as JSON to
- * bench-results/<ISO date>.json.
+ * partitions and flat-cost scenarios, prints a table on stdout (the partitions rows in
+ * a second one, "start-up and resources"; progress goes to stderr) and writes every
+ * row as JSON to bench-results/<ISO date>.json. Each throughput row carries the
+ * server's CPU time per record (server-cpu.ts).
  *
  * Not a test: nothing here asserts timings, and `npm test` never runs it. Every load
  * loop is bounded in count and time (see options.ts); a failing scenario is reported
@@ -19,6 +20,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { killAllChildrenNow } from './child.js';
+import { removeDataDirsNow } from './data-dirs.js';
 import { parseOptions, settingsFor, usage, type BenchOptions, type ScenarioName } from './options.js';
 import { formatNotes, formatResultsTable, formatStartupTable, formatTargets } from './report.js';
 import { RunnelHttp } from './runnel-http.js';
@@ -29,13 +31,15 @@ import { compactionScenario } from './scenarios/compaction.js';
 import { failoverScenario } from './scenarios/failover.js';
 import { endToEndScenario } from './scenarios/end-to-end.js';
 import { fetchBinaryScenario, fetchScenario } from './scenarios/fetch.js';
+import { flatCostScenario } from './scenarios/flat-cost.js';
 import { followerReadScenario } from './scenarios/follower-read.js';
 import { groupScenario } from './scenarios/group.js';
-import { partitionsScenario, removePartitionsDataDirsNow } from './scenarios/partitions.js';
+import { partitionsScenario } from './scenarios/partitions.js';
 import { produceFsyncScenario } from './scenarios/produce-fsync.js';
 import { produceLatencyScenario } from './scenarios/produce-latency.js';
 import { produceBinaryScenario, produceScenario } from './scenarios/produce.js';
 import { redisScenario } from './scenarios/redis.js';
+import { shareScenario } from './scenarios/share.js';
 import { evaluateTargets } from './targets.js';
 
 const SCENARIOS: Record<ScenarioName, Scenario> = {
@@ -47,11 +51,13 @@ const SCENARIOS: Record<ScenarioName, Scenario> = {
   'produce-latency': produceLatencyScenario,
   'end-to-end': endToEndScenario,
   group: groupScenario,
+  share: shareScenario,
   redis: redisScenario,
   cluster: clusterScenario,
   'follower-read': followerReadScenario,
   failover: failoverScenario,
   partitions: partitionsScenario,
+  'flat-cost': flatCostScenario,
   compaction: compactionScenario,
 };
 
@@ -134,7 +140,7 @@ async function main(options: BenchOptions): Promise<number> {
     log(`\n${signal}: stopping child processes`);
     killAllChildrenNow();
     if (node !== undefined) rmSync(node.dataDir, { recursive: true, force: true });
-    removePartitionsDataDirsNow();
+    removeDataDirsNow();
     process.exit(130);
   };
   process.once('SIGINT', onSignal);
@@ -149,7 +155,7 @@ async function main(options: BenchOptions): Promise<number> {
       starting ??= (async () => {
         node = await startRunnel();
         log(`runnel node ${node.origin} (pid ${node.pid}, data ${node.dataDir})${isCpuProfileWanted() ? `, CPU profile into ${cpuProfileDir()}` : ''}`);
-        http = new RunnelHttp(node.origin, RUNNEL_CONNECTIONS);
+        http = new RunnelHttp(node.origin, RUNNEL_CONNECTIONS, undefined, node.pid === undefined ? [] : [node.pid]);
         return http;
       })();
       return starting;
@@ -219,6 +225,7 @@ async function main(options: BenchOptions): Promise<number> {
   out.push(
     '',
     `rec/s and MB/s count record values (10^6 B per MB); latencies are per request (per record for end-to-end); vs Redis = Runnel rec/s / Redis Streams rec/s of the same shape.`,
+    `srv us/rec = the server's CPU time (utime + stime from /proc, every node of a cluster summed) over the row's measured window, per record, in microseconds.`,
     `${os.cpus().length} CPUs shared by the client, the Runnel node and redis-server; JSON: ${path.relative(process.cwd(), jsonPath) || jsonPath}`,
   );
   process.stdout.write(out.join('\n') + '\n');

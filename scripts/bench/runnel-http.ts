@@ -19,8 +19,11 @@ const REQUEST_TIMEOUT_MS = 30_000;
 export class RunnelHttp {
   readonly pool: Pool;
 
-  /** `requestTimeoutMs` bounds each request's headers and body (30 s by default). */
-  constructor(readonly origin: string, connections: number, requestTimeoutMs = REQUEST_TIMEOUT_MS) {
+  /**
+   * `requestTimeoutMs` bounds each request's headers and body (30 s by default);
+   * `serverPids` are the processes answering at `origin`, whose CPU time rows read.
+   */
+  constructor(readonly origin: string, connections: number, requestTimeoutMs = REQUEST_TIMEOUT_MS, readonly serverPids: readonly number[] = []) {
     this.pool = new Pool(origin, {
       connections,
       pipelining: 1,
@@ -46,7 +49,7 @@ export class RunnelHttp {
   }
 
   /** Sends a request and returns the answer's text; throws unless the status is `expectedStatus`. */
-  async text(method: 'POST' | 'GET' | 'DELETE', path: string, body?: Buffer | string, expectedStatus = 200, contentType = 'application/json'): Promise<string> {
+  async text(method: 'POST' | 'GET' | 'DELETE' | 'PATCH', path: string, body?: Buffer | string, expectedStatus = 200, contentType = 'application/json'): Promise<string> {
     const response = await this.pool.request({ method, path, body, headers: headersFor(body, contentType) });
     const text = await response.body.text();
     if (response.statusCode !== expectedStatus) {

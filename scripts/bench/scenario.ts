@@ -6,6 +6,7 @@
 import type { LatencySummary } from './histogram.js';
 import type { BenchOptions, BenchSettings, ScenarioName } from './options.js';
 import type { RunnelHttp } from './runnel-http.js';
+import { serverCpuOf, type CpuWindow, type ServerCpu } from './server-cpu.js';
 
 export interface ResultRow {
   scenario: ScenarioName;
@@ -21,6 +22,12 @@ export interface ResultRow {
   /** Per request (batch) for throughput rows; per record for end-to-end. */
   latency: LatencySummary | null;
   compareKey?: string;
+  /**
+   * The server's CPU time (/proc utime + stime, every node of a cluster summed) over
+   * the measured window, and per record moved: the "srv us/rec" column. Absent where
+   * nothing was read (no /proc, an in-process row, a row that is not a throughput).
+   */
+  serverCpu?: ServerCpu;
   /** Runnel records/s divided by the matching Redis row's; filled in by run.ts. */
   vsRedis?: number;
   notes?: string[];
@@ -54,8 +61,9 @@ export interface StartupResources {
   createMs: number;
   /** The first start, on an empty data directory: spawn to ready (the node's fixed start-up cost). */
   emptyReadyMs: number;
-  /** Open descriptors of the node before any topic exists. */
+  /** Open descriptors and RSS of the node before any topic exists. */
   emptyOpenFiles: number;
+  emptyRssBytes: number;
   /** After one record in each partition and a settle: descriptors, runnel_log_files_open, RSS. */
   idle: { openFiles: number; logFilesOpen: number | null; rssBytes: number };
   /** SIGTERM to exit. */
@@ -63,6 +71,11 @@ export interface StartupResources {
   isStopGraceful: boolean;
   afterStop: StartReading;
   afterKill: StartReading;
+}
+
+/** What one idle partition adds to the node's RSS: (idle RSS - RSS before any topic) / partitions. */
+export function rssBytesPerPartition(resources: StartupResources): number {
+  return (resources.idle.rssBytes - resources.emptyRssBytes) / resources.partitions;
 }
 
 export interface BenchContext {
@@ -88,16 +101,18 @@ export interface Scenario {
   run(context: BenchContext): Promise<ScenarioOutcome>;
 }
 
+/** `cpuWindow`: the server's CPU time over the same window as `elapsedMs`, made per record here. */
 export function throughputRow(
-  fields: Omit<ResultRow, 'recordsPerSecond' | 'megabytesPerSecond'> & { valueBytes: number | null },
+  fields: Omit<ResultRow, 'recordsPerSecond' | 'megabytesPerSecond' | 'serverCpu'> & { valueBytes: number | null; cpuWindow?: CpuWindow },
 ): ResultRow {
-  const { valueBytes, ...row } = fields;
+  const { valueBytes, cpuWindow, ...row } = fields;
   const seconds = row.elapsedMs / 1000;
   const recordsPerSecond = seconds > 0 ? row.records / seconds : 0;
   return {
     ...row,
     recordsPerSecond,
     megabytesPerSecond: valueBytes === null ? null : (recordsPerSecond * valueBytes) / 1e6,
+    ...(cpuWindow === undefined ? {} : { serverCpu: serverCpuOf(cpuWindow, row.records) }),
   };
 }
 

@@ -4,42 +4,11 @@
  * is "not measured", never "met". These are reported, not asserted: a benchmark is
  * not a test and nothing here fails the run.
  */
+import { evaluateCostTargets } from './cost-targets.js';
 import type { ResultRow } from './scenario.js';
+import { best, notMeasured, runnelRows, throughputTarget, type TargetResult } from './target-helpers.js';
 
-export interface TargetResult {
-  name: string;
-  goal: string;
-  /** The measured value in words, e.g. "412,000 rec/s (produce 100 B x1000 c8)". */
-  actual: string;
-  /** true met, false missed, null not measured. */
-  isMet: boolean | null;
-}
-
-function runnelRows(rows: ResultRow[], predicate: (row: ResultRow) => boolean): ResultRow[] {
-  return rows.filter((row) => row.system === 'runnel' && predicate(row));
-}
-
-/** The row with the highest value of `measure`, or undefined when there is none. */
-function best(rows: ResultRow[], measure: (row: ResultRow) => number): ResultRow | undefined {
-  let winner: ResultRow | undefined;
-  for (const row of rows) if (winner === undefined || measure(row) > measure(winner)) winner = row;
-  return winner;
-}
-
-function notMeasured(name: string, goal: string): TargetResult {
-  return { name, goal, actual: 'not measured', isMet: null };
-}
-
-const integer = (value: number): string => Math.round(value).toLocaleString('en-US');
-
-function throughputTarget(name: string, goal: string, candidates: ResultRow[], minimum: number, unit: 'rec/s' | 'MB/s'): TargetResult {
-  const measure = (row: ResultRow): number => (unit === 'rec/s' ? row.recordsPerSecond : row.megabytesPerSecond ?? 0);
-  const row = best(candidates, measure);
-  if (row === undefined) return notMeasured(name, goal);
-  const value = measure(row);
-  const text = unit === 'rec/s' ? `${integer(value)} rec/s` : `${value.toFixed(1)} MB/s`;
-  return { name, goal, actual: `${text} (${row.label})`, isMet: value >= minimum };
-}
+export type { TargetResult } from './target-helpers.js';
 
 function latencyTarget(name: string, goal: string, row: ResultRow | undefined, maximumMs: number): TargetResult {
   const p99Ms = row?.latency?.p99Ms;
@@ -91,6 +60,7 @@ export function evaluateTargets(rows: ResultRow[]): TargetResult[] {
     latencyTarget('end-to-end (produce -> long-poll consumer)', 'p99 < 5 ms', endToEndRow, 5),
     throughputTarget('produce with flush.messages=1, batches of 1000', '>= 150,000 rec/s', fsyncRows, 150_000, 'rec/s'),
     followerReadTarget(rows, 2),
+    ...evaluateCostTargets(rows),
   );
   return targets;
 }

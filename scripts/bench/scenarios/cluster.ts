@@ -5,7 +5,9 @@
  * - Produce throughput to the leader of a one-partition topic with replicationFactor 3
  *   (min.insync.replicas 2), with acks=leader (the leader's append) and acks=all (every
  *   in-sync replica has the records), and the same rows on the single node (RF 1), so
- *   the cost of replication reads off the table.
+ *   the cost of replication reads off the table. JSON bodies, and record batches
+ *   (`-binary` rows, acks=all only: the target is RF 3 acks=all at half the single
+ *   node's throughput or more).
  * - Failover: the partition's leader is SIGKILLed; the time until the first acks=all
  *   produce to that partition succeeds, found as a client would (ask a surviving node,
  *   follow NOT_LEADER's leaderId), median of a few tries. Between tries the killed
@@ -20,6 +22,7 @@ import { jsonValueOfSize, sizeLabel } from '../payload.js';
 import { startRunnelCluster, type RunnelCluster } from '../runnel-cluster.js';
 import { checkProduceAnswer, produceBody, RunnelHttp } from '../runnel-http.js';
 import { benchTopicName, throughputRow, type BenchContext, type ResultRow, type Scenario } from '../scenario.js';
+import { JSON_WIRE, RECORD_BATCH_WIRE, type BenchWire } from '../wire.js';
 import { sleep } from '../child.js';
 
 const NODE_COUNT = 3;
@@ -27,11 +30,11 @@ const REPLICATION_FACTOR = 3;
 const MIN_INSYNC_REPLICAS = '2';
 /** The product's default (--node-session-timeout-ms), passed explicitly so the row says what it measured. */
 const NODE_SESSION_TIMEOUT_MS = 2_000;
-const SHAPES = [
-  { valueBytes: 100, batchSize: 1000, concurrency: 8 },
-  { valueBytes: 1024, batchSize: 100, concurrency: 8 },
-] as const;
-const ACKS = ['leader', 'all'] as const;
+const SHAPES: readonly Shape[] = [
+  { wire: JSON_WIRE, acks: ['leader', 'all'], valueBytes: 100, batchSize: 1000, concurrency: 8 },
+  { wire: JSON_WIRE, acks: ['leader', 'all'], valueBytes: 1024, batchSize: 100, concurrency: 8 },
+  { wire: RECORD_BATCH_WIRE, acks: ['all'], valueBytes: 100, batchSize: 1000, concurrency: 8 },
+];
 /** Connections per node: the highest concurrency plus a few for the failover probes. */
 const CONNECTIONS_PER_NODE = 12;
 /** A topic's partition has a leader and a full ISR within this, or the scenario fails. */
@@ -42,7 +45,15 @@ const FAILOVER_TIMEOUT_MS = 60_000;
 const PROBE_TIMEOUT_MS = 2_000;
 const PROBE_PAUSE_MS = 20;
 
-type Acks = (typeof ACKS)[number];
+type Acks = 'leader' | 'all';
+
+interface Shape {
+  wire: BenchWire;
+  acks: readonly Acks[];
+  valueBytes: number;
+  batchSize: number;
+  concurrency: number;
+}
 
 interface PartitionView {
   partition: number;
@@ -50,9 +61,15 @@ interface PartitionView {
   isr: number[];
 }
 
-function throughputLabel(system: 'cluster' | 'single', acks: Acks, valueBytes: number, batchSize: number, concurrency: number): string {
+/** e.g. "cluster RF3 acks=all 100 B x1000 c8", "single-binary RF1 acks=all 100 B x1000 c8". */
+export function clusterThroughputLabel(system: 'cluster' | 'single', wire: BenchWire, acks: Acks, valueBytes: number, batchSize: number, concurrency: number): string {
   const replicas = system === 'cluster' ? `RF${REPLICATION_FACTOR}` : 'RF1';
-  return `${system} ${replicas} acks=${acks} ${sizeLabel(valueBytes)} x${batchSize} c${concurrency}`;
+  return `${system}${wire.suffix} ${replicas} acks=${acks} ${sizeLabel(valueBytes)} x${batchSize} c${concurrency}`;
+}
+
+/** Every running node's process, for the rows' CPU time (the cluster's cost is all three nodes'). */
+function clusterPids(cluster: RunnelCluster): number[] {
+  return cluster.nodes.flatMap((node) => (node.child?.pid === undefined ? [] : [node.child.pid]));
 }
 
 const FAILOVER_LABEL = `cluster failover: SIGKILL leader -> acks=all ok`;
@@ -118,24 +135,28 @@ class ClusterHttp {
 interface RowSpec {
   label: string;
   system: 'cluster' | 'single';
+  wire: BenchWire;
   acks: Acks;
   valueBytes: number;
   batchSize: number;
   concurrency: number;
 }
 
-async function measureRow(context: BenchContext, http: RunnelHttp, topic: string, spec: RowSpec): Promise<ResultRow> {
+/** `serverPids`: the processes whose CPU time the row reads (every node of the cluster, or the single node). */
+async function measureRow(context: BenchContext, http: RunnelHttp, topic: string, spec: RowSpec, serverPids: readonly number[]): Promise<ResultRow> {
   const { settings } = context;
-  const body = produceBody(jsonValueOfSize(spec.valueBytes), spec.batchSize);
+  const { wire } = spec;
+  const body = wire.produceBody(spec.valueBytes, spec.batchSize);
   const path = `/v1/topics/${topic}/partitions/0/records?acks=${spec.acks}`;
-  checkProduceAnswer(await http.text('POST', path, body), spec.batchSize, spec.label);
+  wire.checkProduceAnswer(await http.text('POST', path, body, 200, wire.mediaType), spec.batchSize, spec.label);
   const recordCountMax = Math.min(settings.rowRecordCountMax, Math.floor(settings.rowValueBytesMax / spec.valueBytes));
   const result = await runClosedLoop({
     concurrency: spec.concurrency,
     warmupMs: settings.warmupMs,
     durationMs: settings.durationMs,
     maxOperations: Math.max(spec.concurrency, Math.floor(recordCountMax / spec.batchSize)),
-    operation: () => http.send('POST', path, body),
+    operation: () => http.send('POST', path, body, 200, wire.mediaType),
+    serverPids,
   });
   return throughputRow({
     scenario: 'cluster',
@@ -148,11 +169,13 @@ async function measureRow(context: BenchContext, http: RunnelHttp, topic: string
       valueBytes: spec.valueBytes,
       batchSize: spec.batchSize,
       concurrency: spec.concurrency,
+      mediaType: wire.mediaType,
     },
     records: result.operations * spec.batchSize,
     elapsedMs: result.elapsedMs,
     valueBytes: spec.valueBytes,
     latency: result.histogram.summary(),
+    cpuWindow: result.serverCpu,
   });
 }
 
@@ -248,11 +271,11 @@ export const clusterScenario: Scenario = {
   description: `${NODE_COUNT}-node cluster vs one node: produce with acks=leader / acks=all on RF=${REPLICATION_FACTOR}, and failover time after SIGKILLing a leader`,
   async run(context) {
     const specs: RowSpec[] = [];
-    for (const { valueBytes, batchSize, concurrency } of SHAPES) {
-      for (const acks of ACKS) {
+    for (const { wire, acks: acksList, valueBytes, batchSize, concurrency } of SHAPES) {
+      for (const acks of acksList) {
         for (const system of ['single', 'cluster'] as const) {
-          const label = throughputLabel(system, acks, valueBytes, batchSize, concurrency);
-          if (context.isRowWanted(label)) specs.push({ label, system, acks, valueBytes, batchSize, concurrency });
+          const label = clusterThroughputLabel(system, wire, acks, valueBytes, batchSize, concurrency);
+          if (context.isRowWanted(label)) specs.push({ label, system, wire, acks, valueBytes, batchSize, concurrency });
         }
       }
     }
@@ -275,7 +298,7 @@ export const clusterScenario: Scenario = {
           const http = await context.runnel();
           await http.createTopic(topic, 1);
           try {
-            rows.push(await measureRow(context, http, topic, spec));
+            rows.push(await measureRow(context, http, topic, spec, http.serverPids));
           } finally {
             await http.deleteTopic(topic);
           }
@@ -283,7 +306,7 @@ export const clusterScenario: Scenario = {
           await nodes!.createTopic(1, topic);
           const leader = await nodes!.settledLeader(1, topic);
           try {
-            const row = await measureRow(context, nodes!.http(leader), topic, spec);
+            const row = await measureRow(context, nodes!.http(leader), topic, spec, clusterPids(cluster!));
             row.notes = [`produced to the leader, node ${leader}; min.insync.replicas ${MIN_INSYNC_REPLICAS}`];
             rows.push(row);
           } finally {

@@ -24,6 +24,7 @@ import { PartitionLog } from '../../../src/storage/partition-log.js';
 import { Histogram } from '../histogram.js';
 import { jsonValueOfSize } from '../payload.js';
 import { benchTopicName, throughputRow, type BenchContext, type ResultRow, type Scenario } from '../scenario.js';
+import { startServerCpu } from '../server-cpu.js';
 
 const VALUE_BYTES = 100;
 const RECORDS_PER_BATCH = 1000;
@@ -115,16 +116,19 @@ async function lookupRow(context: BenchContext, sizes: Sizes): Promise<ResultRow
     const pick = keyPicker(sizes.lookupKeyCount);
     for (let i = 0; i < sizes.lookupCount / 10 && performance.now() < deadline; i++) await http.send('GET', `/v1/topics/${topic}/keys/key-${pick()}`, undefined);
     const histogram = new Histogram();
+    const cpu = startServerCpu(http.serverPids);
     const startedAt = performance.now();
     for (let i = 0; i < sizes.lookupCount && performance.now() < deadline; i++) {
       const sentAt = performance.now();
       await http.send('GET', `/v1/topics/${topic}/keys/key-${pick()}`, undefined);
       histogram.recordMs(performance.now() - sentAt);
     }
+    const elapsedMs = performance.now() - startedAt;
+    const cpuWindow = cpu.stop();
     return [throughputRow({
       scenario: 'compaction', system: 'runnel', label,
       params: { keys: sizes.lookupKeyCount, valueBytes: VALUE_BYTES, concurrency: 1 },
-      records: histogram.count, elapsedMs: performance.now() - startedAt, valueBytes: VALUE_BYTES, latency: histogram.summary(),
+      records: histogram.count, elapsedMs, valueBytes: VALUE_BYTES, latency: histogram.summary(), cpuWindow,
     })];
   } finally {
     await http.deleteTopic(topic);

@@ -9,6 +9,7 @@
 import { Histogram } from '../histogram.js';
 import { timestampedValueOfSize } from '../payload.js';
 import { benchTopicName, throughputRow, type Scenario } from '../scenario.js';
+import { startServerCpu } from '../server-cpu.js';
 
 const VALUE_BYTES = 100;
 const WAIT_MS = 1000;
@@ -38,6 +39,7 @@ export const endToEndScenario: Scenario = {
     let sent = 0;
     let received = 0;
     let producerDoneAt = Number.POSITIVE_INFINITY;
+    const cpu = startServerCpu(http.serverPids);
     const startedAt = performance.now();
     const deadline = startedAt + settings.endToEndTimeMaxMs;
     const producePath = `/v1/topics/${topic}/partitions/0/records?acks=leader`;
@@ -88,15 +90,18 @@ export const endToEndScenario: Scenario = {
       });
       await Promise.all([guard(consume()), guard(produce())]);
       if (hasFailed) throw failure;
+      const elapsedMs = performance.now() - startedAt;
+      const cpuWindow = cpu.stop();
       const row = throughputRow({
         scenario: 'end-to-end',
         system: 'runnel',
         label,
         params: { valueBytes: VALUE_BYTES, batchSize: 1, waitMs: WAIT_MS, acks: 'leader' },
         records: received,
-        elapsedMs: performance.now() - startedAt,
+        elapsedMs,
         valueBytes: null,
         latency: histogram.summary(),
+        cpuWindow,
       });
       row.notes = [`${sent} sent, ${received} received; first ${warmupCount} not counted`];
       if (received < total) row.notes.push(`time limit reached before all ${total} records went through`);

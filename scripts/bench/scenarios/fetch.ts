@@ -15,6 +15,7 @@
 import { Histogram } from '../histogram.js';
 import { runClosedLoop } from '../load.js';
 import { sizeLabel } from '../payload.js';
+import { startServerCpu } from '../server-cpu.js';
 import type { RunnelHttp } from '../runnel-http.js';
 import { benchTopicName, throughputRow, type ResultRow, type Scenario } from '../scenario.js';
 import { JSON_WIRE, RECORD_BATCH_WIRE, type BenchWire } from '../wire.js';
@@ -100,6 +101,7 @@ function fetchScenarioFor(wire: BenchWire, description: string): Scenario {
           context.log(`  ${label}`);
           const histogram = new Histogram();
           const progress: ReadProgress = { records: 0, bytes: 0, isComplete: true };
+          const cpu = startServerCpu(http.serverPids);
           const startedAt = performance.now();
           const deadline = startedAt + settings.fetchReadTimeMaxMs;
           if (concurrency === 1) {
@@ -111,6 +113,7 @@ function fetchScenarioFor(wire: BenchWire, description: string): Scenario {
               readPartition(http, wire, topic, partition, highWatermark, deadline, histogram, progress)));
           }
           const elapsedMs = performance.now() - startedAt;
+          const cpuWindow = cpu.stop();
           const row = throughputRow({
             scenario,
             system: 'runnel',
@@ -120,6 +123,7 @@ function fetchScenarioFor(wire: BenchWire, description: string): Scenario {
             elapsedMs,
             valueBytes: FETCH_VALUE_BYTES,
             latency: histogram.summary(),
+            cpuWindow,
             compareKey: fetchCompareKey(concurrency),
             notes: [preloadNote, `response bodies ${(progress.bytes / 1e6 / (elapsedMs / 1000)).toFixed(1)} MB/s of ${wire === JSON_WIRE ? 'JSON' : 'record batches'}`],
           });

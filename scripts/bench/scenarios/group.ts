@@ -10,6 +10,7 @@ import { runClosedLoop } from '../load.js';
 import { jsonValueOfSize, sizeLabel } from '../payload.js';
 import { produceBody, type RunnelHttp } from '../runnel-http.js';
 import { benchTopicName, throughputRow, type ResultRow, type Scenario } from '../scenario.js';
+import { startServerCpu } from '../server-cpu.js';
 
 const GROUP_VALUE_BYTES = 100;
 const GROUP_PARTITIONS = 6;
@@ -74,9 +75,11 @@ export const groupScenario: Scenario = {
         }
         const histogram = new Histogram();
         const progress = { records: 0, total };
+        const cpu = startServerCpu(http.serverPids);
         const startedAt = performance.now();
         await Promise.all(members.map((memberId) => consume(http, group, memberId, progress, startedAt + settings.fetchReadTimeMaxMs, histogram)));
         const elapsedMs = performance.now() - startedAt;
+        const cpuWindow = cpu.stop();
         const row = throughputRow({
           scenario: 'group',
           system: 'runnel',
@@ -86,6 +89,7 @@ export const groupScenario: Scenario = {
           elapsedMs,
           valueBytes: GROUP_VALUE_BYTES,
           latency: histogram.summary(),
+          cpuWindow,
           notes: [`${total} records preloaded; every poll commits the previous one's positions`],
         });
         if (progress.records < total) row.notes?.push(`time limit reached after ${progress.records} of ${total} records`);

@@ -5,21 +5,19 @@
  * (10,000 per topic at most) and one record in each, and then:
  *
  *   - idle: open file descriptors (/proc/<pid>/fd) against the empty node's, per
- *     partition, runnel_log_files_open and RSS (/proc/<pid>/status VmRSS);
+ *     partition, runnel_log_files_open and RSS (/proc/<pid>/status VmRSS), also
+ *     against the empty node's per partition (idle - empty) / partitions;
  *   - SIGTERM, then start on the same directory: time from spawn to GET
  *     /health/ready 200, RSS, descriptors and the `recovery` object ready answers;
  *   - one more record in each partition, SIGKILL, start again: the same.
  *
- * Data directories go under /dev/shm when it exists (creating partitions is
- * metadata-bound: about 1 ms each on a disk, much less on tmpfs), or under
- * RUNNEL_BENCH_PARTITIONS_DIR; the report names the filesystem. Every wait is
+ * Data directories go under /dev/shm when it exists, or under
+ * RUNNEL_BENCH_PARTITIONS_DIR (data-dirs.ts); the report names the filesystem. Every wait is
  * bounded: a start 5 minutes, a request 5 minutes, a stop 2 minutes.
  */
-import { existsSync, rmSync } from 'node:fs';
-import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
+import { readFile, readdir } from 'node:fs/promises';
 import { sleep } from '../child.js';
+import { filesystemOf, makeDataDir, parentDirectory, removeDataDir } from '../data-dirs.js';
 import { checkProduceAnswer, RunnelHttp } from '../runnel-http.js';
 import { startRunnel, type RunnelNode } from '../runnel-node.js';
 import type { BenchContext, RecoverySummary, ResultRow, Scenario, StartupResources } from '../scenario.js';
@@ -33,42 +31,8 @@ const REQUEST_TIMEOUT_MS = 5 * 60_000;
 const STOP_GRACE_MS = 2 * 60_000;
 /** After the produce, before the idle reading: in-flight work settles. */
 const IDLE_SETTLE_MS = 1_000;
-const DEFAULT_PARENT_DIR = '/dev/shm';
-/** Data directories not yet removed; on tmpfs they hold memory, so an interrupted run removes them too. */
-const liveDataDirs = new Set<string>();
-
-/** For run.ts's SIGINT/SIGTERM handler, after the nodes are killed. */
-export function removePartitionsDataDirsNow(): void {
-  for (const dataDir of liveDataDirs) rmSync(dataDir, { recursive: true, force: true });
-  liveDataDirs.clear();
-}
-
 function formatCount(count: number): string {
   return count.toLocaleString('en-US');
-}
-
-/** Where the data directories go: RUNNEL_BENCH_PARTITIONS_DIR, else /dev/shm when present, else the temp dir. */
-function parentDirectory(): string {
-  const chosen = process.env.RUNNEL_BENCH_PARTITIONS_DIR;
-  if (chosen !== undefined && chosen !== '') return chosen;
-  return existsSync(DEFAULT_PARENT_DIR) ? DEFAULT_PARENT_DIR : os.tmpdir();
-}
-
-/** The type of the filesystem holding `directory` (the longest mount point above it in /proc/self/mounts). */
-async function filesystemOf(directory: string): Promise<string> {
-  try {
-    const mounts = await readFile('/proc/self/mounts', 'utf8');
-    let best = { mountPoint: '', type: 'unknown' };
-    for (const line of mounts.split('\n')) {
-      const [, mountPoint, type] = line.split(' ');
-      if (mountPoint === undefined || type === undefined) continue;
-      const isAbove = directory === mountPoint || directory.startsWith(mountPoint.endsWith('/') ? mountPoint : mountPoint + '/');
-      if (isAbove && mountPoint.length >= best.mountPoint.length) best = { mountPoint, type };
-    }
-    return `${best.type} (${directory})`;
-  } catch {
-    return `unknown (${directory})`;
-  }
 }
 
 async function openFileCount(pid: number): Promise<number> {
@@ -153,6 +117,7 @@ async function measure(context: BenchContext, count: number, dataDir: string, fi
   const pid = requirePid(live.node);
   const emptyReadyMs = live.node.readyMs;
   const emptyOpenFiles = await openFileCount(pid);
+  const emptyRssBytes = await rssBytes(pid);
   const topics = topicSizes(count).map((partitions, index) => ({ name: `bench-partitions-${index}`, partitions }));
   const createStartedAt = performance.now();
   for (const topic of topics) await live.http.createTopic(topic.name, topic.partitions);
@@ -189,6 +154,7 @@ async function measure(context: BenchContext, count: number, dataDir: string, fi
     createMs,
     emptyReadyMs,
     emptyOpenFiles,
+    emptyRssBytes,
     idle,
     stopMs,
     isStopGraceful,
@@ -208,10 +174,8 @@ function notesFor(resources: StartupResources): string[] {
 }
 
 async function measureRow(context: BenchContext, count: number, label: string): Promise<ResultRow> {
-  const parent = parentDirectory();
-  const dataDir = await mkdtemp(path.join(parent, 'runnel-bench-partitions-'));
-  liveDataDirs.add(dataDir);
-  const filesystem = await filesystemOf(parent);
+  const dataDir = await makeDataDir('runnel-bench-partitions-');
+  const filesystem = await filesystemOf(parentDirectory());
   const live: Live = {};
   const startedAt = performance.now();
   try {
@@ -232,8 +196,7 @@ async function measureRow(context: BenchContext, count: number, label: string): 
     };
   } finally {
     await closeLive(live);
-    await rm(dataDir, { recursive: true, force: true, maxRetries: 3 });
-    liveDataDirs.delete(dataDir);
+    await removeDataDir(dataDir);
   }
 }
 

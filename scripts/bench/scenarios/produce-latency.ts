@@ -6,6 +6,7 @@
 import { Histogram } from '../histogram.js';
 import { jsonValueOfSize, sizeLabel } from '../payload.js';
 import { checkProduceAnswer, produceBody } from '../runnel-http.js';
+import { startServerCpu } from '../server-cpu.js';
 import { benchTopicName, throughputRow, type Scenario } from '../scenario.js';
 
 const VALUE_BYTES = 100;
@@ -30,21 +31,25 @@ export const produceLatencyScenario: Scenario = {
         await http.send('POST', path, body);
       }
       const histogram = new Histogram();
+      const cpu = startServerCpu(http.serverPids);
       const startedAt = performance.now();
       for (let index = 0; index < settings.latencyRequestCount && performance.now() < deadline; index++) {
         const sentAt = performance.now();
         await http.send('POST', path, body);
         histogram.recordMs(performance.now() - sentAt);
       }
+      const elapsedMs = performance.now() - startedAt;
+      const cpuWindow = cpu.stop();
       const row = throughputRow({
         scenario: 'produce-latency',
         system: 'runnel',
         label,
         params: { valueBytes: VALUE_BYTES, batchSize: 1, concurrency: 1, acks: 'leader' },
         records: histogram.count,
-        elapsedMs: performance.now() - startedAt,
+        elapsedMs,
         valueBytes: VALUE_BYTES,
         latency: histogram.summary(),
+        cpuWindow,
       });
       if (histogram.count < settings.latencyRequestCount) row.notes = [`time limit reached after ${histogram.count} requests`];
       return { rows: [row] };

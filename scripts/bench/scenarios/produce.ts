@@ -48,6 +48,7 @@ export async function measureProduceRow(context: BenchContext, http: RunnelHttp,
       durationMs: settings.durationMs,
       maxOperations: Math.max(spec.concurrency, Math.floor(recordCountMax / spec.batchSize)),
       operation: () => http.send('POST', path, body, 200, wire.mediaType),
+      serverPids: http.serverPids,
     });
     return throughputRow({
       scenario: spec.scenario,
@@ -58,6 +59,7 @@ export async function measureProduceRow(context: BenchContext, http: RunnelHttp,
       elapsedMs: result.elapsedMs,
       valueBytes: spec.valueBytes,
       latency: result.histogram.summary(),
+      cpuWindow: result.serverCpu,
       compareKey: spec.compareKey,
     });
   } finally {

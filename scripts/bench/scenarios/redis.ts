@@ -22,6 +22,7 @@ import { jsonValueOfSize, sizeLabel } from '../payload.js';
 import { findRedisServer, REDIS_INSTALL_HINT, startRedis, type RedisNode } from '../redis-node.js';
 import { encodeCommand, RespClient, type RespValue } from '../resp.js';
 import { throughputRow, type BenchContext, type ResultRow, type Scenario } from '../scenario.js';
+import { startServerCpu } from '../server-cpu.js';
 import { FETCH_PARTITIONS, FETCH_RECORDS_MAX, FETCH_VALUE_BYTES, fetchCompareKey } from './fetch.js';
 import { FSYNC_BATCH_SIZE, FSYNC_CONCURRENCY, FSYNC_VALUE_BYTES, fsyncCompareKey } from './produce-fsync.js';
 import { BATCH_SIZES, CONCURRENCIES, produceCompareKey, VALUE_SIZES_BYTES } from './produce.js';
@@ -72,6 +73,7 @@ async function measureProduce(context: BenchContext, redis: RedisNode, spec: Red
       durationMs: settings.durationMs,
       maxOperations: Math.max(spec.concurrency, Math.floor(recordCountMax / spec.batchSize)),
       operation: (worker) => clients[worker].pipeline(payload, spec.batchSize, false),
+      serverPids: redis.pid === undefined ? [] : [redis.pid],
     });
     return throughputRow({
       scenario: spec.scenario,
@@ -85,6 +87,7 @@ async function measureProduce(context: BenchContext, redis: RedisNode, spec: Red
       elapsedMs: result.elapsedMs,
       valueBytes: spec.valueBytes,
       latency: result.histogram.summary(),
+      cpuWindow: result.serverCpu,
       compareKey: spec.compareKey,
     });
   } finally {
@@ -173,6 +176,7 @@ async function measureFetch(context: BenchContext, redis: RedisNode, concurrenci
       context.log(`  ${label}`);
       const histogram = new Histogram();
       const progress: ReadProgress = { records: 0, isComplete: true };
+      const cpu = startServerCpu([redis.pid]);
       const startedAt = performance.now();
       const deadline = startedAt + settings.fetchReadTimeMaxMs;
       if (concurrency === 1) {
@@ -182,15 +186,18 @@ async function measureFetch(context: BenchContext, redis: RedisNode, concurrenci
       } else {
         await Promise.all(streams.map((stream, index) => readStream(clients[index], stream, lengths[index], deadline, histogram, progress)));
       }
+      const elapsedMs = performance.now() - startedAt;
+      const cpuWindow = cpu.stop();
       const row = throughputRow({
         scenario: 'redis',
         system: 'redis',
         label,
         params: { valueBytes: FETCH_VALUE_BYTES, concurrency, streams: FETCH_PARTITIONS, count: FETCH_RECORDS_MAX, command: 'XRANGE', redisVersion: redis.version },
         records: progress.records,
-        elapsedMs: performance.now() - startedAt,
+        elapsedMs,
         valueBytes: FETCH_VALUE_BYTES,
         latency: histogram.summary(),
+        cpuWindow,
         compareKey: fetchCompareKey(concurrency),
         notes: [preloadNote],
       });
