@@ -33,7 +33,7 @@ export function encodeField(input: unknown, format: ValueFormat, what: string): 
   return fieldBytes(input, format, what, invalidRecord);
 }
 
-function encodeHeaders(headers: Record<string, unknown> | null | undefined, index: number): Array<[string, Buffer | null]> | null {
+export function encodeHeaders(headers: Record<string, unknown> | null | undefined, index: number): Array<[string, Buffer | null]> | null {
   if (headers === null || headers === undefined) return null;
   // Own entries only: a header may be called 'constructor' or '__proto__'.
   const entries = Object.entries(headers);
