@@ -48,13 +48,17 @@ export function encodeScannedRecord(scanned: ScannedRecords, index: number, keyF
   // The scan takes plain-digit timestamps up to Number.MAX_SAFE_INTEGER only: always safe integers.
   const timestampMs = timestamp < 0 ? nowMs : timestamp;
   const headersStart = scanned.fields[base + HEADERS_START];
-  return {
-    key: scannedField(scanned, base + KEY_START, keyFormat, index, 'key'),
-    value: scannedField(scanned, base + VALUE_START, valueFormat, index, 'value'),
-    headers: headersStart < 0 ? null
-      : encodeHeaders(JSON.parse(scanned.text(headersStart, scanned.fields[base + HEADERS_END])) as Record<string, unknown>, index),
-    timestampMs,
-  };
+  const key = scannedField(scanned, base + KEY_START, keyFormat, index, 'key');
+  const { fields } = scanned;
+  const valueKind = fields[base + VALUE_START + KIND];
+  // The common value, JSON as sent or a plain string, is a span of the body: no Buffer of its own.
+  const isSpan = (valueFormat === 'json' && (valueKind === FIELD_STRING || valueKind === FIELD_CANONICAL_JSON)) || (valueFormat === 'string' && valueKind === FIELD_STRING);
+  const value = isSpan ? null : scannedField(scanned, base + VALUE_START, valueFormat, index, 'value');
+  const headers = headersStart < 0 ? null
+    : encodeHeaders(JSON.parse(scanned.text(headersStart, fields[base + HEADERS_END])) as Record<string, unknown>, index);
+  if (!isSpan) return { key, value, headers, timestampMs, valueSource: undefined, valueStart: 0, valueEnd: 0 };
+  const quote = valueFormat === 'string' ? 1 : 0;
+  return { key, value, headers, timestampMs, valueSource: scanned.bytes, valueStart: fields[base + VALUE_START] + quote, valueEnd: fields[base + VALUE_START + END] - quote };
 }
 
 function scannedField(scanned: ScannedRecords, slot: number, format: ValueFormat, index: number, name: 'key' | 'value'): Buffer | null {
