@@ -303,12 +303,24 @@ function parseOffset(text: string, what: string): number | 'earliest' | 'latest'
 
 const ARRAY_STYLE = { separator: ',' };
 
+/** The produce answer; records of one partition and one timestamp (the usual run) reuse the text around their offsets. */
 function offsetsJson(offsets: RecordOffset[]): string {
   let text = '{"offsets":[';
+  let partition = -1;
+  let head = '';
+  let timestamp = -1;
+  let tail = '';
   for (let i = 0; i < offsets.length; i++) {
     const entry = offsets[i];
-    if (i > 0) text += ',';
-    text += '{"partition":' + entry.partition + ',"offset":' + entry.offset + ',"timestamp":' + entry.timestamp + '}';
+    if (entry.partition !== partition) {
+      partition = entry.partition;
+      head = '{"partition":' + partition + ',"offset":';
+    }
+    if (entry.timestamp !== timestamp) {
+      timestamp = entry.timestamp;
+      tail = ',"timestamp":' + timestamp + '}';
+    }
+    text += (i > 0 ? ',' : '') + head + entry.offset + tail;
   }
   return text + ']}';
 }
