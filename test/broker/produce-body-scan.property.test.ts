@@ -196,6 +196,14 @@ void t.test('values at and past the nesting limit: the scan takes the first and 
   t.equal(parsedBody(past, false), undefined, 'and the parsing path refuses them');
 });
 
+void t.test('a raw control character inside a string is declined, in a body otherwise searched quote to quote', async (t) => {
+  for (const code of [0x09, 0x01, 0x0a, 0x1f]) {
+    const bytes = Buffer.from(`{"records":[{"value":{"data":"a${String.fromCharCode(code)}b"}}]}`);
+    t.notOk(compare(bytes, false).isScanned, `a raw 0x${code.toString(16)} is declined`);
+    t.equal(parsedBody(bytes, false), undefined, 'as JSON.parse refuses it');
+  }
+});
+
 void t.test('escapes, spaces and odd numbers are stored as JSON.stringify writes them; strings and base64 keep their meaning', async (t) => {
   const cases: Array<[string, ValueFormat, string]> = [
     ['{ "a" : [1, 2.50, -0, 1E2] }', 'json', '{"a":[1,2.5,0,100]}'],
