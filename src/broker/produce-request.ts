@@ -4,6 +4,7 @@
  * the HTTP routes. The acks levels are the public API's own.
  */
 import type { Acks } from '../api/types.js';
+import type { ScannedRecords } from '../record/produce-body-scan.js';
 import type { ProduceRecord, ValueFormat } from './record-input.js';
 
 export type { Acks };
@@ -13,6 +14,11 @@ export interface ProduceRequest {
   /** From the path /partitions/{p}/records: every record goes there. */
   partition?: number;
   records: ProduceRecord[];
+  /**
+   * The records as a scanned body's spans (record/produce-body-scan.ts): the append
+   * encodes from these, and `records` parses them only for a path that needs objects.
+   */
+  scanned?: ScannedRecords;
   keyFormat?: ValueFormat;
   valueFormat?: ValueFormat;
   acks?: Acks;
@@ -24,6 +30,16 @@ export interface ProduceRequest {
    * led here; it is never forwarded again.
    */
   isForwarded?: boolean;
+}
+
+/** A request of a scanned body's records; `records` is parsed from them on first use. */
+export function scannedRequest(request: Omit<ProduceRequest, 'records' | 'scanned'>, scanned: ScannedRecords): ProduceRequest {
+  return Object.defineProperty({ ...request, scanned }, 'records', { get: () => scanned.objects(), enumerable: true }) as ProduceRequest;
+}
+
+/** How many records a request holds, without parsing a scanned body's. */
+export function recordCount(request: ProduceRequest): number {
+  return request.scanned?.count ?? request.records.length;
 }
 
 /** Where one produced record landed. */

@@ -19,7 +19,7 @@ import { readBatchHeader, type BatchHeader } from '../record/header.js';
 import { KEY_PRODUCER_ID_BASE, type SequenceCheck } from '../storage/producer-state.js';
 import type { PartitionLog } from '../storage/partition-log.js';
 import type { ProduceRecord } from './record-input.js';
-import type { ProduceRequest } from './produce-request.js';
+import { recordCount, type ProduceRequest } from './produce-request.js';
 import { PRODUCER_ID_OFFSET, type ValueFormat } from '../record/layout.js';
 
 /** The producer fields of one partition's batches; sequences count on from firstSequence (0 for a key). */
@@ -49,8 +49,9 @@ export function checkProducerFields(request: ProduceRequest): void {
   if (request.idempotencyKey !== undefined) {
     throw new RunnelError('INVALID_REQUEST', 'give an Idempotency-Key or producerId, not both: each makes retries safe on its own');
   }
-  if (producer.baseSequence + request.records.length - 1 > 0x7fffffff) {
-    throw new RunnelError('INVALID_REQUEST', `sequences ${producer.baseSequence}.. of ${request.records.length} records pass 2147483647`);
+  const count = recordCount(request);
+  if (producer.baseSequence + count - 1 > 0x7fffffff) {
+    throw new RunnelError('INVALID_REQUEST', `sequences ${producer.baseSequence}.. of ${count} records pass 2147483647`);
   }
 }
 

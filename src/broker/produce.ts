@@ -33,11 +33,12 @@ import { forwardShare, takeForwards, type SendShare } from './produce-forward.js
 import { RawProducer } from './produce-raw.js';
 import { appendOnce, batchProducer, checkProducerFields, keylessPartitionForKey, storedTimestamps } from './produce-sequences.js';
 import { partitionForKey } from './partitioner.js';
-import { checkJsonDepth, checkKeysForPolicy, encodeRecord } from './record-input.js';
+import { checkJsonDepth, checkKeysForPolicy } from './record-input.js';
+import { checkScannedKeysForPolicy, encodeRequestRecord, requestedPartition } from './scanned-input.js';
 import type { TopicManager } from './topic-manager.js';
 import type { PartitionState, Topic } from './topic-state.js';
 import { requireLeader, type Replication } from './replication.js';
-import type { Acks, ProduceRequest, ProduceResult, RecordOffset } from './produce-request.js';
+import { recordCount, type Acks, type ProduceRequest, type ProduceResult, type RecordOffset } from './produce-request.js';
 
 /** One request's append, worked out before the first byte is written. */
 interface AppendPlan {
@@ -94,14 +95,20 @@ export class Producer {
 
   async produce(request: ProduceRequest): Promise<ProduceResult> {
     const topic = this.topics.get(request.topic);
-    if (request.records.length === 0) throw new RunnelError('INVALID_REQUEST', 'records must hold at least one record');
-    if (request.records.length > limits.produceRecordCountMax) {
+    const count = recordCount(request);
+    if (count === 0) throw new RunnelError('INVALID_REQUEST', 'records must hold at least one record');
+    if (count > limits.produceRecordCountMax) {
       throw new RunnelError('INVALID_REQUEST', `a request may hold at most ${limits.produceRecordCountMax} records`);
     }
     checkProducerFields(request);
-    // Before anything recursive (hashing, encoding) touches a key or value.
-    checkJsonDepth(request.records);
-    checkKeysForPolicy(request.records, topic.effective['cleanup.policy']);
+    if (request.scanned === undefined) {
+      // Before anything recursive (hashing, encoding) touches a key or value.
+      checkJsonDepth(request.records);
+      checkKeysForPolicy(request.records, topic.effective['cleanup.policy']);
+    } else {
+      // The scan took no key or value nesting deeper than limits.jsonDepthMax.
+      checkScannedKeysForPolicy(request.scanned, topic.effective['cleanup.policy']);
+    }
     // A forwarded share of a request relies on the partitions' producer state alone: its
     // body is not the request the key was first sent with, so the stored answers do not apply.
     if (request.idempotencyKey === undefined || request.isForwarded === true) return this.append(topic, request, undefined);
@@ -145,7 +152,7 @@ export class Producer {
     // 2. Send the other leaders their records, then append every local batch and store
     // the answer (synchronous: no other request interleaves, no reader sees the records
     // until published).
-    const offsets: RecordOffset[] = new Array(request.records.length);
+    const offsets: RecordOffset[] = new Array(recordCount(request));
     const forwarded = this.forwardRecords(plan, offsets);
     // On a single node the high watermark moves at publish, so the answer is stored
     // before it; in a cluster it moves once the ISR has the records, and storing the
@@ -257,13 +264,13 @@ export class Producer {
     const stickyPartition = request.idempotencyKey === undefined
       ? this.stickyPartition(topic, replication)
       : keylessPartitionForKey(topic.record.name, request.idempotencyKey, topic.partitions.length);
-    const encoded: RecordInput[] = new Array(request.records.length);
-    const partitionOf = new Int32Array(request.records.length);
+    const count = recordCount(request);
+    const encoded: RecordInput[] = new Array(count);
+    const partitionOf = new Int32Array(count);
     const byPartition = new Map<number, number[]>();
-    for (let i = 0; i < request.records.length; i++) {
-      const record = request.records[i];
-      const input = encodeRecord(record, i, keyFormat, valueFormat, nowMs);
-      const partition = this.choosePartition(topic, request.partition ?? record.partition, input, stickyPartition, i);
+    for (let i = 0; i < count; i++) {
+      const input = encodeRequestRecord(request, i, keyFormat, valueFormat, nowMs);
+      const partition = this.choosePartition(topic, requestedPartition(request, i), input, stickyPartition, i);
       encoded[i] = input;
       partitionOf[i] = partition;
       let members = byPartition.get(partition);

@@ -11,7 +11,7 @@
  */
 import { RunnelError } from '../errors.js';
 import { limits } from '../limits.js';
-import type { RecordInput } from '../record/encode.js';
+import { valueLength, type RecordInput } from '../record/encode.js';
 import { fieldBytes } from '../record/field-bytes.js';
 import type { ValueFormat } from '../record/layout.js';
 import { isJsonDeeperThan } from '../util/json-depth.js';
@@ -33,7 +33,7 @@ export function encodeField(input: unknown, format: ValueFormat, what: string): 
   return fieldBytes(input, format, what, invalidRecord);
 }
 
-function encodeHeaders(headers: Record<string, unknown> | null | undefined, index: number): Array<[string, Buffer | null]> | null {
+export function encodeHeaders(headers: Record<string, unknown> | null | undefined, index: number): Array<[string, Buffer | null]> | null {
   if (headers === null || headers === undefined) return null;
   // Own entries only: a header may be called 'constructor' or '__proto__'.
   const entries = Object.entries(headers);
@@ -100,7 +100,7 @@ export function encodeRecord(record: ProduceRecord, index: number, keyFormat: Va
 
 /** Bytes a record adds to a batch at most (varint prefixes counted at their widest). */
 export function estimatedRecordBytes(record: RecordInput): number {
-  let size = 5 + 1 + 10 + 5 + 5 + 5 + 5 + (record.key?.length ?? 0) + (record.value?.length ?? 0);
+  let size = 5 + 1 + 10 + 5 + 5 + 5 + 5 + (record.key?.length ?? 0) + Math.max(0, valueLength(record));
   if (record.headers !== null) {
     for (const [name, value] of record.headers) size += 10 + Buffer.byteLength(name) + (value?.length ?? 0);
   }

@@ -13,7 +13,7 @@ import type { InvariantError } from '../util/assert.js';
 import { packageVersion } from '../util/package-info.js';
 import { installErrorHandler } from './error-handler.js';
 import { answerClientError, refuseWithoutHost, serveUnknownExpectations } from './client-errors.js';
-import { installNdjsonParser } from './ndjson.js';
+import { installBodyParsers } from './ndjson.js';
 import { lazySerializerFactory, lazyValidator } from './lazy-compilers.js';
 import { clusterRoutes } from './routes/cluster.js';
 import { groupRoutes } from './routes/groups.js';
@@ -244,7 +244,7 @@ async function installRequestPipeline(app: FastifyInstance, options: AppOptions,
     onInvariantBroken: options.onInvariantBroken ?? ((error) => { throw error; }),
     onOutOfFiles: () => { lifecycle.outOfFiles.lastAtMs = Date.now(); },
   });
-  installNdjsonParser(app);
+  installBodyParsers(app);
   return metrics;
 }
 

@@ -9,7 +9,9 @@ import type { Broker } from '../../broker/broker.js';
 import type { OffsetSpec } from '../../broker/fetch.js';
 import { notLeaderError } from '../../broker/replication.js';
 import { isHandedOver, setServedBy, type HandOver } from '../hand-over.js';
-import type { ProduceRequest, RecordOffset } from '../../broker/produce-request.js';
+import { scannedRequest, type ProduceRequest, type RecordOffset } from '../../broker/produce-request.js';
+import { ScannedProduceBody } from '../../record/produce-body-scan.js';
+import { acceptScannedBodies } from '../ndjson.js';
 import { RunnelError } from '../../errors.js';
 import { refuseInternalTopic } from '../../broker/internal-topics.js';
 import { JsonBuffer } from '../../record/json-buffer.js';
@@ -126,16 +128,17 @@ function produceRoutes(app: TypedApp, broker: Broker, handOver: HandOver | undef
       throw new RunnelError('INVALID_REQUEST', 'keyFormat and valueFormat in the query apply to application/x-ndjson bodies; a JSON body gives them in the body: {"valueFormat":"binary","records":[...]}');
     }
     const idempotencyKey = request.headers['idempotency-key'];
-    const result = await broker.producer.produce({
+    const fields = {
       topic,
       partition,
-      records: body.records,
       keyFormat: isNdjson ? query.keyFormat : body.keyFormat,
       valueFormat: isNdjson ? query.valueFormat : body.valueFormat,
       acks: query.acks,
       idempotencyKey: typeof idempotencyKey === 'string' ? idempotencyKey : undefined,
       producer: producerFields(body),
-    });
+    };
+    // A scanned body's records stay spans of the body (ndjson.ts); the broker encodes from them.
+    const result = await broker.producer.produce(body instanceof ScannedProduceBody ? scannedRequest(fields, body.scanned) : { ...fields, records: body.records });
     if (!result.isReplay) request.server.runnelMetrics.produced(topic, result.offsets.length, result.appendedBytes);
     // The leaders that appended (as metadata names them now): a client learns them without asking.
     const { partitions } = broker.topics.get(topic);
@@ -159,6 +162,7 @@ function produceRoutes(app: TypedApp, broker: Broker, handOver: HandOver | undef
       body: produceBodySchema,
       response: produceResponses,
     },
+    validatorCompiler: acceptScannedBodies(skipRecordBatchBodies(app)),
   }, (request, reply) => produce(request, reply));
 
   app.post('/v1/topics/:topic/partitions/:partition/records', {
@@ -178,7 +182,7 @@ function produceRoutes(app: TypedApp, broker: Broker, handOver: HandOver | undef
       },
       response: { ...partitionProduceErrors, 200: batchProduceAnswer, 202: { ...batchProduceAnswer, description: 'Accepted (acks=none).' } },
     },
-    validatorCompiler: skipRecordBatchBodies(app),
+    validatorCompiler: acceptScannedBodies(skipRecordBatchBodies(app)),
   }, async (request, reply) => {
     const { topic, partition } = request.params;
     if (!isRecordBatch(request.headers['content-type'])) {
@@ -299,12 +303,24 @@ function parseOffset(text: string, what: string): number | 'earliest' | 'latest'
 
 const ARRAY_STYLE = { separator: ',' };
 
+/** The produce answer; records of one partition and one timestamp (the usual run) reuse the text around their offsets. */
 function offsetsJson(offsets: RecordOffset[]): string {
   let text = '{"offsets":[';
+  let partition = -1;
+  let head = '';
+  let timestamp = -1;
+  let tail = '';
   for (let i = 0; i < offsets.length; i++) {
     const entry = offsets[i];
-    if (i > 0) text += ',';
-    text += '{"partition":' + entry.partition + ',"offset":' + entry.offset + ',"timestamp":' + entry.timestamp + '}';
+    if (entry.partition !== partition) {
+      partition = entry.partition;
+      head = '{"partition":' + partition + ',"offset":';
+    }
+    if (entry.timestamp !== timestamp) {
+      timestamp = entry.timestamp;
+      tail = ',"timestamp":' + timestamp + '}';
+    }
+    text += (i > 0 ? ',' : '') + head + entry.offset + tail;
   }
   return text + ']}';
 }
