@@ -55,6 +55,17 @@ async function isReady(origin: string): Promise<boolean> {
   }
 }
 
+/** True once `origin` lists `count` nodes, every one online (registered with the controller, not fenced). */
+async function isEveryNodeOnline(origin: string, count: number): Promise<boolean> {
+  try {
+    const response = await request(`${origin}/v1/cluster`, { headersTimeout: 1_000, bodyTimeout: 1_000 });
+    const body = await response.body.json() as { nodes?: Array<{ state?: string }> };
+    return response.statusCode === 200 && body.nodes?.length === count && body.nodes.every((node) => node.state === 'online');
+  } catch {
+    return false;
+  }
+}
+
 function listenOn(port: number): Promise<net.Server | undefined> {
   const server = net.createServer();
   return new Promise((resolve) => {
@@ -156,6 +167,12 @@ export async function startRunnelCluster(nodeCount: number, args: string[] = [],
   for (const node of nodes) spawnNode(node);
   try {
     await Promise.all(nodes.map(waitReady));
+    // Ready is this node's own view; a replicated topic needs the controller to count every node alive.
+    const deadline = performance.now() + READY_TIMEOUT_MS;
+    while (!(await isEveryNodeOnline(nodes[0].origin, nodes.length))) {
+      if (performance.now() > deadline) throw new Error(`the cluster did not list its ${nodes.length} nodes online within ${READY_TIMEOUT_MS} ms`);
+      await sleep(READY_POLL_MS);
+    }
   } catch (error) {
     await stop();
     throw error;

@@ -35,7 +35,7 @@ const NOT_RUN = new Set([
   'docker compose up -d',
   'export RUNNEL_CLUSTER_SECRET=$(openssl rand -hex 24)   # required by the file',
   'export RUNNEL_CLUSTER_SECRET=$(openssl rand -hex 24)',
-  'npm run bench                          # every scenario, 5 s per row (about 5 minutes)',
+  'npm run bench                          # every scenario, 5 s per row (about 10 minutes)',
   'npm run build       # tsc -> dist/',
 ]);
 
