@@ -2,9 +2,9 @@
  * Consumer groups over plain HTTP: membership, assignment, polls and commits, each a
  * stateless call that may come over any connection (the broker keeps the state).
  */
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { RunnelError } from '../../errors.js';
-import { isHandedOver, setServedBy, type HandOver } from '../hand-over.js';
+import type { FastifyInstance } from 'fastify';
+import type { HandOver } from '../hand-over.js';
+import { coordinated, type Coordinated } from '../coordinated.js';
 import type { Broker } from '../../broker/broker.js';
 import { fromTopicAssignments } from '../../broker/groups/topic-assignment.js';
 import { JsonBuffer } from '../../record/json-buffer.js';
@@ -22,43 +22,18 @@ const clusterErrors = ['NOT_LEADER', 'NOT_READY'] as const;
 // Commits are records of __consumer_offsets first: the append's refusals are theirs.
 const commitErrors = [...clusterErrors, 'NOT_ENOUGH_REPLICAS', 'REQUEST_TIMED_OUT'] as const;
 
-/**
- * In a cluster a group is served by its coordinator only: another node hands the call
- * to it (hand-over.ts); 503 NOT_LEADER names it when it does not answer.
- */
-interface Coordinated {
-  preHandler: (request: FastifyRequest, reply: FastifyReply) => Promise<FastifyReply | undefined>;
-}
 
 export function groupRoutes(fastify: FastifyInstance, broker: Broker, handOver: HandOver | undefined): void {
   const app = typed(fastify);
   // The coordinator of a group is the leader of its __consumer_offsets partition.
-  const coordinated: Coordinated = {
-    preHandler: async (request, reply) => {
-      const { group } = request.params as { group: string };
-      const coordinator = broker.offsetsLog.coordinatorElsewhere(group);
-      if (coordinator !== undefined && handOver !== undefined && !isHandedOver(request)) {
-        const waitMs = Number((request.query as { waitMs?: unknown } | undefined)?.waitMs ?? 0);
-        return handOver.forward(request, reply, [coordinator], {
-          isStream: false,
-          waitMs: Number.isFinite(waitMs) ? waitMs : 0,
-          unavailable: (why) => {
-            const refusal = broker.offsetsLog.notCoordinatorError(group);
-            return refusal === undefined
-              ? new RunnelError('NOT_READY', `group '${group}': node ${coordinator}, its coordinator, did not answer (${why}); this node leads its partition now, retry`)
-              : new RunnelError(refusal.code, `${refusal.message}; it did not answer (${why})`, refusal.details);
-          },
-        });
-      }
-      broker.offsetsLog.requireCoordinator(group);
-      setServedBy(reply.raw, broker.replication.nodeId);
-      return undefined;
-    },
-  };
-  groupAdminRoutes(app, broker, coordinated);
-  offsetRoutes(app, broker, coordinated);
-  membershipRoutes(app, broker, coordinated);
-  pollRoute(app, broker, coordinated);
+  const byCoordinator = coordinated({
+    what: 'group', placement: broker.offsetsLog, handOver, nodeId: broker.replication.nodeId,
+    requireCoordinator: (group) => broker.offsetsLog.requireCoordinator(group),
+  });
+  groupAdminRoutes(app, broker, byCoordinator);
+  offsetRoutes(app, broker, byCoordinator);
+  membershipRoutes(app, broker, byCoordinator);
+  pollRoute(app, broker, byCoordinator);
 }
 
 /** List, describe and delete groups. */

@@ -6,9 +6,9 @@
  * node coordinates is handed to it (hand-over.ts), and the list gathers every
  * coordinator's groups.
  */
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { RunnelError } from '../../errors.js';
-import { isHandedOver, setServedBy, type HandOver } from '../hand-over.js';
+import type { FastifyInstance } from 'fastify';
+import { isHandedOver, type HandOver } from '../hand-over.js';
+import { coordinated, type Coordinated } from '../coordinated.js';
 import type { Broker } from '../../broker/broker.js';
 import { alterShareGroupConfigs, deleteShareGroup, describeShareGroup, listShareGroups, resetShareGroup } from '../../broker/share/share-admin.js';
 import {
@@ -23,40 +23,18 @@ import { typed, type TypedApp } from '../type-provider.js';
 const writeErrors = ['NOT_ENOUGH_REPLICAS', 'REQUEST_TIMED_OUT', 'DISK_FULL', 'NOT_READY', 'NOT_LEADER'] as const;
 const DEFAULT_CONSUMER = 'anonymous';
 
-/** In a cluster a share group is served by its coordinator only: another node hands the call to it. */
-interface Coordinated {
-  preHandler: (request: FastifyRequest, reply: FastifyReply) => Promise<FastifyReply | undefined>;
-}
 
 export function shareGroupRoutes(fastify: FastifyInstance, broker: Broker, handOver: HandOver | undefined): void {
   const app = typed(fastify);
   const { placement } = broker.shareGroups.stateLog;
-  const coordinated: Coordinated = {
-    preHandler: async (request, reply) => {
-      if (!placement.isClustered) return undefined;
-      const { group } = request.params as { group: string };
-      await placement.ensureTopic();
-      const coordinator = placement.coordinatorElsewhere(group);
-      if (coordinator !== undefined && handOver !== undefined && !isHandedOver(request)) {
-        const waitMs = Number((request.query as { waitMs?: unknown } | undefined)?.waitMs ?? 0);
-        return handOver.forward(request, reply, [coordinator], {
-          isStream: false,
-          waitMs: Number.isFinite(waitMs) ? waitMs : 0,
-          unavailable: (why) => {
-            const refusal = placement.notCoordinatorError(group);
-            return refusal === undefined
-              ? new RunnelError('NOT_READY', `share group '${group}': node ${coordinator}, its coordinator, did not answer (${why}); this node leads its partition now, retry`)
-              : new RunnelError(refusal.code, `${refusal.message}; it did not answer (${why})`, refusal.details);
-          },
-        });
-      }
-      broker.shareGroups.requireCoordinator(group);
-      setServedBy(reply.raw, broker.replication.nodeId);
-      return undefined;
-    },
-  };
-  shareConsumeRoutes(app, broker, coordinated);
-  shareAdminRoutes(app, broker, coordinated, handOver);
+  const byCoordinator = coordinated({
+    what: 'share group', placement, handOver, nodeId: broker.replication.nodeId,
+    requireCoordinator: (group) => broker.shareGroups.requireCoordinator(group),
+    isActive: () => placement.isClustered,
+    prepare: () => placement.ensureTopic(),
+  });
+  shareConsumeRoutes(app, broker, byCoordinator);
+  shareAdminRoutes(app, broker, byCoordinator, handOver);
 }
 
 /** Acquire and acknowledge. */
