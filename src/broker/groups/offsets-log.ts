@@ -23,6 +23,7 @@ import { RunnelError } from '../../errors.js';
 import { limits } from '../../limits.js';
 import type { GroupStore } from '../../meta/group-store.js';
 import type { Producer } from '../produce.js';
+import { notCoordinatorError, type CoordinatorTopic } from '../coordinator-refusal.js';
 import type { Replication } from '../replication.js';
 import type { TopicManager } from '../topic-manager.js';
 import type { PartitionState } from '../topic-state.js';
@@ -31,6 +32,9 @@ import type { OffsetChange, OffsetsLog } from './offset-committer.js';
 import { groupKey, OFFSETS_TOPIC, offsetKey, offsetsPartitionOf } from './offsets-records.js';
 
 /** What the offsets topic changes in this node's groups (GroupCoordinator). */
+/** Consumer groups are coordinated by the leaders of __consumer_offsets' partitions. */
+const OFFSETS_COORDINATION: CoordinatorTopic = { groupWhat: 'group', topicWhat: 'offsets topic', topic: OFFSETS_TOPIC };
+
 export interface CoordinatedGroups extends AppliedOffsetsSink {
   /** Drops the members of the groups this node starts or stops coordinating. */
   dropMembers(isAffected: (groupId: string) => boolean): void;
@@ -157,18 +161,8 @@ export class ClusterOffsetsLog implements OffsetsLog {
   notCoordinatorError(groupId: string): RunnelError | undefined {
     if (!this.isClustered) return undefined;
     const partitions = this.partitions();
-    if (partitions === undefined) {
-      return new RunnelError('NOT_READY', `the cluster is creating its offsets topic (${OFFSETS_TOPIC}); group '${groupId}' has no coordinator yet, retry shortly`);
-    }
-    const state = partitions[offsetsPartitionOf(groupId, partitions.length)];
-    const { nodeId } = this;
-    if (state.leader === nodeId) return undefined;
-    const leaderId = state.leader < 0 ? null : state.leader;
-    const leaderUrl = leaderId === null ? null : this.options.replication.nodeUrl(leaderId);
-    return new RunnelError('NOT_LEADER', leaderId === null
-      ? `group '${groupId}' has no coordinator right now (partition ${state.partition} of ${OFFSETS_TOPIC} has no leader); retry shortly`
-      : `node ${leaderId} coordinates group '${groupId}' (it leads partition ${state.partition} of ${OFFSETS_TOPIC}), not node ${nodeId}`,
-    { leaderId, leaderUrl, leaderEpoch: leaderId === null ? null : state.leaderEpoch });
+    const state = partitions === undefined ? undefined : partitions[offsetsPartitionOf(groupId, partitions.length)];
+    return notCoordinatorError(OFFSETS_COORDINATION, groupId, state, this.nodeId, (id) => this.options.replication.nodeUrl(id));
   }
 
   /** Throws unless this node coordinates the group (a no-op on a single node); loads the group's partition when it just became its leader. */

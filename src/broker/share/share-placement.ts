@@ -21,6 +21,7 @@
  *   through to the new leader.
  */
 import { RunnelError } from '../../errors.js';
+import { notCoordinatorError, type CoordinatorTopic } from '../coordinator-refusal.js';
 import type { Replication } from '../replication.js';
 import type { TopicAdmin } from '../topic-admin.js';
 import type { TopicManager } from '../topic-manager.js';
@@ -28,6 +29,9 @@ import type { PartitionState } from '../topic-state.js';
 import { SHARE_STATE_PARTITIONS, SHARE_STATE_TOPIC, shareStatePartitionOf } from './share-state-records.js';
 
 /** What the placement changes in the coordinator's memory. */
+/** Share groups are coordinated by the leaders of __share_group_state's partitions. */
+const SHARE_COORDINATION: CoordinatorTopic = { groupWhat: 'share group', topicWhat: 'share-group state topic', topic: SHARE_STATE_TOPIC };
+
 export interface PlacedGroups {
   /** Rebuilds the groups of one state partition from its log (this node leads it now). */
   loadStatePartition(partition: number): void;
@@ -156,17 +160,7 @@ export class SharePlacement {
   /** Why this node cannot coordinate the group now (503 NOT_READY or NOT_LEADER); undefined when it can. Changes nothing. */
   notCoordinatorError(groupId: string): RunnelError | undefined {
     if (!this.isClustered) return undefined;
-    const state = this.stateOf(groupId);
-    if (state === undefined) {
-      return new RunnelError('NOT_READY', `the cluster is creating its share-group state topic (${SHARE_STATE_TOPIC}); share group '${groupId}' has no coordinator yet, retry shortly`);
-    }
-    if (state.leader === this.nodeId) return undefined;
-    const leaderId = state.leader < 0 ? null : state.leader;
-    const leaderUrl = leaderId === null ? null : this.options.replication.nodeUrl(leaderId);
-    return new RunnelError('NOT_LEADER', leaderId === null
-      ? `share group '${groupId}' has no coordinator right now (partition ${state.partition} of ${SHARE_STATE_TOPIC} has no leader); retry shortly`
-      : `node ${leaderId} coordinates share group '${groupId}' (it leads partition ${state.partition} of ${SHARE_STATE_TOPIC}), not node ${this.nodeId}`,
-    { leaderId, leaderUrl, leaderEpoch: leaderId === null ? null : state.leaderEpoch });
+    return notCoordinatorError(SHARE_COORDINATION, groupId, this.stateOf(groupId), this.nodeId, (id) => this.options.replication.nodeUrl(id));
   }
 
   /** Throws unless this node coordinates the group; loads the group's state partition when it just became its leader. */
